@@ -1,0 +1,19 @@
+//! Agent profiles: how to start an agent CLI, read its screen, and act on it.
+
+mod profile;
+
+pub use profile::{Profile, ProfileSpec, Reset, builtin, builtin_names};
+
+/// What a pane's screen says about its agent, as far as the profile can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScreenState {
+    /// An empty input box: a prompt may be pasted.
+    Ready,
+    /// Text sits in the input box, not yet submitted.
+    InputPending,
+    /// The agent is working on a turn.
+    Busy,
+    /// None of the profile's patterns matched.
+    Unknown,
+}

@@ -1,0 +1,91 @@
+//! The command line: every subcommand and flag, with help people can read.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Turn a markdown checklist into finished work by driving a swarm of agent CLIs in tmux.
+#[derive(Debug, Parser)]
+#[command(name = "swarm", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work through the plan: start the tmux session, dispatch tasks, check them off.
+    Run(RunArgs),
+    /// Attach to this workspace's running swarm (detaching leaves it running).
+    Attach(Workspace),
+    /// Show the tasks and workers of this workspace's swarm.
+    Status(StatusArgs),
+    /// End this workspace's swarm (its own tmux server, nothing else).
+    Stop(Workspace),
+    /// Write a commented swarm.toml, and a sample PLAN.md if there is none.
+    Init(InitArgs),
+    /// Run a 12-task sample plan with 4 simulated agents in a temporary workspace.
+    Demo(DemoArgs),
+    /// The built-in simulated agent (a stand-in for an LLM CLI in demos and tests).
+    SimAgent(crate::sim::SimArgs),
+}
+
+/// Which workspace, and which tmux server, a command is about.
+#[derive(Debug, Clone, Args)]
+pub struct Workspace {
+    /// The plan file; its directory is the workspace.
+    #[arg(long, value_name = "FILE", default_value = "PLAN.md")]
+    pub plan: PathBuf,
+    /// swarm's tmux server socket name (default: swarm-<hash of the workspace path>).
+    #[arg(long, value_name = "NAME")]
+    pub socket: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// How many agents work at once [default: 4, or swarm.toml's `workers`].
+    #[arg(long, short = 'w', value_name = "N")]
+    pub workers: Option<u32>,
+    /// The agent profile (`swarm run --agent sim`, `--agent generic`, ...).
+    #[arg(long, value_name = "PROFILE")]
+    pub agent: Option<String>,
+    /// Replace the command the profile starts, keeping its other rules.
+    #[arg(long, value_name = "CMD")]
+    pub agent_cmd: Option<String>,
+    /// Do not attach: print progress on stderr and exit when the plan is done.
+    #[arg(long)]
+    pub headless: bool,
+    /// Set internally when the orchestrator runs inside window 0.
+    #[arg(long, hide = true)]
+    pub in_window: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep redrawing until the swarm ends (what window 0 shows in headless runs).
+    #[arg(long, hide = true)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Overwrite an existing swarm.toml.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Run without attaching, even on a terminal.
+    #[arg(long)]
+    pub headless: bool,
+    /// How long each simulated task works, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1500)]
+    pub think_ms: u64,
+}

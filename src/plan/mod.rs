@@ -1,0 +1,74 @@
+//! PLAN.md: the human's checklist. We read tasks out of it and flip checkbox bytes in it,
+//! and never touch anything else.
+
+mod edit;
+mod parse;
+
+pub use edit::{CheckOff, check_off};
+pub use parse::parse;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A task's stable id: explicit (`{#auth-docs}`) or derived from its text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(pub String);
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One `- [ ]` item of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: TaskId,
+    /// The task's own line, without the checkbox and without a trailing `{...}` attribute block.
+    pub text: String,
+    /// Indented lines and plain sub-bullets under the task, dedented; empty if none.
+    pub context: String,
+    pub checked: bool,
+    /// 1-based line of the checkbox.
+    pub line: usize,
+    /// Byte offset of the character between the brackets (` ` or `x`).
+    pub checkbox: usize,
+    /// The output file the task names with `{out=PATH}`, if any, as written.
+    pub output: Option<String>,
+}
+
+/// Problems with PLAN.md itself. All of them are the user's to fix (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{path}: no such plan\nhint: create it, or run `swarm init` to write a sample")]
+    Missing { path: PathBuf },
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not UTF-8 (invalid byte at offset {offset})\nhint: save the plan as UTF-8")]
+    NotUtf8 { path: PathBuf, offset: usize },
+    #[error(
+        "{path}:{line}: duplicate task id `{id}` (first used on line {first_line})\nhint: give one of them an explicit id with `{{#some-id}}` at the end of its line"
+    )]
+    DuplicateId {
+        path: PathBuf,
+        id: TaskId,
+        line: usize,
+        first_line: usize,
+    },
+    #[error("{path}:{line}: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// Reads and parses the plan at `path`.
+pub fn load(path: &Path) -> Result<(String, Vec<Task>), PlanError> {
+    let _ = path;
+    todo!("plan::load")
+}

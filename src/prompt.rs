@@ -1,0 +1,1 @@
+//! Turning a task into the prompt an agent receives, and deciding its sentinel file.

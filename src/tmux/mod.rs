@@ -1,0 +1,89 @@
+//! swarm's own thin tmux layer: argv building, timeouts, guarded pastes, pane queries.
+//! TMUX-FACTS.md §6 says why the tmux crates fall short.
+
+mod command;
+
+pub use command::Tmux;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// A pane's `%id`: the only stable way to target a pane.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PaneId(pub String);
+
+impl fmt::Display for PaneId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What `list-panes` tells about one pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaneInfo {
+    pub id: PaneId,
+    pub dead: bool,
+    pub dead_status: Option<i32>,
+    pub in_mode: bool,
+    pub current_command: String,
+    pub pid: u32,
+    pub window: String,
+}
+
+/// An agent process to start in a pane of its own.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    /// The window to split, or `None` for a new worker window.
+    pub window: Option<String>,
+    /// The new window's name when `window` is `None`.
+    pub window_name: String,
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: BTreeMap<String, String>,
+}
+
+/// Whether a guarded paste went in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasteOutcome {
+    Pasted,
+    /// The guard refused: the pane is dead, in copy mode, or runs a shell.
+    Refused(String),
+}
+
+/// Errors talking to tmux.
+#[derive(Debug, thiserror::Error)]
+pub enum TmuxError {
+    #[error("tmux is not installed\nhint: install it with `apt install tmux` (swarm needs 3.2 or newer)")]
+    Missing,
+    #[error("tmux {found} is too old: swarm needs 3.2 or newer\nhint: install a newer tmux (Debian 12 ships 3.3a)")]
+    TooOld { found: String },
+    #[error("`tmux {args}` took longer than {secs}s and was killed")]
+    Timeout { args: String, secs: u64 },
+    #[error("`tmux {args}` failed: {stderr}")]
+    Failed { args: String, stderr: String },
+    #[error("the tmux server `{socket}` is gone")]
+    ServerGone { socket: String },
+    #[error("running tmux: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The narrow seam between swarm and a terminal multiplexer.
+pub trait Mux: Send + Sync {
+    /// Starts an agent in a new pane and returns its id.
+    fn spawn(&self, spec: &SpawnSpec) -> Result<PaneId, TmuxError>;
+    /// Pastes `text` (bracketed) through a uniquely named buffer, guarded in the same call.
+    fn paste(&self, pane: &PaneId, text: &str) -> Result<PasteOutcome, TmuxError>;
+    /// Sends one key by name, such as `Enter` or `Escape`.
+    fn send_key(&self, pane: &PaneId, key: &str) -> Result<(), TmuxError>;
+    /// Types a short literal text such as `/clear`; never prompts.
+    fn send_text(&self, pane: &PaneId, text: &str) -> Result<(), TmuxError>;
+    /// The visible screen as plain text.
+    fn capture(&self, pane: &PaneId) -> Result<String, TmuxError>;
+    /// Every pane of the session.
+    fn panes(&self) -> Result<Vec<PaneInfo>, TmuxError>;
+    /// Shows `label` in the pane's border (the `@task` pane option).
+    fn set_label(&self, pane: &PaneId, label: &str) -> Result<(), TmuxError>;
+    fn kill_pane(&self, pane: &PaneId) -> Result<(), TmuxError>;
+}

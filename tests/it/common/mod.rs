@@ -1,0 +1,143 @@
+//! TestEnv: a temp workspace, a private tmux server, a pinned environment, and waits with
+//! deadlines. No test reads the user's config or touches the user's tmux server.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// The `swarm` binary under test.
+pub fn swarm_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_swarm")
+}
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    /// Private tmux socket name; the server lives under `tmux_tmpdir`, never in /tmp/tmux-UID.
+    pub socket: String,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let dir = tempfile::Builder::new()
+            .prefix("swarm-it-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::create_dir_all(dir.path().join("tmux")).unwrap();
+        std::fs::create_dir_all(dir.path().join("ws")).unwrap();
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let socket = format!("swarm-test-{}-{n}", std::process::id());
+        TestEnv { dir, socket }
+    }
+
+    /// The workspace directory (where PLAN.md goes).
+    pub fn ws(&self) -> PathBuf {
+        self.dir.path().join("ws")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.ws().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, contents: &str) -> PathBuf {
+        let path = self.path(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap()
+    }
+
+    fn pin(&self, cmd: &mut Command) {
+        cmd.env("HOME", self.dir.path().join("home"))
+            .env("TMUX_TMPDIR", self.dir.path().join("tmux"))
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .env("TERM", "xterm-256color")
+            .env("NO_COLOR", "1")
+            .env("LANG", "C.UTF-8");
+    }
+
+    /// `swarm ARGS` in the workspace, on this test's socket environment.
+    pub fn swarm(&self) -> Command {
+        let mut cmd = Command::new(swarm_bin());
+        cmd.current_dir(self.ws());
+        self.pin(&mut cmd);
+        cmd
+    }
+
+    /// `tmux -L <socket> ARGS` against this test's private server.
+    pub fn tmux(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-L").arg(&self.socket).args(args);
+        self.pin(&mut cmd);
+        cmd.output().expect("run tmux")
+    }
+
+    /// Like `tmux`, but panics unless it succeeds, and returns stdout.
+    pub fn tmux_ok(&self, args: &[&str]) -> String {
+        let out = self.tmux(args);
+        assert!(
+            out.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn server_alive(&self) -> bool {
+        self.tmux(&["list-sessions"]).status.success()
+    }
+
+    pub fn capture(&self, pane: &str) -> String {
+        self.tmux_ok(&["capture-pane", "-p", "-t", pane])
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        // Only ever our own server: the socket lives under our private TMUX_TMPDIR.
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// Polls `cond` until it holds or `timeout` passes; panics with `what` on timeout.
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Reads a sim-agent `--log` file as JSON values.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("valid JSON line"))
+        .collect()
+}
