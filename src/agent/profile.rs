@@ -41,9 +41,20 @@ pub struct Profile {
 
 impl Profile {
     /// Reads a captured screen.
+    ///
+    /// Busy wins over a pending input, which wins over ready: an agent that is working
+    /// can show a queued message and an empty box at once, and neither means "paste now".
     pub fn classify(&self, screen: &str) -> ScreenState {
-        let _ = screen;
-        todo!("Profile::classify")
+        let matches = |re: &Option<Regex>| re.as_ref().is_some_and(|re| re.is_match(screen));
+        if matches(&self.busy) {
+            ScreenState::Busy
+        } else if matches(&self.input_pending) {
+            ScreenState::InputPending
+        } else if self.ready.is_match(screen) {
+            ScreenState::Ready
+        } else {
+            ScreenState::Unknown
+        }
     }
 }
 

@@ -35,13 +35,20 @@ pub struct PaneInfo {
 /// An agent process to start in a pane of its own.
 #[derive(Debug, Clone)]
 pub struct SpawnSpec {
-    /// The window to split, or `None` for a new worker window.
+    /// The window (`@id`) to split, or `None` for a new worker window.
     pub window: Option<String>,
     /// The new window's name when `window` is `None`.
     pub window_name: String,
     pub argv: Vec<String>,
     pub cwd: PathBuf,
     pub env: BTreeMap<String, String>,
+}
+
+/// A freshly started pane and the window (`@id`) it sits in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spawned {
+    pub pane: PaneId,
+    pub window: String,
 }
 
 /// Whether a guarded paste went in.
@@ -72,7 +79,7 @@ pub enum TmuxError {
 /// The narrow seam between swarm and a terminal multiplexer.
 pub trait Mux: Send + Sync {
     /// Starts an agent in a new pane and returns its id.
-    fn spawn(&self, spec: &SpawnSpec) -> Result<PaneId, TmuxError>;
+    fn spawn(&self, spec: &SpawnSpec) -> Result<Spawned, TmuxError>;
     /// Pastes `text` (bracketed) through a uniquely named buffer, guarded in the same call.
     fn paste(&self, pane: &PaneId, text: &str) -> Result<PasteOutcome, TmuxError>;
     /// Sends one key by name, such as `Enter` or `Escape`.
