@@ -1,11 +1,123 @@
 //! swarm.toml: optional settings beside the plan, overridden by command-line flags.
 
+use crate::agent::{self, Profile, ProfileError, ProfileSpec};
+use crate::error::BadInput;
+use crate::prompt::{self, PromptError, PromptTemplate};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+const WORKERS: RangeInclusive<i64> = 1..=256;
+const PANES: RangeInclusive<i64> = 4..=8;
+const WIDTH: RangeInclusive<i64> = 40..=10_000;
+const HEIGHT: RangeInclusive<i64> = 10..=10_000;
+const DEFAULT_WORKERS: usize = 4;
+const DEFAULT_AGENT: &str = "claude";
+const DEFAULT_SESSION: &str = "swarm";
+const DEFAULT_WIDTH: u16 = 200;
+const DEFAULT_HEIGHT: u16 = 50;
+const DEFAULT_PANES: usize = 4;
+
+/// What `swarm init` writes: every key, commented out, showing its default.
+pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan in this directory.
+# Every key is optional; the values shown are the defaults or examples.
+# Command-line flags win over this file.
+
+# How many agents work at once, 1 to 256 (--workers).
+# workers = 4
+
+# The agent profile: a built-in (claude, generic, sim) or one of [profiles] below (--agent).
+# agent = "claude"
+
+# Replace the profile's command, keeping its other rules; split like a shell would
+# (--agent-cmd). It applies to the profile chosen here, not to one chosen with --agent;
+# with no agent set anywhere, the command runs under the `generic` profile.
+# agent_cmd = "claude --dangerously-skip-permissions"
+
+# The prompt each agent gets: a minijinja template, inline or in a file relative to this
+# directory, not both. Variables: task, id, context, output, sentinel, attempt, plan.
+# The default asks for the task, names the output file if the task has {out=PATH}, and
+# asks the agent to create the sentinel file when it is done.
+# prompt = "{{ task }}\n\nWhen you have finished, create the empty file `{{ sentinel }}`."
+# prompt_file = "prompt.md.j2"
+
+# The tmux session, on swarm's own tmux server.
+# session = "swarm"
+
+# swarm's own tmux server socket: 1 to 64 letters, digits, - or _ (--socket).
+# The default is swarm-<hash of this directory>.
+# socket = "swarm-myproject"
+
+# The size of each tmux window, and how many agents share one workers window (4 to 8).
+# [window]
+# width = 200
+# height = 50
+# panes = 4
+
+# A profile of your own, or changes to the built-in of the same name (field by field).
+# Patterns are regexes matched against the pane's screen.
+# [profiles.claude]
+# description = "Claude Code, unattended"
+# command = ["claude", "--dangerously-skip-permissions"]
+# ready = '(?m)^[^\S\n]*─{10,}[^\S\n]*\n[^\S\n]*❯'
+# input_pending = '(?m)^[^\S\n]*─{10,}[^\S\n]*\n[^\S\n]*❯[^\S\n]*\S'
+# busy = '· esc to|esc to interrupt'
+# reset = "/clear"
+# settle_ms = 200
+# enter_retries = 3
+# startup_timeout_ms = 30000
+"#;
 
 /// swarm.toml as written. Every key is optional.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+///
+/// Values keep their spans so that errors found after parsing still name the line.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {}
+pub struct Config {
+    /// How many agents work at once.
+    pub workers: Option<Spanned<i64>>,
+    /// The agent profile's name.
+    pub agent: Option<Spanned<String>>,
+    /// A command line replacing the profile's command.
+    pub agent_cmd: Option<Spanned<String>>,
+    /// An inline prompt template.
+    pub prompt: Option<Spanned<String>>,
+    /// A prompt template file, relative to the workspace.
+    pub prompt_file: Option<Spanned<String>>,
+    /// The tmux session name.
+    pub session: Option<Spanned<String>>,
+    /// swarm's tmux server socket name.
+    pub socket: Option<Spanned<String>>,
+    /// The `[window]` table.
+    #[serde(default)]
+    pub window: WindowConfig,
+    /// `[profiles.NAME]` tables.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfileSpec>,
+    #[serde(skip)]
+    source: Source,
+}
+
+/// The `[window]` table of swarm.toml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// Columns of each tmux window.
+    pub width: Option<Spanned<i64>>,
+    /// Rows of each tmux window.
+    pub height: Option<Spanned<i64>>,
+    /// Agents per workers window.
+    pub panes: Option<Spanned<i64>>,
+}
+
+/// Where a config came from, to turn spans into `path:line`.
+#[derive(Debug, Clone, Default)]
+struct Source {
+    path: PathBuf,
+    text: String,
+}
 
 /// Problems with swarm.toml: bad TOML, unknown keys, wrong types or values (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -21,10 +133,814 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A bad command-line flag, or a choice that needs one (such as `generic` without
+    /// `--agent-cmd`); kept in this type so that every `resolve` error exits 2.
+    #[error(transparent)]
+    Input(#[from] BadInput),
 }
 
 /// Loads `path` if it exists.
 pub fn load(path: &Path) -> Result<Option<Config>, ConfigError> {
-    let _ = path;
-    todo!("config::load")
+    match std::fs::read_to_string(path) {
+        Ok(text) => Config::parse(&text, path).map(Some),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+impl Config {
+    /// Parses and checks `text`, read from `path`.
+    ///
+    /// Everything that can be checked without other files is checked here, so that a bad
+    /// swarm.toml fails even when a flag would have overridden the bad key.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let source = Source {
+            path: path.to_owned(),
+            text: text.to_owned(),
+        };
+        let mut config: Config = toml::from_str(text).map_err(|err| {
+            let line = err.span().map_or(1, |span| source.line(span.start));
+            // serde names the Rust type; people know TOML's words.
+            let message = err.message().trim_end().replace("i64", "an integer");
+            source.invalid(line, message)
+        })?;
+        config.source = source;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        self.workers()?;
+        self.window()?;
+        self.session()?;
+        self.socket()?;
+        self.agent_cmd()?;
+        for name in self.profiles.keys() {
+            self.profile(name)?;
+        }
+        if let Some(agent) = &self.agent {
+            self.profile(agent.get_ref())?;
+        }
+        if let (Some(_), Some(file)) = (&self.prompt, &self.prompt_file) {
+            return Err(self.invalid(
+                file.span(),
+                "`prompt` and `prompt_file` are both set\nhint: keep one of them",
+            ));
+        }
+        self.inline_template()?;
+        Ok(())
+    }
+
+    fn invalid(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+        self.source
+            .invalid(self.source.line(span.start), message.into())
+    }
+
+    fn ranged(
+        &self,
+        key: &str,
+        value: &Option<Spanned<i64>>,
+        range: RangeInclusive<i64>,
+    ) -> Result<Option<i64>, ConfigError> {
+        let Some(value) = value else { return Ok(None) };
+        let n = *value.get_ref();
+        if range.contains(&n) {
+            Ok(Some(n))
+        } else {
+            Err(self.invalid(
+                value.span(),
+                format!(
+                    "{key} = {n} is out of range\nhint: use {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            ))
+        }
+    }
+
+    fn workers(&self) -> Result<Option<usize>, ConfigError> {
+        Ok(self
+            .ranged("workers", &self.workers, WORKERS)?
+            .map(|n| n as usize))
+    }
+
+    /// Width, height and panes per workers window.
+    fn window(&self) -> Result<(u16, u16, usize), ConfigError> {
+        let window = &self.window;
+        let width = self.ranged("width", &window.width, WIDTH)?;
+        let height = self.ranged("height", &window.height, HEIGHT)?;
+        let panes = self.ranged("panes", &window.panes, PANES)?;
+        // The ranges above fit the target types.
+        Ok((
+            width.map_or(DEFAULT_WIDTH, |n| n as u16),
+            height.map_or(DEFAULT_HEIGHT, |n| n as u16),
+            panes.map_or(DEFAULT_PANES, |n| n as usize),
+        ))
+    }
+
+    fn session(&self) -> Result<String, ConfigError> {
+        let Some(session) = &self.session else {
+            return Ok(DEFAULT_SESSION.to_owned());
+        };
+        let name = session.get_ref();
+        let bad = name.is_empty()
+            || name
+                .chars()
+                .any(|c| c == ':' || c == '.' || c.is_whitespace() || c.is_control());
+        if bad {
+            // tmux reads `:` and `.` in a target as window and pane separators.
+            return Err(self.invalid(
+                session.span(),
+                format!(
+                    "session = {name:?} is not a usable tmux session name\nhint: use letters, \
+                     digits, `-` or `_`"
+                ),
+            ));
+        }
+        Ok(name.clone())
+    }
+
+    fn socket(&self) -> Result<Option<String>, ConfigError> {
+        let Some(socket) = &self.socket else {
+            return Ok(None);
+        };
+        let name = socket.get_ref();
+        if !is_socket_name(name) {
+            return Err(self.invalid(
+                socket.span(),
+                format!("socket = {name:?} is not a valid socket name\nhint: {SOCKET_HINT}"),
+            ));
+        }
+        Ok(Some(name.clone()))
+    }
+
+    fn agent_cmd(&self) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(line) = &self.agent_cmd else {
+            return Ok(None);
+        };
+        split_command(line.get_ref())
+            .map(Some)
+            .map_err(|(why, hint)| {
+                self.invalid(line.span(), format!("agent_cmd {why}\nhint: {hint}"))
+            })
+    }
+
+    /// The profile `name`, with swarm.toml's tables laid over the built-ins.
+    fn profile(&self, name: &str) -> Result<Profile, ConfigError> {
+        agent::resolve_profile(name, &self.profiles).map_err(|err| match err {
+            ProfileError::Unknown { known, .. } => {
+                let span = self.agent.as_ref().map_or(0..0, Spanned::span);
+                let message = format!(
+                    "agent = {name:?} is not a known profile\nhint: use one of {}, or define \
+                     it in a [profiles.{name}] table",
+                    known.join(", ")
+                );
+                self.invalid(span, message)
+            }
+            ProfileError::Invalid { ref span, .. } => {
+                let line = span.clone().map_or_else(
+                    || self.profile_table_line(name),
+                    |span| self.source.line(span.start),
+                );
+                self.source.invalid(line, err.to_string())
+            }
+        })
+    }
+
+    /// The line of `[profiles.NAME]`, for a profile missing a key.
+    fn profile_table_line(&self, name: &str) -> usize {
+        #[derive(Deserialize)]
+        struct Tables {
+            #[serde(default)]
+            profiles: BTreeMap<Spanned<String>, serde::de::IgnoredAny>,
+        }
+        // The text parsed once already; it only lacks the spans of the table names.
+        toml::from_str::<Tables>(&self.source.text)
+            .ok()
+            .and_then(|tables| {
+                let (key, _) = tables.profiles.get_key_value(name)?;
+                Some(self.source.line(key.span().start))
+            })
+            .unwrap_or(1)
+    }
+
+    fn inline_template(&self) -> Result<Option<PromptTemplate>, ConfigError> {
+        let Some(prompt) = &self.prompt else {
+            return Ok(None);
+        };
+        PromptTemplate::new(Some(prompt.get_ref()))
+            .map(Some)
+            .map_err(|err| {
+                let start = prompt.span().start;
+                let mut line = self.source.line(start);
+                // TOML drops the newline right after an opening `"""`, so the template's
+                // first line sits on the next line of the file.
+                let opening = &self.source.text[start..];
+                if ["\"\"\"\n", "\"\"\"\r\n", "'''\n", "'''\r\n"]
+                    .iter()
+                    .any(|quote| opening.starts_with(quote))
+                {
+                    line += 1;
+                }
+                template_error(&self.source.path, line, "prompt template", err)
+            })
+    }
+
+    fn template(&self, workspace: &Path) -> Result<PromptTemplate, ConfigError> {
+        if let Some(template) = self.inline_template()? {
+            return Ok(template);
+        }
+        let Some(file) = &self.prompt_file else {
+            return PromptTemplate::new(None).map_err(|err| {
+                template_error(&self.source.path, 1, "default prompt template", err)
+            });
+        };
+        let path = workspace.join(file.get_ref());
+        let text = std::fs::read_to_string(&path).map_err(|err| {
+            self.invalid(
+                file.span(),
+                format!(
+                    "cannot read prompt_file {}: {err}\nhint: the path is relative to the \
+                     plan's directory",
+                    path.display()
+                ),
+            )
+        })?;
+        PromptTemplate::new(Some(&text)).map_err(|err| template_error(&path, 1, "template", err))
+    }
+}
+
+impl Source {
+    /// The 1-based line holding byte `offset`.
+    fn line(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        self.text.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn invalid(&self, line: usize, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.clone(),
+            line,
+            message,
+        }
+    }
+}
+
+/// A template error placed in its file: the template's line `n` is the file's line
+/// `first_line + n - 1`.
+fn template_error(path: &Path, first_line: usize, what: &str, err: PromptError) -> ConfigError {
+    match err {
+        PromptError::Template { line, message } => ConfigError::Invalid {
+            path: path.to_owned(),
+            line: first_line + line - 1,
+            message: format!(
+                "{what}: {message}\nhint: the template may use {}",
+                prompt::VARIABLES
+            ),
+        },
+        other => ConfigError::Invalid {
+            path: path.to_owned(),
+            line: first_line,
+            message: other.to_string(),
+        },
+    }
+}
+
+const SOCKET_HINT: &str = "use 1 to 64 letters, digits, `-` or `_`";
+
+fn is_socket_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Splits a command line like a shell would; the error is (what is wrong, hint).
+fn split_command(line: &str) -> Result<Vec<String>, (String, &'static str)> {
+    match shell_words::split(line) {
+        Ok(argv) if argv.is_empty() => Err(("is empty".into(), "name the agent's program")),
+        Ok(argv) => Ok(argv),
+        Err(err) => Err((
+            format!("{line:?} cannot be split: {err}"),
+            "check its quotes; the line is split like a shell would",
+        )),
+    }
+}
+
+/// Command-line flags that override swarm.toml.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--workers`.
+    pub workers: Option<u32>,
+    /// `--agent`.
+    pub agent: Option<String>,
+    /// `--agent-cmd`.
+    pub agent_cmd: Option<String>,
+    /// `--socket`.
+    pub socket: Option<String>,
+}
+
+/// Everything a run needs to know, from flags, swarm.toml and defaults.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How many agents work at once.
+    pub workers: usize,
+    /// The agent profile, its command replaced by `agent_cmd` if given.
+    pub profile: Profile,
+    /// The prompt template.
+    pub template: PromptTemplate,
+    /// The tmux session name.
+    pub session: String,
+    /// The tmux socket name, if set; the caller derives the default from the workspace.
+    pub socket: Option<String>,
+    /// Columns of each tmux window.
+    pub width: u16,
+    /// Rows of each tmux window.
+    pub height: u16,
+    /// Agents per workers window.
+    pub panes_per_window: usize,
+}
+
+/// Combines flags, swarm.toml (if any) and defaults; `workspace` is the plan's directory.
+pub fn resolve(
+    config: Option<Config>,
+    overrides: &Overrides,
+    workspace: &Path,
+) -> Result<Settings, ConfigError> {
+    let config = config.unwrap_or_default();
+
+    let workers = match overrides.workers {
+        Some(n) if WORKERS.contains(&i64::from(n)) => n as usize,
+        Some(n) => {
+            return Err(BadInput::new(format!("--workers {n} is out of range"))
+                .hint(format!("use --workers 1 to {}", WORKERS.end()))
+                .into());
+        }
+        None => config.workers()?.unwrap_or(DEFAULT_WORKERS),
+    };
+
+    let socket = match &overrides.socket {
+        Some(name) if is_socket_name(name) => Some(name.clone()),
+        Some(name) => {
+            return Err(
+                BadInput::new(format!("--socket {name:?} is not a valid socket name"))
+                    .hint(SOCKET_HINT)
+                    .into(),
+            );
+        }
+        None => config.socket()?,
+    };
+
+    let flag_cmd = overrides
+        .agent_cmd
+        .as_deref()
+        .map(split_command)
+        .transpose()
+        .map_err(|(why, hint)| BadInput::new(format!("--agent-cmd {why}")).hint(hint))?;
+    // swarm.toml's agent_cmd was written for swarm.toml's agent, so `--agent` drops it.
+    let (mut profile, command) = match &overrides.agent {
+        Some(name) => (profile_for_flag(&config, name)?, flag_cmd),
+        None => {
+            let command = match flag_cmd {
+                Some(argv) => Some(argv),
+                None => config.agent_cmd()?,
+            };
+            let name = match (&config.agent, &command) {
+                (Some(agent), _) => agent.get_ref().as_str(),
+                (None, Some(_)) => "generic",
+                (None, None) => DEFAULT_AGENT,
+            };
+            (config.profile(name)?, command)
+        }
+    };
+    if let Some(argv) = command {
+        profile.command = argv;
+    }
+    if profile.command.is_empty() {
+        return Err(BadInput::new(format!(
+            "the `{}` profile has no command to start",
+            profile.name
+        ))
+        .hint("pass --agent-cmd 'PROGRAM ARGS', or set agent_cmd in swarm.toml")
+        .into());
+    }
+
+    let (width, height, panes_per_window) = config.window()?;
+    Ok(Settings {
+        workers,
+        template: config.template(workspace)?,
+        session: config.session()?,
+        profile,
+        socket,
+        width,
+        height,
+        panes_per_window,
+    })
+}
+
+fn profile_for_flag(config: &Config, name: &str) -> Result<Profile, ConfigError> {
+    match agent::resolve_profile(name, &config.profiles) {
+        Err(ProfileError::Unknown { known, .. }) => Err(BadInput::new(format!(
+            "--agent {name}: unknown agent profile"
+        ))
+        .hint(format!(
+            "--agent takes one of: {}, or a [profiles.NAME] of swarm.toml",
+            known.join(", ")
+        ))
+        .into()),
+        // A profile that exists but does not compile is swarm.toml's fault: name its line.
+        Err(ProfileError::Invalid { .. }) => config.profile(name),
+        Ok(profile) => Ok(profile),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::Reset;
+    use std::time::Duration;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("swarm.toml"))
+    }
+
+    /// The error's full message, to check both the `path:line` and the advice.
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    fn resolved(text: &str, overrides: &Overrides) -> Result<Settings, ConfigError> {
+        resolve(
+            Some(parse(text).unwrap()),
+            overrides,
+            Path::new("/nonexistent"),
+        )
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let missing = load(Path::new("/nonexistent/swarm.toml")).unwrap();
+        assert!(missing.is_none());
+        let overrides = Overrides::default();
+        let settings = resolve(None, &overrides, Path::new("/nonexistent")).unwrap();
+        assert_eq!(settings.workers, 4);
+        assert_eq!(settings.profile.name, "claude");
+        assert_eq!(settings.session, "swarm");
+        assert_eq!(settings.socket, None);
+        assert_eq!((settings.width, settings.height), (200, 50));
+        assert_eq!(settings.panes_per_window, 4);
+    }
+
+    #[test]
+    fn every_key() {
+        let text = r#"
+workers = 8
+agent = "sim"
+agent_cmd = "swarm sim-agent --think-ms 10"
+prompt = "{{ task }} -> `{{ sentinel }}`"
+session = "work"
+socket = "swarm-test_1"
+
+[window]
+width = 120
+height = 40
+panes = 6
+"#;
+        let settings = resolved(text, &Overrides::default()).unwrap();
+        assert_eq!(settings.workers, 8);
+        assert_eq!(settings.profile.name, "sim");
+        assert_eq!(
+            settings.profile.command,
+            ["swarm", "sim-agent", "--think-ms", "10"]
+        );
+        assert_eq!(settings.session, "work");
+        assert_eq!(settings.socket.as_deref(), Some("swarm-test_1"));
+        assert_eq!((settings.width, settings.height), (120, 40));
+        assert_eq!(settings.panes_per_window, 6);
+    }
+
+    #[test]
+    fn syntax_error_names_its_line() {
+        insta::assert_snapshot!(error("workers = 4\n\nagent = \"sim\n"), @r#"swarm.toml:3: invalid basic string, expected `"`"#);
+    }
+
+    #[test]
+    fn unknown_key_in_a_nested_table_names_its_line() {
+        let message = error("workers = 4\n[window]\nwidth = 100\nwidht = 100\n");
+        assert!(
+            message.starts_with("swarm.toml:4: unknown field `widht`"),
+            "{message}"
+        );
+        let message = error("[profiles.sim]\nsettle_ms = 1\n\nbsy = 'x'\n");
+        assert!(
+            message.starts_with("swarm.toml:4: unknown field `bsy`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_its_line() {
+        let message = error("agent = \"sim\"\nworkers = \"four\"\n");
+        assert!(
+            message.starts_with("swarm.toml:2: invalid type: string"),
+            "{message}"
+        );
+        let message = error("[window]\n\npanes = 4.5\n");
+        assert!(
+            message.starts_with("swarm.toml:3: invalid type"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_line() {
+        insta::assert_snapshot!(error("agent = \"sim\"\n\nworkers = 0\n"), @"
+        swarm.toml:3: workers = 0 is out of range
+        hint: use 1 to 256
+        ");
+        insta::assert_snapshot!(error("workers = 257"), @"
+        swarm.toml:1: workers = 257 is out of range
+        hint: use 1 to 256
+        ");
+        insta::assert_snapshot!(error("[window]\nwidth = 100\npanes = 9\n"), @"
+        swarm.toml:3: panes = 9 is out of range
+        hint: use 4 to 8
+        ");
+    }
+
+    #[test]
+    fn bad_socket_and_session_name_their_line() {
+        insta::assert_snapshot!(error("workers = 2\nsocket = \"my socket\"\n"), @r#"
+        swarm.toml:2: socket = "my socket" is not a valid socket name
+        hint: use 1 to 64 letters, digits, `-` or `_`
+        "#);
+        let message = error("session = \"a:b\"");
+        assert!(
+            message.starts_with("swarm.toml:1: session = \"a:b\""),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn bad_regex_in_a_profile_names_its_line() {
+        let message = error("[profiles.mine]\ncommand = ['mine']\nready = '(oops'\n");
+        assert!(
+            message.starts_with("swarm.toml:3: profile `mine`: `ready` is not a valid regex"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn profile_missing_ready_names_its_table() {
+        let message = error("workers = 2\n\n[profiles.mine]\ncommand = ['mine']\n");
+        assert!(
+            message.starts_with("swarm.toml:3: profile `mine`: has no `ready` pattern"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unknown_agent_in_config_names_its_line() {
+        insta::assert_snapshot!(error("workers = 2\nagent = \"claud\"\n"), @r#"
+        swarm.toml:2: agent = "claud" is not a known profile
+        hint: use one of claude, generic, sim, or define it in a [profiles.claud] table
+        "#);
+    }
+
+    #[test]
+    fn bad_agent_cmd_names_its_line() {
+        let message = error("\nagent_cmd = \"claude 'unclosed\"\n");
+        assert!(message.starts_with("swarm.toml:2: agent_cmd"), "{message}");
+        let message = error("agent_cmd = \"  \"\n");
+        assert!(
+            message.starts_with("swarm.toml:1: agent_cmd is empty"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn prompt_and_prompt_file_conflict() {
+        let message = error("prompt = 'x {{ sentinel }}'\nprompt_file = 'p.j2'\n");
+        assert!(
+            message.starts_with("swarm.toml:2: `prompt` and `prompt_file`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn inline_template_error_names_the_config_line() {
+        let text = "workers = 2\nprompt = \"\"\"\nDo {{ task }}.\nThen {{ tsk }}.\n\"\"\"\n";
+        let message = error(text);
+        assert!(
+            message.starts_with("swarm.toml:4: prompt template: undefined"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn prompt_file_is_read_from_the_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.j2"), "Do: {{ task }}\n").unwrap();
+        let config = parse("prompt_file = 'p.j2'").unwrap();
+        let settings = resolve(Some(config), &Overrides::default(), dir.path()).unwrap();
+        let task = crate::plan::Task {
+            id: crate::plan::TaskId("t".into()),
+            text: "it".into(),
+            context: String::new(),
+            checked: false,
+            line: 1,
+            checkbox: 3,
+            output: None,
+        };
+        let prompt = settings
+            .template
+            .render(&task, Path::new("t.done"), 1, "PLAN.md");
+        assert_eq!(prompt.unwrap(), "Do: it");
+
+        std::fs::write(dir.path().join("p.j2"), "ok\n{{ nope }}").unwrap();
+        let config = parse("prompt_file = 'p.j2'").unwrap();
+        let err = resolve(Some(config), &Overrides::default(), dir.path()).unwrap_err();
+        let expected = format!(
+            "{}:2: template: undefined",
+            dir.path().join("p.j2").display()
+        );
+        assert!(err.to_string().starts_with(&expected), "{err}");
+
+        let config = parse("\nprompt_file = 'missing.j2'").unwrap();
+        let err = resolve(Some(config), &Overrides::default(), dir.path()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("swarm.toml:2: cannot read prompt_file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn flags_beat_the_config() {
+        let text = "workers = 2\nagent = 'claude'\nagent_cmd = 'claude --fast'\nsocket = 'a'\n";
+        let overrides = Overrides {
+            workers: Some(6),
+            agent: Some("sim".into()),
+            agent_cmd: None,
+            socket: Some("b".into()),
+        };
+        let settings = resolved(text, &overrides).unwrap();
+        assert_eq!(settings.workers, 6);
+        assert_eq!(settings.socket.as_deref(), Some("b"));
+        assert_eq!(settings.profile.name, "sim");
+        // swarm.toml's agent_cmd was meant for its own agent, not for `--agent sim`.
+        assert_eq!(settings.profile.command, ["swarm", "sim-agent"]);
+
+        let overrides = Overrides {
+            agent_cmd: Some("claude --slow".into()),
+            ..Overrides::default()
+        };
+        let settings = resolved(text, &overrides).unwrap();
+        assert_eq!(settings.profile.name, "claude");
+        assert_eq!(settings.profile.command, ["claude", "--slow"]);
+    }
+
+    #[test]
+    fn agent_cmd_alone_means_generic() {
+        let overrides = Overrides {
+            agent_cmd: Some("my-agent --yes".into()),
+            ..Overrides::default()
+        };
+        let settings = resolved("", &overrides).unwrap();
+        assert_eq!(settings.profile.name, "generic");
+        assert_eq!(settings.profile.command, ["my-agent", "--yes"]);
+    }
+
+    #[test]
+    fn generic_without_a_command_is_bad_input() {
+        let overrides = Overrides {
+            agent: Some("generic".into()),
+            ..Overrides::default()
+        };
+        let err = resolved("", &overrides).unwrap_err();
+        insta::assert_snapshot!(err, @"
+        the `generic` profile has no command to start
+        hint: pass --agent-cmd 'PROGRAM ARGS', or set agent_cmd in swarm.toml
+        ");
+    }
+
+    #[test]
+    fn bad_flags_are_bad_input_naming_the_flag() {
+        let bad = [
+            Overrides {
+                workers: Some(0),
+                ..Overrides::default()
+            },
+            Overrides {
+                workers: Some(300),
+                ..Overrides::default()
+            },
+            Overrides {
+                socket: Some("a/b".into()),
+                ..Overrides::default()
+            },
+            Overrides {
+                agent: Some("nope".into()),
+                ..Overrides::default()
+            },
+            Overrides {
+                agent_cmd: Some("".into()),
+                ..Overrides::default()
+            },
+            Overrides {
+                agent_cmd: Some("a 'b".into()),
+                ..Overrides::default()
+            },
+        ];
+        for overrides in bad {
+            let err = resolved("", &overrides).unwrap_err();
+            let ConfigError::Input(input) = &err else {
+                panic!("{overrides:?}: not bad input: {err}");
+            };
+            assert!(input.hint.is_some(), "{overrides:?}: no hint: {err}");
+            assert!(input.message.starts_with("--"), "{overrides:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_agent_flag_lists_the_profiles() {
+        let overrides = Overrides {
+            agent: Some("claud".into()),
+            ..Overrides::default()
+        };
+        let err = resolved("[profiles.mine]\ncommand = 'm'\nready = 'x'\n", &overrides);
+        insta::assert_snapshot!(err.unwrap_err(), @"
+        --agent claud: unknown agent profile
+        hint: --agent takes one of: claude, generic, mine, sim, or a [profiles.NAME] of swarm.toml
+        ");
+    }
+
+    #[test]
+    fn user_profile_is_merged_over_the_builtin() {
+        let text = "agent = 'sim'\n[profiles.sim]\nsettle_ms = 400\nreset = 'restart'\n";
+        let profile = resolved(text, &Overrides::default()).unwrap().profile;
+        assert_eq!(profile.settle, Duration::from_millis(400));
+        assert_eq!(profile.reset, Reset::Restart);
+        assert_eq!(profile.command, ["swarm", "sim-agent"]);
+        assert_eq!(profile.enter_retries, 3);
+    }
+
+    #[test]
+    fn sample_parses() {
+        let config = parse(SAMPLE).unwrap();
+        assert!(config.workers.is_none() && config.profiles.is_empty());
+    }
+
+    /// SAMPLE with every commented-out key or table switched on, except `skip`.
+    fn uncommented(skip: &str) -> String {
+        let key = regex::Regex::new(r"^# (\[[a-z.]+\]|[a-z_]+ = .*)$").unwrap();
+        SAMPLE
+            .lines()
+            .map(|line| match key.captures(line) {
+                Some(toml) if !line.starts_with(skip) => format!("{}\n", &toml[1]),
+                _ => format!("{line}\n"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sample_with_its_keys_uncommented_parses() {
+        for skip in ["# prompt_file", "# prompt ="] {
+            let text = uncommented(skip);
+            let config = parse(&text).unwrap_or_else(|err| panic!("{err}\n{text}"));
+            assert_eq!(config.workers.as_ref().map(|w| *w.get_ref()), Some(4));
+            assert!(config.window.panes.is_some());
+            let profile = &config.profiles["claude"];
+            assert!(profile.busy.is_some() && profile.startup_timeout_ms.is_some());
+        }
+        let settings = resolved(&uncommented("# prompt_file"), &Overrides::default()).unwrap();
+        assert_eq!(settings.profile.name, "claude");
+        assert_eq!(
+            settings.profile.command,
+            ["claude", "--dangerously-skip-permissions"]
+        );
+    }
+
+    #[test]
+    fn sample_profile_matches_the_builtin() {
+        let text = uncommented("# prompt_file");
+        let sample = resolved(&text, &Overrides::default()).unwrap().profile;
+        let builtin = crate::agent::builtin("claude").unwrap();
+        assert_eq!(sample.ready.as_str(), builtin.ready.as_str());
+        assert_eq!(
+            sample.input_pending.unwrap().as_str(),
+            builtin.input_pending.unwrap().as_str()
+        );
+        assert_eq!(
+            sample.busy.unwrap().as_str(),
+            builtin.busy.unwrap().as_str()
+        );
+    }
 }

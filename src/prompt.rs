@@ -1,1 +1,376 @@
 //! Turning a task into the prompt an agent receives, and deciding its sentinel file.
+
+use crate::plan::{Task, TaskId};
+use minijinja::{Environment, UndefinedBehavior, Value, context};
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+/// The prompt used unless swarm.toml sets `prompt` or `prompt_file`.
+///
+/// Paths sit in backticks, and the sentinel is the last backtick-quoted `.done` path:
+/// the simulated agent (and the fake API of the real-agent tests) rely on both.
+pub const DEFAULT_TEMPLATE: &str = "\
+{{ task }}
+{%- if context %}
+
+## Context
+
+{{ context }}
+{%- endif %}
+{%- if attempt > 1 %}
+
+This is attempt {{ attempt }}: an earlier attempt did not finish. Check for partial work before you start.
+{%- endif %}
+{%- if output %}
+
+Write the result to `{{ output }}`.
+{%- endif %}
+
+When you have finished, create the empty file `{{ sentinel }}` to signal that you are done. \
+Do not create it before the work is complete.
+";
+
+/// The variables a template may use, named in hints.
+pub const VARIABLES: &str = "task, id, context, output, sentinel, attempt, plan";
+
+const TEMPLATE_NAME: &str = "prompt";
+
+/// Problems with a prompt template or with where a task's files would go (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    #[error("prompt template, line {line}: {message}\nhint: the template may use {VARIABLES}")]
+    Template { line: usize, message: String },
+    #[error(
+        "line {line}: the task's output `{path}` is not a file inside the workspace\nhint: \
+         name a relative path below the plan's directory, as in `{{out=docs/notes.md}}`"
+    )]
+    SentinelOutside { line: usize, path: String },
+}
+
+impl PromptError {
+    fn template(err: &minijinja::Error) -> Self {
+        let message = match err.detail() {
+            Some(detail) => format!("{}: {detail}", err.kind()),
+            None => err.kind().to_string(),
+        };
+        PromptError::Template {
+            line: err.line().unwrap_or(1),
+            message,
+        }
+    }
+}
+
+/// A compiled prompt template: strict about undefined names, no HTML escaping.
+#[derive(Clone)]
+pub struct PromptTemplate {
+    env: Environment<'static>,
+}
+
+impl fmt::Debug for PromptTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = self
+            .env
+            .get_template(TEMPLATE_NAME)
+            .map(|t| t.source().to_owned());
+        f.debug_struct("PromptTemplate")
+            .field("source", &source.unwrap_or_default())
+            .finish()
+    }
+}
+
+impl PromptTemplate {
+    /// Compiles `source` (or the default template) and proves it renders on sample tasks.
+    pub fn new(source: Option<&str>) -> Result<Self, PromptError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.add_template_owned(TEMPLATE_NAME, source.unwrap_or(DEFAULT_TEMPLATE).to_owned())
+            .map_err(|err| PromptError::template(&err))?;
+        let template = PromptTemplate { env };
+        // A typo such as `{{ tsk }}` only shows when rendering, and a human should hear of
+        // it now, not after the swarm has started. Two samples cover both sides of the
+        // usual `if context`, `if output` and `if attempt > 1` branches.
+        let full = Task {
+            id: TaskId("sample".into()),
+            text: "Write the sample section.".into(),
+            context: "Keep it short.".into(),
+            checked: false,
+            line: 1,
+            checkbox: 3,
+            output: Some("docs/sample.md".into()),
+        };
+        let bare = Task {
+            context: String::new(),
+            output: None,
+            ..full.clone()
+        };
+        template.render(&full, Path::new("docs/sample.md.done"), 1, "PLAN.md")?;
+        template.render(&bare, Path::new(".swarm/done/sample.done"), 2, "PLAN.md")?;
+        Ok(template)
+    }
+
+    /// The prompt for one attempt at `task`, sanitized for a bracketed paste.
+    ///
+    /// Trailing whitespace is dropped: the prompt is pasted and Enter is pressed on its
+    /// own, so a final newline would only leave an empty line in the agent's input box.
+    pub fn render(
+        &self,
+        task: &Task,
+        sentinel: &Path,
+        attempt: u32,
+        plan_name: &str,
+    ) -> Result<String, PromptError> {
+        let template = self
+            .env
+            .get_template(TEMPLATE_NAME)
+            .map_err(|err| PromptError::template(&err))?;
+        let output = task
+            .output
+            .as_deref()
+            .map(|out| lexical_normal(Path::new(out)).map_or_else(|| out.to_owned(), display));
+        let text = template
+            .render(context! {
+                task => task.text.as_str(),
+                id => task.id.0.as_str(),
+                context => task.context.as_str(),
+                output => Value::from(output),
+                sentinel => display(sentinel.to_path_buf()),
+                attempt => attempt,
+                plan => plan_name,
+            })
+            .map_err(|err| PromptError::template(&err))?;
+        Ok(sanitize(text.trim_end()))
+    }
+}
+
+fn display(path: PathBuf) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Removes what could end a bracketed paste early or drive the terminal: C0 controls
+/// other than tab and newline, DEL, and C1 controls. `\r\n` becomes `\n` first.
+pub fn sanitize(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .chars()
+        .filter(|&c| {
+            c == '\t' || c == '\n' || !(c.is_ascii_control() || ('\u{80}'..='\u{9f}').contains(&c))
+        })
+        .collect()
+}
+
+/// The workspace-relative file whose creation means `task` is done.
+///
+/// With `{out=PATH}` it is `PATH.done` beside the output (PATH made lexically normal, so
+/// `a/../b` gives `b.done`); otherwise `.swarm/done/<id>.done`. Absolute paths are
+/// refused, even inside the workspace, so that a plan means the same wherever it lives.
+pub fn sentinel_for(task: &Task) -> Result<PathBuf, PromptError> {
+    let outside = |path: &str| PromptError::SentinelOutside {
+        line: task.line,
+        path: path.to_owned(),
+    };
+    match &task.output {
+        Some(out) => {
+            let mut path = lexical_normal(Path::new(out)).ok_or_else(|| outside(out))?;
+            let mut name = path.file_name().ok_or_else(|| outside(out))?.to_owned();
+            name.push(".done");
+            path.set_file_name(name);
+            Ok(path)
+        }
+        None => {
+            let id = &task.id.0;
+            let mut parts = Path::new(id).components();
+            // An explicit id is free text; it must stay one plain file name.
+            match (parts.next(), parts.next()) {
+                (Some(Component::Normal(_)), None) => {
+                    Ok(Path::new(".swarm/done").join(format!("{id}.done")))
+                }
+                _ => Err(outside(&format!(".swarm/done/{id}.done"))),
+            }
+        }
+    }
+}
+
+/// `path` without `.` and with each `..` folded into its parent, or None if it is
+/// absolute, climbs above its root, or names nothing.
+fn lexical_normal(path: &Path) -> Option<PathBuf> {
+    let mut normal = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::Normal(name) => normal.push(name),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !normal.pop() {
+                    return None;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    (!normal.as_os_str().is_empty()).then_some(normal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(text: &str, context: &str, output: Option<&str>) -> Task {
+        Task {
+            id: TaskId("auth-docs".into()),
+            text: text.into(),
+            context: context.into(),
+            checked: false,
+            line: 7,
+            checkbox: 120,
+            output: output.map(String::from),
+        }
+    }
+
+    fn render_default(task: &Task, attempt: u32) -> String {
+        let template = PromptTemplate::new(None).unwrap();
+        let sentinel = sentinel_for(task).unwrap();
+        template
+            .render(task, &sentinel, attempt, "PLAN.md")
+            .unwrap()
+    }
+
+    #[test]
+    fn default_prompt_bare() {
+        let prompt = render_default(&task("Document the auth flow.", "", None), 1);
+        insta::assert_snapshot!(prompt, @"
+        Document the auth flow.
+
+        When you have finished, create the empty file `.swarm/done/auth-docs.done` to signal that you are done. Do not create it before the work is complete.
+        ");
+    }
+
+    #[test]
+    fn default_prompt_with_context_and_output() {
+        let task = task(
+            "Document the auth flow.",
+            "Cover login and logout.\n- mention tokens",
+            Some("docs/auth.md"),
+        );
+        let prompt = render_default(&task, 1);
+        insta::assert_snapshot!(prompt, @"
+        Document the auth flow.
+
+        ## Context
+
+        Cover login and logout.
+        - mention tokens
+
+        Write the result to `docs/auth.md`.
+
+        When you have finished, create the empty file `docs/auth.md.done` to signal that you are done. Do not create it before the work is complete.
+        ");
+    }
+
+    #[test]
+    fn default_prompt_on_a_retry() {
+        let prompt = render_default(&task("Fix the build.", "", None), 2);
+        insta::assert_snapshot!(prompt, @"
+        Fix the build.
+
+        This is attempt 2: an earlier attempt did not finish. Check for partial work before you start.
+
+        When you have finished, create the empty file `.swarm/done/auth-docs.done` to signal that you are done. Do not create it before the work is complete.
+        ");
+    }
+
+    #[test]
+    fn every_variable_renders() {
+        let template = PromptTemplate::new(Some(
+            "{{ id }}|{{ task }}|{{ context }}|{{ output }}|{{ sentinel }}|{{ attempt }}|{{ plan }}\n",
+        ))
+        .unwrap();
+        let task = task("T", "C", Some("./out/../o.md"));
+        let sentinel = sentinel_for(&task).unwrap();
+        let prompt = template.render(&task, &sentinel, 3, "TODO.md").unwrap();
+        assert_eq!(prompt, "auth-docs|T|C|o.md|o.md.done|3|TODO.md");
+    }
+
+    #[test]
+    fn undefined_name_fails_at_construction() {
+        let err = PromptTemplate::new(Some("Do this:\n{{ tsk }}")).unwrap_err();
+        assert!(
+            matches!(err, PromptError::Template { line: 2, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("undefined"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_fails_at_construction() {
+        let err = PromptTemplate::new(Some("a\nb\n{% if task %}unclosed")).unwrap_err();
+        assert!(
+            matches!(err, PromptError::Template { line: 3, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn no_html_escaping() {
+        let template = PromptTemplate::new(Some("{{ task }}")).unwrap();
+        let task = task("Use <b> & \"quotes\"", "", None);
+        let prompt = template.render(&task, Path::new("x.done"), 1, "PLAN.md");
+        assert_eq!(prompt.unwrap(), "Use <b> & \"quotes\"");
+    }
+
+    #[test]
+    fn rendered_prompt_is_sanitized() {
+        let template = PromptTemplate::new(Some("{{ task }}")).unwrap();
+        let task = task("a\x1b[201~b\r\nc", "", None);
+        let prompt = template.render(&task, Path::new("x.done"), 1, "PLAN.md");
+        assert_eq!(prompt.unwrap(), "a[201~b\nc");
+    }
+
+    #[test]
+    fn sanitize_strips_controls() {
+        assert_eq!(sanitize("paste\x1b[201~rest"), "paste[201~rest");
+        assert_eq!(sanitize("a\r\nb\rc\n"), "a\nbc\n");
+        assert_eq!(sanitize("tab\tbell\x07nul\0del\x7f"), "tab\tbellnuldel");
+        assert_eq!(
+            sanitize("c1\u{9b}201~ nbsp\u{a0}é ❯"),
+            "c1201~ nbsp\u{a0}é ❯"
+        );
+    }
+
+    #[test]
+    fn sentinel_defaults_to_the_done_dir() {
+        let sentinel = sentinel_for(&task("T", "", None)).unwrap();
+        assert_eq!(sentinel, Path::new(".swarm/done/auth-docs.done"));
+    }
+
+    #[test]
+    fn sentinel_sits_beside_the_output() {
+        let sentinel = sentinel_for(&task("T", "", Some("docs/auth.md"))).unwrap();
+        assert_eq!(sentinel, Path::new("docs/auth.md.done"));
+        let sentinel = sentinel_for(&task("T", "", Some("a/../b"))).unwrap();
+        assert_eq!(sentinel, Path::new("b.done"));
+    }
+
+    #[test]
+    fn sentinel_outside_the_workspace_is_refused() {
+        for out in ["../x", "/abs", "a/../../x", ".", "docs/.."] {
+            let err = sentinel_for(&task("T", "", Some(out))).unwrap_err();
+            assert!(
+                matches!(&err, PromptError::SentinelOutside { line: 7, path } if path == out),
+                "{out}: {err}"
+            );
+        }
+        let err = sentinel_for(&task("T", "", Some("../x"))).unwrap_err();
+        insta::assert_snapshot!(err, @"
+        line 7: the task's output `../x` is not a file inside the workspace
+        hint: name a relative path below the plan's directory, as in `{out=docs/notes.md}`
+        ");
+    }
+
+    #[test]
+    fn odd_ids_cannot_escape_the_done_dir() {
+        let mut odd = task("T", "", None);
+        for id in ["..", "a/b", "/x"] {
+            odd.id = TaskId(id.into());
+            assert!(sentinel_for(&odd).is_err(), "{id}");
+        }
+    }
+}

@@ -2,7 +2,9 @@
 
 mod profile;
 
-pub use profile::{Profile, ProfileSpec, Reset, builtin, builtin_names};
+pub use profile::{
+    CommandLine, Profile, ProfileError, ProfileSpec, Reset, builtin, builtin_names, resolve_profile,
+};
 
 /// What a pane's screen says about its agent, as far as the profile can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -2,7 +2,23 @@
 
 use super::ScreenState;
 use regex::Regex;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::ops::Range;
 use std::time::Duration;
+use toml::Spanned;
+
+/// The built-in profiles, sorted by name.
+const BUILTINS: &[(&str, &str)] = &[
+    ("claude", include_str!("builtin/claude.toml")),
+    ("generic", include_str!("builtin/generic.toml")),
+    ("sim", include_str!("builtin/sim.toml")),
+];
+
+/// Used when a profile leaves a timing unset.
+const DEFAULT_SETTLE_MS: u64 = 150;
+const DEFAULT_ENTER_RETRIES: u32 = 3;
+const DEFAULT_STARTUP_TIMEOUT_MS: u64 = 30_000;
 
 /// How a worker gets a fresh context between tasks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,14 +30,196 @@ pub enum Reset {
 }
 
 /// A profile as written in TOML (built-in or `[profiles.NAME]` in swarm.toml).
-#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+///
+/// Every field is optional so that a user table can override a built-in field by field.
+/// Fields that can be wrong keep their span, so that swarm.toml errors name the line.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProfileSpec {}
+pub struct ProfileSpec {
+    /// One line for people choosing a profile.
+    pub description: Option<String>,
+    /// argv, as an array or as one string split like a shell would.
+    pub command: Option<Spanned<CommandLine>>,
+    /// Regex: the input box is empty and ready for a prompt.
+    pub ready: Option<Spanned<String>>,
+    /// Regex: text waits in the input box; an empty string means "cannot tell".
+    pub input_pending: Option<Spanned<String>>,
+    /// Regex: the agent works on a turn; an empty string means "cannot tell".
+    pub busy: Option<Spanned<String>>,
+    /// `"restart"`, or a command typed into the agent (such as `"/clear"`).
+    pub reset: Option<Spanned<String>>,
+    /// The least time between a paste and its Enter (default 150).
+    pub settle_ms: Option<u64>,
+    /// Extra Enters for a paste that stays in the input box (default 3).
+    pub enter_retries: Option<u32>,
+    /// How long the agent may take to show its ready screen (default 30000).
+    pub startup_timeout_ms: Option<u64>,
+}
+
+/// A command line in TOML: `["prog", "arg"]`, or `"prog arg"` split with shell-words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct CommandLine(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for CommandLine {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CommandLine;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a command: an array of strings, or a string")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, line: &str) -> Result<CommandLine, E> {
+                shell_words::split(line)
+                    .map(CommandLine)
+                    .map_err(|err| E::custom(format!("cannot split {line:?}: {err}")))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<CommandLine, A::Error> {
+                let mut argv = Vec::new();
+                while let Some(arg) = seq.next_element::<String>()? {
+                    argv.push(arg);
+                }
+                Ok(CommandLine(argv))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl ProfileSpec {
+    /// Fields set here win; the rest come from `base`.
+    fn over(self, base: ProfileSpec) -> ProfileSpec {
+        ProfileSpec {
+            description: self.description.or(base.description),
+            command: self.command.or(base.command),
+            ready: self.ready.or(base.ready),
+            input_pending: self.input_pending.or(base.input_pending),
+            busy: self.busy.or(base.busy),
+            reset: self.reset.or(base.reset),
+            settle_ms: self.settle_ms.or(base.settle_ms),
+            enter_retries: self.enter_retries.or(base.enter_retries),
+            startup_timeout_ms: self.startup_timeout_ms.or(base.startup_timeout_ms),
+        }
+    }
+
+    /// Compiles the spec of the profile called `name`.
+    ///
+    /// A missing command compiles to an empty argv: `generic` has none until `--agent-cmd`
+    /// gives one, so the caller checks for it once every override is known.
+    pub fn compile(self, name: &str) -> Result<Profile, ProfileError> {
+        let invalid = |key: &'static str, span: Option<Range<usize>>, message: String| {
+            ProfileError::Invalid {
+                profile: name.to_owned(),
+                key,
+                span,
+                message,
+            }
+        };
+        let regex = |key: &'static str, pattern: &Spanned<String>| {
+            Regex::new(pattern.get_ref()).map_err(|err| {
+                invalid(
+                    key,
+                    Some(pattern.span()),
+                    format!(
+                        "`{key}` is not a valid regex: {err}\nhint: see \
+                         https://docs.rs/regex/latest/regex/#syntax"
+                    ),
+                )
+            })
+        };
+        let optional_regex = |key: &'static str, pattern: Option<Spanned<String>>| {
+            pattern
+                .filter(|p| !p.get_ref().is_empty())
+                .map(|p| regex(key, &p))
+                .transpose()
+        };
+
+        let ready = match &self.ready {
+            Some(pattern) if !pattern.get_ref().is_empty() => regex("ready", pattern)?,
+            other => {
+                return Err(invalid(
+                    "ready",
+                    other.as_ref().map(Spanned::span),
+                    "has no `ready` pattern\nhint: set `ready` to a regex that matches the \
+                     agent's screen when it waits for a prompt"
+                        .to_owned(),
+                ));
+            }
+        };
+        let command = match self.command {
+            Some(command) if command.get_ref().0.is_empty() => {
+                return Err(invalid(
+                    "command",
+                    Some(command.span()),
+                    "`command` is empty\nhint: name the program, as in `command = [\"claude\"]`"
+                        .to_owned(),
+                ));
+            }
+            Some(command) => command.into_inner().0,
+            None => Vec::new(),
+        };
+        let reset = match self.reset {
+            None => Reset::Restart,
+            Some(reset) => match reset.get_ref().trim() {
+                "restart" => Reset::Restart,
+                "" => {
+                    return Err(invalid(
+                        "reset",
+                        Some(reset.span()),
+                        "`reset` is empty\nhint: use \"restart\", or a command the agent \
+                         understands such as \"/clear\""
+                            .to_owned(),
+                    ));
+                }
+                command => Reset::Command(command.to_owned()),
+            },
+        };
+        Ok(Profile {
+            name: name.to_owned(),
+            description: self.description.unwrap_or_default(),
+            command,
+            ready,
+            input_pending: optional_regex("input_pending", self.input_pending)?,
+            busy: optional_regex("busy", self.busy)?,
+            reset,
+            settle: Duration::from_millis(self.settle_ms.unwrap_or(DEFAULT_SETTLE_MS)),
+            enter_retries: self.enter_retries.unwrap_or(DEFAULT_ENTER_RETRIES),
+            startup_timeout: Duration::from_millis(
+                self.startup_timeout_ms
+                    .unwrap_or(DEFAULT_STARTUP_TIMEOUT_MS),
+            ),
+        })
+    }
+}
+
+/// A profile that cannot be used as written, or one that does not exist.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("profile `{profile}`: {message}")]
+    Invalid {
+        profile: String,
+        /// The TOML key at fault.
+        key: &'static str,
+        /// Byte range of the bad value in its TOML source, when there is one.
+        span: Option<Range<usize>>,
+        message: String,
+    },
+    #[error("unknown agent profile `{name}`\nhint: known profiles: {}", known.join(", "))]
+    Unknown { name: String, known: Vec<String> },
+}
 
 /// A compiled profile, ready to classify screens.
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub name: String,
+    /// One line for people choosing a profile; may be empty.
+    pub description: String,
     /// argv of the agent; the program `swarm` means this very executable.
     pub command: Vec<String>,
     /// Matches a screen whose input box is empty and ready for a prompt.
@@ -58,13 +256,191 @@ impl Profile {
     }
 }
 
+/// The TOML of the built-in profile called `name`, parsed.
+fn builtin_spec(name: &str) -> Option<ProfileSpec> {
+    let (_, source) = BUILTINS.iter().find(|(n, _)| *n == name)?;
+    // The built-ins are compiled in and covered by tests, so they always parse.
+    Some(toml::from_str(source).expect("built-in profiles parse"))
+}
+
 /// The built-in profile called `name`.
 pub fn builtin(name: &str) -> Option<Profile> {
-    let _ = name;
-    todo!("agent::builtin")
+    let spec = builtin_spec(name)?;
+    Some(spec.compile(name).expect("built-in profiles compile"))
 }
 
 /// Names of the built-in profiles, sorted.
 pub fn builtin_names() -> Vec<&'static str> {
-    todo!("agent::builtin_names")
+    BUILTINS.iter().map(|(name, _)| *name).collect()
+}
+
+/// The profile called `name`: a user profile, a built-in, or a user table laid over the
+/// built-in of the same name (field by field).
+pub fn resolve_profile(
+    name: &str,
+    user_profiles: &BTreeMap<String, ProfileSpec>,
+) -> Result<Profile, ProfileError> {
+    let spec = match (user_profiles.get(name).cloned(), builtin_spec(name)) {
+        (Some(user), Some(builtin)) => user.over(builtin),
+        (Some(spec), None) | (None, Some(spec)) => spec,
+        (None, None) => {
+            let mut known: Vec<String> = builtin_names().into_iter().map(String::from).collect();
+            known.extend(user_profiles.keys().cloned());
+            known.sort();
+            known.dedup();
+            return Err(ProfileError::Unknown {
+                name: name.to_owned(),
+                known,
+            });
+        }
+    };
+    spec.compile(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 30-line sim-agent screen: transcript, then the four-line box the sim contract fixes.
+    fn sim_screen(input: &str, status: &str) -> String {
+        let mut lines = vec!["swarm sim-agent 0.1".to_owned(), String::new()];
+        lines.push("sim> Write the intro section. {echoed from the last task}".to_owned());
+        lines.push("  wrote docs/intro.md".to_owned());
+        lines.push("  created .swarm/done/intro.done".to_owned());
+        while lines.len() < 26 {
+            lines.push(String::new());
+        }
+        let rule = "─".repeat(80);
+        lines.push(rule.clone());
+        lines.push(format!("sim> {input}"));
+        lines.push(rule);
+        lines.push(status.to_owned());
+        lines.join("\n")
+    }
+
+    #[test]
+    fn builtins_compile() {
+        for name in builtin_names() {
+            let profile = builtin(name).unwrap();
+            assert_eq!(profile.name, name);
+            assert!(!profile.description.is_empty(), "{name} has no description");
+        }
+        assert!(builtin("nope").is_none());
+    }
+
+    #[test]
+    fn sim_profile_matches_its_contract() {
+        let sim = builtin("sim").unwrap();
+        assert_eq!(sim.command, ["swarm", "sim-agent"]);
+        assert_eq!(sim.reset, Reset::Command("/clear".into()));
+        assert_eq!(sim.settle, Duration::from_millis(150));
+        assert_eq!(sim.enter_retries, 3);
+        assert_eq!(sim.startup_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn classify_sim_screens() {
+        let sim = builtin("sim").unwrap();
+        let ready = sim_screen("", "[ready] 2 tasks done");
+        assert_eq!(ready.lines().count(), 30);
+        assert_eq!(sim.classify(&ready), ScreenState::Ready);
+        let pending = sim_screen("[Pasted text #1 +5 lines, 300 chars]", "[ready]");
+        assert_eq!(sim.classify(&pending), ScreenState::InputPending);
+        let working = sim_screen("", "[working] ⠋ Write the intro section (3s)");
+        assert_eq!(sim.classify(&working), ScreenState::Busy);
+        let queued_while_working = sim_screen("next prompt", "[working] ⠙");
+        assert_eq!(sim.classify(&queued_while_working), ScreenState::Busy);
+        let wrapped = sim_screen(&format!("{}\nthe rest", "typed ".repeat(13)), "[ready]");
+        assert_eq!(sim.classify(&wrapped), ScreenState::InputPending);
+        let tight = "sim> the last task\n  done\n────\nsim> \n────\n[ready]";
+        assert_eq!(sim.classify(tight), ScreenState::Ready);
+        let starting = sim_screen("", "[starting]");
+        assert_eq!(sim.classify(&starting), ScreenState::Unknown);
+        assert_eq!(sim.classify(""), ScreenState::Unknown);
+    }
+
+    #[test]
+    fn classify_claude_screens() {
+        let claude = builtin("claude").unwrap();
+        let rule = "─".repeat(60);
+        let screen = |spinner: &str, input: &str, footer: &str| {
+            format!(
+                "● Done.\n\n{spinner}\n\n{rule}\n❯\u{a0}{input}\n{rule}\n  ⏵⏵ bypass permissions on{footer}\n"
+            )
+        };
+        let idle = screen("✻ Crunched for 1s · done 1:22 PM", "", "");
+        assert_eq!(claude.classify(&idle), ScreenState::Ready);
+        let pasted = screen("", "[Pasted text #1 +12 lines]", "");
+        assert_eq!(claude.classify(&pasted), ScreenState::InputPending);
+        let busy = screen("✽ Elucidating…", "", " · esc to interrupt");
+        assert_eq!(claude.classify(&busy), ScreenState::Busy);
+        let narrow = screen("✽ Elucidating…", "", " · esc to …");
+        assert_eq!(claude.classify(&narrow), ScreenState::Busy);
+        let dialog = "Do you trust the files in this folder?\n❯ 1. No, exit\nEnter to confirm";
+        assert_eq!(claude.classify(dialog), ScreenState::Unknown);
+    }
+
+    #[test]
+    fn generic_is_ready_on_any_screen_and_restarts() {
+        let generic = builtin("generic").unwrap();
+        assert!(generic.command.is_empty());
+        assert_eq!(generic.reset, Reset::Restart);
+        assert_eq!(generic.classify("$ "), ScreenState::Ready);
+        assert_eq!(generic.classify("  \n \n"), ScreenState::Unknown);
+    }
+
+    #[test]
+    fn command_may_be_a_string() {
+        let spec: ProfileSpec =
+            toml::from_str("command = \"my-agent --model 'big one'\"\nready = 'x'").unwrap();
+        let profile = spec.compile("mine").unwrap();
+        assert_eq!(profile.command, ["my-agent", "--model", "big one"]);
+    }
+
+    #[test]
+    fn user_table_overrides_builtin_field_by_field() {
+        let user: ProfileSpec = toml::from_str("settle_ms = 500\nbusy = ''").unwrap();
+        let profiles = BTreeMap::from([("sim".to_owned(), user)]);
+        let sim = resolve_profile("sim", &profiles).unwrap();
+        assert_eq!(sim.settle, Duration::from_millis(500));
+        assert!(
+            sim.busy.is_none(),
+            "an empty pattern clears the built-in one"
+        );
+        assert_eq!(sim.command, ["swarm", "sim-agent"]);
+        assert_eq!(sim.reset, Reset::Command("/clear".into()));
+    }
+
+    #[test]
+    fn new_user_profile_needs_ready() {
+        let user: ProfileSpec = toml::from_str("command = ['x']").unwrap();
+        let profiles = BTreeMap::from([("mine".to_owned(), user)]);
+        let err = resolve_profile("mine", &profiles).unwrap_err();
+        assert!(
+            matches!(err, ProfileError::Invalid { key: "ready", .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_regex_names_profile_and_key() {
+        let user: ProfileSpec = toml::from_str("ready = '(unclosed'").unwrap();
+        let err = user.compile("mine").unwrap_err();
+        assert!(matches!(err, ProfileError::Invalid { key: "ready", .. }));
+        let message = err.to_string();
+        assert!(
+            message.starts_with("profile `mine`: `ready` is not a valid regex"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unknown_profile_lists_known_names() {
+        let profiles = BTreeMap::from([("mine".to_owned(), ProfileSpec::default())]);
+        let err = resolve_profile("claud", &profiles).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown agent profile `claud`\nhint: known profiles: claude, generic, mine, sim"
+        );
+    }
 }
