@@ -1,8 +1,248 @@
 //! Running tmux commands on swarm's private server, each with a timeout.
 
+use super::TmuxError;
+use std::ffi::OsStr;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::thread;
+use std::time::Duration;
+use wait_timeout::ChildExt;
+
 /// A handle on one tmux server (`tmux -L socket`) and one session on it.
 #[derive(Debug, Clone)]
 pub struct Tmux {
     pub socket: String,
     pub session: String,
+    tmpdir: Option<PathBuf>,
+    timeout: Duration,
+}
+
+impl Tmux {
+    /// A handle on session `session` of the server behind `tmux -L socket`.
+    pub fn new(socket: impl Into<String>, session: impl Into<String>) -> Tmux {
+        Tmux {
+            socket: socket.into(),
+            session: session.into(),
+            tmpdir: None,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Looks for the socket under `dir` (as `TMUX_TMPDIR` would) instead of the default.
+    pub fn with_tmpdir(mut self, dir: impl Into<PathBuf>) -> Tmux {
+        self.tmpdir = Some(dir.into());
+        self
+    }
+
+    /// Kills any tmux command that runs longer than `timeout` (5 s by default).
+    pub fn with_timeout(mut self, timeout: Duration) -> Tmux {
+        self.timeout = timeout;
+        self
+    }
+
+    /// `=SESSION`: the exact session, never a prefix match on another one.
+    pub(super) fn target(&self) -> String {
+        format!("={}", self.session)
+    }
+
+    /// A `tmux` process for our socket, with the environment that decides which server it reaches.
+    pub(super) fn command(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-L").arg(&self.socket).arg("-f").arg("/dev/null");
+        // Inside another tmux, TMUX would make some commands default to that server's client.
+        cmd.env_remove("TMUX").env_remove("TMUX_PANE");
+        if let Some(dir) = &self.tmpdir {
+            cmd.env("TMUX_TMPDIR", dir);
+        }
+        cmd
+    }
+
+    /// Runs one (possibly chained) command line and returns its stdout.
+    pub(super) fn run(&self, argv: &Argv) -> Result<String, TmuxError> {
+        self.run_with_input(argv, None)
+    }
+
+    /// Like `run`, with `input` on tmux's stdin (for `load-buffer -`).
+    pub(super) fn run_with_input(
+        &self,
+        argv: &Argv,
+        input: Option<&[u8]>,
+    ) -> Result<String, TmuxError> {
+        let mut cmd = self.command();
+        cmd.args(&argv.0);
+        let out = run_with_timeout(cmd, input, self.timeout)
+            .map_err(|err| match err.kind() {
+                io::ErrorKind::NotFound => TmuxError::Missing,
+                _ => TmuxError::Io(err),
+            })?
+            .ok_or_else(|| TmuxError::Timeout {
+                args: argv.to_string(),
+                secs: self.timeout.as_secs(),
+            })?;
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if !out.status.success() {
+            return Err(self.failure(argv, stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn failure(&self, argv: &Argv, stderr: String) -> TmuxError {
+        let gone = [
+            "no server running",
+            "error connecting",
+            "server exited unexpectedly",
+        ];
+        if gone.iter().any(|g| stderr.contains(g)) {
+            TmuxError::ServerGone {
+                socket: self.socket.clone(),
+            }
+        } else {
+            TmuxError::Failed {
+                args: argv.to_string(),
+                stderr,
+            }
+        }
+    }
+}
+
+/// One tmux command line: commands chained with `;` arguments, run in one server round trip.
+#[derive(Debug, Clone)]
+pub(super) struct Argv(Vec<String>);
+
+impl Argv {
+    /// Starts a command line with the command `name`.
+    pub(super) fn new(name: &str) -> Argv {
+        Argv(vec![name.to_string()])
+    }
+
+    /// Appends one argument, passed through literally.
+    pub(super) fn arg(mut self, arg: impl AsRef<OsStr>) -> Argv {
+        let mut arg = arg.as_ref().to_string_lossy().into_owned();
+        // tmux takes an argument ending in `;` as the end of a command, even after `--`
+        // and with `send-keys -l`, and eats the `;`. `X\;` becomes the literal `X;`
+        // (TMUX-FACTS §1; tmux #1849, #4350).
+        if arg.ends_with(';') {
+            arg.insert(arg.len() - 1, '\\');
+        }
+        self.0.push(arg);
+        self
+    }
+
+    /// Appends each argument, as `arg` does.
+    pub(super) fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(self, args: I) -> Argv {
+        args.into_iter().fold(self, Argv::arg)
+    }
+
+    /// Chains the next command `name` into the same invocation.
+    pub(super) fn then(mut self, name: &str) -> Argv {
+        self.0.push(";".to_string());
+        self.0.push(name.to_string());
+        self
+    }
+}
+
+impl std::fmt::Display for Argv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&shell_words::join(&self.0))
+    }
+}
+
+/// Runs `cmd` to completion, or kills it after `timeout` and returns `None`.
+///
+/// stdin, stdout and stderr each get a thread, so a large input or a chatty output
+/// cannot deadlock against a full pipe.
+pub(super) fn run_with_timeout(
+    mut cmd: Command,
+    input: Option<&[u8]>,
+    timeout: Duration,
+) -> io::Result<Option<Output>> {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    thread::scope(|scope| {
+        if let (Some(mut stdin), Some(input)) = (child.stdin.take(), input) {
+            // A write error means tmux exited early; its status and stderr tell why.
+            scope.spawn(move || stdin.write_all(input));
+        }
+        let stdout = child.stdout.take().map(|out| scope.spawn(|| drain(out)));
+        let stderr = child.stderr.take().map(|err| scope.spawn(|| drain(err)));
+        let status: Option<ExitStatus> = match child.wait_timeout(timeout)? {
+            Some(status) => Some(status),
+            None => {
+                child.kill()?;
+                child.wait()?;
+                None
+            }
+        };
+        let collect = |handle: Option<thread::ScopedJoinHandle<'_, Vec<u8>>>| {
+            handle
+                .map(|h| h.join().unwrap_or_default())
+                .unwrap_or_default()
+        };
+        let (stdout, stderr) = (collect(stdout), collect(stderr));
+        Ok(status.map(|status| Output {
+            status,
+            stdout,
+            stderr,
+        }))
+    })
+}
+
+fn drain(mut from: impl Read) -> Vec<u8> {
+    let mut buf = Vec::new();
+    // A read error only cuts the output short; the exit status still tells the outcome.
+    let _ = from.read_to_end(&mut buf);
+    buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn trailing_semicolons_are_escaped_and_separators_are_not() {
+        let argv = Argv::new("send-keys")
+            .args(["-l", "a;", ";", "a\\;", "x"])
+            .then("display");
+        assert_eq!(
+            argv.0,
+            [
+                "send-keys",
+                "-l",
+                "a\\;",
+                "\\;",
+                "a\\\\;",
+                "x",
+                ";",
+                "display"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_hung_command_is_killed_at_the_timeout() {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("10");
+        let started = Instant::now();
+        let out = run_with_timeout(cmd, None, Duration::from_millis(100)).unwrap();
+        assert!(out.is_none());
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn large_input_and_output_do_not_deadlock() {
+        let input = vec![b'x'; 1 << 20];
+        let out = run_with_timeout(Command::new("cat"), Some(&input), Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout.len(), input.len());
+    }
 }

@@ -2,15 +2,21 @@
 //! TMUX-FACTS.md §6 says why the tmux crates fall short.
 
 mod command;
+mod mux;
+mod session;
+mod version;
 
 pub use command::Tmux;
+pub use version::check_version;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
 /// A pane's `%id`: the only stable way to target a pane.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct PaneId(pub String);
 
@@ -25,6 +31,8 @@ impl fmt::Display for PaneId {
 pub struct PaneInfo {
     pub id: PaneId,
     pub dead: bool,
+    /// The exit status: `None` while alive, and after death until tmux reaps the process.
+    /// tmux 3.3a sometimes misses the SIGCHLD and reaps it only at its next child's exit.
     pub dead_status: Option<i32>,
     pub in_mode: bool,
     pub current_command: String,
@@ -39,6 +47,8 @@ pub struct SpawnSpec {
     pub window: Option<String>,
     /// The new window's name when `window` is `None`.
     pub window_name: String,
+    /// Who works in the pane (the `@worker` pane option), shown in its border.
+    pub label: String,
     pub argv: Vec<String>,
     pub cwd: PathBuf,
     pub env: BTreeMap<String, String>,
@@ -62,9 +72,13 @@ pub enum PasteOutcome {
 /// Errors talking to tmux.
 #[derive(Debug, thiserror::Error)]
 pub enum TmuxError {
-    #[error("tmux is not installed\nhint: install it with `apt install tmux` (swarm needs 3.2 or newer)")]
+    #[error(
+        "tmux is not installed\nhint: install it with `apt install tmux` (swarm needs 3.2 or newer)"
+    )]
     Missing,
-    #[error("tmux {found} is too old: swarm needs 3.2 or newer\nhint: install a newer tmux (Debian 12 ships 3.3a)")]
+    #[error(
+        "tmux {found} is too old: swarm needs 3.2 or newer\nhint: install a newer tmux (Debian 12 ships 3.3a)"
+    )]
     TooOld { found: String },
     #[error("`tmux {args}` took longer than {secs}s and was killed")]
     Timeout { args: String, secs: u64 },
@@ -72,6 +86,8 @@ pub enum TmuxError {
     Failed { args: String, stderr: String },
     #[error("the tmux server `{socket}` is gone")]
     ServerGone { socket: String },
+    #[error("{0}")]
+    Invalid(String),
     #[error("running tmux: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -1,0 +1,216 @@
+//! The `Mux` seam carried out with tmux commands: spawns, guarded pastes, keys, screens.
+
+use super::command::Argv;
+use super::session::{parse_spawned, with_spawn_args};
+use super::{Mux, PaneId, PaneInfo, PasteOutcome, SpawnSpec, Spawned, Tmux, TmuxError};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Refuses a paste into a dead pane (it segfaults tmux 3.3a: TMUX-FACTS §3, tmux PR #3830),
+/// a pane in a mode (copy mode would swallow keys), or a pane with a shell in the foreground.
+const PASTE_GUARD: &str = "#{||:#{pane_dead},#{||:#{pane_in_mode},#{m/r:^(ba|z|fi|da|k|tc|c)?sh$,#{pane_current_command}}}}";
+
+/// Which guard condition held, in the order the guard checks them.
+const REFUSAL: &str = "#{?pane_dead,dead,#{?pane_in_mode,copy mode,shell #{pane_current_command}}}";
+
+/// Longest text `send_text` types; anything longer is a prompt and goes through a paste.
+const MAX_TEXT: usize = 1024;
+
+static NEXT_BUFFER: AtomicU64 = AtomicU64::new(0);
+
+impl Mux for Tmux {
+    fn spawn(&self, spec: &SpawnSpec) -> Result<Spawned, TmuxError> {
+        let with_program = |line| with_spawn_args(line, &spec.cwd, &spec.env, &spec.argv);
+        // Set in a second call: with -d the new pane is not current, so a set-option
+        // chained to the spawn could not name it.
+        let set_worker = |pane: &PaneId| {
+            Argv::new("set-option").args(["-p", "-t", &pane.0, "--", "@worker", &spec.label])
+        };
+        match &spec.window {
+            None => {
+                let session = format!("{}:", self.target());
+                let new_window = Argv::new("new-window")
+                    .args(["-d", "-t", &session])
+                    .args(["-n", &spec.window_name]);
+                let line = with_program(new_window).then("display-message").args([
+                    "-p",
+                    "-t",
+                    &session,
+                    "#{default-size}",
+                ]);
+                let out = self.run(&line)?;
+                let (pane, size) = out.split_once('\n').unwrap_or((&out, ""));
+                let spawned = parse_spawned(pane)?;
+                // Per window, as in start_session: a global `window-size manual` crashes
+                // 3.3a. A window made while a person is attached takes their terminal's
+                // size (measured), so it gets the session's size back.
+                let mut after = set_worker(&spawned.pane)
+                    .then("set-option")
+                    .args(["-w", "-t", &spawned.window])
+                    .args(["window-size", "manual"]);
+                if let Some((width, height)) = size.trim().split_once('x') {
+                    after = after
+                        .then("resize-window")
+                        .args(["-t", &spawned.window])
+                        .args(["-x", width, "-y", height]);
+                }
+                self.run(&after)?;
+                Ok(spawned)
+            }
+            Some(window) => {
+                // split-window halves the active pane; re-tiling keeps every agent usable.
+                let line = with_program(Argv::new("split-window").args(["-d", "-t", window]))
+                    .then("select-layout")
+                    .args(["-t", window, "tiled"]);
+                let spawned = parse_spawned(&self.run(&line)?)?;
+                self.run(&set_worker(&spawned.pane))?;
+                Ok(spawned)
+            }
+        }
+    }
+
+    fn paste(&self, pane: &PaneId, text: &str) -> Result<PasteOutcome, TmuxError> {
+        check_pane_id(pane)?;
+        let buffer = format!(
+            "swarm-{}-{}",
+            std::process::id(),
+            NEXT_BUFFER.fetch_add(1, Ordering::Relaxed)
+        );
+        let refused =
+            format!("delete-buffer -b {buffer} ; display-message -p -t {pane} 'REFUSED {REFUSAL}'");
+        let pasted =
+            format!("paste-buffer -p -d -b {buffer} -t {pane} ; display-message -p PASTED");
+        // One invocation: if-shell -F runs in the server's queue, so the pane cannot die
+        // between the guard and the paste. The text goes on stdin, so it has no size limit
+        // and is never read as key names or tmux syntax (TMUX-FACTS §1).
+        let line = Argv::new("load-buffer")
+            .args(["-b", &buffer, "-"])
+            .then("if-shell")
+            .args(["-F", "-t", &pane.0, PASTE_GUARD, &refused, &pasted]);
+        let out = self.run_with_input(&line, Some(strip_controls(text).as_bytes()))?;
+        let out = out.trim();
+        if out == "PASTED" {
+            Ok(PasteOutcome::Pasted)
+        } else if let Some(reason) = out.strip_prefix("REFUSED ") {
+            Ok(PasteOutcome::Refused(reason.to_string()))
+        } else {
+            Err(TmuxError::Failed {
+                args: line.to_string(),
+                stderr: format!("unexpected paste output {out:?}"),
+            })
+        }
+    }
+
+    fn send_key(&self, pane: &PaneId, key: &str) -> Result<(), TmuxError> {
+        if key.is_empty() || key.chars().any(char::is_whitespace) {
+            return Err(TmuxError::Invalid(format!("{key:?} is not a key name")));
+        }
+        self.run(&Argv::new("send-keys").args(["-t", &pane.0, key]))?;
+        Ok(())
+    }
+
+    fn send_text(&self, pane: &PaneId, text: &str) -> Result<(), TmuxError> {
+        if text.len() > MAX_TEXT || text.chars().any(char::is_control) {
+            return Err(TmuxError::Invalid(format!(
+                "send_text takes one short line (at most {MAX_TEXT} bytes, no control \
+                 characters); paste prompts instead"
+            )));
+        }
+        // -l so that words like `Enter` stay text; `--` so that a leading `-` is no flag.
+        self.run(&Argv::new("send-keys").args(["-l", "-t", &pane.0, "--", text]))?;
+        Ok(())
+    }
+
+    fn capture(&self, pane: &PaneId) -> Result<String, TmuxError> {
+        self.run(&Argv::new("capture-pane").args(["-p", "-t", &pane.0]))
+    }
+
+    fn panes(&self) -> Result<Vec<PaneInfo>, TmuxError> {
+        let format = "#{pane_id}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_in_mode}\t\
+                      #{pane_current_command}\t#{pane_pid}\t#{window_id}";
+        let line = Argv::new("list-panes").args(["-s", "-t", &self.target(), "-F", format]);
+        self.run(&line)?
+            .lines()
+            .map(|row| {
+                parse_pane_row(row).ok_or_else(|| TmuxError::Failed {
+                    args: line.to_string(),
+                    stderr: format!("unexpected list-panes row {row:?}"),
+                })
+            })
+            .collect()
+    }
+
+    fn set_label(&self, pane: &PaneId, label: &str) -> Result<(), TmuxError> {
+        // `--` so that a label starting with `-` is a value, not a flag.
+        self.run(&Argv::new("set-option").args(["-p", "-t", &pane.0, "--", "@task", label]))?;
+        Ok(())
+    }
+
+    fn kill_pane(&self, pane: &PaneId) -> Result<(), TmuxError> {
+        self.run(&Argv::new("kill-pane").args(["-t", &pane.0]))?;
+        Ok(())
+    }
+}
+
+/// Pane ids go into the command strings of `if-shell`, which tmux parses again.
+fn check_pane_id(pane: &PaneId) -> Result<(), TmuxError> {
+    let digits = pane.0.strip_prefix('%').unwrap_or_default();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(TmuxError::Invalid(format!(
+            "{pane:?} is not a pane id like %3"
+        )));
+    }
+    Ok(())
+}
+
+/// Drops control characters but tab and newline: on 3.3a a literal `ESC[201~` would end
+/// the bracketed paste early and the rest would be typed as keys (TMUX-FACTS §1).
+fn strip_controls(text: &str) -> String {
+    text.chars()
+        .filter(|&c| c == '\t' || c == '\n' || !c.is_control())
+        .collect()
+}
+
+fn parse_pane_row(row: &str) -> Option<PaneInfo> {
+    let mut fields = row.split('\t');
+    let mut next = || fields.next();
+    Some(PaneInfo {
+        id: PaneId(next()?.to_string()),
+        dead: next()? == "1",
+        dead_status: next()?.parse().ok(),
+        in_mode: next()? == "1",
+        current_command: next()?.to_string(),
+        pid: next()?.parse().ok()?,
+        window: next()?.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_live_and_dead_pane_rows() {
+        let live = parse_pane_row("%3\t0\t\t1\tclaude\t4242\t@1").unwrap();
+        assert_eq!(live.id, PaneId("%3".into()));
+        assert!(!live.dead && live.in_mode);
+        assert_eq!(live.dead_status, None);
+        assert_eq!((live.current_command.as_str(), live.pid), ("claude", 4242));
+        let dead = parse_pane_row("%4\t1\t127\t0\tsh\t17\t@2").unwrap();
+        assert!(dead.dead);
+        assert_eq!(dead.dead_status, Some(127));
+        assert_eq!(parse_pane_row("%4\t1"), None);
+    }
+
+    #[test]
+    fn only_real_pane_ids_reach_if_shell() {
+        assert!(check_pane_id(&PaneId("%12".into())).is_ok());
+        for bad in ["", "%", "12", "%1 ; kill-server", "%1'"] {
+            assert!(check_pane_id(&PaneId(bad.into())).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn controls_other_than_tab_and_newline_are_stripped() {
+        assert_eq!(strip_controls("a\tb\nc\x1b[201~d\r\x07é"), "a\tb\nc[201~dé");
+    }
+}

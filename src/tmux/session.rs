@@ -1,0 +1,135 @@
+//! Starting, probing, attaching to and ending swarm's own tmux server and session.
+
+use super::command::Argv;
+use super::{PaneId, Spawned, Tmux, TmuxError};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use std::process::ExitStatus;
+
+/// What `-P -F` prints for a new pane: its id and its window's id.
+pub(super) const SPAWNED_FORMAT: &str = "#{pane_id} #{window_id}";
+
+/// The border line of each pane: agents overwrite pane titles, so the worker and task live
+/// in the pane options `@worker` and `@task` (TMUX-FACTS §4).
+const BORDER_FORMAT: &str =
+    " #{@worker}#{?#{@task}, · #{@task},}#{?pane_dead, [dead #{pane_dead_status}],} ";
+
+impl Tmux {
+    /// Starts the server and the session with one window running `argv`, and sets
+    /// swarm's server options in the same call.
+    pub fn start_session(
+        &self,
+        window0_name: &str,
+        width: u16,
+        height: u16,
+        argv: &[String],
+        cwd: &Path,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Spawned, TmuxError> {
+        // Global options go before new-session so that they already hold for its pane:
+        // remain-on-exit keeps even an instantly exiting program as a dead pane, and
+        // history-limit only applies to panes created after it is set.
+        let global = [
+            ("remain-on-exit", "on"),
+            ("automatic-rename", "off"),
+            ("allow-rename", "off"),
+            ("history-limit", "5000"),
+            ("pane-border-status", "top"),
+            ("pane-border-format", BORDER_FORMAT),
+            ("status-left", " swarm "),
+            ("status-right", " #{session_name} "),
+        ];
+        let mut line = Argv::new("start-server");
+        for (name, value) in global {
+            line = line.then("set-option").args(["-g", name, value]);
+        }
+        let line = with_spawn_args(
+            line.then("new-session")
+                .args(["-d", "-s", &self.session, "-n", window0_name])
+                .args(["-x", &width.to_string(), "-y", &height.to_string()]),
+            cwd,
+            env,
+            argv,
+        )
+        // Per window only: a global `window-size manual` makes every later new-window
+        // segfault tmux 3.3a while no client is attached (measured; NULL window in
+        // clients_calculate_size). A fixed size stops an attaching human from resizing agents.
+        .then("set-option")
+        .args(["-w", "-t", &format!("{}:", self.target())])
+        .args(["window-size", "manual"]);
+        parse_spawned(&self.run(&line)?)
+    }
+
+    /// Whether our session exists; a server that is not running has no sessions.
+    pub fn has_session(&self) -> Result<bool, TmuxError> {
+        match self.run(&Argv::new("has-session").args(["-t", &self.target()])) {
+            Ok(_) => Ok(true),
+            Err(TmuxError::ServerGone { .. }) => Ok(false),
+            Err(TmuxError::Failed { stderr, .. }) if stderr.contains("can't find session") => {
+                Ok(false)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Whether a tmux server answers on our socket.
+    pub fn server_alive(&self) -> bool {
+        self.run(&Argv::new("list-sessions")).is_ok()
+    }
+
+    /// Ends the server on our socket (and with it every pane); a server already gone is fine.
+    pub fn kill_server(&self) -> Result<(), TmuxError> {
+        match self.run(&Argv::new("kill-server")) {
+            Ok(_) | Err(TmuxError::ServerGone { .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Attaches the user's terminal to the session until they detach.
+    pub fn attach(&self) -> io::Result<ExitStatus> {
+        // No timeout: a person stays attached as long as they like. TMUX is removed by
+        // `command`, so this works from inside another tmux too.
+        self.command()
+            .args(["attach-session", "-t", &self.target()])
+            .status()
+    }
+
+    /// Expands a format (such as `#{pane_dead}`) for one pane.
+    pub fn display(&self, pane: &PaneId, format: &str) -> Result<String, TmuxError> {
+        let line = Argv::new("display-message").args(["-p", "-t", &pane.0, format]);
+        let out = self.run(&line)?;
+        Ok(out.strip_suffix('\n').unwrap_or(&out).to_string())
+    }
+}
+
+/// Appends `-P -F`, the working directory, the environment and the program to a
+/// new-session, new-window or split-window command.
+pub(super) fn with_spawn_args(
+    line: Argv,
+    cwd: &Path,
+    env: &BTreeMap<String, String>,
+    argv: &[String],
+) -> Argv {
+    let mut line = line.args(["-P", "-F", SPAWNED_FORMAT]).arg("-c").arg(cwd);
+    for (key, value) in env {
+        line = line.arg("-e").arg(format!("{key}={value}"));
+    }
+    // After `--`, tmux runs argv directly, with no shell: the agent is the pane's own
+    // process, so its exit leaves a dead pane rather than a shell (TMUX-FACTS §3).
+    line.arg("--").args(argv)
+}
+
+/// Reads the `%pane @window` line that `-P -F SPAWNED_FORMAT` prints.
+pub(super) fn parse_spawned(out: &str) -> Result<Spawned, TmuxError> {
+    match out.trim().split_once(' ') {
+        Some((pane, window)) if pane.starts_with('%') && window.starts_with('@') => Ok(Spawned {
+            pane: PaneId(pane.to_string()),
+            window: window.to_string(),
+        }),
+        _ => Err(TmuxError::Failed {
+            args: "-P -F".to_string(),
+            stderr: format!("unexpected new-pane output {out:?}"),
+        }),
+    }
+}
