@@ -280,6 +280,7 @@ mod tests {
     fn profile(enter_retries: u32) -> Profile {
         Profile {
             name: "fake".into(),
+            description: String::new(),
             command: vec!["agent".into()],
             ready: Regex::new(r"(?m)^> $").unwrap(),
             input_pending: Some(Regex::new(r"(?m)^> \S").unwrap()),

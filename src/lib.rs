@@ -57,6 +57,7 @@ fn is_bad_input(err: &anyhow::Error) -> bool {
         cause.is::<error::BadInput>()
             || cause.is::<plan::PlanError>()
             || cause.is::<config::ConfigError>()
+            || cause.is::<prompt::PromptError>()
             || matches!(
                 cause.downcast_ref::<tmux::TmuxError>(),
                 Some(tmux::TmuxError::Missing | tmux::TmuxError::TooOld { .. })

@@ -1,1 +1,818 @@
-//! scheduler
+//! The pure core: `State + Event → Vec<Action>`. It owns every decision and does no I/O,
+//! so the whole lifecycle of tasks and workers is testable in microseconds.
+
+use crate::plan::TaskId;
+use crate::tmux::PaneId;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Index of a worker slot (0-based); its pane changes when the agent is replaced.
+pub type WorkerId = usize;
+
+/// Bounds that keep failures from looping.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deliveries a task gets before it is failed.
+    pub max_attempts: u32,
+    /// Replacements of a worker's agent before the slot is retired.
+    pub max_restarts: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_attempts: 3,
+            max_restarts: 5,
+        }
+    }
+}
+
+/// Where a task stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "reason")]
+pub enum TaskStatus {
+    Pending,
+    Running,
+    Done,
+    Failed(String),
+}
+
+/// Where a worker stands; see the lifecycle in DESIGN.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkerState {
+    /// Its agent is starting, or recovering, and has not shown a ready screen yet.
+    Starting,
+    Idle,
+    /// A prompt is being pasted and submitted.
+    Delivering,
+    Busy,
+    /// Its task is done; it is getting a fresh context.
+    Resetting,
+    /// Too many restarts: no more work goes to it.
+    Retired,
+}
+
+/// Something that happened in the world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A new agent pane is up for `worker` (not ready yet).
+    Spawned { worker: WorkerId, pane: PaneId },
+    /// The pane shows a ready, empty input box.
+    Ready { worker: WorkerId, pane: PaneId },
+    /// The agent never became ready (or the reset failed); it will be replaced.
+    NotReady { worker: WorkerId, pane: PaneId, reason: String },
+    /// The prompt of `task` was pasted and submitted.
+    Delivered { worker: WorkerId, pane: PaneId, task: TaskId },
+    /// The prompt could not be delivered (refused paste, never submitted, pane gone).
+    DeliveryFailed { worker: WorkerId, pane: PaneId, task: TaskId, reason: String },
+    /// The task's sentinel file exists.
+    Sentinel { task: TaskId },
+    /// A pane's process exited.
+    PaneDead { pane: PaneId, status: Option<i32> },
+    /// The plan was edited: its open and checked tasks now, in plan order.
+    PlanChanged { tasks: Vec<PlanTask> },
+}
+
+/// A task as the scheduler needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanTask {
+    pub id: TaskId,
+    pub checked: bool,
+}
+
+/// Something the edges must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start an agent for `worker`, after `delay`; report `Spawned`, then `Ready`/`NotReady`.
+    Spawn { worker: WorkerId, delay: Duration },
+    /// Deliver the prompt of `task`; report `Delivered` or `DeliveryFailed`.
+    Deliver { worker: WorkerId, pane: PaneId, task: TaskId, attempt: u32 },
+    /// Give the agent a fresh context (reset command or restart); report `Ready`/`NotReady`.
+    Reset { worker: WorkerId, pane: PaneId },
+    /// Wait until the agent shows a ready screen again; report `Ready`/`NotReady`.
+    AwaitReady { worker: WorkerId, pane: PaneId },
+    /// Remove a dead or broken pane.
+    Kill { pane: PaneId },
+    /// Show what the worker is doing in its pane border.
+    Label { pane: PaneId, label: String },
+    /// Flip the task's checkbox in PLAN.md.
+    CheckOff { task: TaskId },
+    /// Every task is done or failed.
+    Finished,
+}
+
+/// One task's bookkeeping.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskEntry {
+    pub id: TaskId,
+    #[serde(flatten)]
+    pub status: TaskStatus,
+    pub attempts: u32,
+    pub worker: Option<WorkerId>,
+    /// Still in PLAN.md; a task a person removed is kept only while it runs.
+    #[serde(skip)]
+    in_plan: bool,
+}
+
+/// One worker slot's bookkeeping.
+#[derive(Debug, Clone, Serialize)]
+pub struct Worker {
+    pub id: WorkerId,
+    pub state: WorkerState,
+    pub pane: Option<PaneId>,
+    pub task: Option<TaskId>,
+    pub restarts: u32,
+    /// The sentinel came while the prompt was still being submitted.
+    #[serde(skip)]
+    done_early: bool,
+}
+
+/// All the scheduler knows.
+#[derive(Debug, Clone)]
+pub struct State {
+    tasks: Vec<TaskEntry>,
+    index: HashMap<TaskId, usize>,
+    workers: Vec<Worker>,
+    limits: Limits,
+    finished: bool,
+}
+
+impl State {
+    /// A state for `tasks` (checked ones count as done) and `workers` worker slots.
+    pub fn new(tasks: &[PlanTask], workers: usize, limits: Limits) -> State {
+        let mut state = State {
+            tasks: Vec::with_capacity(tasks.len()),
+            index: HashMap::with_capacity(tasks.len()),
+            workers: (0..workers)
+                .map(|id| Worker {
+                    id,
+                    state: WorkerState::Starting,
+                    pane: None,
+                    task: None,
+                    restarts: 0,
+                    done_early: false,
+                })
+                .collect(),
+            limits,
+            finished: false,
+        };
+        for task in tasks {
+            state.add_task(task);
+        }
+        state
+    }
+
+    /// The first actions: start as many agents as there is work for.
+    pub fn start(&mut self) -> Vec<Action> {
+        let wanted = self.workers.len().min(self.count(|s| *s == TaskStatus::Pending));
+        let mut actions: Vec<Action> = (0..wanted)
+            .map(|worker| Action::Spawn {
+                worker,
+                delay: Duration::ZERO,
+            })
+            .collect();
+        for worker in wanted..self.workers.len() {
+            self.workers[worker].state = WorkerState::Retired;
+        }
+        self.check_finished(&mut actions);
+        actions
+    }
+
+    pub fn tasks(&self) -> &[TaskEntry] {
+        &self.tasks
+    }
+
+    pub fn workers(&self) -> &[Worker] {
+        &self.workers
+    }
+
+    pub fn task(&self, id: &TaskId) -> Option<&TaskEntry> {
+        self.index.get(id).map(|&i| &self.tasks[i])
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// How many tasks have a status matching `pred`.
+    pub fn count(&self, pred: impl Fn(&TaskStatus) -> bool) -> usize {
+        self.tasks.iter().filter(|t| pred(&t.status)).count()
+    }
+
+    /// Applies one event and says what to do about it.
+    pub fn handle(&mut self, event: Event) -> Vec<Action> {
+        let mut actions = Vec::new();
+        match event {
+            Event::Spawned { worker, pane } => {
+                let w = &mut self.workers[worker];
+                w.pane = Some(pane.clone());
+                w.state = WorkerState::Starting;
+                actions.push(Action::Label {
+                    pane,
+                    label: "starting".into(),
+                });
+            }
+            Event::Ready { worker, pane } => {
+                if self.is_current(worker, &pane) {
+                    self.workers[worker].state = WorkerState::Idle;
+                    actions.push(Action::Label {
+                        pane,
+                        label: "idle".into(),
+                    });
+                }
+            }
+            Event::NotReady {
+                worker,
+                pane,
+                reason,
+            } => {
+                if self.is_current(worker, &pane) {
+                    self.replace_worker(worker, &reason, &mut actions);
+                }
+            }
+            Event::Delivered { worker, pane, task } => {
+                if self.is_current(worker, &pane) && self.workers[worker].task.as_ref() == Some(&task)
+                {
+                    let w = &mut self.workers[worker];
+                    if w.done_early {
+                        w.done_early = false;
+                        self.reset_worker(worker, &mut actions);
+                    } else {
+                        w.state = WorkerState::Busy;
+                    }
+                }
+            }
+            Event::DeliveryFailed {
+                worker,
+                pane,
+                task,
+                reason,
+            } => {
+                if self.is_current(worker, &pane) && self.workers[worker].task.as_ref() == Some(&task)
+                {
+                    let w = &mut self.workers[worker];
+                    w.task = None;
+                    w.state = WorkerState::Starting;
+                    if std::mem::take(&mut w.done_early) {
+                        self.reset_worker(worker, &mut actions);
+                    } else {
+                        self.requeue(&task, &format!("delivery failed: {reason}"));
+                        actions.push(Action::AwaitReady { worker, pane });
+                    }
+                }
+            }
+            Event::Sentinel { task } => self.task_done(&task, &mut actions),
+            Event::PaneDead { pane, status } => {
+                if let Some(worker) = self.worker_of(&pane) {
+                    let reason = match status {
+                        Some(code) => format!("agent exited with status {code}"),
+                        None => "agent exited".to_string(),
+                    };
+                    self.replace_worker(worker, &reason, &mut actions);
+                }
+            }
+            Event::PlanChanged { tasks } => self.plan_changed(&tasks, &mut actions),
+        }
+        self.assign(&mut actions);
+        self.check_finished(&mut actions);
+        actions
+    }
+
+    fn add_task(&mut self, task: &PlanTask) {
+        self.index.insert(task.id.clone(), self.tasks.len());
+        self.tasks.push(TaskEntry {
+            id: task.id.clone(),
+            status: if task.checked {
+                TaskStatus::Done
+            } else {
+                TaskStatus::Pending
+            },
+            attempts: 0,
+            worker: None,
+            in_plan: true,
+        });
+    }
+
+    fn is_current(&self, worker: WorkerId, pane: &PaneId) -> bool {
+        self.workers
+            .get(worker)
+            .is_some_and(|w| w.pane.as_ref() == Some(pane) && w.state != WorkerState::Retired)
+    }
+
+    fn worker_of(&self, pane: &PaneId) -> Option<WorkerId> {
+        self.workers
+            .iter()
+            .position(|w| w.pane.as_ref() == Some(pane) && w.state != WorkerState::Retired)
+    }
+
+    fn entry_mut(&mut self, id: &TaskId) -> Option<&mut TaskEntry> {
+        self.index.get(id).map(|&i| &mut self.tasks[i])
+    }
+
+    /// Puts a task that did not finish back in line, or fails it when out of attempts.
+    fn requeue(&mut self, id: &TaskId, reason: &str) {
+        let max = self.limits.max_attempts;
+        if let Some(task) = self.entry_mut(id) {
+            if task.status != TaskStatus::Running {
+                return;
+            }
+            task.worker = None;
+            task.status = if task.attempts >= max {
+                TaskStatus::Failed(format!("{reason} (after {} attempts)", task.attempts))
+            } else {
+                TaskStatus::Pending
+            };
+        }
+    }
+
+    fn task_done(&mut self, id: &TaskId, actions: &mut Vec<Action>) {
+        let Some(task) = self.entry_mut(id) else {
+            return;
+        };
+        if task.status == TaskStatus::Done {
+            return;
+        }
+        let worker = task.worker.take();
+        task.status = TaskStatus::Done;
+        actions.push(Action::CheckOff { task: id.clone() });
+        let Some(worker) = worker else { return };
+        let w = &mut self.workers[worker];
+        if w.task.as_ref() != Some(id) {
+            return;
+        }
+        match w.state {
+            WorkerState::Delivering => w.done_early = true,
+            WorkerState::Busy => self.reset_worker(worker, actions),
+            _ => {}
+        }
+    }
+
+    fn reset_worker(&mut self, worker: WorkerId, actions: &mut Vec<Action>) {
+        let w = &mut self.workers[worker];
+        w.task = None;
+        w.state = WorkerState::Resetting;
+        if let Some(pane) = w.pane.clone() {
+            actions.push(Action::Label {
+                pane: pane.clone(),
+                label: "resetting".into(),
+            });
+            actions.push(Action::Reset { worker, pane });
+        }
+    }
+
+    /// The worker's agent is gone or broken: requeue its task and start a new agent,
+    /// with backoff, a bounded number of times.
+    fn replace_worker(&mut self, worker: WorkerId, reason: &str, actions: &mut Vec<Action>) {
+        let task = self.workers[worker].task.take();
+        if let Some(task) = task {
+            self.requeue(&task, reason);
+        }
+        let w = &mut self.workers[worker];
+        w.done_early = false;
+        if let Some(pane) = w.pane.take() {
+            actions.push(Action::Kill { pane });
+        }
+        if w.restarts >= self.limits.max_restarts {
+            w.state = WorkerState::Retired;
+            return;
+        }
+        w.restarts += 1;
+        w.state = WorkerState::Starting;
+        // 250 ms, 500 ms, 1 s, ... capped at 10 s: never a tight respawn loop.
+        let delay = Duration::from_millis(250u64 << (w.restarts - 1).min(6)).min(Duration::from_secs(10));
+        actions.push(Action::Spawn { worker, delay });
+    }
+
+    fn plan_changed(&mut self, tasks: &[PlanTask], actions: &mut Vec<Action>) {
+        for entry in &mut self.tasks {
+            entry.in_plan = false;
+        }
+        for task in tasks {
+            match self.index.get(&task.id) {
+                None => self.add_task(task),
+                Some(&i) => {
+                    let entry = &mut self.tasks[i];
+                    entry.in_plan = true;
+                    // A person checked it off by hand: skip it. A running task keeps
+                    // running; its sentinel will still be honoured.
+                    if task.checked && entry.status == TaskStatus::Pending {
+                        entry.status = TaskStatus::Done;
+                    }
+                }
+            }
+        }
+        // Removed tasks that have not started are dropped; running ones finish first.
+        let before = self.tasks.len();
+        self.tasks
+            .retain(|t| t.in_plan || t.status == TaskStatus::Running);
+        if self.tasks.len() != before {
+            self.index = self
+                .tasks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.id.clone(), i))
+                .collect();
+        }
+        // New work may need workers that were retired for lack of it.
+        let pending = self.count(|s| *s == TaskStatus::Pending);
+        let free = self
+            .workers
+            .iter()
+            .filter(|w| matches!(w.state, WorkerState::Idle | WorkerState::Starting) && w.task.is_none())
+            .count();
+        let mut wanted = pending.saturating_sub(free);
+        for w in &mut self.workers {
+            if wanted == 0 {
+                break;
+            }
+            if w.state == WorkerState::Retired && w.pane.is_none() && w.restarts == 0 {
+                w.state = WorkerState::Starting;
+                actions.push(Action::Spawn {
+                    worker: w.id,
+                    delay: Duration::ZERO,
+                });
+                wanted -= 1;
+            }
+        }
+    }
+
+    /// Hands pending tasks, in plan order, to idle workers.
+    fn assign(&mut self, actions: &mut Vec<Action>) {
+        let mut next = 0;
+        for worker in 0..self.workers.len() {
+            if self.workers[worker].state != WorkerState::Idle {
+                continue;
+            }
+            let Some(offset) = self.tasks[next..]
+                .iter()
+                .position(|t| t.status == TaskStatus::Pending)
+            else {
+                return;
+            };
+            next += offset;
+            let task = &mut self.tasks[next];
+            task.status = TaskStatus::Running;
+            task.attempts += 1;
+            task.worker = Some(worker);
+            let (id, attempt) = (task.id.clone(), task.attempts);
+            let w = &mut self.workers[worker];
+            w.state = WorkerState::Delivering;
+            w.task = Some(id.clone());
+            let pane = w.pane.clone().expect("an idle worker has a pane");
+            actions.push(Action::Label {
+                pane: pane.clone(),
+                label: id.to_string(),
+            });
+            actions.push(Action::Deliver {
+                worker,
+                pane,
+                task: id,
+                attempt,
+            });
+        }
+    }
+
+    fn check_finished(&mut self, actions: &mut Vec<Action>) {
+        if self.finished {
+            return;
+        }
+        let open = |s: &TaskStatus| matches!(s, TaskStatus::Pending | TaskStatus::Running);
+        let no_workers = self
+            .workers
+            .iter()
+            .all(|w| w.state == WorkerState::Retired);
+        if no_workers {
+            for task in &mut self.tasks {
+                if task.status == TaskStatus::Pending {
+                    task.status = TaskStatus::Failed("no workers left".into());
+                }
+            }
+        }
+        if self.count(open) == 0 {
+            self.finished = true;
+            actions.push(Action::Finished);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> TaskId {
+        TaskId(s.to_string())
+    }
+
+    fn pane(n: usize) -> PaneId {
+        PaneId(format!("%{n}"))
+    }
+
+    fn plan(ids: &[&str]) -> Vec<PlanTask> {
+        ids.iter()
+            .map(|s| PlanTask {
+                id: id(s),
+                checked: false,
+            })
+            .collect()
+    }
+
+    /// Spawns and readies every worker the state asked for, returning the later actions.
+    fn boot(state: &mut State) -> Vec<Action> {
+        let mut out = Vec::new();
+        for action in state.start() {
+            if let Action::Spawn { worker, .. } = action {
+                state.handle(Event::Spawned {
+                    worker,
+                    pane: pane(worker),
+                });
+                out.extend(state.handle(Event::Ready {
+                    worker,
+                    pane: pane(worker),
+                }));
+            }
+        }
+        out
+    }
+
+    fn delivers(actions: &[Action]) -> Vec<(WorkerId, String, u32)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Deliver {
+                    worker,
+                    task,
+                    attempt,
+                    ..
+                } => Some((*worker, task.0.clone(), *attempt)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spawns_no_more_workers_than_tasks() {
+        let mut state = State::new(&plan(&["a", "b"]), 4, Limits::default());
+        let spawns = state
+            .start()
+            .into_iter()
+            .filter(|a| matches!(a, Action::Spawn { .. }))
+            .count();
+        assert_eq!(spawns, 2);
+    }
+
+    #[test]
+    fn checked_tasks_are_never_dispatched() {
+        let tasks = vec![
+            PlanTask {
+                id: id("a"),
+                checked: true,
+            },
+            PlanTask {
+                id: id("b"),
+                checked: false,
+            },
+        ];
+        let mut state = State::new(&tasks, 2, Limits::default());
+        let actions = boot(&mut state);
+        assert_eq!(delivers(&actions), vec![(0, "b".to_string(), 1)]);
+    }
+
+    #[test]
+    fn nothing_to_do_finishes_at_once() {
+        let tasks = vec![PlanTask {
+            id: id("a"),
+            checked: true,
+        }];
+        let mut state = State::new(&tasks, 2, Limits::default());
+        assert_eq!(state.start(), vec![Action::Finished]);
+    }
+
+    #[test]
+    fn tasks_go_out_in_plan_order_and_complete() {
+        let mut state = State::new(&plan(&["a", "b", "c"]), 2, Limits::default());
+        let actions = boot(&mut state);
+        assert_eq!(
+            delivers(&actions),
+            vec![(0, "a".into(), 1), (1, "b".into(), 1)]
+        );
+        for w in 0..2 {
+            let task = state.workers()[w].task.clone().unwrap();
+            state.handle(Event::Delivered {
+                worker: w,
+                pane: pane(w),
+                task,
+            });
+        }
+        let actions = state.handle(Event::Sentinel { task: id("b") });
+        assert!(actions.contains(&Action::CheckOff { task: id("b") }));
+        assert!(actions.contains(&Action::Reset {
+            worker: 1,
+            pane: pane(1)
+        }));
+        assert!(delivers(&actions).is_empty(), "no dispatch before the reset");
+        let actions = state.handle(Event::Ready {
+            worker: 1,
+            pane: pane(1),
+        });
+        assert_eq!(delivers(&actions), vec![(1, "c".into(), 1)]);
+    }
+
+    #[test]
+    fn sentinel_before_delivered_resets_after_delivery() {
+        let mut state = State::new(&plan(&["a", "b"]), 1, Limits::default());
+        boot(&mut state);
+        let actions = state.handle(Event::Sentinel { task: id("a") });
+        assert_eq!(actions, vec![Action::CheckOff { task: id("a") }]);
+        let actions = state.handle(Event::Delivered {
+            worker: 0,
+            pane: pane(0),
+            task: id("a"),
+        });
+        assert!(actions.contains(&Action::Reset {
+            worker: 0,
+            pane: pane(0)
+        }));
+    }
+
+    #[test]
+    fn a_repeated_sentinel_checks_off_once() {
+        let mut state = State::new(&plan(&["a"]), 1, Limits::default());
+        boot(&mut state);
+        let first = state.handle(Event::Sentinel { task: id("a") });
+        let second = state.handle(Event::Sentinel { task: id("a") });
+        assert!(first.contains(&Action::CheckOff { task: id("a") }));
+        assert!(second.is_empty());
+    }
+
+    #[test]
+    fn a_dead_agent_requeues_its_task_and_is_replaced_with_backoff() {
+        let mut state = State::new(&plan(&["a"]), 1, Limits::default());
+        boot(&mut state);
+        let actions = state.handle(Event::PaneDead {
+            pane: pane(0),
+            status: Some(3),
+        });
+        assert_eq!(
+            actions,
+            vec![
+                Action::Kill { pane: pane(0) },
+                Action::Spawn {
+                    worker: 0,
+                    delay: Duration::from_millis(250)
+                }
+            ]
+        );
+        assert_eq!(state.task(&id("a")).unwrap().status, TaskStatus::Pending);
+        state.handle(Event::Spawned {
+            worker: 0,
+            pane: pane(7),
+        });
+        let actions = state.handle(Event::Ready {
+            worker: 0,
+            pane: pane(7),
+        });
+        assert_eq!(delivers(&actions), vec![(0, "a".into(), 2)]);
+    }
+
+    #[test]
+    fn events_about_an_old_pane_are_ignored() {
+        let mut state = State::new(&plan(&["a"]), 1, Limits::default());
+        boot(&mut state);
+        state.handle(Event::PaneDead {
+            pane: pane(0),
+            status: None,
+        });
+        let actions = state.handle(Event::DeliveryFailed {
+            worker: 0,
+            pane: pane(0),
+            task: id("a"),
+            reason: "pane is dead".into(),
+        });
+        assert!(actions.is_empty());
+        assert!(state.handle(Event::PaneDead { pane: pane(0), status: None }).is_empty());
+    }
+
+    #[test]
+    fn a_task_fails_after_max_attempts() {
+        let limits = Limits {
+            max_attempts: 2,
+            max_restarts: 10,
+        };
+        let mut state = State::new(&plan(&["a"]), 1, limits);
+        boot(&mut state);
+        let mut current = pane(0);
+        for n in 1..=2 {
+            let actions = state.handle(Event::PaneDead {
+                pane: current.clone(),
+                status: Some(1),
+            });
+            if n == 2 {
+                assert!(actions.contains(&Action::Finished));
+            }
+            current = pane(100 + n);
+            state.handle(Event::Spawned {
+                worker: 0,
+                pane: current.clone(),
+            });
+            state.handle(Event::Ready {
+                worker: 0,
+                pane: current.clone(),
+            });
+        }
+        assert!(matches!(
+            state.task(&id("a")).unwrap().status,
+            TaskStatus::Failed(ref r) if r.contains("after 2 attempts")
+        ));
+    }
+
+    #[test]
+    fn restarts_are_bounded_and_the_run_still_ends() {
+        let limits = Limits {
+            max_attempts: 100,
+            max_restarts: 2,
+        };
+        let mut state = State::new(&plan(&["a"]), 1, limits);
+        state.start();
+        let mut last = Vec::new();
+        for n in 0..3 {
+            state.handle(Event::Spawned {
+                worker: 0,
+                pane: pane(n),
+            });
+            last = state.handle(Event::NotReady {
+                worker: 0,
+                pane: pane(n),
+                reason: "no prompt".into(),
+            });
+        }
+        assert_eq!(state.workers()[0].state, WorkerState::Retired);
+        assert!(last.contains(&Action::Finished));
+        assert!(matches!(
+            state.task(&id("a")).unwrap().status,
+            TaskStatus::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn refused_delivery_requeues_and_waits_for_the_pane() {
+        let mut state = State::new(&plan(&["a", "b"]), 1, Limits::default());
+        boot(&mut state);
+        let actions = state.handle(Event::DeliveryFailed {
+            worker: 0,
+            pane: pane(0),
+            task: id("a"),
+            reason: "pane is in copy mode".into(),
+        });
+        assert_eq!(
+            actions,
+            vec![Action::AwaitReady {
+                worker: 0,
+                pane: pane(0)
+            }]
+        );
+        let actions = state.handle(Event::Ready {
+            worker: 0,
+            pane: pane(0),
+        });
+        assert_eq!(delivers(&actions), vec![(0, "a".into(), 2)]);
+    }
+
+    #[test]
+    fn plan_edits_add_tasks_and_drop_removed_pending_ones() {
+        let mut state = State::new(&plan(&["a", "b", "c"]), 1, Limits::default());
+        boot(&mut state);
+        let mut tasks = plan(&["a", "c", "d"]);
+        tasks[1].checked = true;
+        state.handle(Event::PlanChanged { tasks });
+        let ids: Vec<_> = state.tasks().iter().map(|t| t.id.0.as_str()).collect();
+        assert_eq!(ids, ["a", "c", "d"]);
+        assert_eq!(state.task(&id("c")).unwrap().status, TaskStatus::Done);
+        assert_eq!(state.task(&id("d")).unwrap().status, TaskStatus::Pending);
+    }
+
+    #[test]
+    fn a_running_task_removed_from_the_plan_finishes() {
+        let mut state = State::new(&plan(&["a"]), 1, Limits::default());
+        boot(&mut state);
+        state.handle(Event::PlanChanged { tasks: vec![] });
+        assert_eq!(state.task(&id("a")).unwrap().status, TaskStatus::Running);
+        let actions = state.handle(Event::Sentinel { task: id("a") });
+        assert!(actions.contains(&Action::Finished));
+    }
+
+    #[test]
+    fn plan_growth_wakes_workers_that_had_no_work() {
+        let mut state = State::new(&plan(&["a"]), 3, Limits::default());
+        boot(&mut state);
+        let actions = state.handle(Event::PlanChanged {
+            tasks: plan(&["a", "b", "c"]),
+        });
+        let spawns = actions
+            .iter()
+            .filter(|a| matches!(a, Action::Spawn { .. }))
+            .count();
+        assert_eq!(spawns, 2);
+    }
+}

@@ -1,1 +1,117 @@
-//! workspace
+//! Where a swarm lives: the plan's directory, its `.swarm/` folder, and its own tmux server.
+
+use crate::error::BadInput;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// One plan and everything swarm keeps beside it.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// The plan's directory, canonical.
+    pub root: PathBuf,
+    /// The plan file, absolute.
+    pub plan: PathBuf,
+}
+
+impl Workspace {
+    /// The workspace of `plan` (relative to the current directory).
+    pub fn locate(plan: &Path) -> Result<Workspace, BadInput> {
+        let abs = std::path::absolute(plan).map_err(|e| {
+            BadInput::new(format!("{}: cannot resolve the plan path: {e}", plan.display()))
+        })?;
+        let dir = abs.parent().unwrap_or(Path::new("/"));
+        let root = dir.canonicalize().map_err(|e| {
+            BadInput::new(format!("{}: cannot open the plan's directory: {e}", dir.display()))
+        })?;
+        let name = abs.file_name().ok_or_else(|| {
+            BadInput::new(format!("{}: not a file name", plan.display()))
+                .hint("pass the plan file, for example `--plan PLAN.md`")
+        })?;
+        Ok(Workspace {
+            plan: root.join(name),
+            root,
+        })
+    }
+
+    /// swarm's own folder: journal, default sentinels, state, logs.
+    pub fn swarm_dir(&self) -> PathBuf {
+        self.root.join(".swarm")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("swarm.toml")
+    }
+
+    /// The snapshot that `swarm status` reads.
+    pub fn state_path(&self) -> PathBuf {
+        self.swarm_dir().join("state.json")
+    }
+
+    /// The plan's file name, for prompts and messages.
+    pub fn plan_name(&self) -> String {
+        self.plan
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// `swarm-<hash>`: one tmux server per workspace, so that two swarms never share one
+    /// (a crash of tmux 3.3a takes every pane of its server down).
+    pub fn default_socket(&self) -> String {
+        let digest = Sha256::digest(self.root.as_os_str().as_encoded_bytes());
+        let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        format!("swarm-{hex}")
+    }
+
+    /// The socket name to use: the one given, checked, or the default.
+    pub fn socket(&self, given: Option<&str>) -> Result<String, BadInput> {
+        match given {
+            None => Ok(self.default_socket()),
+            Some(name) => {
+                check_socket_name(name)?;
+                Ok(name.to_string())
+            }
+        }
+    }
+}
+
+/// A socket name becomes a file name under the tmux directory: keep it plain.
+pub fn check_socket_name(name: &str) -> Result<(), BadInput> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            BadInput::new(format!("invalid socket name `{name}`"))
+                .hint("use 1 to 64 letters, digits, `-` or `_`, for example `--socket my-swarm`"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_names_are_checked() {
+        assert!(check_socket_name("swarm-1a2b_X").is_ok());
+        for bad in ["", "a/b", "a b", "../x", &"x".repeat(65)] {
+            assert!(check_socket_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn the_default_socket_depends_on_the_workspace() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let wa = Workspace::locate(&a.path().join("PLAN.md")).unwrap();
+        let wb = Workspace::locate(&b.path().join("PLAN.md")).unwrap();
+        assert_ne!(wa.default_socket(), wb.default_socket());
+        assert_eq!(wa.default_socket(), wa.socket(None).unwrap());
+        assert!(check_socket_name(&wa.default_socket()).is_ok());
+    }
+}

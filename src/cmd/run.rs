@@ -1,9 +1,138 @@
-//! `swarm run`.
+//! `swarm run`: check everything, start swarm's own tmux server, and drive the plan,
+//! either here (`--headless`) or inside window 0 with this terminal attached.
 
 use crate::Outcome;
 use crate::cli::RunArgs;
+use crate::config::{self, Overrides, Settings};
+use crate::error::BadInput;
+use crate::orchestrator::{self, Progress, Run};
+use crate::plan::TaskId;
+use crate::tmux::Tmux;
+use crate::workspace::Workspace;
+use std::collections::HashMap;
+use std::io::IsTerminal;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
-    let _ = args;
-    todo!("swarm run")
+    let prepared = prepare(args)?;
+    if prepared.open == 0 {
+        println!("nothing to do: every task in {} is checked", prepared.run.ws.plan_name());
+        return Ok(Outcome::Success);
+    }
+    let Prepared { run, .. } = prepared;
+    if args.in_window {
+        return drive(run);
+    }
+    crate::tmux::check_version()?;
+    if run.tmux.has_session()? {
+        return Err(BadInput::new(format!(
+            "a swarm is already running for {} (tmux socket `{}`)",
+            run.ws.plan.display(),
+            run.tmux.socket
+        ))
+        .hint("`swarm attach` to watch it, or `swarm stop` to end it")
+        .into());
+    }
+    if args.headless {
+        let window0 = self_argv(&["status", "--watch"], &run);
+        start_session(&run, &window0)?;
+        let tmux = run.tmux.clone();
+        let outcome = drive(run);
+        // A headless run cleans up after itself: its session exists only to be watched.
+        let _ = tmux.kill_server();
+        return outcome;
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        return Err(BadInput::new("`swarm run` attaches to tmux, but this is not a terminal")
+            .hint("use `swarm run --headless` in scripts")
+            .into());
+    }
+    let mut window0 = self_argv(&["run", "--in-window"], &run);
+    forward_flags(args, &mut window0);
+    start_session(&run, &window0)?;
+    run.tmux.attach()?;
+    Ok(Outcome::Success)
+}
+
+/// The plan, config and workspace, all checked: nothing has been started yet.
+struct Prepared {
+    run: Run,
+    open: usize,
+}
+
+fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
+    let ws = Workspace::locate(&args.workspace.plan)?;
+    let (_, tasks) = crate::plan::load(&ws.plan)?;
+    let overrides = Overrides {
+        workers: args.workers,
+        agent: args.agent.clone(),
+        agent_cmd: args.agent_cmd.clone(),
+        socket: args.workspace.socket.clone(),
+    };
+    let settings: Settings = config::resolve(config::load(&ws.config_path())?, &overrides, &ws.root)?;
+    let socket = ws.socket(settings.socket.as_deref())?;
+    let mut sentinels = HashMap::<TaskId, _>::new();
+    for task in &tasks {
+        sentinels.insert(task.id.clone(), crate::prompt::sentinel_for(task)?);
+    }
+    let open = tasks.iter().filter(|t| !t.checked).count();
+    let tmux = Tmux::new(&socket, &settings.session);
+    Ok(Prepared {
+        run: Run {
+            ws,
+            settings,
+            tasks,
+            sentinels,
+            tmux,
+        },
+        open,
+    })
+}
+
+/// Runs the orchestrator in this process until the plan is done.
+fn drive(run: Run) -> anyhow::Result<Outcome> {
+    let mut progress = Progress::new();
+    let summary = orchestrator::run(run, &mut progress)?;
+    progress.finish(&summary);
+    Ok(if summary.interrupted {
+        Outcome::Interrupted
+    } else if summary.failed.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::TasksFailed
+    })
+}
+
+fn start_session(run: &Run, window0: &[String]) -> anyhow::Result<()> {
+    let s = &run.settings;
+    run.tmux
+        .start_session("orchestrator", s.width, s.height, window0, &run.ws.root, &Default::default())?;
+    Ok(())
+}
+
+/// `swarm ARGS --plan PLAN --socket SOCKET` with this very executable.
+fn self_argv(args: &[&str], run: &Run) -> Vec<String> {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "swarm".into());
+    let mut argv = vec![exe];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    argv.extend([
+        "--plan".into(),
+        run.ws.plan.display().to_string(),
+        "--socket".into(),
+        run.tmux.socket.clone(),
+    ]);
+    argv
+}
+
+fn forward_flags(args: &RunArgs, argv: &mut Vec<String>) {
+    if let Some(n) = args.workers {
+        argv.extend(["--workers".into(), n.to_string()]);
+    }
+    if let Some(agent) = &args.agent {
+        argv.extend(["--agent".into(), agent.clone()]);
+    }
+    if let Some(cmd) = &args.agent_cmd {
+        argv.extend(["--agent-cmd".into(), cmd.clone()]);
+    }
 }

@@ -1,9 +1,15 @@
-//! `swarm stop`.
+//! `swarm stop`: end this workspace's swarm by killing its own tmux server, and only it.
 
 use crate::Outcome;
-use crate::cli::Workspace;
+use crate::cli::Workspace as WorkspaceArgs;
 
-pub fn run(ws: &Workspace) -> anyhow::Result<Outcome> {
-    let _ = ws;
-    todo!("swarm stop")
+pub fn run(args: &WorkspaceArgs) -> anyhow::Result<Outcome> {
+    let (ws, tmux) = super::target(args)?;
+    if tmux.server_alive() {
+        tmux.kill_server()?;
+        println!("stopped the swarm of {} (tmux socket `{}`)", ws.root.display(), tmux.socket);
+    } else {
+        println!("no swarm is running for {}", ws.root.display());
+    }
+    Ok(Outcome::Success)
 }

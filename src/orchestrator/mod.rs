@@ -1,1 +1,274 @@
-//! orchestrator
+//! The orchestrator: the loop that feeds events from the edges (sentinels, panes, plan
+//! edits, timers, signals) to the pure scheduler and hands its actions to the executor.
+
+mod executor;
+mod progress;
+pub mod snapshot;
+
+use crate::config::Settings;
+use crate::plan::{Task, TaskId};
+use crate::scheduler::{Event, Limits, PlanTask, State, TaskStatus, WorkerId};
+use crate::sentinel::Sentinels;
+use crate::tmux::{Mux, Tmux, TmuxError};
+use crate::workspace::Workspace;
+use anyhow::Context;
+use crossbeam_channel::{Sender, select};
+use executor::Executor;
+pub use progress::Progress;
+use snapshot::{Header, Snapshot};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often sentinels are rescanned and the status file refreshed.
+const TICK: Duration = Duration::from_millis(250);
+/// How often the pane watcher lists panes to notice dead agents.
+const PANE_POLL: Duration = Duration::from_millis(250);
+
+/// What the edges tell the loop.
+pub enum Msg {
+    Event(Event),
+    /// A delayed respawn is due.
+    SpawnNow(WorkerId),
+    /// The tmux server is gone: nothing left to drive.
+    ServerLost(String),
+    /// SIGINT, SIGTERM or SIGHUP.
+    Signal(i32),
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct Summary {
+    pub done: usize,
+    pub failed: Vec<(TaskId, String)>,
+    pub total: usize,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+}
+
+/// Everything a run needs, checked before any of it starts.
+pub struct Run {
+    pub ws: Workspace,
+    pub settings: Settings,
+    pub tasks: Vec<Task>,
+    /// Each task's workspace-relative sentinel path.
+    pub sentinels: HashMap<TaskId, PathBuf>,
+    pub tmux: Tmux,
+}
+
+/// Drives the plan to the end on an already started tmux session.
+pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let Run {
+        ws,
+        settings,
+        tasks,
+        sentinels: sentinel_paths,
+        tmux,
+    } = run;
+    let tmux = Arc::new(tmux);
+    std::fs::create_dir_all(ws.swarm_dir().join("done"))
+        .with_context(|| format!("creating {}", ws.swarm_dir().display()))?;
+
+    let (tx, rx) = crossbeam_channel::unbounded::<Msg>();
+    let (fs_tx, fs_rx) = crossbeam_channel::unbounded();
+    let mut watch = Sentinels::new(&ws.root, fs_tx).context("watching the workspace")?;
+    watch_panes(tmux.clone(), tx.clone());
+    watch_signals(tx.clone())?;
+
+    let plan_tasks: Vec<PlanTask> = tasks.iter().map(plan_task).collect();
+    let mut state = State::new(&plan_tasks, settings.workers, Limits::default());
+    let mut exec = Executor::new(
+        tmux.clone(),
+        &settings,
+        ws.clone(),
+        &tasks,
+        sentinel_paths.clone(),
+        tx.clone(),
+    );
+
+    // A sentinel that already exists means the task is done, even if PLAN.md says not.
+    let mut actions = Vec::new();
+    for task in tasks.iter().filter(|t| !t.checked) {
+        if ws.root.join(&sentinel_paths[&task.id]).exists() {
+            actions.extend(state.handle(Event::Sentinel {
+                task: task.id.clone(),
+            }));
+        }
+    }
+    actions.extend(state.start());
+
+    let header_socket = tmux.socket.clone();
+    let plan_name = ws.plan_name();
+    let header = Header {
+        plan: &plan_name,
+        socket: &header_socket,
+        session: &settings.session,
+        started: snapshot::now(),
+    };
+    let ticker = crossbeam_channel::tick(TICK);
+    let mut dirty = true;
+    let mut interrupted = false;
+    progress.update(&state);
+
+    loop {
+        let mut queue: std::collections::VecDeque<_> = actions.drain(..).collect();
+        while let Some(action) = queue.pop_front() {
+            progress.action(&action, exec.tasks());
+            for event in exec.execute(action, &mut watch)? {
+                queue.extend(state.handle(event));
+            }
+            dirty = true;
+        }
+        if state.is_finished() {
+            break;
+        }
+        select! {
+            recv(rx) -> msg => match msg.expect("the loop holds a sender") {
+                Msg::Event(event) => {
+                    progress.event(&event);
+                    actions = state.handle(event);
+                }
+                Msg::SpawnNow(worker) => {
+                    for event in exec.spawn(worker)? {
+                        actions.extend(state.handle(event));
+                    }
+                }
+                Msg::ServerLost(why) => {
+                    write_snapshot(&ws, &header, &state, &exec);
+                    anyhow::bail!(
+                        "the tmux server went away ({why}); the run stops here\nhint: PLAN.md has every finished task checked; run `swarm run` again to go on"
+                    );
+                }
+                Msg::Signal(_) => {
+                    interrupted = true;
+                    break;
+                }
+            },
+            recv(fs_rx) -> ev => {
+                if let Ok(Ok(ev)) = ev {
+                    for task in watch.on_event(&ev) {
+                        actions.extend(state.handle(Event::Sentinel { task }));
+                    }
+                    if ev.paths.iter().any(|p| p == &ws.plan) {
+                        actions.extend(plan_edited(&ws, &mut state, &mut exec, &mut watch));
+                    }
+                }
+            },
+            recv(ticker) -> _ => {
+                for task in watch.rescan() {
+                    actions.extend(state.handle(Event::Sentinel { task }));
+                }
+                if dirty {
+                    write_snapshot(&ws, &header, &state, &exec);
+                    dirty = false;
+                }
+                progress.update(&state);
+            },
+        }
+    }
+    write_snapshot(&ws, &header, &state, &exec);
+    let failed = state
+        .tasks()
+        .iter()
+        .filter_map(|t| match &t.status {
+            TaskStatus::Failed(reason) => Some((t.id.clone(), reason.clone())),
+            _ => None,
+        })
+        .collect();
+    Ok(Summary {
+        done: state.count(|s| *s == TaskStatus::Done),
+        failed,
+        total: state.tasks().len(),
+        elapsed: started.elapsed(),
+        interrupted,
+    })
+}
+
+fn plan_task(task: &Task) -> PlanTask {
+    PlanTask {
+        id: task.id.clone(),
+        checked: task.checked,
+    }
+}
+
+/// Re-reads PLAN.md after a person edited it. A plan that does not parse right now (the
+/// person is mid-edit) is ignored until the next edit.
+fn plan_edited(
+    ws: &Workspace,
+    state: &mut State,
+    exec: &mut Executor,
+    watch: &mut Sentinels,
+) -> Vec<crate::scheduler::Action> {
+    let Ok((_, tasks)) = crate::plan::load(&ws.plan) else {
+        return Vec::new();
+    };
+    for task in &tasks {
+        if !exec.tasks().contains_key(&task.id) {
+            // A new task with an unusable sentinel path is left out, not fatal.
+            if let Ok(sentinel) = crate::prompt::sentinel_for(task) {
+                exec.learn(task.clone(), sentinel);
+            }
+        }
+    }
+    let known: Vec<PlanTask> = tasks
+        .iter()
+        .filter(|t| exec.tasks().contains_key(&t.id))
+        .map(plan_task)
+        .collect();
+    let before: HashSet<TaskId> = state.tasks().iter().map(|t| t.id.clone()).collect();
+    let actions = state.handle(Event::PlanChanged { tasks: known });
+    for gone in before.iter().filter(|id| state.task(id).is_none()) {
+        watch.forget(gone);
+    }
+    actions
+}
+
+fn write_snapshot(ws: &Workspace, header: &Header, state: &State, exec: &Executor) {
+    // The snapshot is a convenience for `swarm status`; a failed write must not stop work.
+    let _ = Snapshot::capture(header, state, exec.tasks()).write(&ws.state_path());
+}
+
+/// Lists panes on a timer and reports dead ones once each, and a lost server.
+fn watch_panes(tmux: Arc<Tmux>, tx: Sender<Msg>) {
+    std::thread::spawn(move || {
+        let mut reported = HashSet::new();
+        loop {
+            match tmux.panes() {
+                Ok(panes) => {
+                    for pane in panes.into_iter().filter(|p| p.dead) {
+                        if reported.insert(pane.id.clone()) {
+                            let event = Event::PaneDead {
+                                pane: pane.id,
+                                status: pane.dead_status,
+                            };
+                            if tx.send(Msg::Event(event)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Err(TmuxError::ServerGone { .. }) => {
+                    let _ = tx.send(Msg::ServerLost("no tmux server on the socket".into()));
+                    return;
+                }
+                // A slow or failed listing is retried on the next poll.
+                Err(_) => {}
+            }
+            std::thread::sleep(PANE_POLL);
+        }
+    });
+}
+
+fn watch_signals(tx: Sender<Msg>) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("installing signal handlers")?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let _ = tx.send(Msg::Signal(signal));
+        }
+    });
+    Ok(())
+}

@@ -279,6 +279,7 @@ fn deliver_submits_a_prompt_with_one_enter() {
     let pane = tee(&env, &tmux, "prompt.txt");
     let profile = Profile {
         name: "tee".into(),
+        description: String::new(),
         command: vec!["tee".into()],
         ready: Regex::new("").unwrap(),
         input_pending: None,

@@ -1,1 +1,229 @@
-//! run
+//! The whole loop on real tmux with the simulated agent: PLAN.md → panes → sentinels →
+//! checked off.
+
+use crate::common::{TestEnv, read_jsonl, stderr, stdout, swarm_bin, wait_until};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+/// `swarm run --headless` with `workers` simulated agents logging to `sim.jsonl`.
+fn run_headless(env: &TestEnv, workers: usize, sim_flags: &str) -> Output {
+    let log = env.dir.path().join("sim.jsonl");
+    let agent_cmd = format!("swarm sim-agent --think-ms 50 --log {} {sim_flags}", log.display());
+    env.swarm()
+        .args(["run", "--headless", "--socket", &env.socket])
+        .args(["--workers", &workers.to_string(), "--agent", "sim"])
+        .args(["--agent-cmd", &agent_cmd])
+        .output()
+        .unwrap()
+}
+
+/// The prompts swarm should have sent for `plan`'s open tasks, by task id.
+fn expected_prompts(env: &TestEnv, plan: &str) -> BTreeMap<String, String> {
+    let tasks = swarm::plan::parse(plan, Path::new("PLAN.md")).unwrap();
+    let template = swarm::prompt::PromptTemplate::new(None).unwrap();
+    let _ = env;
+    tasks
+        .iter()
+        .filter(|t| !t.checked)
+        .map(|t| {
+            let sentinel = swarm::prompt::sentinel_for(t).unwrap();
+            let prompt = template.render(t, &sentinel, 1, "PLAN.md").unwrap();
+            (t.id.to_string(), prompt)
+        })
+        .collect()
+}
+
+/// The prompts the simulated agents received, in arrival order.
+fn received_prompts(env: &TestEnv) -> Vec<String> {
+    read_jsonl(&env.dir.path().join("sim.jsonl"))
+        .into_iter()
+        .filter(|e| e["event"] == "prompt")
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Asserts that `after` differs from `before` only by `[ ]` → `[x]` at the task boxes.
+fn assert_only_checkboxes_flipped(before: &str, after: &str) {
+    let tasks = swarm::plan::parse(before, Path::new("PLAN.md")).unwrap();
+    let mut want = before.as_bytes().to_vec();
+    for t in tasks.iter().filter(|t| !t.checked) {
+        want[t.checkbox] = b'x';
+    }
+    assert!(
+        want == after.as_bytes(),
+        "PLAN.md changed beyond the checkboxes:\n--- want\n{}\n--- got\n{after}",
+        String::from_utf8_lossy(&want)
+    );
+}
+
+#[test]
+fn a_twenty_task_plan_with_four_workers_completes_byte_exact() {
+    let env = TestEnv::new();
+    let mut plan = String::from("# Twenty chores\r\n\r\nSome prose that must survive.  \r\n\r\n");
+    for i in 1..=20 {
+        if i % 3 == 0 {
+            plan.push_str(&format!("- [ ] Write docs/f{i}.md about module {i} {{out=docs/f{i}.md}}\r\n"));
+            plan.push_str(&format!("  Mention the number {i} twice.\r\n"));
+        } else {
+            plan.push_str(&format!("- [ ] Chore number {i}, trailing spaces  \r\n"));
+        }
+    }
+    plan.push_str("- [x] Already done\r\n\r\n```\r\n- [ ] not a task, in a code block\r\n```\r\n");
+    env.write("PLAN.md", &plan);
+
+    let out = run_headless(&env, 4, "");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains("20 done, 0 failed"), "{}", stderr(&out));
+
+    assert_only_checkboxes_flipped(&plan, &env.read("PLAN.md"));
+    for i in (3..=20).step_by(3) {
+        assert!(env.path(&format!("docs/f{i}.md")).exists(), "docs/f{i}.md");
+        assert!(env.path(&format!("docs/f{i}.md.done")).exists());
+    }
+
+    let mut want: Vec<String> = expected_prompts(&env, &plan).into_values().collect();
+    let mut got = received_prompts(&env);
+    assert_eq!(got.len(), 20, "each task delivered exactly once");
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "prompts arrived byte-exact");
+    assert!(!env.server_alive(), "a headless run stops its own tmux server");
+}
+
+#[test]
+fn key_names_shell_syntax_and_a_100_kb_context_arrive_as_text() {
+    let env = TestEnv::new();
+    let mut big = String::new();
+    let mut n = 0;
+    while big.len() < 100 * 1024 {
+        big.push_str(&format!("  line {n}: Enter C-c Escape ; $(rm -rf /) `id` \"q\" 'q' \\ é 漢\n"));
+        n += 1;
+    }
+    let plan = format!(
+        "- [ ] Type Enter then C-c then Escape;\n  Enter\n  C-c\n  -x starts with a dash\n  ends with a semicolon;\n- [ ] Run $(touch PWNED) and `touch PWNED2` literally\n- [ ] Huge context\n{big}"
+    );
+    env.write("PLAN.md", &plan);
+
+    let out = run_headless(&env, 2, "");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let want: Vec<String> = expected_prompts(&env, &plan).into_values().collect();
+    let got = received_prompts(&env);
+    assert_eq!(got.len(), 3);
+    for prompt in &want {
+        assert!(got.contains(prompt), "prompt not received byte-exact:\n{}", &prompt[..200.min(prompt.len())]);
+    }
+    assert!(want.iter().any(|p| p.len() > 100 * 1024));
+    assert!(!env.path("PWNED").exists() && !env.path("PWNED2").exists());
+}
+
+#[test]
+fn an_agent_that_exits_never_gets_a_paste_and_its_task_fails_after_retries() {
+    let env = TestEnv::new();
+    let plan = "- [ ] Fine one\n- [ ] EXIT-NOW please\n- [ ] Fine two\n- [ ] Fine three\n";
+    env.write("PLAN.md", plan);
+
+    let out = run_headless(&env, 2, "--exit-on EXIT-NOW");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(err.contains("3 done, 1 failed"), "{err}");
+    assert!(err.contains("exit-now-please"), "{err}");
+
+    let after = env.read("PLAN.md");
+    assert!(after.contains("- [ ] EXIT-NOW please"), "a failed task stays open");
+    assert_eq!(after.matches("- [x]").count(), 3);
+
+    // The exiting prompt went out once per attempt, each time to a fresh agent process:
+    // never again to the pane whose agent had exited.
+    let log = read_jsonl(&env.dir.path().join("sim.jsonl"));
+    let exits = received_prompts(&env).iter().filter(|p| p.contains("EXIT-NOW")).count();
+    assert_eq!(exits, 3, "max_attempts deliveries");
+    let starts = log.iter().filter(|e| e["event"] == "start").count();
+    assert!(starts >= 2 + 3, "each exit was replaced by a new agent ({starts} starts)");
+}
+
+#[test]
+fn status_json_reports_the_finished_run() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n");
+    let out = run_headless(&env, 2, "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env
+        .swarm()
+        .args(["status", "--json", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["running"], false);
+    assert_eq!(v["state"]["finished"], true);
+    assert_eq!(v["state"]["counts"]["done"], 2);
+    assert_eq!(v["state"]["tasks"][0]["id"], "one");
+    assert_eq!(v["state"]["tasks"][0]["state"], "done");
+}
+
+#[test]
+fn attached_run_drives_the_plan_from_window_zero_and_stop_ends_only_it() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n- [ ] Three\n");
+    // A terminal for `swarm run` to attach from: a pane of a second private server.
+    let outer = format!("{}-outer", env.socket);
+    let ws = env.ws();
+    let out = std::process::Command::new("tmux")
+        .args(["-L", &outer, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40", "-c"])
+        .arg(&ws)
+        .args(["--", swarm_bin(), "run", "--socket", &env.socket, "--workers", "2", "--agent", "sim"])
+        .args(["--agent-cmd", "swarm sim-agent --think-ms 50"])
+        .env("TMUX_TMPDIR", env.dir.path().join("tmux"))
+        .env("HOME", env.dir.path().join("home"))
+        .env_remove("TMUX")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let kill_outer = || {
+        std::process::Command::new("tmux")
+            .args(["-L", &outer, "kill-server"])
+            .env("TMUX_TMPDIR", env.dir.path().join("tmux"))
+            .output()
+            .unwrap()
+    };
+
+    wait_until("PLAN.md all checked", Duration::from_secs(30), || {
+        env.read("PLAN.md").matches("- [x]").count() == 3
+    });
+    // The orchestrator lives in window 0 of swarm's own server, which stays up.
+    let windows = env.tmux_ok(&["list-windows", "-F", "#{window_index} #{window_name}"]);
+    assert!(windows.starts_with("0 orchestrator"), "{windows}");
+    assert!(windows.contains("workers-1"), "{windows}");
+
+    let out = env.swarm().args(["stop", "--socket", &env.socket]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!env.server_alive(), "swarm stop ends swarm's server");
+    let outer_alive = std::process::Command::new("tmux")
+        .args(["-L", &outer, "list-sessions"])
+        .env("TMUX_TMPDIR", env.dir.path().join("tmux"))
+        .output()
+        .unwrap()
+        .status
+        .success();
+    kill_outer();
+    assert!(outer_alive, "swarm stop touched another server");
+}
+
+#[test]
+fn demo_runs_headless_off_a_terminal_and_checks_off_all_twelve_tasks() {
+    let env = TestEnv::new();
+    let out = env.swarm().args(["demo", "--think-ms", "50"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("12 done, 0 failed, 12 total"), "{}", stderr(&out));
+    let text = stdout(&out);
+    let ws = text
+        .lines()
+        .find_map(|l| l.strip_prefix("swarm demo: workspace "))
+        .expect("the demo prints its workspace");
+    let plan = std::fs::read_to_string(Path::new(ws).join("PLAN.md")).unwrap();
+    assert_eq!(plan.matches("- [x]").count(), 12, "{plan}");
+    assert!(Path::new(ws).join("docs/auth.md").exists());
+    let _ = std::fs::remove_dir_all(ws);
+}

@@ -1,0 +1,128 @@
+//! What a person watching the run sees: an indicatif bar with event lines on a terminal,
+//! plain event lines otherwise (logs, CI).
+
+use crate::plan::{Task, TaskId};
+use crate::scheduler::{Action, Event, State, TaskStatus};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+/// Progress on stderr.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    started: Instant,
+    /// When each running task was handed out, for the "done in Ns" lines.
+    since: HashMap<TaskId, Instant>,
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} done · {msg}",
+                )
+                .expect("a valid template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            bar,
+            started: Instant::now(),
+            since: HashMap::new(),
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    /// Announces what the orchestrator is about to do, where a person cares.
+    pub fn action(&mut self, action: &Action, tasks: &HashMap<TaskId, Task>) {
+        match action {
+            Action::Deliver {
+                worker,
+                task,
+                attempt,
+                ..
+            } => {
+                self.since.insert(task.clone(), Instant::now());
+                let text = tasks.get(task).map_or("", |t| t.text.as_str());
+                let retry = if *attempt > 1 {
+                    format!(" (attempt {attempt})")
+                } else {
+                    String::new()
+                };
+                self.line(format!("→ w{worker} {task}{retry}: {text}"));
+            }
+            Action::CheckOff { task } => {
+                let took = self
+                    .since
+                    .remove(task)
+                    .map(|t| format!(" in {:.1}s", t.elapsed().as_secs_f64()))
+                    .unwrap_or_default();
+                self.line(format!("✓ {task}{took}"));
+            }
+            _ => {}
+        }
+    }
+
+    /// Reports trouble that the scheduler will deal with.
+    pub fn event(&mut self, event: &Event) {
+        match event {
+            Event::DeliveryFailed { worker, task, reason, .. } => {
+                self.line(format!("! w{worker} {task}: {reason}"));
+            }
+            Event::NotReady { worker, reason, .. } => {
+                self.line(format!("! w{worker} not ready: {reason}"));
+            }
+            Event::PaneDead { pane, status } => {
+                let status = status.map(|s| format!(" (status {s})")).unwrap_or_default();
+                self.line(format!("! pane {pane} exited{status}"));
+            }
+            _ => {}
+        }
+    }
+
+    pub fn update(&mut self, state: &State) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(state.tasks().len() as u64);
+            bar.set_position(state.count(|s| *s == TaskStatus::Done) as u64);
+            bar.set_message(format!(
+                "{} running · {} failed",
+                state.count(|s| *s == TaskStatus::Running),
+                state.count(|s| matches!(s, TaskStatus::Failed(_)))
+            ));
+        }
+    }
+
+    /// Clears the bar and prints the final summary.
+    pub fn finish(&mut self, summary: &super::Summary) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        for (task, reason) in &summary.failed {
+            eprintln!("✗ {task}: {reason}");
+        }
+        eprintln!(
+            "swarm: {} done, {} failed, {} total in {:.1}s{}",
+            summary.done,
+            summary.failed.len(),
+            summary.total,
+            self.started.elapsed().as_secs_f64(),
+            if summary.interrupted { " (interrupted)" } else { "" }
+        );
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress::new()
+    }
+}

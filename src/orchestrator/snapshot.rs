@@ -1,0 +1,204 @@
+//! The run's state as a file (`.swarm/state.json`), so that `swarm status` and window 0's
+//! view can read it without talking to the orchestrator.
+
+use crate::plan::Task;
+use crate::scheduler::{State, TaskStatus};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Version of the JSON schema; bump it when a field changes meaning.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub schema: u32,
+    pub plan: String,
+    pub socket: String,
+    pub session: String,
+    pub pid: u32,
+    /// Unix time in seconds.
+    pub started: f64,
+    pub updated: f64,
+    pub finished: bool,
+    pub counts: Counts,
+    pub tasks: Vec<TaskRow>,
+    pub workers: Vec<WorkerRow>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub total: usize,
+    pub done: usize,
+    pub running: usize,
+    pub pending: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskRow {
+    pub id: String,
+    pub text: String,
+    /// `pending`, `running`, `done` or `failed`.
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    pub worker: Option<usize>,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerRow {
+    pub id: usize,
+    pub pane: Option<String>,
+    /// `starting`, `idle`, `delivering`, `busy`, `resetting` or `retired`.
+    pub state: String,
+    pub task: Option<String>,
+    pub restarts: u32,
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Who is running, for the snapshot header.
+pub struct Header<'a> {
+    pub plan: &'a str,
+    pub socket: &'a str,
+    pub session: &'a str,
+    pub started: f64,
+}
+
+impl Snapshot {
+    pub fn capture(header: &Header, state: &State, texts: &HashMap<crate::plan::TaskId, Task>) -> Snapshot {
+        let mut counts = Counts::default();
+        let tasks = state
+            .tasks()
+            .iter()
+            .map(|t| {
+                counts.total += 1;
+                let (name, reason) = match &t.status {
+                    TaskStatus::Pending => {
+                        counts.pending += 1;
+                        ("pending", None)
+                    }
+                    TaskStatus::Running => {
+                        counts.running += 1;
+                        ("running", None)
+                    }
+                    TaskStatus::Done => {
+                        counts.done += 1;
+                        ("done", None)
+                    }
+                    TaskStatus::Failed(reason) => {
+                        counts.failed += 1;
+                        ("failed", Some(reason.clone()))
+                    }
+                };
+                TaskRow {
+                    id: t.id.to_string(),
+                    text: texts.get(&t.id).map(|t| t.text.clone()).unwrap_or_default(),
+                    state: name.to_string(),
+                    reason,
+                    worker: t.worker,
+                    attempts: t.attempts,
+                }
+            })
+            .collect();
+        let workers = state
+            .workers()
+            .iter()
+            .map(|w| WorkerRow {
+                id: w.id,
+                pane: w.pane.as_ref().map(|p| p.to_string()),
+                state: serde_json::to_value(w.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                task: w.task.as_ref().map(|t| t.to_string()),
+                restarts: w.restarts,
+            })
+            .collect();
+        Snapshot {
+            schema: SCHEMA,
+            plan: header.plan.to_string(),
+            socket: header.socket.to_string(),
+            session: header.session.to_string(),
+            pid: std::process::id(),
+            started: header.started,
+            updated: now(),
+            finished: state.is_finished(),
+            counts,
+            tasks,
+            workers,
+        }
+    }
+
+    /// Writes atomically: readers never see half a file.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        serde_json::to_writer_pretty(&mut tmp, self)?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    pub fn read(path: &Path) -> anyhow::Result<Option<Snapshot>> {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
+                anyhow::anyhow!("{}: not a swarm state file: {e}", path.display())
+            })?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
+        }
+    }
+
+    /// A plain-text table for people.
+    pub fn render(&self, running: bool) -> String {
+        use std::fmt::Write;
+        let c = &self.counts;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "swarm {} · {}/{} done · {} running · {} pending · {} failed · {}",
+            self.plan,
+            c.done,
+            c.total,
+            c.running,
+            c.pending,
+            c.failed,
+            if self.finished {
+                "finished"
+            } else if running {
+                "running"
+            } else {
+                "not running"
+            }
+        );
+        let _ = writeln!(out, "\nWORKER  PANE   STATE       TASK");
+        for w in &self.workers {
+            let _ = writeln!(
+                out,
+                "w{:<6} {:<6} {:<11} {}",
+                w.id,
+                w.pane.as_deref().unwrap_or("-"),
+                w.state,
+                w.task.as_deref().unwrap_or("")
+            );
+        }
+        let _ = writeln!(out, "\nSTATE    TRIES  TASK");
+        for t in &self.tasks {
+            let _ = write!(out, "{:<8} {:<6} {} {}", t.state, t.attempts, t.id, t.text);
+            if let Some(reason) = &t.reason {
+                let _ = write!(out, " ({reason})");
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
