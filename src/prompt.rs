@@ -41,9 +41,10 @@ pub enum PromptError {
     #[error("prompt template, line {line}: {message}\nhint: the template may use {VARIABLES}")]
     Template { line: usize, message: String },
     #[error(
-        "line {line}: the task's output `{path}` is not a file inside the workspace\nhint: \
+        "{line}: the task's output `{path}` is not a file inside the workspace\nhint: \
          name a relative path below the plan's directory, as in `{{out=docs/notes.md}}`"
     )]
+    /// Displayed as `LINE: ...`, for the caller to prefix with the plan's path.
     SentinelOutside { line: usize, path: String },
 }
 
@@ -360,7 +361,7 @@ mod tests {
         }
         let err = sentinel_for(&task("T", "", Some("../x"))).unwrap_err();
         insta::assert_snapshot!(err, @"
-        line 7: the task's output `../x` is not a file inside the workspace
+        7: the task's output `../x` is not a file inside the workspace
         hint: name a relative path below the plan's directory, as in `{out=docs/notes.md}`
         ");
     }

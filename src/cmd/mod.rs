@@ -34,6 +34,6 @@ fn target(args: &WorkspaceArgs) -> anyhow::Result<(Workspace, Tmux)> {
         ..Overrides::default()
     };
     let settings = config::resolve(config::load(&ws.config_path())?, &overrides, &ws.root)?;
-    let socket = ws.socket(settings.socket.as_deref())?;
+    let socket = ws.socket(settings.socket.as_deref());
     Ok((ws, Tmux::new(&socket, &settings.session)))
 }

@@ -69,10 +69,12 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
         socket: args.workspace.socket.clone(),
     };
     let settings: Settings = config::resolve(config::load(&ws.config_path())?, &overrides, &ws.root)?;
-    let socket = ws.socket(settings.socket.as_deref())?;
+    let socket = ws.socket(settings.socket.as_deref());
     let mut sentinels = HashMap::<TaskId, _>::new();
     for task in &tasks {
-        sentinels.insert(task.id.clone(), crate::prompt::sentinel_for(task)?);
+        let sentinel = crate::prompt::sentinel_for(task)
+            .map_err(|e| BadInput::new(format!("{}:{e}", ws.plan.display())))?;
+        sentinels.insert(task.id.clone(), sentinel);
     }
     let open = tasks.iter().filter(|t| !t.checked).count();
     let tmux = Tmux::new(&socket, &settings.session);

@@ -69,6 +69,27 @@ pub enum PlanError {
 
 /// Reads and parses the plan at `path`.
 pub fn load(path: &Path) -> Result<(String, Vec<Task>), PlanError> {
-    let _ = path;
-    todo!("plan::load")
+    let text = read(path)?;
+    let tasks = parse(&text, path)?;
+    Ok((text, tasks))
 }
+
+/// Reads the plan as UTF-8 text.
+fn read(path: &Path) -> Result<String, PlanError> {
+    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => PlanError::Missing {
+            path: path.to_path_buf(),
+        },
+        _ => PlanError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    String::from_utf8(bytes).map_err(|e| PlanError::NotUtf8 {
+        path: path.to_path_buf(),
+        offset: e.utf8_error().valid_up_to(),
+    })
+}
+
+#[cfg(test)]
+mod tests;
