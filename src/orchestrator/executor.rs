@@ -99,8 +99,9 @@ impl Executor {
                 let _ = self.tmux.kill_pane(&pane);
             }
             Action::Label { pane, label } => {
+                // A task's text says more to a person than its id.
                 let text = match self.tasks.get(&TaskId(label.clone())) {
-                    Some(task) => format!("{label}: {}", task.text),
+                    Some(task) => task.text.clone(),
                     None => label,
                 };
                 let _ = self.tmux.set_label(&pane, &text);

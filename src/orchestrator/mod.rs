@@ -37,12 +37,14 @@ pub enum Msg {
     Signal(i32),
 }
 
-/// How a run ended.
+/// How a run ended, counting only the tasks that were open when it started.
 #[derive(Debug)]
 pub struct Summary {
     pub done: usize,
     pub failed: Vec<(TaskId, String)>,
     pub total: usize,
+    /// Tasks that were checked before the run and so are not counted above.
+    pub already_checked: usize,
     pub elapsed: Duration,
     pub interrupted: bool,
 }
@@ -177,10 +179,12 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
             _ => None,
         })
         .collect();
+    let already_checked = tasks.iter().filter(|t| t.checked).count();
     Ok(Summary {
-        done: state.count(|s| *s == TaskStatus::Done),
+        done: state.count(|s| *s == TaskStatus::Done).saturating_sub(already_checked),
         failed,
-        total: state.tasks().len(),
+        total: state.tasks().len().saturating_sub(already_checked),
+        already_checked,
         elapsed: started.elapsed(),
         interrupted,
     })

@@ -110,8 +110,12 @@ impl Progress {
         for (task, reason) in &summary.failed {
             eprintln!("✗ {task}: {reason}");
         }
+        let already = match summary.already_checked {
+            0 => String::new(),
+            n => format!("; {n} already checked"),
+        };
         eprintln!(
-            "swarm: {} done, {} failed, {} total in {:.1}s{}",
+            "swarm: {} done, {} failed, {} total in {:.1}s{already}{}",
             summary.done,
             summary.failed.len(),
             summary.total,

@@ -214,3 +214,4 @@ proptest! {
         prop_assert_eq!(std::fs::read(&path).unwrap(), want);
     }
 }
+
