@@ -21,7 +21,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Task>, PlanError> {
     let mut open: Vec<(Range<usize>, Option<(usize, bool)>)> = Vec::new();
     // Every task item: (item range, checkbox offset, checked).
     let mut found: Vec<(Range<usize>, usize, bool)> = Vec::new();
-    for (event, range) in Parser::new_ext(text, Options::ENABLE_TASKLISTS).into_offset_iter() {
+    // A byte-order mark would hide the first line's list marker from the parser; skip it
+    // for parsing and keep offsets relative to the whole file.
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    for (event, range) in Parser::new_ext(&text[bom..], Options::ENABLE_TASKLISTS).into_offset_iter() {
+        let range = range.start + bom..range.end + bom;
         match event {
             Event::Start(Tag::Item) => open.push((range, None)),
             Event::TaskListMarker(checked) => {
@@ -48,6 +52,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Task>, PlanError> {
         let after_box = checkbox + 2; // past `x]`
         let line_end = end_of_line(text, after_box);
         let (own, id, output) = split_attributes(text[after_box..line_end].trim(), path, line)?;
+        if own.is_empty() {
+            return Err(PlanError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                message: "the task has no text\nhint: say what the agent should do after the checkbox".into(),
+            });
+        }
         // Nested task items are tasks of their own, not context.
         let nested: Vec<Range<usize>> = found[i + 1..]
             .iter()

@@ -70,6 +70,21 @@ fn crlf_and_tabs_keep_offsets_right() {
 }
 
 #[test]
+fn a_byte_order_mark_is_skipped_and_kept() {
+    let text = "\u{feff}- [ ] First\n- [ ] Second\n";
+    let t = tasks(text);
+    assert_eq!(t.len(), 2);
+    assert_eq!(&text[t[0].checkbox - 1..t[0].checkbox + 2], "[ ]");
+    assert_eq!(t[0].text, "First");
+}
+
+#[test]
+fn an_empty_task_is_an_error() {
+    let err = parse("- [ ] ok\n- [ ]   {#x}\n", Path::new("PLAN.md")).unwrap_err();
+    assert!(err.to_string().starts_with("PLAN.md:2: the task has no text"), "{err}");
+}
+
+#[test]
 fn derived_ids_are_slugs_cut_with_a_hash() {
     assert_eq!(ids("- [ ] Refactor src/login.ts\n"), ["refactor-src-login-ts"]);
     let long = ids("- [ ] A very long task text that goes on and on beyond forty characters\n");
