@@ -16,6 +16,10 @@ pub enum ScreenState {
     InputPending,
     /// The agent is working on a turn.
     Busy,
+    /// A blocking dialog (trust, API key, permissions, login): only a person may answer.
+    Dialog,
+    /// The agent says it is rate-limited; no work until the limit clears.
+    RateLimited,
     /// None of the profile's patterns matched.
     Unknown,
 }
