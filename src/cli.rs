@@ -53,6 +53,12 @@ pub struct RunArgs {
     /// Replace the command the profile starts, keeping its other rules.
     #[arg(long, value_name = "CMD")]
     pub agent_cmd: Option<String>,
+    /// Deliveries a task gets before it is failed [default: 3].
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+    /// Seconds one attempt may run before the agent is interrupted and the task retried.
+    #[arg(long, value_name = "SECS")]
+    pub task_timeout: Option<u64>,
     /// Do not attach: print progress on stderr and exit when the plan is done.
     #[arg(long)]
     pub headless: bool,

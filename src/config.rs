@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 const WORKERS: RangeInclusive<i64> = 1..=256;
+const ATTEMPTS: RangeInclusive<i64> = 1..=100;
+/// One second to a week.
+const TIMEOUT: RangeInclusive<i64> = 1..=604_800;
+const DEFAULT_ATTEMPTS: u32 = 3;
 const PANES: RangeInclusive<i64> = 4..=8;
 const WIDTH: RangeInclusive<i64> = 40..=10_000;
 const HEIGHT: RangeInclusive<i64> = 10..=10_000;
@@ -49,6 +53,13 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # swarm's own tmux server socket: 1 to 64 letters, digits, - or _ (--socket).
 # The default is swarm-<hash of this directory>.
 # socket = "swarm-myproject"
+
+# Deliveries a task gets before it is failed, 1 to 100 (--max-attempts).
+# max_attempts = 3
+
+# Seconds one attempt may run before the agent is interrupted and the task retried
+# (--task-timeout). No limit by default.
+# task_timeout = 1800
 
 # The size of each tmux window, and how many agents share one workers window (4 to 8).
 # [window]
@@ -90,6 +101,10 @@ pub struct Config {
     pub session: Option<Spanned<String>>,
     /// swarm's tmux server socket name.
     pub socket: Option<Spanned<String>>,
+    /// Deliveries a task gets before it is failed.
+    pub max_attempts: Option<Spanned<i64>>,
+    /// Seconds one attempt may run before the agent is interrupted.
+    pub task_timeout: Option<Spanned<i64>>,
     /// The `[window]` table.
     #[serde(default)]
     pub window: WindowConfig,
@@ -225,6 +240,12 @@ impl Config {
         Ok(self
             .ranged("workers", &self.workers, WORKERS)?
             .map(|n| n as usize))
+    }
+
+    fn limits(&self) -> Result<(Option<u32>, Option<u64>), ConfigError> {
+        let attempts = self.ranged("max_attempts", &self.max_attempts, ATTEMPTS)?;
+        let timeout = self.ranged("task_timeout", &self.task_timeout, TIMEOUT)?;
+        Ok((attempts.map(|n| n as u32), timeout.map(|n| n as u64)))
     }
 
     /// Width, height and panes per workers window.
@@ -445,6 +466,10 @@ pub struct Overrides {
     pub agent_cmd: Option<String>,
     /// `--socket`.
     pub socket: Option<String>,
+    /// `--max-attempts`.
+    pub max_attempts: Option<u32>,
+    /// `--task-timeout`, in seconds.
+    pub task_timeout: Option<u64>,
 }
 
 /// Everything a run needs to know, from flags, swarm.toml and defaults.
@@ -466,6 +491,10 @@ pub struct Settings {
     pub height: u16,
     /// Agents per workers window.
     pub panes_per_window: usize,
+    /// Deliveries a task gets before it is failed.
+    pub max_attempts: u32,
+    /// How long one attempt may run before the agent is interrupted.
+    pub task_timeout: Option<std::time::Duration>,
 }
 
 /// Combines flags, swarm.toml (if any) and defaults; `workspace` is the plan's directory.
@@ -485,6 +514,30 @@ pub fn resolve(
         }
         None => config.workers()?.unwrap_or(DEFAULT_WORKERS),
     };
+
+    let (config_attempts, config_timeout) = config.limits()?;
+    let max_attempts = match overrides.max_attempts {
+        Some(n) if ATTEMPTS.contains(&i64::from(n)) => n,
+        Some(n) => {
+            return Err(BadInput::new(format!("--max-attempts {n} is out of range"))
+                .hint(format!("use --max-attempts 1 to {}", ATTEMPTS.end()))
+                .into());
+        }
+        None => config_attempts.unwrap_or(DEFAULT_ATTEMPTS),
+    };
+    let task_timeout = match overrides.task_timeout {
+        Some(n) if TIMEOUT.contains(&(n as i64)) => Some(n),
+        Some(n) => {
+            return Err(BadInput::new(format!("--task-timeout {n} is out of range"))
+                .hint(format!(
+                    "use --task-timeout 1 to {} (seconds)",
+                    TIMEOUT.end()
+                ))
+                .into());
+        }
+        None => config_timeout,
+    }
+    .map(std::time::Duration::from_secs);
 
     let socket = match &overrides.socket {
         Some(name) if is_socket_name(name) => Some(name.clone()),
@@ -534,6 +587,8 @@ pub fn resolve(
 
     let (width, height, panes_per_window) = config.window()?;
     Ok(Settings {
+        max_attempts,
+        task_timeout,
         workers,
         template: config.template(workspace)?,
         session: config.session()?,
@@ -784,15 +839,22 @@ panes = 6
 
     #[test]
     fn flags_beat_the_config() {
-        let text = "workers = 2\nagent = 'claude'\nagent_cmd = 'claude --fast'\nsocket = 'a'\n";
+        let text = "workers = 2\nagent = 'claude'\nagent_cmd = 'claude --fast'\nsocket = 'a'\nmax_attempts = 5\ntask_timeout = 60\n";
         let overrides = Overrides {
             workers: Some(6),
             agent: Some("sim".into()),
             agent_cmd: None,
             socket: Some("b".into()),
+            max_attempts: Some(2),
+            task_timeout: None,
         };
         let settings = resolved(text, &overrides).unwrap();
         assert_eq!(settings.workers, 6);
+        assert_eq!(settings.max_attempts, 2);
+        assert_eq!(
+            settings.task_timeout,
+            Some(std::time::Duration::from_secs(60))
+        );
         assert_eq!(settings.socket.as_deref(), Some("b"));
         assert_eq!(settings.profile.name, "sim");
         // swarm.toml's agent_cmd was meant for its own agent, not for `--agent sim`.

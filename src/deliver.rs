@@ -68,6 +68,13 @@ fn deliver_with(
         return Err(DeliveryError::EmptyPrompt);
     }
     let before = mux.capture(pane)?;
+    // Text already in the input box was typed by someone else (a person, or a prompt the
+    // agent put back after an interrupt): pasting would glue our prompt onto it.
+    if profile.input_pending.is_some() && profile.classify(&before) == ScreenState::InputPending {
+        return Err(DeliveryError::Refused(
+            "the input box holds text swarm did not type".into(),
+        ));
+    }
     // Prompt text only ever goes through the guarded paste, never send-keys, which reads
     // key names and stops at 16 KB (TMUX-FACTS §1).
     if let PasteOutcome::Refused(reason) = mux.paste(pane, prompt)? {
@@ -269,6 +276,9 @@ mod tests {
         }
 
         fn kill_pane(&self, _: &PaneId) -> Result<(), TmuxError> {
+            unreachable!()
+        }
+        fn transcript(&self, _: &PaneId, _: Option<&std::path::Path>) -> Result<(), TmuxError> {
             unreachable!()
         }
     }

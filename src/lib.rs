@@ -5,9 +5,11 @@
 pub mod agent;
 pub mod cli;
 pub mod cmd;
+pub mod commands;
 pub mod config;
 pub mod deliver;
 pub mod error;
+pub mod journal;
 pub mod orchestrator;
 pub mod plan;
 pub mod prompt;
@@ -58,6 +60,13 @@ fn is_bad_input(err: &anyhow::Error) -> bool {
             || cause.is::<plan::PlanError>()
             || cause.is::<config::ConfigError>()
             || cause.is::<prompt::PromptError>()
+            || matches!(
+                cause.downcast_ref::<journal::JournalError>(),
+                Some(
+                    journal::JournalError::Corrupt { .. }
+                        | journal::JournalError::ForeignPlan { .. }
+                )
+            )
             || matches!(
                 cause.downcast_ref::<tmux::TmuxError>(),
                 Some(tmux::TmuxError::Missing | tmux::TmuxError::TooOld { .. })

@@ -1,6 +1,7 @@
 //! The pure core: `State + Event → Vec<Action>`. It owns every decision and does no I/O,
 //! so the whole lifecycle of tasks and workers is testable in microseconds.
 
+use crate::journal::{Closed, Record, Replay};
 use crate::plan::TaskId;
 use crate::tmux::PaneId;
 use serde::Serialize;
@@ -17,6 +18,10 @@ pub struct Limits {
     pub max_attempts: u32,
     /// Replacements of a worker's agent before the slot is retired.
     pub max_restarts: u32,
+    /// How long one attempt may run before the agent is interrupted.
+    pub task_timeout: Option<Duration>,
+    /// Nudges a worker gets when it goes idle without its sentinel, before the task fails.
+    pub max_nudges: u32,
 }
 
 impl Default for Limits {
@@ -24,6 +29,8 @@ impl Default for Limits {
         Limits {
             max_attempts: 3,
             max_restarts: 5,
+            task_timeout: None,
+            max_nudges: 2,
         }
     }
 }
@@ -36,6 +43,15 @@ pub enum TaskStatus {
     Running,
     Done,
     Failed(String),
+    /// A person said not to do it.
+    Skipped,
+}
+
+impl TaskStatus {
+    /// Pending or running: the run is not over while any task is open.
+    pub fn is_open(&self) -> bool {
+        matches!(self, TaskStatus::Pending | TaskStatus::Running)
+    }
 }
 
 /// Where a worker stands; see the lifecycle in DESIGN.md.
@@ -50,6 +66,10 @@ pub enum WorkerState {
     Busy,
     /// Its task is done; it is getting a fresh context.
     Resetting,
+    /// Its turn ran too long (or its task was skipped): it is being interrupted.
+    Interrupting,
+    /// A blocking dialog is on screen: nothing is pasted until a person clears it.
+    NeedsHuman,
     /// Too many restarts: no more work goes to it.
     Retired,
 }
@@ -62,17 +82,63 @@ pub enum Event {
     /// The pane shows a ready, empty input box.
     Ready { worker: WorkerId, pane: PaneId },
     /// The agent never became ready (or the reset failed); it will be replaced.
-    NotReady { worker: WorkerId, pane: PaneId, reason: String },
+    NotReady {
+        worker: WorkerId,
+        pane: PaneId,
+        reason: String,
+    },
     /// The prompt of `task` was pasted and submitted.
-    Delivered { worker: WorkerId, pane: PaneId, task: TaskId },
+    Delivered {
+        worker: WorkerId,
+        pane: PaneId,
+        task: TaskId,
+    },
     /// The prompt could not be delivered (refused paste, never submitted, pane gone).
-    DeliveryFailed { worker: WorkerId, pane: PaneId, task: TaskId, reason: String },
+    DeliveryFailed {
+        worker: WorkerId,
+        pane: PaneId,
+        task: TaskId,
+        reason: String,
+    },
     /// The task's sentinel file exists.
     Sentinel { task: TaskId },
     /// A pane's process exited.
     PaneDead { pane: PaneId, status: Option<i32> },
     /// The plan was edited: its open and checked tasks now, in plan order.
     PlanChanged { tasks: Vec<PlanTask> },
+    /// Time since the run started; deadlines are checked against it.
+    Tick { now: Duration },
+    /// A blocking dialog is on the worker's screen.
+    NeedsHuman {
+        worker: WorkerId,
+        pane: PaneId,
+        what: String,
+    },
+    /// The busy worker's agent is idle, but the sentinel is not there.
+    IdleWithoutSentinel { worker: WorkerId, pane: PaneId },
+    /// A person's command (`swarm pause`, `resume`, `retry`, `skip`).
+    Command(Command),
+}
+
+/// What a person can ask of a running swarm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Command {
+    /// Stop handing out tasks (to one worker, or to all); running tasks go on.
+    Pause {
+        worker: Option<WorkerId>,
+    },
+    Resume {
+        worker: Option<WorkerId>,
+    },
+    /// Try a failed or skipped task again, with fresh attempts.
+    Retry {
+        task: TaskId,
+    },
+    /// Do not do this task (a running one is interrupted).
+    Skip {
+        task: TaskId,
+    },
 }
 
 /// A task as the scheduler needs to know it.
@@ -88,7 +154,12 @@ pub enum Action {
     /// Start an agent for `worker`, after `delay`; report `Spawned`, then `Ready`/`NotReady`.
     Spawn { worker: WorkerId, delay: Duration },
     /// Deliver the prompt of `task`; report `Delivered` or `DeliveryFailed`.
-    Deliver { worker: WorkerId, pane: PaneId, task: TaskId, attempt: u32 },
+    Deliver {
+        worker: WorkerId,
+        pane: PaneId,
+        task: TaskId,
+        attempt: u32,
+    },
     /// Give the agent a fresh context (reset command or restart); report `Ready`/`NotReady`.
     Reset { worker: WorkerId, pane: PaneId },
     /// Wait until the agent shows a ready screen again; report `Ready`/`NotReady`.
@@ -97,8 +168,26 @@ pub enum Action {
     Kill { pane: PaneId },
     /// Show what the worker is doing in its pane border.
     Label { pane: PaneId, label: String },
-    /// Flip the task's checkbox in PLAN.md.
+    /// Flip the task's checkbox in PLAN.md (and drop swarm's failure note, if any).
     CheckOff { task: TaskId },
+    /// Write swarm's failure note under the task in PLAN.md.
+    NoteFailure {
+        task: TaskId,
+        reason: String,
+        attempt: u32,
+    },
+    /// Interrupt the agent's turn (the profile's interrupt key); report `Ready`/`NotReady`.
+    Interrupt { worker: WorkerId, pane: PaneId },
+    /// Remind an agent that went idle to finish and create its sentinel.
+    Nudge {
+        worker: WorkerId,
+        pane: PaneId,
+        task: TaskId,
+    },
+    /// Watch a busy agent's screen for going idle without its sentinel.
+    Monitor { worker: WorkerId, pane: PaneId },
+    /// Append to the run journal (fsynced) before anything else happens.
+    Journal(Record),
     /// Every task is done or failed.
     Finished,
 }
@@ -124,9 +213,17 @@ pub struct Worker {
     pub pane: Option<PaneId>,
     pub task: Option<TaskId>,
     pub restarts: u32,
+    pub paused: bool,
+    /// What a person must do, while the worker needs one.
+    pub needs: Option<String>,
     /// The sentinel came while the prompt was still being submitted.
     #[serde(skip)]
     done_early: bool,
+    /// When the current attempt was handed out (run time).
+    #[serde(skip)]
+    since: Duration,
+    #[serde(skip)]
+    nudges: u32,
 }
 
 /// All the scheduler knows.
@@ -137,6 +234,8 @@ pub struct State {
     workers: Vec<Worker>,
     limits: Limits,
     finished: bool,
+    paused: bool,
+    now: Duration,
 }
 
 impl State {
@@ -152,11 +251,17 @@ impl State {
                     pane: None,
                     task: None,
                     restarts: 0,
+                    paused: false,
+                    needs: None,
                     done_early: false,
+                    since: Duration::ZERO,
+                    nudges: 0,
                 })
                 .collect(),
             limits,
             finished: false,
+            paused: false,
+            now: Duration::ZERO,
         };
         for task in tasks {
             state.add_task(task);
@@ -164,17 +269,77 @@ impl State {
         state
     }
 
-    /// The first actions: start as many agents as there is work for.
+    /// Carries over what the journal of an interrupted run knows: each task's attempts so
+    /// far, and the tasks that failed or were skipped (a person may `swarm retry` them).
+    pub fn restore(&mut self, replay: &Replay) {
+        for (id, history) in &replay.tasks {
+            let Some(task) = self.entry_mut(id) else {
+                continue;
+            };
+            task.attempts = history.attempts;
+            if task.status == TaskStatus::Pending {
+                match &history.closed {
+                    Some(Closed::Failed(reason)) => {
+                        task.status = TaskStatus::Failed(reason.clone())
+                    }
+                    Some(Closed::Skipped) => task.status = TaskStatus::Skipped,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Takes over a live pane left by an orchestrator that died, with the task it is
+    /// known to be working on (delivery settled), if any.
+    pub fn adopt(&mut self, worker: WorkerId, pane: PaneId, task: Option<TaskId>) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let running = task.filter(|id| {
+            self.task(id)
+                .is_some_and(|t| t.status == TaskStatus::Pending)
+        });
+        let w = &mut self.workers[worker];
+        w.pane = Some(pane.clone());
+        match running {
+            Some(id) => {
+                w.state = WorkerState::Busy;
+                w.task = Some(id.clone());
+                w.since = self.now;
+                let entry = self.entry_mut(&id).expect("checked above");
+                entry.status = TaskStatus::Running;
+                entry.worker = Some(worker);
+                actions.push(Action::Monitor { worker, pane });
+            }
+            None => {
+                // It may have finished a task the old orchestrator never saw complete:
+                // give it a fresh context before anything new.
+                w.state = WorkerState::Resetting;
+                actions.push(Action::Reset { worker, pane });
+            }
+        }
+        actions
+    }
+
+    /// The first actions: start as many agents as there is work for, besides adopted ones.
     pub fn start(&mut self) -> Vec<Action> {
-        let wanted = self.workers.len().min(self.count(|s| *s == TaskStatus::Pending));
-        let mut actions: Vec<Action> = (0..wanted)
-            .map(|worker| Action::Spawn {
-                worker,
-                delay: Duration::ZERO,
-            })
-            .collect();
-        for worker in wanted..self.workers.len() {
-            self.workers[worker].state = WorkerState::Retired;
+        let adopted_free = self
+            .workers
+            .iter()
+            .filter(|w| w.pane.is_some() && w.task.is_none())
+            .count();
+        let mut wanted = self
+            .count(|s| *s == TaskStatus::Pending)
+            .saturating_sub(adopted_free);
+        let mut actions = Vec::new();
+        for w in self.workers.iter_mut().filter(|w| w.pane.is_none()) {
+            if wanted > 0 {
+                wanted -= 1;
+                actions.push(Action::Spawn {
+                    worker: w.id,
+                    delay: Duration::ZERO,
+                });
+            } else {
+                w.state = WorkerState::Retired;
+            }
         }
         self.check_finished(&mut actions);
         actions
@@ -209,6 +374,10 @@ impl State {
                 let w = &mut self.workers[worker];
                 w.pane = Some(pane.clone());
                 w.state = WorkerState::Starting;
+                actions.push(Action::Journal(Record::Spawned {
+                    worker,
+                    pane: pane.clone(),
+                }));
                 actions.push(Action::Label {
                     pane,
                     label: "starting".into(),
@@ -216,7 +385,9 @@ impl State {
             }
             Event::Ready { worker, pane } => {
                 if self.is_current(worker, &pane) {
-                    self.workers[worker].state = WorkerState::Idle;
+                    let w = &mut self.workers[worker];
+                    w.needs = None;
+                    w.state = WorkerState::Idle;
                     actions.push(Action::Label {
                         pane,
                         label: "idle".into(),
@@ -233,14 +404,20 @@ impl State {
                 }
             }
             Event::Delivered { worker, pane, task } => {
-                if self.is_current(worker, &pane) && self.workers[worker].task.as_ref() == Some(&task)
+                if self.is_current(worker, &pane)
+                    && self.workers[worker].task.as_ref() == Some(&task)
                 {
+                    actions.push(Action::Journal(Record::Delivered {
+                        task: task.clone(),
+                        worker,
+                    }));
                     let w = &mut self.workers[worker];
                     if w.done_early {
                         w.done_early = false;
                         self.reset_worker(worker, &mut actions);
                     } else {
                         w.state = WorkerState::Busy;
+                        actions.push(Action::Monitor { worker, pane });
                     }
                 }
             }
@@ -250,7 +427,8 @@ impl State {
                 task,
                 reason,
             } => {
-                if self.is_current(worker, &pane) && self.workers[worker].task.as_ref() == Some(&task)
+                if self.is_current(worker, &pane)
+                    && self.workers[worker].task.as_ref() == Some(&task)
                 {
                     let w = &mut self.workers[worker];
                     w.task = None;
@@ -258,7 +436,7 @@ impl State {
                     if std::mem::take(&mut w.done_early) {
                         self.reset_worker(worker, &mut actions);
                     } else {
-                        self.requeue(&task, &format!("delivery failed: {reason}"));
+                        self.requeue(&task, &format!("delivery failed: {reason}"), &mut actions);
                         actions.push(Action::AwaitReady { worker, pane });
                     }
                 }
@@ -274,6 +452,25 @@ impl State {
                 }
             }
             Event::PlanChanged { tasks } => self.plan_changed(&tasks, &mut actions),
+            Event::Tick { now } => {
+                self.now = now;
+                self.check_timeouts(&mut actions);
+            }
+            Event::NeedsHuman { worker, pane, what } => {
+                if self.is_current(worker, &pane) {
+                    let w = &mut self.workers[worker];
+                    w.state = WorkerState::NeedsHuman;
+                    w.needs = Some(what);
+                    actions.push(Action::Label {
+                        pane,
+                        label: "needs you".into(),
+                    });
+                }
+            }
+            Event::IdleWithoutSentinel { worker, pane } => {
+                self.idle_without_sentinel(worker, pane, &mut actions)
+            }
+            Event::Command(command) => self.command(command, &mut actions),
         }
         self.assign(&mut actions);
         self.check_finished(&mut actions);
@@ -312,19 +509,43 @@ impl State {
     }
 
     /// Puts a task that did not finish back in line, or fails it when out of attempts.
-    fn requeue(&mut self, id: &TaskId, reason: &str) {
+    fn requeue(&mut self, id: &TaskId, reason: &str, actions: &mut Vec<Action>) {
         let max = self.limits.max_attempts;
-        if let Some(task) = self.entry_mut(id) {
-            if task.status != TaskStatus::Running {
-                return;
-            }
-            task.worker = None;
-            task.status = if task.attempts >= max {
-                TaskStatus::Failed(format!("{reason} (after {} attempts)", task.attempts))
-            } else {
-                TaskStatus::Pending
-            };
+        let Some(task) = self.entry_mut(id) else {
+            return;
+        };
+        if task.status != TaskStatus::Running {
+            return;
         }
+        task.worker = None;
+        if task.attempts >= max {
+            let reason = format!("{reason} (after {} attempts)", task.attempts);
+            self.fail(id, &reason, actions);
+        } else {
+            task.status = TaskStatus::Pending;
+            actions.push(Action::Journal(Record::Requeued {
+                task: id.clone(),
+                reason: reason.to_string(),
+            }));
+        }
+    }
+
+    fn fail(&mut self, id: &TaskId, reason: &str, actions: &mut Vec<Action>) {
+        let Some(task) = self.entry_mut(id) else {
+            return;
+        };
+        let attempt = task.attempts;
+        task.worker = None;
+        task.status = TaskStatus::Failed(reason.to_string());
+        actions.push(Action::Journal(Record::Failed {
+            task: id.clone(),
+            reason: reason.to_string(),
+        }));
+        actions.push(Action::NoteFailure {
+            task: id.clone(),
+            reason: reason.to_string(),
+            attempt,
+        });
     }
 
     fn task_done(&mut self, id: &TaskId, actions: &mut Vec<Action>) {
@@ -336,6 +557,7 @@ impl State {
         }
         let worker = task.worker.take();
         task.status = TaskStatus::Done;
+        actions.push(Action::Journal(Record::Done { task: id.clone() }));
         actions.push(Action::CheckOff { task: id.clone() });
         let Some(worker) = worker else { return };
         let w = &mut self.workers[worker];
@@ -367,11 +589,17 @@ impl State {
     fn replace_worker(&mut self, worker: WorkerId, reason: &str, actions: &mut Vec<Action>) {
         let task = self.workers[worker].task.take();
         if let Some(task) = task {
-            self.requeue(&task, reason);
+            self.requeue(&task, reason, actions);
         }
         let w = &mut self.workers[worker];
         w.done_early = false;
+        w.needs = None;
         if let Some(pane) = w.pane.take() {
+            actions.push(Action::Journal(Record::WorkerDied {
+                worker,
+                pane: pane.clone(),
+                reason: reason.to_string(),
+            }));
             actions.push(Action::Kill { pane });
         }
         if w.restarts >= self.limits.max_restarts {
@@ -381,8 +609,112 @@ impl State {
         w.restarts += 1;
         w.state = WorkerState::Starting;
         // 250 ms, 500 ms, 1 s, ... capped at 10 s: never a tight respawn loop.
-        let delay = Duration::from_millis(250u64 << (w.restarts - 1).min(6)).min(Duration::from_secs(10));
+        let delay =
+            Duration::from_millis(250u64 << (w.restarts - 1).min(6)).min(Duration::from_secs(10));
         actions.push(Action::Spawn { worker, delay });
+    }
+
+    /// Interrupts attempts that ran past the task timeout; the task is retried or failed.
+    fn check_timeouts(&mut self, actions: &mut Vec<Action>) {
+        let Some(limit) = self.limits.task_timeout else {
+            return;
+        };
+        let late: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|w| w.state == WorkerState::Busy && self.now.saturating_sub(w.since) > limit)
+            .map(|w| w.id)
+            .collect();
+        for worker in late {
+            let reason = format!("timed out after {}s", limit.as_secs());
+            self.interrupt(worker, &reason, actions);
+        }
+    }
+
+    /// Stops the worker's turn; its task (if still running) is retried or failed.
+    fn interrupt(&mut self, worker: WorkerId, reason: &str, actions: &mut Vec<Action>) {
+        let w = &mut self.workers[worker];
+        let task = w.task.take();
+        w.done_early = false;
+        w.state = WorkerState::Interrupting;
+        let pane = w.pane.clone();
+        if let Some(task) = task {
+            self.requeue(&task, reason, actions);
+        }
+        if let Some(pane) = pane {
+            actions.push(Action::Interrupt { worker, pane });
+        }
+    }
+
+    /// The agent stopped without its sentinel (a person pressed Ctrl+C, or it gave up):
+    /// remind it a few times, then fail the task.
+    fn idle_without_sentinel(&mut self, worker: WorkerId, pane: PaneId, actions: &mut Vec<Action>) {
+        if !self.is_current(worker, &pane) || self.workers[worker].state != WorkerState::Busy {
+            return;
+        }
+        let max = self.limits.max_nudges;
+        let w = &mut self.workers[worker];
+        let Some(task) = w.task.clone() else { return };
+        if w.nudges < max {
+            w.nudges += 1;
+            w.state = WorkerState::Delivering;
+            actions.push(Action::Nudge { worker, pane, task });
+            return;
+        }
+        w.task = None;
+        let reason =
+            format!("the agent stopped without creating its sentinel, even after {max} reminders");
+        if let Some(entry) = self.entry_mut(&task) {
+            entry.worker = None;
+        }
+        self.fail(&task, &reason, actions);
+        self.reset_worker(worker, actions);
+    }
+
+    fn command(&mut self, command: Command, actions: &mut Vec<Action>) {
+        match command {
+            Command::Pause { worker: None } => self.paused = true,
+            Command::Resume { worker: None } => {
+                self.paused = false;
+                for w in &mut self.workers {
+                    w.paused = false;
+                }
+            }
+            Command::Pause { worker: Some(w) } | Command::Resume { worker: Some(w) } => {
+                let pause = matches!(command, Command::Pause { .. });
+                if let Some(w) = self.workers.get_mut(w) {
+                    w.paused = pause;
+                }
+            }
+            Command::Retry { task } => {
+                if let Some(entry) = self.entry_mut(&task)
+                    && matches!(entry.status, TaskStatus::Failed(_) | TaskStatus::Skipped)
+                {
+                    entry.status = TaskStatus::Pending;
+                    entry.attempts = 0;
+                    actions.push(Action::Journal(Record::Retried { task }));
+                    self.wake_workers(actions);
+                }
+            }
+            Command::Skip { task } => {
+                let Some(entry) = self.entry_mut(&task) else {
+                    return;
+                };
+                let worker = match entry.status {
+                    TaskStatus::Pending => None,
+                    TaskStatus::Running => entry.worker,
+                    _ => return,
+                };
+                entry.status = TaskStatus::Skipped;
+                entry.worker = None;
+                actions.push(Action::Journal(Record::Skipped { task: task.clone() }));
+                if let Some(worker) = worker
+                    && self.workers[worker].task.as_ref() == Some(&task)
+                {
+                    self.interrupt(worker, "skipped", actions);
+                }
+            }
+        }
     }
 
     fn plan_changed(&mut self, tasks: &[PlanTask], actions: &mut Vec<Action>) {
@@ -415,12 +747,18 @@ impl State {
                 .map(|(i, t)| (t.id.clone(), i))
                 .collect();
         }
-        // New work may need workers that were retired for lack of it.
+        self.wake_workers(actions);
+    }
+
+    /// New work may need workers that were retired for lack of it.
+    fn wake_workers(&mut self, actions: &mut Vec<Action>) {
         let pending = self.count(|s| *s == TaskStatus::Pending);
         let free = self
             .workers
             .iter()
-            .filter(|w| matches!(w.state, WorkerState::Idle | WorkerState::Starting) && w.task.is_none())
+            .filter(|w| {
+                matches!(w.state, WorkerState::Idle | WorkerState::Starting) && w.task.is_none()
+            })
             .count();
         let mut wanted = pending.saturating_sub(free);
         for w in &mut self.workers {
@@ -440,9 +778,12 @@ impl State {
 
     /// Hands pending tasks, in plan order, to idle workers.
     fn assign(&mut self, actions: &mut Vec<Action>) {
+        if self.paused {
+            return;
+        }
         let mut next = 0;
         for worker in 0..self.workers.len() {
-            if self.workers[worker].state != WorkerState::Idle {
+            if self.workers[worker].state != WorkerState::Idle || self.workers[worker].paused {
                 continue;
             }
             let Some(offset) = self.tasks[next..]
@@ -460,7 +801,15 @@ impl State {
             let w = &mut self.workers[worker];
             w.state = WorkerState::Delivering;
             w.task = Some(id.clone());
+            w.since = self.now;
+            w.nudges = 0;
             let pane = w.pane.clone().expect("an idle worker has a pane");
+            actions.push(Action::Journal(Record::Assigned {
+                task: id.clone(),
+                worker,
+                pane: pane.clone(),
+                attempt,
+            }));
             actions.push(Action::Label {
                 pane: pane.clone(),
                 label: id.to_string(),
@@ -478,16 +827,21 @@ impl State {
         if self.finished {
             return;
         }
-        let open = |s: &TaskStatus| matches!(s, TaskStatus::Pending | TaskStatus::Running);
-        let no_workers = self
-            .workers
-            .iter()
-            .all(|w| w.state == WorkerState::Retired);
+        let open = TaskStatus::is_open;
+        let no_workers = self.workers.iter().all(|w| w.state == WorkerState::Retired);
         if no_workers {
-            for task in &mut self.tasks {
-                if task.status == TaskStatus::Pending {
-                    task.status = TaskStatus::Failed("no workers left".into());
-                }
+            let stranded: Vec<TaskId> = self
+                .tasks
+                .iter()
+                .filter(|t| t.status == TaskStatus::Pending)
+                .map(|t| t.id.clone())
+                .collect();
+            for id in stranded {
+                self.fail(
+                    &id,
+                    "no workers left: every agent kept failing to start",
+                    actions,
+                );
             }
         }
         if self.count(open) == 0 {
@@ -534,6 +888,14 @@ mod tests {
             }
         }
         out
+    }
+
+    /// The actions that change the world, without bookkeeping (journal, labels).
+    fn effects(actions: Vec<Action>) -> Vec<Action> {
+        actions
+            .into_iter()
+            .filter(|a| !matches!(a, Action::Journal(_) | Action::Label { .. }))
+            .collect()
     }
 
     fn delivers(actions: &[Action]) -> Vec<(WorkerId, String, u32)> {
@@ -586,7 +948,7 @@ mod tests {
             checked: true,
         }];
         let mut state = State::new(&tasks, 2, Limits::default());
-        assert_eq!(state.start(), vec![Action::Finished]);
+        assert_eq!(effects(state.start()), vec![Action::Finished]);
     }
 
     #[test]
@@ -611,7 +973,10 @@ mod tests {
             worker: 1,
             pane: pane(1)
         }));
-        assert!(delivers(&actions).is_empty(), "no dispatch before the reset");
+        assert!(
+            delivers(&actions).is_empty(),
+            "no dispatch before the reset"
+        );
         let actions = state.handle(Event::Ready {
             worker: 1,
             pane: pane(1),
@@ -623,7 +988,7 @@ mod tests {
     fn sentinel_before_delivered_resets_after_delivery() {
         let mut state = State::new(&plan(&["a", "b"]), 1, Limits::default());
         boot(&mut state);
-        let actions = state.handle(Event::Sentinel { task: id("a") });
+        let actions = effects(state.handle(Event::Sentinel { task: id("a") }));
         assert_eq!(actions, vec![Action::CheckOff { task: id("a") }]);
         let actions = state.handle(Event::Delivered {
             worker: 0,
@@ -650,10 +1015,10 @@ mod tests {
     fn a_dead_agent_requeues_its_task_and_is_replaced_with_backoff() {
         let mut state = State::new(&plan(&["a"]), 1, Limits::default());
         boot(&mut state);
-        let actions = state.handle(Event::PaneDead {
+        let actions = effects(state.handle(Event::PaneDead {
             pane: pane(0),
             status: Some(3),
-        });
+        }));
         assert_eq!(
             actions,
             vec![
@@ -691,7 +1056,14 @@ mod tests {
             reason: "pane is dead".into(),
         });
         assert!(actions.is_empty());
-        assert!(state.handle(Event::PaneDead { pane: pane(0), status: None }).is_empty());
+        assert!(
+            state
+                .handle(Event::PaneDead {
+                    pane: pane(0),
+                    status: None
+                })
+                .is_empty()
+        );
     }
 
     #[test]
@@ -699,6 +1071,7 @@ mod tests {
         let limits = Limits {
             max_attempts: 2,
             max_restarts: 10,
+            ..Limits::default()
         };
         let mut state = State::new(&plan(&["a"]), 1, limits);
         boot(&mut state);
@@ -732,6 +1105,7 @@ mod tests {
         let limits = Limits {
             max_attempts: 100,
             max_restarts: 2,
+            ..Limits::default()
         };
         let mut state = State::new(&plan(&["a"]), 1, limits);
         state.start();
@@ -759,12 +1133,12 @@ mod tests {
     fn refused_delivery_requeues_and_waits_for_the_pane() {
         let mut state = State::new(&plan(&["a", "b"]), 1, Limits::default());
         boot(&mut state);
-        let actions = state.handle(Event::DeliveryFailed {
+        let actions = effects(state.handle(Event::DeliveryFailed {
             worker: 0,
             pane: pane(0),
             task: id("a"),
             reason: "pane is in copy mode".into(),
-        });
+        }));
         assert_eq!(
             actions,
             vec![Action::AwaitReady {

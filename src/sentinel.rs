@@ -51,6 +51,11 @@ impl Sentinels {
         self.expected.retain(|_, t| t != task);
     }
 
+    /// Also watches `dir` (non-recursively), for events the caller handles itself.
+    pub fn watch_dir(&mut self, dir: &Path) {
+        self.watch(dir.to_path_buf());
+    }
+
     /// Tasks whose sentinels a file-system event reports.
     pub fn on_event(&mut self, event: &notify::Event) -> Vec<TaskId> {
         if event.kind.is_access() {
@@ -118,7 +123,11 @@ impl Sentinels {
             return;
         }
         // A failed watch only costs latency: the rescan still finds the file.
-        if self.watcher.watch(&dir, RecursiveMode::NonRecursive).is_ok() {
+        if self
+            .watcher
+            .watch(&dir, RecursiveMode::NonRecursive)
+            .is_ok()
+        {
             self.watched.insert(dir);
         }
     }
@@ -154,7 +163,10 @@ mod tests {
         let root = dir.path().canonicalize().unwrap();
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut sentinels = Sentinels::new(&root, tx).unwrap();
-        assert_eq!(sentinels.expect(Path::new("docs/deep/auth.md.done"), id("auth")), None);
+        assert_eq!(
+            sentinels.expect(Path::new("docs/deep/auth.md.done"), id("auth")),
+            None
+        );
         std::fs::create_dir_all(root.join("docs/deep")).unwrap();
         std::fs::write(root.join("docs/deep/auth.md.done"), "").unwrap();
         assert!(seen_within(&mut sentinels, &rx, &id("auth")));
@@ -168,7 +180,10 @@ mod tests {
         std::fs::write(root.join("a.done"), "").unwrap();
         let (tx, _rx) = crossbeam_channel::unbounded();
         let mut sentinels = Sentinels::new(&root, tx).unwrap();
-        assert_eq!(sentinels.expect(Path::new("a.done"), id("a")), Some(id("a")));
+        assert_eq!(
+            sentinels.expect(Path::new("a.done"), id("a")),
+            Some(id("a"))
+        );
         assert_eq!(sentinels.expect(Path::new("b.done"), id("b")), None);
         assert!(sentinels.rescan().is_empty());
         std::fs::write(root.join("b.done"), "").unwrap();

@@ -17,11 +17,17 @@ impl Workspace {
     /// The workspace of `plan` (relative to the current directory).
     pub fn locate(plan: &Path) -> Result<Workspace, BadInput> {
         let abs = std::path::absolute(plan).map_err(|e| {
-            BadInput::new(format!("{}: cannot resolve the plan path: {e}", plan.display()))
+            BadInput::new(format!(
+                "{}: cannot resolve the plan path: {e}",
+                plan.display()
+            ))
         })?;
         let dir = abs.parent().unwrap_or(Path::new("/"));
         let root = dir.canonicalize().map_err(|e| {
-            BadInput::new(format!("{}: cannot open the plan's directory: {e}", dir.display()))
+            BadInput::new(format!(
+                "{}: cannot open the plan's directory: {e}",
+                dir.display()
+            ))
         })?;
         let name = abs.file_name().ok_or_else(|| {
             BadInput::new(format!("{}: not a file name", plan.display()))

@@ -43,10 +43,15 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         workers: Some(4),
         agent: Some("sim".into()),
         agent_cmd: Some(format!("swarm sim-agent --think-ms {}", args.think_ms)),
+        max_attempts: None,
+        task_timeout: None,
         headless: args.headless || !interactive,
         in_window: false,
     };
     let outcome = super::run::run(&run)?;
-    println!("swarm demo: see {} (PLAN.md is checked off, docs/ written)", dir.display());
+    println!(
+        "swarm demo: see {} (PLAN.md is checked off, docs/ written)",
+        dir.display()
+    );
     Ok(outcome)
 }

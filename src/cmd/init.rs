@@ -20,9 +20,11 @@ Indented lines under a task are extra context for its prompt. End a task with
 pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
     let config = std::path::Path::new("swarm.toml");
     if config.exists() && !args.force {
-        return Err(BadInput::new("swarm.toml already exists; nothing was written")
-            .hint("pass `--force` to overwrite it")
-            .into());
+        return Err(
+            BadInput::new("swarm.toml already exists; nothing was written")
+                .hint("pass `--force` to overwrite it")
+                .into(),
+        );
     }
     std::fs::write(config, crate::config::SAMPLE)?;
     println!("wrote swarm.toml");

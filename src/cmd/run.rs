@@ -7,6 +7,7 @@ use crate::config::{self, Overrides, Settings};
 use crate::error::BadInput;
 use crate::orchestrator::{self, Progress, Run};
 use crate::plan::TaskId;
+use crate::scheduler::Limits;
 use crate::tmux::Tmux;
 use crate::workspace::Workspace;
 use std::collections::HashMap;
@@ -15,7 +16,10 @@ use std::io::IsTerminal;
 pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let prepared = prepare(args)?;
     if prepared.open == 0 {
-        println!("nothing to do: every task in {} is checked", prepared.run.ws.plan_name());
+        println!(
+            "nothing to do: every task in {} is checked",
+            prepared.run.ws.plan_name()
+        );
         return Ok(Outcome::Success);
     }
     let Prepared { run, .. } = prepared;
@@ -42,9 +46,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         return outcome;
     }
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
-        return Err(BadInput::new("`swarm run` attaches to tmux, but this is not a terminal")
-            .hint("use `swarm run --headless` in scripts")
-            .into());
+        return Err(
+            BadInput::new("`swarm run` attaches to tmux, but this is not a terminal")
+                .hint("use `swarm run --headless` in scripts")
+                .into(),
+        );
     }
     let mut window0 = self_argv(&["run", "--in-window"], &run);
     forward_flags(args, &mut window0);
@@ -67,8 +73,11 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
         agent: args.agent.clone(),
         agent_cmd: args.agent_cmd.clone(),
         socket: args.workspace.socket.clone(),
+        max_attempts: args.max_attempts,
+        task_timeout: args.task_timeout,
     };
-    let settings: Settings = config::resolve(config::load(&ws.config_path())?, &overrides, &ws.root)?;
+    let settings: Settings =
+        config::resolve(config::load(&ws.config_path())?, &overrides, &ws.root)?;
     let socket = ws.socket(settings.socket.as_deref());
     let mut sentinels = HashMap::<TaskId, _>::new();
     for task in &tasks {
@@ -78,6 +87,11 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     }
     let open = tasks.iter().filter(|t| !t.checked).count();
     let tmux = Tmux::new(&socket, &settings.session);
+    let limits = Limits {
+        max_attempts: settings.max_attempts,
+        task_timeout: settings.task_timeout,
+        ..Limits::default()
+    };
     Ok(Prepared {
         run: Run {
             ws,
@@ -85,6 +99,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
             tasks,
             sentinels,
             tmux,
+            limits,
         },
         open,
     })
@@ -106,8 +121,14 @@ fn drive(run: Run) -> anyhow::Result<Outcome> {
 
 fn start_session(run: &Run, window0: &[String]) -> anyhow::Result<()> {
     let s = &run.settings;
-    run.tmux
-        .start_session("orchestrator", s.width, s.height, window0, &run.ws.root, &Default::default())?;
+    run.tmux.start_session(
+        "orchestrator",
+        s.width,
+        s.height,
+        window0,
+        &run.ws.root,
+        &Default::default(),
+    )?;
     Ok(())
 }
 
@@ -136,5 +157,11 @@ fn forward_flags(args: &RunArgs, argv: &mut Vec<String>) {
     }
     if let Some(cmd) = &args.agent_cmd {
         argv.extend(["--agent-cmd".into(), cmd.clone()]);
+    }
+    if let Some(n) = args.max_attempts {
+        argv.extend(["--max-attempts".into(), n.to_string()]);
+    }
+    if let Some(secs) = args.task_timeout {
+        argv.extend(["--task-timeout".into(), secs.to_string()]);
     }
 }

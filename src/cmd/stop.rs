@@ -7,7 +7,11 @@ pub fn run(args: &WorkspaceArgs) -> anyhow::Result<Outcome> {
     let (ws, tmux) = super::target(args)?;
     if tmux.server_alive() {
         tmux.kill_server()?;
-        println!("stopped the swarm of {} (tmux socket `{}`)", ws.root.display(), tmux.socket);
+        println!(
+            "stopped the swarm of {} (tmux socket `{}`)",
+            ws.root.display(),
+            tmux.socket
+        );
     } else {
         println!("no swarm is running for {}", ws.root.display());
     }

@@ -5,6 +5,7 @@
 use super::Msg;
 use crate::agent::{Profile, Reset, ScreenState};
 use crate::config::Settings;
+use crate::journal::{Journal, Replay};
 use crate::plan::{Task, TaskId};
 use crate::prompt::PromptTemplate;
 use crate::scheduler::{Action, Event, WorkerId};
@@ -16,12 +17,20 @@ use crossbeam_channel::Sender;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often a waiting thread looks at a pane's screen.
 const POLL: Duration = Duration::from_millis(50);
 /// How long an agent may take to finish its turn after writing its sentinel.
 const TURN_END_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often a busy agent's screen is looked at for going idle without its sentinel.
+const MONITOR_POLL: Duration = Duration::from_millis(500);
+/// How long a busy agent must look idle before it counts as stopped: the sentinel can
+/// come a little after the screen settles.
+const IDLE_GRACE: Duration = Duration::from_secs(5);
+/// The key that stops an agent's turn (Claude Code, Codex and the simulator agree).
+const INTERRUPT_KEY: &str = "Escape";
 
 pub struct Executor {
     tmux: Arc<Tmux>,
@@ -34,6 +43,11 @@ pub struct Executor {
     tasks: HashMap<TaskId, Task>,
     sentinels: HashMap<TaskId, PathBuf>,
     tx: Sender<Msg>,
+    journal: Journal,
+    /// What the journal holds, kept to compact it.
+    replay: Replay,
+    /// Cancels each worker's busy-monitor when the worker moves on.
+    monitors: HashMap<WorkerId, Arc<AtomicBool>>,
 }
 
 impl Executor {
@@ -44,6 +58,7 @@ impl Executor {
         tasks: &[Task],
         sentinels: HashMap<TaskId, PathBuf>,
         tx: Sender<Msg>,
+        (journal, replay): (Journal, Replay),
     ) -> Executor {
         Executor {
             tmux,
@@ -55,6 +70,9 @@ impl Executor {
             tasks: tasks.iter().map(|t| (t.id.clone(), t.clone())).collect(),
             sentinels,
             tx,
+            journal,
+            replay,
+            monitors: HashMap::new(),
         }
     }
 
@@ -72,6 +90,9 @@ impl Executor {
     /// Carries out one action; returns events that are already known (a sentinel that
     /// exists, a pane that was just spawned).
     pub fn execute(&mut self, action: Action, watch: &mut Sentinels) -> anyhow::Result<Vec<Event>> {
+        if let Some(worker) = moves_on(&action) {
+            self.stop_monitor(worker);
+        }
         match action {
             Action::Spawn { worker, delay } if delay.is_zero() => return self.spawn(worker),
             Action::Spawn { worker, delay } => {
@@ -89,10 +110,69 @@ impl Executor {
             } => return self.deliver(worker, pane, task, attempt, watch),
             Action::Reset { worker, pane } => return self.reset(worker, pane),
             Action::AwaitReady { worker, pane } => {
-                let (tmux, profile) = (self.tmux.clone(), self.profile.clone());
+                let (tmux, profile, tx) =
+                    (self.tmux.clone(), self.profile.clone(), self.tx.clone());
                 self.background(move || {
-                    ready_event(worker, &pane, wait_ready(&*tmux, &pane, &profile, profile.startup_timeout))
+                    let waited = wait_ready(
+                        &*tmux,
+                        &pane,
+                        &profile,
+                        profile.startup_timeout,
+                        &tx,
+                        worker,
+                    );
+                    ready_event(worker, &pane, waited)
                 });
+            }
+            Action::Interrupt { worker, pane } => {
+                let (tmux, profile, tx) =
+                    (self.tmux.clone(), self.profile.clone(), self.tx.clone());
+                self.background(move || {
+                    let waited = tmux
+                        .send_key(&pane, INTERRUPT_KEY)
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| {
+                            wait_ready(
+                                &*tmux,
+                                &pane,
+                                &profile,
+                                profile.startup_timeout,
+                                &tx,
+                                worker,
+                            )
+                        });
+                    ready_event(worker, &pane, waited)
+                });
+            }
+            Action::Nudge { worker, pane, task } => {
+                let sentinel = self.sentinels[&task].display().to_string();
+                let text = format!(
+                    "Continue with the task. When you have finished, create the empty file `{sentinel}` to signal that you are done."
+                );
+                self.deliver_text(worker, pane, task, text);
+            }
+            Action::Monitor { worker, pane } => self.start_monitor(worker, pane),
+            Action::NoteFailure {
+                task,
+                reason,
+                attempt,
+            } => {
+                let note = match attempt {
+                    0 => format!("failed: {reason}"),
+                    n => format!(
+                        "failed: {reason}; transcript {}",
+                        relative(&self.ws.root, &self.transcript_path(&task, n))
+                    ),
+                };
+                crate::plan::set_note(&self.ws.plan, &task, &note)
+                    .with_context(|| format!("noting the failure of task `{task}` in the plan"))?;
+            }
+            Action::Journal(record) => {
+                self.journal
+                    .append(&record)
+                    .with_context(|| format!("appending to {}", self.journal.path().display()))?;
+                self.replay.apply(record);
+                self.journal.compact_if_long(&self.replay)?;
             }
             Action::Kill { pane } => {
                 // Already gone is fine: the point is that it is gone.
@@ -111,9 +191,20 @@ impl Executor {
                 crate::plan::check_off(&self.ws.plan, &task)
                     .with_context(|| format!("checking off task `{task}`"))?;
             }
-            Action::Finished => {}
+            Action::Finished => {
+                self.journal.append(&crate::journal::Record::Finished)?;
+            }
         }
         Ok(Vec::new())
+    }
+
+    /// Remembers the window of a pane taken over from an earlier orchestrator.
+    pub fn adopt_window(&mut self, worker: WorkerId, window: String) {
+        let index = worker / self.panes_per_window;
+        if self.windows.len() <= index {
+            self.windows.resize(index + 1, None);
+        }
+        self.windows[index] = Some(window);
     }
 
     /// Starts worker `worker`'s agent in its window (made when missing).
@@ -130,7 +221,10 @@ impl Executor {
             cwd: self.ws.root.clone(),
             env: BTreeMap::from([
                 ("SWARM_WORKER".to_string(), worker.to_string()),
-                ("SWARM_WORKSPACE".to_string(), self.ws.root.display().to_string()),
+                (
+                    "SWARM_WORKSPACE".to_string(),
+                    self.ws.root.display().to_string(),
+                ),
             ]),
         };
         let spawned = match self.tmux.spawn(&spec) {
@@ -144,9 +238,22 @@ impl Executor {
         };
         self.windows[index] = Some(spawned.window.clone());
         let pane = spawned.pane;
-        let (tmux, profile, waited) = (self.tmux.clone(), self.profile.clone(), pane.clone());
+        let (tmux, profile, tx, waited) = (
+            self.tmux.clone(),
+            self.profile.clone(),
+            self.tx.clone(),
+            pane.clone(),
+        );
         self.background(move || {
-            ready_event(worker, &waited, wait_ready(&*tmux, &waited, &profile, profile.startup_timeout))
+            let result = wait_ready(
+                &*tmux,
+                &waited,
+                &profile,
+                profile.startup_timeout,
+                &tx,
+                worker,
+            );
+            ready_event(worker, &waited, result)
         });
         Ok(vec![Event::Spawned { worker, pane }])
     }
@@ -169,17 +276,70 @@ impl Executor {
             .template
             .render(task, &sentinel, attempt, &self.ws.plan_name())
             .with_context(|| format!("rendering the prompt of task `{id}`"))?;
-        let (tmux, profile) = (self.tmux.clone(), self.profile.clone());
-        self.background(move || match crate::deliver::deliver(&*tmux, &pane, &prompt, &profile) {
-            Ok(_) => Event::Delivered { worker, pane, task: id },
-            Err(e) => Event::DeliveryFailed {
-                worker,
-                pane,
-                task: id,
-                reason: e.to_string(),
-            },
-        });
+        let log = self.transcript_path(&id, attempt);
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        // A transcript is for people; a failure to start one must not stop the work.
+        let _ = self.tmux.transcript(&pane, Some(&log));
+        self.deliver_text(worker, pane, id, prompt);
         Ok(Vec::new())
+    }
+
+    /// `.swarm/logs/<task>.<attempt>.log`: what the pane showed during one attempt.
+    fn transcript_path(&self, task: &TaskId, attempt: u32) -> PathBuf {
+        self.ws
+            .swarm_dir()
+            .join("logs")
+            .join(format!("{task}.{attempt}.log"))
+    }
+
+    /// Delivers `text` on a thread of its own and reports how it went.
+    fn deliver_text(&self, worker: WorkerId, pane: PaneId, task: TaskId, text: String) {
+        let (tmux, profile) = (self.tmux.clone(), self.profile.clone());
+        self.background(
+            move || match crate::deliver::deliver(&*tmux, &pane, &text, &profile) {
+                Ok(_) => Event::Delivered { worker, pane, task },
+                Err(e) => Event::DeliveryFailed {
+                    worker,
+                    pane,
+                    task,
+                    reason: e.to_string(),
+                },
+            },
+        );
+    }
+
+    /// Watches a busy agent until it looks idle for a while without its sentinel.
+    fn start_monitor(&mut self, worker: WorkerId, pane: PaneId) {
+        let stop = Arc::new(AtomicBool::new(false));
+        self.monitors.insert(worker, stop.clone());
+        let (tmux, profile, tx) = (self.tmux.clone(), self.profile.clone(), self.tx.clone());
+        std::thread::spawn(move || {
+            let mut idle_since: Option<Instant> = None;
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(MONITOR_POLL);
+                // A pane that is gone is the pane watcher's news, not ours.
+                let Ok(screen) = tmux.capture(&pane) else {
+                    return;
+                };
+                if profile.classify(&screen) != ScreenState::Ready {
+                    idle_since = None;
+                    continue;
+                }
+                let since = *idle_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= IDLE_GRACE && !stop.load(Ordering::Relaxed) {
+                    let _ = tx.send(Msg::Event(Event::IdleWithoutSentinel { worker, pane }));
+                    return;
+                }
+            }
+        });
+    }
+
+    fn stop_monitor(&mut self, worker: WorkerId) {
+        if let Some(stop) = self.monitors.remove(&worker) {
+            stop.store(true, Ordering::Relaxed);
+        }
     }
 
     fn reset(&mut self, worker: WorkerId, pane: PaneId) -> anyhow::Result<Vec<Event>> {
@@ -189,11 +349,21 @@ impl Executor {
                 self.spawn(worker)
             }
             Reset::Command(command) => {
-                let (tmux, profile) = (self.tmux.clone(), self.profile.clone());
+                let (tmux, profile, tx) =
+                    (self.tmux.clone(), self.profile.clone(), self.tx.clone());
                 self.background(move || {
-                    let result = wait_ready(&*tmux, &pane, &profile, TURN_END_TIMEOUT)
+                    let result = wait_ready(&*tmux, &pane, &profile, TURN_END_TIMEOUT, &tx, worker)
                         .and_then(|()| type_command(&*tmux, &pane, &profile, &command))
-                        .and_then(|()| wait_ready(&*tmux, &pane, &profile, profile.startup_timeout));
+                        .and_then(|()| {
+                            wait_ready(
+                                &*tmux,
+                                &pane,
+                                &profile,
+                                profile.startup_timeout,
+                                &tx,
+                                worker,
+                            )
+                        });
                     ready_event(worker, &pane, result)
                 });
                 Ok(Vec::new())
@@ -237,12 +407,55 @@ fn ready_event(worker: WorkerId, pane: &PaneId, result: Result<(), String>) -> E
     }
 }
 
-/// Waits until the pane shows the profile's ready screen.
-fn wait_ready(mux: &dyn Mux, pane: &PaneId, profile: &Profile, timeout: Duration) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
+/// `path` relative to the workspace, for messages people read.
+fn relative(root: &std::path::Path, path: &std::path::Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The worker a scheduler action moves on to something new, which ends its busy-monitor.
+fn moves_on(action: &Action) -> Option<WorkerId> {
+    match action {
+        Action::Spawn { worker, .. }
+        | Action::Deliver { worker, .. }
+        | Action::Reset { worker, .. }
+        | Action::AwaitReady { worker, .. }
+        | Action::Interrupt { worker, .. }
+        | Action::Nudge { worker, .. } => Some(*worker),
+        _ => None,
+    }
+}
+
+/// Waits until the pane shows the profile's ready screen. A blocking dialog is reported
+/// once as needing a person, and stops the clock: only a person may answer it.
+fn wait_ready(
+    mux: &dyn Mux,
+    pane: &PaneId,
+    profile: &Profile,
+    timeout: Duration,
+    tx: &Sender<Msg>,
+    worker: WorkerId,
+) -> Result<(), String> {
+    let mut deadline = Instant::now() + timeout;
+    let mut told = false;
     loop {
-        match mux.capture(pane) {
-            Ok(screen) if profile.classify(&screen) == ScreenState::Ready => return Ok(()),
+        match mux.capture(pane).map(|screen| profile.classify(&screen)) {
+            Ok(ScreenState::Ready) => return Ok(()),
+            Ok(ScreenState::Dialog) => {
+                if !told {
+                    told = true;
+                    let what = "a blocking dialog on screen: answer it in the pane".to_string();
+                    let event = Event::NeedsHuman {
+                        worker,
+                        pane: pane.clone(),
+                        what,
+                    };
+                    let _ = tx.send(Msg::Event(event));
+                }
+                deadline = Instant::now() + timeout;
+            }
             Ok(_) => {}
             Err(e) => return Err(format!("cannot read the pane: {e}")),
         }
@@ -254,7 +467,12 @@ fn wait_ready(mux: &dyn Mux, pane: &PaneId, profile: &Profile, timeout: Duration
 }
 
 /// Types a short command such as `/clear` and submits it once it shows.
-fn type_command(mux: &dyn Mux, pane: &PaneId, profile: &Profile, command: &str) -> Result<(), String> {
+fn type_command(
+    mux: &dyn Mux,
+    pane: &PaneId,
+    profile: &Profile,
+    command: &str,
+) -> Result<(), String> {
     mux.send_text(pane, command).map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(2);
     while Instant::now() < deadline {

@@ -2,10 +2,15 @@
 //! edits, timers, signals) to the pure scheduler and hands its actions to the executor.
 
 mod executor;
+pub mod lock;
 mod progress;
+mod resume;
 pub mod snapshot;
 
+use crate::commands;
 use crate::config::Settings;
+use crate::error::BadInput;
+use crate::journal::Journal;
 use crate::plan::{Task, TaskId};
 use crate::scheduler::{Event, Limits, PlanTask, State, TaskStatus, WorkerId};
 use crate::sentinel::Sentinels;
@@ -57,6 +62,7 @@ pub struct Run {
     /// Each task's workspace-relative sentinel path.
     pub sentinels: HashMap<TaskId, PathBuf>,
     pub tmux: Tmux,
+    pub limits: Limits,
 }
 
 /// Drives the plan to the end on an already started tmux session.
@@ -68,19 +74,28 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         tasks,
         sentinels: sentinel_paths,
         tmux,
+        limits,
     } = run;
     let tmux = Arc::new(tmux);
     std::fs::create_dir_all(ws.swarm_dir().join("done"))
         .with_context(|| format!("creating {}", ws.swarm_dir().display()))?;
+    let _lock = lock::acquire(&ws)
+        .context("locking the workspace")?
+        .map_err(|pid| already_running(&ws, pid))?;
+    let (journal, replay) = Journal::open(&ws.swarm_dir().join("journal.jsonl"), &ws.plan)?;
+    std::fs::create_dir_all(commands::dir(&ws))?;
 
     let (tx, rx) = crossbeam_channel::unbounded::<Msg>();
     let (fs_tx, fs_rx) = crossbeam_channel::unbounded();
     let mut watch = Sentinels::new(&ws.root, fs_tx).context("watching the workspace")?;
+    watch.watch_dir(&commands::dir(&ws));
     watch_panes(tmux.clone(), tx.clone());
     watch_signals(tx.clone())?;
 
     let plan_tasks: Vec<PlanTask> = tasks.iter().map(plan_task).collect();
-    let mut state = State::new(&plan_tasks, settings.workers, Limits::default());
+    let mut state = State::new(&plan_tasks, settings.workers, limits);
+    state.restore(&replay);
+    let adoptions = resume::reconcile(&*tmux, &settings.profile, &replay, settings.workers);
     let mut exec = Executor::new(
         tmux.clone(),
         &settings,
@@ -88,6 +103,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         &tasks,
         sentinel_paths.clone(),
         tx.clone(),
+        (journal, replay),
     );
 
     // A sentinel that already exists means the task is done, even if PLAN.md says not.
@@ -98,6 +114,13 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                 task: task.id.clone(),
             }));
         }
+    }
+    for adoption in adoptions {
+        exec.adopt_window(adoption.worker, adoption.window);
+        actions.extend(state.adopt(adoption.worker, adoption.pane, adoption.task));
+    }
+    for command in commands::take(&ws) {
+        actions.extend(state.handle(Event::Command(command)));
     }
     actions.extend(state.start());
 
@@ -130,7 +153,13 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
             recv(rx) -> msg => match msg.expect("the loop holds a sender") {
                 Msg::Event(event) => {
                     progress.event(&event);
-                    actions = state.handle(event);
+                    if matches!(event, Event::IdleWithoutSentinel { .. }) {
+                        // The sentinel may be there with its inotify event still queued.
+                        for task in watch.rescan() {
+                            actions.extend(state.handle(Event::Sentinel { task }));
+                        }
+                    }
+                    actions.extend(state.handle(event));
                 }
                 Msg::SpawnNow(worker) => {
                     for event in exec.spawn(worker)? {
@@ -156,9 +185,18 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                     if ev.paths.iter().any(|p| p == &ws.plan) {
                         actions.extend(plan_edited(&ws, &mut state, &mut exec, &mut watch));
                     }
+                    if ev.paths.iter().any(|p| p.starts_with(commands::dir(&ws))) {
+                        for command in commands::take(&ws) {
+                            actions.extend(state.handle(Event::Command(command)));
+                        }
+                    }
                 }
             },
             recv(ticker) -> _ => {
+                actions.extend(state.handle(Event::Tick { now: started.elapsed() }));
+                for command in commands::take(&ws) {
+                    actions.extend(state.handle(Event::Command(command)));
+                }
                 for task in watch.rescan() {
                     actions.extend(state.handle(Event::Sentinel { task }));
                 }
@@ -181,13 +219,24 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         .collect();
     let already_checked = tasks.iter().filter(|t| t.checked).count();
     Ok(Summary {
-        done: state.count(|s| *s == TaskStatus::Done).saturating_sub(already_checked),
+        done: state
+            .count(|s| *s == TaskStatus::Done)
+            .saturating_sub(already_checked),
         failed,
         total: state.tasks().len().saturating_sub(already_checked),
         already_checked,
         elapsed: started.elapsed(),
         interrupted,
     })
+}
+
+fn already_running(ws: &Workspace, pid: Option<u32>) -> BadInput {
+    let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+    BadInput::new(format!(
+        "a swarm is already running for {}{who}",
+        ws.plan.display()
+    ))
+    .hint("`swarm attach` to watch it, `swarm status` to see it, or `swarm stop` to end it")
 }
 
 fn plan_task(task: &Task) -> PlanTask {

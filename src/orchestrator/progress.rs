@@ -76,7 +76,12 @@ impl Progress {
     /// Reports trouble that the scheduler will deal with.
     pub fn event(&mut self, event: &Event) {
         match event {
-            Event::DeliveryFailed { worker, task, reason, .. } => {
+            Event::DeliveryFailed {
+                worker,
+                task,
+                reason,
+                ..
+            } => {
                 self.line(format!("! w{worker} {task}: {reason}"));
             }
             Event::NotReady { worker, reason, .. } => {
@@ -120,7 +125,11 @@ impl Progress {
             summary.failed.len(),
             summary.total,
             self.started.elapsed().as_secs_f64(),
-            if summary.interrupted { " (interrupted)" } else { "" }
+            if summary.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
         );
     }
 }

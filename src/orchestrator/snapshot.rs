@@ -34,6 +34,7 @@ pub struct Counts {
     pub running: usize,
     pub pending: usize,
     pub failed: usize,
+    pub skipped: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,6 +57,10 @@ pub struct WorkerRow {
     pub state: String,
     pub task: Option<String>,
     pub restarts: u32,
+    pub paused: bool,
+    /// What a person must do for this worker (a blocking dialog), when one is needed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub needs: Option<String>,
 }
 
 /// Seconds since the Unix epoch.
@@ -74,7 +79,11 @@ pub struct Header<'a> {
 }
 
 impl Snapshot {
-    pub fn capture(header: &Header, state: &State, texts: &HashMap<crate::plan::TaskId, Task>) -> Snapshot {
+    pub fn capture(
+        header: &Header,
+        state: &State,
+        texts: &HashMap<crate::plan::TaskId, Task>,
+    ) -> Snapshot {
         let mut counts = Counts::default();
         let tasks = state
             .tasks()
@@ -97,6 +106,10 @@ impl Snapshot {
                     TaskStatus::Failed(reason) => {
                         counts.failed += 1;
                         ("failed", Some(reason.clone()))
+                    }
+                    TaskStatus::Skipped => {
+                        counts.skipped += 1;
+                        ("skipped", None)
                     }
                 };
                 TaskRow {
@@ -121,6 +134,8 @@ impl Snapshot {
                     .unwrap_or_default(),
                 task: w.task.as_ref().map(|t| t.to_string()),
                 restarts: w.restarts,
+                paused: w.paused,
+                needs: w.needs.clone(),
             })
             .collect();
         Snapshot {
@@ -188,7 +203,10 @@ impl Snapshot {
                 w.id,
                 w.pane.as_deref().unwrap_or("-"),
                 w.state,
-                w.task.as_deref().unwrap_or("")
+                match &w.needs {
+                    Some(what) => format!("needs you: {what}"),
+                    None => w.task.clone().unwrap_or_default(),
+                }
             );
         }
         let _ = writeln!(out, "\nSTATE    TRIES  TASK");

@@ -4,14 +4,16 @@
 mod edit;
 mod parse;
 
-pub use edit::{CheckOff, check_off};
+pub use edit::{CheckOff, NOTE_MARK, check_off, set_note};
 pub use parse::parse;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// A task's stable id: explicit (`{#auth-docs}`) or derived from its text.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct TaskId(pub String);
 

@@ -24,7 +24,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Task>, PlanError> {
     // A byte-order mark would hide the first line's list marker from the parser; skip it
     // for parsing and keep offsets relative to the whole file.
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
-    for (event, range) in Parser::new_ext(&text[bom..], Options::ENABLE_TASKLISTS).into_offset_iter() {
+    for (event, range) in
+        Parser::new_ext(&text[bom..], Options::ENABLE_TASKLISTS).into_offset_iter()
+    {
         let range = range.start + bom..range.end + bom;
         match event {
             Event::Start(Tag::Item) => open.push((range, None)),
@@ -56,7 +58,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Task>, PlanError> {
             return Err(PlanError::Syntax {
                 path: path.to_path_buf(),
                 line,
-                message: "the task has no text\nhint: say what the agent should do after the checkbox".into(),
+                message:
+                    "the task has no text\nhint: say what the agent should do after the checkbox"
+                        .into(),
             });
         }
         // Nested task items are tasks of their own, not context.
@@ -92,7 +96,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Task>, PlanError> {
 /// Where the line holding `offset` ends, before its `\r\n` or `\n`.
 fn end_of_line(text: &str, offset: usize) -> usize {
     let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-    if text[..end].ends_with('\r') { end - 1 } else { end }
+    if text[..end].ends_with('\r') {
+        end - 1
+    } else {
+        end
+    }
 }
 
 /// The lines of `range` (the item below its first line), without nested tasks, dedented.
@@ -104,6 +112,10 @@ fn context(source: &str, range: Range<usize>, nested: &[Range<usize>]) -> String
         pos += raw.len();
         // A nested item's range starts after its indentation: compare whole lines.
         if nested.iter().any(|n| n.start < pos && start < n.end) {
+            continue;
+        }
+        // swarm's own failure note is for people, not for the agent's prompt.
+        if raw.trim_start().starts_with(super::NOTE_MARK) {
             continue;
         }
         kept.push(raw.trim_end_matches(['\n', '\r']));
@@ -150,7 +162,10 @@ fn split_attributes(
     let (mut id, mut output) = (None, None);
     for token in inner.split_whitespace() {
         if let Some(name) = token.strip_prefix('#') {
-            let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
                 && name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
@@ -221,5 +236,4 @@ impl LineIndex {
     fn line_of(&self, offset: usize) -> usize {
         self.starts.partition_point(|&s| s <= offset)
     }
-
 }

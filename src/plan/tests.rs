@@ -81,15 +81,29 @@ fn a_byte_order_mark_is_skipped_and_kept() {
 #[test]
 fn an_empty_task_is_an_error() {
     let err = parse("- [ ] ok\n- [ ]   {#x}\n", Path::new("PLAN.md")).unwrap_err();
-    assert!(err.to_string().starts_with("PLAN.md:2: the task has no text"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("PLAN.md:2: the task has no text"),
+        "{err}"
+    );
 }
 
 #[test]
 fn derived_ids_are_slugs_cut_with_a_hash() {
-    assert_eq!(ids("- [ ] Refactor src/login.ts\n"), ["refactor-src-login-ts"]);
+    assert_eq!(
+        ids("- [ ] Refactor src/login.ts\n"),
+        ["refactor-src-login-ts"]
+    );
     let long = ids("- [ ] A very long task text that goes on and on beyond forty characters\n");
-    assert!(long[0].starts_with("a-very-long-task-text-that-goes-on-and-"), "{}", long[0]);
-    assert_eq!(long[0].len(), "a-very-long-task-text-that-goes-on-and".len() + 7);
+    assert!(
+        long[0].starts_with("a-very-long-task-text-that-goes-on-and-"),
+        "{}",
+        long[0]
+    );
+    assert_eq!(
+        long[0].len(),
+        "a-very-long-task-text-that-goes-on-and".len() + 7
+    );
     let unicode = ids("- [ ] 漢字のタスク\n");
     assert_eq!(unicode[0].len(), 6, "{}", unicode[0]);
 }
@@ -107,12 +121,19 @@ fn editing_one_task_keeps_every_other_id() {
 fn duplicate_ids_name_both_lines() {
     let err = parse("- [ ] Same\n\n- [ ] Same\n", Path::new("PLAN.md")).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.starts_with("PLAN.md:3: duplicate task id `same` (first used on line 1)"), "{msg}");
+    assert!(
+        msg.starts_with("PLAN.md:3: duplicate task id `same` (first used on line 1)"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn bad_attributes_are_errors_with_the_line() {
-    for bad in ["- [ ] x {#bad/id}\n", "- [ ] x {#a size=3}\n", "- [ ] x {#a #b}\n"] {
+    for bad in [
+        "- [ ] x {#bad/id}\n",
+        "- [ ] x {#a size=3}\n",
+        "- [ ] x {#a #b}\n",
+    ] {
         let err = parse(&format!("\n{bad}"), Path::new("PLAN.md")).unwrap_err();
         assert!(err.to_string().starts_with("PLAN.md:2: "), "{err}");
     }
@@ -143,8 +164,14 @@ fn check_off_flips_one_byte_and_reports_checked_and_gone_tasks() {
     let mut want = SAMPLE.as_bytes().to_vec();
     want[t[3].checkbox] = b'x';
     assert_eq!(after, want);
-    assert_eq!(check_off(&path, &t[2].id).unwrap(), CheckOff::AlreadyChecked);
-    assert_eq!(check_off(&path, &TaskId("nope".into())).unwrap(), CheckOff::Gone);
+    assert_eq!(
+        check_off(&path, &t[2].id).unwrap(),
+        CheckOff::AlreadyChecked
+    );
+    assert_eq!(
+        check_off(&path, &TaskId("nope".into())).unwrap(),
+        CheckOff::Gone
+    );
     assert_eq!(std::fs::read(&path).unwrap(), want);
 }
 
@@ -164,7 +191,9 @@ fn check_off_applies_to_the_newest_text() {
 
 #[test]
 fn ten_thousand_tasks_parse() {
-    let text: String = (0..10_000).map(|i| format!("- [ ] Task number {i}\n")).collect();
+    let text: String = (0..10_000)
+        .map(|i| format!("- [ ] Task number {i}\n"))
+        .collect();
     assert_eq!(tasks(&text).len(), 10_000);
 }
 
@@ -186,17 +215,24 @@ fn block() -> impl Strategy<Value = String> {
 }
 
 fn plan() -> impl Strategy<Value = String> {
-    (prop::collection::vec(block(), 0..25), any::<bool>(), any::<bool>()).prop_map(
-        |(blocks, crlf, trailing_newline)| {
+    (
+        prop::collection::vec(block(), 0..25),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(blocks, crlf, trailing_newline)| {
             let mut text = blocks.concat();
             if !trailing_newline {
                 while text.ends_with('\n') {
                     text.pop();
                 }
             }
-            if crlf { text.replace('\n', "\r\n") } else { text }
-        },
-    )
+            if crlf {
+                text.replace('\n', "\r\n")
+            } else {
+                text
+            }
+        })
 }
 
 proptest! {
@@ -230,3 +266,29 @@ proptest! {
     }
 }
 
+#[test]
+fn a_failure_note_is_written_replaced_and_dropped_on_check_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("PLAN.md");
+    let original = "- [ ] One\r\n  context line\r\n- [ ] Two";
+    std::fs::write(&path, original).unwrap();
+    let one = TaskId("one".into());
+    let two = TaskId("two".into());
+    assert!(set_note(&path, &one, "failed after 3 attempts").unwrap());
+    assert!(set_note(&path, &two, "failed once").unwrap());
+    assert!(set_note(&path, &one, "failed after 4 attempts").unwrap());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text,
+        "- [ ] One\r\n  ⚠ swarm: failed after 4 attempts\r\n  context line\r\n- [ ] Two\r\n  ⚠ swarm: failed once"
+    );
+    let t = tasks(&text);
+    assert_eq!(t[0].context, "context line", "the note is not context");
+    assert_eq!(ids(&text), ["one", "two"]);
+    check_off(&path, &one).unwrap();
+    check_off(&path, &two).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "- [x] One\r\n  context line\r\n- [x] Two\r\n"
+    );
+}

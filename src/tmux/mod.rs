@@ -109,4 +109,6 @@ pub trait Mux: Send + Sync {
     /// Shows `label` in the pane's border (the `@task` pane option).
     fn set_label(&self, pane: &PaneId, label: &str) -> Result<(), TmuxError>;
     fn kill_pane(&self, pane: &PaneId) -> Result<(), TmuxError>;
+    /// Appends the pane's output to `log` from now on (`None` stops it).
+    fn transcript(&self, pane: &PaneId, log: Option<&std::path::Path>) -> Result<(), TmuxError>;
 }

@@ -149,6 +149,17 @@ impl Mux for Tmux {
         self.run(&Argv::new("kill-pane").args(["-t", &pane.0]))?;
         Ok(())
     }
+
+    fn transcript(&self, pane: &PaneId, log: Option<&std::path::Path>) -> Result<(), TmuxError> {
+        let mut line = Argv::new("pipe-pane").args(["-t", &pane.0]);
+        if let Some(log) = log {
+            // tmux runs this with /bin/sh; the path is single-quoted for it.
+            let quoted = log.display().to_string().replace('\'', "'\\''");
+            line = line.args([format!("exec cat >> '{quoted}'").as_str()]);
+        }
+        self.run(&line)?;
+        Ok(())
+    }
 }
 
 /// Pane ids go into the command strings of `if-shell`, which tmux parses again.

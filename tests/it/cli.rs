@@ -16,7 +16,11 @@ fn refused(env: &TestEnv, args: &[&str]) -> String {
         .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert_eq!(std::fs::read(env.path("PLAN.md")).ok(), plan_before, "plan modified");
+    assert_eq!(
+        std::fs::read(env.path("PLAN.md")).ok(),
+        plan_before,
+        "plan modified"
+    );
     assert!(!env.path(".swarm").exists(), ".swarm/ created");
     assert!(!env.server_alive(), "a tmux server was started");
     err
@@ -69,7 +73,10 @@ fn bad_toml_names_the_file_and_line() {
 fn unknown_config_keys_name_the_file_and_line() {
     let env = TestEnv::new();
     env.write("PLAN.md", PLAN);
-    env.write("swarm.toml", "workers = 2\n\n[window]\nwidth = 100\nhieght = 40\n");
+    env.write(
+        "swarm.toml",
+        "workers = 2\n\n[window]\nwidth = 100\nhieght = 40\n",
+    );
     let err = refused(&env, &[]);
     assert!(err.contains("swarm.toml:5"), "{err}");
     assert!(err.contains("hieght"), "{err}");
@@ -107,7 +114,11 @@ fn an_invalid_socket_name_is_refused() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not a valid socket name"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a valid socket name"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -133,7 +144,11 @@ fn missing_tmux_is_refused_with_the_install_command() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("apt install tmux"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("apt install tmux"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(env.read("PLAN.md"), plan_before);
 }
 

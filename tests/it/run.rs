@@ -10,7 +10,10 @@ use std::time::Duration;
 /// `swarm run --headless` with `workers` simulated agents logging to `sim.jsonl`.
 fn run_headless(env: &TestEnv, workers: usize, sim_flags: &str) -> Output {
     let log = env.dir.path().join("sim.jsonl");
-    let agent_cmd = format!("swarm sim-agent --think-ms 50 --log {} {sim_flags}", log.display());
+    let agent_cmd = format!(
+        "swarm sim-agent --think-ms 50 --log {} {sim_flags}",
+        log.display()
+    );
     env.swarm()
         .args(["run", "--headless", "--socket", &env.socket])
         .args(["--workers", &workers.to_string(), "--agent", "sim"])
@@ -64,7 +67,9 @@ fn a_twenty_task_plan_with_four_workers_completes_byte_exact() {
     let mut plan = String::from("# Twenty chores\r\n\r\nSome prose that must survive.  \r\n\r\n");
     for i in 1..=20 {
         if i % 3 == 0 {
-            plan.push_str(&format!("- [ ] Write docs/f{i}.md about module {i} {{out=docs/f{i}.md}}\r\n"));
+            plan.push_str(&format!(
+                "- [ ] Write docs/f{i}.md about module {i} {{out=docs/f{i}.md}}\r\n"
+            ));
             plan.push_str(&format!("  Mention the number {i} twice.\r\n"));
         } else {
             plan.push_str(&format!("- [ ] Chore number {i}, trailing spaces  \r\n"));
@@ -75,7 +80,11 @@ fn a_twenty_task_plan_with_four_workers_completes_byte_exact() {
 
     let out = run_headless(&env, 4, "");
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    assert!(stderr(&out).contains("20 done, 0 failed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("20 done, 0 failed"),
+        "{}",
+        stderr(&out)
+    );
 
     assert_only_checkboxes_flipped(&plan, &env.read("PLAN.md"));
     for i in (3..=20).step_by(3) {
@@ -89,7 +98,10 @@ fn a_twenty_task_plan_with_four_workers_completes_byte_exact() {
     want.sort();
     got.sort();
     assert_eq!(got, want, "prompts arrived byte-exact");
-    assert!(!env.server_alive(), "a headless run stops its own tmux server");
+    assert!(
+        !env.server_alive(),
+        "a headless run stops its own tmux server"
+    );
 }
 
 #[test]
@@ -98,7 +110,9 @@ fn key_names_shell_syntax_and_a_100_kb_context_arrive_as_text() {
     let mut big = String::new();
     let mut n = 0;
     while big.len() < 110 * 1024 {
-        big.push_str(&format!("  line {n}: Enter C-c Escape ; $(rm -rf /) `id` \"q\" 'q' \\ é 漢\n"));
+        big.push_str(&format!(
+            "  line {n}: Enter C-c Escape ; $(rm -rf /) `id` \"q\" 'q' \\ é 漢\n"
+        ));
         n += 1;
     }
     let plan = format!(
@@ -112,10 +126,17 @@ fn key_names_shell_syntax_and_a_100_kb_context_arrive_as_text() {
     let got = received_prompts(&env);
     assert_eq!(got.len(), 3);
     for prompt in &want {
-        assert!(got.contains(prompt), "prompt not received byte-exact:\n{}", &prompt[..200.min(prompt.len())]);
+        assert!(
+            got.contains(prompt),
+            "prompt not received byte-exact:\n{}",
+            &prompt[..200.min(prompt.len())]
+        );
     }
     let longest = want.iter().map(String::len).max().unwrap_or(0);
-    assert!(longest > 100 * 1024, "the big prompt is only {longest} bytes");
+    assert!(
+        longest > 100 * 1024,
+        "the big prompt is only {longest} bytes"
+    );
     assert!(!env.path("PWNED").exists() && !env.path("PWNED2").exists());
 }
 
@@ -132,17 +153,26 @@ fn an_agent_that_exits_never_gets_a_paste_and_its_task_fails_after_retries() {
     assert!(err.contains("exit-now-please"), "{err}");
 
     let after = env.read("PLAN.md");
-    assert!(after.contains("- [ ] EXIT-NOW please"), "a failed task stays open");
+    assert!(
+        after.contains("- [ ] EXIT-NOW please"),
+        "a failed task stays open"
+    );
     assert_eq!(after.matches("- [x]").count(), 3);
 
     // The exiting prompt went out once per attempt, each time to a fresh agent process:
     // never again to the pane whose agent had exited.
     let log = read_jsonl(&env.dir.path().join("sim.jsonl"));
-    let exits = received_prompts(&env).iter().filter(|p| p.contains("EXIT-NOW")).count();
+    let exits = received_prompts(&env)
+        .iter()
+        .filter(|p| p.contains("EXIT-NOW"))
+        .count();
     assert_eq!(exits, 3, "max_attempts deliveries");
     let starts = log.iter().filter(|e| e["event"] == "start").count();
     // The run may end before the last replacement agent starts.
-    assert!(starts >= 2 + exits - 1, "each exit was replaced by a new agent ({starts} starts)");
+    assert!(
+        starts >= 2 + exits - 1,
+        "each exit was replaced by a new agent ({starts} starts)"
+    );
 }
 
 #[test]
@@ -172,10 +202,33 @@ fn attached_run_drives_the_plan_from_window_zero_and_stop_ends_only_it() {
     // A terminal for `swarm run` to attach from: a pane of a second private server.
     let outer = format!("{}-outer", env.socket);
     let ws = env.ws();
+    // remain-on-exit keeps the outer server up after `swarm run` returns, so that its
+    // survival says something about `swarm stop`.
     let out = std::process::Command::new("tmux")
-        .args(["-L", &outer, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40", "-c"])
+        .args([
+            "-L",
+            &outer,
+            "-f",
+            "/dev/null",
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
+        ])
+        .args(["new-session", "-d", "-x", "120", "-y", "40", "-c"])
         .arg(&ws)
-        .args(["--", swarm_bin(), "run", "--socket", &env.socket, "--workers", "2", "--agent", "sim"])
+        .args([
+            "--",
+            swarm_bin(),
+            "run",
+            "--socket",
+            &env.socket,
+            "--workers",
+            "2",
+            "--agent",
+            "sim",
+        ])
         .args(["--agent-cmd", "swarm sim-agent --think-ms 50"])
         .env("TMUX_TMPDIR", env.dir.path().join("tmux"))
         .env("HOME", env.dir.path().join("home"))
@@ -199,7 +252,11 @@ fn attached_run_drives_the_plan_from_window_zero_and_stop_ends_only_it() {
     assert!(windows.starts_with("0 orchestrator"), "{windows}");
     assert!(windows.contains("workers-1"), "{windows}");
 
-    let out = env.swarm().args(["stop", "--socket", &env.socket]).output().unwrap();
+    let out = env
+        .swarm()
+        .args(["stop", "--socket", &env.socket])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!env.server_alive(), "swarm stop ends swarm's server");
     let outer_alive = std::process::Command::new("tmux")
@@ -216,9 +273,17 @@ fn attached_run_drives_the_plan_from_window_zero_and_stop_ends_only_it() {
 #[test]
 fn demo_runs_headless_off_a_terminal_and_checks_off_all_twelve_tasks() {
     let env = TestEnv::new();
-    let out = env.swarm().args(["demo", "--think-ms", "50"]).output().unwrap();
+    let out = env
+        .swarm()
+        .args(["demo", "--think-ms", "50"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("12 done, 0 failed, 12 total"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("12 done, 0 failed, 12 total"),
+        "{}",
+        stderr(&out)
+    );
     let text = stdout(&out);
     let ws = text
         .lines()
