@@ -21,6 +21,14 @@ pub enum Command {
     Status(StatusArgs),
     /// End this workspace's swarm (its own tmux server, nothing else).
     Stop(Workspace),
+    /// Stop handing out tasks, to one worker (`w2`) or to all; running tasks go on.
+    Pause(WorkerArgs),
+    /// Hand out tasks again, to one worker or to all.
+    Resume(WorkerArgs),
+    /// Try a failed or skipped task again, with fresh attempts.
+    Retry(TaskArgs),
+    /// Do not do a task; if it is running, its agent is interrupted.
+    Skip(TaskArgs),
     /// Write a commented swarm.toml, and a sample PLAN.md if there is none.
     Init(InitArgs),
     /// Run a 12-task sample plan with 4 simulated agents in a temporary workspace.
@@ -77,6 +85,27 @@ pub struct StatusArgs {
     /// Keep redrawing until the swarm ends (what window 0 shows in headless runs).
     #[arg(long, hide = true)]
     pub watch: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// The worker, as `swarm status` names it (`w2`, or `2`); all workers if left out.
+    #[arg(value_name = "WORKER", conflicts_with = "all")]
+    pub worker: Option<String>,
+    /// Every worker (the default).
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TaskArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// The task's id, as `swarm status` shows it.
+    #[arg(value_name = "TASK")]
+    pub task: String,
 }
 
 #[derive(Debug, Clone, Args)]

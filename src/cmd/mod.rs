@@ -3,13 +3,20 @@
 mod attach;
 mod demo;
 mod init;
+mod pause;
+mod resume;
+mod retry;
 mod run;
+mod skip;
 mod status;
 mod stop;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command, Workspace as WorkspaceArgs};
 use crate::config::{self, Overrides};
+use crate::error::BadInput;
+use crate::plan::TaskId;
+use crate::scheduler::{Command as Steer, WorkerId};
 use crate::tmux::Tmux;
 use crate::workspace::Workspace;
 
@@ -20,6 +27,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Attach(ws) => attach::run(&ws),
         Command::Status(args) => status::run(&args),
         Command::Stop(ws) => stop::run(&ws),
+        Command::Pause(args) => pause::run(&args),
+        Command::Resume(args) => resume::run(&args),
+        Command::Retry(args) => retry::run(&args),
+        Command::Skip(args) => skip::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::SimAgent(args) => crate::sim::run(&args).map(|()| Outcome::Success),
@@ -36,4 +47,41 @@ fn target(args: &WorkspaceArgs) -> anyhow::Result<(Workspace, Tmux)> {
     let settings = config::resolve(config::load(&ws.config_path())?, &overrides, &ws.root)?;
     let socket = ws.socket(settings.socket.as_deref());
     Ok((ws, Tmux::new(&socket, &settings.session)))
+}
+
+/// Hands a command to the orchestrator running in the workspace.
+fn steer(args: &WorkspaceArgs, command: Steer, done: &str) -> anyhow::Result<Outcome> {
+    let (ws, _) = target(args)?;
+    if crate::orchestrator::lock::holder(&ws).is_none() {
+        return Err(
+            BadInput::new(format!("no swarm is running for {}", ws.plan.display()))
+                .hint("start one with `swarm run`")
+                .into(),
+        );
+    }
+    crate::commands::send(&ws, &command)?;
+    println!("{done}");
+    Ok(Outcome::Success)
+}
+
+/// `w2` or `2`, as `swarm status` shows workers.
+fn worker_id(name: &str) -> Result<WorkerId, BadInput> {
+    name.strip_prefix('w').unwrap_or(name).parse().map_err(|_| {
+        BadInput::new(format!("`{name}` is not a worker"))
+            .hint("name a worker as `swarm status` shows it, like `w2`")
+    })
+}
+
+/// A task id that the plan has.
+fn task_id(args: &WorkspaceArgs, id: &str) -> anyhow::Result<TaskId> {
+    let (ws, _) = target(args)?;
+    let (_, tasks) = crate::plan::load(&ws.plan)?;
+    match tasks.into_iter().find(|t| t.id.0 == id) {
+        Some(task) => Ok(task.id),
+        None => Err(
+            BadInput::new(format!("{}: no task `{id}`", ws.plan.display()))
+                .hint("`swarm status` lists the tasks with their ids")
+                .into(),
+        ),
+    }
 }

@@ -5,7 +5,7 @@ use crate::Outcome;
 use crate::cli::RunArgs;
 use crate::config::{self, Overrides, Settings};
 use crate::error::BadInput;
-use crate::orchestrator::{self, Progress, Run};
+use crate::orchestrator::{self, Progress, Run, lock};
 use crate::plan::TaskId;
 use crate::scheduler::Limits;
 use crate::tmux::Tmux;
@@ -27,25 +27,42 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         return drive(run);
     }
     crate::tmux::check_version()?;
-    if run.tmux.has_session()? {
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    // A second `swarm run` joins the running swarm instead of starting another.
+    if let Some(pid) = lock::holder(&run.ws) {
+        if interactive && !args.headless && run.tmux.has_session()? {
+            eprintln!("swarm: a swarm is already running here (pid {pid}); attaching");
+            run.tmux.attach()?;
+            return Ok(Outcome::Success);
+        }
         return Err(BadInput::new(format!(
-            "a swarm is already running for {} (tmux socket `{}`)",
+            "a swarm is already running for {} (pid {pid}, tmux socket `{}`)",
             run.ws.plan.display(),
             run.tmux.socket
         ))
-        .hint("`swarm attach` to watch it, or `swarm stop` to end it")
+        .hint("`swarm attach` to watch it, `swarm status` to see it, or `swarm stop` to end it")
         .into());
     }
+    // The session outlived its orchestrator: the new one adopts its workers.
+    let resuming = run.tmux.has_session()?;
+    if resuming {
+        eprintln!(
+            "swarm: resuming the swarm on tmux socket `{}`",
+            run.tmux.socket
+        );
+    }
     if args.headless {
-        let window0 = self_argv(&["status", "--watch"], &run);
-        start_session(&run, &window0)?;
+        if !resuming {
+            let window0 = self_argv(&["status", "--watch"], &run);
+            start_session(&run, &window0)?;
+        }
         let tmux = run.tmux.clone();
         let outcome = drive(run);
         // A headless run cleans up after itself: its session exists only to be watched.
         let _ = tmux.kill_server();
         return outcome;
     }
-    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+    if !interactive {
         return Err(
             BadInput::new("`swarm run` attaches to tmux, but this is not a terminal")
                 .hint("use `swarm run --headless` in scripts")
@@ -54,7 +71,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     }
     let mut window0 = self_argv(&["run", "--in-window"], &run);
     forward_flags(args, &mut window0);
-    start_session(&run, &window0)?;
+    if resuming {
+        run.tmux.respawn_window0(&window0, &run.ws.root)?;
+    } else {
+        start_session(&run, &window0)?;
+    }
     run.tmux.attach()?;
     Ok(Outcome::Success)
 }

@@ -352,18 +352,33 @@ impl Executor {
                 let (tmux, profile, tx) =
                     (self.tmux.clone(), self.profile.clone(), self.tx.clone());
                 self.background(move || {
-                    let result = wait_ready(&*tmux, &pane, &profile, TURN_END_TIMEOUT, &tx, worker)
-                        .and_then(|()| type_command(&*tmux, &pane, &profile, &command))
-                        .and_then(|()| {
-                            wait_ready(
-                                &*tmux,
-                                &pane,
-                                &profile,
-                                profile.startup_timeout,
-                                &tx,
-                                worker,
-                            )
-                        });
+                    // The turn ends first; text left in the box is ours (see below).
+                    let idle = [ScreenState::Ready, ScreenState::InputPending];
+                    let result = wait_for(
+                        &*tmux,
+                        &pane,
+                        &profile,
+                        TURN_END_TIMEOUT,
+                        &tx,
+                        worker,
+                        &idle,
+                    )
+                    .and_then(|state| match state {
+                        ScreenState::InputPending => clear_leftover_input(&*tmux, &pane, &profile)
+                            .ok_or_else(|| "text in the input box would not clear".to_string()),
+                        _ => Ok(()),
+                    })
+                    .and_then(|()| type_command(&*tmux, &pane, &profile, &command))
+                    .and_then(|()| {
+                        wait_ready(
+                            &*tmux,
+                            &pane,
+                            &profile,
+                            profile.startup_timeout,
+                            &tx,
+                            worker,
+                        )
+                    });
                     ready_event(worker, &pane, result)
                 });
                 Ok(Vec::new())
@@ -428,8 +443,7 @@ fn moves_on(action: &Action) -> Option<WorkerId> {
     }
 }
 
-/// Waits until the pane shows the profile's ready screen. A blocking dialog is reported
-/// once as needing a person, and stops the clock: only a person may answer it.
+/// Waits until the pane shows the profile's ready screen.
 fn wait_ready(
     mux: &dyn Mux,
     pane: &PaneId,
@@ -438,11 +452,35 @@ fn wait_ready(
     tx: &Sender<Msg>,
     worker: WorkerId,
 ) -> Result<(), String> {
+    wait_for(
+        mux,
+        pane,
+        profile,
+        timeout,
+        tx,
+        worker,
+        &[ScreenState::Ready],
+    )
+    .map(|_| ())
+}
+
+/// Waits until the pane's screen is in one of the `wanted` states, and says which. A
+/// blocking dialog is reported once as needing a person, and stops the clock: only a
+/// person may answer it.
+fn wait_for(
+    mux: &dyn Mux,
+    pane: &PaneId,
+    profile: &Profile,
+    timeout: Duration,
+    tx: &Sender<Msg>,
+    worker: WorkerId,
+    wanted: &[ScreenState],
+) -> Result<ScreenState, String> {
     let mut deadline = Instant::now() + timeout;
     let mut told = false;
     loop {
         match mux.capture(pane).map(|screen| profile.classify(&screen)) {
-            Ok(ScreenState::Ready) => return Ok(()),
+            Ok(state) if wanted.contains(&state) => return Ok(state),
             Ok(ScreenState::Dialog) => {
                 if !told {
                     told = true;
@@ -464,6 +502,24 @@ fn wait_ready(
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// A reset command swarm typed but never submitted (its orchestrator was killed between
+/// the two) leaves the box non-empty: clear it, once, and wait for the ready screen.
+fn clear_leftover_input(mux: &dyn Mux, pane: &PaneId, profile: &Profile) -> Option<()> {
+    let screen = mux.capture(pane).ok()?;
+    if profile.classify(&screen) != ScreenState::InputPending {
+        return None;
+    }
+    mux.send_key(pane, "C-c").ok()?;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if mux.capture(pane).ok().map(|s| profile.classify(&s)) == Some(ScreenState::Ready) {
+            return Some(());
+        }
+        std::thread::sleep(POLL);
+    }
+    None
 }
 
 /// Types a short command such as `/clear` and submits it once it shows.

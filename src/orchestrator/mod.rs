@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 /// How often sentinels are rescanned and the status file refreshed.
 const TICK: Duration = Duration::from_millis(250);
+/// How long PLAN.md must be quiet after an edit before it is read again.
+const PLAN_QUIET: Duration = Duration::from_millis(200);
 /// How often the pane watcher lists panes to notice dead agents.
 const PANE_POLL: Duration = Duration::from_millis(250);
 
@@ -50,6 +52,7 @@ pub struct Summary {
     pub total: usize,
     /// Tasks that were checked before the run and so are not counted above.
     pub already_checked: usize,
+    pub skipped: usize,
     pub elapsed: Duration,
     pub interrupted: bool,
 }
@@ -117,6 +120,11 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
     }
     for adoption in adoptions {
         exec.adopt_window(adoption.worker, adoption.window);
+        if let Some(task) = &adoption.task
+            && let Some(done) = watch.expect(&sentinel_paths[task], task.clone())
+        {
+            actions.extend(state.handle(Event::Sentinel { task: done }));
+        }
         actions.extend(state.adopt(adoption.worker, adoption.pane, adoption.task));
     }
     for command in commands::take(&ws) {
@@ -135,6 +143,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
     let ticker = crossbeam_channel::tick(TICK);
     let mut dirty = true;
     let mut interrupted = false;
+    let mut plan_touched: Option<Instant> = None;
     progress.update(&state);
 
     loop {
@@ -183,7 +192,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                         actions.extend(state.handle(Event::Sentinel { task }));
                     }
                     if ev.paths.iter().any(|p| p == &ws.plan) {
-                        actions.extend(plan_edited(&ws, &mut state, &mut exec, &mut watch));
+                        plan_touched = Some(Instant::now());
                     }
                     if ev.paths.iter().any(|p| p.starts_with(commands::dir(&ws))) {
                         for command in commands::take(&ws) {
@@ -193,6 +202,12 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                 }
             },
             recv(ticker) -> _ => {
+                // A plan being written is read only once it has been quiet for a moment:
+                // a half-written file would look like tasks were removed.
+                if plan_touched.is_some_and(|t| t.elapsed() >= PLAN_QUIET) {
+                    plan_touched = None;
+                    actions.extend(plan_edited(&ws, &mut state, &mut exec, &mut watch));
+                }
                 actions.extend(state.handle(Event::Tick { now: started.elapsed() }));
                 for command in commands::take(&ws) {
                     actions.extend(state.handle(Event::Command(command)));
@@ -225,6 +240,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         failed,
         total: state.tasks().len().saturating_sub(already_checked),
         already_checked,
+        skipped: state.count(|s| *s == TaskStatus::Skipped),
         elapsed: started.elapsed(),
         interrupted,
     })
@@ -290,7 +306,8 @@ fn watch_panes(tmux: Arc<Tmux>, tx: Sender<Msg>) {
         loop {
             match tmux.panes() {
                 Ok(panes) => {
-                    for pane in panes.into_iter().filter(|p| p.dead) {
+                    // An agent that exited to a shell is as gone as a dead pane.
+                    for pane in panes.into_iter().filter(|p| p.dead || p.shell_in_front()) {
                         if reported.insert(pane.id.clone()) {
                             let event = Event::PaneDead {
                                 pane: pane.id,

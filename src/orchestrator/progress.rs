@@ -119,8 +119,12 @@ impl Progress {
             0 => String::new(),
             n => format!("; {n} already checked"),
         };
+        let skipped = match summary.skipped {
+            0 => String::new(),
+            n => format!(", {n} skipped"),
+        };
         eprintln!(
-            "swarm: {} done, {} failed, {} total in {:.1}s{already}{}",
+            "swarm: {} done, {} failed{skipped}, {} total in {:.1}s{already}{}",
             summary.done,
             summary.failed.len(),
             summary.total,

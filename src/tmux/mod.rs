@@ -40,6 +40,16 @@ pub struct PaneInfo {
     pub window: String,
 }
 
+impl PaneInfo {
+    /// A shell is in the pane's foreground: the agent exited to the shell that started it
+    /// (the same names the paste guard refuses).
+    pub fn shell_in_front(&self) -> bool {
+        let name = self.current_command.as_str();
+        let shell = name.strip_suffix("sh").unwrap_or("-");
+        matches!(shell, "" | "ba" | "z" | "fi" | "da" | "k" | "tc" | "c")
+    }
+}
+
 /// An agent process to start in a pane of its own.
 #[derive(Debug, Clone)]
 pub struct SpawnSpec {
@@ -111,4 +121,28 @@ pub trait Mux: Send + Sync {
     fn kill_pane(&self, pane: &PaneId) -> Result<(), TmuxError>;
     /// Appends the pane's output to `log` from now on (`None` stops it).
     fn transcript(&self, pane: &PaneId, log: Option<&std::path::Path>) -> Result<(), TmuxError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shells_in_front_are_the_ones_the_paste_guard_refuses() {
+        let pane = |cmd: &str| PaneInfo {
+            id: PaneId("%1".into()),
+            dead: false,
+            dead_status: None,
+            in_mode: false,
+            current_command: cmd.into(),
+            pid: 1,
+            window: "@1".into(),
+        };
+        for shell in ["sh", "bash", "zsh", "fish", "dash", "ksh", "tcsh", "csh"] {
+            assert!(pane(shell).shell_in_front(), "{shell}");
+        }
+        for agent in ["claude", "node", "swarm", "python3", "ssh", "", "push"] {
+            assert!(!pane(agent).shell_in_front(), "{agent}");
+        }
+    }
 }

@@ -16,6 +16,20 @@ const BORDER_FORMAT: &str =
     " #{@worker}#{?#{@task}, · #{@task},}#{?pane_dead, [dead #{pane_dead_status}],} ";
 
 impl Tmux {
+    /// Restarts window 0's program (the orchestrator, after it died) in place.
+    pub fn respawn_window0(&self, argv: &[String], cwd: &Path) -> Result<(), TmuxError> {
+        // respawn-pane loses exit statuses on 3.3a (TMUX-FACTS §2), which matters for
+        // agents, not for window 0, whose pane id the layout keeps this way.
+        let line = with_spawn_args(
+            Argv::new("respawn-pane").args(["-k", "-t", &format!("{}:0.0", self.target())]),
+            cwd,
+            &BTreeMap::new(),
+            argv,
+        );
+        self.run(&line)?;
+        Ok(())
+    }
+
     /// Starts the server and the session with one window running `argv`, and sets
     /// swarm's server options in the same call.
     pub fn start_session(

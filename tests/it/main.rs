@@ -4,5 +4,6 @@ mod common;
 
 mod cli;
 mod deliver;
+mod faults;
 mod run;
 mod sim_agent;

@@ -1,0 +1,303 @@
+//! Fault injection on real tmux with the simulated agent: the orchestrator killed with
+//! SIGKILL mid-run and restarted, agents killed, hung, or exiting to a shell with a canary
+//! prompt waiting, and PLAN.md edited during the run. Nothing may be lost, nothing done
+//! twice, and no canary may run.
+
+use crate::common::{TestEnv, read_jsonl, stderr, swarm_bin, wait_until};
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// `swarm run --headless` on the test's socket, as a child process.
+fn spawn_run(env: &TestEnv, workers: u32, sim_flags: &str, extra: &[&str]) -> Child {
+    let log = env.dir.path().join("sim.jsonl");
+    let agent_cmd = format!("swarm sim-agent --log {} {sim_flags}", log.display());
+    env.swarm()
+        .args([
+            "run",
+            "--headless",
+            "--socket",
+            &env.socket,
+            "--agent",
+            "sim",
+        ])
+        .args(["--workers", &workers.to_string(), "--agent-cmd", &agent_cmd])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn sim_log(env: &TestEnv) -> Vec<serde_json::Value> {
+    read_jsonl(&env.dir.path().join("sim.jsonl"))
+}
+
+/// How many times each sentinel path was written by an agent.
+fn sentinel_writes(env: &TestEnv) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for e in sim_log(env).iter().filter(|e| e["event"] == "sentinel") {
+        *counts
+            .entry(e["path"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    counts
+}
+
+fn checked(env: &TestEnv) -> usize {
+    env.read("PLAN.md").matches("- [x]").count()
+}
+
+#[test]
+fn orchestrator_killed_again_and_again_loses_nothing_and_repeats_nothing() {
+    let env = TestEnv::new();
+    let tasks = 16;
+    let plan: String = (1..=tasks).map(|i| format!("- [ ] Chore {i}\n")).collect();
+    env.write("PLAN.md", &plan);
+
+    let mut kills = 0;
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let mut child = spawn_run(&env, 3, "--think-ms 400", &[]);
+        let before = checked(&env);
+        if before + 3 >= tasks || kills >= 5 {
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            break;
+        }
+        // Kill it once it has made progress (or at least dispatched), at varying moments.
+        wait_until("progress", Duration::from_secs(30), || {
+            checked(&env) > before
+        });
+        std::thread::sleep(Duration::from_millis(37 * (kills as u64 % 5)));
+        child.kill().unwrap(); // SIGKILL: no cleanup runs
+        child.wait().unwrap();
+        kills += 1;
+    }
+
+    let writes = sentinel_writes(&env);
+    let lost = tasks - checked(&env);
+    let duplicated = writes.values().filter(|&&n| n > 1).count();
+    eprintln!(
+        "fault suite: {runs} runs, {kills} orchestrator kills (SIGKILL), {lost} tasks lost, {duplicated} tasks done twice"
+    );
+    assert_eq!(lost, 0, "PLAN.md:\n{}", env.read("PLAN.md"));
+    assert_eq!(
+        writes.len(),
+        tasks,
+        "every task done by an agent: {writes:?}"
+    );
+    assert_eq!(duplicated, 0, "tasks done twice: {writes:?}");
+    assert!(
+        kills >= 2,
+        "the suite must actually kill the orchestrator ({kills})"
+    );
+}
+
+#[test]
+fn an_agent_exiting_to_a_shell_never_runs_the_canary() {
+    let env = TestEnv::new();
+    env.write(
+        "PLAN.md",
+        "- [ ] EXIT-NOW, leaving a shell behind\n- [ ] Canary\n  touch CANARY\n- [ ] Another\n",
+    );
+    let log = env.dir.path().join("sim.jsonl");
+    // Started through a shell that takes over the pane when the agent exits: exactly the
+    // trap of pasting the next prompt into a shell. `set -m` gives the agent the terminal.
+    let agent = format!(
+        "sh -c 'set -m; {} sim-agent --think-ms 50 --exit-on EXIT-NOW --log {}; exec bash --norc -i'",
+        swarm_bin(),
+        log.display()
+    );
+    let out = env
+        .swarm()
+        .args([
+            "run",
+            "--headless",
+            "--socket",
+            &env.socket,
+            "--workers",
+            "1",
+        ])
+        .args([
+            "--agent",
+            "sim",
+            "--agent-cmd",
+            &agent,
+            "--max-attempts",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("2 done, 1 failed"), "{err}");
+    assert!(!env.path("CANARY").exists(), "the canary ran in a shell");
+    let plan = env.read("PLAN.md");
+    assert!(
+        plan.contains("- [ ] EXIT-NOW, leaving a shell behind\n  ⚠ swarm: failed: agent exited"),
+        "{plan}"
+    );
+    eprintln!("fault suite: 1 agent exit to a shell, 0 canaries run");
+}
+
+#[test]
+fn killed_agents_are_replaced_and_their_tasks_redone_once() {
+    let env = TestEnv::new();
+    let plan: String = (1..=6).map(|i| format!("- [ ] Job {i}\n")).collect();
+    env.write("PLAN.md", &plan);
+    let child = spawn_run(&env, 2, "--think-ms 1500", &[]);
+    // Kill both agents while they work on their first tasks.
+    let mut killed = 0;
+    wait_until("two agents working", Duration::from_secs(20), || {
+        sim_log(&env)
+            .iter()
+            .filter(|e| e["event"] == "prompt")
+            .count()
+            >= 2
+    });
+    for e in sim_log(&env).iter().filter(|e| e["event"] == "start") {
+        let pid = e["pid"].as_u64().unwrap().to_string();
+        if Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap()
+            .success()
+        {
+            killed += 1;
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(checked(&env), 6);
+    let writes = sentinel_writes(&env);
+    assert_eq!(writes.len(), 6);
+    assert!(writes.values().all(|&n| n == 1), "{writes:?}");
+    eprintln!("fault suite: {killed} agents killed, 0 tasks lost, 0 done twice");
+    assert_eq!(killed, 2);
+}
+
+#[test]
+fn a_hung_agent_is_interrupted_retried_and_failed_with_a_note() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] Fine\n- [ ] HANG here\n");
+    let child = spawn_run(
+        &env,
+        1,
+        "--think-ms 50 --hang-on HANG",
+        &["--task-timeout", "1", "--max-attempts", "2"],
+    );
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("timed out after 1s (after 2 attempts)"),
+        "{err}"
+    );
+    let log = sim_log(&env);
+    let hung = log
+        .iter()
+        .filter(|e| e["event"] == "prompt" && e["text"].as_str().unwrap().starts_with("HANG"))
+        .count();
+    assert_eq!(hung, 2, "two attempts");
+    // The first attempt's interrupt must land before the retry; after the last one the
+    // run ends and takes its tmux server with it.
+    let interrupts = log.iter().filter(|e| e["event"] == "interrupted").count();
+    assert!(interrupts >= 1, "the hung turn was interrupted");
+    let plan = env.read("PLAN.md");
+    let note = plan.lines().nth(2).unwrap_or_default();
+    assert!(
+        note.starts_with("  ⚠ swarm: failed: timed out after 1s"),
+        "{plan}"
+    );
+    let transcript = note.split("transcript ").nth(1).unwrap();
+    assert!(
+        env.path(transcript).exists(),
+        "the note points at a transcript: {transcript}"
+    );
+    eprintln!("fault suite: 2 hangs injected, 2 interrupted");
+}
+
+#[test]
+fn plan_edits_during_a_run_are_picked_up_and_kept() {
+    let env = TestEnv::new();
+    env.write(
+        "PLAN.md",
+        "# Plan\n\n- [ ] First\n- [ ] Second\n- [ ] Third\n",
+    );
+    let child = spawn_run(&env, 1, "--think-ms 600", &[]);
+    wait_until("first done", Duration::from_secs(20), || checked(&env) >= 1);
+    // A person adds a task, rewrites the prose and removes a pending one, all at once.
+    let edited = env
+        .read("PLAN.md")
+        .replace("# Plan\n", "# Plan, edited by hand\n")
+        .replace("- [ ] Third\n", "- [ ] Added later\n");
+    env.write("PLAN.md", &edited);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        env.read("PLAN.md"),
+        "# Plan, edited by hand\n\n- [x] First\n- [x] Second\n- [x] Added later\n"
+    );
+    let prompts: Vec<String> = sim_log(&env)
+        .iter()
+        .filter(|e| e["event"] == "prompt")
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        prompts.iter().all(|p| !p.starts_with("Third")),
+        "a removed task ran"
+    );
+}
+
+#[test]
+fn skip_interrupts_a_running_task_and_the_run_ends() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] HANG forever\n");
+    let child = spawn_run(&env, 1, "--hang-on HANG", &[]);
+    wait_until("the task runs", Duration::from_secs(20), || {
+        sim_log(&env).iter().any(|e| e["event"] == "prompt")
+    });
+    let out = env
+        .swarm()
+        .args(["skip", "hang-forever", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("0 done, 0 failed, 1 skipped"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        env.read("PLAN.md").starts_with("- [ ] HANG forever"),
+        "a skipped task stays open"
+    );
+}
+
+#[test]
+fn steering_a_workspace_with_no_swarm_is_refused() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] One\n");
+    let out = env
+        .swarm()
+        .args(["pause", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no swarm is running"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env
+        .swarm()
+        .args(["retry", "nope", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no task `nope`"), "{}", stderr(&out));
+}
