@@ -55,7 +55,9 @@ mod tests {
     fn a_second_lock_is_refused_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let ws = Workspace::locate(&dir.path().join("PLAN.md")).unwrap();
-        let first = acquire(&ws).unwrap().ok().expect("free");
+        let Ok(first) = acquire(&ws).unwrap() else {
+            panic!("the lock was free")
+        };
         assert_eq!(acquire(&ws).unwrap().err(), Some(Some(std::process::id())));
         assert_eq!(holder(&ws), Some(std::process::id()));
         drop(first);

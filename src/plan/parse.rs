@@ -14,11 +14,14 @@ use std::path::Path;
 /// Longest derived id before it is cut and given a hash suffix.
 const SLUG_MAX: usize = 40;
 
+/// A list item being walked: its source range, and its checkbox (offset, checked) if any.
+type OpenItem = (Range<usize>, Option<(usize, bool)>);
+
 /// Parses plan text; `path` is only for error messages.
 pub fn parse(text: &str, path: &Path) -> Result<Vec<Task>, PlanError> {
     let lines = LineIndex::new(text);
-    // Items open at this point of the walk, innermost last: (source range, checkbox).
-    let mut open: Vec<(Range<usize>, Option<(usize, bool)>)> = Vec::new();
+    // Items open at this point of the walk, innermost last.
+    let mut open: Vec<OpenItem> = Vec::new();
     // Every task item: (item range, checkbox offset, checked).
     let mut found: Vec<(Range<usize>, usize, bool)> = Vec::new();
     // A byte-order mark would hide the first line's list marker from the parser; skip it

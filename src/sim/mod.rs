@@ -331,10 +331,10 @@ impl<'a> Sim<'a> {
             self.note("· no sentinel named in the prompt".into());
             return Ok(());
         };
-        if let Some(output) = &wanted.output {
-            if !self.create(output, &task::output_contents(&prompt), "output", "wrote")? {
-                return Ok(());
-            }
+        if let Some(output) = &wanted.output
+            && !self.create(output, &task::output_contents(&prompt), "output", "wrote")?
+        {
+            return Ok(());
         }
         self.create(&wanted.sentinel, "", "sentinel", "created")?;
         Ok(())
