@@ -267,6 +267,19 @@ impl Journal {
         Ok((journal, replay))
     }
 
+    /// Checks, without changing anything, that the journal at `path` (if any) is readable
+    /// and belongs to `plan`.
+    pub fn check(path: &Path, plan: &Path) -> Result<(), JournalError> {
+        match std::fs::read(path) {
+            Ok(bytes) => replay(path, plan, &bytes).map(|_| ()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(JournalError::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
     /// Appends one record and fsyncs it before returning.
     pub fn append(&mut self, record: &Record) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(record)?;

@@ -48,6 +48,11 @@ impl Workspace {
         self.root.join("swarm.toml")
     }
 
+    /// The run journal.
+    pub fn journal_path(&self) -> PathBuf {
+        self.swarm_dir().join("journal.jsonl")
+    }
+
     /// The snapshot that `swarm status` reads.
     pub fn state_path(&self) -> PathBuf {
         self.swarm_dir().join("state.json")

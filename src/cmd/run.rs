@@ -106,6 +106,8 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
             .map_err(|e| BadInput::new(format!("{}:{e}", ws.plan.display())))?;
         sentinels.insert(task.id.clone(), sentinel);
     }
+    // A bad journal is the user's to sort out before anything starts.
+    crate::journal::Journal::check(&ws.journal_path(), &ws.plan)?;
     let open = tasks.iter().filter(|t| !t.checked).count();
     let tmux = Tmux::new(&socket, &settings.session);
     let limits = Limits {

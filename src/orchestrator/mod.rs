@@ -85,7 +85,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
     let _lock = lock::acquire(&ws)
         .context("locking the workspace")?
         .map_err(|pid| already_running(&ws, pid))?;
-    let (journal, replay) = Journal::open(&ws.swarm_dir().join("journal.jsonl"), &ws.plan)?;
+    let (journal, replay) = Journal::open(&ws.journal_path(), &ws.plan)?;
     std::fs::create_dir_all(commands::dir(&ws))?;
 
     let (tx, rx) = crossbeam_channel::unbounded::<Msg>();

@@ -301,3 +301,39 @@ fn steering_a_workspace_with_no_swarm_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no task `nope`"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_corrupt_journal_is_refused_before_anything_starts() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] One\n");
+    env.write(".swarm/journal.jsonl", "not a journal\n{}\n");
+    let out = env
+        .swarm()
+        .args(["run", "--headless", "--socket", &env.socket, "--agent", "sim"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("journal.jsonl:1: the run journal is corrupt"), "{err}");
+    assert!(err.contains("mv "), "the message says how to recover: {err}");
+    assert_eq!(env.read("PLAN.md"), "- [ ] One\n");
+    assert_eq!(env.read(".swarm/journal.jsonl"), "not a journal\n{}\n");
+    assert!(!env.server_alive());
+}
+
+#[test]
+fn a_lost_tmux_server_stops_the_run_cleanly_and_the_next_run_finishes() {
+    let env = TestEnv::new();
+    let plan: String = (1..=6).map(|i| format!("- [ ] Step {i}\n")).collect();
+    env.write("PLAN.md", &plan);
+    let child = spawn_run(&env, 2, "--think-ms 700", &[]);
+    wait_until("a first check-off", Duration::from_secs(20), || checked(&env) >= 1);
+    env.tmux_ok(&["kill-server"]);
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the tmux server went away"), "{err}");
+    let out = spawn_run(&env, 2, "--think-ms 50", &[]).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(checked(&env), 6);
+}
