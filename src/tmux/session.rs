@@ -20,12 +20,12 @@ impl Tmux {
     pub fn respawn_window0(&self, argv: &[String], cwd: &Path) -> Result<(), TmuxError> {
         // respawn-pane loses exit statuses on 3.3a (TMUX-FACTS §2), which matters for
         // agents, not for window 0, whose pane id the layout keeps this way.
-        let line = with_spawn_args(
-            Argv::new("respawn-pane").args(["-k", "-t", &format!("{}:0.0", self.target())]),
-            cwd,
-            &BTreeMap::new(),
-            argv,
-        );
+        let line = Argv::new("respawn-pane")
+            .args(["-k", "-t", &format!("{}:0.0", self.target())])
+            .arg("-c")
+            .arg(cwd)
+            .arg("--")
+            .args(argv);
         self.run(&line)?;
         Ok(())
     }

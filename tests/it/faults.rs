@@ -309,13 +309,26 @@ fn a_corrupt_journal_is_refused_before_anything_starts() {
     env.write(".swarm/journal.jsonl", "not a journal\n{}\n");
     let out = env
         .swarm()
-        .args(["run", "--headless", "--socket", &env.socket, "--agent", "sim"])
+        .args([
+            "run",
+            "--headless",
+            "--socket",
+            &env.socket,
+            "--agent",
+            "sim",
+        ])
         .output()
         .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("journal.jsonl:1: the run journal is corrupt"), "{err}");
-    assert!(err.contains("mv "), "the message says how to recover: {err}");
+    assert!(
+        err.contains("journal.jsonl:1: the run journal is corrupt"),
+        "{err}"
+    );
+    assert!(
+        err.contains("mv "),
+        "the message says how to recover: {err}"
+    );
     assert_eq!(env.read("PLAN.md"), "- [ ] One\n");
     assert_eq!(env.read(".swarm/journal.jsonl"), "not a journal\n{}\n");
     assert!(!env.server_alive());
@@ -327,13 +340,145 @@ fn a_lost_tmux_server_stops_the_run_cleanly_and_the_next_run_finishes() {
     let plan: String = (1..=6).map(|i| format!("- [ ] Step {i}\n")).collect();
     env.write("PLAN.md", &plan);
     let child = spawn_run(&env, 2, "--think-ms 700", &[]);
-    wait_until("a first check-off", Duration::from_secs(20), || checked(&env) >= 1);
+    wait_until("a first check-off", Duration::from_secs(20), || {
+        checked(&env) >= 1
+    });
     env.tmux_ok(&["kill-server"]);
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("the tmux server went away"), "{err}");
-    let out = spawn_run(&env, 2, "--think-ms 50", &[]).wait_with_output().unwrap();
+    let out = spawn_run(&env, 2, "--think-ms 50", &[])
+        .wait_with_output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(checked(&env), 6);
+}
+
+/// A terminal to run attached swarms from: a second private tmux server.
+struct Outer<'a> {
+    env: &'a TestEnv,
+    socket: String,
+}
+
+impl<'a> Outer<'a> {
+    fn new(env: &'a TestEnv) -> Outer<'a> {
+        let outer = Outer {
+            env,
+            socket: format!("{}-outer", env.socket),
+        };
+        // Keep the outer server up whatever its panes do.
+        outer.tmux(&[
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
+            "new-session",
+            "-d",
+            "-x",
+            "120",
+            "-y",
+            "40",
+        ]);
+        outer
+    }
+
+    fn tmux(&self, args: &[&str]) {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .env("TMUX_TMPDIR", self.env.dir.path().join("tmux"))
+            .env("HOME", self.env.dir.path().join("home"))
+            .env_remove("TMUX")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "outer tmux {args:?}: {}",
+            stderr(&out)
+        );
+    }
+
+    /// `swarm run` (attached) in a new window of the outer server.
+    fn swarm_run(&self, agent_cmd: &str) {
+        let ws = self.env.ws();
+        self.tmux(&[
+            "new-window",
+            "-d",
+            "-c",
+            ws.to_str().unwrap(),
+            "--",
+            swarm_bin(),
+            "run",
+            "--socket",
+            &self.env.socket,
+            "--workers",
+            "2",
+            "--agent",
+            "sim",
+            "--agent-cmd",
+            agent_cmd,
+        ]);
+    }
+}
+
+impl Drop for Outer<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .env("TMUX_TMPDIR", self.env.dir.path().join("tmux"))
+            .output();
+    }
+}
+
+#[test]
+fn an_attached_orchestrator_killed_in_window_zero_is_resumed_by_the_next_run() {
+    let env = TestEnv::new();
+    let plan: String = (1..=8).map(|i| format!("- [ ] Piece {i}\n")).collect();
+    env.write("PLAN.md", &plan);
+    let outer = Outer::new(&env);
+    let log = env.dir.path().join("sim.jsonl");
+    let agent = format!("swarm sim-agent --think-ms 500 --log {}", log.display());
+    outer.swarm_run(&agent);
+    wait_until("two check-offs", Duration::from_secs(30), || {
+        checked(&env) >= 2
+    });
+
+    // While it runs, a second headless run reports on it instead of starting another.
+    let out = env
+        .swarm()
+        .args([
+            "run",
+            "--headless",
+            "--socket",
+            &env.socket,
+            "--agent",
+            "sim",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("already running"), "{}", stderr(&out));
+
+    let pid = env.tmux_ok(&["display-message", "-p", "-t", "=swarm:0.0", "#{pane_pid}"]);
+    assert!(
+        Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_until("window 0 dead", Duration::from_secs(10), || {
+        env.tmux_ok(&["display-message", "-p", "-t", "=swarm:0.0", "#{pane_dead}"])
+            .trim()
+            == "1"
+    });
+    outer.swarm_run(&agent);
+    wait_until("all checked", Duration::from_secs(60), || {
+        checked(&env) == 8
+    });
+    let writes = sentinel_writes(&env);
+    assert_eq!(writes.len(), 8);
+    assert!(writes.values().all(|&n| n == 1), "done twice: {writes:?}");
 }
