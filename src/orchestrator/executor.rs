@@ -110,38 +110,12 @@ impl Executor {
             } => return self.deliver(worker, pane, task, attempt, watch),
             Action::Reset { worker, pane } => return self.reset(worker, pane),
             Action::AwaitReady { worker, pane } => {
-                let (tmux, profile, tx) =
-                    (self.tmux.clone(), self.profile.clone(), self.tx.clone());
-                self.background(move || {
-                    let waited = wait_ready(
-                        &*tmux,
-                        &pane,
-                        &profile,
-                        profile.startup_timeout,
-                        &tx,
-                        worker,
-                    );
-                    ready_event(worker, &pane, waited)
-                });
+                self.then_ready(worker, pane, |_, _, _, _| Ok(()))
             }
             Action::Interrupt { worker, pane } => {
-                let (tmux, profile, tx) =
-                    (self.tmux.clone(), self.profile.clone(), self.tx.clone());
-                self.background(move || {
-                    let waited = tmux
-                        .send_key(&pane, INTERRUPT_KEY)
+                self.then_ready(worker, pane, |tmux, pane, _, _| {
+                    tmux.send_key(pane, INTERRUPT_KEY)
                         .map_err(|e| e.to_string())
-                        .and_then(|()| {
-                            wait_ready(
-                                &*tmux,
-                                &pane,
-                                &profile,
-                                profile.startup_timeout,
-                                &tx,
-                                worker,
-                            )
-                        });
-                    ready_event(worker, &pane, waited)
                 });
             }
             Action::Nudge { worker, pane, task } => {
@@ -238,23 +212,7 @@ impl Executor {
         };
         self.windows[index] = Some(spawned.window.clone());
         let pane = spawned.pane;
-        let (tmux, profile, tx, waited) = (
-            self.tmux.clone(),
-            self.profile.clone(),
-            self.tx.clone(),
-            pane.clone(),
-        );
-        self.background(move || {
-            let result = wait_ready(
-                &*tmux,
-                &waited,
-                &profile,
-                profile.startup_timeout,
-                &tx,
-                worker,
-            );
-            ready_event(worker, &waited, result)
-        });
+        self.then_ready(worker, pane.clone(), |_, _, _, _| Ok(()));
         Ok(vec![Event::Spawned { worker, pane }])
     }
 
@@ -349,41 +307,44 @@ impl Executor {
                 self.spawn(worker)
             }
             Reset::Command(command) => {
-                let (tmux, profile, tx) =
-                    (self.tmux.clone(), self.profile.clone(), self.tx.clone());
-                self.background(move || {
+                self.then_ready(worker, pane, move |tmux, pane, profile, tx| {
                     // The turn ends first; text left in the box is ours (see below).
                     let idle = [ScreenState::Ready, ScreenState::InputPending];
-                    let result = wait_for(
-                        &*tmux,
-                        &pane,
-                        &profile,
-                        TURN_END_TIMEOUT,
-                        &tx,
-                        worker,
-                        &idle,
-                    )
-                    .and_then(|state| match state {
-                        ScreenState::InputPending => clear_leftover_input(&*tmux, &pane, &profile)
-                            .ok_or_else(|| "text in the input box would not clear".to_string()),
-                        _ => Ok(()),
-                    })
-                    .and_then(|()| type_command(&*tmux, &pane, &profile, &command))
-                    .and_then(|()| {
-                        wait_ready(
-                            &*tmux,
-                            &pane,
-                            &profile,
-                            profile.startup_timeout,
-                            &tx,
-                            worker,
-                        )
-                    });
-                    ready_event(worker, &pane, result)
+                    let state = wait_for(tmux, pane, profile, TURN_END_TIMEOUT, tx, worker, &idle)?;
+                    if state == ScreenState::InputPending {
+                        clear_leftover_input(tmux, pane, profile)
+                            .ok_or_else(|| "text in the input box would not clear".to_string())?;
+                    }
+                    type_command(tmux, pane, profile, &command)
                 });
                 Ok(Vec::new())
             }
         }
+    }
+
+    /// On a thread: `prepare`, then wait for the ready screen; reports `Ready`/`NotReady`.
+    fn then_ready(
+        &self,
+        worker: WorkerId,
+        pane: PaneId,
+        prepare: impl FnOnce(&Tmux, &PaneId, &Profile, &Sender<Msg>) -> Result<(), String>
+        + Send
+        + 'static,
+    ) {
+        let (tmux, profile, tx) = (self.tmux.clone(), self.profile.clone(), self.tx.clone());
+        self.background(move || {
+            let result = prepare(&tmux, &pane, &profile, &tx).and_then(|()| {
+                wait_ready(
+                    &*tmux,
+                    &pane,
+                    &profile,
+                    profile.startup_timeout,
+                    &tx,
+                    worker,
+                )
+            });
+            ready_event(worker, &pane, result)
+        });
     }
 
     fn background(&self, job: impl FnOnce() -> Event + Send + 'static) {

@@ -29,6 +29,20 @@ fn spawn_run(env: &TestEnv, workers: u32, sim_flags: &str, extra: &[&str]) -> Ch
         .unwrap()
 }
 
+/// `swarm run --headless` with the simulated agent on the test's socket.
+fn headless(env: &TestEnv) -> Command {
+    let mut cmd = env.swarm();
+    cmd.args([
+        "run",
+        "--headless",
+        "--socket",
+        &env.socket,
+        "--agent",
+        "sim",
+    ]);
+    cmd
+}
+
 fn sim_log(env: &TestEnv) -> Vec<serde_json::Value> {
     read_jsonl(&env.dir.path().join("sim.jsonl"))
 }
@@ -307,18 +321,7 @@ fn a_corrupt_journal_is_refused_before_anything_starts() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] One\n");
     env.write(".swarm/journal.jsonl", "not a journal\n{}\n");
-    let out = env
-        .swarm()
-        .args([
-            "run",
-            "--headless",
-            "--socket",
-            &env.socket,
-            "--agent",
-            "sim",
-        ])
-        .output()
-        .unwrap();
+    let out = headless(&env).output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -446,18 +449,7 @@ fn an_attached_orchestrator_killed_in_window_zero_is_resumed_by_the_next_run() {
     });
 
     // While it runs, a second headless run reports on it instead of starting another.
-    let out = env
-        .swarm()
-        .args([
-            "run",
-            "--headless",
-            "--socket",
-            &env.socket,
-            "--agent",
-            "sim",
-        ])
-        .output()
-        .unwrap();
+    let out = headless(&env).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("already running"), "{}", stderr(&out));
 
