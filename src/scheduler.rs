@@ -361,6 +361,11 @@ impl State {
         self.finished
     }
 
+    /// `swarm pause --all` is in force.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
     /// How many tasks have a status matching `pred`.
     pub fn count(&self, pred: impl Fn(&TaskStatus) -> bool) -> usize {
         self.tasks.iter().filter(|t| pred(&t.status)).count()

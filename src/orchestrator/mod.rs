@@ -197,6 +197,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                     if ev.paths.iter().any(|p| p.starts_with(commands::dir(&ws))) {
                         for command in commands::take(&ws) {
                             actions.extend(state.handle(Event::Command(command)));
+                            dirty = true;
                         }
                     }
                 }
@@ -211,6 +212,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                 actions.extend(state.handle(Event::Tick { now: started.elapsed() }));
                 for command in commands::take(&ws) {
                     actions.extend(state.handle(Event::Command(command)));
+                    dirty = true;
                 }
                 for task in watch.rescan() {
                     actions.extend(state.handle(Event::Sentinel { task }));

@@ -22,6 +22,8 @@ pub struct Snapshot {
     pub started: f64,
     pub updated: f64,
     pub finished: bool,
+    /// No task is handed out to anyone (`swarm pause`).
+    pub paused: bool,
     pub counts: Counts,
     pub tasks: Vec<TaskRow>,
     pub workers: Vec<WorkerRow>,
@@ -147,6 +149,7 @@ impl Snapshot {
             started: header.started,
             updated: now(),
             finished: state.is_finished(),
+            paused: state.is_paused(),
             counts,
             tasks,
             workers,
@@ -189,6 +192,8 @@ impl Snapshot {
             c.failed,
             if self.finished {
                 "finished"
+            } else if self.paused {
+                "paused"
             } else if running {
                 "running"
             } else {

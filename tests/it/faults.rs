@@ -474,3 +474,78 @@ fn an_attached_orchestrator_killed_in_window_zero_is_resumed_by_the_next_run() {
     assert_eq!(writes.len(), 8);
     assert!(writes.values().all(|&n| n == 1), "done twice: {writes:?}");
 }
+
+/// `swarm status --json` of the test's workspace.
+fn status(env: &TestEnv) -> serde_json::Value {
+    let out = env
+        .swarm()
+        .args(["status", "--json", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+#[test]
+fn pause_stops_dispatch_until_resume() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] Alpha\n- [ ] Beta\n- [ ] Gamma\n");
+    let child = spawn_run(&env, 1, "--think-ms 600", &[]);
+    wait_until("Alpha dispatched", Duration::from_secs(20), || {
+        sim_log(&env).iter().any(|e| e["event"] == "prompt")
+    });
+    let out = env
+        .swarm()
+        .args(["pause", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Alpha finishes, and then the worker sits idle: nothing is handed out while paused.
+    wait_until("paused and idle", Duration::from_secs(20), || {
+        let s = status(&env);
+        s["state"]["paused"] == true
+            && s["state"]["counts"]["done"] == 1
+            && s["state"]["workers"][0]["state"] == "idle"
+    });
+    let prompts = sim_log(&env)
+        .iter()
+        .filter(|e| e["event"] == "prompt")
+        .count();
+    assert_eq!(prompts, 1, "a task was handed out while paused");
+    let out = env
+        .swarm()
+        .args(["resume", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(checked(&env), 3);
+}
+
+#[test]
+fn retry_gives_a_failed_task_fresh_attempts() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] HANG once\n- [ ] Slow\n");
+    let child = spawn_run(
+        &env,
+        2,
+        "--think-ms 4000 --hang-on HANG",
+        &["--task-timeout", "1", "--max-attempts", "1"],
+    );
+    wait_until("the hung task failed", Duration::from_secs(20), || {
+        status(&env)["state"]["counts"]["failed"] == 1
+    });
+    let out = env
+        .swarm()
+        .args(["retry", "hang-once", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let hung = sim_log(&env)
+        .iter()
+        .filter(|e| e["event"] == "prompt" && e["text"].as_str().unwrap().starts_with("HANG"))
+        .count();
+    assert_eq!(hung, 2, "the retry delivered the task again");
+}
