@@ -331,12 +331,16 @@ impl<'a> Sim<'a> {
             self.note("· no sentinel named in the prompt".into());
             return Ok(());
         };
-        if let Some(output) = &wanted.output
-            && !self.create(output, &task::output_contents(&prompt), "output", "wrote")?
-        {
-            return Ok(());
+        // A failed output write leaves no sentinel: the task did not get done.
+        let output_ok = match &wanted.output {
+            Some(output) => {
+                self.create(output, &task::output_contents(&prompt), "output", "wrote")?
+            }
+            None => true,
+        };
+        if output_ok {
+            self.create(&wanted.sentinel, "", "sentinel", "created")?;
         }
-        self.create(&wanted.sentinel, "", "sentinel", "created")?;
         Ok(())
     }
 
