@@ -524,7 +524,10 @@ impl State {
         }
         task.worker = None;
         if task.attempts >= max {
-            let reason = format!("{reason} (after {} attempts)", task.attempts);
+            let reason = match task.attempts {
+                1 => format!("{reason} (after 1 attempt)"),
+                n => format!("{reason} (after {n} attempts)"),
+            };
             self.fail(id, &reason, actions);
         } else {
             task.status = TaskStatus::Pending;

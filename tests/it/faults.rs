@@ -525,24 +525,36 @@ fn pause_stops_dispatch_until_resume() {
 #[test]
 fn retry_gives_a_failed_task_fresh_attempts() {
     let env = TestEnv::new();
-    env.write("PLAN.md", "- [ ] HANG once\n- [ ] Slow\n");
+    env.write("PLAN.md", "- [ ] HANG once\n- [ ] Later\n");
     let child = spawn_run(
         &env,
-        2,
-        "--think-ms 4000 --hang-on HANG",
-        &["--task-timeout", "1", "--max-attempts", "1"],
+        1,
+        "--think-ms 50 --hang-on HANG",
+        &["--task-timeout", "2", "--max-attempts", "1"],
     );
+    wait_until("HANG dispatched", Duration::from_secs(20), || {
+        sim_log(&env).iter().any(|e| e["event"] == "prompt")
+    });
+    // Paused, the run cannot end while `Later` waits: time to retry the failed task.
+    let swarm = |args: &[&str]| {
+        let out = env
+            .swarm()
+            .args(args)
+            .args(["--socket", &env.socket])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    };
+    swarm(&["pause"]);
     wait_until("the hung task failed", Duration::from_secs(20), || {
         status(&env)["state"]["counts"]["failed"] == 1
     });
-    let out = env
-        .swarm()
-        .args(["retry", "hang-once", "--socket", &env.socket])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    swarm(&["retry", "hang-once"]);
+    swarm(&["resume"]);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("1 done, 1 failed"), "{err}");
     let hung = sim_log(&env)
         .iter()
         .filter(|e| e["event"] == "prompt" && e["text"].as_str().unwrap().starts_with("HANG"))
