@@ -155,10 +155,12 @@ fn took_prompt(
     while started.elapsed() < timing.confirm {
         sleep(timing.poll);
         let screen = mux.capture(pane)?;
-        let took = match profile.input_pending {
-            Some(_) => profile.classify(&screen) != ScreenState::InputPending,
-            None => screen != before_enter,
-        };
+        // A queued prompt was delivered: the agent runs it after the current turn.
+        let took = profile.is_queued(&screen)
+            || match profile.input_pending {
+                Some(_) => profile.classify(&screen) != ScreenState::InputPending,
+                None => screen != before_enter,
+            };
         if took {
             return Ok(true);
         }
@@ -299,6 +301,15 @@ mod tests {
             settle: Duration::from_millis(10),
             enter_retries,
             startup_timeout: Duration::from_secs(1),
+            dialog: None,
+            rate_limited: None,
+            rate_limit_reset: None,
+            queued: None,
+            interrupt: None,
+            quit: None,
+            foreground: Vec::new(),
+            verified: None,
+            env: Default::default(),
         }
     }
 

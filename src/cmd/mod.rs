@@ -3,6 +3,7 @@
 mod attach;
 mod demo;
 mod init;
+mod profiles;
 mod run;
 mod status;
 mod stop;
@@ -22,6 +23,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Stop(ws) => stop::run(&ws),
         Command::Init(args) => init::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Profiles(args) => profiles::run(&args),
         Command::SimAgent(args) => crate::sim::run(&args).map(|()| Outcome::Success),
     }
 }
