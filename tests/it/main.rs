@@ -4,5 +4,6 @@ mod common;
 
 mod cli;
 mod deliver;
+mod real_agents;
 mod run;
 mod sim_agent;
