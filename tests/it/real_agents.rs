@@ -404,7 +404,15 @@ fn a_hanging_turn_is_busy_never_idle_and_done() {
     );
     let code = finish(child, Duration::from_secs(60));
     assert_eq!(code, Some(1));
-    assert_eq!(env.read("PLAN.md"), plan, "a failed task stays unchecked");
+    let after = env.read("PLAN.md");
+    assert!(
+        after.contains("- [ ] Wait forever"),
+        "a failed task stays unchecked:\n{after}"
+    );
+    assert!(
+        after.contains("timed out"),
+        "the failure note says why:\n{after}"
+    );
     assert!(!env.path(".swarm/done/stuck.done").exists());
 }
 
