@@ -14,7 +14,7 @@ use crate::tmux::{Mux, PaneId, SpawnSpec, Tmux};
 use crate::workspace::Workspace;
 use anyhow::Context;
 use crossbeam_channel::Sender;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -219,13 +219,20 @@ impl Executor {
             label: format!("w{worker}"),
             argv: agent_argv(&self.profile.command)?,
             cwd: self.ws.root.clone(),
-            env: BTreeMap::from([
-                ("SWARM_WORKER".to_string(), worker.to_string()),
-                (
-                    "SWARM_WORKSPACE".to_string(),
-                    self.ws.root.display().to_string(),
-                ),
-            ]),
+            // The profile's variables first: swarm's own names win over them.
+            env: self
+                .profile
+                .env
+                .clone()
+                .into_iter()
+                .chain([
+                    ("SWARM_WORKER".to_string(), worker.to_string()),
+                    (
+                        "SWARM_WORKSPACE".to_string(),
+                        self.ws.root.display().to_string(),
+                    ),
+                ])
+                .collect(),
         };
         let spawned = match self.tmux.spawn(&spec) {
             Ok(spawned) => spawned,
