@@ -4,6 +4,7 @@ mod attach;
 mod demo;
 mod init;
 mod pause;
+mod profiles;
 mod resume;
 mod retry;
 mod run;
@@ -33,6 +34,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Skip(args) => skip::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Profiles(args) => profiles::run(&args),
         Command::SimAgent(args) => crate::sim::run(&args).map(|()| Outcome::Success),
     }
 }

@@ -5,5 +5,6 @@ mod common;
 mod cli;
 mod deliver;
 mod faults;
+mod real_agents;
 mod run;
 mod sim_agent;
