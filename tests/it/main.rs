@@ -3,6 +3,7 @@
 mod common;
 
 mod cli;
+mod control;
 mod deliver;
 mod faults;
 mod real_agents;
