@@ -14,7 +14,7 @@ use crate::journal::Journal;
 use crate::plan::{Task, TaskId};
 use crate::scheduler::{Event, Limits, PlanTask, State, TaskStatus, WorkerId};
 use crate::sentinel::Sentinels;
-use crate::tmux::{PaneInfo, Tmux};
+use crate::tmux::{Mux, PaneInfo, Tmux, TmuxError};
 use crate::workspace::Workspace;
 use anyhow::Context;
 use crossbeam_channel::{Sender, select};
@@ -23,15 +23,15 @@ pub use progress::Progress;
 use snapshot::{Header, Snapshot};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often sentinels are rescanned and the status file refreshed.
 const TICK: Duration = Duration::from_millis(250);
 /// How long PLAN.md must be quiet after an edit before it is read again.
 const PLAN_QUIET: Duration = Duration::from_millis(200);
-/// How long the pane watcher waits before attaching again after a failed attach.
-const PANE_POLL: Duration = Duration::from_millis(250);
+/// How often panes are listed as the safety net under the control-mode subscription.
+const PANE_RESCAN: Duration = Duration::from_millis(500);
 
 /// What the edges tell the loop.
 pub enum Msg {
@@ -301,20 +301,59 @@ fn write_snapshot(ws: &Workspace, header: &Header, state: &State, exec: &Executo
     let _ = Snapshot::capture(header, state, exec.tasks()).write(&ws.state_path());
 }
 
-/// Reports dead panes (and panes with a shell in front) once each, and a lost server.
-/// The server pushes each pane's state to one control-mode client (a subscription, read
-/// about once a second), so a quiet swarm costs no tmux process per poll.
+/// Reports dead panes (or panes with a shell in front) once each, and a lost server:
+/// pushed by a control-mode subscription, with a slow `list-panes` rescan as the safety
+/// net (under load the subscription was seen to miss a change).
 fn watch_panes(tmux: Arc<Tmux>, tx: Sender<Msg>) {
-    use crate::tmux::control::{Control, Message, Notification};
+    let reported = Arc::new(Mutex::new(HashSet::new()));
+    let report = {
+        let (reported, tx) = (reported.clone(), tx.clone());
+        move |info: PaneInfo| -> bool {
+            // An agent that exited to a shell is as gone as a dead pane.
+            if (info.dead || info.shell_in_front())
+                && reported
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(info.id.clone())
+            {
+                let event = Event::PaneDead {
+                    pane: info.id,
+                    status: info.dead_status,
+                };
+                return tx.send(Msg::Event(event)).is_ok();
+            }
+            true
+        }
+    };
+    let poll_report = report.clone();
+    let (poll_tmux, poll_tx) = (tmux.clone(), tx.clone());
     std::thread::spawn(move || {
-        let mut reported = HashSet::new();
+        loop {
+            std::thread::sleep(PANE_RESCAN);
+            match poll_tmux.panes() {
+                Ok(panes) => {
+                    if !panes.into_iter().all(&poll_report) {
+                        return;
+                    }
+                }
+                Err(TmuxError::ServerGone { .. }) => {
+                    let _ = poll_tx.send(Msg::ServerLost("no tmux server on the socket".into()));
+                    return;
+                }
+                // A slow or failed listing is retried on the next rescan.
+                Err(_) => {}
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        use crate::tmux::control::{Control, Message, Notification};
         loop {
             let mut control = match Control::attach(&tmux, "no-output,ignore-size") {
                 Ok(control) => control,
                 Err(_) if !tmux.server_alive() => break,
-                // A failed attach is tried again, as a failed listing was.
+                // A failed attach is tried again.
                 Err(_) => {
-                    std::thread::sleep(PANE_POLL);
+                    std::thread::sleep(PANE_RESCAN);
                     continue;
                 }
             };
@@ -341,15 +380,8 @@ fn watch_panes(tmux: Arc<Tmux>, tx: Sender<Msg>) {
                     pid: 0,
                     window: String::new(),
                 };
-                // An agent that exited to a shell is as gone as a dead pane.
-                if (info.dead || info.shell_in_front()) && reported.insert(info.id.clone()) {
-                    let event = Event::PaneDead {
-                        pane: info.id,
-                        status: info.dead_status,
-                    };
-                    if tx.send(Msg::Event(event)).is_err() {
-                        return;
-                    }
+                if !report(info) {
+                    return;
                 }
             }
             if !tmux.server_alive() {
