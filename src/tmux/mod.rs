@@ -3,6 +3,7 @@
 
 mod command;
 mod mux;
+mod navigate;
 mod session;
 mod version;
 
