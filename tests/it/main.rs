@@ -7,3 +7,4 @@ mod deliver;
 mod faults;
 mod run;
 mod sim_agent;
+mod ui;
