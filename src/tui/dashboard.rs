@@ -28,6 +28,9 @@ pub struct Dashboard {
     pub(super) error: Option<String>,
     /// Unix time of the frame being drawn.
     pub(super) now: f64,
+    /// An orchestrator holds the workspace; the snapshot is only rewritten when something
+    /// changes, so its age says nothing about that.
+    pub(super) alive: bool,
     pub(super) focus: Focus,
     pub(super) task_sel: usize,
     pub(super) worker_sel: usize,
@@ -49,6 +52,7 @@ impl Dashboard {
             snapshot: None,
             error: None,
             now: 0.0,
+            alive: true,
             focus: Focus::Tasks,
             task_sel: 0,
             worker_sel: 0,
@@ -60,10 +64,12 @@ impl Dashboard {
         }
     }
 
-    /// Takes the latest snapshot (`None`: the orchestrator has not written one yet) at
-    /// Unix time `now`, and records what changed since the previous one as events.
-    pub fn update(&mut self, snapshot: Option<Snapshot>, now: f64) {
+    /// Takes the latest snapshot (`None`: the orchestrator has not written one yet), whether
+    /// an orchestrator is `alive`, and the Unix time `now`; records what changed since the
+    /// previous snapshot as events.
+    pub fn update(&mut self, snapshot: Option<Snapshot>, alive: bool, now: f64) {
         self.now = now;
+        self.alive = alive;
         self.error = None;
         if let (Some(old), Some(new)) = (&self.snapshot, &snapshot) {
             for (id, secs) in events::durations(old, new) {

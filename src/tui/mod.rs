@@ -101,7 +101,10 @@ fn event_loop(
 fn refresh(dashboard: &mut Dashboard, ws: &Workspace) {
     let now = snapshot::now();
     match Snapshot::read(&ws.state_path()) {
-        Ok(snapshot) => dashboard.update(snapshot, now),
+        Ok(snapshot) => {
+            let alive = crate::orchestrator::lock::holder(ws).is_some();
+            dashboard.update(snapshot, alive, now);
+        }
         Err(err) => dashboard.set_error(err.to_string(), now),
     }
 }

@@ -9,8 +9,6 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
-/// A snapshot older than this means the orchestrator stopped writing it.
-const STALE_SECS: f64 = 5.0;
 /// Width of the progress bar in the header.
 const BAR: usize = 24;
 
@@ -52,14 +50,13 @@ impl Dashboard {
                 .unwrap_or_else(|| "waiting for the orchestrator…".to_string());
             return vec![Line::from(format!(" swarm · {what}"))];
         };
-        let age = self.now - s.updated;
         let (status, color) = if let Some(error) = &self.error {
             (error.clone(), Color::Red)
         } else if s.finished {
             ("finished".to_string(), Color::Green)
-        } else if age > STALE_SECS {
+        } else if !self.alive {
             (
-                format!("no update for {}: is the orchestrator gone?", clock(age)),
+                "the orchestrator is not running (`swarm run` resumes)".to_string(),
                 Color::Red,
             )
         } else if s.paused {
