@@ -47,6 +47,8 @@ pub enum Command {
     Init(InitArgs),
     /// Run a 12-task sample plan with 4 simulated agents in a temporary workspace.
     Demo(DemoArgs),
+    /// List the agent profiles (built-in and swarm.toml's), or show one as TOML.
+    Profiles(ProfilesArgs),
     /// The built-in simulated agent (a stand-in for an LLM CLI in demos and tests).
     SimAgent(crate::sim::SimArgs),
 }
@@ -166,6 +168,27 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProfilesArgs {
+    #[command(subcommand)]
+    pub show: Option<ProfilesCommand>,
+    /// The plan file; swarm.toml beside it may define more profiles.
+    #[arg(long, value_name = "FILE", default_value = "PLAN.md", global = true)]
+    pub plan: PathBuf,
+    /// Print the list as JSON: an array of {name, description, verified, command}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ProfilesCommand {
+    /// Print one profile as TOML, swarm.toml's changes included.
+    Show {
+        /// The profile's name, as `swarm profiles` lists it.
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -32,7 +32,8 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # How many agents work at once, 1 to 256 (--workers).
 # workers = 4
 
-# The agent profile: a built-in (claude, generic, sim) or one of [profiles] below (--agent).
+# The agent profile: a built-in (`swarm profiles` lists them: claude, codex, gemini,
+# qwen-code, aider, opencode, ollama, generic, sim) or one of [profiles] below (--agent).
 # agent = "claude"
 
 # Replace the profile's command, keeping its other rules; split like a shell would
@@ -75,6 +76,22 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # ready = '(?m)^[^\S\n]*─{10,}[^\S\n]*\n[^\S\n]*❯'
 # input_pending = '(?m)^[^\S\n]*─{10,}[^\S\n]*\n[^\S\n]*❯[^\S\n]*\S'
 # busy = '· esc to|esc to interrupt'
+# A prompt sent while the agent works waits in its queue; it counts as delivered.
+# queued = 'Queued · |Press up to edit queued messages'
+# A blocking dialog (trust, API key, login): swarm reports needs-you and presses nothing.
+# dialog = '(?m)^\s*Enter to confirm · Esc to cancel|Unable to connect to Anthropic services|Select login method|Choose the text style|^\s*Do you want to (?:proceed|make this edit to \S+|create \S+)\?'
+# rate_limited = 'You.ve hit your (?:session |weekly |Opus )?limit|Claude usage limit reached'
+# When the limit ends: a regex with a capture named `reset`.
+# rate_limit_reset = '(?m)(?:· resets |limit will reset at )(?<reset>[^\n]*?)\.?[^\S\n]*$'
+# The tmux key that interrupts a turn, and what to type to make the agent exit.
+# interrupt = "Escape"
+# quit = "/exit"
+# The names `#{pane_current_command}` may show while the agent runs (never a shell).
+# foreground = ["claude"]
+# Which version was checked against real screens (or true / false).
+# verified = "claude-code 2.1.331 on 2026-11-24"
+# Environment variables for the agent.
+# env = { DISABLE_AUTOUPDATER = "1" }
 # reset = "/clear"
 # settle_ms = 200
 # enter_retries = 3
@@ -765,7 +782,7 @@ panes = 6
     fn unknown_agent_in_config_names_its_line() {
         insta::assert_snapshot!(error("workers = 2\nagent = \"claud\"\n"), @r#"
         swarm.toml:2: agent = "claud" is not a known profile
-        hint: use one of claude, generic, sim, or define it in a [profiles.claud] table
+        hint: use one of aider, claude, codex, gemini, generic, ollama, opencode, qwen-code, sim, or define it in a [profiles.claud] table
         "#);
     }
 
@@ -940,7 +957,7 @@ panes = 6
         let err = resolved("[profiles.mine]\ncommand = 'm'\nready = 'x'\n", &overrides);
         insta::assert_snapshot!(err.unwrap_err(), @"
         --agent claud: unknown agent profile
-        hint: --agent takes one of: claude, generic, mine, sim, or a [profiles.NAME] of swarm.toml
+        hint: --agent takes one of: aider, claude, codex, gemini, generic, mine, ollama, opencode, qwen-code, sim, or a [profiles.NAME] of swarm.toml
         ");
     }
 
@@ -1004,5 +1021,16 @@ panes = 6
             sample.busy.unwrap().as_str(),
             builtin.busy.unwrap().as_str()
         );
+        let pattern = |re: Option<regex::Regex>| re.map(|re| re.as_str().to_owned());
+        assert_eq!(pattern(sample.dialog), pattern(builtin.dialog));
+        assert_eq!(pattern(sample.queued), pattern(builtin.queued));
+        assert_eq!(pattern(sample.rate_limited), pattern(builtin.rate_limited));
+        assert_eq!(
+            pattern(sample.rate_limit_reset),
+            pattern(builtin.rate_limit_reset)
+        );
+        assert_eq!(sample.foreground, builtin.foreground);
+        assert_eq!(sample.verified, builtin.verified);
+        assert_eq!(sample.env["DISABLE_AUTOUPDATER"], "1");
     }
 }

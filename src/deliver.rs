@@ -67,6 +67,22 @@ fn deliver_with(
     if prompt.trim().is_empty() {
         return Err(DeliveryError::EmptyPrompt);
     }
+    // The paste guard refuses shells; this also refuses anything that is not the agent
+    // the profile expects in front (a pager, an editor it spawned, a wrapper left behind).
+    if !profile.foreground.is_empty() {
+        let front = mux
+            .panes()?
+            .into_iter()
+            .find(|p| &p.id == pane)
+            .ok_or(DeliveryError::PaneDied)?
+            .current_command;
+        if !profile.runs_as(&front) {
+            return Err(DeliveryError::Refused(format!(
+                "`{front}` is in front, not the agent ({})",
+                profile.foreground.join(", ")
+            )));
+        }
+    }
     let before = mux.capture(pane)?;
     // Text already in the input box was typed by someone else (a person, or a prompt the
     // agent put back after an interrupt): pasting would glue our prompt onto it.
@@ -155,10 +171,12 @@ fn took_prompt(
     while started.elapsed() < timing.confirm {
         sleep(timing.poll);
         let screen = mux.capture(pane)?;
-        let took = match profile.input_pending {
-            Some(_) => profile.classify(&screen) != ScreenState::InputPending,
-            None => screen != before_enter,
-        };
+        // A queued prompt was delivered: the agent runs it after the current turn.
+        let took = profile.is_queued(&screen)
+            || match profile.input_pending {
+                Some(_) => profile.classify(&screen) != ScreenState::InputPending,
+                None => screen != before_enter,
+            };
         if took {
             return Ok(true);
         }
@@ -299,6 +317,15 @@ mod tests {
             settle: Duration::from_millis(10),
             enter_retries,
             startup_timeout: Duration::from_secs(1),
+            dialog: None,
+            rate_limited: None,
+            rate_limit_reset: None,
+            queued: None,
+            interrupt: None,
+            quit: None,
+            foreground: Vec::new(),
+            verified: None,
+            env: Default::default(),
         }
     }
 

@@ -70,6 +70,8 @@ pub enum WorkerState {
     Interrupting,
     /// A blocking dialog is on screen: nothing is pasted until a person clears it.
     NeedsHuman,
+    /// The agent says it is rate-limited: no work goes to it until the limit clears.
+    RateLimited,
     /// Too many restarts: no more work goes to it.
     Retired,
 }
@@ -113,6 +115,12 @@ pub enum Event {
         worker: WorkerId,
         pane: PaneId,
         what: String,
+    },
+    /// The agent says it is rate-limited (until `until`, when it says).
+    RateLimited {
+        worker: WorkerId,
+        pane: PaneId,
+        until: Option<String>,
     },
     /// The busy worker's agent is idle, but the sentinel is not there.
     IdleWithoutSentinel { worker: WorkerId, pane: PaneId },
@@ -477,6 +485,22 @@ impl State {
                         pane,
                         label: "needs you".into(),
                     });
+                }
+            }
+            Event::RateLimited {
+                worker,
+                pane,
+                until,
+            } => {
+                if self.is_current(worker, &pane) {
+                    let w = &mut self.workers[worker];
+                    w.state = WorkerState::RateLimited;
+                    let what = match until {
+                        Some(until) => format!("rate-limited until {until}"),
+                        None => "rate-limited".to_string(),
+                    };
+                    w.needs = Some(what.clone());
+                    actions.push(Action::Label { pane, label: what });
                 }
             }
             Event::IdleWithoutSentinel { worker, pane } => {

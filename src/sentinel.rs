@@ -21,8 +21,12 @@ impl Sentinels {
         root: &Path,
         tx: crossbeam_channel::Sender<notify::Result<notify::Event>>,
     ) -> notify::Result<Sentinels> {
-        let watcher = notify::recommended_watcher(move |ev| {
-            let _ = tx.send(ev);
+        let watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+            // Opening a watched directory is itself an event (IN_OPEN): the loop that
+            // reads the commands directory on each event would wake itself forever.
+            if !ev.as_ref().is_ok_and(|ev| ev.kind.is_access()) {
+                let _ = tx.send(ev);
+            }
         })?;
         let mut sentinels = Sentinels {
             root: root.to_path_buf(),
@@ -140,6 +144,24 @@ mod tests {
 
     fn id(s: &str) -> TaskId {
         TaskId(s.into())
+    }
+
+    /// Regression: reading the watched commands directory raised an open event, which
+    /// made the loop read the directory again: 70 % of a core with nothing to do.
+    #[test]
+    fn reading_a_watched_directory_raises_no_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let _sentinels = Sentinels::new(dir.path(), tx).unwrap();
+        let _ = std::fs::read_dir(dir.path()).unwrap().count();
+        std::fs::write(dir.path().join("marker"), "").unwrap();
+        // inotify keeps order: the first event is the write, unless the read made one.
+        let first = rx.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+        assert!(!first.kind.is_access(), "{first:?}");
+        assert!(
+            first.paths.iter().any(|p| p.ends_with("marker")),
+            "{first:?}"
+        );
     }
 
     /// Feeds events to `sentinels` until `want` is seen or the deadline passes.

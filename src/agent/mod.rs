@@ -1,9 +1,13 @@
 //! Agent profiles: how to start an agent CLI, read its screen, and act on it.
 
+pub mod hooks;
 mod profile;
+#[cfg(test)]
+mod tests;
 
 pub use profile::{
-    CommandLine, Profile, ProfileError, ProfileSpec, Reset, builtin, builtin_names, resolve_profile,
+    CommandLine, Profile, ProfileError, ProfileSpec, Reset, Verified, builtin, builtin_names,
+    resolve_profile, resolve_spec,
 };
 
 /// What a pane's screen says about its agent, as far as the profile can tell.

@@ -10,8 +10,14 @@ use toml::Spanned;
 
 /// The built-in profiles, sorted by name.
 const BUILTINS: &[(&str, &str)] = &[
+    ("aider", include_str!("builtin/aider.toml")),
     ("claude", include_str!("builtin/claude.toml")),
+    ("codex", include_str!("builtin/codex.toml")),
+    ("gemini", include_str!("builtin/gemini.toml")),
     ("generic", include_str!("builtin/generic.toml")),
+    ("ollama", include_str!("builtin/ollama.toml")),
+    ("opencode", include_str!("builtin/opencode.toml")),
+    ("qwen-code", include_str!("builtin/qwen-code.toml")),
     ("sim", include_str!("builtin/sim.toml")),
 ];
 
@@ -54,6 +60,33 @@ pub struct ProfileSpec {
     pub enter_retries: Option<u32>,
     /// How long the agent may take to show its ready screen (default 30000).
     pub startup_timeout_ms: Option<u64>,
+    /// Regex: a blocking dialog (trust, API key, permissions, login) waits for a person.
+    pub dialog: Option<Spanned<String>>,
+    /// Regex: the agent says it is rate-limited.
+    pub rate_limited: Option<Spanned<String>>,
+    /// Regex with a named capture `reset`: when a rate limit ends, as the agent prints it.
+    pub rate_limit_reset: Option<Spanned<String>>,
+    /// Regex: a prompt sent while the agent was busy waits in its queue (it counts as
+    /// delivered).
+    pub queued: Option<Spanned<String>>,
+    /// The tmux key that interrupts a turn (such as `"Escape"` or `"C-c"`).
+    pub interrupt: Option<String>,
+    /// What to type to make the agent exit (such as `"/exit"`).
+    pub quit: Option<String>,
+    /// Acceptable `#{pane_current_command}` names while the agent runs; empty means any.
+    pub foreground: Option<Vec<String>>,
+    /// `true`, or which version was checked against real screens and when.
+    pub verified: Option<Verified>,
+    /// Environment variables set for the agent.
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+/// `verified = true | false | "claude-code 2.1.331 on 2026-11-24"` in TOML.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Verified {
+    Flag(bool),
+    Note(String),
 }
 
 /// A command line in TOML: `["prog", "arg"]`, or `"prog arg"` split with shell-words.
@@ -105,6 +138,15 @@ impl ProfileSpec {
             settle_ms: self.settle_ms.or(base.settle_ms),
             enter_retries: self.enter_retries.or(base.enter_retries),
             startup_timeout_ms: self.startup_timeout_ms.or(base.startup_timeout_ms),
+            dialog: self.dialog.or(base.dialog),
+            rate_limited: self.rate_limited.or(base.rate_limited),
+            rate_limit_reset: self.rate_limit_reset.or(base.rate_limit_reset),
+            queued: self.queued.or(base.queued),
+            interrupt: self.interrupt.or(base.interrupt),
+            quit: self.quit.or(base.quit),
+            foreground: self.foreground.or(base.foreground),
+            verified: self.verified.or(base.verified),
+            env: self.env.or(base.env),
         }
     }
 
@@ -180,6 +222,24 @@ impl ProfileSpec {
                 command => Reset::Command(command.to_owned()),
             },
         };
+        let rate_limit_reset = optional_regex("rate_limit_reset", self.rate_limit_reset.clone())?;
+        if let Some(re) = &rate_limit_reset
+            && !re.capture_names().any(|n| n == Some("reset"))
+        {
+            return Err(invalid(
+                "rate_limit_reset",
+                self.rate_limit_reset.as_ref().map(Spanned::span),
+                "`rate_limit_reset` has no capture named `reset`\nhint: write it as in \
+                 'resets (?<reset>[0-9:apm ]+)'"
+                    .to_owned(),
+            ));
+        }
+        let verified = match self.verified {
+            None | Some(Verified::Flag(false)) => None,
+            Some(Verified::Flag(true)) => Some("yes".to_owned()),
+            Some(Verified::Note(note)) => Some(note),
+        };
+        let key = |key: Option<String>| key.map(|k| k.trim().to_owned()).filter(|k| !k.is_empty());
         Ok(Profile {
             name: name.to_owned(),
             description: self.description.unwrap_or_default(),
@@ -194,6 +254,15 @@ impl ProfileSpec {
                 self.startup_timeout_ms
                     .unwrap_or(DEFAULT_STARTUP_TIMEOUT_MS),
             ),
+            dialog: optional_regex("dialog", self.dialog)?,
+            rate_limited: optional_regex("rate_limited", self.rate_limited)?,
+            rate_limit_reset,
+            queued: optional_regex("queued", self.queued)?,
+            interrupt: key(self.interrupt),
+            quit: key(self.quit),
+            foreground: self.foreground.unwrap_or_default(),
+            verified,
+            env: self.env.unwrap_or_default(),
         })
     }
 }
@@ -235,16 +304,41 @@ pub struct Profile {
     pub enter_retries: u32,
     /// How long an agent may take to show its ready screen after it starts.
     pub startup_timeout: Duration,
+    /// Matches a blocking dialog that only a person may answer.
+    pub dialog: Option<Regex>,
+    /// Matches a screen saying the agent is rate-limited.
+    pub rate_limited: Option<Regex>,
+    /// Finds when a rate limit ends, in its capture `reset`.
+    pub rate_limit_reset: Option<Regex>,
+    /// Matches a screen with a prompt waiting in the agent's queue.
+    pub queued: Option<Regex>,
+    /// The tmux key name that interrupts a turn, if the agent has one.
+    pub interrupt: Option<String>,
+    /// The command typed to make the agent exit, if it has one.
+    pub quit: Option<String>,
+    /// The `#{pane_current_command}` names the agent runs as; empty means any.
+    pub foreground: Vec<String>,
+    /// Which version was checked against real screens, and when; `None` if never.
+    pub verified: Option<String>,
+    /// Environment variables set for the agent.
+    pub env: BTreeMap<String, String>,
 }
 
 impl Profile {
     /// Reads a captured screen.
     ///
-    /// Busy wins over a pending input, which wins over ready: an agent that is working
-    /// can show a queued message and an empty box at once, and neither means "paste now".
+    /// A dialog wins over everything: it can sit above an input box that looks ready, and
+    /// an Enter pressed into it picks its default, which is the unsafe answer. A rate limit
+    /// comes next, as it can show beside a busy footer. Busy wins over a pending input,
+    /// which wins over ready: an agent that is working can show a queued message and an
+    /// empty box at once, and neither means "paste now".
     pub fn classify(&self, screen: &str) -> ScreenState {
         let matches = |re: &Option<Regex>| re.as_ref().is_some_and(|re| re.is_match(screen));
-        if matches(&self.busy) {
+        if matches(&self.dialog) {
+            ScreenState::Dialog
+        } else if matches(&self.rate_limited) {
+            ScreenState::RateLimited
+        } else if matches(&self.busy) {
             ScreenState::Busy
         } else if matches(&self.input_pending) {
             ScreenState::InputPending
@@ -253,6 +347,23 @@ impl Profile {
         } else {
             ScreenState::Unknown
         }
+    }
+
+    /// Whether the screen shows a prompt waiting in the agent's queue: it was delivered,
+    /// and the agent runs it after the current turn.
+    pub fn is_queued(&self, screen: &str) -> bool {
+        self.queued.as_ref().is_some_and(|re| re.is_match(screen))
+    }
+
+    /// When a rate limit ends, as the screen says it (for example `3pm (Europe/Paris)`).
+    pub fn rate_limit_reset(&self, screen: &str) -> Option<String> {
+        let caps = self.rate_limit_reset.as_ref()?.captures(screen)?;
+        Some(caps.name("reset")?.as_str().trim().to_owned())
+    }
+
+    /// Whether `command` (a pane's `#{pane_current_command}`) is this agent running.
+    pub fn runs_as(&self, command: &str) -> bool {
+        self.foreground.is_empty() || self.foreground.iter().any(|name| name == command)
     }
 }
 
@@ -280,21 +391,32 @@ pub fn resolve_profile(
     name: &str,
     user_profiles: &BTreeMap<String, ProfileSpec>,
 ) -> Result<Profile, ProfileError> {
-    let spec = match (user_profiles.get(name).cloned(), builtin_spec(name)) {
-        (Some(user), Some(builtin)) => user.over(builtin),
-        (Some(spec), None) | (None, Some(spec)) => spec,
-        (None, None) => {
-            let mut known: Vec<String> = builtin_names().into_iter().map(String::from).collect();
-            known.extend(user_profiles.keys().cloned());
-            known.sort();
-            known.dedup();
-            return Err(ProfileError::Unknown {
-                name: name.to_owned(),
-                known,
-            });
-        }
-    };
-    spec.compile(name)
+    resolve_spec(name, user_profiles)?.compile(name)
+}
+
+/// The spec of the profile called `name`, before compiling: what `swarm profiles show`
+/// prints.
+pub fn resolve_spec(
+    name: &str,
+    user_profiles: &BTreeMap<String, ProfileSpec>,
+) -> Result<ProfileSpec, ProfileError> {
+    Ok(
+        match (user_profiles.get(name).cloned(), builtin_spec(name)) {
+            (Some(user), Some(builtin)) => user.over(builtin),
+            (Some(spec), None) | (None, Some(spec)) => spec,
+            (None, None) => {
+                let mut known: Vec<String> =
+                    builtin_names().into_iter().map(String::from).collect();
+                known.extend(user_profiles.keys().cloned());
+                known.sort();
+                known.dedup();
+                return Err(ProfileError::Unknown {
+                    name: name.to_owned(),
+                    known,
+                });
+            }
+        },
+    )
 }
 
 #[cfg(test)]
@@ -376,8 +498,9 @@ mod tests {
         assert_eq!(claude.classify(&busy), ScreenState::Busy);
         let narrow = screen("✽ Elucidating…", "", " · esc to …");
         assert_eq!(claude.classify(&narrow), ScreenState::Busy);
-        let dialog = "Do you trust the files in this folder?\n❯ 1. No, exit\nEnter to confirm";
-        assert_eq!(claude.classify(dialog), ScreenState::Unknown);
+        let dialog = "Is this a project you created or one you trust?\n ❯ No, exit\n   Yes, I \
+                      trust this folder\n\n Enter to confirm · Esc to cancel";
+        assert_eq!(claude.classify(dialog), ScreenState::Dialog);
     }
 
     #[test]
@@ -440,7 +563,7 @@ mod tests {
         let err = resolve_profile("claud", &profiles).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown agent profile `claud`\nhint: known profiles: claude, generic, mine, sim"
+            "unknown agent profile `claud`\nhint: known profiles: aider, claude, codex, gemini, generic, mine, ollama, opencode, qwen-code, sim"
         );
     }
 }

@@ -9,6 +9,7 @@ mod init;
 mod logs;
 mod man;
 mod pause;
+mod profiles;
 mod resume;
 mod retry;
 mod run;
@@ -45,6 +46,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Man => man::run(),
         Command::Init(args) => init::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Profiles(args) => profiles::run(&args),
         Command::SimAgent(args) => crate::sim::run(&args).map(|()| Outcome::Success),
     }
 }

@@ -3,7 +3,7 @@
 //! back as an event, so one slow agent never holds up the others.
 
 use super::Msg;
-use crate::agent::{Profile, Reset, ScreenState};
+use crate::agent::{Profile, Reset, ScreenState, hooks};
 use crate::config::Settings;
 use crate::journal::{Journal, Replay};
 use crate::plan::{Task, TaskId};
@@ -14,7 +14,7 @@ use crate::tmux::{Mux, PaneId, SpawnSpec, Tmux};
 use crate::workspace::Workspace;
 use anyhow::Context;
 use crossbeam_channel::Sender;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +29,8 @@ const MONITOR_POLL: Duration = Duration::from_millis(500);
 /// How long a busy agent must look idle before it counts as stopped: the sentinel can
 /// come a little after the screen settles.
 const IDLE_GRACE: Duration = Duration::from_secs(5);
-/// The key that stops an agent's turn (Claude Code, Codex and the simulator agree).
+/// The key that stops an agent's turn, unless its profile says otherwise (Claude Code,
+/// Codex and the simulator agree on it).
 const INTERRUPT_KEY: &str = "Escape";
 
 pub struct Executor {
@@ -172,6 +173,23 @@ impl Executor {
         Ok(Vec::new())
     }
 
+    /// Where Claude Code's hooks write each worker's state, when the profile is Claude's.
+    fn hooks_dir(&self) -> Option<PathBuf> {
+        (self.profile.name == "claude").then(|| self.ws.swarm_dir().join("hooks"))
+    }
+
+    /// The agent's argv: the profile's command, plus swarm's hooks settings for Claude Code
+    /// (passed with `--settings`, so the user's own settings stay untouched).
+    fn argv(&self) -> anyhow::Result<Vec<String>> {
+        let mut argv = agent_argv(&self.profile.command)?;
+        if let Some(dir) = self.hooks_dir() {
+            let settings = crate::agent::hooks::write_claude_settings(&dir)
+                .with_context(|| format!("writing the hooks settings in {}", dir.display()))?;
+            argv.extend(["--settings".to_string(), settings.display().to_string()]);
+        }
+        Ok(argv)
+    }
+
     /// Remembers the window of a pane taken over from an earlier orchestrator.
     pub fn adopt_window(&mut self, worker: WorkerId, window: String) {
         let index = worker / self.panes_per_window;
@@ -191,15 +209,22 @@ impl Executor {
             window: self.windows[index].clone(),
             window_name: format!("workers-{}", index + 1),
             label: format!("w{worker}"),
-            argv: agent_argv(&self.profile.command)?,
+            argv: self.argv()?,
             cwd: self.ws.root.clone(),
-            env: BTreeMap::from([
-                ("SWARM_WORKER".to_string(), worker.to_string()),
-                (
-                    "SWARM_WORKSPACE".to_string(),
-                    self.ws.root.display().to_string(),
-                ),
-            ]),
+            // The profile's variables first: swarm's own names win over them.
+            env: self
+                .profile
+                .env
+                .clone()
+                .into_iter()
+                .chain([
+                    ("SWARM_WORKER".to_string(), worker.to_string()),
+                    (
+                        "SWARM_WORKSPACE".to_string(),
+                        self.ws.root.display().to_string(),
+                    ),
+                ])
+                .collect(),
         };
         let spawned = match self.tmux.spawn(&spec) {
             Ok(spawned) => spawned,
@@ -273,7 +298,11 @@ impl Executor {
         let stop = Arc::new(AtomicBool::new(false));
         self.monitors.insert(worker, stop.clone());
         let (tmux, profile, tx) = (self.tmux.clone(), self.profile.clone(), self.tx.clone());
+        let hooks = self.hooks_dir();
+        let name = worker.to_string();
+        let hook = move || hooks.as_ref().and_then(|dir| hooks::read_state(dir, &name));
         std::thread::spawn(move || {
+            let before = hook();
             let mut idle_since: Option<Instant> = None;
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(MONITOR_POLL);
@@ -281,7 +310,13 @@ impl Executor {
                 let Ok(screen) = tmux.capture(&pane) else {
                     return;
                 };
-                if profile.classify(&screen) != ScreenState::Ready {
+                // The agent's own word (a hook that fired since the prompt went in) beats
+                // the screen, which is only the fallback.
+                let idle = match hook() {
+                    Some(state) if Some(&state) != before.as_ref() => state.event == "Stop",
+                    _ => profile.classify(&screen) == ScreenState::Ready,
+                };
+                if !idle {
                     idle_since = None;
                     continue;
                 }
@@ -438,18 +473,32 @@ fn wait_for(
     wanted: &[ScreenState],
 ) -> Result<ScreenState, String> {
     let mut deadline = Instant::now() + timeout;
-    let mut told = false;
+    let mut told = None;
     loop {
-        match mux.capture(pane).map(|screen| profile.classify(&screen)) {
+        let (screen, state) = match mux.capture(pane) {
+            Ok(screen) => {
+                let state = profile.classify(&screen);
+                (screen, Ok(state))
+            }
+            Err(e) => (String::new(), Err(e)),
+        };
+        match state {
             Ok(state) if wanted.contains(&state) => return Ok(state),
-            Ok(ScreenState::Dialog) => {
-                if !told {
-                    told = true;
-                    let what = "a blocking dialog on screen: answer it in the pane".to_string();
-                    let event = Event::NeedsHuman {
-                        worker,
-                        pane: pane.clone(),
-                        what,
+            Ok(state @ (ScreenState::Dialog | ScreenState::RateLimited)) => {
+                if told != Some(state) {
+                    told = Some(state);
+                    let pane = pane.clone();
+                    let event = match state {
+                        ScreenState::Dialog => Event::NeedsHuman {
+                            worker,
+                            pane,
+                            what: "a blocking dialog on screen: answer it in the pane".into(),
+                        },
+                        _ => Event::RateLimited {
+                            worker,
+                            pane,
+                            until: profile.rate_limit_reset(&screen),
+                        },
                     };
                     let _ = tx.send(Msg::Event(event));
                 }

@@ -14,7 +14,7 @@ use crate::journal::Journal;
 use crate::plan::{Task, TaskId};
 use crate::scheduler::{Event, Limits, PlanTask, State, TaskStatus, WorkerId};
 use crate::sentinel::Sentinels;
-use crate::tmux::{Mux, Tmux, TmuxError};
+use crate::tmux::{PaneInfo, Tmux};
 use crate::workspace::Workspace;
 use anyhow::Context;
 use crossbeam_channel::{Sender, select};
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_millis(250);
 /// How long PLAN.md must be quiet after an edit before it is read again.
 const PLAN_QUIET: Duration = Duration::from_millis(200);
-/// How often the pane watcher lists panes to notice dead agents.
+/// How long the pane watcher waits before attaching again after a failed attach.
 const PANE_POLL: Duration = Duration::from_millis(250);
 
 /// What the edges tell the loop.
@@ -302,35 +302,62 @@ fn write_snapshot(ws: &Workspace, header: &Header, state: &State, exec: &Executo
     let _ = Snapshot::capture(header, state, exec.tasks()).write(&ws.state_path());
 }
 
-/// Lists panes on a timer and reports dead ones once each, and a lost server.
+/// Reports dead panes (and panes with a shell in front) once each, and a lost server.
+/// The server pushes each pane's state to one control-mode client (a subscription, read
+/// about once a second), so a quiet swarm costs no tmux process per poll.
 fn watch_panes(tmux: Arc<Tmux>, tx: Sender<Msg>) {
+    use crate::tmux::control::{Control, Message, Notification};
     std::thread::spawn(move || {
         let mut reported = HashSet::new();
         loop {
-            match tmux.panes() {
-                Ok(panes) => {
-                    // An agent that exited to a shell is as gone as a dead pane.
-                    for pane in panes.into_iter().filter(|p| p.dead || p.shell_in_front()) {
-                        if reported.insert(pane.id.clone()) {
-                            let event = Event::PaneDead {
-                                pane: pane.id,
-                                status: pane.dead_status,
-                            };
-                            if tx.send(Msg::Event(event)).is_err() {
-                                return;
-                            }
-                        }
+            let mut control = match Control::attach(&tmux, "no-output,ignore-size") {
+                Ok(control) => control,
+                Err(_) if !tmux.server_alive() => break,
+                // A failed attach is tried again, as a failed listing was.
+                Err(_) => {
+                    std::thread::sleep(PANE_POLL);
+                    continue;
+                }
+            };
+            let subscribe = "refresh-client -B 'panes:%*:#{pane_dead} #{pane_dead_status} #{pane_current_command}'";
+            if control.send(subscribe).is_err() {
+                continue;
+            }
+            for message in control.messages.iter() {
+                let Message::Notification(Notification::Subscription {
+                    pane: Some(pane),
+                    value,
+                    ..
+                }) = message
+                else {
+                    continue;
+                };
+                let mut fields = value.splitn(3, ' ');
+                let info = PaneInfo {
+                    id: pane,
+                    dead: fields.next() == Some("1"),
+                    dead_status: fields.next().and_then(|s| s.parse().ok()),
+                    in_mode: false,
+                    current_command: fields.next().unwrap_or_default().to_string(),
+                    pid: 0,
+                    window: String::new(),
+                };
+                // An agent that exited to a shell is as gone as a dead pane.
+                if (info.dead || info.shell_in_front()) && reported.insert(info.id.clone()) {
+                    let event = Event::PaneDead {
+                        pane: info.id,
+                        status: info.dead_status,
+                    };
+                    if tx.send(Msg::Event(event)).is_err() {
+                        return;
                     }
                 }
-                Err(TmuxError::ServerGone { .. }) => {
-                    let _ = tx.send(Msg::ServerLost("no tmux server on the socket".into()));
-                    return;
-                }
-                // A slow or failed listing is retried on the next poll.
-                Err(_) => {}
             }
-            std::thread::sleep(PANE_POLL);
+            if !tmux.server_alive() {
+                break;
+            }
         }
+        let _ = tx.send(Msg::ServerLost("no tmux server on the socket".into()));
     });
 }
 

@@ -220,6 +220,7 @@ impl Snapshot {
                 w.pane.as_deref().unwrap_or("-"),
                 w.state,
                 match &w.needs {
+                    Some(what) if w.state == "rate-limited" => what.clone(),
                     Some(what) => format!("needs you: {what}"),
                     None => w.task.clone().unwrap_or_default(),
                 }

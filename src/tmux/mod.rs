@@ -2,6 +2,7 @@
 //! TMUX-FACTS.md §6 says why the tmux crates fall short.
 
 mod command;
+pub mod control;
 mod mux;
 mod navigate;
 mod session;

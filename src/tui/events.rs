@@ -77,7 +77,12 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<EventLine> {
         }
         if worker.needs.is_some() && worker.needs != was.needs {
             let what = worker.needs.as_deref().unwrap_or_default();
-            out.push(line(Kind::Trouble, format!("! w{w} needs you: {what}")));
+            let text = if worker.state == "rate-limited" {
+                format!("! w{w} {what}")
+            } else {
+                format!("! w{w} needs you: {what}")
+            };
+            out.push(line(Kind::Trouble, text));
         }
         if worker.paused != was.paused {
             let what = if worker.paused { "paused" } else { "resumed" };

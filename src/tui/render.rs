@@ -275,16 +275,11 @@ fn task_state(state: &str) -> (String, Color) {
 
 /// The words a person uses for a worker's state (the scheduler's are finer-grained).
 fn worker_state(w: &WorkerRow, paused_all: bool) -> (&'static str, Color) {
-    if let Some(needs) = &w.needs {
-        return if needs.to_lowercase().contains("rate limit") {
-            ("rate-limited", Color::Yellow)
-        } else {
-            ("needs you", Color::Red)
-        };
-    }
     match w.state.as_str() {
-        "retired" => ("dead", Color::Red),
+        "rate-limited" => ("rate-limited", Color::Yellow),
         "needs-human" => ("needs you", Color::Red),
+        _ if w.needs.is_some() => ("needs you", Color::Red),
+        "retired" => ("dead", Color::Red),
         "delivering" | "busy" => ("busy", Color::Cyan),
         _ if w.paused || paused_all => ("paused", Color::Yellow),
         "idle" => ("ready", Color::Green),

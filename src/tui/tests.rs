@@ -59,6 +59,10 @@ fn mid_run() -> Snapshot {
     let mut stuck = worker(3, "%6", "needs-human", None);
     stuck.needs = Some("a blocking dialog on screen: answer it in the pane".into());
     stuck.restarts = 1;
+    let mut limited = worker(4, "%7", "rate-limited", None);
+    limited.needs = Some("rate-limited until 3pm".into());
+    let mut dead = worker(5, "%2", "retired", None);
+    dead.restarts = 5;
     Snapshot {
         schema: 1,
         plan: "PLAN.md".into(),
@@ -83,12 +87,14 @@ fn mid_run() -> Snapshot {
             worker(1, "%4", "busy", Some("login")),
             paused,
             stuck,
+            limited,
+            dead,
         ],
     }
 }
 
 fn draw(dashboard: &Dashboard) -> Terminal<TestBackend> {
-    let mut terminal = Terminal::new(TestBackend::new(100, 26)).unwrap();
+    let mut terminal = Terminal::new(TestBackend::new(100, 28)).unwrap();
     terminal.draw(|frame| dashboard.render(frame)).unwrap();
     terminal
 }

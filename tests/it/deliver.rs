@@ -288,6 +288,15 @@ fn deliver_submits_a_prompt_with_one_enter() {
         settle: Duration::from_millis(150),
         enter_retries: 1,
         startup_timeout: Duration::from_secs(1),
+        dialog: None,
+        rate_limited: None,
+        rate_limit_reset: None,
+        queued: None,
+        interrupt: None,
+        quit: None,
+        foreground: Vec::new(),
+        verified: None,
+        env: Default::default(),
     };
     let delivered = deliver(&tmux, &pane, "line one\nline two", &profile).unwrap();
     assert_eq!(delivered.enter_presses, 1);

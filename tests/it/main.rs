@@ -3,8 +3,10 @@
 mod common;
 
 mod cli;
+mod control;
 mod deliver;
 mod faults;
+mod real_agents;
 mod run;
 mod sim_agent;
 mod ui;

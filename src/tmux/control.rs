@@ -1,0 +1,297 @@
+//! A tmux control-mode client (`tmux -C attach` over pipes): events pushed by the server
+//! instead of a process per poll (TMUX-FACTS §2, §6). `-CC` needs a terminal; `-C` does not.
+
+use super::{PaneId, Tmux, TmuxError};
+use crossbeam_channel::Receiver;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Stdio};
+
+/// Something the server pushed on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// Bytes a pane wrote, unescaped.
+    Output { pane: PaneId, bytes: Vec<u8> },
+    /// A pane entered or left a mode (a person opened copy mode).
+    PaneModeChanged { pane: PaneId },
+    /// A `refresh-client -B` subscription's value changed (or was first read).
+    Subscription {
+        name: String,
+        pane: Option<PaneId>,
+        value: String,
+    },
+    /// The client is detached or the server is ending; nothing follows.
+    Exit(Option<String>),
+    /// Any other notification, as sent.
+    Other(String),
+}
+
+/// One complete message from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// The output of one command (each `;`-separated command gets its own), in the order
+    /// the commands were sent.
+    Reply {
+        number: u64,
+        ok: bool,
+        lines: Vec<String>,
+    },
+    Notification(Notification),
+}
+
+/// Turns lines into messages: a `%begin` block runs until the `%end` or `%error` with the
+/// same number; lines inside may start with `%` too.
+#[derive(Debug, Default)]
+pub struct Reader {
+    block: Option<(u64, Vec<String>)>,
+}
+
+impl Reader {
+    /// Feeds one line (without its newline); returns a message when one is complete.
+    pub fn feed(&mut self, line: &str) -> Option<Message> {
+        if let Some((number, lines)) = &mut self.block {
+            if let Some((closing, ok)) = guard(line)
+                && closing == *number
+            {
+                let (number, lines) = self.block.take().expect("inside a block");
+                return Some(Message::Reply { number, ok, lines });
+            }
+            lines.push(line.to_string());
+            return None;
+        }
+        if let Some(number) = line.strip_prefix("%begin ").and_then(guard_number) {
+            self.block = Some((number, Vec::new()));
+            return None;
+        }
+        Some(Message::Notification(notification(line)))
+    }
+}
+
+/// `%end|%error TIME NUMBER FLAGS`: the number, and whether the command succeeded.
+fn guard(line: &str) -> Option<(u64, bool)> {
+    if let Some(rest) = line.strip_prefix("%end ") {
+        return guard_number(rest).map(|n| (n, true));
+    }
+    line.strip_prefix("%error ")
+        .and_then(guard_number)
+        .map(|n| (n, false))
+}
+
+/// The NUMBER of `TIME NUMBER FLAGS`, when the line has exactly that shape.
+fn guard_number(rest: &str) -> Option<u64> {
+    let mut fields = rest.split(' ');
+    let (_time, number, _flags) = (fields.next()?, fields.next()?, fields.next()?);
+    if fields.next().is_some() {
+        return None;
+    }
+    number.parse().ok()
+}
+
+fn notification(line: &str) -> Notification {
+    let (name, rest) = line.split_once(' ').unwrap_or((line, ""));
+    match name {
+        "%output" => match rest.split_once(' ') {
+            Some((pane, data)) => Notification::Output {
+                pane: PaneId(pane.to_string()),
+                bytes: unescape(data),
+            },
+            None => Notification::Other(line.to_string()),
+        },
+        "%pane-mode-changed" => Notification::PaneModeChanged {
+            pane: PaneId(rest.to_string()),
+        },
+        // `%subscription-changed NAME $S @W INDEX %P … : VALUE`; a session or window
+        // subscription has `-` where the pane would be.
+        "%subscription-changed" => match rest.split_once(" : ") {
+            Some((head, value)) => {
+                let mut fields = head.split(' ');
+                let name = fields.next().unwrap_or_default().to_string();
+                let pane = fields
+                    .find(|f| f.starts_with('%'))
+                    .map(|p| PaneId(p.to_string()));
+                Notification::Subscription {
+                    name,
+                    pane,
+                    value: value.to_string(),
+                }
+            }
+            None => Notification::Other(line.to_string()),
+        },
+        "%exit" => Notification::Exit((!rest.is_empty()).then(|| rest.to_string())),
+        _ => Notification::Other(line.to_string()),
+    }
+}
+
+/// Undoes `%output`'s escaping: tmux writes bytes below space, and `\`, as `\ooo`.
+pub fn unescape(data: &str) -> Vec<u8> {
+    let bytes = data.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match octal {
+            Some(d) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A control-mode client attached to the session; it ends (with the child) on drop.
+pub struct Control {
+    child: Child,
+    stdin: ChildStdin,
+    /// Messages in the order the server sent them; the channel closes when the client ends.
+    pub messages: Receiver<Message>,
+}
+
+impl Control {
+    /// Attaches to `tmux`'s session with client `flags` (`attach-session -f`, such as
+    /// `no-output,ignore-size`: a client with no size must never resize the agents' panes).
+    pub fn attach(tmux: &Tmux, flags: &str) -> Result<Control, TmuxError> {
+        let mut child = tmux
+            .command()
+            .args(["-C", "attach-session", "-t", &tmux.target(), "-f", flags])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => TmuxError::Missing,
+                _ => TmuxError::Io(e),
+            })?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, messages) = crossbeam_channel::unbounded();
+        std::thread::spawn(move || {
+            let mut reader = Reader::default();
+            // `%output` carries raw pane bytes, which need not be UTF-8.
+            for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
+                let line = String::from_utf8_lossy(&line);
+                if let Some(message) = reader.feed(line.trim_end_matches('\r'))
+                    && tx.send(message).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Ok(Control {
+            child,
+            stdin,
+            messages,
+        })
+    }
+
+    /// Sends one command line (tmux syntax; no newlines). Its reply comes as a message.
+    pub fn send(&mut self, command: &str) -> Result<(), TmuxError> {
+        if command.contains('\n') {
+            return Err(TmuxError::Invalid(
+                "a control-mode command is one line".into(),
+            ));
+        }
+        self.stdin.write_all(format!("{command}\n").as_bytes())?;
+        Ok(self.stdin.flush()?)
+    }
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed_all(lines: &[&str]) -> Vec<Message> {
+        let mut reader = Reader::default();
+        lines.iter().filter_map(|l| reader.feed(l)).collect()
+    }
+
+    #[test]
+    fn replies_are_matched_by_number_even_with_percent_lines_inside() {
+        // Recorded from tmux 3.3a: `display -p '%end 1 2 1'` then a failing command.
+        let messages = feed_all(&[
+            "%begin 1700000000 12 1",
+            "%end 1 2 1",
+            "%output %1 not really",
+            "%end 1700000000 12 1",
+            "%begin 1700000000 13 1",
+            "parse error: unknown command: nope",
+            "%error 1700000000 13 1",
+        ]);
+        assert_eq!(
+            messages,
+            [
+                Message::Reply {
+                    number: 12,
+                    ok: true,
+                    lines: vec!["%end 1 2 1".into(), "%output %1 not really".into()],
+                },
+                Message::Reply {
+                    number: 13,
+                    ok: false,
+                    lines: vec!["parse error: unknown command: nope".into()],
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn output_is_unescaped() {
+        let messages = feed_all(&[r"%output %7 a\015\012b\134c\033[1m é"]);
+        let Message::Notification(Notification::Output { pane, bytes }) = &messages[0] else {
+            panic!("{messages:?}");
+        };
+        assert_eq!(pane, &PaneId("%7".into()));
+        assert_eq!(bytes, "a\r\nb\\c\x1b[1m é".as_bytes());
+    }
+
+    #[test]
+    fn a_backslash_without_three_octal_digits_stays() {
+        assert_eq!(unescape(r"a\9b\01"), br"a\9b\01");
+    }
+
+    #[test]
+    fn subscriptions_modes_and_exit() {
+        let messages = feed_all(&[
+            "%subscription-changed panes $0 @1 1 %3 : 1 127 swarm",
+            "%subscription-changed panes $0 @1 1 %4 : 0  bash",
+            "%pane-mode-changed %3",
+            "%layout-change @1 b25d,80x24,0,0,1 b25d,80x24,0,0,1 *",
+            "%exit server exited",
+        ]);
+        let n = |n: Notification| Message::Notification(n);
+        assert_eq!(
+            messages,
+            [
+                n(Notification::Subscription {
+                    name: "panes".into(),
+                    pane: Some(PaneId("%3".into())),
+                    value: "1 127 swarm".into(),
+                }),
+                n(Notification::Subscription {
+                    name: "panes".into(),
+                    pane: Some(PaneId("%4".into())),
+                    value: "0  bash".into(),
+                }),
+                n(Notification::PaneModeChanged {
+                    pane: PaneId("%3".into())
+                }),
+                n(Notification::Other(
+                    "%layout-change @1 b25d,80x24,0,0,1 b25d,80x24,0,0,1 *".into()
+                )),
+                n(Notification::Exit(Some("server exited".into()))),
+            ]
+        );
+    }
+}

@@ -1,0 +1,463 @@
+//! End to end with the real Claude Code and Codex CLIs, offline: each talks to a scripted
+//! fake API on 127.0.0.1 (`../shared/real-agents/run_demo.sh --serve`). These prove the
+//! built-in profiles against the real screens, so they run only with `SWARM_E2E=1` and
+//! the CLIs installed (`bash ../shared/real-agents/install.sh --codex`).
+
+use crate::common::{TestEnv, stderr, stdout, wait_until};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wait_timeout::ChildExt;
+
+/// Whether the suite should run; says why not when it should not.
+fn enabled() -> bool {
+    let on = std::env::var("SWARM_E2E").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!("skipped: set SWARM_E2E=1");
+    }
+    on
+}
+
+/// The harness folder: `$SWARM_REAL_AGENTS`, or `../shared/real-agents` beside the repo.
+fn harness_dir() -> PathBuf {
+    std::env::var_os("SWARM_REAL_AGENTS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real-agents"),
+        PathBuf::from,
+    )
+}
+
+/// `run_demo.sh --serve`: a fake API on loopback, a pre-answered config and a launcher.
+struct FakeApi {
+    child: Child,
+    /// `launch_agent.sh`: `cd`s into its argument and starts the agent offline.
+    launcher: PathBuf,
+    /// The fake server's logs: `requests.jsonl` and `prompts/`.
+    logs: PathBuf,
+}
+
+impl FakeApi {
+    /// Starts the harness for `agent`; `trusted` is pre-trusted (nothing is when `None`,
+    /// beyond the harness's own folder).
+    fn start(agent: &str, trusted: Option<&Path>) -> FakeApi {
+        let mut cmd = Command::new("bash");
+        cmd.arg(harness_dir().join("run_demo.sh"))
+            .args(["--serve", "--rm", "--agent", agent]);
+        if let Some(dir) = trusted {
+            cmd.arg("--trust-dir").arg(dir);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run_demo.sh");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut launcher, mut logs) = (None, None);
+        // The script prints its usage block, then blocks until it is stopped.
+        while launcher.is_none() || logs.is_none() {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                panic!("run_demo.sh --serve ended early; is the agent installed?");
+            };
+            let word = |prefix: &str| {
+                line.strip_prefix(prefix)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(PathBuf::from)
+            };
+            launcher = launcher.or(word("launcher   : "));
+            if let Some(log) = line.split("; log ").nth(1) {
+                let requests = PathBuf::from(log.split(',').next().unwrap());
+                logs = requests.parent().map(Path::to_path_buf);
+            }
+        }
+        // Keep draining stdout so that the script never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        FakeApi {
+            child,
+            launcher: launcher.unwrap(),
+            logs: logs.unwrap(),
+        }
+    }
+
+    /// The `--agent-cmd` that starts the agent in `dir`.
+    fn agent_cmd(&self, dir: &Path) -> String {
+        format!("{} {}", self.launcher.display(), dir.display())
+    }
+
+    /// The main-loop prompts the API received, in order: (sequence number, text).
+    fn prompts(&self) -> Vec<(u64, String)> {
+        let Ok(dir) = std::fs::read_dir(self.logs.join("prompts")) else {
+            return Vec::new();
+        };
+        let mut prompts: Vec<(u64, String)> = dir
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                let seq = name.strip_suffix("-main.txt")?.parse().ok()?;
+                let text = std::fs::read_to_string(self.logs.join("prompts").join(&name)).ok()?;
+                Some((seq, text))
+            })
+            .collect();
+        prompts.sort();
+        prompts
+    }
+
+    /// When the API received each request, by sequence number (Unix seconds).
+    fn request_times(&self) -> BTreeMap<u64, f64> {
+        std::fs::read_to_string(self.logs.join("requests.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|v| Some((v["seq"].as_u64()?, v["ts"].as_f64()?)))
+            .collect()
+    }
+}
+
+impl Drop for FakeApi {
+    fn drop(&mut self) {
+        // The script's trap stops the fake server and removes its files.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        if self
+            .child
+            .wait_timeout(Duration::from_secs(10))
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// What `harness_util.py check-prompt` calls equal: Claude wraps a paste in
+/// `<pasted_content>` (and the first turn in a `<system-reminder>`), and types tabs as 4
+/// spaces; line ends and trailing blanks do not count. After a reset, Claude also sends
+/// its record of the `/clear` that swarm typed (`<command-name>` and friends) in front of
+/// the next prompt, which is not the prompt's either.
+fn arrived_whole(want: &str, got: &str) -> bool {
+    let pasted =
+        regex::Regex::new(r"(?s)<pasted_content[^>]*>\n?(.*?)\n?</pasted_content[^>]*>").unwrap();
+    let blocks: Vec<&str> = pasted
+        .captures_iter(got)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    let inner = if blocks.is_empty() {
+        const TAGS: &str = "system-reminder|local-command-caveat|local-command-stdout|\
+                            command-name|command-message|command-args";
+        regex::Regex::new(&format!(r"(?s)<(?:{TAGS})>.*?</(?:{TAGS})>"))
+            .unwrap()
+            .replace_all(got, "")
+            .into_owned()
+    } else {
+        blocks.join("\n")
+    };
+    let norm = |s: &str| {
+        s.replace("\r\n", "\n")
+            .replace('\r', "\n")
+            .replace('\t', "    ")
+            .lines()
+            .map(str::trim_end)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim_matches('\n')
+            .to_owned()
+    };
+    norm(&inner) == norm(want)
+}
+
+/// The prompt swarm renders for each open task of `plan`, by task id.
+fn expected_prompts(plan: &str) -> BTreeMap<String, String> {
+    let tasks = swarm::plan::parse(plan, Path::new("PLAN.md")).unwrap();
+    let template = swarm::prompt::PromptTemplate::new(None).unwrap();
+    tasks
+        .iter()
+        .filter(|t| !t.checked)
+        .map(|t| {
+            let sentinel = swarm::prompt::sentinel_for(t).unwrap();
+            let prompt = template.render(t, &sentinel, 1, "PLAN.md").unwrap();
+            (t.id.to_string(), prompt)
+        })
+        .collect()
+}
+
+/// Six tasks: three write a file named in `{out=...}`, three only signal. Each carries the
+/// fake API's directive to write a file and then its sentinel (fake_openai.py does nothing
+/// without one); one context line holds a tab, which Claude turns into spaces.
+fn six_task_plan() -> String {
+    let mut plan = String::from("# Six chores for real agents\n\n");
+    for i in 1..=6 {
+        if i % 2 == 1 {
+            plan.push_str(&format!(
+                "- [ ] Write notes/n{i}.md about topic {i} {{out=notes/n{i}.md}}\n  \
+                 Keep it short;\tmention {i} and \"quotes\" and $HOME.\n  \
+                 SWARM-TEST: write notes/n{i}.md then done notes/n{i}.md.done\n"
+            ));
+        } else {
+            plan.push_str(&format!(
+                "- [ ] Chore {i}: tidy module {i} {{#c{i}}}\n  \
+                 SWARM-TEST: write notes/c{i}.txt then done .swarm/done/c{i}.done\n"
+            ));
+        }
+    }
+    plan
+}
+
+fn swarm_run(env: &TestEnv, api: &FakeApi, agent: &str, workers: u32, extra: &[&str]) -> Command {
+    let mut cmd = env.swarm();
+    cmd.args([
+        "run",
+        "--headless",
+        "--socket",
+        &env.socket,
+        "--agent",
+        agent,
+    ])
+    .args(["--agent-cmd", &api.agent_cmd(&env.ws())])
+    .args(["--workers", &workers.to_string()])
+    .args(extra);
+    cmd
+}
+
+fn mtime(path: &Path) -> f64 {
+    let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+    modified.duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+/// Runs the six-task plan on three real agents and checks every prompt and every task.
+fn six_tasks_complete_with(agent: &str) {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start(agent, Some(&env.ws()));
+    let plan = six_task_plan();
+    env.write("PLAN.md", &plan);
+
+    let started = SystemTime::now();
+    let out = swarm_run(&env, &api, agent, 3, &["--task-timeout", "120"])
+        .output()
+        .unwrap();
+    let wall = started.elapsed().unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("6 done, 0 failed"),
+        "{}",
+        stderr(&out)
+    );
+
+    let after = env.read("PLAN.md");
+    assert_eq!(
+        after,
+        plan.replace("- [ ]", "- [x]"),
+        "PLAN.md beyond its checkboxes"
+    );
+    for file in ["n1.md", "c2.txt", "n3.md", "c4.txt", "n5.md", "c6.txt"] {
+        assert!(env.path(&format!("notes/{file}")).exists(), "notes/{file}");
+    }
+
+    // Every prompt arrived whole, once per task, and no other main-loop prompt carried it.
+    let prompts = api.prompts();
+    let times = api.request_times();
+    let tasks = swarm::plan::parse(&plan, Path::new("PLAN.md")).unwrap();
+    let mut figures = Vec::new();
+    for (id, want) in expected_prompts(&plan) {
+        let first_line = want.lines().next().unwrap().replace('\t', "    ");
+        let (seq, got) = prompts
+            .iter()
+            .find(|(_, text)| text.replace('\t', "    ").contains(&first_line))
+            .unwrap_or_else(|| panic!("task {id}: no request carried {first_line:?}"));
+        assert!(
+            arrived_whole(&want, got),
+            "task {id} arrived changed:\n--- sent\n{want}\n--- got\n{got}"
+        );
+        let task = tasks.iter().find(|t| t.id.to_string() == id).unwrap();
+        let sentinel = env.ws().join(swarm::prompt::sentinel_for(task).unwrap());
+        figures.push((times[seq], mtime(&sentinel), id));
+    }
+
+    // The figures for the report: first request of a turn to its sentinel, and how long a
+    // freed worker waited for its next task (the i-th start after the (i-3)-th finish).
+    figures.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let turns: Vec<f64> = figures
+        .iter()
+        .map(|(start, done, _)| done - start)
+        .collect();
+    let mut finishes: Vec<f64> = figures.iter().map(|f| f.1).collect();
+    finishes.sort_by(f64::total_cmp);
+    let gaps: Vec<f64> = figures[3..]
+        .iter()
+        .zip(&finishes)
+        .map(|(next, freed)| next.0 - freed)
+        .collect();
+    eprintln!(
+        "{agent}: 6 tasks, 3 workers, wall {:.1}s; request→sentinel {}; sentinel→next request {}",
+        wall.as_secs_f64(),
+        seconds(&turns),
+        seconds(&gaps),
+    );
+}
+
+fn seconds(values: &[f64]) -> String {
+    let list: Vec<String> = values.iter().map(|v| format!("{v:.2}")).collect();
+    format!("[{}]s", list.join(", "))
+}
+
+#[test]
+fn claude_completes_six_tasks_with_three_workers() {
+    six_tasks_complete_with("claude");
+}
+
+#[test]
+fn codex_completes_six_tasks_with_three_workers() {
+    six_tasks_complete_with("codex");
+}
+
+/// `swarm status --json`, parsed.
+fn status(env: &TestEnv) -> serde_json::Value {
+    let out = env
+        .swarm()
+        .args(["status", "--json", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+fn worker_states(status: &serde_json::Value) -> Vec<String> {
+    status["state"]["workers"]
+        .as_array()
+        .map(|workers| {
+            workers
+                .iter()
+                .map(|w| w["state"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits for a running swarm to end, and returns its exit code.
+fn finish(mut child: Child, within: Duration) -> Option<i32> {
+    match child.wait_timeout(within).unwrap() {
+        Some(status) => status.code(),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("swarm did not end within {within:?}");
+        }
+    }
+}
+
+#[test]
+fn a_hanging_turn_is_busy_never_idle_and_done() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("claude", Some(&env.ws()));
+    let plan = "# Hang\n\n- [ ] Wait forever {#stuck}\n  SWARM-TEST: hang\n";
+    env.write("PLAN.md", plan);
+    let child = swarm_run(
+        &env,
+        &api,
+        "claude",
+        1,
+        &["--task-timeout", "12", "--max-attempts", "1"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+
+    // Once the hanging prompt reached the API, the worker must read busy (or be
+    // interrupted once the timeout passes), never idle with the task done.
+    wait_until(
+        "the hanging prompt reaches the API",
+        Duration::from_secs(60),
+        || {
+            api.prompts()
+                .iter()
+                .any(|(_, text)| text.contains("SWARM-TEST: hang"))
+        },
+    );
+    let mut seen = Vec::new();
+    wait_until(
+        "the task times out and fails",
+        Duration::from_secs(60),
+        || {
+            let status = status(&env);
+            let task = status["state"]["tasks"][0]["state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            seen.extend(worker_states(&status));
+            assert_ne!(task, "done", "a hanging task was taken for done");
+            task == "failed"
+        },
+    );
+    assert!(
+        seen.iter().any(|s| s == "busy"),
+        "never seen busy: {seen:?}"
+    );
+    let code = finish(child, Duration::from_secs(60));
+    assert_eq!(code, Some(1));
+    let after = env.read("PLAN.md");
+    assert!(
+        after.contains("- [ ] Wait forever"),
+        "a failed task stays unchecked:\n{after}"
+    );
+    assert!(
+        after.contains("timed out"),
+        "the failure note says why:\n{after}"
+    );
+    assert!(!env.path(".swarm/done/stuck.done").exists());
+}
+
+#[test]
+fn an_untrusted_workspace_needs_a_person_and_no_enter_is_pressed() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    // No --trust-dir: Claude opens in an untrusted folder and asks, defaulting to "No, exit".
+    let api = FakeApi::start("claude", None);
+    env.write("PLAN.md", "# Trust\n\n- [ ] Anything at all {#t1}\n");
+    let child = swarm_run(&env, &api, "claude", 1, &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    wait_until(
+        "the worker reports needs-human",
+        Duration::from_secs(60),
+        || worker_states(&status(&env)) == ["needs-human"],
+    );
+    let pane = status(&env)["state"]["workers"][0]["pane"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Still on the dialog, alive: an Enter would have picked "No, exit" and killed it.
+    let screen = env.capture(&pane);
+    assert!(screen.contains("Yes, I trust this folder"), "{screen}");
+    assert_eq!(
+        env.tmux_ok(&["display", "-p", "-t", &pane, "#{pane_dead}"])
+            .trim(),
+        "0"
+    );
+    assert!(
+        api.prompts().is_empty(),
+        "a prompt reached the API past the dialog"
+    );
+
+    let out = env
+        .swarm()
+        .args(["stop", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    finish(child, Duration::from_secs(30));
+}
