@@ -263,3 +263,20 @@ fn completions_and_man_page_are_generated() {
         "{page}"
     );
 }
+
+#[test]
+fn jump_to_makes_a_pane_and_its_window_current() {
+    let env = TestEnv::new();
+    env.tmux_ok(&["new-session", "-d", "-s", "swarm", "--", "cat"]);
+    let pane = env.tmux_ok(&["new-window", "-d", "-P", "-F", "#{pane_id}", "--", "cat"]);
+    let pane = pane.trim();
+    // Without -d the new pane becomes the active one of window 1.
+    env.tmux_ok(&["split-window", "-t", pane, "--", "cat"]);
+    let current = || env.tmux_ok(&["display-message", "-p", "#{window_index} #{pane_id}"]);
+    assert!(current().starts_with("0 "), "{}", current());
+    let tmux =
+        swarm::tmux::Tmux::new(&env.socket, "swarm").with_tmpdir(env.dir.path().join("tmux"));
+    tmux.jump_to(&swarm::tmux::PaneId(pane.to_string()))
+        .unwrap();
+    assert_eq!(current().trim(), format!("1 {pane}"));
+}
