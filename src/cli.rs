@@ -29,6 +29,20 @@ pub enum Command {
     Retry(TaskArgs),
     /// Do not do a task; if it is running, its agent is interrupted.
     Skip(TaskArgs),
+    /// Print a task's transcript (its latest attempt), with terminal escapes stripped.
+    Logs(LogsArgs),
+    /// List the workers and what they do (`--json` for scripts).
+    Workers(WorkersArgs),
+    /// Print what a worker's pane shows right now.
+    Capture(CaptureArgs),
+    /// The dashboard window 0 shows: tasks, workers, progress, keys to steer the swarm.
+    #[command(hide = true)]
+    Dashboard(Workspace),
+    /// Print a shell completion script (`swarm completions bash > ...`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout.
+    #[command(hide = true)]
+    Man,
     /// Write a commented swarm.toml, and a sample PLAN.md if there is none.
     Init(InitArgs),
     /// Run a 12-task sample plan with 4 simulated agents in a temporary workspace.
@@ -108,6 +122,52 @@ pub struct TaskArgs {
     /// The task's id, as `swarm status` shows it.
     #[arg(value_name = "TASK")]
     pub task: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// The task's id, as `swarm status` shows it.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+    /// Which attempt's transcript [default: the latest].
+    #[arg(long, value_name = "N")]
+    pub attempt: Option<u32>,
+    /// Keep printing what the agent writes until the task stops running.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Print the pane's bytes as recorded, escape sequences and all.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkersArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// Only workers ready for a task (idle, not paused, needing nobody).
+    #[arg(long)]
+    pub idle: bool,
+    /// Print JSON for scripts (schema in docs/cli.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CaptureArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// The worker, as `swarm status` names it (`w2`, or `2`).
+    #[arg(value_name = "WORKER")]
+    pub worker: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -17,6 +17,7 @@ pub mod scheduler;
 pub mod sentinel;
 pub mod sim;
 pub mod tmux;
+pub mod tui;
 pub mod workspace;
 
 use std::process::ExitCode;

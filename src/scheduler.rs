@@ -234,6 +234,13 @@ pub struct Worker {
     nudges: u32,
 }
 
+impl Worker {
+    /// When its current attempt was handed out, in run time (since the run started).
+    pub fn since(&self) -> Duration {
+        self.since
+    }
+}
+
 /// All the scheduler knows.
 #[derive(Debug, Clone)]
 pub struct State {

@@ -1,8 +1,13 @@
 //! One file per subcommand; this module only routes.
 
 mod attach;
+mod capture;
+mod completions;
+mod dashboard;
 mod demo;
 mod init;
+mod logs;
+mod man;
 mod pause;
 mod profiles;
 mod resume;
@@ -11,6 +16,7 @@ mod run;
 mod skip;
 mod status;
 mod stop;
+mod workers;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command, Workspace as WorkspaceArgs};
@@ -32,6 +38,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Resume(args) => resume::run(&args),
         Command::Retry(args) => retry::run(&args),
         Command::Skip(args) => skip::run(&args),
+        Command::Logs(args) => logs::run(&args),
+        Command::Workers(args) => workers::run(&args),
+        Command::Capture(args) => capture::run(&args),
+        Command::Dashboard(ws) => dashboard::run(&ws),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man => man::run(),
         Command::Init(args) => init::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Profiles(args) => profiles::run(&args),

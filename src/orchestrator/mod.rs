@@ -138,7 +138,8 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         plan: &plan_name,
         socket: &header_socket,
         session: &settings.session,
-        started: snapshot::now(),
+        // The scheduler's run time counts from `started`, so tasks' start times line up.
+        started: snapshot::now() - started.elapsed().as_secs_f64(),
     };
     let ticker = crossbeam_channel::tick(TICK);
     let mut dirty = true;

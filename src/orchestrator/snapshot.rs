@@ -49,6 +49,9 @@ pub struct TaskRow {
     pub reason: Option<String>,
     pub worker: Option<usize>,
     pub attempts: u32,
+    /// Unix time the running attempt was handed out (only while the task runs).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub started: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +90,10 @@ impl Snapshot {
         texts: &HashMap<crate::plan::TaskId, Task>,
     ) -> Snapshot {
         let mut counts = Counts::default();
+        let since = |worker: Option<usize>| {
+            let w = state.workers().get(worker?)?;
+            Some(header.started + w.since().as_secs_f64())
+        };
         let tasks = state
             .tasks()
             .iter()
@@ -121,6 +128,10 @@ impl Snapshot {
                     reason,
                     worker: t.worker,
                     attempts: t.attempts,
+                    started: match t.status {
+                        TaskStatus::Running => since(t.worker),
+                        _ => None,
+                    },
                 }
             })
             .collect();

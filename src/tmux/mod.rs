@@ -4,6 +4,7 @@
 mod command;
 pub mod control;
 mod mux;
+mod navigate;
 mod session;
 mod version;
 

@@ -9,3 +9,4 @@ mod faults;
 mod real_agents;
 mod run;
 mod sim_agent;
+mod ui;

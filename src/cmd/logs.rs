@@ -1,0 +1,137 @@
+//! `swarm logs TASK [--attempt N] [--follow] [--raw]`: a task's transcript, which the
+//! orchestrator records from the agent's pane (`tmux pipe-pane`), as plain text.
+
+use crate::Outcome;
+use crate::cli::LogsArgs;
+use crate::error::BadInput;
+use crate::orchestrator::snapshot::Snapshot;
+use crate::plan::TaskId;
+use crate::workspace::Workspace;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::Duration;
+
+/// How often `--follow` looks for more output.
+const POLL: Duration = Duration::from_millis(200);
+
+pub fn run(args: &LogsArgs) -> anyhow::Result<Outcome> {
+    let task = super::task_id(&args.workspace, &args.task)?;
+    let (ws, _) = super::target(&args.workspace)?;
+    let dir = ws.swarm_dir().join("logs");
+    let attempts = attempts(&dir, &task);
+    let attempt = match (args.attempt, attempts.last()) {
+        (Some(n), _) if attempts.contains(&n) => n,
+        (None, Some(&latest)) => latest,
+        (asked, _) => return Err(missing(&task, asked, &attempts).into()),
+    };
+    let path = dir.join(format!("{task}.{attempt}.log"));
+    let stdout = io::stdout().lock();
+    // Stripping is stateful, so an escape sequence split across two reads is still removed.
+    let out: Box<dyn Write> = if args.raw {
+        Box::new(stdout)
+    } else {
+        Box::new(strip_ansi_escapes::Writer::new(stdout))
+    };
+    match print(&ws, &task, attempt, &path, out, args.follow) {
+        // `swarm logs TASK | head` closes the pipe early; that is not a failure.
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(Outcome::Success),
+        Err(err) => Err(anyhow::Error::new(err).context(format!("reading {}", path.display()))),
+        Ok(()) => Ok(Outcome::Success),
+    }
+}
+
+/// Copies the transcript to `out`; with `follow`, keeps copying what is appended while
+/// the attempt runs.
+fn print(
+    ws: &Workspace,
+    task: &TaskId,
+    attempt: u32,
+    path: &Path,
+    mut out: Box<dyn Write>,
+    follow: bool,
+) -> io::Result<()> {
+    let mut file = File::open(path)?;
+    loop {
+        // Asked before reading, so that the last bytes written before the attempt ended
+        // are still read after it ended.
+        let running = follow && still_running(ws, task, attempt);
+        io::copy(&mut file, &mut out)?;
+        out.flush()?;
+        if !running {
+            return Ok(());
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// This attempt of `task` runs, as far as a live orchestrator's snapshot says.
+fn still_running(ws: &Workspace, task: &TaskId, attempt: u32) -> bool {
+    if crate::orchestrator::lock::holder(ws).is_none() {
+        return false;
+    }
+    let Ok(Some(snapshot)) = Snapshot::read(&ws.state_path()) else {
+        return false;
+    };
+    snapshot
+        .tasks
+        .iter()
+        .any(|t| t.id == task.0 && t.state == "running" && t.attempts == attempt)
+}
+
+/// The attempts of `task` that have a transcript, oldest first.
+fn attempts(dir: &Path, task: &TaskId) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let prefix = format!("{task}.");
+    let mut found: Vec<u32> = entries
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix(&prefix)?
+                .strip_suffix(".log")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    found.sort_unstable();
+    found
+}
+
+fn missing(task: &TaskId, asked: Option<u32>, attempts: &[u32]) -> BadInput {
+    match asked {
+        None => BadInput::new(format!("task `{task}` has no transcript yet"))
+            .hint("a transcript starts when the task is handed to an agent"),
+        Some(n) => {
+            let have: Vec<String> = attempts.iter().map(u32::to_string).collect();
+            BadInput::new(format!("task `{task}` has no transcript of attempt {n}")).hint(format!(
+                "its transcripts are of attempts {}",
+                have.join(", ")
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_are_found_in_numeric_order_and_only_for_that_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::locate(&dir.path().join("PLAN.md")).unwrap();
+        let task = TaskId("auth".into());
+        let logs = ws.swarm_dir().join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        for name in [
+            "auth.2.log",
+            "auth.10.log",
+            "auth.1.log",
+            "auth-docs.3.log",
+            "auth.x.log",
+        ] {
+            std::fs::write(logs.join(name), "x").unwrap();
+        }
+        assert_eq!(attempts(&logs, &task), [1, 2, 10]);
+    }
+}

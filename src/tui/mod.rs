@@ -1,0 +1,110 @@
+//! The dashboard in window 0: tasks, workers, progress and recent events from the run's
+//! snapshot, with keys to jump to a worker's pane and to steer the swarm.
+//!
+//! The state and its rendering (`Dashboard`) do no I/O; `run` is the thin loop around them
+//! that reads the snapshot, the keyboard and the clock, and carries out `UiAction`s.
+
+mod dashboard;
+mod events;
+mod render;
+#[cfg(test)]
+mod tests;
+
+pub use dashboard::Dashboard;
+
+use crate::orchestrator::snapshot::{self, Snapshot};
+use crate::scheduler::Command;
+use crate::tmux::{PaneId, Tmux};
+use crate::workspace::Workspace;
+use crossterm::event::{self, Event, KeyEventKind};
+use std::time::{Duration, Instant};
+
+/// How often the snapshot is read again (the orchestrator writes it every 250 ms).
+const REFRESH: Duration = Duration::from_millis(250);
+
+/// How the person left the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quit {
+    /// Close the dashboard; the swarm goes on working.
+    LeaveRunning,
+    /// Stop the swarm's workers too.
+    StopWorkers,
+}
+
+/// What a key asks the loop around the dashboard to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UiAction {
+    /// Show this pane to the attached clients.
+    Jump(PaneId),
+    /// Hand this command to the orchestrator.
+    Send(Command),
+    Quit(Quit),
+}
+
+/// Whether to use colors: not when `NO_COLOR` is set to anything non-empty (no-color.org).
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Runs the dashboard on this terminal until the person quits, and says how they quit.
+pub fn run(ws: &Workspace, tmux: &Tmux) -> anyhow::Result<Quit> {
+    // `init` switches to the alternate screen and raw mode, and restores the terminal on
+    // a panic too.
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, ws, tmux);
+    ratatui::restore();
+    result
+}
+
+fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    ws: &Workspace,
+    tmux: &Tmux,
+) -> anyhow::Result<Quit> {
+    let mut dashboard = Dashboard::new(color_enabled());
+    let mut next_read = Instant::now();
+    loop {
+        if Instant::now() >= next_read {
+            refresh(&mut dashboard, ws);
+            next_read = Instant::now() + REFRESH;
+        }
+        terminal.draw(|frame| dashboard.render(frame))?;
+        if !event::poll(next_read.saturating_duration_since(Instant::now()))? {
+            continue;
+        }
+        let Event::Key(key) = event::read()? else {
+            // A resize or a focus change: the next draw takes care of it.
+            continue;
+        };
+        if key.kind != KeyEventKind::Press {
+            continue;
+        }
+        match dashboard.on_key(key) {
+            None => {}
+            Some(UiAction::Quit(quit)) => return Ok(quit),
+            Some(UiAction::Jump(pane)) => {
+                if let Err(err) = tmux.jump_to(&pane) {
+                    dashboard.flash(format!("cannot show {pane}: {err}"));
+                }
+            }
+            Some(UiAction::Send(command)) => {
+                if let Err(err) = crate::commands::send(ws, &command) {
+                    dashboard.flash(format!("could not queue the command: {err}"));
+                }
+                // Show the orchestrator's answer as soon as it is in the snapshot.
+                next_read = Instant::now();
+            }
+        }
+    }
+}
+
+fn refresh(dashboard: &mut Dashboard, ws: &Workspace) {
+    let now = snapshot::now();
+    match Snapshot::read(&ws.state_path()) {
+        Ok(snapshot) => {
+            let alive = crate::orchestrator::lock::holder(ws).is_some();
+            dashboard.update(snapshot, alive, now);
+        }
+        Err(err) => dashboard.set_error(err.to_string(), now),
+    }
+}

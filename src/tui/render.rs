@@ -1,0 +1,337 @@
+//! Drawing the dashboard: a pure function of its state, so a `TestBackend` can pin it.
+
+use super::dashboard::{Dashboard, Focus};
+use super::events::Kind;
+use crate::orchestrator::snapshot::{Snapshot, TaskRow, WorkerRow};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+
+/// Width of the progress bar in the header.
+const BAR: usize = 24;
+
+impl Dashboard {
+    /// Draws the whole dashboard into `frame`.
+    pub fn render(&self, frame: &mut Frame) {
+        let workers = self.workers().len().clamp(1, 8) as u16;
+        let [header, tasks, workers, events, detail, footer] = Layout::vertical([
+            Constraint::Length(2),
+            Constraint::Min(4),
+            Constraint::Length(workers + 2),
+            Constraint::Length(7),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(frame.area());
+        frame.render_widget(Paragraph::new(self.header()), header);
+        self.render_tasks(frame, tasks);
+        self.render_workers(frame, workers);
+        self.render_events(frame, events);
+        frame.render_widget(Paragraph::new(self.detail()), detail);
+        frame.render_widget(Paragraph::new(self.footer()), footer);
+    }
+
+    /// `style` in color, or plain when `NO_COLOR` is set.
+    fn paint(&self, color: Color) -> Style {
+        if self.color {
+            Style::new().fg(color)
+        } else {
+            Style::new()
+        }
+    }
+
+    fn header(&self) -> Vec<Line<'static>> {
+        let Some(s) = &self.snapshot else {
+            let what = self
+                .error
+                .clone()
+                .unwrap_or_else(|| "waiting for the orchestrator…".to_string());
+            return vec![Line::from(format!(" swarm · {what}"))];
+        };
+        let (status, color) = if let Some(error) = &self.error {
+            (error.clone(), Color::Red)
+        } else if s.finished {
+            ("finished".to_string(), Color::Green)
+        } else if !self.alive {
+            (
+                "the orchestrator is not running (`swarm run` resumes)".to_string(),
+                Color::Red,
+            )
+        } else if s.paused {
+            ("paused".to_string(), Color::Yellow)
+        } else {
+            ("running".to_string(), Color::Green)
+        };
+        let end = if s.finished { s.updated } else { self.now };
+        let first = Line::from(vec![
+            Span::styled(" swarm ", Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(format!("· {} · ", s.plan)),
+            Span::styled(status, self.paint(color)),
+            Span::raw(format!(" · elapsed {}", clock(end - s.started))),
+        ]);
+        let c = &s.counts;
+        let ratio = if c.total == 0 {
+            1.0
+        } else {
+            c.done as f64 / c.total as f64
+        };
+        let filled = (ratio * BAR as f64).round() as usize;
+        let mut second = vec![
+            Span::raw(" "),
+            Span::styled("█".repeat(filled), self.paint(Color::Green)),
+            Span::styled("░".repeat(BAR - filled), self.paint(Color::DarkGray)),
+            Span::raw(format!(
+                " {}/{} done · {} running · {} pending",
+                c.done, c.total, c.running, c.pending
+            )),
+        ];
+        if c.failed > 0 {
+            second.push(Span::styled(
+                format!(" · {} failed", c.failed),
+                self.paint(Color::Red),
+            ));
+        }
+        if c.skipped > 0 {
+            second.push(Span::raw(format!(" · {} skipped", c.skipped)));
+        }
+        if let Some(eta) = eta(s, self.now) {
+            second.push(Span::raw(format!(" · ETA {}", clock(eta))));
+        }
+        vec![first, Line::from(second)]
+    }
+
+    fn block(&self, title: &str, focus: Option<Focus>) -> Block<'static> {
+        let focused = focus.is_some_and(|f| f == self.focus);
+        let style = if focused {
+            Style::new().add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        let mark = if focused { "▶ " } else { "" };
+        Block::new()
+            .borders(Borders::TOP)
+            .title(Span::styled(format!(" {mark}{title} "), style))
+    }
+
+    fn render_tasks(&self, frame: &mut Frame, area: Rect) {
+        let rows = self.tasks().iter().map(|t| {
+            let (label, color) = task_state(&t.state);
+            let time = match (t.state.as_str(), t.started) {
+                ("running", Some(started)) => clock(self.now - started),
+                _ => self.took.get(&t.id).map(|&s| clock(s)).unwrap_or_default(),
+            };
+            let text = if t.text.is_empty() { &t.id } else { &t.text };
+            Row::new([
+                Cell::from(Span::styled(label, self.paint(color))),
+                Cell::from(t.worker.map(|w| format!("w{w}")).unwrap_or_default()),
+                Cell::from(match t.attempts {
+                    0 => String::new(),
+                    n => n.to_string(),
+                }),
+                Cell::from(time),
+                Cell::from(text.clone()),
+            ])
+        });
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(9),
+                Constraint::Length(4),
+                Constraint::Length(3),
+                Constraint::Length(6),
+                Constraint::Fill(1),
+            ],
+        )
+        .header(Row::new(["STATE", "WKR", "TRY", "TIME", "TASK"]).style(dim()))
+        .block(self.block("Tasks", Some(Focus::Tasks)));
+        self.render_list(frame, area, table, Focus::Tasks, self.task_sel);
+    }
+
+    fn render_workers(&self, frame: &mut Frame, area: Rect) {
+        let paused_all = self.snapshot.as_ref().is_some_and(|s| s.paused);
+        let text_of = |id: &str| {
+            self.tasks()
+                .iter()
+                .find(|t| t.id == id)
+                .filter(|t| !t.text.is_empty())
+                .map_or_else(|| id.to_string(), |t| t.text.clone())
+        };
+        let rows = self.workers().iter().map(|w| {
+            let (label, color) = worker_state(w, paused_all);
+            let doing = match (&w.needs, &w.task) {
+                (Some(needs), _) => needs.clone(),
+                (None, Some(task)) => text_of(task),
+                (None, None) => String::new(),
+            };
+            Row::new([
+                Cell::from(format!("w{}", w.id)),
+                Cell::from(w.pane.clone().unwrap_or_default()),
+                Cell::from(Span::styled(label, self.paint(color))),
+                Cell::from(doing),
+            ])
+        });
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(4),
+                Constraint::Length(5),
+                Constraint::Length(12),
+                Constraint::Fill(1),
+            ],
+        )
+        .header(Row::new(["WKR", "PANE", "STATE", "DOING"]).style(dim()))
+        .block(self.block("Workers", Some(Focus::Workers)));
+        self.render_list(frame, area, table, Focus::Workers, self.worker_sel);
+    }
+
+    /// A table with its selected row highlighted when its list has the focus.
+    fn render_list(&self, frame: &mut Frame, area: Rect, table: Table, list: Focus, sel: usize) {
+        let mut state = TableState::default().with_selected(Some(sel));
+        let table = if self.focus == list {
+            table
+                .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+                .highlight_symbol("›")
+        } else {
+            table.highlight_symbol(" ")
+        };
+        frame.render_stateful_widget(table, area, &mut state);
+    }
+
+    fn render_events(&self, frame: &mut Frame, area: Rect) {
+        let room = area.height.saturating_sub(1) as usize;
+        let skip = self.events.len().saturating_sub(room);
+        let lines: Vec<Line> = self
+            .events
+            .iter()
+            .skip(skip)
+            .map(|e| {
+                let color = match e.kind {
+                    Kind::Started => Color::Cyan,
+                    Kind::Done => Color::Green,
+                    Kind::Trouble => Color::Red,
+                    Kind::Quiet => Color::DarkGray,
+                };
+                Line::from(vec![
+                    Span::styled(format!("{:>7} ", clock(e.at)), dim()),
+                    Span::styled(e.text.clone(), self.paint(color)),
+                ])
+            })
+            .collect();
+        frame.render_widget(
+            Paragraph::new(lines).block(self.block("Recent events", None)),
+            area,
+        );
+    }
+
+    /// What the selected row is about, or the answer to the last key.
+    fn detail(&self) -> Line<'static> {
+        if let Some(flash) = &self.flash {
+            return Line::styled(format!(" {flash}"), self.paint(Color::Yellow));
+        }
+        let text = match self.focus {
+            Focus::Tasks => self.tasks().get(self.task_sel).map(task_detail),
+            Focus::Workers => self.workers().get(self.worker_sel).map(worker_detail),
+        };
+        Line::styled(format!(" {}", text.unwrap_or_default()), dim())
+    }
+
+    fn footer(&self) -> Line<'static> {
+        if self.confirm_quit {
+            return Line::styled(
+                " quit: leave the workers running or stop them? [l/s/esc]",
+                Style::new().add_modifier(Modifier::BOLD),
+            );
+        }
+        let who = match (self.focus, self.workers().get(self.worker_sel)) {
+            (Focus::Workers, Some(w)) => format!("w{}", w.id),
+            _ => "all".to_string(),
+        };
+        Line::styled(
+            format!(
+                " ↑↓ select · Tab switch list · Enter go to pane · p/r pause/resume {who} · \
+                 R retry · s skip · q quit"
+            ),
+            dim(),
+        )
+    }
+}
+
+fn dim() -> Style {
+    Style::new().add_modifier(Modifier::DIM)
+}
+
+fn task_state(state: &str) -> (String, Color) {
+    let (mark, color) = match state {
+        "done" => ("✓", Color::Green),
+        "running" => ("▶", Color::Cyan),
+        "failed" => ("✗", Color::Red),
+        "skipped" => ("⤼", Color::DarkGray),
+        _ => ("·", Color::Reset),
+    };
+    (format!("{mark} {state}"), color)
+}
+
+/// The words a person uses for a worker's state (the scheduler's are finer-grained).
+fn worker_state(w: &WorkerRow, paused_all: bool) -> (&'static str, Color) {
+    match w.state.as_str() {
+        "rate-limited" => ("rate-limited", Color::Yellow),
+        "needs-human" => ("needs you", Color::Red),
+        _ if w.needs.is_some() => ("needs you", Color::Red),
+        "retired" => ("dead", Color::Red),
+        "delivering" | "busy" => ("busy", Color::Cyan),
+        _ if w.paused || paused_all => ("paused", Color::Yellow),
+        "idle" => ("ready", Color::Green),
+        "starting" => ("starting", Color::Reset),
+        "resetting" => ("resetting", Color::Reset),
+        "interrupting" => ("interrupting", Color::Yellow),
+        _ => ("?", Color::Reset),
+    }
+}
+
+fn task_detail(t: &TaskRow) -> String {
+    let mut text = t.id.clone();
+    if t.attempts > 0 {
+        text.push_str(&format!(
+            " · attempt {} · `swarm logs {}` for its transcript",
+            t.attempts, t.id
+        ));
+    }
+    if let Some(reason) = &t.reason {
+        text.push_str(&format!(" · {reason}"));
+    }
+    text
+}
+
+fn worker_detail(w: &WorkerRow) -> String {
+    let mut text = format!("w{} · {}", w.id, w.state);
+    if w.restarts > 0 {
+        text.push_str(&format!(" · restarted {}×", w.restarts));
+    }
+    if let Some(pane) = &w.pane {
+        text.push_str(&format!(" · pane {pane} · Enter to go there"));
+    }
+    text
+}
+
+/// Seconds left at the rate tasks have finished so far in this run.
+fn eta(s: &Snapshot, now: f64) -> Option<f64> {
+    let c = &s.counts;
+    let left = c.pending + c.running;
+    if s.finished || c.done == 0 || left == 0 {
+        return None;
+    }
+    let per_task = (now - s.started) / c.done as f64;
+    Some(per_task * left as f64)
+}
+
+/// `42s`, `3m07s`, `1h02m`: a duration at the precision a person wants.
+pub(super) fn clock(secs: f64) -> String {
+    let secs = secs.max(0.0) as u64;
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}

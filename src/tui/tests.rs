@@ -1,0 +1,277 @@
+//! The dashboard on fixed snapshots and a fixed clock: what it draws, and what keys do.
+
+use super::{Dashboard, Quit, UiAction};
+use crate::orchestrator::snapshot::{Counts, Snapshot, TaskRow, WorkerRow};
+use crate::plan::TaskId;
+use crate::scheduler::Command;
+use crate::tmux::PaneId;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+/// The run started at this Unix time; the frame is drawn 95 s later.
+const T0: f64 = 1_700_000_000.0;
+const NOW: f64 = T0 + 95.0;
+
+fn task(id: &str, text: &str, state: &str, worker: Option<usize>, attempts: u32) -> TaskRow {
+    TaskRow {
+        id: id.into(),
+        text: text.into(),
+        state: state.into(),
+        reason: None,
+        worker,
+        attempts,
+        started: None,
+    }
+}
+
+fn worker(id: usize, pane: &str, state: &str, task: Option<&str>) -> WorkerRow {
+    WorkerRow {
+        id,
+        pane: Some(pane.into()),
+        state: state.into(),
+        task: task.map(Into::into),
+        restarts: 0,
+        paused: false,
+        needs: None,
+    }
+}
+
+/// A swarm in mid-run: one task of each state, four workers in different conditions.
+fn mid_run() -> Snapshot {
+    let mut auth = task("auth", "Write docs/auth.md", "running", Some(0), 1);
+    auth.started = Some(T0 + 80.0);
+    let mut login = task("login", "Refactor src/login.ts", "running", Some(1), 2);
+    login.started = Some(T0 + 30.0);
+    let mut billing = task("billing", "Write docs/billing.md", "failed", None, 3);
+    billing.reason = Some("idle without its sentinel after 2 reminders".into());
+    let tasks = vec![
+        task("intro", "Write the introduction", "done", None, 1),
+        auth,
+        login,
+        task("api", "Document the API", "pending", None, 0),
+        billing,
+        task("extra", "Optional extras", "skipped", None, 0),
+    ];
+    let mut paused = worker(2, "%5", "idle", None);
+    paused.paused = true;
+    let mut stuck = worker(3, "%6", "needs-human", None);
+    stuck.needs = Some("a blocking dialog on screen: answer it in the pane".into());
+    stuck.restarts = 1;
+    let mut limited = worker(4, "%7", "rate-limited", None);
+    limited.needs = Some("rate-limited until 3pm".into());
+    let mut dead = worker(5, "%2", "retired", None);
+    dead.restarts = 5;
+    Snapshot {
+        schema: 1,
+        plan: "PLAN.md".into(),
+        socket: "swarm-test".into(),
+        session: "swarm".into(),
+        pid: 42,
+        started: T0,
+        updated: NOW - 0.2,
+        finished: false,
+        paused: false,
+        counts: Counts {
+            total: 6,
+            done: 1,
+            running: 2,
+            pending: 1,
+            failed: 1,
+            skipped: 1,
+        },
+        tasks,
+        workers: vec![
+            worker(0, "%3", "busy", Some("auth")),
+            worker(1, "%4", "busy", Some("login")),
+            paused,
+            stuck,
+            limited,
+            dead,
+        ],
+    }
+}
+
+fn draw(dashboard: &Dashboard) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(100, 28)).unwrap();
+    terminal.draw(|frame| dashboard.render(frame)).unwrap();
+    terminal
+}
+
+fn screen(dashboard: &Dashboard) -> String {
+    draw(dashboard).backend().to_string()
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn plain(snapshot: Option<Snapshot>) -> Dashboard {
+    let mut dashboard = Dashboard::new(false);
+    dashboard.update(snapshot, true, NOW);
+    dashboard
+}
+
+#[test]
+fn draws_tasks_workers_progress_and_eta() {
+    insta::assert_snapshot!(screen(&plain(Some(mid_run()))));
+}
+
+#[test]
+fn says_it_waits_before_the_first_snapshot() {
+    let screen = screen(&plain(None));
+    assert!(screen.contains("waiting for the orchestrator…"), "{screen}");
+}
+
+#[test]
+fn recent_events_come_from_what_changed_between_snapshots() {
+    let before = mid_run();
+    let mut after = mid_run();
+    after.updated = T0 + 100.0;
+    after.tasks[1].state = "done".into(); // auth finished after 20 s
+    after.tasks[1].worker = None;
+    after.tasks[3].state = "running".into(); // api went to w0
+    after.tasks[3].worker = Some(0);
+    after.tasks[3].attempts = 1;
+    after.tasks[3].started = Some(T0 + 100.0);
+    after.tasks[2].state = "pending".into(); // login was requeued
+    after.tasks[2].worker = None;
+    after.workers[1].state = "idle".into();
+    after.workers[1].task = None;
+    after.workers[3].restarts = 2;
+    after.paused = true;
+    let mut dashboard = plain(Some(before));
+    dashboard.update(Some(after), true, T0 + 100.5);
+    insta::assert_snapshot!(screen(&dashboard));
+}
+
+#[test]
+fn says_when_no_orchestrator_runs() {
+    let mut dashboard = plain(Some(mid_run()));
+    dashboard.update(Some(mid_run()), false, NOW + 60.0);
+    let screen = screen(&dashboard);
+    assert!(
+        screen.contains("the orchestrator is not running (`swarm run` resumes)"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn no_color_means_no_colors_at_all() {
+    let colored = |dashboard: &Dashboard| {
+        let terminal = draw(dashboard);
+        let buffer = terminal.backend().buffer().clone();
+        buffer
+            .content()
+            .iter()
+            .any(|cell| cell.fg != Color::Reset || cell.bg != Color::Reset)
+    };
+    assert!(!colored(&plain(Some(mid_run()))));
+    let mut dashboard = Dashboard::new(true);
+    dashboard.update(Some(mid_run()), true, NOW);
+    assert!(colored(&dashboard));
+}
+
+#[test]
+fn enter_jumps_to_the_selected_worker_or_the_selected_task_s_worker() {
+    let mut d = plain(Some(mid_run()));
+    // The first task is done: no worker to show.
+    assert_eq!(d.on_key(key(KeyCode::Enter)), None);
+    d.on_key(key(KeyCode::Down));
+    assert_eq!(
+        d.on_key(key(KeyCode::Enter)),
+        Some(UiAction::Jump(PaneId("%3".into())))
+    );
+    d.on_key(key(KeyCode::Tab));
+    d.on_key(key(KeyCode::Char('j')));
+    assert_eq!(
+        d.on_key(key(KeyCode::Enter)),
+        Some(UiAction::Jump(PaneId("%4".into())))
+    );
+}
+
+#[test]
+fn selection_stays_inside_the_lists() {
+    let mut d = plain(Some(mid_run()));
+    d.on_key(key(KeyCode::Up));
+    d.on_key(key(KeyCode::Char('G')));
+    d.on_key(key(KeyCode::Down));
+    // The last task, `extra`, is skipped: retrying it is allowed.
+    assert_eq!(
+        d.on_key(key(KeyCode::Char('R'))),
+        Some(UiAction::Send(Command::Retry {
+            task: TaskId("extra".into())
+        }))
+    );
+    let mut shrunk = mid_run();
+    shrunk.tasks.truncate(2);
+    d.update(Some(shrunk), true, NOW);
+    assert_eq!(
+        d.on_key(key(KeyCode::Char('s'))),
+        Some(UiAction::Send(Command::Skip {
+            task: TaskId("auth".into())
+        }))
+    );
+}
+
+#[test]
+fn retry_and_skip_act_only_where_they_make_sense() {
+    let mut d = plain(Some(mid_run()));
+    for _ in 0..4 {
+        d.on_key(key(KeyCode::Char('j')));
+    }
+    assert_eq!(
+        d.on_key(key(KeyCode::Char('R'))),
+        Some(UiAction::Send(Command::Retry {
+            task: TaskId("billing".into())
+        }))
+    );
+    assert_eq!(d.on_key(key(KeyCode::Char('s'))), None);
+    assert!(screen(&d).contains("`billing` is failed: nothing to skip"));
+    d.on_key(key(KeyCode::Char('k')));
+    assert_eq!(d.on_key(key(KeyCode::Char('R'))), None);
+    assert!(screen(&d).contains("only failed or skipped tasks can be retried"));
+}
+
+#[test]
+fn pause_and_resume_act_on_all_or_on_the_selected_worker() {
+    let mut d = plain(Some(mid_run()));
+    assert_eq!(
+        d.on_key(key(KeyCode::Char('p'))),
+        Some(UiAction::Send(Command::Pause { worker: None }))
+    );
+    d.on_key(key(KeyCode::Tab));
+    d.on_key(key(KeyCode::Down));
+    d.on_key(key(KeyCode::Down));
+    assert_eq!(
+        d.on_key(key(KeyCode::Char('r'))),
+        Some(UiAction::Send(Command::Resume { worker: Some(2) }))
+    );
+    assert!(screen(&d).contains("asked the swarm to resume w2"));
+}
+
+#[test]
+fn quitting_asks_whether_to_leave_the_workers_running() {
+    let mut d = plain(Some(mid_run()));
+    assert_eq!(d.on_key(key(KeyCode::Char('q'))), None);
+    let screen_text = screen(&d);
+    assert!(
+        screen_text.contains("leave the workers running or stop them? [l/s/esc]"),
+        "{screen_text}"
+    );
+    // Keys other than the answers do nothing while asking.
+    assert_eq!(d.on_key(key(KeyCode::Char('p'))), None);
+    assert_eq!(d.on_key(key(KeyCode::Esc)), None);
+    assert!(!screen(&d).contains("[l/s/esc]"));
+    d.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(
+        d.on_key(key(KeyCode::Char('s'))),
+        Some(UiAction::Quit(Quit::StopWorkers))
+    );
+    d.on_key(key(KeyCode::Char('q')));
+    assert_eq!(
+        d.on_key(key(KeyCode::Char('l'))),
+        Some(UiAction::Quit(Quit::LeaveRunning))
+    );
+}

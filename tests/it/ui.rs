@@ -1,0 +1,282 @@
+//! The commands for people and scripts around a run: `logs`, `workers`, `capture`,
+//! `completions` and `man`, on hand-written state files and a real private tmux pane.
+
+use crate::common::{TestEnv, stderr, stdout, wait_until};
+use std::io::{Read, Write};
+use std::process::Stdio;
+use std::time::Duration;
+
+const PLAN: &str = "- [ ] Write the docs {#docs}\n- [ ] Refactor login {#login}\n";
+
+/// A `.swarm/state.json` as the orchestrator writes it, with the given workers and one
+/// task, `docs`, in `docs_state` at attempt 1.
+fn write_state(env: &TestEnv, docs_state: &str, workers: serde_json::Value) {
+    let state = serde_json::json!({
+        "schema": 1, "plan": "PLAN.md", "socket": env.socket, "session": "swarm",
+        "pid": 1, "started": 1.0e9, "updated": 1.0e9, "finished": false, "paused": false,
+        "counts": {"total": 2, "done": 0, "running": 1, "pending": 1, "failed": 0, "skipped": 0},
+        "tasks": [
+            {"id": "docs", "text": "Write the docs", "state": docs_state, "worker": 0, "attempts": 1},
+            {"id": "login", "text": "Refactor login", "state": "pending", "worker": null, "attempts": 0}
+        ],
+        "workers": workers,
+    });
+    env.write(".swarm/state.json", &state.to_string());
+}
+
+fn worker(id: usize, pane: &str, state: &str, task: Option<&str>) -> serde_json::Value {
+    serde_json::json!({
+        "id": id, "pane": pane, "state": state, "task": task, "restarts": 0, "paused": false
+    })
+}
+
+/// What an agent's pane sends: colors, cursor moves, a title, carriage returns.
+const TRANSCRIPT: &str = "\x1b]0;claude\x07\x1b[?25l\x1b[1;32mdone:\x1b[0m wrote docs\r\n\
+                          \x1b[2K\x1b[3;1Hsecond line\r\n";
+
+#[test]
+fn logs_prints_the_latest_transcript_without_escapes() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    env.write(".swarm/logs/docs.1.log", "first attempt\n");
+    env.write(".swarm/logs/docs.2.log", TRANSCRIPT);
+    let out = env.swarm().args(["logs", "docs"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "done: wrote docs\nsecond line\n");
+
+    let out = env
+        .swarm()
+        .args(["logs", "docs", "--attempt", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "first attempt\n");
+
+    let out = env
+        .swarm()
+        .args(["logs", "docs", "--raw"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), TRANSCRIPT);
+}
+
+#[test]
+fn logs_refuses_unknown_tasks_and_attempts_with_a_hint() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    env.write(".swarm/logs/docs.1.log", "x\n");
+    for (args, says) in [
+        (&["logs", "nope"][..], "no task `nope`"),
+        (&["logs", "login"][..], "has no transcript yet"),
+        (&["logs", "docs", "--attempt", "3"][..], "of attempts 1"),
+    ] {
+        let out = env.swarm().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(says) && err.contains("hint:"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn logs_follow_prints_appended_output_until_the_task_stops_running() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    let log = env.write(".swarm/logs/docs.1.log", "started\n");
+    write_state(&env, "running", serde_json::json!([]));
+    // Stand in for a live orchestrator: it holds the workspace lock.
+    let lock = std::fs::File::create(env.path(".swarm/lock")).unwrap();
+    lock.try_lock().unwrap();
+
+    let mut child = env
+        .swarm()
+        .args(["logs", "docs", "--follow"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0; 256];
+        while let Ok(n @ 1..) = pipe.read(&mut buf) {
+            let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    });
+    let mut seen = String::new();
+    let mut read_until = |want: &str| {
+        wait_until(
+            &format!("{want:?} on stdout"),
+            Duration::from_secs(10),
+            || {
+                seen.extend(rx.try_iter());
+                seen.contains(want)
+            },
+        )
+    };
+    read_until("started\n");
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    // Written in two parts, so that the reader may see the escape sequence cut in two.
+    file.write_all(b"\x1b[1;3").unwrap();
+    file.flush().unwrap();
+    file.write_all(b"2mappended\x1b[0m\n").unwrap();
+    read_until("started\nappended\n");
+
+    write_state(&env, "done", serde_json::json!([]));
+    wait_until("logs --follow to exit", Duration::from_secs(10), || {
+        child.try_wait().unwrap().is_some()
+    });
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn workers_json_lists_workers_with_a_stable_schema() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    let mut paused = worker(2, "%5", "idle", None);
+    paused["paused"] = true.into();
+    let mut stuck = worker(3, "%6", "needs-human", None);
+    stuck["needs"] = "a blocking dialog".into();
+    write_state(
+        &env,
+        "running",
+        serde_json::json!([
+            worker(0, "%3", "busy", Some("docs")),
+            worker(1, "%4", "idle", None),
+            paused,
+            stuck
+        ]),
+    );
+    let out = env.swarm().args(["workers", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["running"], false);
+    assert_eq!(
+        json["workers"][0],
+        serde_json::json!({
+            "worker": "w0", "id": 0, "pane": "%3", "state": "busy", "task": "docs",
+            "paused": false, "needs": null, "restarts": 0
+        })
+    );
+    assert_eq!(json["workers"][3]["needs"], "a blocking dialog");
+
+    let out = env
+        .swarm()
+        .args(["workers", "--idle", "--json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let idle: Vec<&str> = json["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["worker"].as_str().unwrap())
+        .collect();
+    assert_eq!(idle, ["w1"]);
+}
+
+#[test]
+fn workers_json_is_empty_before_any_run() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    let out = env.swarm().args(["workers", "--json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"schema": 1, "running": false, "workers": []})
+    );
+}
+
+#[test]
+fn capture_prints_what_the_worker_pane_shows() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    let pane = env.tmux_ok(&[
+        "new-session",
+        "-d",
+        "-P",
+        "-F",
+        "#{pane_id}",
+        "-s",
+        "swarm",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "--",
+        "sh",
+        "-c",
+        "echo hello-from-w1; exec cat",
+    ]);
+    let pane = pane.trim();
+    wait_until("the pane to show its text", Duration::from_secs(10), || {
+        env.capture(pane).contains("hello-from-w1")
+    });
+    write_state(
+        &env,
+        "running",
+        serde_json::json!([
+            worker(0, "%999", "busy", Some("docs")),
+            worker(1, pane, "idle", None)
+        ]),
+    );
+    for name in ["w1", "1"] {
+        let out = env
+            .swarm()
+            .args(["capture", name, "--socket", &env.socket])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stdout(&out).starts_with("hello-from-w1\n"),
+            "{}",
+            stdout(&out)
+        );
+    }
+
+    let out = env
+        .swarm()
+        .args(["capture", "w7", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no worker w7"), "{}", stderr(&out));
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    let env = TestEnv::new();
+    let out = env.swarm().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let script = stdout(&out);
+    assert!(
+        script.contains("swarm") && script.contains("complete"),
+        "{script}"
+    );
+
+    let out = env.swarm().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = stdout(&out);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH swarm"),
+        "{page}"
+    );
+}
+
+#[test]
+fn jump_to_makes_a_pane_and_its_window_current() {
+    let env = TestEnv::new();
+    env.tmux_ok(&["new-session", "-d", "-s", "swarm", "--", "cat"]);
+    let pane = env.tmux_ok(&["new-window", "-d", "-P", "-F", "#{pane_id}", "--", "cat"]);
+    let pane = pane.trim();
+    // Without -d the new pane becomes the active one of window 1.
+    env.tmux_ok(&["split-window", "-t", pane, "--", "cat"]);
+    let current = || env.tmux_ok(&["display-message", "-p", "#{window_index} #{pane_id}"]);
+    assert!(current().starts_with("0 "), "{}", current());
+    let tmux =
+        swarm::tmux::Tmux::new(&env.socket, "swarm").with_tmpdir(env.dir.path().join("tmux"));
+    tmux.jump_to(&swarm::tmux::PaneId(pane.to_string()))
+        .unwrap();
+    assert_eq!(current().trim(), format!("1 {pane}"));
+}
