@@ -133,13 +133,17 @@ fn drive(run: Run) -> anyhow::Result<Outcome> {
     let mut progress = Progress::new();
     let summary = orchestrator::run(run, &mut progress)?;
     progress.finish(&summary);
-    Ok(if summary.interrupted {
+    Ok(outcome(&summary))
+}
+
+fn outcome(summary: &orchestrator::Summary) -> Outcome {
+    if summary.interrupted {
         Outcome::Interrupted
     } else if summary.failed.is_empty() {
         Outcome::Success
     } else {
         Outcome::TasksFailed
-    })
+    }
 }
 
 fn start_session(run: &Run, window0: &[String]) -> anyhow::Result<()> {

@@ -5,11 +5,16 @@
 use crate::workspace::Workspace;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
+use std::time::{Duration, Instant};
 
 /// The held lock; dropping it releases it.
 pub struct Lock {
     _file: File,
 }
+
+/// How long `acquire` keeps trying while someone holds the lock: `holder` probes take it
+/// (shared) for a moment, and must not make a starting orchestrator give up.
+const PATIENCE: Duration = Duration::from_millis(500);
 
 /// Takes the workspace's lock, or says which process holds it.
 pub fn acquire(ws: &Workspace) -> std::io::Result<Result<Lock, Option<u32>>> {
@@ -20,31 +25,40 @@ pub fn acquire(ws: &Workspace) -> std::io::Result<Result<Lock, Option<u32>>> {
         .create(true)
         .truncate(false)
         .open(ws.swarm_dir().join("lock"))?;
-    match file.try_lock() {
-        Ok(()) => {
-            file.set_len(0)?;
-            file.rewind()?;
-            write!(file, "{}", std::process::id())?;
-            Ok(Ok(Lock { _file: file }))
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => {
+                file.set_len(0)?;
+                file.rewind()?;
+                write!(file, "{}", std::process::id())?;
+                return Ok(Ok(Lock { _file: file }));
+            }
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(TryLockError::WouldBlock) => return Ok(Err(read_pid(&mut file))),
+            Err(TryLockError::Error(e)) => return Err(e),
         }
-        Err(TryLockError::WouldBlock) => {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
-            Ok(Err(pid.trim().parse().ok()))
-        }
-        Err(TryLockError::Error(e)) => Err(e),
     }
 }
 
-/// The pid of the orchestrator running in `ws`, if one is.
+/// The pid of the orchestrator running in `ws`, if one is. It only looks: a shared lock
+/// for an instant, and nothing written.
 pub fn holder(ws: &Workspace) -> Option<u32> {
-    if !ws.swarm_dir().join("lock").exists() {
-        return None;
+    let mut file = File::open(ws.swarm_dir().join("lock")).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => None,
+        Err(TryLockError::WouldBlock) => Some(read_pid(&mut file).unwrap_or(0)),
+        Err(TryLockError::Error(_)) => None,
     }
-    match acquire(ws) {
-        Ok(Err(pid)) => Some(pid.unwrap_or(0)),
-        _ => None,
-    }
+}
+
+fn read_pid(file: &mut File) -> Option<u32> {
+    let mut pid = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut pid).ok()?;
+    pid.trim().parse().ok()
 }
 
 #[cfg(test)]

@@ -47,10 +47,12 @@ pub fn color_enabled() -> bool {
 }
 
 /// Runs the dashboard on this terminal until the person quits, and says how they quit.
+///
+/// It ends by itself when the swarm's tmux server is gone.
 pub fn run(ws: &Workspace, tmux: &Tmux) -> anyhow::Result<Quit> {
     // `init` switches to the alternate screen and raw mode, and restores the terminal on
     // a panic too.
-    let mut terminal = ratatui::init();
+    let mut terminal = ratatui::try_init()?;
     let result = event_loop(&mut terminal, ws, tmux);
     ratatui::restore();
     result
@@ -65,6 +67,10 @@ fn event_loop(
     let mut next_read = Instant::now();
     loop {
         if Instant::now() >= next_read {
+            // Nothing left to show (or to show it on): leave instead of drawing forever.
+            if !tmux.server_alive() {
+                return Ok(Quit::LeaveRunning);
+            }
             refresh(&mut dashboard, ws);
             next_read = Instant::now() + REFRESH;
         }
