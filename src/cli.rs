@@ -35,8 +35,7 @@ pub enum Command {
     Workers(WorkersArgs),
     /// Print what a worker's pane shows right now.
     Capture(CaptureArgs),
-    /// The dashboard window 0 shows: tasks, workers, progress, keys to steer the swarm.
-    #[command(hide = true)]
+    /// A live dashboard of the running swarm (tasks, workers, progress), with keys to steer it.
     Dashboard(Workspace),
     /// Print a shell completion script (`swarm completions bash > ...`).
     Completions(CompletionsArgs),
