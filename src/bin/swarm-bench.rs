@@ -517,25 +517,30 @@ fn throughput(opts: &Opts, tasks: usize) -> anyhow::Result<Vec<Figure>> {
 
 /// The floor for P1 and P2: one sim agent driven straight from here. On each sentinel
 /// (polled every 5 ms) the plan is checked off, then the next prompt is pasted at once
+/// One simulated agent as the only pane of a session in `lab`, logging to its own file.
+fn lone_agent(opts: &Opts, lab: &Lab, think_ms: u64) -> anyhow::Result<(Tmux, PaneId, PathBuf)> {
+    let log = lab.logs().join("agent-0.jsonl");
+    let tmux = lab.handle("bench");
+    let argv: Vec<String> = vec![
+        opts.swarm.display().to_string(),
+        "sim-agent".into(),
+        "--think-ms".into(),
+        think_ms.to_string(),
+        "--log".into(),
+        log.display().to_string(),
+    ];
+    let pane = tmux
+        .start_session("agent", 200, 50, &argv, &lab.ws(), &BTreeMap::new())?
+        .pane;
+    Ok((tmux, pane, log))
+}
+
 /// (Enter 10 ms later, TMUX-FACTS §1). Returns (gaps, sentinel → checked) in ms.
 fn direct_driver(opts: &Opts, tasks: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
     let lab = Lab::new()?;
     write_plan(&lab.ws(), tasks)?;
     std::fs::create_dir_all(lab.ws().join(".swarm/done"))?;
-    let log = lab.logs().join("agent-0.jsonl");
-    let tmux = lab.handle("bench");
-    let argv: Vec<String> = [
-        opts.swarm.display().to_string(),
-        "sim-agent".into(),
-        "--think-ms".into(),
-        "200".into(),
-        "--log".into(),
-        log.display().to_string(),
-    ]
-    .into();
-    let pane = tmux
-        .start_session("agent", 200, 50, &argv, &lab.ws(), &BTreeMap::new())?
-        .pane;
+    let (tmux, pane, _) = lone_agent(opts, &lab, 200)?;
     let profile = swarm::agent::builtin("sim").context("the sim profile")?;
     wait_until(
         "the sim agent's ready screen",
@@ -597,20 +602,7 @@ fn paste_raw(lab: &Lab, pane: &PaneId, text: &str) -> anyhow::Result<()> {
 fn big_prompt(opts: &Opts) -> anyhow::Result<Vec<Figure>> {
     let runs = if opts.quick { 3 } else { 7 };
     let lab = Lab::new()?;
-    let log = lab.logs().join("agent-0.jsonl");
-    let tmux = lab.handle("bench");
-    let argv: Vec<String> = [
-        opts.swarm.display().to_string(),
-        "sim-agent".into(),
-        "--think-ms".into(),
-        "20".into(),
-        "--log".into(),
-        log.display().to_string(),
-    ]
-    .into();
-    let pane = tmux
-        .start_session("agent", 200, 50, &argv, &lab.ws(), &BTreeMap::new())?
-        .pane;
+    let (tmux, pane, log) = lone_agent(opts, &lab, 20)?;
     let profile = swarm::agent::builtin("sim").context("the sim profile")?;
     let ready = || -> anyhow::Result<()> {
         wait_until("a ready sim agent", Duration::from_secs(20), || {
