@@ -24,7 +24,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     }
     let Prepared { run, .. } = prepared;
     if args.in_window {
-        return drive(run);
+        return drive_with_dashboard(run);
     }
     crate::tmux::check_version()?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -132,6 +132,70 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
 fn drive(run: Run) -> anyhow::Result<Outcome> {
     let mut progress = Progress::new();
     let summary = orchestrator::run(run, &mut progress)?;
+    progress.finish(&summary);
+    Ok(outcome(&summary))
+}
+
+/// Window 0 of an attached run: the orchestrator on a thread, the dashboard in front. A
+/// finished run stays on screen until the person quits; quitting either stops the
+/// workers or leaves the orchestrator going here with plain progress.
+fn drive_with_dashboard(run: Run) -> anyhow::Result<Outcome> {
+    let (ws, tmux) = (run.ws.clone(), run.tmux.clone());
+    // A closed pane or `swarm stop` sends SIGHUP; whatever the dashboard is doing then, the
+    // process must end (a finished orchestrator no longer listens).
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            ratatui::restore();
+            std::process::exit(130);
+        }
+    });
+    let orchestrator = std::thread::spawn(move || {
+        let mut progress = Progress::quiet();
+        let summary = orchestrator::run(run, &mut progress);
+        // A signal (the pane closed, the server went) or an error ends the process here:
+        // the dashboard may be blocked reading a terminal that is gone.
+        match &summary {
+            Ok(s) if !s.interrupted => {}
+            _ => {
+                ratatui::restore();
+                let code = match &summary {
+                    Ok(s) => {
+                        progress.finish(s);
+                        130
+                    }
+                    Err(e) => {
+                        eprintln!("swarm: {e:#}");
+                        1
+                    }
+                };
+                std::process::exit(code);
+            }
+        }
+        (summary, progress)
+    });
+    match crate::tui::run(&ws, &tmux) {
+        Ok(crate::tui::Quit::StopWorkers) => {
+            // The orchestrator sees its server go, and ends the process.
+            tmux.kill_server()?;
+            let _ = orchestrator.join();
+            return Ok(Outcome::Interrupted);
+        }
+        Ok(crate::tui::Quit::LeaveRunning) => {
+            eprintln!(
+                "swarm: dashboard closed; the orchestrator goes on, and prints its summary here when done"
+            );
+        }
+        // Without a dashboard, the run goes on all the same.
+        Err(e) => eprintln!("swarm: no dashboard: {e}"),
+    }
+    let (summary, mut progress) = orchestrator
+        .join()
+        .map_err(|_| anyhow::anyhow!("the orchestrator thread panicked"))?;
+    let summary = summary?;
     progress.finish(&summary);
     Ok(outcome(&summary))
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 /// Progress on stderr.
 pub struct Progress {
     bar: Option<ProgressBar>,
+    /// Nothing is printed: the dashboard owns the terminal.
+    quiet: bool,
     started: Instant,
     /// When each running task was handed out, for the "done in Ns" lines.
     since: HashMap<TaskId, Instant>,
@@ -31,12 +33,26 @@ impl Progress {
         });
         Progress {
             bar,
+            quiet: false,
+            started: Instant::now(),
+            since: HashMap::new(),
+        }
+    }
+
+    /// Progress that prints nothing, for when the dashboard shows the run instead.
+    pub fn quiet() -> Progress {
+        Progress {
+            bar: None,
+            quiet: true,
             started: Instant::now(),
             since: HashMap::new(),
         }
     }
 
     fn line(&self, text: String) {
+        if self.quiet {
+            return;
+        }
         match &self.bar {
             Some(bar) => bar.println(text),
             None => eprintln!("{text}"),
@@ -109,6 +125,7 @@ impl Progress {
 
     /// Clears the bar and prints the final summary.
     pub fn finish(&mut self, summary: &super::Summary) {
+        self.quiet = false;
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

@@ -58,6 +58,31 @@ fn sentinel_writes(env: &TestEnv) -> BTreeMap<String, usize> {
     counts
 }
 
+/// What the swarm looked like, for a failure message: status and every pane's screen.
+fn diagnose(env: &TestEnv) -> String {
+    let status = env
+        .swarm()
+        .args(["status", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    let mut out = String::from_utf8_lossy(&status.stdout).into_owned();
+    let panes = env.tmux(&[
+        "list-panes",
+        "-a",
+        "-F",
+        "#{pane_id} #{pane_dead} #{pane_current_command}",
+    ]);
+    for line in String::from_utf8_lossy(&panes.stdout).lines() {
+        let id = line.split(' ').next().unwrap_or_default();
+        out.push_str(&format!("\n--- {line}\n{}", env.capture(id)));
+    }
+    out.push_str(&format!(
+        "\n--- journal\n{}",
+        std::fs::read_to_string(env.path(".swarm/journal.jsonl")).unwrap_or_default()
+    ));
+    out
+}
+
 fn checked(env: &TestEnv) -> usize {
     env.read("PLAN.md").matches("- [x]").count()
 }
