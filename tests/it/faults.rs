@@ -83,6 +83,24 @@ fn diagnose(env: &TestEnv) -> String {
     out
 }
 
+/// Waits until an agent has received its first prompt.
+fn first_prompt(env: &TestEnv) {
+    wait_until("a prompt received", Duration::from_secs(20), || {
+        sim_log(env).iter().any(|e| e["event"] == "prompt")
+    });
+}
+
+/// `swarm ARGS --socket S` (pause, resume, retry, skip), which must succeed.
+fn steer(env: &TestEnv, args: &[&str]) {
+    let out = env
+        .swarm()
+        .args(args)
+        .args(["--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "swarm {args:?}: {}", stderr(&out));
+}
+
 fn checked(env: &TestEnv) -> usize {
     env.read("PLAN.md").matches("- [x]").count()
 }
@@ -299,15 +317,8 @@ fn skip_interrupts_a_running_task_and_the_run_ends() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] HANG forever\n");
     let child = spawn_run(&env, 1, "--hang-on HANG", &[]);
-    wait_until("the task runs", Duration::from_secs(20), || {
-        sim_log(&env).iter().any(|e| e["event"] == "prompt")
-    });
-    let out = env
-        .swarm()
-        .args(["skip", "hang-forever", "--socket", &env.socket])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    first_prompt(&env);
+    steer(&env, &["skip", "hang-forever"]);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
@@ -519,15 +530,8 @@ fn pause_stops_dispatch_until_resume() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] Alpha\n- [ ] Beta\n- [ ] Gamma\n");
     let child = spawn_run(&env, 1, "--think-ms 600", &[]);
-    wait_until("Alpha dispatched", Duration::from_secs(20), || {
-        sim_log(&env).iter().any(|e| e["event"] == "prompt")
-    });
-    let out = env
-        .swarm()
-        .args(["pause", "--socket", &env.socket])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    first_prompt(&env);
+    steer(&env, &["pause"]);
     // Alpha finishes, and then the worker sits idle: nothing is handed out while paused.
     wait_until("paused and idle", Duration::from_secs(20), || {
         let s = status(&env);
@@ -540,12 +544,7 @@ fn pause_stops_dispatch_until_resume() {
         .filter(|e| e["event"] == "prompt")
         .count();
     assert_eq!(prompts, 1, "a task was handed out while paused");
-    let out = env
-        .swarm()
-        .args(["resume", "--socket", &env.socket])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    steer(&env, &["resume"]);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(checked(&env), 3);
@@ -561,25 +560,14 @@ fn retry_gives_a_failed_task_fresh_attempts() {
         "--think-ms 50 --hang-on HANG",
         &["--task-timeout", "2", "--max-attempts", "1"],
     );
-    wait_until("HANG dispatched", Duration::from_secs(20), || {
-        sim_log(&env).iter().any(|e| e["event"] == "prompt")
-    });
+    first_prompt(&env);
     // Paused, the run cannot end while `Later` waits: time to retry the failed task.
-    let swarm = |args: &[&str]| {
-        let out = env
-            .swarm()
-            .args(args)
-            .args(["--socket", &env.socket])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-    };
-    swarm(&["pause"]);
+    steer(&env, &["pause"]);
     wait_until("the hung task failed", Duration::from_secs(20), || {
         status(&env)["state"]["counts"]["failed"] == 1
     });
-    swarm(&["retry", "hang-once"]);
-    swarm(&["resume"]);
+    steer(&env, &["retry", "hang-once"]);
+    steer(&env, &["resume"]);
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
