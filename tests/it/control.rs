@@ -53,7 +53,15 @@ fn replies_subscriptions_and_the_end_of_the_server() {
             pane: Some(p),
             value,
             ..
-        }) if p == pane && value.starts_with('1') => Some(value),
+        }) if p == pane && value.starts_with('1') => {
+            if value.trim_end() == "1" {
+                // tmux 3.3a can leave the dead child unreaped, its status empty, until
+                // another child of the server exits: give it one, and the value changes.
+                env.tmux(&["run-shell", "true"]);
+                return None;
+            }
+            Some(value)
+        }
         _ => None,
     });
     assert_eq!(value, "1 7");
