@@ -1228,4 +1228,206 @@ mod tests {
             .count();
         assert_eq!(spawns, 2);
     }
+
+    /// Boots one worker and delivers `a` to it, so it is busy.
+    fn busy_with_a(limits: Limits, ids: &[&str]) -> State {
+        let mut state = State::new(&plan(ids), 1, limits);
+        boot(&mut state);
+        state.handle(Event::Delivered {
+            worker: 0,
+            pane: pane(0),
+            task: id("a"),
+        });
+        state
+    }
+
+    #[test]
+    fn a_turn_past_the_timeout_is_interrupted_and_retried() {
+        let limits = Limits {
+            task_timeout: Some(Duration::from_secs(10)),
+            ..Limits::default()
+        };
+        let mut state = busy_with_a(limits, &["a"]);
+        assert!(
+            effects(state.handle(Event::Tick {
+                now: Duration::from_secs(5)
+            }))
+            .is_empty()
+        );
+        let actions = effects(state.handle(Event::Tick {
+            now: Duration::from_secs(11),
+        }));
+        assert_eq!(
+            actions,
+            vec![Action::Interrupt {
+                worker: 0,
+                pane: pane(0)
+            }]
+        );
+        assert_eq!(state.task(&id("a")).unwrap().status, TaskStatus::Pending);
+        let actions = state.handle(Event::Ready {
+            worker: 0,
+            pane: pane(0),
+        });
+        assert_eq!(delivers(&actions), vec![(0, "a".into(), 2)]);
+    }
+
+    #[test]
+    fn an_idle_agent_without_its_sentinel_is_nudged_then_its_task_fails() {
+        let limits = Limits {
+            max_nudges: 1,
+            ..Limits::default()
+        };
+        let mut state = busy_with_a(limits, &["a"]);
+        let idle = Event::IdleWithoutSentinel {
+            worker: 0,
+            pane: pane(0),
+        };
+        let actions = effects(state.handle(idle.clone()));
+        assert_eq!(
+            actions,
+            vec![Action::Nudge {
+                worker: 0,
+                pane: pane(0),
+                task: id("a")
+            }]
+        );
+        state.handle(Event::Delivered {
+            worker: 0,
+            pane: pane(0),
+            task: id("a"),
+        });
+        let actions = effects(state.handle(idle));
+        assert!(matches!(actions[0], Action::NoteFailure { ref task, .. } if task == &id("a")));
+        assert!(actions.contains(&Action::Reset {
+            worker: 0,
+            pane: pane(0)
+        }));
+        assert!(actions.contains(&Action::Finished));
+    }
+
+    #[test]
+    fn pause_holds_back_new_work_until_resume() {
+        let mut state = busy_with_a(Limits::default(), &["a", "b"]);
+        state.handle(Event::Command(Command::Pause { worker: None }));
+        state.handle(Event::Sentinel { task: id("a") });
+        let actions = state.handle(Event::Ready {
+            worker: 0,
+            pane: pane(0),
+        });
+        assert!(delivers(&actions).is_empty(), "dispatched while paused");
+        let actions = state.handle(Event::Command(Command::Resume { worker: None }));
+        assert_eq!(delivers(&actions), vec![(0, "b".into(), 1)]);
+    }
+
+    #[test]
+    fn skip_interrupts_a_running_task_and_retry_brings_it_back() {
+        let mut state = busy_with_a(Limits::default(), &["a"]);
+        let actions = effects(state.handle(Event::Command(Command::Skip { task: id("a") })));
+        assert!(actions.contains(&Action::Interrupt {
+            worker: 0,
+            pane: pane(0)
+        }));
+        assert!(actions.contains(&Action::Finished));
+        assert_eq!(state.task(&id("a")).unwrap().status, TaskStatus::Skipped);
+        let mut state = busy_with_a(
+            Limits {
+                max_attempts: 1,
+                ..Limits::default()
+            },
+            &["a", "b"],
+        );
+        state.handle(Event::PaneDead {
+            pane: pane(0),
+            status: Some(1),
+        });
+        assert!(matches!(
+            state.task(&id("a")).unwrap().status,
+            TaskStatus::Failed(_)
+        ));
+        let actions = state.handle(Event::Command(Command::Retry { task: id("a") }));
+        assert!(actions.contains(&Action::Journal(Record::Retried { task: id("a") })));
+        assert_eq!(state.task(&id("a")).unwrap().status, TaskStatus::Pending);
+        assert_eq!(state.task(&id("a")).unwrap().attempts, 0);
+    }
+
+    #[test]
+    fn a_restored_run_keeps_attempts_and_failures_and_adopts_live_panes() {
+        let mut replay = Replay::default();
+        replay.apply(Record::Assigned {
+            task: id("a"),
+            worker: 0,
+            pane: pane(5),
+            attempt: 2,
+        });
+        replay.apply(Record::Failed {
+            task: id("b"),
+            reason: "hung".into(),
+        });
+        let mut state = State::new(&plan(&["a", "b", "c"]), 2, Limits::default());
+        state.restore(&replay);
+        assert_eq!(state.task(&id("a")).unwrap().attempts, 2);
+        assert_eq!(
+            state.task(&id("b")).unwrap().status,
+            TaskStatus::Failed("hung".into())
+        );
+        // Worker 0 still works on `a`; worker 1's pane is idle and gets a fresh context.
+        let busy = state.adopt(0, pane(5), Some(id("a")));
+        assert_eq!(
+            busy,
+            vec![Action::Monitor {
+                worker: 0,
+                pane: pane(5)
+            }]
+        );
+        let idle = state.adopt(1, pane(6), None);
+        assert_eq!(
+            idle,
+            vec![Action::Reset {
+                worker: 1,
+                pane: pane(6)
+            }]
+        );
+        let start = effects(state.start());
+        assert!(
+            start.is_empty(),
+            "no new agents besides the adopted ones: {start:?}"
+        );
+        let actions = state.handle(Event::Ready {
+            worker: 1,
+            pane: pane(6),
+        });
+        assert_eq!(delivers(&actions), vec![(1, "c".into(), 1)]);
+    }
+
+    #[test]
+    fn every_decision_is_journaled_before_it_is_acted_on() {
+        let mut state = State::new(&plan(&["a"]), 1, Limits::default());
+        state.start();
+        let spawned = state.handle(Event::Spawned {
+            worker: 0,
+            pane: pane(0),
+        });
+        assert_eq!(
+            spawned[0],
+            Action::Journal(Record::Spawned {
+                worker: 0,
+                pane: pane(0)
+            })
+        );
+        let ready = state.handle(Event::Ready {
+            worker: 0,
+            pane: pane(0),
+        });
+        let journal = ready
+            .iter()
+            .position(|a| matches!(a, Action::Journal(Record::Assigned { .. })));
+        let deliver = ready
+            .iter()
+            .position(|a| matches!(a, Action::Deliver { .. }));
+        assert!(journal < deliver, "{ready:?}");
+        let done = state.handle(Event::Sentinel { task: id("a") });
+        assert_eq!(done[0], Action::Journal(Record::Done { task: id("a") }));
+        assert_eq!(done[1], Action::CheckOff { task: id("a") });
+    }
 }
