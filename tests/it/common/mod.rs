@@ -105,8 +105,13 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        // Only ever our own server: the socket lives under our private TMUX_TMPDIR.
-        let _ = self.tmux(&["kill-server"]);
+        // Only ever our own server: the socket lives under our private TMUX_TMPDIR. A swarm
+        // still finishing can hold it up for a moment, so make sure it is gone.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.server_alive() && Instant::now() < deadline {
+            let _ = self.tmux(&["kill-server"]);
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
