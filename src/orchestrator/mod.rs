@@ -127,9 +127,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         }
         actions.extend(state.adopt(adoption.worker, adoption.pane, adoption.task));
     }
-    for command in commands::take(&ws) {
-        actions.extend(state.handle(Event::Command(command)));
-    }
+    actions.extend(take_commands(&ws, &mut state));
     actions.extend(state.start());
 
     let header_socket = tmux.socket.clone();
@@ -196,10 +194,9 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                         plan_touched = Some(Instant::now());
                     }
                     if ev.paths.iter().any(|p| p.starts_with(commands::dir(&ws))) {
-                        for command in commands::take(&ws) {
-                            actions.extend(state.handle(Event::Command(command)));
-                            dirty = true;
-                        }
+                        let commanded = take_commands(&ws, &mut state);
+                        dirty |= !commanded.is_empty();
+                        actions.extend(commanded);
                     }
                 }
             },
@@ -211,10 +208,9 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                     actions.extend(plan_edited(&ws, &mut state, &mut exec, &mut watch));
                 }
                 actions.extend(state.handle(Event::Tick { now: started.elapsed() }));
-                for command in commands::take(&ws) {
-                    actions.extend(state.handle(Event::Command(command)));
-                    dirty = true;
-                }
+                let commanded = take_commands(&ws, &mut state);
+                dirty |= !commanded.is_empty();
+                actions.extend(commanded);
                 for task in watch.rescan() {
                     actions.extend(state.handle(Event::Sentinel { task }));
                 }
@@ -247,6 +243,14 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         elapsed: started.elapsed(),
         interrupted,
     })
+}
+
+/// Hands a person's queued commands to the scheduler.
+fn take_commands(ws: &Workspace, state: &mut State) -> Vec<crate::scheduler::Action> {
+    commands::take(ws)
+        .into_iter()
+        .flat_map(|command| state.handle(Event::Command(command)))
+        .collect()
 }
 
 fn already_running(ws: &Workspace, pid: Option<u32>) -> BadInput {

@@ -3,7 +3,7 @@
 //! prompt waiting, and PLAN.md edited during the run. Nothing may be lost, nothing done
 //! twice, and no canary may run.
 
-use crate::common::{TestEnv, read_jsonl, stderr, swarm_bin, wait_until};
+use crate::common::{TestEnv, read_jsonl, status, stderr, swarm_bin, wait_until};
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -513,16 +513,6 @@ fn an_attached_orchestrator_killed_in_window_zero_is_resumed_by_the_next_run() {
     let writes = sentinel_writes(&env);
     assert_eq!(writes.len(), 8);
     assert!(writes.values().all(|&n| n == 1), "done twice: {writes:?}");
-}
-
-/// `swarm status --json` of the test's workspace.
-fn status(env: &TestEnv) -> serde_json::Value {
-    let out = env
-        .swarm()
-        .args(["status", "--json", "--socket", &env.socket])
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or_default()
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! built-in profiles against the real screens, so they run only with `SWARM_E2E=1` and
 //! the CLIs installed (`bash ../shared/real-agents/install.sh --codex`).
 
-use crate::common::{TestEnv, stderr, stdout, wait_until};
+use crate::common::{TestEnv, expected_prompts, status, stderr, wait_until};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -169,21 +169,6 @@ fn arrived_whole(want: &str, got: &str) -> bool {
     norm(&inner) == norm(want)
 }
 
-/// The prompt swarm renders for each open task of `plan`, by task id.
-fn expected_prompts(plan: &str) -> BTreeMap<String, String> {
-    let tasks = swarm::plan::parse(plan, Path::new("PLAN.md")).unwrap();
-    let template = swarm::prompt::PromptTemplate::new(None).unwrap();
-    tasks
-        .iter()
-        .filter(|t| !t.checked)
-        .map(|t| {
-            let sentinel = swarm::prompt::sentinel_for(t).unwrap();
-            let prompt = template.render(t, &sentinel, 1, "PLAN.md").unwrap();
-            (t.id.to_string(), prompt)
-        })
-        .collect()
-}
-
 /// Six tasks: three write a file named in `{out=...}`, three only signal. Each carries the
 /// fake API's directive to write a file and then its sentinel (fake_openai.py does nothing
 /// without one); one context line holds a tab, which Claude turns into spaces.
@@ -314,17 +299,6 @@ fn claude_completes_six_tasks_with_three_workers() {
 #[test]
 fn codex_completes_six_tasks_with_three_workers() {
     six_tasks_complete_with("codex");
-}
-
-/// `swarm status --json`, parsed.
-fn status(env: &TestEnv) -> serde_json::Value {
-    let out = env
-        .swarm()
-        .args(["status", "--json", "--socket", &env.socket])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap()
 }
 
 fn worker_states(status: &serde_json::Value) -> Vec<String> {

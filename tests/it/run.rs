@@ -1,8 +1,7 @@
 //! The whole loop on real tmux with the simulated agent: PLAN.md → panes → sentinels →
 //! checked off.
 
-use crate::common::{TestEnv, read_jsonl, stderr, stdout, swarm_bin, wait_until};
-use std::collections::BTreeMap;
+use crate::common::{TestEnv, expected_prompts, read_jsonl, stderr, stdout, swarm_bin, wait_until};
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
@@ -20,22 +19,6 @@ fn run_headless(env: &TestEnv, workers: usize, sim_flags: &str) -> Output {
         .args(["--agent-cmd", &agent_cmd])
         .output()
         .unwrap()
-}
-
-/// The prompts swarm should have sent for `plan`'s open tasks, by task id.
-fn expected_prompts(env: &TestEnv, plan: &str) -> BTreeMap<String, String> {
-    let tasks = swarm::plan::parse(plan, Path::new("PLAN.md")).unwrap();
-    let template = swarm::prompt::PromptTemplate::new(None).unwrap();
-    let _ = env;
-    tasks
-        .iter()
-        .filter(|t| !t.checked)
-        .map(|t| {
-            let sentinel = swarm::prompt::sentinel_for(t).unwrap();
-            let prompt = template.render(t, &sentinel, 1, "PLAN.md").unwrap();
-            (t.id.to_string(), prompt)
-        })
-        .collect()
 }
 
 /// The prompts the simulated agents received, in arrival order.
@@ -92,7 +75,7 @@ fn a_twenty_task_plan_with_four_workers_completes_byte_exact() {
         assert!(env.path(&format!("docs/f{i}.md.done")).exists());
     }
 
-    let mut want: Vec<String> = expected_prompts(&env, &plan).into_values().collect();
+    let mut want: Vec<String> = expected_prompts(&plan).into_values().collect();
     let mut got = received_prompts(&env);
     assert_eq!(got.len(), 20, "each task delivered exactly once");
     want.sort();
@@ -122,7 +105,7 @@ fn key_names_shell_syntax_and_a_100_kb_context_arrive_as_text() {
 
     let out = run_headless(&env, 2, "");
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let want: Vec<String> = expected_prompts(&env, &plan).into_values().collect();
+    let want: Vec<String> = expected_prompts(&plan).into_values().collect();
     let got = received_prompts(&env);
     assert_eq!(got.len(), 3);
     for prompt in &want {

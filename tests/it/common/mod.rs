@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -145,4 +146,31 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("valid JSON line"))
         .collect()
+}
+
+/// The prompt swarm renders (default template, first attempt) for each open task of
+/// `plan`, by task id: what an agent must receive byte for byte.
+pub fn expected_prompts(plan: &str) -> BTreeMap<String, String> {
+    let tasks = swarm::plan::parse(plan, Path::new("PLAN.md")).unwrap();
+    let template = swarm::prompt::PromptTemplate::new(None).unwrap();
+    tasks
+        .iter()
+        .filter(|t| !t.checked)
+        .map(|t| {
+            let sentinel = swarm::prompt::sentinel_for(t).unwrap();
+            let prompt = template.render(t, &sentinel, 1, "PLAN.md").unwrap();
+            (t.id.to_string(), prompt)
+        })
+        .collect()
+}
+
+/// `swarm status --json` of the test's workspace, parsed.
+pub fn status(env: &TestEnv) -> serde_json::Value {
+    let out = env
+        .swarm()
+        .args(["status", "--json", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
 }
