@@ -62,6 +62,18 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # (--task-timeout). No limit by default.
 # task_timeout = 1800
 
+# A tmux message and a bell when a task is done or fails, when an agent needs you, and
+# when the plan is done.
+# notify = true
+
+# Programs to run when a task is done, or fails: an array, or a line split like a shell
+# would, but never run by a shell. They get SWARM_EVENT (done or failed), SWARM_TASK_ID,
+# SWARM_TASK (its text), SWARM_SENTINEL, SWARM_TRANSCRIPT (the attempt's log),
+# SWARM_REASON (failures only), SWARM_PLAN and SWARM_WORKSPACE in their environment, run
+# in this directory, and write to .swarm/logs/notify.log.
+# on_done = ["notify-send", "swarm: a task is done"]
+# on_fail = "notify-send 'swarm: a task failed'"
+
 # The size of each tmux window, and how many agents share one workers window (4 to 8).
 # [window]
 # width = 200
@@ -122,6 +134,12 @@ pub struct Config {
     pub max_attempts: Option<Spanned<i64>>,
     /// Seconds one attempt may run before the agent is interrupted.
     pub task_timeout: Option<Spanned<i64>>,
+    /// A tmux message and a bell on news.
+    pub notify: Option<bool>,
+    /// A program to run when a task is done.
+    pub on_done: Option<Spanned<CommandSpec>>,
+    /// A program to run when a task fails.
+    pub on_fail: Option<Spanned<CommandSpec>>,
     /// The `[window]` table.
     #[serde(default)]
     pub window: WindowConfig,
@@ -130,6 +148,14 @@ pub struct Config {
     pub profiles: BTreeMap<String, ProfileSpec>,
     #[serde(skip)]
     source: Source,
+}
+
+/// A program as swarm.toml gives it: an argv array, or one line split like a shell would.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum CommandSpec {
+    Argv(Vec<String>),
+    Line(String),
 }
 
 /// The `[window]` table of swarm.toml.
@@ -210,6 +236,8 @@ impl Config {
         self.session()?;
         self.socket()?;
         self.agent_cmd()?;
+        self.hook("on_done", &self.on_done)?;
+        self.hook("on_fail", &self.on_fail)?;
         for name in self.profiles.keys() {
             self.profile(name)?;
         }
@@ -324,6 +352,30 @@ impl Config {
             .map_err(|(why, hint)| {
                 self.invalid(line.span(), format!("agent_cmd {why}\nhint: {hint}"))
             })
+    }
+
+    /// `on_done` or `on_fail` (named `key`), as argv.
+    fn hook(
+        &self,
+        key: &str,
+        spec: &Option<Spanned<CommandSpec>>,
+    ) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(spec) = spec else { return Ok(None) };
+        let split = match spec.get_ref() {
+            CommandSpec::Line(line) => split_command(line).map_err(|(why, _)| why),
+            CommandSpec::Argv(argv) if argv.first().is_some_and(|p| !p.is_empty()) => {
+                Ok(argv.clone())
+            }
+            CommandSpec::Argv(_) => Err("is empty".into()),
+        };
+        split.map(Some).map_err(|why| {
+            self.invalid(
+                spec.span(),
+                format!(
+                    "{key} {why}\nhint: name a program, as an array (`[\"notify-send\", \"done\"]`) or a line"
+                ),
+            )
+        })
     }
 
     /// The profile `name`, with swarm.toml's tables laid over the built-ins.
@@ -512,6 +564,17 @@ pub struct Settings {
     pub max_attempts: u32,
     /// How long one attempt may run before the agent is interrupted.
     pub task_timeout: Option<std::time::Duration>,
+    /// What to tell people, and how.
+    pub notify: Notify,
+}
+
+/// How news reaches people (swarm.toml's `notify`, `on_done` and `on_fail`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    /// A tmux message and a bell.
+    pub tmux: bool,
+    pub on_done: Option<Vec<String>>,
+    pub on_fail: Option<Vec<String>>,
 }
 
 /// Combines flags, swarm.toml (if any) and defaults; `workspace` is the plan's directory.
@@ -604,6 +667,11 @@ pub fn resolve(
 
     let (width, height, panes_per_window) = config.window()?;
     Ok(Settings {
+        notify: Notify {
+            tmux: config.notify.unwrap_or(true),
+            on_done: config.hook("on_done", &config.on_done)?,
+            on_fail: config.hook("on_fail", &config.on_fail)?,
+        },
         max_attempts,
         task_timeout,
         workers,
@@ -654,6 +722,27 @@ mod tests {
             overrides,
             Path::new("/nonexistent"),
         )
+    }
+
+    #[test]
+    fn notify_programs_are_arrays_or_lines_and_never_empty() {
+        let settings = resolved(
+            "notify = false\non_done = \"notify-send 'a task is done'\"\non_fail = [\"say\", \"$X; y\"]\n",
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.notify,
+            Notify {
+                tmux: false,
+                on_done: Some(vec!["notify-send".into(), "a task is done".into()]),
+                on_fail: Some(vec!["say".into(), "$X; y".into()]),
+            }
+        );
+        assert!(resolved("", &Overrides::default()).unwrap().notify.tmux);
+        assert!(error("\non_fail = ''\n").starts_with("swarm.toml:2: on_fail is empty"));
+        assert!(error("on_done = ['']\n").starts_with("swarm.toml:1: on_done is empty"));
+        assert!(error("on_done = \"a 'b\"\n").contains("cannot be split"));
     }
 
     #[test]

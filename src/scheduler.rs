@@ -196,8 +196,27 @@ pub enum Action {
     Monitor { worker: WorkerId, pane: PaneId },
     /// Append to the run journal (fsynced) before anything else happens.
     Journal(Record),
+    /// Tell the people watching (a tmux message and a bell, their own commands).
+    Notify(Notice),
     /// Every task is done or failed.
     Finished,
+}
+
+/// Something people want to hear about without watching the panes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// An agent finished the task in this run.
+    Done { task: TaskId, attempt: u32 },
+    Failed {
+        task: TaskId,
+        reason: String,
+        /// The attempt whose transcript tells the story; 0 if none ran.
+        attempt: u32,
+    },
+    /// A worker waits for a person (a dialog, a rate limit).
+    NeedsPerson { worker: WorkerId, what: String },
+    /// No task is open any more.
+    Finished { done: usize, failed: usize },
 }
 
 /// One task's bookkeeping.
@@ -480,11 +499,12 @@ impl State {
                 if self.is_current(worker, &pane) {
                     let w = &mut self.workers[worker];
                     w.state = WorkerState::NeedsHuman;
-                    w.needs = Some(what);
+                    w.needs = Some(what.clone());
                     actions.push(Action::Label {
                         pane,
                         label: "needs you".into(),
                     });
+                    actions.push(Action::Notify(Notice::NeedsPerson { worker, what }));
                 }
             }
             Event::RateLimited {
@@ -500,7 +520,11 @@ impl State {
                         None => "rate-limited".to_string(),
                     };
                     w.needs = Some(what.clone());
-                    actions.push(Action::Label { pane, label: what });
+                    actions.push(Action::Label {
+                        pane,
+                        label: what.clone(),
+                    });
+                    actions.push(Action::Notify(Notice::NeedsPerson { worker, what }));
                 }
             }
             Event::IdleWithoutSentinel { worker, pane } => {
@@ -585,6 +609,11 @@ impl State {
             reason: reason.to_string(),
             attempt,
         });
+        actions.push(Action::Notify(Notice::Failed {
+            task: id.clone(),
+            reason: reason.to_string(),
+            attempt,
+        }));
     }
 
     fn task_done(&mut self, id: &TaskId, actions: &mut Vec<Action>) {
@@ -595,10 +624,15 @@ impl State {
             return;
         }
         let worker = task.worker.take();
+        let attempt = task.attempts;
         task.status = TaskStatus::Done;
         actions.push(Action::Journal(Record::Done { task: id.clone() }));
         actions.push(Action::CheckOff { task: id.clone() });
         let Some(worker) = worker else { return };
+        actions.push(Action::Notify(Notice::Done {
+            task: id.clone(),
+            attempt,
+        }));
         let w = &mut self.workers[worker];
         if w.task.as_ref() != Some(id) {
             return;
@@ -886,6 +920,10 @@ impl State {
         if self.count(open) == 0 {
             self.finished = true;
             actions.push(Action::Finished);
+            actions.push(Action::Notify(Notice::Finished {
+                done: self.count(|s| *s == TaskStatus::Done),
+                failed: self.count(|s| matches!(s, TaskStatus::Failed(_))),
+            }));
         }
     }
 }
@@ -987,7 +1025,13 @@ mod tests {
             checked: true,
         }];
         let mut state = State::new(&tasks, 2, Limits::default());
-        assert_eq!(effects(state.start()), vec![Action::Finished]);
+        assert_eq!(
+            effects(state.start()),
+            vec![
+                Action::Finished,
+                Action::Notify(Notice::Finished { done: 1, failed: 0 })
+            ]
+        );
     }
 
     #[test]
@@ -1024,11 +1068,62 @@ mod tests {
     }
 
     #[test]
+    fn people_hear_of_agents_work_failures_and_dialogs_but_not_of_old_sentinels() {
+        let limits = Limits {
+            max_attempts: 1,
+            ..Limits::default()
+        };
+        let mut state = State::new(&plan(&["a", "b", "c"]), 1, limits);
+        let notices = |actions: Vec<Action>| -> Vec<Notice> {
+            actions
+                .into_iter()
+                .filter_map(|a| match a {
+                    Action::Notify(n) => Some(n),
+                    _ => None,
+                })
+                .collect()
+        };
+        // A sentinel that was there before anyone worked on the task is no news.
+        assert_eq!(notices(state.handle(Event::Sentinel { task: id("c") })), []);
+        boot(&mut state);
+        let what = "a blocking dialog".to_string();
+        let actions = state.handle(Event::NeedsHuman {
+            worker: 0,
+            pane: pane(0),
+            what: what.clone(),
+        });
+        assert_eq!(
+            notices(actions),
+            [Notice::NeedsPerson {
+                worker: 0,
+                what: what.clone()
+            }]
+        );
+        let actions = state.handle(Event::PaneDead {
+            pane: pane(0),
+            status: Some(1),
+        });
+        let [Notice::Failed { task, attempt, .. }] = &notices(actions)[..] else {
+            panic!("one failure notice");
+        };
+        assert_eq!((task, *attempt), (&id("a"), 1));
+    }
+
+    #[test]
     fn sentinel_before_delivered_resets_after_delivery() {
         let mut state = State::new(&plan(&["a", "b"]), 1, Limits::default());
         boot(&mut state);
         let actions = effects(state.handle(Event::Sentinel { task: id("a") }));
-        assert_eq!(actions, vec![Action::CheckOff { task: id("a") }]);
+        assert_eq!(
+            actions,
+            vec![
+                Action::CheckOff { task: id("a") },
+                Action::Notify(Notice::Done {
+                    task: id("a"),
+                    attempt: 1
+                })
+            ]
+        );
         let actions = state.handle(Event::Delivered {
             worker: 0,
             pane: pane(0),

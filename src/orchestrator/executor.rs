@@ -3,6 +3,7 @@
 //! back as an event, so one slow agent never holds up the others.
 
 use super::Msg;
+use super::notify::Notifier;
 use crate::agent::{Profile, Reset, ScreenState, hooks};
 use crate::config::Settings;
 use crate::journal::{Journal, Replay};
@@ -20,11 +21,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// How often a waiting thread looks at a pane's screen.
+/// How often a waiting thread looks at a pane's screen when tmux cannot say it changed.
 const POLL: Duration = Duration::from_millis(50);
+/// How long a waiting thread lets a pane that started writing go on before reading it.
+const BURST: Duration = Duration::from_millis(10);
+/// How long a waiting thread trusts a quiet pane before reading its screen anyway.
+const RECHECK: Duration = Duration::from_secs(1);
 /// How long an agent may take to finish its turn after writing its sentinel.
 const TURN_END_TIMEOUT: Duration = Duration::from_secs(120);
-/// How often a busy agent's screen is looked at for going idle without its sentinel.
+/// How long a busy agent must be quiet before its screen is read for going idle without
+/// its sentinel (and how often the monitor looks when tmux cannot say it was quiet).
 const MONITOR_POLL: Duration = Duration::from_millis(500);
 /// How long a busy agent must look idle before it counts as stopped: the sentinel can
 /// come a little after the screen settles.
@@ -49,6 +55,7 @@ pub struct Executor {
     replay: Replay,
     /// Cancels each worker's busy-monitor when the worker moves on.
     monitors: HashMap<WorkerId, Arc<AtomicBool>>,
+    notifier: Notifier,
 }
 
 impl Executor {
@@ -62,6 +69,7 @@ impl Executor {
         (journal, replay): (Journal, Replay),
     ) -> Executor {
         Executor {
+            notifier: Notifier::new(tmux.clone(), settings.notify.clone(), ws.clone()),
             tmux,
             profile: Arc::new(settings.profile.clone()),
             template: settings.template.clone(),
@@ -165,6 +173,15 @@ impl Executor {
                 watch.forget(&task);
                 crate::plan::check_off(&self.ws.plan, &task)
                     .with_context(|| format!("checking off task `{task}`"))?;
+            }
+            Action::Notify(notice) => {
+                let transcript = |task: &TaskId, n| self.transcript_path(task, n);
+                let about = super::notify::About {
+                    tasks: &self.tasks,
+                    sentinels: &self.sentinels,
+                    transcript: &transcript,
+                };
+                self.notifier.notice(&notice, &about);
             }
             Action::Finished => {
                 self.journal.append(&crate::journal::Record::Finished)?;
@@ -293,7 +310,9 @@ impl Executor {
         );
     }
 
-    /// Watches a busy agent until it looks idle for a while without its sentinel.
+    /// Watches a busy agent until it looks idle for a while without its sentinel. The
+    /// screen is read only after the pane has gone quiet, and not again until it writes
+    /// more: an agent at work animates, and one that is quiet shows what it showed.
     fn start_monitor(&mut self, worker: WorkerId, pane: PaneId) {
         let stop = Arc::new(AtomicBool::new(false));
         self.monitors.insert(worker, stop.clone());
@@ -304,17 +323,34 @@ impl Executor {
         std::thread::spawn(move || {
             let before = hook();
             let mut idle_since: Option<Instant> = None;
+            // The output count when the screen was last read, and whether it looked idle.
+            let mut looked: Option<(u64, bool)> = None;
             while !stop.load(Ordering::Relaxed) {
+                // Compared across a sleep, not awaited: an agent at work animates many
+                // times a second, and waking on each frame would cost more than looking.
+                let earlier = tmux.output_count(&pane);
                 std::thread::sleep(MONITOR_POLL);
-                // A pane that is gone is the pane watcher's news, not ours.
-                let Ok(screen) = tmux.capture(&pane) else {
-                    return;
-                };
+                let count = tmux.output_count(&pane);
+                if count != earlier {
+                    idle_since = None;
+                    continue;
+                }
                 // The agent's own word (a hook that fired since the prompt went in) beats
                 // the screen, which is only the fallback.
                 let idle = match hook() {
                     Some(state) if Some(&state) != before.as_ref() => state.event == "Stop",
-                    _ => profile.classify(&screen) == ScreenState::Ready,
+                    _ => match (count, looked) {
+                        (Some(count), Some((at, idle))) if at == count => idle,
+                        _ => {
+                            // A pane that is gone is the pane watcher's news, not ours.
+                            let Ok(screen) = tmux.capture(&pane) else {
+                                return;
+                            };
+                            let idle = profile.classify(&screen) == ScreenState::Ready;
+                            looked = count.map(|count| (count, idle));
+                            idle
+                        }
+                    },
                 };
                 if !idle {
                     idle_since = None;
@@ -475,6 +511,7 @@ fn wait_for(
     let mut deadline = Instant::now() + timeout;
     let mut told = None;
     loop {
+        let seen = mux.output_count(pane);
         let (screen, state) = match mux.capture(pane) {
             Ok(screen) => {
                 let state = profile.classify(&screen);
@@ -510,7 +547,17 @@ fn wait_for(
         if Instant::now() >= deadline {
             return Err(format!("no ready screen after {}s", timeout.as_secs()));
         }
-        std::thread::sleep(POLL);
+        next_look(mux, pane, seen);
+    }
+}
+
+/// Waits until the screen may have changed since the output count `seen` was taken:
+/// the pane wrote something (then a moment more, so that a burst of writes is read as
+/// one screen) or `RECHECK` passed. Without an event source it polls.
+fn next_look(mux: &dyn Mux, pane: &PaneId, seen: Option<u64>) {
+    match seen.and_then(|seen| mux.await_output(pane, seen, RECHECK)) {
+        Some(_) => std::thread::sleep(BURST),
+        None => std::thread::sleep(POLL),
     }
 }
 

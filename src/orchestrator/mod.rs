@@ -3,6 +3,7 @@
 
 mod executor;
 pub mod lock;
+mod notify;
 mod progress;
 mod resume;
 pub mod snapshot;
@@ -14,10 +15,10 @@ use crate::journal::Journal;
 use crate::plan::{Task, TaskId};
 use crate::scheduler::{Event, Limits, PlanTask, State, TaskStatus, WorkerId};
 use crate::sentinel::Sentinels;
-use crate::tmux::{Mux, PaneInfo, Tmux, TmuxError};
+use crate::tmux::{Mux, PaneInfo, PaneNews, Tmux, TmuxError};
 use crate::workspace::Workspace;
 use anyhow::Context;
-use crossbeam_channel::{Sender, select};
+use crossbeam_channel::{Receiver, Sender, select};
 use executor::Executor;
 pub use progress::Progress;
 use snapshot::{Header, Snapshot};
@@ -79,6 +80,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         tmux,
         limits,
     } = run;
+    let (tmux, pane_news) = tmux.linked();
     let tmux = Arc::new(tmux);
     std::fs::create_dir_all(ws.swarm_dir().join("done"))
         .with_context(|| format!("creating {}", ws.swarm_dir().display()))?;
@@ -92,7 +94,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
     let (fs_tx, fs_rx) = crossbeam_channel::unbounded();
     let mut watch = Sentinels::new(&ws.root, fs_tx).context("watching the workspace")?;
     watch.watch_dir(&commands::dir(&ws));
-    watch_panes(tmux.clone(), tx.clone());
+    watch_panes(tmux.clone(), pane_news, tx.clone());
     watch_signals(tx.clone())?;
 
     let plan_tasks: Vec<PlanTask> = tasks.iter().map(plan_task).collect();
@@ -307,9 +309,9 @@ fn write_snapshot(ws: &Workspace, header: &Header, state: &State, exec: &Executo
 }
 
 /// Reports dead panes (or panes with a shell in front) once each, and a lost server:
-/// pushed by a control-mode subscription, with a slow `list-panes` rescan as the safety
-/// net (under load the subscription was seen to miss a change).
-fn watch_panes(tmux: Arc<Tmux>, tx: Sender<Msg>) {
+/// pushed by the link's subscription, with a slow `list-panes` (over the same link) as the
+/// safety net: under load the subscription was seen to miss a change.
+fn watch_panes(tmux: Arc<Tmux>, news: Receiver<PaneNews>, tx: Sender<Msg>) {
     let reported = Arc::new(Mutex::new(HashSet::new()));
     let report = {
         let (reported, tx) = (reported.clone(), tx.clone());
@@ -331,11 +333,11 @@ fn watch_panes(tmux: Arc<Tmux>, tx: Sender<Msg>) {
         }
     };
     let poll_report = report.clone();
-    let (poll_tmux, poll_tx) = (tmux.clone(), tx.clone());
+    let poll_tx = tx.clone();
     std::thread::spawn(move || {
         loop {
             std::thread::sleep(PANE_RESCAN);
-            match poll_tmux.panes() {
+            match tmux.panes() {
                 Ok(panes) => {
                     if !panes.into_iter().all(&poll_report) {
                         return;
@@ -351,46 +353,14 @@ fn watch_panes(tmux: Arc<Tmux>, tx: Sender<Msg>) {
         }
     });
     std::thread::spawn(move || {
-        use crate::tmux::control::{Control, Message, Notification};
-        loop {
-            let mut control = match Control::attach(&tmux, "no-output,ignore-size") {
-                Ok(control) => control,
-                Err(_) if !tmux.server_alive() => break,
-                // A failed attach is tried again.
-                Err(_) => {
-                    std::thread::sleep(PANE_RESCAN);
-                    continue;
+        for item in news {
+            match item {
+                PaneNews::Changed(info) => {
+                    if !report(info) {
+                        return;
+                    }
                 }
-            };
-            let subscribe = "refresh-client -B 'panes:%*:#{pane_dead} #{pane_dead_status} #{pane_current_command}'";
-            if control.send(subscribe).is_err() {
-                continue;
-            }
-            for message in control.messages.iter() {
-                let Message::Notification(Notification::Subscription {
-                    pane: Some(pane),
-                    value,
-                    ..
-                }) = message
-                else {
-                    continue;
-                };
-                let mut fields = value.splitn(3, ' ');
-                let info = PaneInfo {
-                    id: pane,
-                    dead: fields.next() == Some("1"),
-                    dead_status: fields.next().and_then(|s| s.parse().ok()),
-                    in_mode: false,
-                    current_command: fields.next().unwrap_or_default().to_string(),
-                    pid: 0,
-                    window: String::new(),
-                };
-                if !report(info) {
-                    return;
-                }
-            }
-            if !tmux.server_alive() {
-                break;
+                PaneNews::ServerGone => break,
             }
         }
         let _ = tx.send(Msg::ServerLost("no tmux server on the socket".into()));

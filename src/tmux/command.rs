@@ -1,10 +1,13 @@
 //! Running tmux commands on swarm's private server, each with a timeout.
 
 use super::TmuxError;
+use super::live::{Link, PaneNews};
+use crossbeam_channel::Receiver;
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Output, Stdio};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 use wait_timeout::ChildExt;
@@ -16,6 +19,8 @@ pub struct Tmux {
     pub session: String,
     tmpdir: Option<PathBuf>,
     timeout: Duration,
+    /// A control client that single commands go over, once `linked`.
+    link: Option<Arc<Link>>,
 }
 
 impl Tmux {
@@ -26,7 +31,22 @@ impl Tmux {
             session: session.into(),
             tmpdir: None,
             timeout: Duration::from_secs(5),
+            link: None,
         }
+    }
+
+    /// This handle, with its single commands carried by one control-mode client from now
+    /// on (and pane output counted for `Mux::await_output`), plus the news the client
+    /// hears about panes. Clones share the client; it ends with the last of them.
+    pub fn linked(mut self) -> (Tmux, Receiver<PaneNews>) {
+        self.link = None;
+        let (link, news) = Link::start(&self);
+        self.link = Some(link);
+        (self, news)
+    }
+
+    pub(super) fn link(&self) -> Option<&Link> {
+        self.link.as_deref()
     }
 
     /// Looks for the socket under `dir` (as `TMUX_TMPDIR` would) instead of the default.
@@ -58,8 +78,17 @@ impl Tmux {
         cmd
     }
 
-    /// Runs one (possibly chained) command line and returns its stdout.
+    /// Runs one (possibly chained) command line and returns its stdout: over the control
+    /// client when linked and the line is one command, else as a process.
     pub(super) fn run(&self, argv: &Argv) -> Result<String, TmuxError> {
+        if let (Some(link), Some(line)) = (&self.link, argv.control_line()) {
+            match link.run(&line, self.timeout) {
+                Some(Ok(out)) => return Ok(out),
+                Some(Err(stderr)) => return Err(self.failure(argv, stderr)),
+                // The client is (re)attaching: a process does the same.
+                None => {}
+            }
+        }
         self.run_with_input(argv, None)
     }
 
@@ -140,6 +169,39 @@ impl Argv {
         self.0.push(name.to_string());
         self
     }
+
+    /// The line as a control client sends it, quoted for tmux's own parser; `None` for a
+    /// chain (a parse error answers a chain with one reply instead of one per command,
+    /// which would put replies out of step) or an argument with a line break.
+    fn control_line(&self) -> Option<String> {
+        let mut line = String::new();
+        for arg in &self.0 {
+            if arg == ";" || arg.contains(['\n', '\r']) {
+                return None;
+            }
+            // Inside quotes a `;` is plain text, so `arg`'s escape for the command line
+            // comes off again.
+            let raw = match arg.strip_suffix("\\;") {
+                Some(head) => format!("{head};"),
+                None => arg.clone(),
+            };
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(&quote(&raw));
+        }
+        Some(line)
+    }
+}
+
+/// One argument in tmux's command syntax: bare when it is plainly a word, else in single
+/// quotes, where tmux expands nothing (a `'` itself goes in double quotes).
+fn quote(arg: &str) -> String {
+    let bare = |c: char| c.is_ascii_alphanumeric() || "%@_./:=+,-".contains(c);
+    if !arg.is_empty() && arg.chars().all(bare) {
+        return arg.to_string();
+    }
+    format!("'{}'", arg.replace('\'', "'\"'\"'"))
 }
 
 impl std::fmt::Display for Argv {

@@ -148,7 +148,8 @@ pub fn unescape(data: &str) -> Vec<u8> {
 pub struct Control {
     child: Child,
     stdin: ChildStdin,
-    /// Messages in the order the server sent them; the channel closes when the client ends.
+    /// Messages in the order the server sent them; the channel closes when the client
+    /// ends. Empty for a client made with `attach_with`.
     pub messages: Receiver<Message>,
 }
 
@@ -156,6 +157,21 @@ impl Control {
     /// Attaches to `tmux`'s session with client `flags` (`attach-session -f`, such as
     /// `no-output,ignore-size`: a client with no size must never resize the agents' panes).
     pub fn attach(tmux: &Tmux, flags: &str) -> Result<Control, TmuxError> {
+        let (tx, messages) = crossbeam_channel::unbounded();
+        let mut control = Control::attach_with(tmux, flags, move |m| tx.send(m).is_ok())?;
+        control.messages = messages;
+        Ok(control)
+    }
+
+    /// Like `attach`, but hands each message to `on_message` on the client's reader thread
+    /// (no channel hop per `%output` line) until it returns false or the client ends; the
+    /// handler is dropped then. Returns once tmux has answered the attach itself, so that
+    /// the next reply is the answer to the first command sent.
+    pub fn attach_with(
+        tmux: &Tmux,
+        flags: &str,
+        mut on_message: impl FnMut(Message) -> bool + Send + 'static,
+    ) -> Result<Control, TmuxError> {
         let mut child = tmux
             .command()
             .args(["-C", "attach-session", "-t", &tmux.target(), "-f", flags])
@@ -169,14 +185,29 @@ impl Control {
             })?;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, messages) = crossbeam_channel::unbounded();
+        // `%output` carries raw pane bytes, which need not be UTF-8.
+        let mut lines = BufReader::new(stdout).split(b'\n').map_while(Result::ok);
+        let mut reader = Reader::default();
+        let mut feed = move |line: Vec<u8>| {
+            let line = String::from_utf8_lossy(&line);
+            reader.feed(line.trim_end_matches('\r'))
+        };
+        // Whatever comes before tmux's reply to the attach (nothing, on 3.3a) is not ours.
+        let attached = lines
+            .by_ref()
+            .any(|line| matches!(feed(line), Some(Message::Reply { .. })));
+        if !attached {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(TmuxError::Failed {
+                args: "-C attach-session".into(),
+                stderr: "the control client ended before it was attached".into(),
+            });
+        }
         std::thread::spawn(move || {
-            let mut reader = Reader::default();
-            // `%output` carries raw pane bytes, which need not be UTF-8.
-            for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
-                let line = String::from_utf8_lossy(&line);
-                if let Some(message) = reader.feed(line.trim_end_matches('\r'))
-                    && tx.send(message).is_err()
+            for line in lines {
+                if let Some(message) = feed(line)
+                    && !on_message(message)
                 {
                     return;
                 }
@@ -185,7 +216,7 @@ impl Control {
         Ok(Control {
             child,
             stdin,
-            messages,
+            messages: crossbeam_channel::never(),
         })
     }
 

@@ -3,17 +3,20 @@
 
 mod command;
 pub mod control;
+mod live;
 mod mux;
 mod navigate;
 mod session;
 mod version;
 
 pub use command::Tmux;
+pub use live::PaneNews;
 pub use version::check_version;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A pane's `%id`: the only stable way to target a pane.
 #[derive(
@@ -123,6 +126,16 @@ pub trait Mux: Send + Sync {
     fn kill_pane(&self, pane: &PaneId) -> Result<(), TmuxError>;
     /// Appends the pane's output to `log` from now on (`None` stops it).
     fn transcript(&self, pane: &PaneId, log: Option<&std::path::Path>) -> Result<(), TmuxError>;
+    /// A count of the pane's output that grows whenever it writes, or `None` without an
+    /// event source (then callers must poll the screen).
+    fn output_count(&self, _pane: &PaneId) -> Option<u64> {
+        None
+    }
+    /// Waits until the pane's output count differs from `seen` or `timeout` passes, and
+    /// returns the count then; `None` (at once) without an event source.
+    fn await_output(&self, _pane: &PaneId, _seen: u64, _timeout: Duration) -> Option<u64> {
+        None
+    }
 }
 
 #[cfg(test)]

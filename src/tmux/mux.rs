@@ -4,6 +4,7 @@ use super::command::Argv;
 use super::session::{parse_spawned, with_spawn_args};
 use super::{Mux, PaneId, PaneInfo, PasteOutcome, SpawnSpec, Spawned, Tmux, TmuxError};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Refuses a paste into a dead pane (it segfaults tmux 3.3a: TMUX-FACTS §3, tmux PR #3830),
 /// a pane in a mode (copy mode would swallow keys), or a pane with a shell in the foreground.
@@ -159,6 +160,14 @@ impl Mux for Tmux {
         }
         self.run(&line)?;
         Ok(())
+    }
+
+    fn output_count(&self, pane: &PaneId) -> Option<u64> {
+        Some(self.link()?.output_count(pane))
+    }
+
+    fn await_output(&self, pane: &PaneId, seen: u64, timeout: Duration) -> Option<u64> {
+        Some(self.link()?.await_output(pane, seen, timeout))
     }
 }
 

@@ -109,6 +109,39 @@ impl Tmux {
             .status()
     }
 
+    /// Shows `text` for a few seconds on every person's attached client (a control client
+    /// is a program, not a person).
+    pub fn tell(&self, text: &str) -> Result<(), TmuxError> {
+        let clients = self.run(&Argv::new("list-clients").args([
+            "-t",
+            &self.target(),
+            "-F",
+            "#{client_control_mode} #{client_name}",
+        ]))?;
+        // The message is a format: a `#` of the text must not start one.
+        let text = text.replace('#', "##");
+        for name in clients.lines().filter_map(|l| l.strip_prefix("0 ")) {
+            self.run(&Argv::new("display-message").args(["-c", name, "-d", "4000", &text]))?;
+        }
+        Ok(())
+    }
+
+    /// Rings the bell in window 0 as if its program had: tmux flags the window and hands
+    /// the bell to attached terminals as `bell-action` says, the tmux way to get noticed.
+    pub fn ring(&self) -> Result<(), TmuxError> {
+        let tty = self.run(&Argv::new("display-message").args([
+            "-p",
+            "-t",
+            &format!("{}:^.0", self.target()),
+            "#{pane_tty}",
+        ]))?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(tty.trim())
+            .and_then(|mut tty| io::Write::write_all(&mut tty, b"\x07"))?;
+        Ok(())
+    }
+
     /// Expands a format (such as `#{pane_dead}`) for one pane.
     pub fn display(&self, pane: &PaneId, format: &str) -> Result<String, TmuxError> {
         let line = Argv::new("display-message").args(["-p", "-t", &pane.0, format]);

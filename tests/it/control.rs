@@ -2,10 +2,11 @@
 //! commands, pushed pane-death subscriptions, and the end of the server.
 
 use crate::common::TestEnv;
+use crossbeam_channel::Receiver;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use swarm::tmux::Tmux;
 use swarm::tmux::control::{Control, Message, Notification};
+use swarm::tmux::{Mux, PaneNews, Tmux};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -74,5 +75,89 @@ fn replies_subscriptions_and_the_end_of_the_server() {
     let deadline = Instant::now() + WAIT;
     while control.messages.recv_timeout(WAIT).is_ok() {
         assert!(Instant::now() < deadline, "messages after %exit");
+    }
+}
+
+/// A pane running `cat` on a linked handle, for the link's tests.
+fn linked_cat(env: &TestEnv) -> (Tmux, swarm::tmux::PaneId, Receiver<PaneNews>) {
+    let tmux = Tmux::new(&env.socket, "swarm").with_tmpdir(env.dir.path().join("tmux"));
+    let argv = ["cat"].map(String::from);
+    let pane = tmux
+        .start_session("orch", 100, 30, &argv, &env.ws(), &BTreeMap::new())
+        .unwrap()
+        .pane;
+    let (tmux, news) = tmux.linked();
+    (tmux, pane, news)
+}
+
+#[test]
+fn a_linked_handle_sends_awkward_text_literally_and_counts_output() {
+    let env = TestEnv::new();
+    let (tmux, pane, _news) = linked_cat(&env);
+    // Before the client is up, calls go out as processes; after, over the client. Both
+    // must keep tmux syntax out of the text.
+    let awkward = [
+        "it's; -x #{pane_id} $HOME ~ \"q\" a\\b;",
+        "Enter",
+        "-t",
+        ";",
+        "C-c",
+    ];
+    let mut seen = 0;
+    for text in awkward {
+        tmux.set_label(&pane, text).unwrap();
+        assert_eq!(tmux.display(&pane, "#{@task}").unwrap(), text);
+        let before = tmux.output_count(&pane).unwrap();
+        tmux.send_text(&pane, text).unwrap();
+        tmux.send_key(&pane, "Enter").unwrap();
+        // cat echoes the line, then prints it: the output count moves without polling.
+        let after = tmux.await_output(&pane, before, WAIT).unwrap();
+        assert_ne!(after, before, "no %output for {text:?}");
+        seen += 2;
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let screen = tmux.capture(&pane).unwrap();
+        let lines = screen.lines().filter(|l| awkward.contains(l)).count();
+        if lines == seen {
+            break;
+        }
+        assert!(Instant::now() < deadline, "screen:\n{screen}");
+        tmux.await_output(
+            &pane,
+            tmux.output_count(&pane).unwrap(),
+            Duration::from_millis(200),
+        );
+    }
+}
+
+#[test]
+fn a_quiet_pane_wakes_nobody_and_the_link_reports_death_and_the_end() {
+    let env = TestEnv::new();
+    let (tmux, pane, news) = linked_cat(&env);
+    let count = tmux.output_count(&pane).unwrap();
+    let started = Instant::now();
+    let after = tmux
+        .await_output(&pane, count, Duration::from_millis(300))
+        .unwrap();
+    assert_eq!(after, count, "cat wrote nothing");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    tmux.send_key(&pane, "C-d").unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match news.recv_timeout(left).expect("news of the death in time") {
+            PaneNews::Changed(info) if info.id == pane && info.dead => break,
+            _ => {}
+        }
+    }
+    env.tmux_ok(&["kill-server"]);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let PaneNews::ServerGone = news.recv_timeout(left).expect("news of the end in time") {
+            break;
+        }
     }
 }
