@@ -29,6 +29,11 @@ use crate::workspace::Workspace;
 
 /// Runs the subcommand the user asked for.
 pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
+    if only_prints(&cli.command) {
+        // `swarm status | head` should end quietly, as `cat` would, not panic in println!.
+        // Only here: an orchestrator must hear of a closed pipe as an error, not die of it.
+        sigpipe::reset();
+    }
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Attach(ws) => attach::run(&ws),
@@ -48,6 +53,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo(args) => demo::run(&args),
         Command::Profiles(args) => profiles::run(&args),
         Command::SimAgent(args) => crate::sim::run(&args).map(|()| Outcome::Success),
+    }
+}
+
+/// Commands that read and print, which a closed stdout may simply end.
+fn only_prints(command: &Command) -> bool {
+    match command {
+        Command::Status(args) => !args.watch,
+        Command::Logs(_)
+        | Command::Workers(_)
+        | Command::Capture(_)
+        | Command::Profiles(_)
+        | Command::Completions(_)
+        | Command::Man => true,
+        _ => false,
     }
 }
 

@@ -280,3 +280,25 @@ fn jump_to_makes_a_pane_and_its_window_current() {
         .unwrap();
     assert_eq!(current().trim(), format!("1 {pane}"));
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_printing_commands_quietly() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] Talk a lot {#chatty}\n");
+    // Far more than a pipe holds, so that swarm is still writing when `head` has gone.
+    env.write(
+        ".swarm/logs/chatty.1.log",
+        &"line of transcript\n".repeat(100_000),
+    );
+    for args in ["logs chatty", "logs chatty --raw", "man", "profiles"] {
+        let line = format!("'{}' {args} | head -n 1", crate::common::swarm_bin());
+        let out = std::process::Command::new("sh")
+            .args(["-c", &line])
+            .current_dir(env.ws())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(stdout(&out).lines().count(), 1, "{args}");
+        assert_eq!(stderr(&out), "", "{args}");
+    }
+}
