@@ -818,9 +818,14 @@ fn scale(opts: &Opts) -> anyhow::Result<Vec<Figure>> {
         })
     };
     let mut all_ready = None;
+    // The orchestrator's CPU ticks (with its tmux clients) and the check-offs so far, once
+    // every worker is busy: the steady state that bookkeeping is measured over.
+    let mut steady: Option<(u64, usize)> = None;
+    let cpu = |pid| proc_sample(pid).map(|(own, kids, _)| own + kids);
     let result = wait_until("the completions", Duration::from_secs(600), || {
         if all_ready.is_none() && prompt_count(&lab.logs()).1 >= WORKERS {
             all_ready = Some(started.elapsed().as_secs_f64());
+            steady = cpu(pid).map(|ticks| (ticks, watch.count()));
         }
         if child.try_wait()?.is_some() {
             bail!("swarm run ended early:\n{}", lab.swarm_stderr());
@@ -828,10 +833,17 @@ fn scale(opts: &Opts) -> anyhow::Result<Vec<Figure>> {
         std::thread::sleep(Duration::from_millis(100));
         Ok(watch.count() >= completions)
     });
+    let end = cpu(pid).map(|ticks| (ticks, watch.count()));
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     interrupt(&mut child)?;
     result?;
+    let cpu_per_completion = match (steady, end) {
+        (Some((t0, n0)), Some((t1, n1))) if n1 > n0 => {
+            (t1 - t0) as f64 / clock_ticks() * 1000.0 / (n1 - n0) as f64
+        }
+        _ => f64::NAN,
+    };
     let latencies = watch.latencies(&sentinel_times(&read_logs(&lab.logs())));
     let rss = peak.load(Ordering::Relaxed) as f64 / 1024.0;
     let raw_ready = raw_spawn(opts, WORKERS)?;
@@ -857,13 +869,24 @@ fn scale(opts: &Opts) -> anyhow::Result<Vec<Figure>> {
         },
         Figure {
             id: "P5",
-            name: "10,000-task plan: sentinel → checked, per completion".into(),
+            name: "10,000-task plan: orchestrator CPU per completion (with its tmux clients)"
+                .into(),
             unit: "ms",
-            met: p2.map(|s| s.median <= 5.0),
-            value: p2,
+            value: one(cpu_per_completion),
             baseline: None,
             baseline_name: String::new(),
             target: "≤ 5 ms bookkeeping".into(),
+            met: Some(cpu_per_completion <= 5.0),
+        },
+        Figure {
+            id: "P5",
+            name: "10,000-task plan: sentinel → checked".into(),
+            unit: "ms",
+            met: None,
+            value: p2,
+            baseline: None,
+            baseline_name: String::new(),
+            target: "(P2: ≤ 25 ms)".into(),
         },
         Figure {
             id: "P5",
