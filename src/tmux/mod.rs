@@ -7,9 +7,11 @@ mod mux;
 mod navigate;
 mod session;
 mod version;
+mod workers;
 
 pub use command::Tmux;
 pub use version::check_version;
+pub use workers::WorkerPane;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -6,6 +6,7 @@ mod cli;
 mod control;
 mod deliver;
 mod faults;
+mod primitives;
 mod real_agents;
 mod run;
 mod sim_agent;
