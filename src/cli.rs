@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Turn a markdown checklist into finished work by driving a swarm of agent CLIs in tmux.
 #[derive(Debug, Parser)]
@@ -35,6 +36,22 @@ pub enum Command {
     Workers(WorkersArgs),
     /// Print what a worker's pane shows right now.
     Capture(CaptureArgs),
+    /// Start worker agents in swarm's tmux session, for scripts and LLM orchestrators.
+    ///
+    /// Returns once every new agent is ready. Exit 0 ready, 1 an agent did not start, 2 bad
+    /// input or `swarm run` drives this plan (its workers are its own).
+    Spawn(SpawnArgs),
+    /// Give a worker a prompt: a guarded paste, then Enter once it settles, confirmed.
+    ///
+    /// Never into a dead pane, a shell, copy mode, or an input box holding someone else's
+    /// text. Exit 0 delivered, 1 not delivered (the message says why), 2 bad input
+    /// (nothing was typed).
+    Send(SendArgs),
+    /// Wait until files exist (`--done`) or workers are idle (`--idle`).
+    ///
+    /// Prints what holds. Exit 0 when all of it (`--any`: some of it) holds, 1 when it never
+    /// can (a worker's agent died), 124 when the timeout passes first, 2 bad input.
+    Wait(WaitArgs),
     /// A live dashboard of the running swarm (tasks, workers, progress), with keys to steer it.
     Dashboard(Workspace),
     /// Print a shell completion script (`swarm completions bash > ...`).
@@ -151,6 +168,9 @@ pub struct WorkersArgs {
     /// Print JSON for scripts (schema in docs/cli.md).
     #[arg(long)]
     pub json: bool,
+    /// Keep redrawing until swarm's tmux server ends (what window 0 shows for `swarm spawn`).
+    #[arg(long, hide = true)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -160,6 +180,61 @@ pub struct CaptureArgs {
     /// The worker, as `swarm status` names it (`w2`, or `2`).
     #[arg(value_name = "WORKER")]
     pub worker: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SpawnArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// How many workers to add.
+    #[arg(value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub count: u32,
+    /// The agent profile [default: swarm.toml's `agent`, or claude].
+    #[arg(long, value_name = "PROFILE")]
+    pub agent: Option<String>,
+    /// Replace the command the profile starts, keeping its other rules.
+    #[arg(long, value_name = "CMD")]
+    pub agent_cmd: Option<String>,
+    /// Print the new workers as JSON (the schema of `swarm workers --json`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// The worker, as `swarm workers` names it (`w2`, or `2`).
+    #[arg(value_name = "WORKER")]
+    pub worker: String,
+    /// Send this file's text (`-`: standard input).
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    pub file: Option<PathBuf>,
+    /// The text to send, as one argument (quote it; `--` before a text that starts with `-`).
+    #[arg(value_name = "TEXT", required_unless_present = "file")]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group = clap::ArgGroup::new("until").required(true).args(["done", "idle"]))]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// Until these files exist (paths relative to the current directory).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub done: Vec<PathBuf>,
+    /// Until these workers' agents are idle (every worker if none is named).
+    #[arg(long, value_name = "WORKER", num_args = 0..)]
+    pub idle: Option<Vec<String>>,
+    /// Until one of them holds, not all.
+    #[arg(long)]
+    pub any: bool,
+    /// Give up after this long (`90`, `90s`, `5m`, `1h`) and exit 124 [default: never].
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Print what holds and what does not as JSON (schema in docs/cli.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -192,9 +267,13 @@ pub enum ProfilesCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct InitArgs {
-    /// Overwrite an existing swarm.toml.
+    /// Overwrite the file that exists (swarm.toml, or ORCHESTRATOR.md).
     #[arg(long)]
     pub force: bool,
+    /// Write ORCHESTRATOR.md instead of swarm.toml: the protocol an LLM agent follows to
+    /// drive the workers with `swarm spawn`, `send`, `wait` and `workers`.
+    #[arg(long)]
+    pub llm_orchestrator: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -205,4 +284,37 @@ pub struct DemoArgs {
     /// How long each simulated task works, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1500)]
     pub think_ms: u64,
+}
+
+/// `90` or `1.5` (seconds), `90s`, `5m`, `1h`, `1h30m`: a `--timeout`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("`{text}` is not a number of seconds"));
+    }
+    humantime::parse_duration(text).map_err(|err| format!("{err}; write it as 90, 90s, 5m or 1h"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_read_as_seconds_or_with_a_unit() {
+        let secs = |text| parse_duration(text).map(|d| d.as_secs_f64());
+        assert_eq!(secs("90"), Ok(90.0));
+        assert_eq!(secs("0.5"), Ok(0.5));
+        assert_eq!(secs("90s"), Ok(90.0));
+        assert_eq!(secs("5m"), Ok(300.0));
+        assert_eq!(secs("1h 30m"), Ok(5400.0));
+        assert!(secs("-1").is_err());
+        assert!(secs("soon").unwrap_err().contains("90s"));
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

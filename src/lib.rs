@@ -13,6 +13,7 @@ pub mod journal;
 pub mod orchestrator;
 pub mod plan;
 pub mod prompt;
+pub mod roster;
 pub mod scheduler;
 pub mod sentinel;
 pub mod sim;
@@ -31,19 +32,31 @@ pub enum Outcome {
     TasksFailed,
     /// A signal ended the command.
     Interrupted,
+    /// `swarm wait` ran out of time before what it waited for happened.
+    TimedOut,
 }
 
-/// Runs one command line and maps its result to swarm's exit codes (0, 1, 2, 130).
+/// Exit code of `swarm wait` when its `--timeout` passes, as `timeout(1)` uses.
+pub const TIMED_OUT: u8 = 124;
+
+/// Runs one command line and maps its result to swarm's exit codes (0, 1, 2, 124, 130).
 pub fn run(cli: cli::Cli) -> ExitCode {
     match cmd::dispatch(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::TasksFailed) => ExitCode::from(1),
         Ok(Outcome::Interrupted) => ExitCode::from(130),
+        Ok(Outcome::TimedOut) => ExitCode::from(TIMED_OUT),
         Err(err) => {
             eprintln!("swarm: {}", render_error(&err));
             ExitCode::from(if is_bad_input(&err) { 2 } else { 1 })
         }
     }
+}
+
+/// Whether output may use colours: not when `NO_COLOR` is set to anything non-empty
+/// (no-color.org). The dashboard and swarm's own tmux server both ask.
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn render_error(err: &anyhow::Error) -> String {

@@ -1,6 +1,7 @@
 //! Agent profiles: how to start an agent CLI, read its screen, and act on it.
 
 pub mod hooks;
+pub mod launch;
 mod profile;
 #[cfg(test)]
 mod tests;

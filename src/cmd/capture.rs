@@ -3,33 +3,47 @@
 
 use crate::Outcome;
 use crate::cli::CaptureArgs;
+use crate::config::Overrides;
 use crate::error::BadInput;
 use crate::orchestrator::snapshot::Snapshot;
+use crate::roster::Roster;
 use crate::tmux::{Mux, PaneId};
 use anyhow::Context;
 
 pub fn run(args: &CaptureArgs) -> anyhow::Result<Outcome> {
     let id = super::worker_id(&args.worker)?;
-    let (ws, tmux) = super::target(&args.workspace)?;
-    let Some(snapshot) = Snapshot::read(&ws.state_path())? else {
-        return Err(
-            BadInput::new(format!("no swarm has run in {} yet", ws.root.display()))
-                .hint("start one with `swarm run`")
-                .into(),
-        );
+    let (ws, tmux, settings) = super::target_with(&args.workspace, Overrides::default())?;
+    // The panes carry their workers' names; the snapshot is for panes that do not.
+    let tagged = Roster::load(&ws, &tmux, &settings.profile)?
+        .get(id)
+        .map(|w| w.pane.info.id.clone());
+    let pane = match tagged {
+        Some(pane) => pane,
+        None => snapshot_pane(&ws, id)?,
     };
-    let Some(worker) = snapshot.workers.iter().find(|w| w.id == id) else {
-        return Err(BadInput::new(format!("there is no worker w{id}"))
+    let screen = tmux
+        .capture(&pane)
+        .with_context(|| format!("reading w{id}'s pane {pane}"))?;
+    print!("{screen}");
+    Ok(Outcome::Success)
+}
+
+/// The pane of worker `id` in the orchestrator's snapshot.
+fn snapshot_pane(ws: &crate::workspace::Workspace, id: usize) -> anyhow::Result<PaneId> {
+    let no_worker = || -> anyhow::Error {
+        BadInput::new(format!("there is no worker w{id}"))
             .hint("`swarm workers` lists them")
-            .into());
+            .into()
     };
+    let snapshot = Snapshot::read(&ws.state_path())?.ok_or_else(no_worker)?;
+    let worker = snapshot
+        .workers
+        .iter()
+        .find(|w| w.id == id)
+        .ok_or_else(no_worker)?;
     let pane = worker
         .pane
         .clone()
         .with_context(|| format!("w{id} has no pane right now (its agent is being replaced)"))?;
-    let screen = tmux
-        .capture(&PaneId(pane.clone()))
-        .with_context(|| format!("reading w{id}'s pane {pane}"))?;
-    print!("{screen}");
-    Ok(Outcome::Success)
+    Ok(PaneId(pane))
 }

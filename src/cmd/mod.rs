@@ -13,14 +13,17 @@ mod profiles;
 mod resume;
 mod retry;
 mod run;
+mod send;
 mod skip;
+mod spawn;
 mod status;
 mod stop;
+mod wait;
 mod workers;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command, Workspace as WorkspaceArgs};
-use crate::config::{self, Overrides};
+use crate::config::{self, Overrides, Settings};
 use crate::error::BadInput;
 use crate::plan::TaskId;
 use crate::scheduler::{Command as Steer, WorkerId};
@@ -46,6 +49,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Logs(args) => logs::run(&args),
         Command::Workers(args) => workers::run(&args),
         Command::Capture(args) => capture::run(&args),
+        Command::Spawn(args) => spawn::run(&args),
+        Command::Send(args) => send::run(&args),
+        Command::Wait(args) => wait::run(&args),
         Command::Dashboard(ws) => dashboard::run(&ws),
         Command::Completions(args) => completions::run(&args),
         Command::Man => man::run(),
@@ -72,14 +78,41 @@ fn only_prints(command: &Command) -> bool {
 
 /// The workspace a command is about and its tmux server, as swarm.toml and the flags say.
 fn target(args: &WorkspaceArgs) -> anyhow::Result<(Workspace, Tmux)> {
+    let (ws, tmux, _) = target_with(args, Overrides::default())?;
+    Ok((ws, tmux))
+}
+
+/// Like `target`, with the settings too, after `overrides` (the socket comes from `args`).
+fn target_with(
+    args: &WorkspaceArgs,
+    overrides: Overrides,
+) -> anyhow::Result<(Workspace, Tmux, Settings)> {
     let ws = Workspace::locate(&args.plan)?;
     let overrides = Overrides {
         socket: args.socket.clone(),
-        ..Overrides::default()
+        ..overrides
     };
     let settings = config::resolve(config::load(&ws.config_path())?, &overrides, &ws.root)?;
     let socket = ws.socket(settings.socket.as_deref());
-    Ok((ws, Tmux::new(&socket, &settings.session)))
+    let tmux = Tmux::new(&socket, &settings.session);
+    Ok((ws, tmux, settings))
+}
+
+/// `swarm ARGS --plan PLAN --socket SOCKET` with this very executable: what swarm runs in
+/// window 0.
+fn self_argv(args: &[&str], ws: &Workspace, tmux: &Tmux) -> Vec<String> {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "swarm".into());
+    let mut argv = vec![exe];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    argv.extend([
+        "--plan".into(),
+        ws.plan.display().to_string(),
+        "--socket".into(),
+        tmux.socket.clone(),
+    ]);
+    argv
 }
 
 /// Hands a command to the orchestrator running in the workspace.
@@ -99,9 +132,9 @@ fn steer(args: &WorkspaceArgs, command: Steer, done: &str) -> anyhow::Result<Out
 
 /// `w2` or `2`, as `swarm status` shows workers.
 fn worker_id(name: &str) -> Result<WorkerId, BadInput> {
-    name.strip_prefix('w').unwrap_or(name).parse().map_err(|_| {
+    crate::roster::parse_name(name).ok_or_else(|| {
         BadInput::new(format!("`{name}` is not a worker"))
-            .hint("name a worker as `swarm status` shows it, like `w2`")
+            .hint("name a worker as `swarm workers` shows it, like `w2`")
     })
 }
 

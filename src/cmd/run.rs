@@ -45,6 +45,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     }
     // The session outlived its orchestrator: the new one adopts its workers.
     let resuming = run.tmux.has_session()?;
+    if resuming && run.tmux.worker_panes()?.iter().any(|p| p.profile.is_some()) {
+        return Err(BadInput::new(format!(
+            "the workers on tmux socket `{}` were started with `swarm spawn`: a script or an \
+             LLM orchestrator drives them, and `swarm run` would start its own beside them",
+            run.tmux.socket
+        ))
+        .hint("`swarm stop` ends them first")
+        .into());
+    }
     if resuming {
         eprintln!(
             "swarm: resuming the swarm on tmux socket `{}`",
@@ -53,7 +62,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     }
     if args.headless {
         if !resuming {
-            let window0 = self_argv(&["status", "--watch"], &run);
+            let window0 = super::self_argv(&["status", "--watch"], &run.ws, &run.tmux);
             start_session(&run, &window0)?;
         }
         let tmux = run.tmux.clone();
@@ -69,7 +78,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                 .into(),
         );
     }
-    let mut window0 = self_argv(&["run", "--in-window"], &run);
+    let mut window0 = super::self_argv(&["run", "--in-window"], &run.ws, &run.tmux);
     forward_flags(args, &mut window0);
     if resuming {
         run.tmux.respawn_window0(&window0, &run.ws.root)?;
@@ -221,22 +230,6 @@ fn start_session(run: &Run, window0: &[String]) -> anyhow::Result<()> {
         &Default::default(),
     )?;
     Ok(())
-}
-
-/// `swarm ARGS --plan PLAN --socket SOCKET` with this very executable.
-fn self_argv(args: &[&str], run: &Run) -> Vec<String> {
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "swarm".into());
-    let mut argv = vec![exe];
-    argv.extend(args.iter().map(|a| a.to_string()));
-    argv.extend([
-        "--plan".into(),
-        run.ws.plan.display().to_string(),
-        "--socket".into(),
-        run.tmux.socket.clone(),
-    ]);
-    argv
 }
 
 fn forward_flags(args: &RunArgs, argv: &mut Vec<String>) {

@@ -1,21 +1,33 @@
-//! `swarm workers [--idle] [--json]`: the workers from the run's snapshot, with a JSON
-//! schema of their own (docs/cli.md) that scripts can rely on.
+//! `swarm workers [--idle] [--json]`: the workers and what they do, with a JSON schema of
+//! their own (docs/cli.md) that scripts can rely on. While an orchestrator runs they come
+//! from its snapshot; without one, live from the panes of swarm's tmux session.
 
 use crate::Outcome;
+use crate::agent::Profile;
 use crate::cli::WorkersArgs;
-use crate::orchestrator::snapshot::{Snapshot, WorkerRow};
+use crate::config::Overrides;
+use crate::orchestrator::snapshot::Snapshot;
+use crate::roster::{Roster, Worker};
+use crate::tmux::Tmux;
+use crate::workspace::Workspace;
 use serde::Serialize;
+use std::time::Duration;
 
 /// Version of the `--json` output; bump it when a field changes meaning.
 const SCHEMA: u32 = 1;
 
+/// How often window 0's list is redrawn.
+const REDRAW: Duration = Duration::from_secs(1);
+
 /// `swarm workers --json`.
 #[derive(Debug, Serialize)]
-struct Listing {
+pub(super) struct Listing {
     schema: u32,
-    /// An orchestrator is running for the workspace; otherwise the workers are the last
-    /// run's, as it left them.
+    /// An orchestrator is running for the workspace.
     running: bool,
+    /// `tmux`: read from the panes just now; `snapshot`: the orchestrator's
+    /// `.swarm/state.json` (its last run's, when none is running); `none`: no workers.
+    source: &'static str,
     workers: Vec<WorkerJson>,
 }
 
@@ -31,69 +43,151 @@ struct WorkerJson {
     paused: bool,
     needs: Option<String>,
     restarts: u32,
+    /// The agent profile reading the pane; `null` in an orchestrator's snapshot.
+    profile: Option<String>,
 }
 
 pub fn run(args: &WorkersArgs) -> anyhow::Result<Outcome> {
-    let (ws, _) = super::target(&args.workspace)?;
-    let snapshot = Snapshot::read(&ws.state_path())?;
-    let running = crate::orchestrator::lock::holder(&ws).is_some();
-    let paused_all = snapshot.as_ref().is_some_and(|s| s.paused);
-    let workers: Vec<&WorkerRow> = snapshot
-        .as_ref()
-        .map(|s| s.workers.iter().collect())
-        .unwrap_or_default();
+    let (ws, tmux, settings) = super::target_with(&args.workspace, Overrides::default())?;
+    if args.watch {
+        return watch(&ws, &tmux, &settings.profile);
+    }
+    let mut listing = listing(&ws, &tmux, &settings.profile)?;
+    if args.idle {
+        listing.workers.retain(is_idle);
+    }
+    print(&listing, args.json)?;
+    Ok(Outcome::Success)
+}
+
+/// The live listing of `workers`, read from their panes now.
+pub(super) fn live<'a>(
+    ws: &Workspace,
+    tmux: &Tmux,
+    workers: impl IntoIterator<Item = &'a Worker>,
+) -> Listing {
     let workers = workers
         .into_iter()
-        .filter(|w| !args.idle || is_idle(w, paused_all));
-    if args.json {
-        let listing = Listing {
+        .map(|w| {
+            let activity = w.activity(tmux, ws);
+            WorkerJson {
+                worker: w.name(),
+                id: w.id,
+                pane: Some(w.pane.info.id.to_string()),
+                state: activity.state().to_string(),
+                task: None,
+                paused: false,
+                needs: activity.needs(),
+                restarts: 0,
+                profile: Some(w.profile.name.clone()),
+            }
+        })
+        .collect();
+    Listing {
+        schema: SCHEMA,
+        running: false,
+        source: "tmux",
+        workers,
+    }
+}
+
+/// Prints `listing` as JSON or as a table for people.
+pub(super) fn print(listing: &Listing, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(listing)?);
+    } else {
+        print!("{}", render(listing));
+    }
+    Ok(())
+}
+
+/// Live from tmux when no orchestrator runs and the session has worker panes; otherwise
+/// the orchestrator's snapshot.
+fn listing(ws: &Workspace, tmux: &Tmux, fallback: &Profile) -> anyhow::Result<Listing> {
+    let running = crate::orchestrator::lock::holder(ws).is_some();
+    if !running {
+        let roster = Roster::load(ws, tmux, fallback)?;
+        if !roster.workers.is_empty() {
+            return Ok(live(ws, tmux, &roster.workers));
+        }
+    }
+    let Some(snapshot) = Snapshot::read(&ws.state_path())? else {
+        return Ok(Listing {
             schema: SCHEMA,
             running,
-            workers: workers
-                .map(|w| WorkerJson {
-                    worker: format!("w{}", w.id),
-                    id: w.id,
-                    pane: w.pane.clone(),
-                    state: w.state.clone(),
-                    task: w.task.clone(),
-                    paused: w.paused || paused_all,
-                    needs: w.needs.clone(),
-                    restarts: w.restarts,
-                })
-                .collect(),
-        };
-        println!("{}", serde_json::to_string_pretty(&listing)?);
-        return Ok(Outcome::Success);
+            source: "none",
+            workers: Vec::new(),
+        });
+    };
+    let workers = snapshot
+        .workers
+        .iter()
+        .map(|w| WorkerJson {
+            worker: format!("w{}", w.id),
+            id: w.id,
+            pane: w.pane.clone(),
+            state: w.state.clone(),
+            task: w.task.clone(),
+            paused: w.paused || snapshot.paused,
+            needs: w.needs.clone(),
+            restarts: w.restarts,
+            profile: None,
+        })
+        .collect();
+    Ok(Listing {
+        schema: SCHEMA,
+        running,
+        source: "snapshot",
+        workers,
+    })
+}
+
+/// The table people read.
+fn render(listing: &Listing) -> String {
+    use std::fmt::Write;
+    if listing.source == "none" {
+        return "no workers yet\nhint: `swarm spawn` starts some; `swarm run` works through the plan\n"
+            .into();
     }
-    if snapshot.is_none() {
-        println!(
-            "no swarm has run in {} yet\nhint: start one with `swarm run`",
-            ws.root.display()
-        );
-        return Ok(Outcome::Success);
-    }
-    println!("WORKER  PANE   STATE        TASK");
-    for w in workers {
+    let mut out = String::from("WORKER  PANE   STATE        TASK\n");
+    for w in &listing.workers {
         let doing = match (&w.needs, &w.task) {
+            (Some(needs), _) if w.state == "rate-limited" => needs.clone(),
             (Some(needs), _) => format!("needs you: {needs}"),
             (None, task) => task.clone().unwrap_or_default(),
         };
-        let state = if w.paused || paused_all {
+        let state = if w.paused {
             format!("{} (paused)", w.state)
         } else {
             w.state.clone()
         };
-        println!(
-            "w{:<6} {:<6} {:<12} {doing}",
-            w.id,
-            w.pane.as_deref().unwrap_or("-"),
-            state
-        );
+        let pane = w.pane.as_deref().unwrap_or("-");
+        let row = format!("{:<7} {pane:<6} {state:<12} {doing}", w.worker);
+        let _ = writeln!(out, "{}", row.trim_end());
     }
-    Ok(Outcome::Success)
+    out
 }
 
 /// Ready for a task: idle, not paused, and needing nobody.
-fn is_idle(w: &WorkerRow, paused_all: bool) -> bool {
-    w.state == "idle" && !w.paused && !paused_all && w.needs.is_none()
+fn is_idle(w: &WorkerJson) -> bool {
+    w.state == "idle" && !w.paused && w.needs.is_none()
+}
+
+/// Window 0 of a session `swarm spawn` started: the workers, redrawn until the server ends.
+fn watch(ws: &Workspace, tmux: &Tmux, fallback: &Profile) -> anyhow::Result<Outcome> {
+    use std::io::Write;
+    while tmux.server_alive() {
+        let body = match listing(ws, tmux, fallback) {
+            Ok(listing) => render(&listing),
+            Err(err) => format!("swarm: {err}\n"),
+        };
+        // Home the cursor and clear the screen, then draw.
+        print!(
+            "\x1b[H\x1b[2Jswarm workers of {} (C-b n: their panes)\n\n{body}",
+            ws.root.display()
+        );
+        std::io::stdout().flush()?;
+        std::thread::sleep(REDRAW);
+    }
+    Ok(Outcome::Success)
 }

@@ -4,7 +4,7 @@
 
 use super::Msg;
 use super::notify::Notifier;
-use crate::agent::{Profile, Reset, ScreenState, hooks};
+use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
 use crate::config::Settings;
 use crate::journal::{Journal, Replay};
 use crate::plan::{Task, TaskId};
@@ -190,23 +190,6 @@ impl Executor {
         Ok(Vec::new())
     }
 
-    /// Where Claude Code's hooks write each worker's state, when the profile is Claude's.
-    fn hooks_dir(&self) -> Option<PathBuf> {
-        (self.profile.name == "claude").then(|| self.ws.swarm_dir().join("hooks"))
-    }
-
-    /// The agent's argv: the profile's command, plus swarm's hooks settings for Claude Code
-    /// (passed with `--settings`, so the user's own settings stay untouched).
-    fn argv(&self) -> anyhow::Result<Vec<String>> {
-        let mut argv = agent_argv(&self.profile.command)?;
-        if let Some(dir) = self.hooks_dir() {
-            let settings = crate::agent::hooks::write_claude_settings(&dir)
-                .with_context(|| format!("writing the hooks settings in {}", dir.display()))?;
-            argv.extend(["--settings".to_string(), settings.display().to_string()]);
-        }
-        Ok(argv)
-    }
-
     /// Remembers the window of a pane taken over from an earlier orchestrator.
     pub fn adopt_window(&mut self, worker: WorkerId, window: String) {
         let index = worker / self.panes_per_window;
@@ -226,22 +209,9 @@ impl Executor {
             window: self.windows[index].clone(),
             window_name: format!("workers-{}", index + 1),
             label: format!("w{worker}"),
-            argv: self.argv()?,
+            argv: launch::argv(&self.profile, &self.ws)?,
             cwd: self.ws.root.clone(),
-            // The profile's variables first: swarm's own names win over them.
-            env: self
-                .profile
-                .env
-                .clone()
-                .into_iter()
-                .chain([
-                    ("SWARM_WORKER".to_string(), worker.to_string()),
-                    (
-                        "SWARM_WORKSPACE".to_string(),
-                        self.ws.root.display().to_string(),
-                    ),
-                ])
-                .collect(),
+            env: launch::env(&self.profile, &self.ws, worker),
         };
         let spawned = match self.tmux.spawn(&spec) {
             Ok(spawned) => spawned,
@@ -254,6 +224,8 @@ impl Executor {
         };
         self.windows[index] = Some(spawned.window.clone());
         let pane = spawned.pane;
+        // So that `swarm send` and `swarm wait` read this pane with the profile it runs.
+        let _ = self.tmux.set_profile(&pane, &self.profile.name);
         self.then_ready(worker, pane.clone(), |_, _, _, _| Ok(()));
         Ok(vec![Event::Spawned { worker, pane }])
     }
@@ -317,7 +289,7 @@ impl Executor {
         let stop = Arc::new(AtomicBool::new(false));
         self.monitors.insert(worker, stop.clone());
         let (tmux, profile, tx) = (self.tmux.clone(), self.profile.clone(), self.tx.clone());
-        let hooks = self.hooks_dir();
+        let hooks = launch::hooks_dir(&self.profile, &self.ws);
         let name = worker.to_string();
         let hook = move || hooks.as_ref().and_then(|dir| hooks::read_state(dir, &name));
         std::thread::spawn(move || {
@@ -424,20 +396,6 @@ impl Executor {
             let _ = tx.send(Msg::Event(job()));
         });
     }
-}
-
-/// The profile's argv, with the program `swarm` meaning this very executable, so that
-/// `--agent-cmd "swarm sim-agent"` works without swarm on PATH.
-fn agent_argv(command: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut argv = command.to_vec();
-    if argv.first().map(String::as_str) == Some("swarm") {
-        argv[0] = std::env::current_exe()
-            .context("finding the swarm executable")?
-            .display()
-            .to_string();
-    }
-    anyhow::ensure!(!argv.is_empty(), "the agent command is empty");
-    Ok(argv)
 }
 
 fn ready_event(worker: WorkerId, pane: &PaneId, result: Result<(), String>) -> Event {

@@ -8,10 +8,12 @@ mod mux;
 mod navigate;
 mod session;
 mod version;
+mod workers;
 
 pub use command::Tmux;
 pub use live::PaneNews;
 pub use version::check_version;
+pub use workers::WorkerPane;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -13,6 +13,11 @@ const PASTE_GUARD: &str = "#{||:#{pane_dead},#{||:#{pane_in_mode},#{m/r:^(ba|z|f
 /// Which guard condition held, in the order the guard checks them.
 const REFUSAL: &str = "#{?pane_dead,dead,#{?pane_in_mode,copy mode,shell #{pane_current_command}}}";
 
+/// What `list-panes` reads about each pane, in the order of `PaneInfo`'s fields.
+pub(super) const PANE_FORMAT: &str = "#{pane_id}\t#{pane_dead}\t#{pane_dead_status}\t\
+                                      #{pane_in_mode}\t#{pane_current_command}\t#{pane_pid}\t\
+                                      #{window_id}";
+
 /// Longest text `send_text` types; anything longer is a prompt and goes through a paste.
 const MAX_TEXT: usize = 1024;
 
@@ -126,9 +131,7 @@ impl Mux for Tmux {
     }
 
     fn panes(&self) -> Result<Vec<PaneInfo>, TmuxError> {
-        let format = "#{pane_id}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_in_mode}\t\
-                      #{pane_current_command}\t#{pane_pid}\t#{window_id}";
-        let line = Argv::new("list-panes").args(["-s", "-t", &self.target(), "-F", format]);
+        let line = Argv::new("list-panes").args(["-s", "-t", &self.target(), "-F", PANE_FORMAT]);
         self.run(&line)?
             .lines()
             .map(|row| {
@@ -191,7 +194,13 @@ fn strip_controls(text: &str) -> String {
 }
 
 fn parse_pane_row(row: &str) -> Option<PaneInfo> {
-    let mut fields = row.split('\t');
+    parse_pane_fields(&mut row.split('\t'))
+}
+
+/// Reads `PANE_FORMAT`'s fields from the front of a row split at tabs, leaving the rest.
+pub(super) fn parse_pane_fields<'a>(
+    fields: &mut impl Iterator<Item = &'a str>,
+) -> Option<PaneInfo> {
     let mut next = || fields.next();
     Some(PaneInfo {
         id: PaneId(next()?.to_string()),

@@ -15,6 +15,18 @@ pub(super) const SPAWNED_FORMAT: &str = "#{pane_id} #{window_id}";
 const BORDER_FORMAT: &str =
     " #{@worker}#{?#{@task}, · #{@task},}#{?pane_dead, [dead #{pane_dead_status}],} ";
 
+/// tmux's own colours (a green status line and active border, yellow messages and
+/// selections), turned off when `NO_COLOR` is set: this server is swarm's output too.
+const MONOCHROME: [(&str, &str); 7] = [
+    ("status-style", "reverse"),
+    ("message-style", "reverse"),
+    ("message-command-style", "reverse"),
+    ("mode-style", "reverse"),
+    ("pane-active-border-style", "bold"),
+    ("display-panes-active-colour", "default"),
+    ("clock-mode-colour", "default"),
+];
+
 impl Tmux {
     /// Restarts window 0's program (the orchestrator, after it died) in place.
     pub fn respawn_window0(&self, argv: &[String], cwd: &Path) -> Result<(), TmuxError> {
@@ -55,7 +67,12 @@ impl Tmux {
             ("status-right", " #{session_name} "),
         ];
         let mut line = Argv::new("start-server");
-        for (name, value) in global {
+        let plain = if crate::color_enabled() {
+            &[][..]
+        } else {
+            &MONOCHROME[..]
+        };
+        for (name, value) in global.iter().chain(plain) {
             line = line.then("set-option").args(["-g", name, value]);
         }
         let line = with_spawn_args(

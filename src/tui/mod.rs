@@ -41,11 +41,6 @@ pub enum UiAction {
     Quit(Quit),
 }
 
-/// Whether to use colors: not when `NO_COLOR` is set to anything non-empty (no-color.org).
-pub fn color_enabled() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
 /// Runs the dashboard on this terminal until the person quits, and says how they quit.
 ///
 /// It ends by itself when the swarm's tmux server is gone.
@@ -63,7 +58,7 @@ fn event_loop(
     ws: &Workspace,
     tmux: &Tmux,
 ) -> anyhow::Result<Quit> {
-    let mut dashboard = Dashboard::new(color_enabled());
+    let mut dashboard = Dashboard::new(crate::color_enabled());
     let mut next_read = Instant::now();
     loop {
         if Instant::now() >= next_read {

@@ -7,6 +7,7 @@ mod control;
 mod deliver;
 mod faults;
 mod notify;
+mod primitives;
 mod real_agents;
 mod run;
 mod sim_agent;

@@ -1,7 +1,10 @@
 //! The whole loop on real tmux with the simulated agent: PLAN.md → panes → sentinels →
 //! checked off.
 
-use crate::common::{TestEnv, expected_prompts, read_jsonl, stderr, stdout, swarm_bin, wait_until};
+use crate::common::{
+    TestEnv, assert_only_checkboxes_flipped, expected_prompts, read_jsonl, received_prompts,
+    stderr, stdout, swarm_bin, wait_until,
+};
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
@@ -19,29 +22,6 @@ fn run_headless(env: &TestEnv, workers: usize, sim_flags: &str) -> Output {
         .args(["--agent-cmd", &agent_cmd])
         .output()
         .unwrap()
-}
-
-/// The prompts the simulated agents received, in arrival order.
-fn received_prompts(env: &TestEnv) -> Vec<String> {
-    read_jsonl(&env.dir.path().join("sim.jsonl"))
-        .into_iter()
-        .filter(|e| e["event"] == "prompt")
-        .map(|e| e["text"].as_str().unwrap().to_string())
-        .collect()
-}
-
-/// Asserts that `after` differs from `before` only by `[ ]` → `[x]` at the task boxes.
-fn assert_only_checkboxes_flipped(before: &str, after: &str) {
-    let tasks = swarm::plan::parse(before, Path::new("PLAN.md")).unwrap();
-    let mut want = before.as_bytes().to_vec();
-    for t in tasks.iter().filter(|t| !t.checked) {
-        want[t.checkbox] = b'x';
-    }
-    assert!(
-        want == after.as_bytes(),
-        "PLAN.md changed beyond the checkboxes:\n--- want\n{}\n--- got\n{after}",
-        String::from_utf8_lossy(&want)
-    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The commands for people and scripts around a run: `logs`, `workers`, `capture`,
 //! `completions` and `man`, on hand-written state files and a real private tmux pane.
 
-use crate::common::{TestEnv, stderr, stdout, wait_until};
+use crate::common::{TestEnv, stderr, stdout, wait_until, worker_names};
 use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::Duration;
@@ -152,11 +152,12 @@ fn workers_json_lists_workers_with_a_stable_schema() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["schema"], 1);
     assert_eq!(json["running"], false);
+    assert_eq!(json["source"], "snapshot");
     assert_eq!(
         json["workers"][0],
         serde_json::json!({
             "worker": "w0", "id": 0, "pane": "%3", "state": "busy", "task": "docs",
-            "paused": false, "needs": null, "restarts": 0
+            "paused": false, "needs": null, "restarts": 0, "profile": null
         })
     );
     assert_eq!(json["workers"][3]["needs"], "a blocking dialog");
@@ -167,13 +168,7 @@ fn workers_json_lists_workers_with_a_stable_schema() {
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let idle: Vec<&str> = json["workers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["worker"].as_str().unwrap())
-        .collect();
-    assert_eq!(idle, ["w1"]);
+    assert_eq!(worker_names(&json), ["w1"]);
 }
 
 #[test]
@@ -184,7 +179,7 @@ fn workers_json_is_empty_before_any_run() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({"schema": 1, "running": false, "workers": []})
+        serde_json::json!({"schema": 1, "running": false, "source": "none", "workers": []})
     );
 }
 

@@ -76,6 +76,19 @@ impl TestEnv {
         cmd
     }
 
+    /// `sh -c SCRIPT` in the workspace, pinned like `swarm`, with the `swarm` under test
+    /// first on PATH: how a script (or an LLM orchestrator) runs the primitives.
+    pub fn sh(&self, script: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(script).current_dir(self.ws());
+        self.pin(&mut cmd);
+        let bin = Path::new(swarm_bin()).parent().unwrap().to_path_buf();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let dirs = std::iter::once(bin).chain(std::env::split_paths(&path));
+        cmd.env("PATH", std::env::join_paths(dirs).unwrap());
+        cmd
+    }
+
     /// `tmux -L <socket> ARGS` against this test's private server.
     pub fn tmux(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new("tmux");
@@ -148,6 +161,26 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The prompts the simulated agents of a test received (their `--log` is the test's
+/// `sim.jsonl`), in arrival order.
+pub fn received_prompts(env: &TestEnv) -> Vec<String> {
+    read_jsonl(&env.dir.path().join("sim.jsonl"))
+        .into_iter()
+        .filter(|e| e["event"] == "prompt")
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The `worker` names in a `swarm workers --json` listing, in order.
+pub fn worker_names(listing: &serde_json::Value) -> Vec<String> {
+    listing["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["worker"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// The prompt swarm renders (default template, first attempt) for each open task of
 /// `plan`, by task id: what an agent must receive byte for byte.
 pub fn expected_prompts(plan: &str) -> BTreeMap<String, String> {
@@ -162,6 +195,20 @@ pub fn expected_prompts(plan: &str) -> BTreeMap<String, String> {
             (t.id.to_string(), prompt)
         })
         .collect()
+}
+
+/// Asserts that `after` differs from `before` only by `[ ]` → `[x]` at the task boxes.
+pub fn assert_only_checkboxes_flipped(before: &str, after: &str) {
+    let tasks = swarm::plan::parse(before, Path::new("PLAN.md")).unwrap();
+    let mut want = before.as_bytes().to_vec();
+    for t in tasks.iter().filter(|t| !t.checked) {
+        want[t.checkbox] = b'x';
+    }
+    assert!(
+        want == after.as_bytes(),
+        "PLAN.md changed beyond the checkboxes:\n--- want\n{}\n--- got\n{after}",
+        String::from_utf8_lossy(&want)
+    );
 }
 
 /// `swarm status --json` of the test's workspace, parsed.

@@ -1,0 +1,105 @@
+//! `swarm spawn [N]`: add worker agents to swarm's tmux session, starting the session if
+//! need be, for scripts and LLM orchestrators (no `swarm run`). Each agent starts exactly
+//! as the orchestrator starts its own, and the command returns once they are all ready.
+
+use crate::Outcome;
+use crate::agent::{Profile, hooks, launch};
+use crate::cli::SpawnArgs;
+use crate::config::Overrides;
+use crate::error::BadInput;
+use crate::roster::{Roster, parse_name};
+use crate::scheduler::WorkerId;
+use crate::tmux::{Mux, SpawnSpec};
+use crate::workspace::Workspace;
+use anyhow::Context;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
+
+pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
+    let overrides = Overrides {
+        agent: args.agent.clone(),
+        agent_cmd: args.agent_cmd.clone(),
+        ..Overrides::default()
+    };
+    let (ws, tmux, settings) = super::target_with(&args.workspace, overrides)?;
+    if let Some(pid) = crate::orchestrator::lock::holder(&ws) {
+        return Err(BadInput::new(format!(
+            "`swarm run` (pid {pid}) is driving {}, and its workers are its own; nothing was started",
+            ws.plan.display()
+        ))
+        .hint("it runs as many workers as `swarm run --workers N` says; `swarm stop` ends it")
+        .into());
+    }
+    crate::tmux::check_version()?;
+    let profile = &settings.profile;
+    let argv = launch::argv(profile, &ws)?;
+    if !tmux.has_session()? {
+        // Window 0 shows the workers; an LLM orchestrator runs wherever its human likes.
+        let window0 = super::self_argv(&["workers", "--watch"], &ws, &tmux);
+        tmux.start_session(
+            "workers-list",
+            settings.width,
+            settings.height,
+            &window0,
+            &ws.root,
+            &BTreeMap::new(),
+        )?;
+    }
+    let existing = tmux.worker_panes()?;
+    let taken: HashSet<WorkerId> = existing
+        .iter()
+        .filter_map(|p| parse_name(&p.worker))
+        .collect();
+    // Worker N sits in window `workers-<N / panes + 1>`, as in `swarm run`.
+    let mut windows: HashMap<String, String> = existing
+        .into_iter()
+        .map(|p| (p.window_name, p.info.window))
+        .collect();
+    let ids: Vec<WorkerId> = (0..)
+        .filter(|id| !taken.contains(id))
+        .take(args.count as usize)
+        .collect();
+    for &id in &ids {
+        let window_name = format!("workers-{}", id / settings.panes_per_window.max(1) + 1);
+        let spec = SpawnSpec {
+            window: windows.get(&window_name).cloned(),
+            window_name: window_name.clone(),
+            label: format!("w{id}"),
+            argv: argv.clone(),
+            cwd: ws.root.clone(),
+            env: launch::env(profile, &ws, id),
+        };
+        forget_hook_state(profile, &ws, id)?;
+        let spawned = tmux
+            .spawn(&spec)
+            .with_context(|| format!("starting w{id}'s agent"))?;
+        tmux.set_profile(&spawned.pane, &profile.name)?;
+        windows.insert(window_name, spawned.window);
+    }
+    let deadline = Instant::now() + profile.startup_timeout;
+    let ready = super::wait::idle(&ws, &tmux, profile, &ids, false, Some(deadline))?;
+    if let Some(trouble) = ready.trouble() {
+        anyhow::bail!(
+            "not every new worker is ready: {trouble}\nhint: `swarm capture WORKER` shows its \
+             screen (a dialog only a person can answer?); the workers stay in the session"
+        );
+    }
+    let roster = Roster::load(&ws, &tmux, profile)?;
+    let new = roster.workers.iter().filter(|w| ids.contains(&w.id));
+    super::workers::print(&super::workers::live(&ws, &tmux, new), args.json)?;
+    Ok(Outcome::Success)
+}
+
+/// A new agent starts with no turn under way, whatever its predecessor's hooks last said.
+fn forget_hook_state(profile: &Profile, ws: &Workspace, id: WorkerId) -> anyhow::Result<()> {
+    let Some(dir) = launch::hooks_dir(profile, ws) else {
+        return Ok(());
+    };
+    let path = hooks::state_path(&dir, &id.to_string());
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
