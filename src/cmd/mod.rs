@@ -67,6 +67,7 @@ fn only_prints(command: &Command) -> bool {
     match command {
         Command::Status(args) => !args.watch,
         Command::Logs(_)
+        | Command::Wait(_)
         | Command::Workers(_)
         | Command::Capture(_)
         | Command::Profiles(_)
