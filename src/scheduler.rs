@@ -5,7 +5,7 @@ use crate::journal::{Closed, Record, Replay};
 use crate::plan::TaskId;
 use crate::tmux::PaneId;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 /// Index of a worker slot (0-based); its pane changes when the agent is replaced.
@@ -45,13 +45,6 @@ pub enum TaskStatus {
     Failed(String),
     /// A person said not to do it.
     Skipped,
-}
-
-impl TaskStatus {
-    /// Pending or running: the run is not over while any task is open.
-    pub fn is_open(&self) -> bool {
-        matches!(self, TaskStatus::Pending | TaskStatus::Running)
-    }
 }
 
 /// Where a worker stands; see the lifecycle in DESIGN.md.
@@ -260,11 +253,42 @@ impl Worker {
     }
 }
 
+/// How many tasks are in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub pending: usize,
+    pub running: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl Tally {
+    /// Pending or running: the run is not over while any task is open.
+    pub fn open(&self) -> usize {
+        self.pending + self.running
+    }
+
+    fn of(&mut self, status: &TaskStatus) -> &mut usize {
+        match status {
+            TaskStatus::Pending => &mut self.pending,
+            TaskStatus::Running => &mut self.running,
+            TaskStatus::Done => &mut self.done,
+            TaskStatus::Failed(_) => &mut self.failed,
+            TaskStatus::Skipped => &mut self.skipped,
+        }
+    }
+}
+
 /// All the scheduler knows.
 #[derive(Debug, Clone)]
 pub struct State {
     tasks: Vec<TaskEntry>,
     index: HashMap<TaskId, usize>,
+    /// The indexes of the pending tasks: the first is the next to hand out. With `tally`,
+    /// it spares every event a scan of a plan that may hold 10,000 tasks.
+    pending: BTreeSet<usize>,
+    tally: Tally,
     workers: Vec<Worker>,
     limits: Limits,
     finished: bool,
@@ -278,6 +302,8 @@ impl State {
         let mut state = State {
             tasks: Vec::with_capacity(tasks.len()),
             index: HashMap::with_capacity(tasks.len()),
+            pending: BTreeSet::new(),
+            tally: Tally::default(),
             workers: (0..workers)
                 .map(|id| Worker {
                     id,
@@ -307,16 +333,16 @@ impl State {
     /// far, and the tasks that failed or were skipped (a person may `swarm retry` them).
     pub fn restore(&mut self, replay: &Replay) {
         for (id, history) in &replay.tasks {
-            let Some(task) = self.entry_mut(id) else {
+            let Some(i) = self.position(id) else {
                 continue;
             };
-            task.attempts = history.attempts;
-            if task.status == TaskStatus::Pending {
+            self.tasks[i].attempts = history.attempts;
+            if self.tasks[i].status == TaskStatus::Pending {
                 match &history.closed {
                     Some(Closed::Failed(reason)) => {
-                        task.status = TaskStatus::Failed(reason.clone())
+                        self.set_status(i, TaskStatus::Failed(reason.clone()))
                     }
-                    Some(Closed::Skipped) => task.status = TaskStatus::Skipped,
+                    Some(Closed::Skipped) => self.set_status(i, TaskStatus::Skipped),
                     _ => {}
                 }
             }
@@ -327,20 +353,19 @@ impl State {
     /// known to be working on (delivery settled), if any.
     pub fn adopt(&mut self, worker: WorkerId, pane: PaneId, task: Option<TaskId>) -> Vec<Action> {
         let mut actions = Vec::new();
-        let running = task.filter(|id| {
-            self.task(id)
-                .is_some_and(|t| t.status == TaskStatus::Pending)
+        let running = task.and_then(|id| {
+            let i = self.position(&id)?;
+            (self.tasks[i].status == TaskStatus::Pending).then_some((i, id))
         });
         let w = &mut self.workers[worker];
         w.pane = Some(pane.clone());
         match running {
-            Some(id) => {
+            Some((i, id)) => {
                 w.state = WorkerState::Busy;
-                w.task = Some(id.clone());
+                w.task = Some(id);
                 w.since = self.now;
-                let entry = self.entry_mut(&id).expect("checked above");
-                entry.status = TaskStatus::Running;
-                entry.worker = Some(worker);
+                self.set_status(i, TaskStatus::Running);
+                self.tasks[i].worker = Some(worker);
                 actions.push(Action::Monitor { worker, pane });
             }
             None => {
@@ -360,9 +385,7 @@ impl State {
             .iter()
             .filter(|w| w.pane.is_some() && w.task.is_none())
             .count();
-        let mut wanted = self
-            .count(|s| *s == TaskStatus::Pending)
-            .saturating_sub(adopted_free);
+        let mut wanted = self.tally.pending.saturating_sub(adopted_free);
         let mut actions = Vec::new();
         for w in self.workers.iter_mut().filter(|w| w.pane.is_none()) {
             if wanted > 0 {
@@ -403,6 +426,11 @@ impl State {
     /// How many tasks have a status matching `pred`.
     pub fn count(&self, pred: impl Fn(&TaskStatus) -> bool) -> usize {
         self.tasks.iter().filter(|t| pred(&t.status)).count()
+    }
+
+    /// How many tasks are in each status, without counting them.
+    pub fn tally(&self) -> Tally {
+        self.tally
     }
 
     /// Applies one event and says what to do about it.
@@ -538,7 +566,6 @@ impl State {
     }
 
     fn add_task(&mut self, task: &PlanTask) {
-        self.index.insert(task.id.clone(), self.tasks.len());
         self.tasks.push(TaskEntry {
             id: task.id.clone(),
             status: if task.checked {
@@ -550,6 +577,41 @@ impl State {
             worker: None,
             in_plan: true,
         });
+        self.track(self.tasks.len() - 1);
+    }
+
+    /// Enters task entry `i` in the index, the pending queue and the tally.
+    fn track(&mut self, i: usize) {
+        let task = &self.tasks[i];
+        self.index.insert(task.id.clone(), i);
+        *self.tally.of(&task.status) += 1;
+        if task.status == TaskStatus::Pending {
+            self.pending.insert(i);
+        }
+    }
+
+    /// Every status change goes through here, to keep `pending` and `tally` true.
+    fn set_status(&mut self, i: usize, status: TaskStatus) {
+        let entry = &mut self.tasks[i];
+        *self.tally.of(&entry.status) -= 1;
+        *self.tally.of(&status) += 1;
+        if entry.status == TaskStatus::Pending {
+            self.pending.remove(&i);
+        }
+        if status == TaskStatus::Pending {
+            self.pending.insert(i);
+        }
+        entry.status = status;
+    }
+
+    /// Rebuilds what is derived from the task list, after tasks were removed from it.
+    fn reindex(&mut self) {
+        self.index.clear();
+        self.pending.clear();
+        self.tally = Tally::default();
+        for i in 0..self.tasks.len() {
+            self.track(i);
+        }
     }
 
     fn is_current(&self, worker: WorkerId, pane: &PaneId) -> bool {
@@ -564,16 +626,17 @@ impl State {
             .position(|w| w.pane.as_ref() == Some(pane) && w.state != WorkerState::Retired)
     }
 
-    fn entry_mut(&mut self, id: &TaskId) -> Option<&mut TaskEntry> {
-        self.index.get(id).map(|&i| &mut self.tasks[i])
+    fn position(&self, id: &TaskId) -> Option<usize> {
+        self.index.get(id).copied()
     }
 
     /// Puts a task that did not finish back in line, or fails it when out of attempts.
     fn requeue(&mut self, id: &TaskId, reason: &str, actions: &mut Vec<Action>) {
         let max = self.limits.max_attempts;
-        let Some(task) = self.entry_mut(id) else {
+        let Some(i) = self.position(id) else {
             return;
         };
+        let task = &mut self.tasks[i];
         if task.status != TaskStatus::Running {
             return;
         }
@@ -585,7 +648,7 @@ impl State {
             };
             self.fail(id, &reason, actions);
         } else {
-            task.status = TaskStatus::Pending;
+            self.set_status(i, TaskStatus::Pending);
             actions.push(Action::Journal(Record::Requeued {
                 task: id.clone(),
                 reason: reason.to_string(),
@@ -594,12 +657,13 @@ impl State {
     }
 
     fn fail(&mut self, id: &TaskId, reason: &str, actions: &mut Vec<Action>) {
-        let Some(task) = self.entry_mut(id) else {
+        let Some(i) = self.position(id) else {
             return;
         };
+        let task = &mut self.tasks[i];
         let attempt = task.attempts;
         task.worker = None;
-        task.status = TaskStatus::Failed(reason.to_string());
+        self.set_status(i, TaskStatus::Failed(reason.to_string()));
         actions.push(Action::Journal(Record::Failed {
             task: id.clone(),
             reason: reason.to_string(),
@@ -617,15 +681,16 @@ impl State {
     }
 
     fn task_done(&mut self, id: &TaskId, actions: &mut Vec<Action>) {
-        let Some(task) = self.entry_mut(id) else {
+        let Some(i) = self.position(id) else {
             return;
         };
+        let task = &mut self.tasks[i];
         if task.status == TaskStatus::Done {
             return;
         }
         let worker = task.worker.take();
         let attempt = task.attempts;
-        task.status = TaskStatus::Done;
+        self.set_status(i, TaskStatus::Done);
         actions.push(Action::Journal(Record::Done { task: id.clone() }));
         actions.push(Action::CheckOff { task: id.clone() });
         let Some(worker) = worker else { return };
@@ -737,8 +802,8 @@ impl State {
         w.task = None;
         let reason =
             format!("the agent stopped without creating its sentinel, even after {max} reminders");
-        if let Some(entry) = self.entry_mut(&task) {
-            entry.worker = None;
+        if let Some(i) = self.position(&task) {
+            self.tasks[i].worker = None;
         }
         self.fail(&task, &reason, actions);
         self.reset_worker(worker, actions);
@@ -760,26 +825,29 @@ impl State {
                 }
             }
             Command::Retry { task } => {
-                if let Some(entry) = self.entry_mut(&task)
-                    && matches!(entry.status, TaskStatus::Failed(_) | TaskStatus::Skipped)
+                if let Some(i) = self.position(&task)
+                    && matches!(
+                        self.tasks[i].status,
+                        TaskStatus::Failed(_) | TaskStatus::Skipped
+                    )
                 {
-                    entry.status = TaskStatus::Pending;
-                    entry.attempts = 0;
+                    self.set_status(i, TaskStatus::Pending);
+                    self.tasks[i].attempts = 0;
                     actions.push(Action::Journal(Record::Retried { task }));
                     self.wake_workers(actions);
                 }
             }
             Command::Skip { task } => {
-                let Some(entry) = self.entry_mut(&task) else {
+                let Some(i) = self.position(&task) else {
                     return;
                 };
-                let worker = match entry.status {
+                let worker = match self.tasks[i].status {
                     TaskStatus::Pending => None,
-                    TaskStatus::Running => entry.worker,
+                    TaskStatus::Running => self.tasks[i].worker,
                     _ => return,
                 };
-                entry.status = TaskStatus::Skipped;
-                entry.worker = None;
+                self.set_status(i, TaskStatus::Skipped);
+                self.tasks[i].worker = None;
                 actions.push(Action::Journal(Record::Skipped { task: task.clone() }));
                 if let Some(worker) = worker
                     && self.workers[worker].task.as_ref() == Some(&task)
@@ -795,15 +863,14 @@ impl State {
             entry.in_plan = false;
         }
         for task in tasks {
-            match self.index.get(&task.id) {
+            match self.position(&task.id) {
                 None => self.add_task(task),
-                Some(&i) => {
-                    let entry = &mut self.tasks[i];
-                    entry.in_plan = true;
+                Some(i) => {
+                    self.tasks[i].in_plan = true;
                     // A person checked it off by hand: skip it. A running task keeps
                     // running; its sentinel will still be honoured.
-                    if task.checked && entry.status == TaskStatus::Pending {
-                        entry.status = TaskStatus::Done;
+                    if task.checked && self.tasks[i].status == TaskStatus::Pending {
+                        self.set_status(i, TaskStatus::Done);
                     }
                 }
             }
@@ -813,19 +880,14 @@ impl State {
         self.tasks
             .retain(|t| t.in_plan || t.status == TaskStatus::Running);
         if self.tasks.len() != before {
-            self.index = self
-                .tasks
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (t.id.clone(), i))
-                .collect();
+            self.reindex();
         }
         self.wake_workers(actions);
     }
 
     /// New work may need workers that were retired for lack of it.
     fn wake_workers(&mut self, actions: &mut Vec<Action>) {
-        let pending = self.count(|s| *s == TaskStatus::Pending);
+        let pending = self.tally.pending;
         let free = self
             .workers
             .iter()
@@ -854,20 +916,15 @@ impl State {
         if self.paused {
             return;
         }
-        let mut next = 0;
         for worker in 0..self.workers.len() {
             if self.workers[worker].state != WorkerState::Idle || self.workers[worker].paused {
                 continue;
             }
-            let Some(offset) = self.tasks[next..]
-                .iter()
-                .position(|t| t.status == TaskStatus::Pending)
-            else {
+            let Some(&next) = self.pending.first() else {
                 return;
             };
-            next += offset;
+            self.set_status(next, TaskStatus::Running);
             let task = &mut self.tasks[next];
-            task.status = TaskStatus::Running;
             task.attempts += 1;
             task.worker = Some(worker);
             let (id, attempt) = (task.id.clone(), task.attempts);
@@ -900,14 +957,12 @@ impl State {
         if self.finished {
             return;
         }
-        let open = TaskStatus::is_open;
         let no_workers = self.workers.iter().all(|w| w.state == WorkerState::Retired);
         if no_workers {
             let stranded: Vec<TaskId> = self
-                .tasks
+                .pending
                 .iter()
-                .filter(|t| t.status == TaskStatus::Pending)
-                .map(|t| t.id.clone())
+                .map(|&i| self.tasks[i].id.clone())
                 .collect();
             for id in stranded {
                 self.fail(
@@ -917,12 +972,12 @@ impl State {
                 );
             }
         }
-        if self.count(open) == 0 {
+        if self.tally.open() == 0 {
             self.finished = true;
             actions.push(Action::Finished);
             actions.push(Action::Notify(Notice::Finished {
-                done: self.count(|s| *s == TaskStatus::Done),
-                failed: self.count(|s| matches!(s, TaskStatus::Failed(_))),
+                done: self.tally.done,
+                failed: self.tally.failed,
             }));
         }
     }
@@ -931,6 +986,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn id(s: &str) -> TaskId {
         TaskId(s.to_string())
@@ -1524,5 +1580,239 @@ mod tests {
         let done = state.handle(Event::Sentinel { task: id("a") });
         assert_eq!(done[0], Action::Journal(Record::Done { task: id("a") }));
         assert_eq!(done[1], Action::CheckOff { task: id("a") });
+    }
+
+    /// Lets worker `w` finish its task and become ready again, `n` times: the tasks (and
+    /// attempts) it is handed.
+    fn handed_out(state: &mut State, w: WorkerId, n: usize) -> Vec<(String, u32)> {
+        let current = state.workers()[w].pane.clone().unwrap();
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let task = state.workers()[w].task.clone().unwrap();
+            state.handle(Event::Delivered {
+                worker: w,
+                pane: current.clone(),
+                task: task.clone(),
+            });
+            state.handle(Event::Sentinel { task });
+            let actions = state.handle(Event::Ready {
+                worker: w,
+                pane: current.clone(),
+            });
+            out.extend(delivers(&actions).into_iter().map(|(_, t, a)| (t, a)));
+        }
+        out
+    }
+
+    #[test]
+    fn a_requeued_task_goes_out_before_later_ones() {
+        let mut state = State::new(&plan(&["a", "b", "c", "d"]), 2, Limits::default());
+        boot(&mut state);
+        assert_eq!(handed_out(&mut state, 1, 1), [("c".into(), 1)]);
+        // Worker 0's agent dies: `a` is pending again, ahead of `d`.
+        state.handle(Event::PaneDead {
+            pane: pane(0),
+            status: None,
+        });
+        assert_eq!(
+            handed_out(&mut state, 1, 2),
+            [("a".into(), 2), ("d".into(), 1)]
+        );
+    }
+
+    #[test]
+    fn a_retried_task_goes_out_before_later_ones() {
+        let mut state = busy_with_a(Limits::default(), &["a", "b", "c"]);
+        state.handle(Event::Command(Command::Skip { task: id("a") }));
+        let actions = state.handle(Event::Ready {
+            worker: 0,
+            pane: pane(0),
+        });
+        assert_eq!(delivers(&actions), vec![(0, "b".into(), 1)]);
+        state.handle(Event::Command(Command::Retry { task: id("a") }));
+        assert_eq!(
+            handed_out(&mut state, 0, 2),
+            [("a".into(), 1), ("c".into(), 1)]
+        );
+    }
+
+    #[test]
+    fn after_a_plan_edit_tasks_go_out_in_the_order_they_first_appeared() {
+        let mut state = busy_with_a(Limits::default(), &["a", "b", "c", "d", "e"]);
+        // A person removes `a` (running: it stays) and `b`, adds `new` at the top and
+        // checks `c` off by hand. Tasks already known keep their place, and new ones queue
+        // behind them.
+        let mut tasks = plan(&["new", "c", "d", "e"]);
+        tasks[1].checked = true;
+        state.handle(Event::PlanChanged { tasks });
+        let ids: Vec<_> = state.tasks().iter().map(|t| t.id.0.as_str()).collect();
+        assert_eq!(ids, ["a", "c", "d", "e", "new"]);
+        assert_eq!(
+            handed_out(&mut state, 0, 3),
+            [("d".into(), 1), ("e".into(), 1), ("new".into(), 1)]
+        );
+        assert_counts_are_true(&state);
+    }
+
+    /// What `State` keeps up to date as statuses change agrees with counting from scratch.
+    fn assert_counts_are_true(state: &State) {
+        let mut tally = Tally::default();
+        for task in &state.tasks {
+            *tally.of(&task.status) += 1;
+        }
+        assert_eq!(state.tally, tally);
+        let pending: BTreeSet<usize> = (0..state.tasks.len())
+            .filter(|&i| state.tasks[i].status == TaskStatus::Pending)
+            .collect();
+        assert_eq!(state.pending, pending);
+        assert_eq!(state.index.len(), state.tasks.len());
+        for (i, task) in state.tasks.iter().enumerate() {
+            assert_eq!(state.index[&task.id], i);
+        }
+    }
+
+    /// One step of a random run. Workers and tasks are picked by number and resolved
+    /// against the state when the step is taken, so that most steps could really happen.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Spawned(usize),
+        Ready(usize),
+        NotReady(usize),
+        Delivered(usize),
+        DeliveryFailed(usize),
+        PaneDead(usize),
+        Idle(usize),
+        Sentinel(usize),
+        Tick(u64),
+        Pause(Option<usize>),
+        Resume(Option<usize>),
+        Retry(usize),
+        Skip(usize),
+        Plan(Vec<(usize, bool)>),
+    }
+
+    /// Tasks `t0` to `t7`: plans and steps pick from them.
+    const NAMES: usize = 8;
+
+    fn name(n: usize) -> TaskId {
+        TaskId(format!("t{}", n % NAMES))
+    }
+
+    fn plan_tasks(picks: &[(usize, bool)]) -> Vec<PlanTask> {
+        let mut tasks: Vec<PlanTask> = Vec::new();
+        for &(n, checked) in picks {
+            if tasks.iter().all(|t| t.id != name(n)) {
+                tasks.push(PlanTask {
+                    id: name(n),
+                    checked,
+                });
+            }
+        }
+        tasks
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let w = 0..4usize;
+        prop_oneof![
+            1 => w.clone().prop_map(Step::Spawned),
+            3 => w.clone().prop_map(Step::Ready),
+            1 => w.clone().prop_map(Step::NotReady),
+            3 => w.clone().prop_map(Step::Delivered),
+            1 => w.clone().prop_map(Step::DeliveryFailed),
+            1 => w.clone().prop_map(Step::PaneDead),
+            1 => w.clone().prop_map(Step::Idle),
+            3 => (0..NAMES).prop_map(Step::Sentinel),
+            1 => (1..20u64).prop_map(Step::Tick),
+            1 => prop::option::of(w.clone()).prop_map(Step::Pause),
+            1 => prop::option::of(w).prop_map(Step::Resume),
+            1 => (0..NAMES).prop_map(Step::Retry),
+            1 => (0..NAMES).prop_map(Step::Skip),
+            1 => prop::collection::vec((0..NAMES, any::<bool>()), 0..NAMES).prop_map(Step::Plan),
+        ]
+    }
+
+    proptest! {
+        /// However events come, the pending queue, the tally and the index stay what a
+        /// full recount says, so the next task handed out is the first pending one.
+        #[test]
+        fn kept_counts_agree_with_a_recount(
+            first in prop::collection::vec((0..NAMES, any::<bool>()), 0..NAMES),
+            closed in prop::collection::vec((0..NAMES, any::<bool>()), 0..3),
+            adopted in prop::option::of(0..NAMES),
+            workers in 1..4usize,
+            max_attempts in 1..3u32,
+            max_restarts in 0..3u32,
+            max_nudges in 0..2u32,
+            steps in prop::collection::vec(step(), 0..60),
+        ) {
+            let limits = Limits {
+                max_attempts,
+                max_restarts,
+                task_timeout: Some(Duration::from_secs(10)),
+                max_nudges,
+            };
+            let mut state = State::new(&plan_tasks(&first), workers, limits);
+            // What an interrupted run left: failed and skipped tasks, and a live pane.
+            let mut replay = Replay::default();
+            for (n, failed) in closed {
+                replay.apply(if failed {
+                    Record::Failed { task: name(n), reason: "hung".into() }
+                } else {
+                    Record::Skipped { task: name(n) }
+                });
+            }
+            state.restore(&replay);
+            state.adopt(0, pane(500), adopted.map(name));
+            state.start();
+            assert_counts_are_true(&state);
+            let (mut panes, mut now) = (0, 0);
+            for step in steps {
+                let w = |n: usize| n % workers;
+                let current = |state: &State, n: usize| {
+                    let worker = &state.workers()[w(n)];
+                    (w(n), worker.pane.clone().unwrap_or(pane(999)), worker.task.clone())
+                };
+                let event = match step {
+                    Step::Spawned(n) => {
+                        panes += 1;
+                        Event::Spawned { worker: w(n), pane: pane(panes) }
+                    }
+                    Step::Ready(n) => {
+                        let (worker, pane, _) = current(&state, n);
+                        Event::Ready { worker, pane }
+                    }
+                    Step::NotReady(n) => {
+                        let (worker, pane, _) = current(&state, n);
+                        Event::NotReady { worker, pane, reason: "no".into() }
+                    }
+                    Step::Delivered(n) | Step::DeliveryFailed(n) => {
+                        let (worker, pane, task) = current(&state, n);
+                        let task = task.unwrap_or(name(n));
+                        if matches!(step, Step::Delivered(_)) {
+                            Event::Delivered { worker, pane, task }
+                        } else {
+                            Event::DeliveryFailed { worker, pane, task, reason: "no".into() }
+                        }
+                    }
+                    Step::PaneDead(n) => Event::PaneDead { pane: current(&state, n).1, status: None },
+                    Step::Idle(n) => {
+                        let (worker, pane, _) = current(&state, n);
+                        Event::IdleWithoutSentinel { worker, pane }
+                    }
+                    Step::Sentinel(n) => Event::Sentinel { task: name(n) },
+                    Step::Tick(secs) => {
+                        now += secs;
+                        Event::Tick { now: Duration::from_secs(now) }
+                    }
+                    Step::Pause(n) => Event::Command(Command::Pause { worker: n.map(w) }),
+                    Step::Resume(n) => Event::Command(Command::Resume { worker: n.map(w) }),
+                    Step::Retry(n) => Event::Command(Command::Retry { task: name(n) }),
+                    Step::Skip(n) => Event::Command(Command::Skip { task: name(n) }),
+                    Step::Plan(picks) => Event::PlanChanged { tasks: plan_tasks(&picks) },
+                };
+                state.handle(event);
+                assert_counts_are_true(&state);
+            }
+        }
     }
 }

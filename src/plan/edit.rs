@@ -1,86 +1,107 @@
-//! Checking tasks off: one byte changes, atomically, on top of whatever the file holds now.
+//! Changing the plan's text: checkbox bytes flipped and swarm's one note line, worked out
+//! against a parse of the text, then written atomically.
 
-use super::{PlanError, TaskId};
+use super::{Task, TaskId};
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 
-/// What `check_off` found.
+/// What checking off a task found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckOff {
     /// The box was `[ ]` and is now `[x]`.
     Checked,
-    /// Someone had checked it already; the file was not rewritten.
+    /// Someone had checked it already (or it came twice in one batch); nothing changed.
     AlreadyChecked,
-    /// The task is no longer in the plan; the file was not rewritten.
+    /// The task is no longer in the plan; nothing changed.
     Gone,
 }
 
 /// The start of the one line swarm owns in PLAN.md: a note under a failed task.
 pub const NOTE_MARK: &str = "⚠ swarm:";
 
-/// Re-reads the plan, flips task `id`'s box to `[x]` (dropping swarm's failure note under
-/// it, if any), and writes it atomically.
-///
-/// Reading right before writing is what keeps a person's edit made during the run: we
-/// only ever apply our change to the newest text.
-pub fn check_off(path: &Path, id: &TaskId) -> Result<CheckOff, PlanError> {
-    let mut outcome = CheckOff::Gone;
-    rewrite(path, |text, tasks| {
-        let Some(task) = tasks.iter().find(|t| &t.id == id) else {
-            outcome = CheckOff::Gone;
-            return None;
-        };
-        if task.checked {
-            outcome = CheckOff::AlreadyChecked;
-            return None;
-        }
-        outcome = CheckOff::Checked;
-        let mut bytes = text.as_bytes().to_vec();
-        bytes[task.checkbox] = b'x';
-        if let Some(note) = note_line(text, task.checkbox) {
-            bytes.drain(note);
-        }
-        Some(bytes)
-    })?;
-    Ok(outcome)
+/// New plan text, worked out from the parse of the old one.
+pub(super) struct Edit {
+    pub text: String,
+    /// The tasks (indexes into the parse) whose box it flipped.
+    pub checked: Vec<usize>,
+    /// Lines were added or removed, so the offsets and line numbers after them moved.
+    pub moved: bool,
 }
 
-/// Writes (or replaces) swarm's one note line under task `id`. Returns false when the task
-/// is gone or checked.
-pub fn set_note(path: &Path, id: &TaskId, note: &str) -> Result<bool, PlanError> {
-    let note = note.replace(['\n', '\r'], " ");
-    let mut written = false;
-    rewrite(path, |text, tasks| {
-        let task = tasks.iter().find(|t| &t.id == id && !t.checked)?;
-        let line_start = text[..task.checkbox].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = text[task.checkbox..]
-            .find('\n')
-            .map_or(text.len(), |i| task.checkbox + i);
-        let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
-        // Indent under the task's text, so that markdown keeps the note inside the item.
-        let marker = text[line_start..task.checkbox]
-            .find(['-', '*', '+'])
-            .or_else(|| text[line_start..task.checkbox].find(|c: char| c.is_ascii_digit()))
-            .unwrap_or(0);
-        let indent = " ".repeat(marker + 2);
-        let line = format!("{indent}{NOTE_MARK} {note}{eol}");
-        let mut out = text.as_bytes().to_vec();
-        match note_line(text, task.checkbox) {
-            Some(old) => {
-                out.splice(old, line.into_bytes());
-            }
-            None if line_end == text.len() => {
-                out.extend_from_slice(eol.as_bytes());
-                out.extend_from_slice(line.trim_end_matches(['\r', '\n']).as_bytes());
-            }
-            None => {
-                out.splice(line_end + 1..line_end + 1, line.into_bytes());
-            }
+/// Flips the boxes of `ids` and drops swarm's note line under each, if any. Returns what it
+/// found for each id, and the edit unless there is nothing to change.
+pub(super) fn check_off(
+    text: &str,
+    tasks: &[Task],
+    index: &HashMap<TaskId, usize>,
+    ids: &[TaskId],
+) -> (Vec<(TaskId, CheckOff)>, Option<Edit>) {
+    let mut outcomes = Vec::with_capacity(ids.len());
+    let mut flip = HashSet::new();
+    for id in ids {
+        let outcome = match index.get(id) {
+            None => CheckOff::Gone,
+            Some(&i) if tasks[i].checked || !flip.insert(i) => CheckOff::AlreadyChecked,
+            Some(_) => CheckOff::Checked,
+        };
+        outcomes.push((id.clone(), outcome));
+    }
+    if flip.is_empty() {
+        return (outcomes, None);
+    }
+    // Tasks are in offset order: editing from the last one back, a dropped note line moves
+    // nothing that is still to be edited.
+    let mut checked: Vec<usize> = flip.into_iter().collect();
+    checked.sort_unstable_by(|a, b| b.cmp(a));
+    let mut out = text.to_string();
+    let mut moved = false;
+    for &i in &checked {
+        let checkbox = tasks[i].checkbox;
+        if let Some(note) = note_line(text, checkbox) {
+            out.replace_range(note, "");
+            moved = true;
         }
-        written = true;
-        Some(out)
-    })?;
-    Ok(written)
+        // The box byte sits between `[` and `]`, so it is one ASCII character.
+        out.replace_range(checkbox..checkbox + 1, "x");
+    }
+    let edit = Edit {
+        text: out,
+        checked,
+        moved,
+    };
+    (outcomes, Some(edit))
+}
+
+/// Writes (or replaces) swarm's one note line under `task`, which is open.
+pub(super) fn set_note(text: &str, task: &Task, note: &str) -> Edit {
+    let note = note.replace(['\n', '\r'], " ");
+    let line_start = text[..task.checkbox].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[task.checkbox..]
+        .find('\n')
+        .map_or(text.len(), |i| task.checkbox + i);
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    // Indent under the task's text, so that markdown keeps the note inside the item.
+    let marker = text[line_start..task.checkbox]
+        .find(['-', '*', '+'])
+        .or_else(|| text[line_start..task.checkbox].find(|c: char| c.is_ascii_digit()))
+        .unwrap_or(0);
+    let indent = " ".repeat(marker + 2);
+    let line = format!("{indent}{NOTE_MARK} {note}{eol}");
+    let mut out = text.to_string();
+    match note_line(text, task.checkbox) {
+        Some(old) => out.replace_range(old, &line),
+        None if line_end == text.len() => {
+            out.push_str(eol);
+            out.push_str(line.trim_end_matches(['\r', '\n']));
+        }
+        None => out.insert_str(line_end + 1, &line),
+    }
+    Edit {
+        text: out,
+        checked: Vec::new(),
+        moved: true,
+    }
 }
 
 /// The byte range (with its line ending) of swarm's note line right under the task whose
@@ -96,35 +117,9 @@ fn note_line(text: &str, checkbox: usize) -> Option<std::ops::Range<usize>> {
         .then_some(start..end)
 }
 
-/// Applies `change` to the newest plan and writes the result atomically. If the file
-/// changed while we worked (a person saved it), we start over from their text.
-fn rewrite(
-    path: &Path,
-    mut change: impl FnMut(&str, &[super::Task]) -> Option<Vec<u8>>,
-) -> Result<(), PlanError> {
-    let io = |source| PlanError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    for _ in 0..5 {
-        let text = super::read(path)?;
-        let tasks = super::parse(&text, path)?;
-        let Some(bytes) = change(&text, &tasks) else {
-            return Ok(());
-        };
-        if std::fs::read(path).map_err(io)? != text.as_bytes() {
-            continue;
-        }
-        return write_atomically(path, &bytes).map_err(io);
-    }
-    Err(io(std::io::Error::other(
-        "the plan kept changing while swarm tried to update it",
-    )))
-}
-
 /// Temp file in the same directory, fsync, rename over, fsync the directory: a crash leaves
 /// the old plan or the new one, never half of each.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -2,9 +2,11 @@
 //! and never touch anything else.
 
 mod edit;
+mod file;
 mod parse;
 
-pub use edit::{CheckOff, NOTE_MARK, check_off, set_note};
+pub use edit::{CheckOff, NOTE_MARK};
+pub use file::{PlanFile, check_off, set_note};
 pub use parse::parse;
 
 use std::fmt;

@@ -238,6 +238,36 @@ fn plan() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
+    /// Checking off a batch (with swarm's notes under some tasks, unknown ids and repeats)
+    /// writes the same file, and says the same, as checking them off one by one.
+    #[test]
+    fn a_batch_is_the_same_as_one_by_one(
+        text in plan(),
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+        notes in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+    ) {
+        let Ok(parsed) = parse(&text, Path::new("PLAN.md")) else {
+            return Ok(());
+        };
+        let mut ids: Vec<TaskId> = vec![tid("not-in-the-plan")];
+        ids.extend(parsed.iter().map(|t| t.id.clone()));
+        let batch: Vec<TaskId> = picks.iter().map(|i| i.get(&ids).clone()).collect();
+        let (_one, one) = plan_file(&text);
+        let (_all, all) = plan_file(&text);
+        for note in &notes {
+            let id = note.get(&ids);
+            prop_assert_eq!(set_note(&one, id, "failed").unwrap(), set_note(&all, id, "failed").unwrap());
+        }
+        let singles: Vec<(TaskId, CheckOff)> = batch
+            .iter()
+            .map(|id| (id.clone(), check_off(&one, id).unwrap()))
+            .collect();
+        let mut plan = PlanFile::open(&all).unwrap();
+        prop_assert_eq!(plan.check_off(&batch).unwrap(), singles);
+        prop_assert_eq!(std::fs::read(&all).unwrap(), std::fs::read(&one).unwrap());
+        assert_cache_is_the_file(&plan);
+    }
+
     /// Checking off every open task, in any order, changes only their checkbox bytes.
     #[test]
     fn check_off_changes_only_checkbox_bytes(text in plan(), seed in any::<u64>()) {
@@ -291,4 +321,174 @@ fn a_failure_note_is_written_replaced_and_dropped_on_check_off() {
         std::fs::read_to_string(&path).unwrap(),
         "- [x] One\r\n  context line\r\n- [x] Two\r\n"
     );
+}
+
+/// A plan file in a temp dir, holding `text`.
+fn plan_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("PLAN.md");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// The cache holds what the file holds, parsed as a fresh parse would.
+fn assert_cache_is_the_file(plan: &PlanFile) {
+    let text = std::fs::read_to_string(plan.path()).unwrap();
+    assert_eq!(plan.text(), text);
+    assert_eq!(plan.tasks(), tasks(&text));
+    for task in plan.tasks() {
+        assert_eq!(plan.task(&task.id), Some(task));
+    }
+}
+
+fn tid(s: &str) -> TaskId {
+    TaskId(s.into())
+}
+
+/// The inode behind the path: an atomic write replaces it.
+fn inode(path: &Path) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap())
+}
+
+#[test]
+fn plan_file_check_offs_in_a_row_use_the_cache_and_stay_right() {
+    let (_dir, path) = plan_file("- [ ] One\n  context\n- [ ] Two\n- [ ] Three\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    assert_eq!(
+        plan.check_off(&[tid("two")]).unwrap(),
+        [(tid("two"), CheckOff::Checked)]
+    );
+    assert_cache_is_the_file(&plan);
+    assert_eq!(
+        plan.check_off(&[tid("three"), tid("one")]).unwrap(),
+        [
+            (tid("three"), CheckOff::Checked),
+            (tid("one"), CheckOff::Checked)
+        ]
+    );
+    assert_cache_is_the_file(&plan);
+    assert_eq!(
+        plan.text(),
+        "- [x] One\n  context\n- [x] Two\n- [x] Three\n"
+    );
+}
+
+#[test]
+fn a_persons_edit_between_two_check_offs_survives() {
+    let (_dir, path) = plan_file("- [ ] One\n- [ ] Two\n- [ ] Three\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    plan.check_off(&[tid("one")]).unwrap();
+    let edits = [
+        // Offsets move: a line above every task.
+        "Read this first.\n\n- [x] One\n- [ ] Two\n- [ ] Three\n",
+        // A task added, with context, in the middle.
+        "Read this first.\n\n- [x] One\n- [ ] Zero {#zero}\n  new context\n- [ ] Two\n- [ ] Three\n",
+        // Tasks reordered, one checked by hand.
+        "Read this first.\n\n- [ ] Three\n- [ ] Two\n- [x] Zero {#zero}\n  new context\n- [x] One\n",
+    ];
+    let expected = [
+        "Read this first.\n\n- [x] One\n- [ ] Two\n- [x] Three\n",
+        "Read this first.\n\n- [x] One\n- [x] Zero {#zero}\n  new context\n- [ ] Two\n- [ ] Three\n",
+        "Read this first.\n\n- [ ] Three\n- [x] Two\n- [x] Zero {#zero}\n  new context\n- [x] One\n",
+    ];
+    let checking = [tid("three"), tid("zero"), tid("two")];
+    for ((edit, want), id) in edits.iter().zip(expected).zip(checking) {
+        std::fs::write(&path, edit).unwrap();
+        assert_eq!(
+            plan.check_off(std::slice::from_ref(&id)).unwrap(),
+            [(id, CheckOff::Checked)]
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), want);
+        assert_cache_is_the_file(&plan);
+    }
+    // The hand-checked task is reported as such, and the file is left alone.
+    let before = inode(&path);
+    assert_eq!(
+        plan.check_off(&[tid("zero")]).unwrap(),
+        [(tid("zero"), CheckOff::AlreadyChecked)]
+    );
+    assert_eq!(inode(&path), before);
+}
+
+#[test]
+fn a_batch_drops_the_notes_under_the_tasks_it_checks() {
+    let original = "# Plan\n- [ ] One\n  context\n- [ ] Two\n* [ ] Three\n10. [ ] Four\n- [ ] Five";
+    let (_dir, path) = plan_file(original);
+    let mut plan = PlanFile::open(&path).unwrap();
+    for (id, note) in [("one", "a"), ("three", "b"), ("four", "c"), ("five", "d")] {
+        assert!(plan.set_note(&tid(id), note).unwrap());
+        assert_cache_is_the_file(&plan);
+    }
+    assert_eq!(
+        plan.text(),
+        "# Plan\n- [ ] One\n  ⚠ swarm: a\n  context\n- [ ] Two\n* [ ] Three\n  ⚠ swarm: b\n10. [ ] Four\n  ⚠ swarm: c\n- [ ] Five\n  ⚠ swarm: d"
+    );
+    let outcomes = plan
+        .check_off(&[
+            tid("four"),
+            tid("one"),
+            tid("two"),
+            tid("five"),
+            tid("three"),
+        ])
+        .unwrap();
+    assert!(outcomes.iter().all(|(_, o)| *o == CheckOff::Checked));
+    assert_eq!(
+        plan.text(),
+        "# Plan\n- [x] One\n  context\n- [x] Two\n* [x] Three\n10. [x] Four\n- [x] Five\n"
+    );
+    assert_cache_is_the_file(&plan);
+}
+
+#[test]
+fn a_batch_reports_gone_and_already_checked_tasks() {
+    let (_dir, path) = plan_file("- [x] Done\n- [ ] Open\n- [ ] Other\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    let before = inode(&path);
+    assert_eq!(
+        plan.check_off(&[tid("done"), tid("nope")]).unwrap(),
+        [
+            (tid("done"), CheckOff::AlreadyChecked),
+            (tid("nope"), CheckOff::Gone)
+        ]
+    );
+    assert_eq!(inode(&path), before, "nothing to change, nothing written");
+    assert_eq!(
+        plan.check_off(&[tid("open"), tid("done"), tid("nope"), tid("open")])
+            .unwrap(),
+        [
+            (tid("open"), CheckOff::Checked),
+            (tid("done"), CheckOff::AlreadyChecked),
+            (tid("nope"), CheckOff::Gone),
+            (tid("open"), CheckOff::AlreadyChecked),
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "- [x] Done\n- [x] Open\n- [ ] Other\n"
+    );
+    assert!(!plan.set_note(&tid("open"), "checked: no note").unwrap());
+    assert!(!plan.set_note(&tid("nope"), "gone: no note").unwrap());
+    assert_eq!(plan.check_off(&[]).unwrap(), []);
+    assert_cache_is_the_file(&plan);
+}
+
+#[test]
+fn refresh_ignores_our_own_writes_and_parses_a_persons() {
+    let (_dir, path) = plan_file("- [ ] One\n- [ ] Two\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    assert!(!plan.refresh().unwrap(), "nothing changed");
+    plan.check_off(&[tid("one")]).unwrap();
+    assert!(!plan.refresh().unwrap(), "our own check-off");
+    plan.set_note(&tid("two"), "failed").unwrap();
+    assert!(!plan.refresh().unwrap(), "our own note");
+    std::fs::write(&path, "- [x] One\n- [ ] Two\n- [ ] Three\n").unwrap();
+    assert!(plan.refresh().unwrap(), "a person's edit");
+    assert_eq!(plan.tasks().len(), 3);
+    assert_cache_is_the_file(&plan);
+    assert!(!plan.refresh().unwrap(), "read once");
+    // A plan that does not parse is an error, and the cache keeps the last good plan.
+    std::fs::write(&path, "- [ ] Same\n- [ ] Same\n").unwrap();
+    assert!(matches!(plan.refresh(), Err(PlanError::DuplicateId { .. })));
+    assert_eq!(plan.tasks().len(), 3);
 }
