@@ -45,7 +45,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     }
     // The session outlived its orchestrator: the new one adopts its workers.
     let resuming = run.tmux.has_session()?;
-    if resuming && run.tmux.worker_panes()?.iter().any(|p| p.profile.is_some()) {
+    if resuming && run.tmux.spawned_by_hand()? {
         return Err(BadInput::new(format!(
             "the workers on tmux socket `{}` were started with `swarm spawn`: a script or an \
              LLM orchestrator drives them, and `swarm run` would start its own beside them",

@@ -44,6 +44,7 @@ pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
             &ws.root,
             &BTreeMap::new(),
         )?;
+        tmux.mark_spawned_by_hand()?;
     }
     let existing = tmux.worker_panes()?;
     let taken: HashSet<WorkerId> = existing

@@ -7,7 +7,7 @@ use super::notify::Notifier;
 use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
 use crate::config::Settings;
 use crate::journal::{Journal, Replay};
-use crate::plan::{Task, TaskId};
+use crate::plan::{PlanFile, Task, TaskId};
 use crate::prompt::PromptTemplate;
 use crate::scheduler::{Action, Event, WorkerId};
 use crate::sentinel::Sentinels;
@@ -56,6 +56,10 @@ pub struct Executor {
     /// Cancels each worker's busy-monitor when the worker moves on.
     monitors: HashMap<WorkerId, Arc<AtomicBool>>,
     notifier: Notifier,
+    /// PLAN.md as swarm last read or wrote it.
+    plan: PlanFile,
+    /// Tasks to check off at the next `flush_checkoffs`.
+    checkoffs: Vec<TaskId>,
 }
 
 impl Executor {
@@ -67,8 +71,10 @@ impl Executor {
         sentinels: HashMap<TaskId, PathBuf>,
         tx: Sender<Msg>,
         (journal, replay): (Journal, Replay),
-    ) -> Executor {
-        Executor {
+    ) -> anyhow::Result<Executor> {
+        Ok(Executor {
+            plan: PlanFile::open(&ws.plan)?,
+            checkoffs: Vec::new(),
             notifier: Notifier::new(tmux.clone(), settings.notify.clone(), ws.clone()),
             tmux,
             profile: Arc::new(settings.profile.clone()),
@@ -82,12 +88,35 @@ impl Executor {
             journal,
             replay,
             monitors: HashMap::new(),
-        }
+        })
     }
 
     /// The tasks the executor knows, for labels and the status snapshot.
     pub fn tasks(&self) -> &HashMap<TaskId, Task> {
         &self.tasks
+    }
+
+    /// Checks off, in one write of PLAN.md, every task that finished since the last call:
+    /// done after the actions that hand out work, so that a check-off never delays a
+    /// dispatch, and batched, so that a burst of completions costs one write.
+    pub fn flush_checkoffs(&mut self) -> anyhow::Result<()> {
+        if self.checkoffs.is_empty() {
+            return Ok(());
+        }
+        let ids = std::mem::take(&mut self.checkoffs);
+        self.plan
+            .check_off(&ids)
+            .with_context(|| format!("checking off {} in the plan", list(&ids)))?;
+        Ok(())
+    }
+
+    /// The plan's tasks if a person changed PLAN.md since the last call; `None` when it
+    /// holds only swarm's own writes, or does not parse right now (mid-edit).
+    pub fn plan_edited(&mut self) -> Option<Vec<Task>> {
+        match self.plan.refresh() {
+            Ok(true) => Some(self.plan.tasks().to_vec()),
+            Ok(false) | Err(_) => None,
+        }
     }
 
     /// Learns tasks a person added to the plan during the run.
@@ -147,7 +176,8 @@ impl Executor {
                         relative(&self.ws.root, &self.transcript_path(&task, n))
                     ),
                 };
-                crate::plan::set_note(&self.ws.plan, &task, &note)
+                self.plan
+                    .set_note(&task, &note)
                     .with_context(|| format!("noting the failure of task `{task}` in the plan"))?;
             }
             Action::Journal(record) => {
@@ -171,8 +201,7 @@ impl Executor {
             }
             Action::CheckOff { task } => {
                 watch.forget(&task);
-                crate::plan::check_off(&self.ws.plan, &task)
-                    .with_context(|| format!("checking off task `{task}`"))?;
+                self.checkoffs.push(task);
             }
             Action::Notify(notice) => {
                 let transcript = |task: &TaskId, n| self.transcript_path(task, n);
@@ -409,6 +438,16 @@ fn ready_event(worker: WorkerId, pane: &PaneId, result: Result<(), String>) -> E
             pane: pane.clone(),
             reason,
         },
+    }
+}
+
+/// `a`, `a and b`, or `a and 4 more`, for messages about several tasks.
+fn list(ids: &[TaskId]) -> String {
+    match ids {
+        [one] => format!("task `{one}`"),
+        [a, b] => format!("tasks `{a}` and `{b}`"),
+        [first, rest @ ..] => format!("task `{first}` and {} more", rest.len()),
+        [] => "no task".into(),
     }
 }
 

@@ -109,7 +109,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         sentinel_paths.clone(),
         tx.clone(),
         (journal, replay),
-    );
+    )?;
 
     // A sentinel that already exists means the task is done, even if PLAN.md says not.
     let mut actions = Vec::new();
@@ -157,6 +157,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
             }
             dirty = true;
         }
+        exec.flush_checkoffs()?;
         if state.is_finished() {
             break;
         }
@@ -208,7 +209,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                 // a half-written file would look like tasks were removed.
                 if plan_touched.is_some_and(|t| t.elapsed() >= PLAN_QUIET) {
                     plan_touched = None;
-                    actions.extend(plan_edited(&ws, &mut state, &mut exec, &mut watch));
+                    actions.extend(plan_edited(&mut state, &mut exec, &mut watch));
                 }
                 actions.extend(state.handle(Event::Tick { now: started.elapsed() }));
                 let commanded = take_commands(&ws, &mut state);
@@ -279,12 +280,11 @@ fn plan_task(task: &Task) -> PlanTask {
 /// Re-reads PLAN.md after a person edited it. A plan that does not parse right now (the
 /// person is mid-edit) is ignored until the next edit.
 fn plan_edited(
-    ws: &Workspace,
     state: &mut State,
     exec: &mut Executor,
     watch: &mut Sentinels,
 ) -> Vec<crate::scheduler::Action> {
-    let Ok((_, tasks)) = crate::plan::load(&ws.plan) else {
+    let Some(tasks) = exec.plan_edited() else {
         return Vec::new();
     };
     for task in &tasks {

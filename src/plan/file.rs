@@ -15,6 +15,9 @@ pub struct PlanFile {
     text: String,
     tasks: Vec<Task>,
     index: HashMap<TaskId, usize>,
+    /// A person's edit that one of our writes found and built on, which `refresh` has
+    /// not reported yet: without it, the edit would look like our own text.
+    unreported: bool,
 }
 
 impl PlanFile {
@@ -25,19 +28,23 @@ impl PlanFile {
             text: String::new(),
             tasks: Vec::new(),
             index: HashMap::new(),
+            unreported: false,
         };
         plan.take(super::read(path)?)?;
         Ok(plan)
     }
 
     /// Reads the file again and parses it if it changed. Returns false when it holds what we
-    /// know (our own last write, say), so that the watcher's echo of it costs no parse.
+    /// know (our own last write, say), so that the watcher's echo of it costs no parse;
+    /// true when a person changed it since the last call, even if a write of ours has
+    /// built on their change since.
     pub fn refresh(&mut self) -> Result<bool, PlanError> {
         let text = super::read(&self.path)?;
         if text == self.text {
-            return Ok(false);
+            return Ok(std::mem::take(&mut self.unreported));
         }
         self.take(text)?;
+        self.unreported = false;
         Ok(true)
     }
 
@@ -116,6 +123,7 @@ impl PlanFile {
             let changed = now != self.text;
             if changed {
                 self.take(now)?;
+                self.unreported = true;
             }
             let Some(edit) = change(&self.text, &self.tasks, &self.index) else {
                 return Ok(());

@@ -492,3 +492,21 @@ fn refresh_ignores_our_own_writes_and_parses_a_persons() {
     assert!(matches!(plan.refresh(), Err(PlanError::DuplicateId { .. })));
     assert_eq!(plan.tasks().len(), 3);
 }
+
+#[test]
+fn a_persons_edit_that_our_write_built_on_is_still_reported() {
+    let (_dir, path) = plan_file("- [ ] One\n- [ ] Two\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    // The person saves; our check-off comes before the watcher's echo is read.
+    std::fs::write(&path, "- [ ] One\n- [ ] Two\n- [ ] Three\n").unwrap();
+    plan.check_off(&[tid("one")]).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "- [x] One\n- [ ] Two\n- [ ] Three\n"
+    );
+    assert!(
+        plan.refresh().unwrap(),
+        "the new task must reach the scheduler"
+    );
+    assert!(!plan.refresh().unwrap(), "reported once");
+}

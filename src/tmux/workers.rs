@@ -11,8 +11,8 @@ pub struct WorkerPane {
     pub info: PaneInfo,
     /// The `@worker` pane option, such as `w2`.
     pub worker: String,
-    /// The `@profile` pane option: the profile `swarm spawn` started the agent with.
-    /// An orchestrator's panes have none.
+    /// The `@profile` pane option: the profile the agent was started with (by `swarm
+    /// spawn` or an orchestrator); none on panes of older runs.
     pub profile: Option<String>,
     /// Its window's name, such as `workers-1`.
     pub window_name: String,
@@ -37,6 +37,22 @@ impl Tmux {
             }
         }
         Ok(panes)
+    }
+
+    /// Marks the session as driven by `swarm spawn`'s caller (a script or an LLM), whose
+    /// workers `swarm run` must not adopt as its own.
+    pub fn mark_spawned_by_hand(&self) -> Result<(), TmuxError> {
+        let session = format!("{}:", self.target());
+        let line = Argv::new("set-option").args(["-t", &session, "@spawned-by-hand", "1"]);
+        self.run(&line)?;
+        Ok(())
+    }
+
+    /// Whether `mark_spawned_by_hand` marked the session.
+    pub fn spawned_by_hand(&self) -> Result<bool, TmuxError> {
+        let session = format!("{}:", self.target());
+        let line = Argv::new("show-options").args(["-v", "-q", "-t", &session, "@spawned-by-hand"]);
+        Ok(self.run(&line)?.trim() == "1")
     }
 
     /// Records the profile a pane's agent runs (the `@profile` pane option), so that the
