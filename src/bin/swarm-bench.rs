@@ -697,6 +697,14 @@ fn proc_sample(pid: u32) -> Option<(u64, u64, u64)> {
     Some((own, children, rss))
 }
 
+/// CPU ticks (user + system) of one thread of a process.
+fn thread_ticks(pid: u32, tid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    Some(tick(11)? + tick(12)?)
+}
+
 fn clock_ticks() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
@@ -818,14 +826,20 @@ fn scale(opts: &Opts) -> anyhow::Result<Vec<Figure>> {
         })
     };
     let mut all_ready = None;
-    // The orchestrator's CPU ticks (with its tmux clients) and the check-offs so far, once
-    // every worker is busy: the steady state that bookkeeping is measured over.
-    let mut steady: Option<(u64, usize)> = None;
-    let cpu = |pid| proc_sample(pid).map(|(own, kids, _)| own + kids);
+    // Once every worker is busy (the steady state): the check-offs so far, and the CPU
+    // ticks of the orchestrator's loop thread (the bookkeeping: events, scheduler,
+    // journal, plan, status file) and of the whole process with its tmux clients (also
+    // the threads and processes that drive the agents).
+    let mut steady: Option<(u64, u64, usize)> = None;
+    let cpu = |pid: u32| {
+        let (own, kids, _) = proc_sample(pid)?;
+        let main = thread_ticks(pid, pid)?;
+        Some((main, own + kids))
+    };
     let result = wait_until("the completions", Duration::from_secs(600), || {
         if all_ready.is_none() && prompt_count(&lab.logs()).1 >= WORKERS {
             all_ready = Some(started.elapsed().as_secs_f64());
-            steady = cpu(pid).map(|ticks| (ticks, watch.count()));
+            steady = cpu(pid).map(|(main, all)| (main, all, watch.count()));
         }
         if child.try_wait()?.is_some() {
             bail!("swarm run ended early:\n{}", lab.swarm_stderr());
@@ -833,16 +847,17 @@ fn scale(opts: &Opts) -> anyhow::Result<Vec<Figure>> {
         std::thread::sleep(Duration::from_millis(100));
         Ok(watch.count() >= completions)
     });
-    let end = cpu(pid).map(|ticks| (ticks, watch.count()));
+    let end = cpu(pid).map(|(main, all)| (main, all, watch.count()));
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     interrupt(&mut child)?;
     result?;
-    let cpu_per_completion = match (steady, end) {
-        (Some((t0, n0)), Some((t1, n1))) if n1 > n0 => {
-            (t1 - t0) as f64 / clock_ticks() * 1000.0 / (n1 - n0) as f64
+    let (loop_ms, all_ms) = match (steady, end) {
+        (Some((m0, a0, n0)), Some((m1, a1, n1))) if n1 > n0 => {
+            let per = |ticks: u64| ticks as f64 / clock_ticks() * 1000.0 / (n1 - n0) as f64;
+            (per(m1 - m0), per(a1 - a0))
         }
-        _ => f64::NAN,
+        _ => (f64::NAN, f64::NAN),
     };
     let latencies = watch.latencies(&sentinel_times(&read_logs(&lab.logs())));
     let rss = peak.load(Ordering::Relaxed) as f64 / 1024.0;
@@ -869,14 +884,14 @@ fn scale(opts: &Opts) -> anyhow::Result<Vec<Figure>> {
         },
         Figure {
             id: "P5",
-            name: "10,000-task plan: orchestrator CPU per completion (with its tmux clients)"
-                .into(),
+            name: "10,000-task plan: bookkeeping CPU per completion (the loop thread)".into(),
             unit: "ms",
-            value: one(cpu_per_completion),
-            baseline: None,
-            baseline_name: String::new(),
-            target: "≤ 5 ms bookkeeping".into(),
-            met: Some(cpu_per_completion <= 5.0),
+            value: one(loop_ms),
+            baseline: one(all_ms),
+            baseline_name: "whole orchestrator with its tmux clients, driving the agents too"
+                .into(),
+            target: "≤ 5 ms".into(),
+            met: Some(loop_ms <= 5.0),
         },
         Figure {
             id: "P5",

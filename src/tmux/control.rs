@@ -158,18 +158,21 @@ impl Control {
     /// `no-output,ignore-size`: a client with no size must never resize the agents' panes).
     pub fn attach(tmux: &Tmux, flags: &str) -> Result<Control, TmuxError> {
         let (tx, messages) = crossbeam_channel::unbounded();
-        let mut control = Control::attach_with(tmux, flags, move |m| tx.send(m).is_ok())?;
+        let mut control = Control::attach_with(tmux, flags, true, move |m| tx.send(m).is_ok())?;
         control.messages = messages;
         Ok(control)
     }
 
     /// Like `attach`, but hands each message to `on_message` on the client's reader thread
     /// (no channel hop per `%output` line) until it returns false or the client ends; the
-    /// handler is dropped then. Returns once tmux has answered the attach itself, so that
-    /// the next reply is the answer to the first command sent.
+    /// handler is dropped then. Without `output_bytes`, `%output` notifications come with
+    /// no bytes: a caller that only counts them skips decoding every frame an agent draws.
+    /// Returns once tmux has answered the attach itself, so that the next reply is the
+    /// answer to the first command sent.
     pub fn attach_with(
         tmux: &Tmux,
         flags: &str,
+        output_bytes: bool,
         mut on_message: impl FnMut(Message) -> bool + Send + 'static,
     ) -> Result<Control, TmuxError> {
         let mut child = tmux
@@ -189,6 +192,16 @@ impl Control {
         let mut lines = BufReader::new(stdout).split(b'\n').map_while(Result::ok);
         let mut reader = Reader::default();
         let mut feed = move |line: Vec<u8>| {
+            if !output_bytes
+                && reader.block.is_none()
+                && let Some(rest) = line.strip_prefix(b"%output ")
+            {
+                let pane = rest.split(|&b| b == b' ').next().unwrap_or_default();
+                return Some(Message::Notification(Notification::Output {
+                    pane: PaneId(String::from_utf8_lossy(pane).into_owned()),
+                    bytes: Vec::new(),
+                }));
+            }
             let line = String::from_utf8_lossy(&line);
             reader.feed(line.trim_end_matches('\r'))
         };

@@ -200,7 +200,7 @@ fn keep_attached(link: &Weak<Link>, tmux: &Tmux, news: &Sender<PaneNews>) {
                     .is_some_and(|link| link.dispatch(message, &news))
             }
         };
-        if let Ok(control) = Control::attach_with(tmux, "ignore-size", handler) {
+        if let Ok(control) = Control::attach_with(tmux, "ignore-size", false, handler) {
             let Some(strong) = link.upgrade() else { return };
             strong.go_up(control);
             let (ignored, _) = crossbeam_channel::bounded(1);
