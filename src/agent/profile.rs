@@ -455,7 +455,7 @@ mod tests {
         let sim = builtin("sim").unwrap();
         assert_eq!(sim.command, ["swarm", "sim-agent"]);
         assert_eq!(sim.reset, Reset::Command("/clear".into()));
-        assert_eq!(sim.settle, Duration::from_millis(150));
+        assert_eq!(sim.settle, Duration::ZERO);
         assert_eq!(sim.enter_retries, 3);
         assert_eq!(sim.startup_timeout, Duration::from_secs(10));
     }

@@ -1,6 +1,7 @@
 //! Turning raw terminal bytes into keys and pastes, and the input box they edit. A small
 //! parser of our own (not crossterm's event reader) so that a bracketed paste split across
-//! reads arrives byte-exact, which is the property swarm's prompt delivery relies on.
+//! reads arrives byte-exact, which is the property swarm's prompt delivery relies on, and
+//! so that it sees read() boundaries, where real agents lose an early Enter.
 
 use std::io::Read;
 
@@ -21,26 +22,56 @@ pub enum Key {
     /// The body of a bracketed paste, with tmux's CR line ends turned back into LF.
     Paste(String),
     Enter,
+    /// An Enter that shared a read() with a paste's end or with typed text: real agents
+    /// take it as part of the input (TMUX-FACTS §1), so it is a newline, not a submit.
+    Newline(Burst),
     Backspace,
     CtrlC,
     CtrlD,
     Escape,
 }
 
-/// An incremental parser of terminal input: feed it whatever `read()` returned.
+/// What came before an Enter in the same read() that makes it a newline.
+///
+/// Claude Code's Ink takes a `\r` that shares a read with `ESC[201~` as part of the paste
+/// (agetor #41, maw-js #16). Codex takes an Enter within about 120 ms of an unbracketed
+/// key burst as a newline (byobu #115); the simulator counts a burst by the read, not the
+/// clock, so that tests stay deterministic and err on the side of absorbing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Burst {
+    Paste,
+    Typing,
+}
+
+impl Burst {
+    /// How the `--log` file names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Burst::Paste => "paste",
+            Burst::Typing => "typing",
+        }
+    }
+}
+
+/// An incremental parser of terminal input: feed it whatever `read()` returned, one call
+/// per read, since keys that share a read are taken differently.
 #[derive(Debug, Default)]
 pub struct Parser {
     /// Bytes not yet parsed: an unfinished escape sequence or UTF-8 character.
     pending: Vec<u8>,
     /// The body so far while inside a bracketed paste.
     paste: Option<Vec<u8>>,
+    /// The latest paste end or typed text in the current read, if any.
+    burst: Option<Burst>,
 }
 
 impl Parser {
-    /// Parses `bytes` after what came before; incomplete sequences wait for the next call.
+    /// Parses `bytes`, one read's worth, after what came before; incomplete sequences wait
+    /// for the next call.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<Key> {
         let mut keys = Vec::new();
         let mut rest = bytes.to_vec();
+        self.burst = None;
         loop {
             if let Some(body) = &mut self.paste {
                 // Search only where the end marker can newly appear: big pastes come in
@@ -54,6 +85,7 @@ impl Parser {
                 body.truncate(at);
                 let text = String::from_utf8_lossy(body).replace('\r', "\n");
                 self.paste = None;
+                self.burst = Some(Burst::Paste);
                 keys.push(Key::Paste(text));
                 continue;
             }
@@ -94,7 +126,10 @@ impl Parser {
         let mut i = 0;
         while i < buf.len() {
             let key = match buf[i] {
-                b'\r' => Key::Enter,
+                b'\r' => match self.burst {
+                    Some(burst) => Key::Newline(burst),
+                    None => Key::Enter,
+                },
                 0x7f | 0x08 => Key::Backspace,
                 0x03 => Key::CtrlC,
                 0x04 => Key::CtrlD,
@@ -111,7 +146,10 @@ impl Parser {
                     }
                     Some(_) => Key::Escape,
                 },
-                b'\t' => Key::Text("\t".into()),
+                b'\t' => {
+                    self.burst = Some(Burst::Typing);
+                    Key::Text("\t".into())
+                }
                 b if b < 0x20 => {
                     i += 1;
                     continue;
@@ -123,6 +161,7 @@ impl Parser {
                     }
                     let text = String::from_utf8_lossy(&buf[i..i + len]).into_owned();
                     i += len;
+                    self.burst = Some(Burst::Typing);
                     match keys.last_mut() {
                         Some(Key::Text(prev)) => prev.push_str(&text),
                         _ => keys.push(Key::Text(text)),
@@ -301,7 +340,7 @@ mod tests {
     #[test]
     fn typing_and_control_keys() {
         assert_eq!(
-            parse(&[b"h\xc3\xa9 \x7fx\r\x03\x04\x08"]),
+            parse(&[b"h\xc3\xa9 \x7fx", b"\r\x03\x04\x08"]),
             vec![
                 Key::Text("hé ".into()),
                 Key::Backspace,
@@ -317,9 +356,9 @@ mod tests {
     #[test]
     fn paste_turns_cr_into_lf_and_keeps_everything_else() {
         let body = "ünï\tcode $(x) `q` \"d\" 'e'\rEnter\rC-c\r;\r-n\r";
-        let input = [PASTE_START, body.as_bytes(), PASTE_END, b"\r"].concat();
+        let input = [PASTE_START, body.as_bytes(), PASTE_END].concat();
         assert_eq!(
-            parse(&[&input]),
+            parse(&[&input, b"\r"]),
             vec![Key::Paste(body.replace('\r', "\n")), Key::Enter]
         );
     }
@@ -327,12 +366,11 @@ mod tests {
     #[test]
     fn paste_split_at_every_byte_boundary() {
         let body = "line 1 ✓\rline 2 日本\r\x1b[A not an arrow in a paste";
-        let input = [b"a", PASTE_START, body.as_bytes(), PASTE_END, b"b\r"].concat();
+        let input = [b"a", PASTE_START, body.as_bytes(), PASTE_END, b"b"].concat();
         let want = vec![
             Key::Text("a".into()),
             Key::Paste(body.replace('\r', "\n")),
             Key::Text("b".into()),
-            Key::Enter,
         ];
         for cut in 0..=input.len() {
             assert_eq!(parse(&[&input[..cut], &input[cut..]]), want, "cut at {cut}");
@@ -347,6 +385,65 @@ mod tests {
         let input = [PASTE_START, body.as_bytes(), PASTE_END].concat();
         let chunks: Vec<&[u8]> = input.chunks(4095).collect();
         assert_eq!(parse(&chunks), vec![Key::Paste(body.replace('\r', "\n"))]);
+    }
+
+    #[test]
+    fn enter_sharing_a_read_with_the_paste_end_is_a_newline() {
+        let input = [PASTE_START, b"one\rtwo", PASTE_END, b"\r"].concat();
+        let pasted = Key::Paste("one\ntwo".into());
+        // Only the one cut that gives the `\r` a read of its own leaves it an Enter.
+        for cut in 0..=input.len() {
+            let enter = if cut == input.len() - 1 {
+                Key::Enter
+            } else {
+                Key::Newline(Burst::Paste)
+            };
+            let got = parse(&[&input[..cut], &input[cut..]]);
+            assert_eq!(got, vec![pasted.clone(), enter], "cut at {cut}");
+        }
+        // The paste's end is what counts, even after typed text in the same read.
+        let typed_then_pasted = [b"x", PASTE_START, b"y", PASTE_END, b"\r"].concat();
+        assert_eq!(
+            parse(&[&typed_then_pasted]),
+            vec![
+                Key::Text("x".into()),
+                Key::Paste("y".into()),
+                Key::Newline(Burst::Paste),
+            ]
+        );
+    }
+
+    #[test]
+    fn enter_sharing_a_read_with_typed_text_is_a_newline() {
+        assert_eq!(
+            parse(&[b"/clear\r"]),
+            vec![Key::Text("/clear".into()), Key::Newline(Burst::Typing)]
+        );
+        assert_eq!(
+            parse(&[b"/clear", b"\r"]),
+            vec![Key::Text("/clear".into()), Key::Enter]
+        );
+        // The burst is the read's: the next read's Enter submits.
+        assert_eq!(
+            parse(&[b"a\tb\r\r", b"\r"]),
+            vec![
+                Key::Text("a\tb".into()),
+                Key::Newline(Burst::Typing),
+                Key::Newline(Burst::Typing),
+                Key::Enter,
+            ]
+        );
+        // A character completed by this read was typed in it.
+        assert_eq!(
+            parse(&[b"\xc3", b"\xa9\r"]),
+            vec![Key::Text("é".into()), Key::Newline(Burst::Typing)]
+        );
+    }
+
+    #[test]
+    fn enter_before_any_text_or_after_other_keys_submits() {
+        assert_eq!(parse(&[b"\rx"]), vec![Key::Enter, Key::Text("x".into())]);
+        assert_eq!(parse(&[b"\x1b[A\x7f\r"]), vec![Key::Backspace, Key::Enter]);
     }
 
     #[test]

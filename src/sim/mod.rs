@@ -1,5 +1,6 @@
 //! `swarm sim-agent`: a simulated agent CLI for demos and tests. It is a real interactive
-//! terminal program with an input box, bracketed paste and a spinner, but no LLM.
+//! terminal program with an input box, bracketed paste, a spinner and the real agents'
+//! Enter race, but no LLM.
 
 mod input;
 mod log;
@@ -225,6 +226,11 @@ impl<'a> Sim<'a> {
             Key::Enter if !self.draft.is_empty() => {
                 let text = self.draft.take();
                 return self.submit(text);
+            }
+            Key::Newline(burst) => {
+                self.log
+                    .write("enter-absorbed", json!({ "after": burst.as_str() }))?;
+                self.draft.type_text("\n");
             }
             Key::Backspace => self.draft.backspace(),
             Key::CtrlC if !self.draft.is_empty() => self.draft.clear(),

@@ -61,6 +61,14 @@ fn a_twenty_task_plan_with_four_workers_completes_byte_exact() {
     want.sort();
     got.sort();
     assert_eq!(got, want, "prompts arrived byte-exact");
+    let absorbed = read_jsonl(&env.dir.path().join("sim.jsonl"))
+        .into_iter()
+        .filter(|e| e["event"] == "enter-absorbed")
+        .count();
+    assert_eq!(
+        absorbed, 0,
+        "an Enter of a prompt or a /clear came too early"
+    );
     assert!(
         !env.server_alive(),
         "a headless run stops its own tmux server"

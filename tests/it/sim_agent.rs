@@ -1,10 +1,14 @@
 //! `swarm sim-agent` as a tmux pane's own process on a private server: its screen states,
-//! byte-exact prompts, the files it writes, and its fault modes.
+//! byte-exact prompts, the Enter race of real agents (and swarm's delivery beating it), the
+//! files it writes, and its fault modes.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use swarm::deliver::deliver;
+use swarm::tmux::{PaneId, Tmux};
 
 use crate::common::{TestEnv, read_jsonl, swarm_bin, wait_until};
 
@@ -97,6 +101,31 @@ impl Sim {
         });
     }
 
+    /// Runs `args`, several tmux commands chained with `;`, as one tmux invocation: what
+    /// they write to the pane leaves tmux in one write, so a short one is one read().
+    fn at_once(&self, args: &[&str]) {
+        self.env.tmux_ok(args);
+    }
+
+    /// Waits for what became of an Enter sent with text in one read, and checks that the
+    /// agent took it as a newline after `burst` ("paste" or "typing"), not as a submit.
+    fn expect_absorbed(&self, burst: &str) {
+        wait_until("the Enter absorbed or submitted", WAIT, || {
+            !self.events("enter-absorbed").is_empty() || !self.events("prompt").is_empty()
+        });
+        assert!(
+            self.events("prompt").is_empty(),
+            "the Enter submitted the text: it was not absorbed"
+        );
+        assert_eq!(self.events("enter-absorbed")[0]["after"], burst);
+    }
+
+    /// swarm's own handle on this pane, for `deliver`.
+    fn mux(&self) -> (Tmux, PaneId) {
+        let tmux = Tmux::new(&self.env.socket, "t").with_tmpdir(self.env.dir.path().join("tmux"));
+        (tmux, PaneId(self.pane.clone()))
+    }
+
     fn events(&self, name: &str) -> Vec<Value> {
         read_jsonl(&self.log)
             .into_iter()
@@ -167,6 +196,28 @@ impl Screen {
     fn has(&self, text: &str) -> bool {
         self.0.contains(text)
     }
+}
+
+/// Printable lines with the hazards of TMUX-FACTS §1, at least `bytes` long.
+fn big_prompt(bytes: usize) -> String {
+    let mut prompt = String::new();
+    let mut i = 0;
+    while prompt.len() < bytes {
+        prompt.push_str(&format!(
+            "line {i:05}: ⟨quick⟩ brown\tfox; $(jumps) \"over\" -lazy\n"
+        ));
+        i += 1;
+    }
+    prompt
+}
+
+/// What the input line shows for a paste that does not fit inline.
+fn placeholder(n: u32, text: &str) -> String {
+    format!(
+        "[Pasted text #{n} +{} lines, {} chars]",
+        text.lines().count(),
+        text.chars().count()
+    )
 }
 
 /// Holds `cond` for all of `window`: for checking that something does not happen.
@@ -266,20 +317,9 @@ fn nasty_prompt_arrives_byte_exact() {
 #[test]
 fn large_prompt_arrives_byte_exact() {
     let sim = Sim::start(&["--think-ms", "100"]);
-    let mut prompt = String::new();
-    let mut i = 0;
-    while prompt.len() < 100 * 1024 {
-        prompt.push_str(&format!(
-            "line {i:05}: ⟨quick⟩ brown\tfox; $(jumps) \"over\" -lazy\n"
-        ));
-        i += 1;
-    }
+    let prompt = big_prompt(100 * 1024);
     sim.paste(&prompt);
-    let lines = prompt.lines().count();
-    let chars = prompt.chars().count();
-    sim.wait_for("the placeholder", |s| {
-        s.input() == format!("[Pasted text #1 +{lines} lines, {chars} chars]")
-    });
+    sim.wait_for("the placeholder", |s| s.input() == placeholder(1, &prompt));
     sim.keys(&["Enter"]);
     wait_until("the prompt in the log", WAIT, || {
         !sim.events("prompt").is_empty()
@@ -411,18 +451,21 @@ fn message_sent_while_busy_is_queued_then_processed() {
     sim.wait_for("ready, nothing queued", |s| s.ready() && !s.has("queued"));
 }
 
+/// Regression for the Enter race (TMUX-FACTS §1): Claude's Ink takes an Enter that shares
+/// a read() with the paste's end as a newline, and the simulator must too, or nothing shows
+/// that swarm's delivery defeats the race.
 #[test]
-fn enter_sharing_a_read_with_the_paste_end_still_submits() {
-    // Claude swallows such an Enter; the simulator must not, so that swarm's own Enter
-    // retries are what the Claude profile exercises, not a quirk of the simulator.
+fn enter_sharing_a_read_with_the_paste_end_is_absorbed() {
     let sim = Sim::start(&["--think-ms", "50"]);
+    let prompt = "One go.\nCreate `r.done`.";
     let file = sim.env.dir.path().join("prompt.txt");
-    std::fs::write(&file, "One go.\nCreate `r.done`.").unwrap();
-    sim.env.tmux_ok(&[
+    std::fs::write(&file, prompt).unwrap();
+    let file = file.to_str().unwrap();
+    sim.at_once(&[
         "load-buffer",
         "-b",
         "p",
-        file.to_str().unwrap(),
+        file,
         ";",
         "paste-buffer",
         "-p",
@@ -437,8 +480,106 @@ fn enter_sharing_a_read_with_the_paste_end_still_submits() {
         &sim.pane,
         "Enter",
     ]);
+    sim.expect_absorbed("paste");
+    sim.wait_for("the prompt still in the box", |s| {
+        s.input() == placeholder(1, prompt) && s.status().starts_with("[ready]")
+    });
+    // A later Enter submits it, with the absorbed newline.
+    sim.keys(&["Enter"]);
     wait_until("the sentinel", WAIT, || sim.env.path("r.done").exists());
-    assert_eq!(sim.events("prompt")[0]["text"], "One go.\nCreate `r.done`.");
+    assert_eq!(sim.events("prompt")[0]["text"], format!("{prompt}\n"));
+    assert_eq!(sim.events("enter-absorbed").len(), 1);
+}
+
+#[test]
+fn a_cr_right_after_the_bracket_in_the_pasted_bytes_is_absorbed() {
+    let sim = Sim::start(&["--think-ms", "50"]);
+    let file = sim.env.dir.path().join("raw.txt");
+    std::fs::write(&file, "\x1b[200~Say hi.\x1b[201~\r").unwrap();
+    // Without -p tmux adds no bracket of its own, and -r leaves the bytes as they are.
+    sim.at_once(&[
+        "load-buffer",
+        "-b",
+        "p",
+        file.to_str().unwrap(),
+        ";",
+        "paste-buffer",
+        "-r",
+        "-d",
+        "-b",
+        "p",
+        "-t",
+        &sim.pane,
+    ]);
+    sim.expect_absorbed("paste");
+    sim.wait_for("the text still in the box", |s| {
+        s.input() == "Say hi." && s.status().starts_with("[ready]")
+    });
+}
+
+#[test]
+fn enter_sharing_a_read_with_typed_text_is_absorbed_and_a_later_one_submits() {
+    let sim = Sim::start(&["--think-ms", "50"]);
+    sim.at_once(&[
+        "send-keys",
+        "-t",
+        &sim.pane,
+        "-l",
+        "Say hi.",
+        ";",
+        "send-keys",
+        "-t",
+        &sim.pane,
+        "Enter",
+    ]);
+    sim.expect_absorbed("typing");
+    sim.wait_for("the text still in the box", |s| {
+        s.input() == "Say hi." && s.status().starts_with("[ready]")
+    });
+    sim.keys(&["C-c"]);
+    sim.wait_for("an empty box", |s| s.ready());
+    // How swarm types `/clear`: the text, then Enter once the text shows.
+    sim.keys(&["-l", "Say hi."]);
+    sim.wait_for("typed text", |s| s.input() == "Say hi.");
+    sim.keys(&["Enter"]);
+    wait_until("the prompt in the log", WAIT, || {
+        !sim.events("prompt").is_empty()
+    });
+    assert_eq!(sim.events("prompt")[0]["text"], "Say hi.");
+    assert_eq!(sim.events("enter-absorbed").len(), 1);
+}
+
+/// The sim profile's `settle_ms` is 0: swarm's wait for a stable screen showing the paste
+/// must be enough on its own, every time, for short prompts and for a 256 KB one.
+#[test]
+fn deliver_with_the_sim_profile_submits_each_prompt_exactly_once() {
+    let sim = Sim::start(&["--think-ms", "20"]);
+    let profile = swarm::agent::builtin("sim").unwrap();
+    let (tmux, pane) = sim.mux();
+    let short = |i: usize| match i % 2 {
+        0 => format!("Short prompt {i}."),
+        _ => format!("Short prompt {i},\non two lines."),
+    };
+    let mut prompts: Vec<String> = (0..10).map(short).collect();
+    prompts.push(big_prompt(256 * 1024));
+    prompts.extend((10..20).map(short));
+    for (n, prompt) in prompts.iter().enumerate() {
+        sim.wait_for("ready", |s| s.ready());
+        let delivered =
+            deliver(&tmux, &pane, prompt, &profile).unwrap_or_else(|e| panic!("prompt {n}: {e}"));
+        assert_eq!(delivered.enter_presses, 1, "prompt {n}");
+        wait_until("the prompt in the log", WAIT, || {
+            sim.events("prompt").len() > n
+        });
+    }
+    let got: Vec<Value> = sim
+        .events("prompt")
+        .iter()
+        .map(|e| e["text"].clone())
+        .collect();
+    assert!(got == prompts, "the prompts differ from what was delivered");
+    assert!(sim.events("enter-absorbed").is_empty());
+    assert!(sim.events("queued").is_empty());
 }
 
 #[test]
