@@ -29,7 +29,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     crate::tmux::check_version()?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     // A second `swarm run` joins the running swarm instead of starting another.
-    if let Some(pid) = lock::holder(&run.ws) {
+    if let Some(pid) = lock::live_holder(&run.ws) {
         if interactive && !args.headless && run.tmux.has_session()? {
             eprintln!("swarm: a swarm is already running here (pid {pid}); attaching");
             run.tmux.attach()?;

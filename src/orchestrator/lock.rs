@@ -54,6 +54,21 @@ pub fn holder(ws: &Workspace) -> Option<u32> {
     }
 }
 
+/// Like `holder`, but a lock whose recorded process is gone gets a moment to go too: it
+/// was seen held for an instant after its orchestrator was killed and reaped, under load
+/// (the fault suite's kill loop). A live holder is answered at once.
+pub fn live_holder(ws: &Workspace) -> Option<u32> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let pid = holder(ws)?;
+        let alive = pid != 0 && std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if alive || Instant::now() >= deadline {
+            return Some(pid);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn read_pid(file: &mut File) -> Option<u32> {
     let mut pid = String::new();
     file.rewind().ok()?;

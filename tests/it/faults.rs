@@ -66,6 +66,21 @@ fn diagnose(env: &TestEnv) -> String {
         .output()
         .unwrap();
     let mut out = String::from_utf8_lossy(&status.stdout).into_owned();
+    // Who has the workspace lock open, should a restart have been refused.
+    let lock = env.path(".swarm/lock");
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let fds = entry.path().join("fd");
+        for fd in std::fs::read_dir(&fds).into_iter().flatten().flatten() {
+            if std::fs::read_link(fd.path()).is_ok_and(|target| target == lock) {
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                out.push_str(&format!(
+                    "--- lock open in {:?}: {}\n",
+                    entry.file_name(),
+                    String::from_utf8_lossy(&cmdline).replace('\0', " ")
+                ));
+            }
+        }
+    }
     let panes = env.tmux(&[
         "list-panes",
         "-a",
@@ -127,7 +142,11 @@ fn orchestrator_killed_again_and_again_loses_nothing_and_repeats_nothing() {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while checked(&env) <= before {
             if std::time::Instant::now() > deadline {
-                panic!("no progress after restart {runs}: {}", diagnose(&env));
+                let ended = child.try_wait().unwrap();
+                panic!(
+                    "no progress after restart {runs} (run ended: {ended:?}): {}",
+                    diagnose(&env)
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
