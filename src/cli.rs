@@ -195,6 +195,11 @@ pub struct SpawnArgs {
     /// Replace the command the profile starts, keeping its other rules.
     #[arg(long, value_name = "CMD")]
     pub agent_cmd: Option<String>,
+    /// Run CMD in window 0 of the new session: the LLM that orchestrates, as in
+    /// `--orchestrator "claude 'Read ORCHESTRATOR.md and follow it'"` (this swarm is first on
+    /// its PATH). Without it, window 0 lists the workers.
+    #[arg(long, value_name = "CMD")]
+    pub orchestrator: Option<String>,
     /// Print the new workers as JSON (the schema of `swarm workers --json`).
     #[arg(long)]
     pub json: bool,

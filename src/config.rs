@@ -513,7 +513,7 @@ fn is_socket_name(name: &str) -> bool {
 }
 
 /// Splits a command line like a shell would; the error is (what is wrong, hint).
-fn split_command(line: &str) -> Result<Vec<String>, (String, &'static str)> {
+pub fn split_command(line: &str) -> Result<Vec<String>, (String, &'static str)> {
     match shell_words::split(line) {
         Ok(argv) if argv.is_empty() => Err(("is empty".into(), "name the agent's program")),
         Ok(argv) => Ok(argv),

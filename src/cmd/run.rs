@@ -10,6 +10,7 @@ use crate::plan::TaskId;
 use crate::scheduler::Limits;
 use crate::tmux::Tmux;
 use crate::workspace::Workspace;
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::io::IsTerminal;
 
@@ -81,7 +82,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let mut window0 = super::self_argv(&["run", "--in-window"], &run.ws, &run.tmux);
     forward_flags(args, &mut window0);
     if resuming {
-        run.tmux.respawn_window0(&window0, &run.ws.root)?;
+        run.tmux
+            .respawn_window0(&window0, &run.ws.root, &BTreeMap::new())?;
     } else {
         start_session(&run, &window0)?;
     }

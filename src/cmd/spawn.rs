@@ -33,8 +33,13 @@ pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
     crate::tmux::check_version()?;
     let profile = &settings.profile;
     let argv = launch::argv(profile, &ws)?;
+    let orchestrator = args
+        .orchestrator
+        .as_deref()
+        .map(orchestrator_argv)
+        .transpose()?;
     if !tmux.has_session()? {
-        // Window 0 shows the workers; an LLM orchestrator runs wherever its human likes.
+        // Window 0 shows the workers until an orchestrator takes it (below).
         let window0 = super::self_argv(&["workers", "--watch"], &ws, &tmux);
         tmux.start_session(
             "workers-list",
@@ -45,6 +50,14 @@ pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
             &BTreeMap::new(),
         )?;
         tmux.mark_spawned_by_hand()?;
+    } else if let Some(argv) = &orchestrator {
+        return Err(BadInput::new(format!(
+            "swarm's session on tmux socket `{}` is running already; `{}` was not started",
+            tmux.socket,
+            argv.join(" ")
+        ))
+        .hint("window 0 is set when the session starts: `swarm stop` first, or leave out --orchestrator")
+        .into());
     }
     let existing = tmux.worker_panes()?;
     let taken: HashSet<WorkerId> = existing
@@ -85,10 +98,39 @@ pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
              screen (a dialog only a person can answer?); the workers stay in the session"
         );
     }
+    if let Some(argv) = &orchestrator {
+        // Window 0 is the orchestrator's, as in the original post. It starts once the
+        // workers are ready, so that it finds them and never spawns its own beside them.
+        tmux.respawn_window0(&with_this_swarm(argv), &ws.root, &BTreeMap::new())?;
+        tmux.rename_window0("orchestrator")?;
+    }
     let roster = Roster::load(&ws, &tmux, profile)?;
     let new = roster.workers.iter().filter(|w| ids.contains(&w.id));
     super::workers::print(&super::workers::live(&ws, &tmux, new), args.json)?;
     Ok(Outcome::Success)
+}
+
+/// `--orchestrator`'s command line as argv, split like a shell would (but run by none).
+fn orchestrator_argv(line: &str) -> Result<Vec<String>, BadInput> {
+    crate::config::split_command(line)
+        .map_err(|(why, hint)| BadInput::new(format!("--orchestrator {why}")).hint(hint))
+}
+
+/// `argv` with this very swarm first on its PATH, so that the primitives the orchestrator
+/// calls are this build's, installed or not. Through `env`, which execs the program:
+/// tmux sets a new pane's PATH from the client's after applying `-e` (measured on 3.3a).
+fn with_this_swarm(argv: &[String]) -> Vec<String> {
+    let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.display().to_string()))
+    else {
+        return argv.to_vec();
+    };
+    let path = std::env::var("PATH").unwrap_or_default();
+    ["env".to_string(), format!("PATH={dir}:{path}")]
+        .into_iter()
+        .chain(argv.iter().cloned())
+        .collect()
 }
 
 /// A new agent starts with no turn under way, whatever its predecessor's hooks last said.

@@ -28,16 +28,32 @@ const MONOCHROME: [(&str, &str); 7] = [
 ];
 
 impl Tmux {
-    /// Restarts window 0's program (the orchestrator, after it died) in place.
-    pub fn respawn_window0(&self, argv: &[String], cwd: &Path) -> Result<(), TmuxError> {
+    /// Restarts window 0's program in place (the orchestrator, after it died), with `env`
+    /// added to its environment.
+    pub fn respawn_window0(
+        &self,
+        argv: &[String],
+        cwd: &Path,
+        env: &BTreeMap<String, String>,
+    ) -> Result<(), TmuxError> {
         // respawn-pane loses exit statuses on 3.3a (TMUX-FACTS §2), which matters for
         // agents, not for window 0, whose pane id the layout keeps this way.
-        let line = Argv::new("respawn-pane")
+        let mut line = Argv::new("respawn-pane")
             .args(["-k", "-t", &format!("{}:0.0", self.target())])
             .arg("-c")
-            .arg(cwd)
-            .arg("--")
-            .args(argv);
+            .arg(cwd);
+        for (key, value) in env {
+            line = line.arg("-e").arg(format!("{key}={value}"));
+        }
+        self.run(&line.arg("--").args(argv))?;
+        Ok(())
+    }
+
+    /// Names window 0 (which `start_session` named for what it first ran).
+    pub fn rename_window0(&self, name: &str) -> Result<(), TmuxError> {
+        let line = Argv::new("rename-window")
+            .args(["-t", &format!("{}:0", self.target())])
+            .arg(name);
         self.run(&line)?;
         Ok(())
     }

@@ -560,3 +560,40 @@ fn init_llm_orchestrator_writes_the_protocol_and_never_overwrites_it_unasked() {
     expect(&swarm(&env, &["init", "--llm-orchestrator", "--force"]), 0);
     assert_eq!(env.read("ORCHESTRATOR.md"), doc);
 }
+
+#[test]
+fn an_orchestrator_command_takes_window_zero_once_the_workers_are_ready() {
+    let env = TestEnv::new();
+    configure(&env, "--think-ms 100");
+    env.write("PLAN.md", "- [ ] A task\n");
+    // A stand-in for `claude 'Read ORCHESTRATOR.md and follow it'`: it lists the workers
+    // it finds with the swarm on its PATH, from the workspace.
+    let orchestrator =
+        "sh -c 'swarm workers --json > seen.json 2>&1; echo ORCHESTRATING; exec sleep 60'";
+    let out = swarm(&env, &["spawn", "2", "--orchestrator", orchestrator]);
+    expect(&out, 0);
+    wait_until("the orchestrator in window 0", WAIT, || {
+        env.tmux_ok(&["capture-pane", "-p", "-t", "=swarm:0"])
+            .contains("ORCHESTRATING")
+    });
+    let window = env.tmux_ok(&["display-message", "-p", "-t", "=swarm:0", "#{window_name}"]);
+    assert_eq!(window.trim(), "orchestrator");
+    let seen = env.read("seen.json");
+    let seen: serde_json::Value = serde_json::from_str(&seen).expect(&seen);
+    assert_eq!(
+        worker_names(&seen),
+        ["w0", "w1"],
+        "both were ready before it started"
+    );
+
+    // Window 0 is settled when the session starts: a second one is refused, untouched.
+    let out = swarm(
+        &env,
+        &["spawn", "1", "--orchestrator", "sh -c 'echo SECOND'"],
+    );
+    expect(&out, 2);
+    assert_says(&out, "was not started");
+    assert_eq!(worker_names(&spawn_workers(&env, 1)), ["w2"]);
+    let screen = env.tmux_ok(&["capture-pane", "-p", "-t", "=swarm:0"]);
+    assert!(screen.contains("ORCHESTRATING") && !screen.contains("SECOND"));
+}
