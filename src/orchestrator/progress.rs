@@ -2,7 +2,7 @@
 //! plain event lines otherwise (logs, CI).
 
 use crate::plan::{Task, TaskId};
-use crate::scheduler::{Action, Event, State, TaskStatus};
+use crate::scheduler::{Action, Event, State};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -113,12 +113,12 @@ impl Progress {
 
     pub fn update(&mut self, state: &State) {
         if let Some(bar) = &self.bar {
+            let tally = state.tally();
             bar.set_length(state.tasks().len() as u64);
-            bar.set_position(state.count(|s| *s == TaskStatus::Done) as u64);
+            bar.set_position(tally.done as u64);
             bar.set_message(format!(
                 "{} running · {} failed",
-                state.count(|s| *s == TaskStatus::Running),
-                state.count(|s| matches!(s, TaskStatus::Failed(_)))
+                tally.running, tally.failed
             ));
         }
     }
