@@ -161,3 +161,44 @@ fn a_quiet_pane_wakes_nobody_and_the_link_reports_death_and_the_end() {
         }
     }
 }
+
+#[test]
+fn a_link_whose_client_is_killed_attaches_again_and_keeps_counting() {
+    let env = TestEnv::new();
+    let (tmux, pane, _news) = linked_cat(&env);
+    let control_clients = || -> Vec<String> {
+        env.tmux_ok(&["list-clients", "-F", "#{client_control_mode} #{client_pid}"])
+            .lines()
+            .filter_map(|l| l.strip_prefix("1 ").map(String::from))
+            .collect()
+    };
+    let deadline = Instant::now() + WAIT;
+    let first = loop {
+        if let [pid] = &control_clients()[..] {
+            break pid.clone();
+        }
+        assert!(Instant::now() < deadline, "the link never attached");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &first])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Calls go on meanwhile (as processes), and the link comes back with a new client.
+    tmux.set_label(&pane, "still here").unwrap();
+    assert_eq!(tmux.display(&pane, "#{@task}").unwrap(), "still here");
+    let deadline = Instant::now() + WAIT;
+    while !matches!(&control_clients()[..], [pid] if *pid != first) {
+        assert!(Instant::now() < deadline, "the link never attached again");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = tmux.output_count(&pane).unwrap();
+    tmux.send_text(&pane, "again").unwrap();
+    tmux.send_key(&pane, "Enter").unwrap();
+    let after = tmux.await_output(&pane, before, WAIT).unwrap();
+    assert_ne!(
+        after, before,
+        "no %output counted after the new client attached"
+    );
+}
