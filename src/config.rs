@@ -512,8 +512,13 @@ fn is_socket_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Splits the command line given to `flag` (`--agent-cmd`) like a shell would.
+pub fn split_flag(flag: &str, line: &str) -> Result<Vec<String>, BadInput> {
+    split_command(line).map_err(|(why, hint)| BadInput::new(format!("{flag} {why}")).hint(hint))
+}
+
 /// Splits a command line like a shell would; the error is (what is wrong, hint).
-pub fn split_command(line: &str) -> Result<Vec<String>, (String, &'static str)> {
+fn split_command(line: &str) -> Result<Vec<String>, (String, &'static str)> {
     match shell_words::split(line) {
         Ok(argv) if argv.is_empty() => Err(("is empty".into(), "name the agent's program")),
         Ok(argv) => Ok(argv),
@@ -634,9 +639,8 @@ pub fn resolve(
     let flag_cmd = overrides
         .agent_cmd
         .as_deref()
-        .map(split_command)
-        .transpose()
-        .map_err(|(why, hint)| BadInput::new(format!("--agent-cmd {why}")).hint(hint))?;
+        .map(|line| split_flag("--agent-cmd", line))
+        .transpose()?;
     // swarm.toml's agent_cmd was written for swarm.toml's agent, so `--agent` drops it.
     let (mut profile, command) = match &overrides.agent {
         Some(name) => (profile_for_flag(&config, name)?, flag_cmd),

@@ -48,6 +48,16 @@ impl Workspace {
         self.root.join("swarm.toml")
     }
 
+    /// Transcripts and the notify log.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.swarm_dir().join("logs")
+    }
+
+    /// What the pane showed during one attempt at a task.
+    pub fn transcript(&self, task: &crate::plan::TaskId, attempt: u32) -> PathBuf {
+        self.logs_dir().join(format!("{task}.{attempt}.log"))
+    }
+
     /// The run journal.
     pub fn journal_path(&self) -> PathBuf {
         self.swarm_dir().join("journal.jsonl")

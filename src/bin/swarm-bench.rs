@@ -683,12 +683,9 @@ fn prompt_of_size(size: usize, seed: usize) -> String {
 
 /// CPU ticks (self, children) and resident KB of a process, from /proc.
 fn proc_sample(pid: u32) -> Option<(u64, u64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
-    // After the comm: state is field 0, utime 11, stime 12, cutime 13, cstime 14.
-    let own = tick(11)? + tick(12)?;
-    let children = tick(13)? + tick(14)?;
+    let ticks = stat_ticks(&format!("/proc/{pid}/stat"))?;
+    let own = ticks[0] + ticks[1];
+    let children = ticks[2] + ticks[3];
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss = status
         .lines()
@@ -699,10 +696,17 @@ fn proc_sample(pid: u32) -> Option<(u64, u64, u64)> {
 
 /// CPU ticks (user + system) of one thread of a process.
 fn thread_ticks(pid: u32, tid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+    let ticks = stat_ticks(&format!("/proc/{pid}/task/{tid}/stat"))?;
+    Some(ticks[0] + ticks[1])
+}
+
+/// utime, stime, cutime and cstime from a `/proc/.../stat` file.
+fn stat_ticks(path: &str) -> Option<[u64; 4]> {
+    let stat = std::fs::read_to_string(path).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
     let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
-    Some(tick(11)? + tick(12)?)
+    // After the comm: state is field 0, utime 11, stime 12, cutime 13, cstime 14.
+    Some([tick(11)?, tick(12)?, tick(13)?, tick(14)?])
 }
 
 fn clock_ticks() -> f64 {

@@ -7,6 +7,7 @@ use crate::error::BadInput;
 use crate::orchestrator::snapshot::Snapshot;
 use crate::plan::TaskId;
 use crate::workspace::Workspace;
+use anyhow::Context;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
@@ -18,14 +19,13 @@ const POLL: Duration = Duration::from_millis(200);
 pub fn run(args: &LogsArgs) -> anyhow::Result<Outcome> {
     let task = super::task_id(&args.workspace, &args.task)?;
     let (ws, _) = super::target(&args.workspace)?;
-    let dir = ws.swarm_dir().join("logs");
-    let attempts = attempts(&dir, &task);
+    let attempts = attempts(&ws.logs_dir(), &task);
     let attempt = match (args.attempt, attempts.last()) {
         (Some(n), _) if attempts.contains(&n) => n,
         (None, Some(&latest)) => latest,
         (asked, _) => return Err(missing(&task, asked, &attempts).into()),
     };
-    let path = dir.join(format!("{task}.{attempt}.log"));
+    let path = ws.transcript(&task, attempt);
     let stdout = io::stdout().lock();
     // Stripping is stateful, so an escape sequence split across two reads is still removed.
     let out: Box<dyn Write> = if args.raw {
@@ -33,12 +33,10 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<Outcome> {
     } else {
         Box::new(strip_ansi_escapes::Writer::new(stdout))
     };
-    match print(&ws, &task, attempt, &path, out, args.follow) {
-        // `swarm logs TASK | head` closes the pipe early; that is not a failure.
-        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(Outcome::Success),
-        Err(err) => Err(anyhow::Error::new(err).context(format!("reading {}", path.display()))),
-        Ok(()) => Ok(Outcome::Success),
-    }
+    // A reader that goes away early (`| head`) ends the process by SIGPIPE (cmd::dispatch).
+    print(&ws, &task, attempt, &path, out, args.follow)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(Outcome::Success)
 }
 
 /// Copies the transcript to `out`; with `follow`, keeps copying what is appended while
@@ -121,7 +119,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ws = Workspace::locate(&dir.path().join("PLAN.md")).unwrap();
         let task = TaskId("auth".into());
-        let logs = ws.swarm_dir().join("logs");
+        let logs = ws.logs_dir();
         std::fs::create_dir_all(&logs).unwrap();
         for name in [
             "auth.2.log",

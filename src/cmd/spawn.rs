@@ -36,7 +36,7 @@ pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
     let orchestrator = args
         .orchestrator
         .as_deref()
-        .map(orchestrator_argv)
+        .map(|line| crate::config::split_flag("--orchestrator", line))
         .transpose()?;
     if !tmux.has_session()? {
         // Window 0 shows the workers until an orchestrator takes it (below).
@@ -108,12 +108,6 @@ pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
     let new = roster.workers.iter().filter(|w| ids.contains(&w.id));
     super::workers::print(&super::workers::live(&ws, &tmux, new), args.json)?;
     Ok(Outcome::Success)
-}
-
-/// `--orchestrator`'s command line as argv, split like a shell would (but run by none).
-fn orchestrator_argv(line: &str) -> Result<Vec<String>, BadInput> {
-    crate::config::split_command(line)
-        .map_err(|(why, hint)| BadInput::new(format!("--orchestrator {why}")).hint(hint))
 }
 
 /// `argv` with this very swarm first on its PATH, so that the primitives the orchestrator

@@ -173,7 +173,7 @@ impl Executor {
                     0 => format!("failed: {reason}"),
                     n => format!(
                         "failed: {reason}; transcript {}",
-                        relative(&self.ws.root, &self.transcript_path(&task, n))
+                        relative(&self.ws.root, &self.ws.transcript(&task, n))
                     ),
                 };
                 self.plan
@@ -203,15 +203,7 @@ impl Executor {
                 watch.forget(&task);
                 self.checkoffs.push(task);
             }
-            Action::Notify(notice) => {
-                let transcript = |task: &TaskId, n| self.transcript_path(task, n);
-                let about = super::notify::About {
-                    tasks: &self.tasks,
-                    sentinels: &self.sentinels,
-                    transcript: &transcript,
-                };
-                self.notifier.notice(&notice, &about);
-            }
+            Action::Notify(notice) => self.notifier.notice(&notice, &self.tasks, &self.sentinels),
             Action::Finished => {
                 self.journal.append(&crate::journal::Record::Finished)?;
             }
@@ -277,7 +269,7 @@ impl Executor {
             .template
             .render(task, &sentinel, attempt, &self.ws.plan_name())
             .with_context(|| format!("rendering the prompt of task `{id}`"))?;
-        let log = self.transcript_path(&id, attempt);
+        let log = self.ws.transcript(&id, attempt);
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -285,14 +277,6 @@ impl Executor {
         let _ = self.tmux.transcript(&pane, Some(&log));
         self.deliver_text(worker, pane, id, prompt);
         Ok(Vec::new())
-    }
-
-    /// `.swarm/logs/<task>.<attempt>.log`: what the pane showed during one attempt.
-    fn transcript_path(&self, task: &TaskId, attempt: u32) -> PathBuf {
-        self.ws
-            .swarm_dir()
-            .join("logs")
-            .join(format!("{task}.{attempt}.log"))
     }
 
     /// Delivers `text` on a thread of its own and reports how it went.

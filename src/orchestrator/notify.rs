@@ -24,23 +24,21 @@ pub struct Notifier {
     ws: Workspace,
 }
 
-/// What a notice is about, as the executor knows it.
-pub struct About<'a> {
-    pub tasks: &'a HashMap<TaskId, Task>,
-    pub sentinels: &'a HashMap<TaskId, PathBuf>,
-    /// A task attempt's transcript.
-    pub transcript: &'a dyn Fn(&TaskId, u32) -> PathBuf,
-}
-
 impl Notifier {
     pub fn new(tmux: Arc<Tmux>, settings: Notify, ws: Workspace) -> Notifier {
         Notifier { tmux, settings, ws }
     }
 
-    /// Passes `notice` on. Nothing here may stop the work: a failure is written to the
-    /// notify log and forgotten.
-    pub fn notice(&self, notice: &Notice, about: &About) {
-        let text = |id: &TaskId| about.tasks.get(id).map_or(id.0.clone(), |t| t.text.clone());
+    /// Passes `notice` on, naming tasks by their text and sentinel as the executor knows
+    /// them. Nothing here may stop the work: a failure is written to the notify log and
+    /// forgotten.
+    pub fn notice(
+        &self,
+        notice: &Notice,
+        tasks: &HashMap<TaskId, Task>,
+        sentinels: &HashMap<TaskId, PathBuf>,
+    ) {
+        let text = |id: &TaskId| tasks.get(id).map_or(id.0.clone(), |t| t.text.clone());
         let message = match notice {
             Notice::Done { task, .. } => format!("swarm: done: {}", text(task)),
             Notice::Failed { task, reason, .. } => {
@@ -83,14 +81,14 @@ impl Notifier {
             ("SWARM_PLAN", self.ws.plan.display().to_string()),
             ("SWARM_WORKSPACE", self.ws.root.display().to_string()),
         ];
-        if let Some(sentinel) = about.sentinels.get(task) {
+        if let Some(sentinel) = sentinels.get(task) {
             env.push((
                 "SWARM_SENTINEL",
                 self.ws.root.join(sentinel).display().to_string(),
             ));
         }
         if *attempt > 0 {
-            let log = (about.transcript)(task, *attempt);
+            let log = self.ws.transcript(task, *attempt);
             env.push(("SWARM_TRANSCRIPT", log.display().to_string()));
         }
         if let Some(reason) = reason {
@@ -129,7 +127,7 @@ impl Notifier {
     }
 
     fn log_file(&self) -> Option<std::fs::File> {
-        let path = self.ws.swarm_dir().join("logs").join("notify.log");
+        let path = self.ws.logs_dir().join("notify.log");
         std::fs::create_dir_all(path.parent()?).ok()?;
         std::fs::OpenOptions::new()
             .create(true)

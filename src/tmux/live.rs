@@ -115,6 +115,11 @@ impl Link {
 
     fn counter(&self, pane: &PaneId) -> Arc<Counter> {
         let mut output = self.output.lock().expect("not poisoned");
+        // Looked up before inserting: this runs for every `%output` line, and the key's
+        // clone is only needed for a pane seen for the first time.
+        if let Some(counter) = output.get(pane) {
+            return counter.clone();
+        }
         output.entry(pane.clone()).or_default().clone()
     }
 

@@ -39,7 +39,7 @@ impl Tmux {
         // respawn-pane loses exit statuses on 3.3a (TMUX-FACTS §2), which matters for
         // agents, not for window 0, whose pane id the layout keeps this way.
         let mut line = Argv::new("respawn-pane")
-            .args(["-k", "-t", &format!("{}:0.0", self.target())])
+            .args(["-k", "-t", &format!("{}.0", self.window0())])
             .arg("-c")
             .arg(cwd);
         for (key, value) in env {
@@ -49,10 +49,16 @@ impl Tmux {
         Ok(())
     }
 
+    /// Window 0, the orchestrator's: `start_session` makes it, and our server reads no
+    /// config that could move `base-index`.
+    fn window0(&self) -> String {
+        format!("{}:0", self.target())
+    }
+
     /// Names window 0 (which `start_session` named for what it first ran).
     pub fn rename_window0(&self, name: &str) -> Result<(), TmuxError> {
         let line = Argv::new("rename-window")
-            .args(["-t", &format!("{}:0", self.target())])
+            .args(["-t", &self.window0()])
             .arg(name);
         self.run(&line)?;
         Ok(())
@@ -165,7 +171,7 @@ impl Tmux {
         let tty = self.run(&Argv::new("display-message").args([
             "-p",
             "-t",
-            &format!("{}:^.0", self.target()),
+            &format!("{}.0", self.window0()),
             "#{pane_tty}",
         ]))?;
         std::fs::OpenOptions::new()

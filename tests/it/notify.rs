@@ -22,7 +22,7 @@ fn on_done_and_on_fail_get_the_task_in_their_environment_and_window_zero_rings()
         "swarm sim-agent --think-ms 1500 --hang-on Hang --log {}",
         log.display()
     );
-    let mut run = env
+    let run = env
         .swarm()
         .args(["run", "--headless", "--socket", &env.socket])
         .args([
@@ -55,10 +55,13 @@ fn on_done_and_on_fail_get_the_task_in_their_environment_and_window_zero_rings()
         "no bell in window 0:\n{flags}"
     );
 
-    let status = run.wait().unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(1), "a task failed: {err}");
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a task failed: {}",
+        stderr(&out)
+    );
     wait_until("on_fail for the hung task", Duration::from_secs(10), || {
         notified().lines().count() == 2
     });
