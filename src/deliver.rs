@@ -2,9 +2,9 @@
 //! guarded paste, wait for a stable screen, Enter, confirm.
 
 use crate::agent::{Profile, ScreenState};
+use crate::clock::Clock;
 use crate::tmux::{Mux, PaneId, PasteOutcome, TmuxError};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A prompt that the agent took.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,15 +50,17 @@ const TIMING: Timing = Timing {
 /// that the agent took it, pressing Enter again at most `profile.enter_retries` times.
 pub fn deliver(
     mux: &dyn Mux,
+    clock: &dyn Clock,
     pane: &PaneId,
     prompt: &str,
     profile: &Profile,
 ) -> Result<Delivered, DeliveryError> {
-    deliver_with(mux, pane, prompt, profile, &TIMING)
+    deliver_with(mux, clock, pane, prompt, profile, &TIMING)
 }
 
 fn deliver_with(
     mux: &dyn Mux,
+    clock: &dyn Clock,
     pane: &PaneId,
     prompt: &str,
     profile: &Profile,
@@ -96,7 +98,7 @@ fn deliver_with(
     if let PasteOutcome::Refused(reason) = mux.paste(pane, prompt)? {
         return Err(DeliveryError::Refused(reason));
     }
-    let submitted = submit(mux, pane, &before, profile, timing);
+    let submitted = submit(mux, clock, pane, &before, profile, timing);
     // A dead pane's screen can look like anything; say what happened rather than
     // "not submitted" or a tmux error about a missing pane.
     if pane_died(mux, pane) {
@@ -107,21 +109,22 @@ fn deliver_with(
 
 fn submit(
     mux: &dyn Mux,
+    clock: &dyn Clock,
     pane: &PaneId,
     before: &str,
     profile: &Profile,
     timing: &Timing,
 ) -> Result<Delivered, DeliveryError> {
-    let pasted_at = Instant::now();
-    let mut screen = wait_for_landing(mux, pane, before, profile.settle, timing)?;
-    let paste_to_enter = pasted_at.elapsed();
+    let pasted_at = clock.now();
+    let mut screen = wait_for_landing(mux, clock, pane, before, profile.settle, timing)?;
+    let paste_to_enter = clock.now() - pasted_at;
     let mut presses = 0;
     loop {
         // The key `Enter`, separately and late: an Enter sharing a read() with the end of
         // the paste is taken as a newline by Claude's Ink (TMUX-FACTS §1).
         mux.send_key(pane, "Enter")?;
         presses += 1;
-        if took_prompt(mux, pane, &screen, profile, timing)? {
+        if took_prompt(mux, clock, pane, &screen, profile, timing)? {
             return Ok(Delivered {
                 enter_presses: presses,
                 paste_to_enter,
@@ -140,18 +143,20 @@ fn submit(
 /// is the sign.
 fn wait_for_landing(
     mux: &dyn Mux,
+    clock: &dyn Clock,
     pane: &PaneId,
     before: &str,
     settle: Duration,
     timing: &Timing,
 ) -> Result<String, DeliveryError> {
-    let started = Instant::now();
+    let started = clock.now();
     let mut last = mux.capture(pane)?;
     loop {
-        sleep(timing.poll);
+        clock.sleep(timing.poll);
         let screen = mux.capture(pane)?;
         let stable = screen == last && screen != before;
-        if (stable && started.elapsed() >= settle) || started.elapsed() >= timing.landing_cap {
+        let waited = clock.now() - started;
+        if (stable && waited >= settle) || waited >= timing.landing_cap {
             return Ok(screen);
         }
         last = screen;
@@ -162,14 +167,15 @@ fn wait_for_landing(
 /// no longer holds it, or, for a profile that cannot see the box, the screen moved.
 fn took_prompt(
     mux: &dyn Mux,
+    clock: &dyn Clock,
     pane: &PaneId,
     before_enter: &str,
     profile: &Profile,
     timing: &Timing,
 ) -> Result<bool, DeliveryError> {
-    let started = Instant::now();
-    while started.elapsed() < timing.confirm {
-        sleep(timing.poll);
+    let started = clock.now();
+    while clock.now() - started < timing.confirm {
+        clock.sleep(timing.poll);
         let screen = mux.capture(pane)?;
         // A queued prompt was delivered: the agent runs it after the current turn.
         let took = profile.is_queued(&screen)
@@ -198,6 +204,7 @@ fn pane_died(mux: &dyn Mux, pane: &PaneId) -> bool {
 mod tests {
     use super::*;
     use crate::agent::Reset;
+    use crate::clock::SystemClock;
     use crate::tmux::{PaneInfo, SpawnSpec, Spawned};
     use regex::Regex;
     use std::sync::Mutex;
@@ -296,6 +303,10 @@ mod tests {
         fn kill_pane(&self, _: &PaneId) -> Result<(), TmuxError> {
             unreachable!()
         }
+
+        fn alert(&self, _: &str) -> Result<(), TmuxError> {
+            unreachable!()
+        }
         fn transcript(&self, _: &PaneId, _: Option<&std::path::Path>) -> Result<(), TmuxError> {
             unreachable!()
         }
@@ -330,7 +341,14 @@ mod tests {
     }
 
     fn deliver_fast(mux: &FakeMux, profile: &Profile) -> Result<Delivered, DeliveryError> {
-        deliver_with(mux, &pane(), "fix the parser\nthen test it", profile, &FAST)
+        deliver_with(
+            mux,
+            &SystemClock::new(),
+            &pane(),
+            "fix the parser\nthen test it",
+            profile,
+            &FAST,
+        )
     }
 
     #[test]
@@ -403,7 +421,15 @@ mod tests {
     #[test]
     fn an_empty_prompt_is_not_pasted() {
         let mux = FakeMux::new(FakeAgent::default());
-        let err = deliver_with(&mux, &pane(), " \n", &profile(2), &FAST).unwrap_err();
+        let err = deliver_with(
+            &mux,
+            &SystemClock::new(),
+            &pane(),
+            " \n",
+            &profile(2),
+            &FAST,
+        )
+        .unwrap_err();
         assert!(matches!(err, DeliveryError::EmptyPrompt), "{err}");
         assert!(mux.calls().is_empty());
     }

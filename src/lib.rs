@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod commands;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod sentinel;
 pub mod sim;
 pub mod tmux;
 pub mod tui;
+pub mod waits;
 pub mod workspace;
 
 use std::process::ExitCode;

@@ -622,7 +622,13 @@ fn big_prompt(opts: &Opts) -> anyhow::Result<Vec<Figure>> {
         let before = prompts();
         let t0 = now_secs();
         if run % 2 == 0 {
-            swarm::deliver::deliver(&tmux, &pane, &text, &profile)?;
+            swarm::deliver::deliver(
+                &tmux,
+                &swarm::clock::SystemClock::new(),
+                &pane,
+                &text,
+                &profile,
+            )?;
         } else {
             paste_raw(&lab, &pane, &text)?;
         }

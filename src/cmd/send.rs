@@ -36,7 +36,13 @@ pub fn run(args: &SendArgs) -> anyhow::Result<Outcome> {
             "w{id} was not given the text: {why}; nothing was typed\nhint: `swarm spawn` starts a new worker"
         );
     }
-    match crate::deliver::deliver(&tmux, pane, &text, &worker.profile) {
+    match crate::deliver::deliver(
+        &tmux,
+        &crate::clock::SystemClock::new(),
+        pane,
+        &text,
+        &worker.profile,
+    ) {
         Ok(delivered) => {
             let retries = match delivered.enter_presses {
                 1 => String::new(),

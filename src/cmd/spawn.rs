@@ -79,6 +79,7 @@ pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
             window: windows.get(&window_name).cloned(),
             window_name: window_name.clone(),
             label: format!("w{id}"),
+            profile: profile.name.clone(),
             argv: argv.clone(),
             cwd: ws.root.clone(),
             env: launch::env(profile, &ws, id),
@@ -87,7 +88,6 @@ pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
         let spawned = tmux
             .spawn(&spec)
             .with_context(|| format!("starting w{id}'s agent"))?;
-        tmux.set_profile(&spawned.pane, &profile.name)?;
         windows.insert(window_name, spawned.window);
     }
     let deadline = Instant::now() + profile.startup_timeout;

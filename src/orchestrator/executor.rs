@@ -1,17 +1,20 @@
 //! Carrying out the scheduler's actions. Quick tmux calls happen inline; anything that
-//! waits on an agent (readiness, delivery, reset) runs on a thread of its own and reports
+//! waits on an agent (readiness, delivery, reset) runs as a job of its own and reports
 //! back as an event, so one slow agent never holds up the others.
 
 use super::Msg;
+use super::jobs::Jobs;
 use super::notify::Notifier;
 use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::journal::{Journal, Replay};
 use crate::plan::{PlanFile, Task, TaskId};
 use crate::prompt::PromptTemplate;
 use crate::scheduler::{Action, Event, WorkerId};
 use crate::sentinel::Sentinels;
-use crate::tmux::{Mux, PaneId, SpawnSpec, Tmux};
+use crate::tmux::{Mux, PaneId, SpawnSpec};
+use crate::waits::{self, Blocked};
 use crate::workspace::Workspace;
 use anyhow::Context;
 use crossbeam_channel::Sender;
@@ -19,14 +22,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How often a waiting thread looks at a pane's screen when tmux cannot say it changed.
-const POLL: Duration = Duration::from_millis(50);
-/// How long a waiting thread lets a pane that started writing go on before reading it.
-const BURST: Duration = Duration::from_millis(10);
-/// How long a waiting thread trusts a quiet pane before reading its screen anyway.
-const RECHECK: Duration = Duration::from_secs(1);
 /// How long an agent may take to finish its turn after writing its sentinel.
 const TURN_END_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a busy agent must be quiet before its screen is read for going idle without
@@ -35,12 +32,22 @@ const MONITOR_POLL: Duration = Duration::from_millis(500);
 /// How long a busy agent must look idle before it counts as stopped: the sentinel can
 /// come a little after the screen settles.
 const IDLE_GRACE: Duration = Duration::from_secs(5);
-/// The key that stops an agent's turn, unless its profile says otherwise (Claude Code,
-/// Codex and the simulator agree on it).
+/// The key that stops an agent's turn when its profile names none (Claude Code, Codex
+/// and the simulator agree on it).
 const INTERRUPT_KEY: &str = "Escape";
+/// How long an agent told to quit has to exit before its pane is killed.
+const QUIT_GRACE: Duration = Duration::from_secs(3);
+
+/// The edges the executor drives, each behind its seam: tmux, time, and where waits run.
+#[derive(Clone)]
+pub struct Edges {
+    pub mux: Arc<dyn Mux>,
+    pub clock: Arc<dyn Clock>,
+    pub jobs: Arc<dyn Jobs>,
+}
 
 pub struct Executor {
-    tmux: Arc<Tmux>,
+    edges: Edges,
     profile: Arc<Profile>,
     template: PromptTemplate,
     ws: Workspace,
@@ -64,7 +71,7 @@ pub struct Executor {
 
 impl Executor {
     pub fn new(
-        tmux: Arc<Tmux>,
+        edges: Edges,
         settings: &Settings,
         ws: Workspace,
         tasks: &[Task],
@@ -75,8 +82,8 @@ impl Executor {
         Ok(Executor {
             plan: PlanFile::open(&ws.plan)?,
             checkoffs: Vec::new(),
-            notifier: Notifier::new(tmux.clone(), settings.notify.clone(), ws.clone()),
-            tmux,
+            notifier: Notifier::new(edges.mux.clone(), settings.notify.clone(), ws.clone()),
+            edges,
             profile: Arc::new(settings.profile.clone()),
             template: settings.template.clone(),
             ws,
@@ -134,11 +141,11 @@ impl Executor {
         match action {
             Action::Spawn { worker, delay } if delay.is_zero() => return self.spawn(worker),
             Action::Spawn { worker, delay } => {
-                let tx = self.tx.clone();
-                std::thread::spawn(move || {
-                    std::thread::sleep(delay);
+                let (tx, clock) = (self.tx.clone(), self.edges.clock.clone());
+                self.edges.jobs.spawn(Box::new(move || {
+                    clock.sleep(delay);
                     let _ = tx.send(Msg::SpawnNow(worker));
-                });
+                }));
             }
             Action::Deliver {
                 worker,
@@ -148,12 +155,16 @@ impl Executor {
             } => return self.deliver(worker, pane, task, attempt, watch),
             Action::Reset { worker, pane } => return self.reset(worker, pane),
             Action::AwaitReady { worker, pane } => {
-                self.then_ready(worker, pane, |_, _, _, _| Ok(()))
+                // A pane that refused a prompt may be a person's for now: wait for them
+                // first, with no deadline, and only then for the agent.
+                self.then_ready(worker, pane, |edges, pane, profile, blocked| {
+                    waits::wait_free(&*edges.mux, &*edges.clock, pane, profile, blocked)
+                })
             }
             Action::Interrupt { worker, pane } => {
-                self.then_ready(worker, pane, |tmux, pane, _, _| {
-                    tmux.send_key(pane, INTERRUPT_KEY)
-                        .map_err(|e| e.to_string())
+                self.then_ready(worker, pane, |edges, pane, profile, _| {
+                    let key = profile.interrupt.as_deref().unwrap_or(INTERRUPT_KEY);
+                    edges.mux.send_key(pane, key).map_err(|e| e.to_string())
                 });
             }
             Action::Nudge { worker, pane, task } => {
@@ -161,7 +172,7 @@ impl Executor {
                 let text = format!(
                     "Continue with the task. When you have finished, create the empty file `{sentinel}` to signal that you are done."
                 );
-                self.deliver_text(worker, pane, task, text);
+                self.deliver_text(worker, pane, task, text, None);
             }
             Action::Monitor { worker, pane } => self.start_monitor(worker, pane),
             Action::NoteFailure {
@@ -187,17 +198,14 @@ impl Executor {
                 self.replay.apply(record);
                 self.journal.compact_if_long(&self.replay)?;
             }
-            Action::Kill { pane } => {
-                // Already gone is fine: the point is that it is gone.
-                let _ = self.tmux.kill_pane(&pane);
-            }
+            Action::Kill { pane } => self.kill(pane),
             Action::Label { pane, label } => {
                 // A task's text says more to a person than its id.
                 let text = match self.tasks.get(&TaskId(label.clone())) {
                     Some(task) => task.text.clone(),
                     None => label,
                 };
-                let _ = self.tmux.set_label(&pane, &text);
+                let _ = self.edges.mux.set_label(&pane, &text);
             }
             Action::CheckOff { task } => {
                 watch.forget(&task);
@@ -230,23 +238,25 @@ impl Executor {
             window: self.windows[index].clone(),
             window_name: format!("workers-{}", index + 1),
             label: format!("w{worker}"),
+            profile: self.profile.name.clone(),
             argv: launch::argv(&self.profile, &self.ws)?,
             cwd: self.ws.root.clone(),
             env: launch::env(&self.profile, &self.ws, worker),
         };
-        let spawned = match self.tmux.spawn(&spec) {
+        let spawned = match self.edges.mux.spawn(&spec) {
             Ok(spawned) => spawned,
             // The window went away with its last pane: make a new one.
             Err(_) if spec.window.is_some() => {
                 spec.window = None;
-                self.tmux.spawn(&spec).context("starting an agent pane")?
+                self.edges
+                    .mux
+                    .spawn(&spec)
+                    .context("starting an agent pane")?
             }
             Err(e) => return Err(e).context("starting an agent pane"),
         };
         self.windows[index] = Some(spawned.window.clone());
         let pane = spawned.pane;
-        // So that `swarm send` and `swarm wait` read this pane with the profile it runs.
-        let _ = self.tmux.set_profile(&pane, &self.profile.name);
         self.then_ready(worker, pane.clone(), |_, _, _, _| Ok(()));
         Ok(vec![Event::Spawned { worker, pane }])
     }
@@ -273,17 +283,27 @@ impl Executor {
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        // A transcript is for people; a failure to start one must not stop the work.
-        let _ = self.tmux.transcript(&pane, Some(&log));
-        self.deliver_text(worker, pane, id, prompt);
+        self.deliver_text(worker, pane, id, prompt, Some(log));
         Ok(Vec::new())
     }
 
-    /// Delivers `text` on a thread of its own and reports how it went.
-    fn deliver_text(&self, worker: WorkerId, pane: PaneId, task: TaskId, text: String) {
-        let (tmux, profile) = (self.tmux.clone(), self.profile.clone());
-        self.background(
-            move || match crate::deliver::deliver(&*tmux, &pane, &text, &profile) {
+    /// Delivers `text` as a job of its own and reports how it went; with `log`, the
+    /// pane's transcript starts there first, so that it holds the prompt.
+    fn deliver_text(
+        &self,
+        worker: WorkerId,
+        pane: PaneId,
+        task: TaskId,
+        text: String,
+        log: Option<PathBuf>,
+    ) {
+        let (edges, profile) = (self.edges.clone(), self.profile.clone());
+        self.background(move || {
+            if let Some(log) = log {
+                // A transcript is for people; a failure to start one must not stop work.
+                let _ = edges.mux.transcript(&pane, Some(&log));
+            }
+            match crate::deliver::deliver(&*edges.mux, &*edges.clock, &pane, &text, &profile) {
                 Ok(_) => Event::Delivered { worker, pane, task },
                 Err(e) => Event::DeliveryFailed {
                     worker,
@@ -291,8 +311,8 @@ impl Executor {
                     task,
                     reason: e.to_string(),
                 },
-            },
-        );
+            }
+        });
     }
 
     /// Watches a busy agent until it looks idle for a while without its sentinel. The
@@ -301,21 +321,22 @@ impl Executor {
     fn start_monitor(&mut self, worker: WorkerId, pane: PaneId) {
         let stop = Arc::new(AtomicBool::new(false));
         self.monitors.insert(worker, stop.clone());
-        let (tmux, profile, tx) = (self.tmux.clone(), self.profile.clone(), self.tx.clone());
+        let (edges, profile, tx) = (self.edges.clone(), self.profile.clone(), self.tx.clone());
         let hooks = launch::hooks_dir(&self.profile, &self.ws);
         let name = worker.to_string();
         let hook = move || hooks.as_ref().and_then(|dir| hooks::read_state(dir, &name));
-        std::thread::spawn(move || {
+        self.edges.jobs.spawn(Box::new(move || {
+            let (mux, clock) = (&*edges.mux, &*edges.clock);
             let before = hook();
-            let mut idle_since: Option<Instant> = None;
+            let mut idle_since: Option<Duration> = None;
             // The output count when the screen was last read, and whether it looked idle.
             let mut looked: Option<(u64, bool)> = None;
             while !stop.load(Ordering::Relaxed) {
                 // Compared across a sleep, not awaited: an agent at work animates many
                 // times a second, and waking on each frame would cost more than looking.
-                let earlier = tmux.output_count(&pane);
-                std::thread::sleep(MONITOR_POLL);
-                let count = tmux.output_count(&pane);
+                let earlier = mux.output_count(&pane);
+                clock.sleep(MONITOR_POLL);
+                let count = mux.output_count(&pane);
                 if count != earlier {
                     idle_since = None;
                     continue;
@@ -328,7 +349,7 @@ impl Executor {
                         (Some(count), Some((at, idle))) if at == count => idle,
                         _ => {
                             // A pane that is gone is the pane watcher's news, not ours.
-                            let Ok(screen) = tmux.capture(&pane) else {
+                            let Ok(screen) = mux.capture(&pane) else {
                                 return;
                             };
                             let idle = profile.classify(&screen) == ScreenState::Ready;
@@ -341,13 +362,13 @@ impl Executor {
                     idle_since = None;
                     continue;
                 }
-                let since = *idle_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= IDLE_GRACE && !stop.load(Ordering::Relaxed) {
+                let since = *idle_since.get_or_insert_with(|| clock.now());
+                if clock.now() - since >= IDLE_GRACE && !stop.load(Ordering::Relaxed) {
                     let _ = tx.send(Msg::Event(Event::IdleWithoutSentinel { worker, pane }));
                     return;
                 }
             }
-        });
+        }));
     }
 
     fn stop_monitor(&mut self, worker: WorkerId) {
@@ -356,47 +377,90 @@ impl Executor {
         }
     }
 
+    /// Removes a pane. An agent that is still alive and has a quit command is asked to
+    /// quit first, so that it ends its session the way it would for a person (its
+    /// transcript saved); the pane is killed whatever it does.
+    fn kill(&self, pane: PaneId) {
+        let (edges, profile) = (self.edges.clone(), self.profile.clone());
+        let alive = |mux: &dyn Mux, pane: &PaneId| {
+            mux.panes()
+                .is_ok_and(|panes| panes.iter().any(|p| &p.id == pane && !p.dead))
+        };
+        match profile.quit.clone() {
+            Some(quit) if alive(&*edges.mux, &pane) => self.edges.jobs.spawn(Box::new(move || {
+                let (mux, clock) = (&*edges.mux, &*edges.clock);
+                if waits::type_command(mux, clock, &pane, &profile, &quit).is_ok() {
+                    let deadline = clock.now() + QUIT_GRACE;
+                    while alive(mux, &pane) && clock.now() < deadline {
+                        clock.sleep(Duration::from_millis(100));
+                    }
+                }
+                // Already gone is fine: the point is that it is gone.
+                let _ = mux.kill_pane(&pane);
+            })),
+            _ => {
+                let _ = self.edges.mux.kill_pane(&pane);
+            }
+        }
+    }
+
     fn reset(&mut self, worker: WorkerId, pane: PaneId) -> anyhow::Result<Vec<Event>> {
         match self.profile.reset.clone() {
             Reset::Restart => {
-                let _ = self.tmux.kill_pane(&pane);
+                let _ = self.edges.mux.kill_pane(&pane);
                 self.spawn(worker)
             }
             Reset::Command(command) => {
-                self.then_ready(worker, pane, move |tmux, pane, profile, tx| {
-                    // The turn ends first; text left in the box is ours (see below).
+                self.then_ready(worker, pane, move |edges, pane, profile, blocked| {
+                    let (mux, clock) = (&*edges.mux, &*edges.clock);
+                    // The turn ends first. Text left in the box is ours only if it is the
+                    // reset command (typed, then the orchestrator was killed before Enter);
+                    // anything else a person typed, and it waits for them.
                     let idle = [ScreenState::Ready, ScreenState::InputPending];
-                    let state = wait_for(tmux, pane, profile, TURN_END_TIMEOUT, tx, worker, &idle)?;
-                    if state == ScreenState::InputPending {
-                        clear_leftover_input(tmux, pane, profile)
-                            .ok_or_else(|| "text in the input box would not clear".to_string())?;
+                    let state = waits::wait_for(
+                        mux,
+                        clock,
+                        pane,
+                        profile,
+                        TURN_END_TIMEOUT,
+                        &idle,
+                        blocked,
+                    )?;
+                    if state == ScreenState::InputPending
+                        && !waits::clear_own_leftover(mux, clock, pane, profile, &command)?
+                    {
+                        waits::wait_free(mux, clock, pane, profile, blocked)?;
                     }
-                    type_command(tmux, pane, profile, &command)
+                    waits::type_command(mux, clock, pane, profile, &command)
                 });
                 Ok(Vec::new())
             }
         }
     }
 
-    /// On a thread: `prepare`, then wait for the ready screen; reports `Ready`/`NotReady`.
+    /// As a job: `prepare`, then wait for the ready screen; reports `Ready`/`NotReady`. A
+    /// screen that only a person or time can clear is reported as it appears.
     fn then_ready(
         &self,
         worker: WorkerId,
         pane: PaneId,
-        prepare: impl FnOnce(&Tmux, &PaneId, &Profile, &Sender<Msg>) -> Result<(), String>
+        prepare: impl FnOnce(&Edges, &PaneId, &Profile, &mut dyn FnMut(Blocked)) -> Result<(), String>
         + Send
         + 'static,
     ) {
-        let (tmux, profile, tx) = (self.tmux.clone(), self.profile.clone(), self.tx.clone());
+        let (edges, profile, tx) = (self.edges.clone(), self.profile.clone(), self.tx.clone());
         self.background(move || {
-            let result = prepare(&tmux, &pane, &profile, &tx).and_then(|()| {
-                wait_ready(
-                    &*tmux,
+            let mut blocked = |what: Blocked| {
+                let _ = tx.send(Msg::Event(blocked_event(worker, &pane, what)));
+            };
+            let result = prepare(&edges, &pane, &profile, &mut blocked).and_then(|()| {
+                waits::wait_ready(
+                    &*edges.mux,
+                    &*edges.clock,
                     &pane,
                     &profile,
                     profile.startup_timeout,
-                    &tx,
-                    worker,
+                    &mut blocked,
                 )
             });
             ready_event(worker, &pane, result)
@@ -405,9 +469,27 @@ impl Executor {
 
     fn background(&self, job: impl FnOnce() -> Event + Send + 'static) {
         let tx = self.tx.clone();
-        std::thread::spawn(move || {
+        self.edges.jobs.spawn(Box::new(move || {
             let _ = tx.send(Msg::Event(job()));
-        });
+        }));
+    }
+}
+
+/// What the scheduler hears of a screen that waits for a person or for time.
+fn blocked_event(worker: WorkerId, pane: &PaneId, what: Blocked) -> Event {
+    let pane = pane.clone();
+    match what {
+        Blocked::Dialog => Event::NeedsHuman {
+            worker,
+            pane,
+            what: "a blocking dialog on screen: answer it in the pane".into(),
+        },
+        Blocked::Person(what) => Event::NeedsHuman { worker, pane, what },
+        Blocked::RateLimited { until } => Event::RateLimited {
+            worker,
+            pane,
+            until,
+        },
     }
 }
 
@@ -454,128 +536,4 @@ fn moves_on(action: &Action) -> Option<WorkerId> {
         | Action::Nudge { worker, .. } => Some(*worker),
         _ => None,
     }
-}
-
-/// Waits until the pane shows the profile's ready screen.
-fn wait_ready(
-    mux: &dyn Mux,
-    pane: &PaneId,
-    profile: &Profile,
-    timeout: Duration,
-    tx: &Sender<Msg>,
-    worker: WorkerId,
-) -> Result<(), String> {
-    wait_for(
-        mux,
-        pane,
-        profile,
-        timeout,
-        tx,
-        worker,
-        &[ScreenState::Ready],
-    )
-    .map(|_| ())
-}
-
-/// Waits until the pane's screen is in one of the `wanted` states, and says which. A
-/// blocking dialog is reported once as needing a person, and stops the clock: only a
-/// person may answer it.
-fn wait_for(
-    mux: &dyn Mux,
-    pane: &PaneId,
-    profile: &Profile,
-    timeout: Duration,
-    tx: &Sender<Msg>,
-    worker: WorkerId,
-    wanted: &[ScreenState],
-) -> Result<ScreenState, String> {
-    let mut deadline = Instant::now() + timeout;
-    let mut told = None;
-    loop {
-        let seen = mux.output_count(pane);
-        let (screen, state) = match mux.capture(pane) {
-            Ok(screen) => {
-                let state = profile.classify(&screen);
-                (screen, Ok(state))
-            }
-            Err(e) => (String::new(), Err(e)),
-        };
-        match state {
-            Ok(state) if wanted.contains(&state) => return Ok(state),
-            Ok(state @ (ScreenState::Dialog | ScreenState::RateLimited)) => {
-                if told != Some(state) {
-                    told = Some(state);
-                    let pane = pane.clone();
-                    let event = match state {
-                        ScreenState::Dialog => Event::NeedsHuman {
-                            worker,
-                            pane,
-                            what: "a blocking dialog on screen: answer it in the pane".into(),
-                        },
-                        _ => Event::RateLimited {
-                            worker,
-                            pane,
-                            until: profile.rate_limit_reset(&screen),
-                        },
-                    };
-                    let _ = tx.send(Msg::Event(event));
-                }
-                deadline = Instant::now() + timeout;
-            }
-            Ok(_) => {}
-            Err(e) => return Err(format!("cannot read the pane: {e}")),
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("no ready screen after {}s", timeout.as_secs()));
-        }
-        next_look(mux, pane, seen);
-    }
-}
-
-/// Waits until the screen may have changed since the output count `seen` was taken:
-/// the pane wrote something (then a moment more, so that a burst of writes is read as
-/// one screen) or `RECHECK` passed. Without an event source it polls.
-fn next_look(mux: &dyn Mux, pane: &PaneId, seen: Option<u64>) {
-    match seen.and_then(|seen| mux.await_output(pane, seen, RECHECK)) {
-        Some(_) => std::thread::sleep(BURST),
-        None => std::thread::sleep(POLL),
-    }
-}
-
-/// A reset command swarm typed but never submitted (its orchestrator was killed between
-/// the two) leaves the box non-empty: clear it, once, and wait for the ready screen.
-fn clear_leftover_input(mux: &dyn Mux, pane: &PaneId, profile: &Profile) -> Option<()> {
-    let screen = mux.capture(pane).ok()?;
-    if profile.classify(&screen) != ScreenState::InputPending {
-        return None;
-    }
-    mux.send_key(pane, "C-c").ok()?;
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        if mux.capture(pane).ok().map(|s| profile.classify(&s)) == Some(ScreenState::Ready) {
-            return Some(());
-        }
-        std::thread::sleep(POLL);
-    }
-    None
-}
-
-/// Types a short command such as `/clear` and submits it once it shows.
-fn type_command(
-    mux: &dyn Mux,
-    pane: &PaneId,
-    profile: &Profile,
-    command: &str,
-) -> Result<(), String> {
-    mux.send_text(pane, command).map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        let screen = mux.capture(pane).map_err(|e| e.to_string())?;
-        if profile.classify(&screen) != ScreenState::Ready {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    std::thread::sleep(profile.settle);
-    mux.send_key(pane, "Enter").map_err(|e| e.to_string())
 }

@@ -5,7 +5,7 @@
 use crate::config::Notify;
 use crate::plan::{Task, TaskId};
 use crate::scheduler::Notice;
-use crate::tmux::Tmux;
+use crate::tmux::Mux;
 use crate::workspace::Workspace;
 use std::collections::HashMap;
 use std::io::Write;
@@ -19,14 +19,14 @@ use wait_timeout::ChildExt;
 const HOOK_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct Notifier {
-    tmux: Arc<Tmux>,
+    mux: Arc<dyn Mux>,
     settings: Notify,
     ws: Workspace,
 }
 
 impl Notifier {
-    pub fn new(tmux: Arc<Tmux>, settings: Notify, ws: Workspace) -> Notifier {
-        Notifier { tmux, settings, ws }
+    pub fn new(mux: Arc<dyn Mux>, settings: Notify, ws: Workspace) -> Notifier {
+        Notifier { mux, settings, ws }
     }
 
     /// Passes `notice` on, naming tasks by their text and sentinel as the executor knows
@@ -53,7 +53,7 @@ impl Notifier {
             }
         };
         if self.settings.tmux {
-            let told = self.tmux.tell(&message).and_then(|()| self.tmux.ring());
+            let told = self.mux.alert(&message);
             if let Err(e) = told {
                 self.log(&format!("telling tmux {message:?}: {e}"));
             }

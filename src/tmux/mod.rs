@@ -3,6 +3,8 @@
 
 mod command;
 pub mod control;
+#[cfg(test)]
+pub mod fake;
 mod live;
 mod mux;
 mod navigate;
@@ -66,6 +68,9 @@ pub struct SpawnSpec {
     pub window_name: String,
     /// Who works in the pane (the `@worker` pane option), shown in its border.
     pub label: String,
+    /// The profile the agent runs (the `@profile` pane option), so that commands reading
+    /// its screen later know how to read it.
+    pub profile: String,
     pub argv: Vec<String>,
     pub cwd: PathBuf,
     pub env: BTreeMap<String, String>,
@@ -126,6 +131,8 @@ pub trait Mux: Send + Sync {
     /// Shows `label` in the pane's border (the `@task` pane option).
     fn set_label(&self, pane: &PaneId, label: &str) -> Result<(), TmuxError>;
     fn kill_pane(&self, pane: &PaneId) -> Result<(), TmuxError>;
+    /// Tells every person attached: `text` as a message, and a bell in window 0.
+    fn alert(&self, text: &str) -> Result<(), TmuxError>;
     /// Appends the pane's output to `log` from now on (`None` stops it).
     fn transcript(&self, pane: &PaneId, log: Option<&std::path::Path>) -> Result<(), TmuxError>;
     /// A count of the pane's output that grows whenever it writes, or `None` without an

@@ -29,7 +29,10 @@ impl Mux for Tmux {
         // Set in a second call: with -d the new pane is not current, so a set-option
         // chained to the spawn could not name it.
         let set_worker = |pane: &PaneId| {
-            Argv::new("set-option").args(["-p", "-t", &pane.0, "--", "@worker", &spec.label])
+            Argv::new("set-option")
+                .args(["-p", "-t", &pane.0, "--", "@worker", &spec.label])
+                .then("set-option")
+                .args(["-p", "-t", &pane.0, "--", "@profile", &spec.profile])
         };
         match &spec.window {
             None => {
@@ -152,6 +155,11 @@ impl Mux for Tmux {
     fn kill_pane(&self, pane: &PaneId) -> Result<(), TmuxError> {
         self.run(&Argv::new("kill-pane").args(["-t", &pane.0]))?;
         Ok(())
+    }
+
+    fn alert(&self, text: &str) -> Result<(), TmuxError> {
+        self.tell(text)?;
+        self.ring()
     }
 
     fn transcript(&self, pane: &PaneId, log: Option<&std::path::Path>) -> Result<(), TmuxError> {

@@ -3,7 +3,7 @@
 
 use super::command::Argv;
 use super::mux::{PANE_FORMAT, parse_pane_fields};
-use super::{PaneId, PaneInfo, Tmux, TmuxError};
+use super::{PaneInfo, Tmux, TmuxError};
 
 /// A pane that carries a worker's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,15 +54,6 @@ impl Tmux {
         let line = Argv::new("show-options").args(["-v", "-q", "-t", &session, "@spawned-by-hand"]);
         Ok(self.run(&line)?.trim() == "1")
     }
-
-    /// Records the profile a pane's agent runs (the `@profile` pane option), so that the
-    /// commands reading its screen later know how to read it.
-    pub fn set_profile(&self, pane: &PaneId, profile: &str) -> Result<(), TmuxError> {
-        // `--` so that a name starting with `-` is a value, not a flag.
-        let line = Argv::new("set-option").args(["-p", "-t", &pane.0, "--", "@profile", profile]);
-        self.run(&line)?;
-        Ok(())
-    }
 }
 
 fn parse_worker_row(row: &str) -> Option<WorkerPane> {
@@ -82,6 +73,7 @@ fn parse_worker_row(row: &str) -> Option<WorkerPane> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tmux::PaneId;
 
     #[test]
     fn reads_tagged_and_untagged_rows() {

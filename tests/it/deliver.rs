@@ -6,6 +6,7 @@ use regex::Regex;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use swarm::agent::{Profile, Reset};
+use swarm::clock::SystemClock;
 use swarm::deliver::{DeliveryError, deliver};
 use swarm::tmux::{Mux, PaneId, PaneInfo, PasteOutcome, SpawnSpec, Spawned, Tmux, TmuxError};
 
@@ -25,6 +26,7 @@ fn spawn(tmux: &Tmux, env: &TestEnv, window: Option<&str>, argv: &[&str]) -> Spa
         window: window.map(str::to_string),
         window_name: "workers".into(),
         label: "w1".into(),
+        profile: "sim".into(),
         argv: strings(argv),
         cwd: env.ws(),
         env: BTreeMap::from([("SWARM_TEST".into(), "1;".into())]),
@@ -298,12 +300,26 @@ fn deliver_submits_a_prompt_with_one_enter() {
         verified: None,
         env: Default::default(),
     };
-    let delivered = deliver(&tmux, &pane, "line one\nline two", &profile).unwrap();
+    let delivered = deliver(
+        &tmux,
+        &SystemClock::new(),
+        &pane,
+        "line one\nline two",
+        &profile,
+    )
+    .unwrap();
     assert_eq!(delivered.enter_presses, 1);
     assert!(delivered.paste_to_enter >= Duration::from_millis(150));
     wait_for_file(&env, "prompt.txt", "line one\nline two\n");
 
-    let err = deliver(&tmux, &PaneId("%999".into()), "hi", &profile).unwrap_err();
+    let err = deliver(
+        &tmux,
+        &SystemClock::new(),
+        &PaneId("%999".into()),
+        "hi",
+        &profile,
+    )
+    .unwrap_err();
     assert!(matches!(err, DeliveryError::Tmux(_)), "{err}");
 }
 

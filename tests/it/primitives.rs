@@ -298,12 +298,12 @@ fn send_refuses_a_dead_pane_and_a_shell_and_types_nothing() {
             window: window.clone(),
             window_name: "workers-1".into(),
             label: label.into(),
+            profile: "sim".into(),
             argv: argv.into_iter().map(String::from).collect(),
             cwd: env.ws(),
             env: BTreeMap::new(),
         };
         let spawned = tmux.spawn(&spec).unwrap();
-        tmux.set_profile(&spawned.pane, "sim").unwrap();
         window = Some(spawned.window);
     }
     wait_until("w0 to die and bash to start", WAIT, || {

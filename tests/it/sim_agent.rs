@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use swarm::clock::SystemClock;
 use swarm::deliver::deliver;
 use swarm::tmux::{PaneId, Tmux};
 
@@ -565,8 +566,8 @@ fn deliver_with_the_sim_profile_submits_each_prompt_exactly_once() {
     prompts.extend((10..20).map(short));
     for (n, prompt) in prompts.iter().enumerate() {
         sim.wait_for("ready", |s| s.ready());
-        let delivered =
-            deliver(&tmux, &pane, prompt, &profile).unwrap_or_else(|e| panic!("prompt {n}: {e}"));
+        let delivered = deliver(&tmux, &SystemClock::new(), &pane, prompt, &profile)
+            .unwrap_or_else(|e| panic!("prompt {n}: {e}"));
         assert_eq!(delivered.enter_presses, 1, "prompt {n}");
         wait_until("the prompt in the log", WAIT, || {
             sim.events("prompt").len() > n

@@ -1,0 +1,370 @@
+//! The run loop's step function: one input (an event from the edges, a file-system
+//! change, a tick) in, the scheduler's decisions carried out, and whether to go on. The
+//! `select!` in `orchestrator::run` only feeds it, so the whole loop is tested with a fake
+//! tmux and a manual clock (docs/architecture.md, "The run loop").
+
+use super::executor::{Edges, Executor};
+use super::snapshot::{self, Header, Snapshot};
+use super::{Msg, Progress, Summary, resume};
+use crate::clock::Clock;
+use crate::commands;
+use crate::config::Settings;
+use crate::journal::{Journal, Replay};
+use crate::plan::{Task, TaskId};
+use crate::scheduler::{Action, Event, Limits, PlanTask, State, TaskStatus};
+use crate::sentinel::Sentinels;
+use crate::workspace::Workspace;
+use crossbeam_channel::Sender;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long PLAN.md must be quiet after an edit before it is read again: a half-written
+/// file would look like tasks were removed.
+pub const PLAN_QUIET: Duration = Duration::from_millis(200);
+/// The share of the loop's time the status file may take: a 10,000-task plan's takes
+/// milliseconds to write, so it is written less often.
+const SNAPSHOT_SHARE: u32 = 20;
+
+/// What wakes the loop.
+pub enum Input {
+    /// Something an edge reported.
+    Msg(Msg),
+    /// A change in a watched directory: a sentinel, PLAN.md, a queued command.
+    Fs(notify::Event),
+    /// Time passed: deadlines, debounced plan reads, rescans and the status file.
+    Tick,
+}
+
+/// Whether the loop goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Go,
+    /// Every task is done, failed or skipped.
+    Finished,
+    /// A signal asked the run to stop.
+    Interrupted,
+}
+
+/// What a run starts from, read and checked before the loop exists.
+pub struct Start {
+    pub ws: Workspace,
+    pub settings: Settings,
+    pub tasks: Vec<Task>,
+    pub sentinels: HashMap<TaskId, PathBuf>,
+    pub limits: Limits,
+    pub journal: (Journal, Replay),
+    /// The tmux socket, for the status file.
+    pub socket: String,
+}
+
+/// The status file's budget: after a write that took `t`, the next waits `t × 20`.
+#[derive(Debug, Default)]
+struct Budget {
+    due: Duration,
+}
+
+impl Budget {
+    fn allows(&self, now: Duration) -> bool {
+        now >= self.due
+    }
+
+    fn spent(&mut self, now: Duration, took: Duration) {
+        self.due = now + took * SNAPSHOT_SHARE;
+    }
+}
+
+/// The orchestrator between two inputs.
+pub struct Loop<'p> {
+    ws: Workspace,
+    state: State,
+    exec: Executor,
+    watch: Sentinels,
+    clock: Arc<dyn Clock>,
+    progress: &'p mut Progress,
+    plan_name: String,
+    socket: String,
+    session: String,
+    /// The run's start in Unix time, minus the clock's reading then, so that run time
+    /// maps to wall time in the status file.
+    epoch: f64,
+    started: Duration,
+    actions: Vec<Action>,
+    /// Something changed since the status file was last written.
+    dirty: bool,
+    budget: Budget,
+    /// When PLAN.md was last seen changing, until it has been read again.
+    plan_touched: Option<Duration>,
+    already_checked: usize,
+}
+
+impl<'p> Loop<'p> {
+    /// Takes over what an earlier orchestrator left (live panes, sentinels that exist
+    /// already, queued commands), starts the agents there is work for, and carries out
+    /// the first actions.
+    pub fn start(
+        start: Start,
+        edges: Edges,
+        tx: Sender<Msg>,
+        mut watch: Sentinels,
+        progress: &'p mut Progress,
+    ) -> anyhow::Result<Loop<'p>> {
+        let Start {
+            ws,
+            settings,
+            tasks,
+            sentinels,
+            limits,
+            journal: (journal, replay),
+            socket,
+        } = start;
+        let plan_tasks: Vec<PlanTask> = tasks.iter().map(plan_task).collect();
+        let mut state = State::new(&plan_tasks, settings.workers, limits);
+        state.restore(&replay);
+        let adoptions =
+            resume::reconcile(&*edges.mux, &settings.profile, &replay, settings.workers);
+        let clock = edges.clock.clone();
+        let mut exec = Executor::new(
+            edges,
+            &settings,
+            ws.clone(),
+            &tasks,
+            sentinels.clone(),
+            tx,
+            (journal, replay),
+        )?;
+
+        // A sentinel that already exists means the task is done, even if PLAN.md says not.
+        let mut actions = Vec::new();
+        for task in tasks.iter().filter(|t| !t.checked) {
+            if ws.root.join(&sentinels[&task.id]).exists() {
+                actions.extend(state.handle(Event::Sentinel {
+                    task: task.id.clone(),
+                }));
+            }
+        }
+        for adoption in adoptions {
+            exec.adopt_window(adoption.worker, adoption.window);
+            if let Some(task) = &adoption.task
+                && let Some(done) = watch.expect(&sentinels[task], task.clone())
+            {
+                actions.extend(state.handle(Event::Sentinel { task: done }));
+            }
+            actions.extend(state.adopt(adoption.worker, adoption.pane, adoption.task));
+        }
+        actions.extend(take_commands(&ws, &mut state));
+        actions.extend(state.start());
+        progress.update(&state);
+        let now = clock.now();
+        let mut lp = Loop {
+            plan_name: ws.plan_name(),
+            ws,
+            state,
+            exec,
+            watch,
+            epoch: snapshot::now() - now.as_secs_f64(),
+            started: now,
+            clock,
+            progress,
+            socket,
+            session: settings.session.clone(),
+            actions,
+            dirty: true,
+            budget: Budget::default(),
+            plan_touched: None,
+            already_checked: tasks.iter().filter(|t| t.checked).count(),
+        };
+        lp.carry_out()?;
+        Ok(lp)
+    }
+
+    /// Takes one input, carries out what the scheduler decides, and says whether to go on.
+    pub fn on(&mut self, input: Input) -> anyhow::Result<Flow> {
+        match input {
+            Input::Msg(Msg::Event(event)) => {
+                self.progress.event(&event);
+                if matches!(event, Event::IdleWithoutSentinel { .. }) {
+                    // The sentinel may be there with its inotify event still queued.
+                    self.rescan();
+                }
+                self.handle(event);
+            }
+            Input::Msg(Msg::SpawnNow(worker)) => {
+                for event in self.exec.spawn(worker)? {
+                    self.handle(event);
+                }
+            }
+            Input::Msg(Msg::ServerLost(why)) => {
+                self.write_snapshot();
+                anyhow::bail!(
+                    "the tmux server went away ({why}); the run stops here\nhint: PLAN.md has every finished task checked; run `swarm run` again to go on"
+                );
+            }
+            Input::Msg(Msg::Signal(_)) => return Ok(Flow::Interrupted),
+            Input::Fs(event) => {
+                for task in self.watch.on_event(&event) {
+                    self.handle(Event::Sentinel { task });
+                }
+                if event.paths.iter().any(|p| p == &self.ws.plan) {
+                    self.plan_touched = Some(self.clock.now());
+                }
+                let commands = commands::dir(&self.ws);
+                if event.paths.iter().any(|p| p.starts_with(&commands)) {
+                    self.take_commands();
+                }
+            }
+            Input::Tick => self.tick(),
+        }
+        self.carry_out()?;
+        Ok(self.flow())
+    }
+
+    /// Whether there is anything left to do.
+    pub fn flow(&self) -> Flow {
+        if self.state.is_finished() {
+            Flow::Finished
+        } else {
+            Flow::Go
+        }
+    }
+
+    /// How the run ended, counting only the tasks that were open when it started.
+    pub fn finish(self, interrupted: bool) -> Summary {
+        self.write_snapshot();
+        let state = &self.state;
+        let failed = state
+            .tasks()
+            .iter()
+            .filter_map(|t| match &t.status {
+                TaskStatus::Failed(reason) => Some((t.id.clone(), reason.clone())),
+                _ => None,
+            })
+            .collect();
+        let already_checked = self.already_checked;
+        Summary {
+            done: state
+                .count(|s| *s == TaskStatus::Done)
+                .saturating_sub(already_checked),
+            failed,
+            total: state.tasks().len().saturating_sub(already_checked),
+            already_checked,
+            skipped: state.count(|s| *s == TaskStatus::Skipped),
+            elapsed: self.clock.now() - self.started,
+            interrupted,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    fn handle(&mut self, event: Event) {
+        let actions = self.state.handle(event);
+        self.actions.extend(actions);
+    }
+
+    fn tick(&mut self) {
+        let now = self.clock.now();
+        if self
+            .plan_touched
+            .is_some_and(|touched| now - touched >= PLAN_QUIET)
+        {
+            self.plan_touched = None;
+            self.plan_edited();
+        }
+        self.handle(Event::Tick {
+            now: now - self.started,
+        });
+        self.take_commands();
+        self.rescan();
+        if self.dirty && self.budget.allows(now) {
+            let began = Instant::now();
+            self.write_snapshot();
+            self.budget.spent(now, began.elapsed());
+            self.dirty = false;
+        }
+        self.progress.update(&self.state);
+    }
+
+    fn rescan(&mut self) {
+        for task in self.watch.rescan() {
+            self.handle(Event::Sentinel { task });
+        }
+    }
+
+    fn take_commands(&mut self) {
+        let actions = take_commands(&self.ws, &mut self.state);
+        self.dirty |= !actions.is_empty();
+        self.actions.extend(actions);
+    }
+
+    /// Carries out the pending actions and all that follows from them, then checks off
+    /// in one write what finished: after the dispatches, so that a check-off never
+    /// delays one.
+    fn carry_out(&mut self) -> anyhow::Result<()> {
+        let mut queue: VecDeque<Action> = self.actions.drain(..).collect();
+        while let Some(action) = queue.pop_front() {
+            self.progress.action(&action, self.exec.tasks());
+            for event in self.exec.execute(action, &mut self.watch)? {
+                queue.extend(self.state.handle(event));
+            }
+            self.dirty = true;
+        }
+        self.exec.flush_checkoffs()
+    }
+
+    /// Re-reads PLAN.md after a person edited it. A plan that does not parse right now
+    /// (the person is mid-edit) is ignored until the next edit.
+    fn plan_edited(&mut self) {
+        let Some(tasks) = self.exec.plan_edited() else {
+            return;
+        };
+        for task in &tasks {
+            if !self.exec.tasks().contains_key(&task.id) {
+                // A new task with an unusable sentinel path is left out, not fatal.
+                if let Ok(sentinel) = crate::prompt::sentinel_for(task) {
+                    self.exec.learn(task.clone(), sentinel);
+                }
+            }
+        }
+        let known: Vec<PlanTask> = tasks
+            .iter()
+            .filter(|t| self.exec.tasks().contains_key(&t.id))
+            .map(plan_task)
+            .collect();
+        let before: HashSet<TaskId> = self.state.tasks().iter().map(|t| t.id.clone()).collect();
+        self.handle(Event::PlanChanged { tasks: known });
+        for gone in before.iter().filter(|id| self.state.task(id).is_none()) {
+            self.watch.forget(gone);
+        }
+    }
+
+    fn write_snapshot(&self) {
+        let header = Header {
+            plan: &self.plan_name,
+            socket: &self.socket,
+            session: &self.session,
+            started: self.epoch + self.started.as_secs_f64(),
+        };
+        // The snapshot is a convenience for `swarm status`; a failed write must not stop work.
+        let _ =
+            Snapshot::capture(&header, &self.state, self.exec.tasks()).write(&self.ws.state_path());
+    }
+}
+
+/// Hands a person's queued commands to the scheduler.
+fn take_commands(ws: &Workspace, state: &mut State) -> Vec<Action> {
+    commands::take(ws)
+        .into_iter()
+        .flat_map(|command| state.handle(Event::Command(command)))
+        .collect()
+}
+
+fn plan_task(task: &Task) -> PlanTask {
+    PlanTask {
+        id: task.id.clone(),
+        checked: task.checked,
+    }
+}

@@ -1,0 +1,656 @@
+//! The run loop, tested in milliseconds: the real scheduler, executor, journal, plan file
+//! and sentinel watch, with a fake tmux (`tmux::fake`) and a manual clock. Jobs run on
+//! real threads; the harness knows the system has settled when every job alive sleeps on
+//! the manual clock and no event is waiting, so no test sleeps and hopes.
+
+use super::executor::Edges;
+use super::jobs::Jobs;
+use super::step::{Flow, Input, Loop, PLAN_QUIET, Start};
+use super::{Msg, Progress};
+use crate::clock::manual::ManualClock;
+use crate::commands;
+use crate::config::{self, Overrides};
+use crate::journal::{Journal, Record};
+use crate::plan::TaskId;
+use crate::scheduler::{Command, Event, Limits, TaskStatus};
+use crate::sentinel::Sentinels;
+use crate::tmux::fake::{self, FakeMux};
+use crate::tmux::{Mux, PaneId};
+use crate::workspace::Workspace;
+use crossbeam_channel::Receiver;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Real time a test may take to settle before it is a hang.
+const HANG: Duration = Duration::from_secs(10);
+/// Fake time between two loop ticks.
+const STEP: Duration = Duration::from_millis(50);
+/// Fake time long enough for a reset and a delivery: each waits on the screen in steps.
+const TURN: Duration = Duration::from_millis(400);
+
+/// Threads, counted, so that the harness can tell when all of them sleep.
+#[derive(Default)]
+struct Counted {
+    alive: Arc<AtomicUsize>,
+}
+
+struct Alive(Arc<AtomicUsize>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Jobs for Counted {
+    fn spawn(&self, job: Box<dyn FnOnce() + Send>) {
+        self.alive.fetch_add(1, Ordering::SeqCst);
+        let alive = Alive(self.alive.clone());
+        std::thread::spawn(move || {
+            let _alive = alive;
+            job();
+        });
+    }
+}
+
+/// How a test sets up its run.
+struct Setup {
+    plan: &'static str,
+    workers: usize,
+    limits: Limits,
+    interrupt: Option<&'static str>,
+    /// Journal records of an earlier run, and fake panes that outlived it.
+    earlier: Vec<Record>,
+    live_panes: usize,
+    slow_start: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            plan: "- [ ] First {#a}\n- [ ] Second {#b}\n",
+            workers: 1,
+            limits: Limits::default(),
+            interrupt: None,
+            earlier: Vec::new(),
+            live_panes: 0,
+            slow_start: false,
+        }
+    }
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    ws: Workspace,
+    mux: Arc<FakeMux>,
+    clock: Arc<ManualClock>,
+    alive: Arc<AtomicUsize>,
+    rx: Receiver<Msg>,
+    _fs: Receiver<notify::Result<notify::Event>>,
+    sentinels: HashMap<TaskId, PathBuf>,
+    lp: Option<Loop<'static>>,
+    flow: Flow,
+}
+
+impl Harness {
+    fn new(setup: Setup) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("PLAN.md"), setup.plan).unwrap();
+        let ws = Workspace::locate(&dir.path().join("PLAN.md")).unwrap();
+        let (_, tasks) = crate::plan::load(&ws.plan).unwrap();
+        let overrides = Overrides {
+            workers: Some(setup.workers as u32),
+            ..Overrides::default()
+        };
+        let mut settings = config::resolve(None, &overrides, &ws.root).unwrap();
+        settings.profile = fake::profile(setup.interrupt);
+        let sentinels: HashMap<TaskId, PathBuf> = tasks
+            .iter()
+            .map(|t| (t.id.clone(), crate::prompt::sentinel_for(t).unwrap()))
+            .collect();
+        std::fs::create_dir_all(ws.swarm_dir().join("done")).unwrap();
+        std::fs::create_dir_all(commands::dir(&ws)).unwrap();
+        let mux = Arc::new(FakeMux::new());
+        for worker in 0..setup.live_panes {
+            mux.spawn(&crate::tmux::SpawnSpec {
+                window: None,
+                window_name: "workers-1".into(),
+                label: format!("w{worker}"),
+                profile: "fake".into(),
+                argv: vec![fake::AGENT.into()],
+                cwd: ws.root.clone(),
+                env: Default::default(),
+            })
+            .unwrap();
+        }
+        mux.world().slow_start = setup.slow_start;
+        if !setup.earlier.is_empty() {
+            let (mut journal, _) = Journal::open(&ws.journal_path(), &ws.plan).unwrap();
+            for record in &setup.earlier {
+                journal.append(record).unwrap();
+            }
+        }
+        let journal = Journal::open(&ws.journal_path(), &ws.plan).unwrap();
+        let clock = Arc::new(ManualClock::new());
+        let jobs = Counted::default();
+        let alive = jobs.alive.clone();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (fs_tx, fs) = crossbeam_channel::unbounded();
+        let watch = Sentinels::new(&ws.root, fs_tx).unwrap();
+        let edges = Edges {
+            mux: mux.clone(),
+            clock: clock.clone(),
+            jobs: Arc::new(jobs),
+        };
+        let start = Start {
+            ws: ws.clone(),
+            settings,
+            tasks,
+            sentinels: sentinels.clone(),
+            limits: setup.limits,
+            journal,
+            socket: "fake".into(),
+        };
+        let progress: &'static mut Progress = Box::leak(Box::new(Progress::quiet()));
+        let lp = Loop::start(start, edges, tx, watch, progress).unwrap();
+        let flow = lp.flow();
+        let mut h = Harness {
+            _dir: dir,
+            ws,
+            mux,
+            clock,
+            alive,
+            rx,
+            _fs: fs,
+            sentinels,
+            lp: Some(lp),
+            flow,
+        };
+        // Long enough for the first prompts to be pasted, settle and be submitted.
+        h.advance(Duration::from_millis(200));
+        h
+    }
+
+    fn lp(&mut self) -> &mut Loop<'static> {
+        self.lp.as_mut().expect("the loop runs")
+    }
+
+    fn on(&mut self, input: Input) {
+        self.flow = self.lp().on(input).unwrap();
+    }
+
+    /// Feeds the loop what the jobs report until every job alive sleeps on the clock.
+    fn settle(&mut self) {
+        let deadline = Instant::now() + HANG;
+        loop {
+            while let Ok(msg) = self.rx.try_recv() {
+                self.on(Input::Msg(msg));
+            }
+            if self.alive.load(Ordering::SeqCst) == self.clock.sleepers() && self.rx.is_empty() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the loop never settled");
+            std::thread::yield_now();
+        }
+    }
+
+    /// Lets `time` pass in steps, with a tick after each, as the real loop's ticker does.
+    fn advance(&mut self, time: Duration) {
+        let mut left = time;
+        while !left.is_zero() {
+            let step = left.min(STEP);
+            self.clock.advance(step);
+            left -= step;
+            self.settle();
+            self.on(Input::Tick);
+            self.settle();
+        }
+    }
+
+    fn status(&mut self, task: &str) -> TaskStatus {
+        let id = TaskId(task.into());
+        self.lp().state().task(&id).expect("a task").status.clone()
+    }
+
+    fn attempts(&mut self, task: &str) -> u32 {
+        let id = TaskId(task.into());
+        self.lp().state().task(&id).expect("a task").attempts
+    }
+
+    /// The pane that the prompt naming `task`'s sentinel went into last.
+    fn pane_of(&self, task: &str) -> PaneId {
+        let sentinel = self.sentinels[&TaskId(task.into())].display().to_string();
+        let world = self.mux.world();
+        world
+            .panes
+            .iter()
+            .find(|(_, p)| p.prompts.last().is_some_and(|s| s.contains(&sentinel)))
+            .map(|(id, _)| id.clone())
+            .unwrap_or_else(|| panic!("no pane got task {task}"))
+    }
+
+    /// How many prompts for `task` the agents took.
+    fn prompts_for(&self, task: &str) -> usize {
+        let sentinel = self.sentinels[&TaskId(task.into())].display().to_string();
+        let world = self.mux.world();
+        world
+            .panes
+            .values()
+            .flat_map(|p| &p.prompts)
+            .filter(|s| s.contains(&sentinel))
+            .count()
+    }
+
+    /// The agent working on `task` finishes it: the sentinel, then the end of its turn.
+    fn agent_done(&mut self, task: &str) {
+        let pane = self.pane_of(task);
+        self.write_sentinel(task);
+        self.mux.pane(&pane, |p| p.busy = false);
+    }
+
+    fn write_sentinel(&self, task: &str) {
+        let path = self.ws.root.join(&self.sentinels[&TaskId(task.into())]);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "").unwrap();
+    }
+
+    fn plan(&self) -> String {
+        std::fs::read_to_string(&self.ws.plan).unwrap()
+    }
+
+    /// Saves PLAN.md as an editor would, and tells the loop the file changed.
+    fn edit_plan(&mut self, text: &str) {
+        std::fs::write(&self.ws.plan, text).unwrap();
+        let event = notify::Event::new(notify::EventKind::Any).add_path(self.ws.plan.clone());
+        self.on(Input::Fs(event));
+        self.settle();
+    }
+
+    fn command(&mut self, command: Command) {
+        commands::send(&self.ws, &command).unwrap();
+        self.advance(STEP);
+    }
+
+    fn journal(&self) -> String {
+        std::fs::read_to_string(self.ws.journal_path()).unwrap()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        // The loop first, so that the executor's monitors stop; then the sleepers end.
+        self.lp.take();
+        self.clock.close();
+    }
+}
+
+fn done(task: &str) -> String {
+    format!("[x] {task}")
+}
+
+#[test]
+fn a_ready_agent_gets_the_first_task_pasted_and_submitted() {
+    let h = Harness::new(Setup::default());
+    assert_eq!(h.mux.calls("spawn").len(), 1, "one worker for two tasks");
+    assert_eq!(h.prompts_for("a"), 1);
+    assert_eq!(h.prompts_for("b"), 0);
+    let pane = h.pane_of("a");
+    assert!(h.mux.pane(&pane, |p| p.busy));
+    // The transcript starts before the paste, so that it holds the prompt.
+    let calls: Vec<String> = h.mux.world().calls.clone();
+    let transcript = calls.iter().position(|c| c.starts_with("transcript"));
+    let paste = calls.iter().position(|c| c.starts_with("paste"));
+    assert!(transcript.is_some() && transcript < paste, "{calls:?}");
+}
+
+#[test]
+fn a_sentinel_checks_the_task_off_and_the_next_task_goes_out() {
+    let mut h = Harness::new(Setup::default());
+    h.agent_done("a");
+    h.advance(TURN);
+    assert_eq!(h.status("a"), TaskStatus::Done);
+    assert!(h.plan().contains(&done("First")), "{}", h.plan());
+    // The agent got a fresh context before the next task.
+    let pane = h.pane_of("b");
+    assert!(h.mux.calls(&format!("text {pane} /clear")).len() == 1);
+    assert_eq!(h.prompts_for("b"), 1);
+    h.agent_done("b");
+    h.advance(TURN);
+    assert_eq!(h.flow, Flow::Finished);
+    assert!(h.plan().contains(&done("Second")));
+}
+
+#[test]
+fn sentinels_that_arrive_together_are_checked_off_in_one_write() {
+    let mut h = Harness::new(Setup {
+        plan: "- [ ] One {#a}\n- [ ] Two {#b}\n- [ ] Three {#c}\n",
+        workers: 3,
+        ..Setup::default()
+    });
+    let before = std::fs::metadata(&h.ws.plan).unwrap().modified().unwrap();
+    h.agent_done("a");
+    h.agent_done("b");
+    h.on(Input::Tick);
+    // Both marks land in the same turn of the loop: the plan's text has both, and no
+    // state in between was ever written (the journal says both were done first).
+    let plan = h.plan();
+    assert!(
+        plan.contains(&done("One")) && plan.contains(&done("Two")),
+        "{plan}"
+    );
+    assert!(!plan.contains(&done("Three")));
+    assert!(std::fs::metadata(&h.ws.plan).unwrap().modified().unwrap() >= before);
+    let journal = h.journal();
+    assert_eq!(journal.matches("\"done\"").count(), 2, "{journal}");
+}
+
+#[test]
+fn a_plan_edit_is_read_only_after_the_file_has_been_quiet() {
+    let mut h = Harness::new(Setup {
+        workers: 2,
+        plan: "- [ ] First {#a}\n",
+        ..Setup::default()
+    });
+    h.edit_plan("- [ ] First {#a}\n- [ ] Added {#c}\n");
+    h.advance(PLAN_QUIET / 2);
+    assert!(
+        h.lp().state().task(&TaskId("c".into())).is_none(),
+        "read while the editor may still be writing"
+    );
+    h.advance(PLAN_QUIET);
+    assert_eq!(h.status("c"), TaskStatus::Running, "the new task goes out");
+    // A second save during the quiet time starts it again.
+    h.edit_plan("- [ ] First {#a}\n- [ ] Added {#c}\n- [ ] More {#d}\n");
+    h.advance(PLAN_QUIET / 2);
+    h.edit_plan("- [ ] First {#a}\n- [ ] Added {#c}\n- [ ] More {#d}\n- [ ] Last {#e}\n");
+    h.advance(PLAN_QUIET / 2 + STEP);
+    assert!(h.lp().state().task(&TaskId("d".into())).is_none());
+    h.advance(PLAN_QUIET);
+    assert_eq!(h.status("d"), TaskStatus::Pending);
+    assert_eq!(h.status("e"), TaskStatus::Pending);
+}
+
+#[test]
+fn a_resumed_run_adopts_live_panes_before_starting_new_agents() {
+    let pane = PaneId("%1".into());
+    let mut h = Harness::new(Setup {
+        plan: "- [ ] First {#a}\n- [ ] Second {#b}\n- [ ] Third {#c}\n",
+        workers: 2,
+        live_panes: 1,
+        earlier: vec![
+            Record::Spawned {
+                worker: 0,
+                pane: pane.clone(),
+            },
+            Record::Assigned {
+                task: TaskId("b".into()),
+                worker: 0,
+                pane: pane.clone(),
+                attempt: 1,
+            },
+            Record::Delivered {
+                task: TaskId("b".into()),
+                worker: 0,
+            },
+        ],
+        ..Setup::default()
+    });
+    // The adopted pane keeps its task: nothing is pasted into it again.
+    assert_eq!(h.status("b"), TaskStatus::Running);
+    assert!(h.mux.calls("paste %1").is_empty());
+    // One new agent for the rest, given the first task in plan order.
+    assert_eq!(
+        h.mux.calls("spawn").len(),
+        2,
+        "the adopted pane and one new one"
+    );
+    assert_eq!(h.status("a"), TaskStatus::Running);
+    assert_eq!(h.prompts_for("a"), 1);
+    assert_eq!(
+        h.attempts("b"),
+        1,
+        "the adopted attempt is not counted again"
+    );
+}
+
+#[test]
+fn a_dead_agent_is_replaced_after_a_backoff_and_its_task_retried() {
+    let mut h = Harness::new(Setup::default());
+    let pane = h.pane_of("a");
+    h.mux.pane(&pane, |p| p.dead = true);
+    h.on(Input::Msg(Msg::Event(Event::PaneDead {
+        pane: pane.clone(),
+        status: Some(1),
+    })));
+    h.settle();
+    assert_eq!(h.mux.calls(&format!("kill {pane}")).len(), 1);
+    assert_eq!(
+        h.mux.calls("spawn").len(),
+        1,
+        "no respawn before the backoff"
+    );
+    h.advance(Duration::from_millis(200));
+    assert_eq!(h.mux.calls("spawn").len(), 1, "250 ms backoff");
+    h.advance(Duration::from_millis(100));
+    assert_eq!(h.mux.calls("spawn").len(), 2);
+    h.advance(TURN);
+    assert_ne!(h.pane_of("a"), pane, "the task went to the new agent");
+    assert_eq!(h.status("a"), TaskStatus::Running);
+}
+
+#[test]
+fn a_turn_past_the_timeout_is_interrupted_with_the_profiles_key_and_retried() {
+    let mut h = Harness::new(Setup {
+        interrupt: Some("C-c"),
+        limits: Limits {
+            task_timeout: Some(Duration::from_secs(5)),
+            ..Limits::default()
+        },
+        ..Setup::default()
+    });
+    let pane = h.pane_of("a");
+    h.advance(Duration::from_secs(4));
+    assert!(h.mux.calls(&format!("key {pane} C-c")).is_empty());
+    h.advance(Duration::from_millis(1100));
+    assert_eq!(h.mux.calls(&format!("key {pane} C-c")).len(), 1);
+    assert!(h.mux.calls(&format!("key {pane} Escape")).is_empty());
+    h.advance(TURN);
+    assert_eq!(h.prompts_for("a"), 2, "retried");
+    assert_eq!(h.attempts("a"), 2);
+}
+
+#[test]
+fn an_idle_agent_without_its_sentinel_is_nudged_then_its_task_fails() {
+    let mut h = Harness::new(Setup::default());
+    let pane = h.pane_of("a");
+    for nudge in 1..=2 {
+        h.mux.pane(&pane, |p| p.busy = false);
+        h.advance(Duration::from_secs(6));
+        let reminders = h.mux.pane(&pane, |p| {
+            p.prompts
+                .iter()
+                .filter(|s| s.starts_with("Continue"))
+                .count()
+        });
+        assert_eq!(reminders, nudge);
+    }
+    h.mux.pane(&pane, |p| p.busy = false);
+    h.advance(Duration::from_secs(6));
+    assert!(matches!(h.status("a"), TaskStatus::Failed(_)));
+    assert!(
+        h.plan()
+            .contains("failed: the agent stopped without creating its sentinel")
+    );
+    // The worker goes on with the next task.
+    assert_eq!(h.prompts_for("b"), 1);
+}
+
+#[test]
+fn pause_holds_back_new_work_and_resume_lets_it_go() {
+    let mut h = Harness::new(Setup::default());
+    h.command(Command::Pause { worker: None });
+    h.agent_done("a");
+    h.advance(STEP * 4);
+    assert_eq!(h.status("a"), TaskStatus::Done, "running work finishes");
+    assert_eq!(h.prompts_for("b"), 0);
+    h.command(Command::Resume { worker: None });
+    h.advance(TURN);
+    assert_eq!(h.prompts_for("b"), 1);
+}
+
+#[test]
+fn a_rate_limited_agent_gets_no_work_until_the_limit_clears() {
+    let mut h = Harness::new(Setup {
+        slow_start: true,
+        ..Setup::default()
+    });
+    let pane = h.mux.live()[0].clone();
+    h.mux.pane(&pane, |p| {
+        p.up = true;
+        p.rate_limited = true;
+    });
+    h.advance(Duration::from_secs(30));
+    assert_eq!(h.prompts_for("a"), 0);
+    assert!(
+        !h.mux
+            .calls("alert swarm: w0 needs you: rate-limited until 9:20pm")
+            .is_empty()
+    );
+    assert_eq!(h.status("a"), TaskStatus::Pending);
+    h.mux.pane(&pane, |p| p.rate_limited = false);
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.prompts_for("a"), 1);
+}
+
+#[test]
+fn a_dialog_at_startup_waits_for_a_person_without_a_deadline() {
+    let mut h = Harness::new(Setup {
+        slow_start: true,
+        ..Setup::default()
+    });
+    let pane = h.mux.live()[0].clone();
+    h.mux.pane(&pane, |p| {
+        p.up = true;
+        p.dialog = true;
+    });
+    // Far past the startup timeout: a person may be slow to answer.
+    h.advance(Duration::from_secs(60));
+    assert!(h.mux.calls("kill").is_empty());
+    assert_eq!(h.prompts_for("a"), 0);
+    h.mux.pane(&pane, |p| p.dialog = false);
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.prompts_for("a"), 1);
+}
+
+#[test]
+fn an_agent_that_never_starts_is_asked_to_quit_then_replaced() {
+    let mut h = Harness::new(Setup {
+        slow_start: true,
+        ..Setup::default()
+    });
+    let pane = h.mux.live()[0].clone();
+    h.advance(Duration::from_secs(11));
+    assert_eq!(h.mux.calls(&format!("text {pane} /exit")).len(), 1);
+    h.advance(Duration::from_secs(4));
+    assert_eq!(h.mux.calls(&format!("kill {pane}")).len(), 1);
+    assert_eq!(h.mux.calls("spawn").len(), 2, "replaced");
+    assert_eq!(h.status("a"), TaskStatus::Pending, "no task was charged");
+    assert_eq!(h.attempts("a"), 0);
+}
+
+#[test]
+fn a_persons_half_typed_text_is_never_erased_at_the_end_of_a_task() {
+    let mut h = Harness::new(Setup::default());
+    let pane = h.pane_of("a");
+    h.write_sentinel("a");
+    h.mux.pane(&pane, |p| {
+        p.busy = false;
+        p.input = "also check the".into();
+    });
+    h.advance(Duration::from_secs(5));
+    assert_eq!(h.status("a"), TaskStatus::Done);
+    assert_eq!(h.mux.pane(&pane, |p| p.input.clone()), "also check the");
+    assert!(h.mux.calls(&format!("key {pane} C-c")).is_empty());
+    assert!(h.mux.calls(&format!("text {pane} /clear")).is_empty());
+    assert_eq!(h.prompts_for("b"), 0);
+    // The person sends their text; then swarm goes on.
+    h.mux.pane(&pane, |p| p.input.clear());
+    h.advance(Duration::from_secs(2));
+    assert_eq!(h.prompts_for("b"), 1);
+}
+
+#[test]
+fn skip_interrupts_a_running_task_and_retry_brings_it_back() {
+    let mut h = Harness::new(Setup::default());
+    let pane = h.pane_of("a");
+    h.command(Command::Skip {
+        task: TaskId("a".into()),
+    });
+    assert_eq!(h.status("a"), TaskStatus::Skipped);
+    assert_eq!(h.mux.calls(&format!("key {pane} Escape")).len(), 1);
+    h.advance(TURN);
+    assert_eq!(h.prompts_for("b"), 1);
+    h.command(Command::Retry {
+        task: TaskId("a".into()),
+    });
+    assert_eq!(h.status("a"), TaskStatus::Pending);
+    h.agent_done("b");
+    h.advance(TURN);
+    assert_eq!(h.prompts_for("a"), 2);
+}
+
+#[test]
+fn the_status_file_is_written_when_something_changed_and_not_otherwise() {
+    let mut h = Harness::new(Setup::default());
+    let state = h.ws.state_path();
+    h.advance(STEP);
+    let first = std::fs::read_to_string(&state).unwrap();
+    assert!(first.contains("\"running\""), "{first}");
+    std::fs::remove_file(&state).unwrap();
+    h.advance(STEP * 4);
+    assert!(!state.exists(), "nothing changed, nothing written");
+    h.agent_done("a");
+    h.advance(TURN);
+    let after = std::fs::read_to_string(&state).unwrap();
+    assert!(after.contains("\"done\""), "{after}");
+}
+
+#[test]
+fn a_signal_ends_the_loop_as_interrupted_with_work_in_flight() {
+    let mut h = Harness::new(Setup::default());
+    h.on(Input::Msg(Msg::Signal(15)));
+    assert_eq!(h.flow, Flow::Interrupted);
+    let summary = h.lp.take().unwrap().finish(true);
+    assert!(summary.interrupted);
+    assert_eq!((summary.done, summary.total), (0, 2));
+}
+
+#[test]
+fn a_lost_tmux_server_stops_the_run_with_a_hint() {
+    let mut h = Harness::new(Setup::default());
+    let err = h
+        .lp()
+        .on(Input::Msg(Msg::ServerLost("gone".into())))
+        .unwrap_err();
+    assert!(err.to_string().contains("run `swarm run` again"), "{err}");
+}
+
+#[test]
+fn a_finished_plan_counts_only_the_tasks_that_were_open() {
+    let mut h = Harness::new(Setup {
+        plan: "- [x] Earlier {#z}\n- [ ] Only {#a}\n",
+        ..Setup::default()
+    });
+    h.agent_done("a");
+    h.advance(TURN);
+    assert_eq!(h.flow, Flow::Finished);
+    let summary = h.lp.take().unwrap().finish(false);
+    assert_eq!(
+        (summary.done, summary.total, summary.already_checked),
+        (1, 1, 1)
+    );
+    assert!(summary.failed.is_empty());
+}

@@ -1,0 +1,202 @@
+//! Waiting on an agent's screen, beside `deliver`: for a ready screen, for the end of a
+//! turn, for a pane a person is using to be free again, and typing a short command such
+//! as `/clear`. Every wait reads time through a `Clock` and has a deadline.
+
+use crate::agent::{Profile, ScreenState};
+use crate::clock::Clock;
+use crate::tmux::{Mux, PaneId};
+use std::time::Duration;
+
+/// How often a wait looks at a pane's screen when tmux cannot say it changed.
+const POLL: Duration = Duration::from_millis(50);
+/// How long a wait lets a pane that started writing go on before reading it.
+const BURST: Duration = Duration::from_millis(10);
+/// How long a wait trusts a quiet pane before reading its screen anyway.
+const RECHECK: Duration = Duration::from_secs(1);
+/// How long a typed command may take to show, and leftover text to clear.
+const TYPING: Duration = Duration::from_secs(2);
+
+/// Something on screen that only a person (or time) can clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// A blocking dialog: a permission question, a trust prompt, a login.
+    Dialog,
+    /// The agent says it is rate-limited, until `until` when it says.
+    RateLimited { until: Option<String> },
+    /// A person is using the pane: scrolling it, typing in it, or running something else.
+    Person(String),
+}
+
+/// Waits until the pane's screen is in one of the `wanted` states, and says which. A
+/// blocking screen is passed to `blocked` once each time it appears, and stops the clock:
+/// only a person may answer a dialog, and a rate limit ends when it ends.
+pub fn wait_for(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    profile: &Profile,
+    timeout: Duration,
+    wanted: &[ScreenState],
+    blocked: &mut dyn FnMut(Blocked),
+) -> Result<ScreenState, String> {
+    let mut deadline = clock.now() + timeout;
+    let mut told = None;
+    loop {
+        let seen = mux.output_count(pane);
+        let screen = mux
+            .capture(pane)
+            .map_err(|e| format!("cannot read the pane: {e}"))?;
+        let state = profile.classify(&screen);
+        if wanted.contains(&state) {
+            return Ok(state);
+        }
+        match state {
+            ScreenState::Dialog | ScreenState::RateLimited => {
+                if told != Some(state) {
+                    told = Some(state);
+                    blocked(match state {
+                        ScreenState::Dialog => Blocked::Dialog,
+                        _ => Blocked::RateLimited {
+                            until: profile.rate_limit_reset(&screen),
+                        },
+                    });
+                }
+                deadline = clock.now() + timeout;
+            }
+            _ => told = None,
+        }
+        if clock.now() >= deadline {
+            return Err(format!("no ready screen after {}s", timeout.as_secs()));
+        }
+        next_look(mux, clock, pane, seen);
+    }
+}
+
+/// Waits until the pane shows the profile's ready screen.
+pub fn wait_ready(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    profile: &Profile,
+    timeout: Duration,
+    blocked: &mut dyn FnMut(Blocked),
+) -> Result<(), String> {
+    wait_for(
+        mux,
+        clock,
+        pane,
+        profile,
+        timeout,
+        &[ScreenState::Ready],
+        blocked,
+    )
+    .map(|_| ())
+}
+
+/// Waits, without a deadline, until a pane that a person is using is theirs no more: out
+/// of copy mode, the agent back in front, and nothing typed in its input box. Each thing
+/// in the way is passed to `blocked` once; a person may take as long as they like, and
+/// only a pane that dies or cannot be read ends the wait early.
+pub fn wait_free(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    profile: &Profile,
+    blocked: &mut dyn FnMut(Blocked),
+) -> Result<(), String> {
+    let mut told = String::new();
+    loop {
+        let seen = mux.output_count(pane);
+        let info = mux
+            .panes()
+            .map_err(|e| format!("cannot list the panes: {e}"))?
+            .into_iter()
+            .find(|p| &p.id == pane)
+            .ok_or_else(|| "the pane is gone".to_string())?;
+        if info.dead {
+            return Err("the agent exited".into());
+        }
+        let in_the_way = if info.in_mode {
+            Some("a person is scrolling the pane (copy mode)".to_string())
+        } else if !profile.runs_as(&info.current_command) {
+            Some(format!(
+                "`{}` is in front of the agent",
+                info.current_command
+            ))
+        } else {
+            let screen = mux
+                .capture(pane)
+                .map_err(|e| format!("cannot read the pane: {e}"))?;
+            (profile.input_pending.is_some()
+                && profile.classify(&screen) == ScreenState::InputPending)
+                .then(|| "text a person typed is in the input box".to_string())
+        };
+        let Some(what) = in_the_way else {
+            return Ok(());
+        };
+        if what != told {
+            blocked(Blocked::Person(what.clone()));
+            told = what;
+        }
+        next_look(mux, clock, pane, seen);
+    }
+}
+
+/// Waits until the screen may have changed since the output count `seen` was taken:
+/// the pane wrote something (then a moment more, so that a burst of writes is read as
+/// one screen) or `RECHECK` passed. Without an event source it polls.
+fn next_look(mux: &dyn Mux, clock: &dyn Clock, pane: &PaneId, seen: Option<u64>) {
+    match seen.and_then(|seen| mux.await_output(pane, seen, RECHECK)) {
+        Some(_) => clock.sleep(BURST),
+        None => clock.sleep(POLL),
+    }
+}
+
+/// Types a short command such as `/clear` and submits it once it shows.
+pub fn type_command(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    profile: &Profile,
+    command: &str,
+) -> Result<(), String> {
+    mux.send_text(pane, command).map_err(|e| e.to_string())?;
+    let deadline = clock.now() + TYPING;
+    while clock.now() < deadline {
+        let screen = mux.capture(pane).map_err(|e| e.to_string())?;
+        if profile.classify(&screen) != ScreenState::Ready {
+            break;
+        }
+        clock.sleep(Duration::from_millis(10));
+    }
+    clock.sleep(profile.settle);
+    mux.send_key(pane, "Enter").map_err(|e| e.to_string())
+}
+
+/// Clears text left in the input box if swarm typed it (a reset command whose Enter was
+/// lost when an orchestrator was killed between the two), and says whether it did. Any
+/// other text is a person's, half typed: it is theirs, and stays.
+pub fn clear_own_leftover(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    profile: &Profile,
+    ours: &str,
+) -> Result<bool, String> {
+    let screen = mux.capture(pane).map_err(|e| e.to_string())?;
+    if profile.classify(&screen) != ScreenState::InputPending
+        || !screen.lines().any(|line| line.trim_end().ends_with(ours))
+    {
+        return Ok(false);
+    }
+    mux.send_key(pane, "C-c").map_err(|e| e.to_string())?;
+    let deadline = clock.now() + TYPING;
+    while clock.now() < deadline {
+        let screen = mux.capture(pane).map_err(|e| e.to_string())?;
+        if profile.classify(&screen) == ScreenState::Ready {
+            return Ok(true);
+        }
+        clock.sleep(POLL);
+    }
+    Err("text swarm typed in the input box would not clear".into())
+}
