@@ -203,11 +203,8 @@ fn pane_died(mux: &dyn Mux, pane: &PaneId) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::Reset;
     use crate::clock::SystemClock;
-    use crate::tmux::{PaneInfo, SpawnSpec, Spawned};
-    use regex::Regex;
-    use std::sync::Mutex;
+    use crate::tmux::fake::{self, FakeMux, FakePane};
 
     const FAST: Timing = Timing {
         poll: Duration::from_millis(1),
@@ -215,222 +212,134 @@ mod tests {
         confirm: Duration::from_millis(30),
     };
 
-    /// An agent behind a fake multiplexer: an input box, and a turn that starts on Enter.
-    #[derive(Default)]
-    struct FakeAgent {
-        input: String,
-        busy: bool,
-        dead: bool,
-        /// Enters the agent misses before it takes one.
-        missed_enters: u32,
-        /// The agent exits at the first Enter.
-        dies_on_enter: bool,
-        refuse: Option<String>,
-        calls: Vec<String>,
+    /// A fake agent in a pane of its own, as `change` makes it.
+    fn agent(change: impl FnOnce(&mut FakePane)) -> (FakeMux, PaneId) {
+        let mux = FakeMux::new();
+        let pane = mux.add_agent("w0");
+        mux.pane(&pane, change);
+        (mux, pane)
     }
 
-    struct FakeMux(Mutex<FakeAgent>);
-
-    impl FakeMux {
-        fn new(agent: FakeAgent) -> FakeMux {
-            FakeMux(Mutex::new(agent))
-        }
-
-        fn calls(&self) -> Vec<String> {
-            self.0.lock().unwrap().calls.clone()
-        }
+    /// What delivery did to the pane: pastes and keys, in order.
+    fn calls(mux: &FakeMux, pane: &PaneId) -> Vec<String> {
+        let paste = format!("paste {pane}");
+        let key = format!("key {pane} ");
+        let world = mux.world();
+        world
+            .calls
+            .iter()
+            .filter_map(|call| match call.strip_prefix(&key) {
+                Some(key) => Some(key.to_string()),
+                None => (call == &paste).then(|| "paste".to_string()),
+            })
+            .collect()
     }
 
-    impl Mux for FakeMux {
-        fn spawn(&self, _: &SpawnSpec) -> Result<Spawned, TmuxError> {
-            unreachable!("delivery never spawns")
-        }
-
-        fn paste(&self, _: &PaneId, text: &str) -> Result<PasteOutcome, TmuxError> {
-            let mut agent = self.0.lock().unwrap();
-            agent.calls.push("paste".into());
-            if let Some(reason) = agent.refuse.clone() {
-                return Ok(PasteOutcome::Refused(reason));
-            }
-            agent.input.push_str(text);
-            Ok(PasteOutcome::Pasted)
-        }
-
-        fn send_key(&self, _: &PaneId, key: &str) -> Result<(), TmuxError> {
-            let mut agent = self.0.lock().unwrap();
-            agent.calls.push(key.into());
-            if agent.dies_on_enter {
-                agent.dead = true;
-            } else if agent.missed_enters > 0 {
-                agent.missed_enters -= 1;
-            } else if !agent.input.is_empty() {
-                agent.input.clear();
-                agent.busy = true;
-            }
-            Ok(())
-        }
-
-        fn send_text(&self, _: &PaneId, _: &str) -> Result<(), TmuxError> {
-            unreachable!("prompt text never goes through send-keys")
-        }
-
-        fn capture(&self, _: &PaneId) -> Result<String, TmuxError> {
-            let agent = self.0.lock().unwrap();
-            let status = if agent.busy {
-                "working… esc to interrupt"
-            } else {
-                ""
-            };
-            Ok(format!("{status}\n> {}\n", agent.input))
-        }
-
-        fn panes(&self) -> Result<Vec<PaneInfo>, TmuxError> {
-            Ok(vec![PaneInfo {
-                id: pane(),
-                dead: self.0.lock().unwrap().dead,
-                dead_status: None,
-                in_mode: false,
-                current_command: "agent".into(),
-                pid: 1,
-                window: "@1".into(),
-            }])
-        }
-
-        fn set_label(&self, _: &PaneId, _: &str) -> Result<(), TmuxError> {
-            unreachable!()
-        }
-
-        fn kill_pane(&self, _: &PaneId) -> Result<(), TmuxError> {
-            unreachable!()
-        }
-
-        fn alert(&self, _: &str) -> Result<(), TmuxError> {
-            unreachable!()
-        }
-        fn transcript(&self, _: &PaneId, _: Option<&std::path::Path>) -> Result<(), TmuxError> {
-            unreachable!()
-        }
-    }
-
-    fn pane() -> PaneId {
-        PaneId("%1".into())
-    }
-
+    /// The fake agent's profile, reading any program in front, with `enter_retries`.
     fn profile(enter_retries: u32) -> Profile {
         Profile {
-            name: "fake".into(),
-            description: String::new(),
-            command: vec!["agent".into()],
-            ready: Regex::new(r"(?m)^> $").unwrap(),
-            input_pending: Some(Regex::new(r"(?m)^> \S").unwrap()),
-            busy: Some(Regex::new("esc to interrupt").unwrap()),
-            reset: Reset::Command("/clear".into()),
-            settle: Duration::from_millis(10),
             enter_retries,
-            startup_timeout: Duration::from_secs(1),
-            dialog: None,
-            rate_limited: None,
-            rate_limit_reset: None,
-            queued: None,
-            interrupt: None,
-            quit: None,
             foreground: Vec::new(),
-            verified: None,
-            env: Default::default(),
+            ..fake::profile(None)
         }
     }
 
-    fn deliver_fast(mux: &FakeMux, profile: &Profile) -> Result<Delivered, DeliveryError> {
-        deliver_with(
-            mux,
-            &SystemClock::new(),
-            &pane(),
-            "fix the parser\nthen test it",
-            profile,
-            &FAST,
-        )
+    fn deliver_fast(
+        (mux, pane): &(FakeMux, PaneId),
+        profile: &Profile,
+    ) -> Result<Delivered, DeliveryError> {
+        let prompt = "fix the parser\nthen test it";
+        deliver_with(mux, &SystemClock::new(), pane, prompt, profile, &FAST)
     }
 
     #[test]
     fn one_enter_after_the_settle_time_submits() {
-        let mux = FakeMux::new(FakeAgent::default());
-        let delivered = deliver_fast(&mux, &profile(2)).unwrap();
+        let agent = agent(|_| {});
+        let delivered = deliver_fast(&agent, &profile(2)).unwrap();
         assert_eq!(delivered.enter_presses, 1);
         assert!(delivered.paste_to_enter >= Duration::from_millis(10));
-        assert_eq!(mux.calls(), ["paste", "Enter"]);
+        assert_eq!(calls(&agent.0, &agent.1), ["paste", "Enter"]);
+        assert_eq!(
+            agent.0.pane(&agent.1, |p| p.prompts.clone()),
+            ["fix the parser\nthen test it"]
+        );
     }
 
     #[test]
     fn a_missed_enter_is_pressed_again() {
-        let mux = FakeMux::new(FakeAgent {
-            missed_enters: 1,
-            ..FakeAgent::default()
-        });
-        let delivered = deliver_fast(&mux, &profile(2)).unwrap();
+        let agent = agent(|p| p.missed_enters = 1);
+        let delivered = deliver_fast(&agent, &profile(2)).unwrap();
         assert_eq!(delivered.enter_presses, 2);
     }
 
     #[test]
     fn gives_up_after_the_retries() {
-        let mux = FakeMux::new(FakeAgent {
-            missed_enters: 10,
-            ..FakeAgent::default()
-        });
-        let err = deliver_fast(&mux, &profile(2)).unwrap_err();
+        let agent = agent(|p| p.missed_enters = 10);
+        let err = deliver_fast(&agent, &profile(2)).unwrap_err();
         assert!(
             matches!(err, DeliveryError::NotSubmitted { presses: 3 }),
             "{err}"
         );
-        assert_eq!(mux.calls(), ["paste", "Enter", "Enter", "Enter"]);
+        assert_eq!(
+            calls(&agent.0, &agent.1),
+            ["paste", "Enter", "Enter", "Enter"]
+        );
     }
 
     #[test]
     fn a_refused_paste_presses_nothing() {
-        let mux = FakeMux::new(FakeAgent {
-            refuse: Some("shell bash".into()),
-            ..FakeAgent::default()
-        });
-        let err = deliver_fast(&mux, &profile(2)).unwrap_err();
+        let agent = agent(|p| p.front = "bash".into());
+        let err = deliver_fast(&agent, &profile(2)).unwrap_err();
         assert!(
             matches!(&err, DeliveryError::Refused(why) if why == "shell bash"),
             "{err}"
         );
-        assert_eq!(mux.calls(), ["paste"]);
+        assert_eq!(calls(&agent.0, &agent.1), ["paste"]);
+    }
+
+    #[test]
+    fn a_program_other_than_the_agent_in_front_is_refused_before_the_paste() {
+        let agent = agent(|p| p.front = "python3".into());
+        let err = deliver_fast(&agent, &fake::profile(None)).unwrap_err();
+        assert!(matches!(&err, DeliveryError::Refused(_)), "{err}");
+        assert!(calls(&agent.0, &agent.1).is_empty());
+    }
+
+    #[test]
+    fn text_a_person_typed_is_never_pasted_onto() {
+        let agent = agent(|p| p.input = "half a thought".into());
+        let err = deliver_fast(&agent, &profile(2)).unwrap_err();
+        assert!(matches!(&err, DeliveryError::Refused(_)), "{err}");
+        assert!(calls(&agent.0, &agent.1).is_empty());
+        assert_eq!(
+            agent.0.pane(&agent.1, |p| p.input.clone()),
+            "half a thought"
+        );
     }
 
     #[test]
     fn a_pane_dying_midway_is_an_error() {
-        let mux = FakeMux::new(FakeAgent {
-            dies_on_enter: true,
-            ..FakeAgent::default()
-        });
-        let err = deliver_fast(&mux, &profile(1)).unwrap_err();
+        let agent = agent(|p| p.dies_on_enter = true);
+        let err = deliver_fast(&agent, &profile(1)).unwrap_err();
         assert!(matches!(err, DeliveryError::PaneDied), "{err}");
     }
 
     #[test]
     fn without_an_input_pattern_a_changed_screen_confirms() {
-        let mux = FakeMux::new(FakeAgent::default());
+        let agent = agent(|_| {});
         let profile = Profile {
             input_pending: None,
             ..profile(0)
         };
-        assert_eq!(deliver_fast(&mux, &profile).unwrap().enter_presses, 1);
+        assert_eq!(deliver_fast(&agent, &profile).unwrap().enter_presses, 1);
     }
 
     #[test]
     fn an_empty_prompt_is_not_pasted() {
-        let mux = FakeMux::new(FakeAgent::default());
-        let err = deliver_with(
-            &mux,
-            &SystemClock::new(),
-            &pane(),
-            " \n",
-            &profile(2),
-            &FAST,
-        )
-        .unwrap_err();
+        let (mux, pane) = agent(|_| {});
+        let err =
+            deliver_with(&mux, &SystemClock::new(), &pane, " \n", &profile(2), &FAST).unwrap_err();
         assert!(matches!(err, DeliveryError::EmptyPrompt), "{err}");
-        assert!(mux.calls().is_empty());
+        assert!(calls(&mux, &pane).is_empty());
     }
 }

@@ -82,7 +82,12 @@ impl Executor {
         Ok(Executor {
             plan: PlanFile::open(&ws.plan)?,
             checkoffs: Vec::new(),
-            notifier: Notifier::new(edges.mux.clone(), settings.notify.clone(), ws.clone()),
+            notifier: Notifier::new(
+                edges.mux.clone(),
+                edges.jobs.clone(),
+                settings.notify.clone(),
+                ws.clone(),
+            ),
             edges,
             profile: Arc::new(settings.profile.clone()),
             template: settings.template.clone(),

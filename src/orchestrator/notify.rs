@@ -2,6 +2,7 @@
 //! or fails, when an agent needs someone, and when the plan is done; and the programs
 //! swarm.toml names for `on_done` and `on_fail`, run without a shell.
 
+use super::jobs::Jobs;
 use crate::config::Notify;
 use crate::plan::{Task, TaskId};
 use crate::scheduler::Notice;
@@ -20,13 +21,24 @@ const HOOK_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct Notifier {
     mux: Arc<dyn Mux>,
+    jobs: Arc<dyn Jobs>,
     settings: Notify,
     ws: Workspace,
 }
 
 impl Notifier {
-    pub fn new(mux: Arc<dyn Mux>, settings: Notify, ws: Workspace) -> Notifier {
-        Notifier { mux, settings, ws }
+    pub fn new(
+        mux: Arc<dyn Mux>,
+        jobs: Arc<dyn Jobs>,
+        settings: Notify,
+        ws: Workspace,
+    ) -> Notifier {
+        Notifier {
+            mux,
+            jobs,
+            settings,
+            ws,
+        }
     }
 
     /// Passes `notice` on, naming tasks by their text and sentinel as the executor knows
@@ -53,10 +65,14 @@ impl Notifier {
             }
         };
         if self.settings.tmux {
-            let told = self.mux.alert(&message);
-            if let Err(e) = told {
-                self.log(&format!("telling tmux {message:?}: {e}"));
-            }
+            // As a job: the loop never waits on tmux for news that people read at leisure.
+            let (mux, log) = (self.mux.clone(), self.log_file());
+            let message = message.clone();
+            self.jobs.spawn(Box::new(move || {
+                if let (Err(e), Some(mut log)) = (mux.alert(&message), log) {
+                    let _ = writeln!(log, "swarm: telling tmux {message:?}: {e}");
+                }
+            }));
         }
         let (program, event, task, attempt, reason) = match notice {
             Notice::Done { task, attempt } => (&self.settings.on_done, "done", task, attempt, None),

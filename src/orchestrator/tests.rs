@@ -14,8 +14,8 @@ use crate::journal::{Journal, Record};
 use crate::plan::TaskId;
 use crate::scheduler::{Command, Event, Limits, TaskStatus};
 use crate::sentinel::Sentinels;
+use crate::tmux::PaneId;
 use crate::tmux::fake::{self, FakeMux};
-use crate::tmux::{Mux, PaneId};
 use crate::workspace::Workspace;
 use crossbeam_channel::Receiver;
 use std::collections::HashMap;
@@ -115,16 +115,7 @@ impl Harness {
         std::fs::create_dir_all(commands::dir(&ws)).unwrap();
         let mux = Arc::new(FakeMux::new());
         for worker in 0..setup.live_panes {
-            mux.spawn(&crate::tmux::SpawnSpec {
-                window: None,
-                window_name: "workers-1".into(),
-                label: format!("w{worker}"),
-                profile: "fake".into(),
-                argv: vec![fake::AGENT.into()],
-                cwd: ws.root.clone(),
-                env: Default::default(),
-            })
-            .unwrap();
+            mux.add_agent(&format!("w{worker}"));
         }
         mux.world().slow_start = setup.slow_start;
         if !setup.earlier.is_empty() {

@@ -92,6 +92,21 @@ impl Tmux {
         self.run_with_input(argv, None)
     }
 
+    /// Sends one command without waiting for its reply, for what only people look at (a
+    /// border label): the caller never queues behind every busy pane's `%output`. Over
+    /// the control client when linked, else as a process on a thread of its own.
+    pub(super) fn post(&self, argv: Argv) {
+        if let (Some(link), Some(line)) = (&self.link, argv.control_line())
+            && link.post(&line)
+        {
+            return;
+        }
+        let tmux = self.clone();
+        std::thread::spawn(move || {
+            let _ = tmux.run_with_input(&argv, None);
+        });
+    }
+
     /// Like `run`, with `input` on tmux's stdin (for `load-buffer -`).
     pub(super) fn run_with_input(
         &self,

@@ -39,6 +39,8 @@ pub struct FakePane {
     pub prompts: Vec<String>,
     /// Enters the agent misses before it takes one.
     pub missed_enters: u32,
+    /// The agent exits at the first Enter.
+    pub dies_on_enter: bool,
     /// The transcript file, while one is on.
     pub transcript: Option<std::path::PathBuf>,
 }
@@ -60,6 +62,7 @@ impl FakePane {
             label: String::new(),
             prompts: Vec::new(),
             missed_enters: 0,
+            dies_on_enter: false,
             transcript: None,
         }
     }
@@ -98,6 +101,21 @@ pub struct FakeMux {
 impl FakeMux {
     pub fn new() -> FakeMux {
         FakeMux::default()
+    }
+
+    /// Starts an agent in a pane of its own, as a spawn by swarm would, with `label` as
+    /// its worker's name.
+    pub fn add_agent(&self, label: &str) -> PaneId {
+        let spec = SpawnSpec {
+            window: None,
+            window_name: "workers-1".into(),
+            label: label.into(),
+            profile: "fake".into(),
+            argv: vec![AGENT.into()],
+            cwd: std::env::temp_dir(),
+            env: BTreeMap::new(),
+        };
+        self.spawn(&spec).expect("a fake spawn").pane
     }
 
     /// The world, to look at or to change as a person would.
@@ -203,6 +221,7 @@ impl Mux for FakeMux {
             return Ok(());
         }
         match key {
+            "Enter" if p.dies_on_enter => p.dead = true,
             "Enter" if p.missed_enters > 0 => p.missed_enters -= 1,
             "Enter" => match p.input.trim() {
                 "" => {}

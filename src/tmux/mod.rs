@@ -128,7 +128,8 @@ pub trait Mux: Send + Sync {
     fn capture(&self, pane: &PaneId) -> Result<String, TmuxError>;
     /// Every pane of the session.
     fn panes(&self) -> Result<Vec<PaneInfo>, TmuxError>;
-    /// Shows `label` in the pane's border (the `@task` pane option).
+    /// Shows `label` in the pane's border (the `@task` pane option), without waiting
+    /// for tmux to confirm: labels are for people.
     fn set_label(&self, pane: &PaneId, label: &str) -> Result<(), TmuxError>;
     fn kill_pane(&self, pane: &PaneId) -> Result<(), TmuxError>;
     /// Tells every person attached: `text` as a message, and a bell in window 0.

@@ -147,8 +147,9 @@ impl Mux for Tmux {
     }
 
     fn set_label(&self, pane: &PaneId, label: &str) -> Result<(), TmuxError> {
-        // `--` so that a label starting with `-` is a value, not a flag.
-        self.run(&Argv::new("set-option").args(["-p", "-t", &pane.0, "--", "@task", label]))?;
+        // `--` so that a label starting with `-` is a value, not a flag. Posted: a label
+        // is for people, and the loop must not wait for it.
+        self.post(Argv::new("set-option").args(["-p", "-t", &pane.0, "--", "@task", label]));
         Ok(())
     }
 
