@@ -39,7 +39,7 @@ struct Timing {
     confirm: Duration,
 }
 
-/// Screens land in 20–90 ms (TMUX-FACTS §1); the caps only bound a slow or silent agent.
+/// Screens land in 20–90 ms (docs/tmux-facts.md §1); the caps only bound a slow or silent agent.
 const TIMING: Timing = Timing {
     poll: Duration::from_millis(20),
     landing_cap: Duration::from_secs(2),
@@ -94,7 +94,7 @@ fn deliver_with(
         ));
     }
     // Prompt text only ever goes through the guarded paste, never send-keys, which reads
-    // key names and stops at 16 KB (TMUX-FACTS §1).
+    // key names and stops at 16 KB (docs/tmux-facts.md §1).
     if let PasteOutcome::Refused(reason) = mux.paste(pane, prompt)? {
         return Err(DeliveryError::Refused(reason));
     }
@@ -121,7 +121,7 @@ fn submit(
     let mut presses = 0;
     loop {
         // The key `Enter`, separately and late: an Enter sharing a read() with the end of
-        // the paste is taken as a newline by Claude's Ink (TMUX-FACTS §1).
+        // the paste is taken as a newline by Claude's Ink (docs/tmux-facts.md §1).
         mux.send_key(pane, "Enter")?;
         presses += 1;
         if took_prompt(mux, clock, pane, &screen, profile, timing)? {

@@ -332,44 +332,79 @@ impl Executor {
         let hook = move || hooks.as_ref().and_then(|dir| hooks::read_state(dir, &name));
         self.edges.jobs.spawn(Box::new(move || {
             let (mux, clock) = (&*edges.mux, &*edges.clock);
+            let send = |event| tx.send(Msg::Event(event)).is_ok();
             let before = hook();
             let mut idle_since: Option<Duration> = None;
-            // The output count when the screen was last read, and whether it looked idle.
-            let mut looked: Option<(u64, bool)> = None;
+            // The output count when the screen was last read, and what it showed.
+            let mut looked: Option<(u64, ScreenState)> = None;
+            // A dialog or a rate limit reported in the middle of the turn, until it clears.
+            let mut blocked = false;
             while !stop.load(Ordering::Relaxed) {
                 // Compared across a sleep, not awaited: an agent at work animates many
                 // times a second, and waking on each frame would cost more than looking.
                 let earlier = mux.output_count(&pane);
                 clock.sleep(MONITOR_POLL);
                 let count = mux.output_count(&pane);
-                if count != earlier {
+                if count != earlier && !blocked {
                     idle_since = None;
                     continue;
                 }
                 // The agent's own word (a hook that fired since the prompt went in) beats
                 // the screen, which is only the fallback.
-                let idle = match hook() {
-                    Some(state) if Some(&state) != before.as_ref() => state.event == "Stop",
+                let seen = match hook() {
+                    Some(state) if !blocked && Some(&state) != before.as_ref() => {
+                        if state.event == "Stop" {
+                            ScreenState::Ready
+                        } else {
+                            ScreenState::Busy
+                        }
+                    }
                     _ => match (count, looked) {
-                        (Some(count), Some((at, idle))) if at == count => idle,
+                        (Some(count), Some((at, seen))) if at == count => seen,
                         _ => {
                             // A pane that is gone is the pane watcher's news, not ours.
                             let Ok(screen) = mux.capture(&pane) else {
                                 return;
                             };
-                            let idle = profile.classify(&screen) == ScreenState::Ready;
-                            looked = count.map(|count| (count, idle));
-                            idle
+                            let seen = profile.classify(&screen);
+                            looked = count.map(|count| (count, seen));
+                            if !blocked {
+                                let event = match seen {
+                                    ScreenState::Dialog => Some(Blocked::Dialog),
+                                    ScreenState::RateLimited => Some(Blocked::RateLimited {
+                                        until: profile.rate_limit_reset(&screen),
+                                    }),
+                                    _ => None,
+                                };
+                                if let Some(what) = event {
+                                    blocked = true;
+                                    if !send(blocked_event(worker, &pane, what)) {
+                                        return;
+                                    }
+                                }
+                            }
+                            seen
                         }
                     },
                 };
-                if !idle {
+                if blocked {
+                    // A person answered the dialog (or the limit passed): the turn goes on.
+                    if !matches!(seen, ScreenState::Dialog | ScreenState::RateLimited) {
+                        blocked = false;
+                        let pane = pane.clone();
+                        if !send(Event::Ready { worker, pane }) {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                if seen != ScreenState::Ready {
                     idle_since = None;
                     continue;
                 }
                 let since = *idle_since.get_or_insert_with(|| clock.now());
                 if clock.now() - since >= IDLE_GRACE && !stop.load(Ordering::Relaxed) {
-                    let _ = tx.send(Msg::Event(Event::IdleWithoutSentinel { worker, pane }));
+                    send(Event::IdleWithoutSentinel { worker, pane });
                     return;
                 }
             }

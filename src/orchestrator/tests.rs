@@ -645,3 +645,60 @@ fn a_finished_plan_counts_only_the_tasks_that_were_open() {
     );
     assert!(summary.failed.is_empty());
 }
+
+#[test]
+fn a_dialog_in_the_middle_of_a_task_pauses_the_worker_and_keeps_its_task() {
+    let mut h = Harness::new(Setup::default());
+    let pane = h.pane_of("a");
+    h.mux.pane(&pane, |p| p.dialog = true);
+    h.advance(Duration::from_secs(2));
+    assert!(
+        !h.mux.calls("alert swarm: w0 needs you").is_empty(),
+        "a person is told"
+    );
+    assert_eq!(h.status("a"), TaskStatus::Running);
+    // Answered: the turn goes on, and nothing else is pasted into the pane meanwhile.
+    h.mux.pane(&pane, |p| p.dialog = false);
+    h.advance(Duration::from_secs(5));
+    assert_eq!(h.status("a"), TaskStatus::Running);
+    assert_eq!(
+        h.mux.calls(&format!("paste {pane}")).len(),
+        1,
+        "no second prompt into a busy pane"
+    );
+    h.agent_done("a");
+    h.advance(TURN);
+    assert_eq!(h.status("a"), TaskStatus::Done);
+    assert_eq!(h.attempts("a"), 1);
+    assert_eq!(h.prompts_for("b"), 1);
+}
+
+#[test]
+fn a_rate_limit_in_the_middle_of_a_task_is_waited_out_without_charging_it() {
+    let mut h = Harness::new(Setup::default());
+    let pane = h.pane_of("a");
+    h.mux.pane(&pane, |p| {
+        p.busy = false;
+        p.rate_limited = true;
+    });
+    // Longer than the idle grace: a limited agent is not an idle one.
+    h.advance(Duration::from_secs(20));
+    assert!(
+        !h.mux
+            .calls("alert swarm: w0 needs you: rate-limited")
+            .is_empty()
+    );
+    assert_eq!(h.status("a"), TaskStatus::Running);
+    assert!(
+        h.mux.pane(&pane, |p| p.prompts.len()) == 1,
+        "no nudge into a limit"
+    );
+    h.mux.pane(&pane, |p| {
+        p.rate_limited = false;
+        p.busy = true;
+    });
+    h.agent_done("a");
+    h.advance(TURN);
+    assert_eq!(h.status("a"), TaskStatus::Done);
+    assert_eq!(h.attempts("a"), 1);
+}
