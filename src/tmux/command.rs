@@ -150,7 +150,7 @@ impl Argv {
         let mut arg = arg.as_ref().to_string_lossy().into_owned();
         // tmux takes an argument ending in `;` as the end of a command, even after `--`
         // and with `send-keys -l`, and eats the `;`. `X\;` becomes the literal `X;`
-        // (TMUX-FACTS §1; tmux #1849, #4350).
+        // (docs/tmux-facts.md §1; tmux #1849, #4350).
         if arg.ends_with(';') {
             arg.insert(arg.len() - 1, '\\');
         }
