@@ -228,6 +228,17 @@ pub enum JournalError {
     },
 }
 
+impl crate::error::Classify for JournalError {
+    fn exit(&self) -> crate::error::Exit {
+        match self {
+            JournalError::Corrupt { .. } | JournalError::ForeignPlan { .. } => {
+                crate::error::Exit::BadInput
+            }
+            JournalError::Io { .. } => crate::error::Exit::Failure,
+        }
+    }
+}
+
 /// An open journal: replayed, and ready for appends.
 pub struct Journal {
     path: PathBuf,

@@ -1,6 +1,7 @@
 //! swarm turns a markdown checklist into finished work by driving a swarm of LLM agent
-//! CLIs in tmux panes. See DESIGN.md for the architecture: a pure scheduler in the middle,
-//! thin edges (tmux, files, clock) around it.
+//! CLIs in tmux panes. docs/architecture.md draws the architecture: a pure scheduler in the
+//! middle, thin edges (tmux, files, clock) around it, and the loop that joins them;
+//! docs/tmux-facts.md has the tmux measurements that the edges rely on.
 
 pub mod agent;
 pub mod cli;
@@ -49,8 +50,8 @@ pub fn run(cli: cli::Cli) -> ExitCode {
         Ok(Outcome::Interrupted) => ExitCode::from(130),
         Ok(Outcome::TimedOut) => ExitCode::from(TIMED_OUT),
         Err(err) => {
-            eprintln!("swarm: {}", render_error(&err));
-            ExitCode::from(if is_bad_input(&err) { 2 } else { 1 })
+            eprintln!("swarm: {}", error::render(&err));
+            ExitCode::from(error::Exit::of(&err).code())
         }
     }
 }
@@ -59,33 +60,4 @@ pub fn run(cli: cli::Cli) -> ExitCode {
 /// (no-color.org). The dashboard and swarm's own tmux server both ask.
 pub fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-fn render_error(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        text.push_str(&format!("\n  caused by: {cause}"));
-    }
-    text
-}
-
-/// Errors that are the user's to fix: a bad plan, config, flag or environment.
-fn is_bad_input(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause.is::<error::BadInput>()
-            || cause.is::<plan::PlanError>()
-            || cause.is::<config::ConfigError>()
-            || cause.is::<prompt::PromptError>()
-            || matches!(
-                cause.downcast_ref::<journal::JournalError>(),
-                Some(
-                    journal::JournalError::Corrupt { .. }
-                        | journal::JournalError::ForeignPlan { .. }
-                )
-            )
-            || matches!(
-                cause.downcast_ref::<tmux::TmuxError>(),
-                Some(tmux::TmuxError::Missing | tmux::TmuxError::TooOld { .. })
-            )
-    })
 }

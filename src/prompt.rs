@@ -61,6 +61,12 @@ impl PromptError {
     }
 }
 
+impl crate::error::Classify for PromptError {
+    fn exit(&self) -> crate::error::Exit {
+        crate::error::Exit::BadInput
+    }
+}
+
 /// A compiled prompt template: strict about undefined names, no HTML escaping.
 #[derive(Clone)]
 pub struct PromptTemplate {

@@ -2,7 +2,7 @@
 //! simulated agent on private tmux servers, runs each scenario beside a baseline in the
 //! same run (the figures are noisy on a shared machine), and prints medians and ratios.
 //!
-//! `cargo run --release --bin swarm-bench -- --quick [--json FILE]`
+//! `cargo run --release --features bench --bin swarm-bench -- --quick [--json FILE]`
 
 use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
@@ -535,7 +535,7 @@ fn lone_agent(opts: &Opts, lab: &Lab, think_ms: u64) -> anyhow::Result<(Tmux, Pa
     Ok((tmux, pane, log))
 }
 
-/// (Enter 10 ms later, TMUX-FACTS §1). Returns (gaps, sentinel → checked) in ms.
+/// (Enter 10 ms later, docs/tmux-facts.md §1). Returns (gaps, sentinel → checked) in ms.
 fn direct_driver(opts: &Opts, tasks: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
     let lab = Lab::new()?;
     write_plan(&lab.ws(), tasks)?;
@@ -663,8 +663,8 @@ fn big_prompt(opts: &Opts) -> anyhow::Result<Vec<Figure>> {
     }])
 }
 
-/// Printable text of exactly `size` bytes with the hazards of TMUX-FACTS §1: unicode,
-/// tabs, quotes, `;` line ends, key names, tmux formats, leading dashes.
+/// Printable text of exactly `size` bytes with the hazards of docs/tmux-facts.md §1:
+/// unicode, tabs, quotes, `;` line ends, key names, tmux formats, leading dashes.
 fn prompt_of_size(size: usize, seed: usize) -> String {
     let lines = [
         "Refactor the parser; keep the offsets é ü ✓ 漢字",

@@ -6,7 +6,7 @@
 use crate::Outcome;
 use crate::cli::SendArgs;
 use crate::config::Overrides;
-use crate::error::BadInput;
+use crate::error::{BadInput, Failure};
 use crate::orchestrator::snapshot::Snapshot;
 use crate::roster::{Activity, Roster};
 use crate::scheduler::WorkerId;
@@ -32,9 +32,11 @@ pub fn run(args: &SendArgs) -> anyhow::Result<Outcome> {
     let pane = &worker.pane.info.id;
     // The paste guard refuses a dead pane anyway; this only says so more plainly.
     if let Activity::Dead(why) = worker.activity(&tmux, &ws) {
-        anyhow::bail!(
-            "w{id} was not given the text: {why}; nothing was typed\nhint: `swarm spawn` starts a new worker"
-        );
+        return Err(Failure::new(format!(
+            "w{id} was not given the text: {why}; nothing was typed"
+        ))
+        .hint("`swarm spawn` starts a new worker")
+        .into());
     }
     match crate::deliver::deliver(
         &tmux,
@@ -51,9 +53,9 @@ pub fn run(args: &SendArgs) -> anyhow::Result<Outcome> {
             println!("delivered to w{id} (pane {pane}){retries}");
             Ok(Outcome::Success)
         }
-        Err(err) => Err(anyhow::anyhow!(
-            "w{id} was not given the text: {err}\nhint: `swarm capture w{id}` shows its pane"
-        )),
+        Err(err) => Err(Failure::new(format!("w{id} was not given the text: {err}"))
+            .hint(format!("`swarm capture w{id}` shows its pane"))
+            .into()),
     }
 }
 

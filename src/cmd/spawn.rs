@@ -6,7 +6,7 @@ use crate::Outcome;
 use crate::agent::{Profile, hooks, launch};
 use crate::cli::SpawnArgs;
 use crate::config::Overrides;
-use crate::error::BadInput;
+use crate::error::{BadInput, Failure};
 use crate::roster::{Roster, parse_name};
 use crate::scheduler::WorkerId;
 use crate::tmux::{Mux, SpawnSpec};
@@ -93,9 +93,13 @@ pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
     let deadline = Instant::now() + profile.startup_timeout;
     let ready = super::wait::idle(&ws, &tmux, profile, &ids, false, Some(deadline))?;
     if let Some(trouble) = ready.trouble() {
-        anyhow::bail!(
-            "not every new worker is ready: {trouble}\nhint: `swarm capture WORKER` shows its \
-             screen (a dialog only a person can answer?); the workers stay in the session"
+        return Err(
+            Failure::new(format!("not every new worker is ready: {trouble}"))
+                .hint(
+                    "`swarm capture WORKER` shows its screen (a dialog only a person can \
+                     answer?); the workers stay in the session",
+                )
+                .into(),
         );
     }
     if let Some(argv) = &orchestrator {

@@ -6,7 +6,7 @@ use crate::Outcome;
 use crate::agent::Profile;
 use crate::cli::WaitArgs;
 use crate::config::Overrides;
-use crate::error::BadInput;
+use crate::error::{BadInput, Failure};
 use crate::plan::TaskId;
 use crate::roster::{Activity, Roster};
 use crate::scheduler::WorkerId;
@@ -249,10 +249,12 @@ impl Report {
             return Ok(Outcome::Success);
         };
         if self.end == End::Hopeless {
-            anyhow::bail!(
-                "waited in vain: {trouble}\nhint: `swarm capture WORKER` shows its last screen; \
-                 `swarm spawn` starts a new worker"
-            );
+            return Err(Failure::new(format!("waited in vain: {trouble}"))
+                .hint(
+                    "`swarm capture WORKER` shows its last screen; `swarm spawn` starts a new \
+                     worker",
+                )
+                .into());
         }
         let after = timeout.map(|d| humantime::format_duration(d).to_string());
         eprintln!(

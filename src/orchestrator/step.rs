@@ -9,6 +9,7 @@ use super::{Msg, Progress, Summary, resume};
 use crate::clock::Clock;
 use crate::commands;
 use crate::config::Settings;
+use crate::error::Failure;
 use crate::journal::{Journal, Replay};
 use crate::plan::{Task, TaskId};
 use crate::scheduler::{Action, Event, Limits, PlanTask, State, TaskStatus};
@@ -197,9 +198,11 @@ impl<'p> Loop<'p> {
             }
             Input::Msg(Msg::ServerLost(why)) => {
                 self.write_snapshot();
-                anyhow::bail!(
-                    "the tmux server went away ({why}); the run stops here\nhint: PLAN.md has every finished task checked; run `swarm run` again to go on"
-                );
+                return Err(Failure::new(format!(
+                    "the tmux server went away ({why}); the run stops here"
+                ))
+                .hint("PLAN.md has every finished task checked; run `swarm run` again to go on")
+                .into());
             }
             Input::Msg(Msg::Signal(_)) => return Ok(Flow::Interrupted),
             Input::Fs(event) => {

@@ -23,7 +23,8 @@ pub enum Key {
     Paste(String),
     Enter,
     /// An Enter that shared a read() with a paste's end or with typed text: real agents
-    /// take it as part of the input (TMUX-FACTS §1), so it is a newline, not a submit.
+    /// take it as part of the input (docs/tmux-facts.md §1), so it is a newline, not a
+    /// submit.
     Newline(Burst),
     Backspace,
     CtrlC,

@@ -1,5 +1,6 @@
 //! A tmux control-mode client (`tmux -C attach` over pipes): events pushed by the server
-//! instead of a process per poll (TMUX-FACTS §2, §6). `-CC` needs a terminal; `-C` does not.
+//! instead of a process per poll (docs/tmux-facts.md §2, §6). `-CC` needs a terminal; `-C`
+//! does not.
 
 use super::{PaneId, Tmux, TmuxError};
 use crossbeam_channel::Receiver;

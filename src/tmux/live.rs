@@ -1,7 +1,7 @@
 //! One control-mode client for a whole run. The orchestrator's small tmux calls (screens,
 //! keys, labels, pane lists) go over it instead of a process each (about 0.2 ms instead of
-//! 2.5 ms and a fork: docs/tmux-facts.md §1–2), and its `%output` tells waiting threads when a
-//! pane has written something, so that nobody reads the screen of a quiet pane.
+//! 2.5 ms and a fork: docs/tmux-facts.md §1–2), and its `%output` tells waiting threads
+//! when a pane has written something, so that nobody reads the screen of a quiet pane.
 
 use super::control::{Control, Message, Notification};
 use super::{PaneId, PaneInfo, Tmux};

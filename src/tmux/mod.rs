@@ -1,5 +1,5 @@
 //! swarm's own thin tmux layer: argv building, timeouts, guarded pastes, pane queries.
-//! TMUX-FACTS.md §6 says why the tmux crates fall short.
+//! docs/tmux-facts.md §6 says why the tmux crates fall short.
 
 mod command;
 pub mod control;
@@ -112,6 +112,21 @@ pub enum TmuxError {
     Invalid(String),
     #[error("running tmux: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl crate::error::Classify for TmuxError {
+    /// A missing or old tmux is the user's to fix; the rest happen while swarm works.
+    fn exit(&self) -> crate::error::Exit {
+        use crate::error::Exit;
+        match self {
+            TmuxError::Missing | TmuxError::TooOld { .. } => Exit::BadInput,
+            TmuxError::Timeout { .. }
+            | TmuxError::Failed { .. }
+            | TmuxError::ServerGone { .. }
+            | TmuxError::Invalid(_)
+            | TmuxError::Io(_) => Exit::Failure,
+        }
+    }
 }
 
 /// The narrow seam between swarm and a terminal multiplexer.

@@ -231,7 +231,7 @@ fn paste_is_byte_exact_at_100_kb() {
     let env = TestEnv::new();
     let (tmux, _) = start(&env, &["cat"]);
     let pane = tee(&env, &tmux, "big.txt");
-    // Many lines: a cooked tty cuts lines at 4095 bytes (TMUX-FACTS §1).
+    // Many lines: a cooked tty cuts lines at 4095 bytes (docs/tmux-facts.md §1).
     let text: String = (0..1000)
         .map(|i| format!("{i:04} {}\n", "abcdefghij;".repeat(9)))
         .collect();

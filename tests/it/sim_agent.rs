@@ -199,7 +199,7 @@ impl Screen {
     }
 }
 
-/// Printable lines with the hazards of TMUX-FACTS §1, at least `bytes` long.
+/// Printable lines with the hazards of docs/tmux-facts.md §1, at least `bytes` long.
 fn big_prompt(bytes: usize) -> String {
     let mut prompt = String::new();
     let mut i = 0;
@@ -452,9 +452,9 @@ fn message_sent_while_busy_is_queued_then_processed() {
     sim.wait_for("ready, nothing queued", |s| s.ready() && !s.has("queued"));
 }
 
-/// Regression for the Enter race (TMUX-FACTS §1): Claude's Ink takes an Enter that shares
-/// a read() with the paste's end as a newline, and the simulator must too, or nothing shows
-/// that swarm's delivery defeats the race.
+/// Regression for the Enter race (docs/tmux-facts.md §1): Claude's Ink takes an Enter that
+/// shares a read() with the paste's end as a newline, and the simulator must too, or
+/// nothing shows that swarm's delivery defeats the race.
 #[test]
 fn enter_sharing_a_read_with_the_paste_end_is_absorbed() {
     let sim = Sim::start(&["--think-ms", "50"]);
