@@ -54,7 +54,12 @@ pub fn deliver(
     prompt: &str,
     profile: &Profile,
 ) -> Result<Delivered, DeliveryError> {
-    deliver_with(mux, pane, prompt, profile, &TIMING)
+    deliver_with(mux, pane, prompt, profile, &TIMING).map_err(|e| match e {
+        // A tmux error about a pane that has died since is the pane dying: the prompt did
+        // not reach the agent, which decides whether the attempt counts.
+        DeliveryError::Tmux(_) if pane_died(mux, pane) => DeliveryError::PaneDied,
+        e => e,
+    })
 }
 
 fn deliver_with(

@@ -6,10 +6,11 @@ use super::Msg;
 use super::notify::Notifier;
 use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
 use crate::config::Settings;
+use crate::deliver::DeliveryError;
 use crate::journal::{Journal, Replay};
 use crate::plan::{PlanFile, Task, TaskId};
 use crate::prompt::PromptTemplate;
-use crate::scheduler::{Action, Event, WorkerId};
+use crate::scheduler::{Action, DeliveryFailure, Event, WorkerId};
 use crate::sentinel::Sentinels;
 use crate::tmux::{Mux, PaneId, SpawnSpec, Tmux};
 use crate::workspace::Workspace;
@@ -150,6 +151,13 @@ impl Executor {
             Action::AwaitReady { worker, pane } => {
                 self.then_ready(worker, pane, |_, _, _, _| Ok(()))
             }
+            Action::AwaitFree { worker, pane } => {
+                let (tmux, profile) = (self.tmux.clone(), self.profile.clone());
+                self.background(move || {
+                    let result = wait_free(&*tmux, &pane, &profile);
+                    ready_event(worker, &pane, result)
+                });
+            }
             Action::Interrupt { worker, pane } => {
                 self.then_ready(worker, pane, |tmux, pane, _, _| {
                     tmux.send_key(pane, INTERRUPT_KEY)
@@ -289,7 +297,11 @@ impl Executor {
                     worker,
                     pane,
                     task,
-                    reason: e.to_string(),
+                    failure: match e {
+                        DeliveryError::Refused(why) => DeliveryFailure::Refused(why),
+                        DeliveryError::PaneDied => DeliveryFailure::PaneGone,
+                        e => DeliveryFailure::NotSubmitted(e.to_string()),
+                    },
                 },
             },
         );
@@ -299,6 +311,8 @@ impl Executor {
     /// screen is read only after the pane has gone quiet, and not again until it writes
     /// more: an agent at work animates, and one that is quiet shows what it showed.
     fn start_monitor(&mut self, worker: WorkerId, pane: PaneId) {
+        // A worker that resumes after a pause is watched anew, by one monitor.
+        self.stop_monitor(worker);
         let stop = Arc::new(AtomicBool::new(false));
         self.monitors.insert(worker, stop.clone());
         let (tmux, profile, tx) = (self.tmux.clone(), self.profile.clone(), self.tx.clone());
@@ -450,6 +464,7 @@ fn moves_on(action: &Action) -> Option<WorkerId> {
         | Action::Deliver { worker, .. }
         | Action::Reset { worker, .. }
         | Action::AwaitReady { worker, .. }
+        | Action::AwaitFree { worker, .. }
         | Action::Interrupt { worker, .. }
         | Action::Nudge { worker, .. } => Some(*worker),
         _ => None,
@@ -475,6 +490,31 @@ fn wait_ready(
         &[ScreenState::Ready],
     )
     .map(|_| ())
+}
+
+/// Waits, for as long as it takes (only a person can end it), until the pane is free for
+/// a paste again: out of copy mode, the agent in front, its input box empty and ready.
+fn wait_free(mux: &dyn Mux, pane: &PaneId, profile: &Profile) -> Result<(), String> {
+    loop {
+        let seen = mux.output_count(pane);
+        let panes = mux
+            .panes()
+            .map_err(|e| format!("cannot list the panes: {e}"))?;
+        let info = panes
+            .iter()
+            .find(|p| &p.id == pane && !p.dead)
+            .ok_or_else(|| "the pane is gone".to_string())?;
+        let agent_in_front = profile.runs_as(&info.current_command) && !info.shell_in_front();
+        if !info.in_mode && agent_in_front {
+            let screen = mux
+                .capture(pane)
+                .map_err(|e| format!("cannot read the pane: {e}"))?;
+            if profile.classify(&screen) == ScreenState::Ready {
+                return Ok(());
+            }
+        }
+        next_look(mux, pane, seen);
+    }
 }
 
 /// Waits until the pane's screen is in one of the `wanted` states, and says which. A
