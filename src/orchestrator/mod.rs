@@ -209,7 +209,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                 // a half-written file would look like tasks were removed.
                 if plan_touched.is_some_and(|t| t.elapsed() >= PLAN_QUIET) {
                     plan_touched = None;
-                    actions.extend(plan_edited(&mut state, &mut exec, &mut watch));
+                    actions.extend(plan_edited(&mut state, &mut exec, &mut watch, &ws.root));
                 }
                 actions.extend(state.handle(Event::Tick { now: started.elapsed() }));
                 let commanded = take_commands(&ws, &mut state);
@@ -283,6 +283,7 @@ fn plan_edited(
     state: &mut State,
     exec: &mut Executor,
     watch: &mut Sentinels,
+    root: &std::path::Path,
 ) -> Vec<crate::scheduler::Action> {
     let Some(tasks) = exec.plan_edited() else {
         return Vec::new();
@@ -298,7 +299,21 @@ fn plan_edited(
     let known: Vec<PlanTask> = tasks
         .iter()
         .filter(|t| exec.tasks().contains_key(&t.id))
-        .map(plan_task)
+        .map(|t| {
+            let mut task = plan_task(t);
+            // A done task comes unchecked for the scheduler to redo only once its sentinel
+            // is gone too (the documented redo); with the sentinel there, a stale save lost
+            // the check mark, and the task stays done.
+            if !task.checked
+                && state
+                    .task(&t.id)
+                    .is_some_and(|e| e.status == TaskStatus::Done)
+            {
+                task.checked =
+                    crate::prompt::sentinel_for(t).is_ok_and(|path| root.join(path).exists());
+            }
+            task
+        })
         .collect();
     let before: HashSet<TaskId> = state.tasks().iter().map(|t| t.id.clone()).collect();
     let actions = state.handle(Event::PlanChanged { tasks: known });
