@@ -24,8 +24,12 @@ pub enum DeliveryError {
     Refused(String),
     #[error("the prompt stayed in the input box after {presses} presses of Enter")]
     NotSubmitted { presses: u32 },
-    #[error("the pane died while the prompt was being delivered")]
+    /// Before the paste went in: the prompt never reached the agent.
+    #[error("the pane died before the prompt reached it")]
     PaneDied,
+    /// After the paste went in: the agent may have read the prompt, and died of it.
+    #[error("the agent's pane died once the prompt was pasted")]
+    DiedOnPrompt,
     #[error(transparent)]
     Tmux(#[from] TmuxError),
 }
@@ -54,12 +58,7 @@ pub fn deliver(
     prompt: &str,
     profile: &Profile,
 ) -> Result<Delivered, DeliveryError> {
-    deliver_with(mux, pane, prompt, profile, &TIMING).map_err(|e| match e {
-        // A tmux error about a pane that has died since is the pane dying: the prompt did
-        // not reach the agent, which decides whether the attempt counts.
-        DeliveryError::Tmux(_) if pane_died(mux, pane) => DeliveryError::PaneDied,
-        e => e,
-    })
+    deliver_with(mux, pane, prompt, profile, &TIMING)
 }
 
 fn deliver_with(
@@ -72,6 +71,28 @@ fn deliver_with(
     if prompt.trim().is_empty() {
         return Err(DeliveryError::EmptyPrompt);
     }
+    // Until the paste is in, a pane that dies takes nothing with it: a tmux error about it
+    // is the pane dying before the prompt reached the agent.
+    let before = paste(mux, pane, prompt, profile).map_err(|e| match e {
+        DeliveryError::Tmux(_) if pane_died(mux, pane) => DeliveryError::PaneDied,
+        e => e,
+    })?;
+    let submitted = submit(mux, pane, &before, profile, timing);
+    // A dead pane's screen can look like anything; say what happened rather than
+    // "not submitted" or a tmux error about a missing pane.
+    if pane_died(mux, pane) {
+        return Err(DeliveryError::DiedOnPrompt);
+    }
+    submitted
+}
+
+/// Pastes `prompt` once the pane may take it, and returns its screen from before.
+fn paste(
+    mux: &dyn Mux,
+    pane: &PaneId,
+    prompt: &str,
+    profile: &Profile,
+) -> Result<String, DeliveryError> {
     // The paste guard refuses shells; this also refuses anything that is not the agent
     // the profile expects in front (a pager, an editor it spawned, a wrapper left behind).
     if !profile.foreground.is_empty() {
@@ -101,13 +122,7 @@ fn deliver_with(
     if let PasteOutcome::Refused(reason) = mux.paste(pane, prompt)? {
         return Err(DeliveryError::Refused(reason));
     }
-    let submitted = submit(mux, pane, &before, profile, timing);
-    // A dead pane's screen can look like anything; say what happened rather than
-    // "not submitted" or a tmux error about a missing pane.
-    if pane_died(mux, pane) {
-        return Err(DeliveryError::PaneDied);
-    }
-    submitted
+    Ok(before)
 }
 
 fn submit(
@@ -392,7 +407,7 @@ mod tests {
             ..FakeAgent::default()
         });
         let err = deliver_fast(&mux, &profile(1)).unwrap_err();
-        assert!(matches!(err, DeliveryError::PaneDied), "{err}");
+        assert!(matches!(err, DeliveryError::DiedOnPrompt), "{err}");
     }
 
     #[test]

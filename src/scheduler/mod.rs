@@ -42,8 +42,7 @@ impl Default for Limits {
 }
 
 /// Where a task stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "state", content = "reason")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskStatus {
     Pending,
     /// Exactly one worker holds it (its state names the task).
@@ -114,8 +113,8 @@ pub enum DeliveryFailure {
     /// Nothing was typed: the pane is in copy mode, a person is typing in it, or a program
     /// other than the agent is in front. Not an attempt; the pane waits for its person.
     Refused(String),
-    /// The prompt went in but was not taken (it stayed in the input box, or tmux failed
-    /// half-way). The attempt counts.
+    /// The prompt went in, or may have, but was not taken: it stayed in the input box, the
+    /// agent died of it, or tmux failed half-way. The attempt counts.
     NotSubmitted(String),
     /// The pane died before the prompt reached the agent. Not an attempt.
     PaneGone,
@@ -128,9 +127,7 @@ impl std::fmt::Display for DeliveryFailure {
                 write!(f, "the pane refused the paste ({why}); nothing was typed")
             }
             DeliveryFailure::NotSubmitted(why) => f.write_str(why),
-            DeliveryFailure::PaneGone => {
-                f.write_str("the pane died while the prompt was being delivered")
-            }
+            DeliveryFailure::PaneGone => f.write_str("the pane died before the prompt reached it"),
         }
     }
 }
@@ -456,7 +453,7 @@ impl State {
                         Some(code) => format!("agent exited with status {code}"),
                         None => "agent exited".to_string(),
                     };
-                    self.replace_worker(worker, &reason, &mut actions);
+                    self.pane_died(worker, reason, &mut actions);
                 }
             }
             Event::PlanChanged { tasks } => self.plan_changed(&tasks, &mut actions),
@@ -490,6 +487,34 @@ impl State {
         actions
     }
 
+    fn pane_died(&mut self, worker: WorkerId, reason: String, actions: &mut Vec<Action>) {
+        let w = &mut self.workers[worker];
+        let held = match &w.state {
+            WorkerState::Paused { inner, .. } => &**inner,
+            state => state,
+        };
+        match held {
+            // The delivery reports soon, and knows whether the prompt reached the agent.
+            WorkerState::Delivering { task, nudges, .. } => {
+                w.state = WorkerState::Dying {
+                    task: task.clone(),
+                    nudges: *nudges,
+                    reason,
+                };
+            }
+            // Known already.
+            WorkerState::Dying { .. } => {}
+            WorkerState::Starting
+            | WorkerState::Idle
+            | WorkerState::Finishing { .. }
+            | WorkerState::Busy { .. }
+            | WorkerState::Resetting
+            | WorkerState::Interrupting
+            | WorkerState::Paused { .. }
+            | WorkerState::Retired { .. } => self.replace_worker(worker, &reason, actions),
+        }
+    }
+
     fn spawned(&mut self, worker: WorkerId, pane: PaneId, actions: &mut Vec<Action>) {
         match self.workers[worker].state {
             // Nothing is to run there any more: the new agent is not wanted.
@@ -506,6 +531,7 @@ impl State {
             | WorkerState::Finishing { .. }
             | WorkerState::Busy { .. }
             | WorkerState::Interrupting
+            | WorkerState::Dying { .. }
             | WorkerState::Paused { .. } => self.release(worker, "its agent was replaced", actions),
         }
         let w = &mut self.workers[worker];
@@ -546,6 +572,8 @@ impl State {
             WorkerState::Delivering { .. }
             | WorkerState::Finishing { .. }
             | WorkerState::Busy { .. } => {}
+            // Its pane is dead: the delivery's report decides what comes next.
+            WorkerState::Dying { .. } => {}
             WorkerState::Paused { .. } => self.resume(worker, pane, actions),
             WorkerState::Retired { .. } => {}
         }
@@ -581,7 +609,9 @@ impl State {
                 }
             }
             // Its delivery still reports.
-            state @ (WorkerState::Delivering { .. } | WorkerState::Finishing { .. }) => state,
+            state @ (WorkerState::Delivering { .. }
+            | WorkerState::Finishing { .. }
+            | WorkerState::Dying { .. }) => state,
             WorkerState::Starting
             | WorkerState::Idle
             | WorkerState::Resetting
@@ -603,6 +633,12 @@ impl State {
         let w = &mut self.workers[worker];
         let state = std::mem::replace(&mut w.state, WorkerState::Idle);
         let (inner, at) = match state {
+            // A dead pane shows nothing a person could answer; a retired worker waits for
+            // nothing.
+            state @ (WorkerState::Dying { .. } | WorkerState::Retired { .. }) => {
+                w.state = state;
+                return;
+            }
             WorkerState::Paused {
                 inner,
                 why: was,
@@ -639,6 +675,17 @@ impl State {
         task: TaskId,
         actions: &mut Vec<Action>,
     ) {
+        // The prompt went in, and then the agent died: the attempt counts.
+        if let WorkerState::Dying {
+            task: t, reason, ..
+        } = &self.workers[worker].state
+            && *t == task
+        {
+            let reason = reason.clone();
+            actions.push(Action::Journal(Record::Delivered { task, worker }));
+            self.replace_worker(worker, &reason, actions);
+            return;
+        }
         let w = &mut self.workers[worker];
         let (state, paused) = match &mut w.state {
             WorkerState::Paused { inner, .. } => (&mut **inner, true),
@@ -690,8 +737,25 @@ impl State {
         };
         let reason = format!("delivery failed: {failure}");
         match (held, failure) {
-            (WorkerState::Delivering { task: t, .. } | WorkerState::Finishing { task: t }, _)
-                if t != task => {}
+            (
+                WorkerState::Delivering { task: t, .. }
+                | WorkerState::Dying { task: t, .. }
+                | WorkerState::Finishing { task: t },
+                _,
+            ) if t != task => {}
+            // The agent died before the prompt reached it: not an attempt.
+            (
+                WorkerState::Dying {
+                    nudges: 0, reason, ..
+                },
+                DeliveryFailure::PaneGone | DeliveryFailure::Refused(_),
+            ) => {
+                self.unsend(&task, &reason, actions);
+                self.workers[worker].state = WorkerState::Starting;
+                self.replace_worker(worker, &reason, actions);
+            }
+            // The prompt, or the task's own before a reminder, reached it: the attempt counts.
+            (WorkerState::Dying { reason, .. }, _) => self.replace_worker(worker, &reason, actions),
             (
                 WorkerState::Delivering { .. } | WorkerState::Finishing { .. },
                 DeliveryFailure::PaneGone,
@@ -835,9 +899,9 @@ impl State {
             WorkerState::Delivering {
                 task, nudges: 0, ..
             } => self.unsend(&task, reason, actions),
-            WorkerState::Delivering { task, .. } | WorkerState::Busy { task, .. } => {
-                self.requeue(&task, reason, actions)
-            }
+            WorkerState::Delivering { task, .. }
+            | WorkerState::Dying { task, .. }
+            | WorkerState::Busy { task, .. } => self.requeue(&task, reason, actions),
             WorkerState::Starting
             | WorkerState::Idle
             | WorkerState::Finishing { .. }
@@ -949,6 +1013,11 @@ impl State {
                 }
             }
             WorkerState::Busy { .. } => self.reset_worker(worker, actions),
+            // Done, and then its agent died: it needs a new one all the same.
+            WorkerState::Dying { reason, .. } => {
+                let reason = reason.clone();
+                self.replace_worker(worker, &reason, actions);
+            }
             // `holder` found it holding the task: it delivers or works on it.
             WorkerState::Starting
             | WorkerState::Idle

@@ -263,6 +263,7 @@ fn a_dead_agent_requeues_its_task_and_is_replaced_with_backoff() {
 fn events_about_an_old_pane_are_ignored() {
     let mut state = State::new(&plan(&["a"]), 1, Limits::default());
     boot(&mut state);
+    delivered(&mut state, 0);
     state.handle(Event::PaneDead {
         pane: pane(0),
         status: None,
@@ -913,6 +914,34 @@ fn a_refused_reminder_keeps_the_task_with_its_agent() {
     assert_eq!(state.task(&id("a")).unwrap().attempts, 1);
 }
 
+/// Kills the agent of worker 0, which delivers `a`: the pane watcher and the delivery
+/// both report, in the order given. Returns what the second report brought.
+fn killed_while_delivering(
+    state: &mut State,
+    current: &PaneId,
+    failure: DeliveryFailure,
+    watcher_first: bool,
+) -> Vec<Action> {
+    let dead = Event::PaneDead {
+        pane: current.clone(),
+        status: Some(1),
+    };
+    let failed = Event::DeliveryFailed {
+        worker: 0,
+        pane: current.clone(),
+        task: id("a"),
+        failure,
+    };
+    let (first, second) = if watcher_first {
+        (dead, failed)
+    } else {
+        (failed, dead)
+    };
+    let mut actions = state.handle(first);
+    actions.extend(state.handle(second));
+    actions
+}
+
 #[test]
 fn an_agent_that_dies_before_its_prompt_lands_costs_no_attempt() {
     let limits = Limits {
@@ -923,22 +952,9 @@ fn an_agent_that_dies_before_its_prompt_lands_costs_no_attempt() {
     let mut state = State::new(&plan(&["a"]), 1, limits);
     boot(&mut state);
     let mut current = pane(0);
-    for n in 1..=5 {
-        // Killed as its delivery starts: reported by the pane watcher, or by the delivery.
-        let death = if n % 2 == 0 {
-            Event::PaneDead {
-                pane: current.clone(),
-                status: Some(1),
-            }
-        } else {
-            Event::DeliveryFailed {
-                worker: 0,
-                pane: current.clone(),
-                task: id("a"),
-                failure: DeliveryFailure::PaneGone,
-            }
-        };
-        let actions = state.handle(death);
+    for n in 1..=4 {
+        let actions =
+            killed_while_delivering(&mut state, &current, DeliveryFailure::PaneGone, n % 2 == 0);
         assert!(actions.contains(&Action::Kill {
             pane: current.clone()
         }));
@@ -958,6 +974,45 @@ fn an_agent_that_dies_before_its_prompt_lands_costs_no_attempt() {
         });
         assert_eq!(delivers(&ready), [(0, "a".into(), 1)]);
     }
+}
+
+#[test]
+fn an_agent_that_dies_of_its_prompt_costs_an_attempt_whichever_report_comes_first() {
+    let limits = Limits {
+        max_attempts: 2,
+        max_restarts: 10,
+        ..Limits::default()
+    };
+    let mut state = State::new(&plan(&["a", "b"]), 1, limits);
+    boot(&mut state);
+    let died =
+        || DeliveryFailure::NotSubmitted("the agent's pane died once the prompt was pasted".into());
+    killed_while_delivering(&mut state, &pane(0), died(), true);
+    state.handle(Event::Spawned {
+        worker: 0,
+        pane: pane(1),
+    });
+    let ready = state.handle(Event::Ready {
+        worker: 0,
+        pane: pane(1),
+    });
+    assert_eq!(delivers(&ready), [(0, "a".into(), 2)]);
+    let last = killed_while_delivering(&mut state, &pane(1), died(), false);
+    assert!(
+        last.iter()
+            .any(|a| matches!(a, Action::NoteFailure { task, .. } if *task == id("a"))),
+        "{last:?}"
+    );
+    // The poison prompt does not starve the rest of the plan.
+    state.handle(Event::Spawned {
+        worker: 0,
+        pane: pane(2),
+    });
+    let ready = state.handle(Event::Ready {
+        worker: 0,
+        pane: pane(2),
+    });
+    assert_eq!(delivers(&ready), [(0, "b".into(), 1)]);
 }
 
 /// Runs `tasks` tasks on `workers` workers to the end, killing the agent of the worker
@@ -1137,7 +1192,9 @@ fn assert_links_hold(state: &State) {
             WorkerState::Paused { inner, .. } => assert!(
                 !matches!(
                     **inner,
-                    WorkerState::Paused { .. } | WorkerState::Retired { .. }
+                    WorkerState::Paused { .. }
+                        | WorkerState::Retired { .. }
+                        | WorkerState::Dying { .. }
                 ),
                 "w{}: {:?}",
                 w.id,

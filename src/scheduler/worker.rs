@@ -22,6 +22,14 @@ pub enum WorkerState {
         since: Duration,
         nudges: u32,
     },
+    /// Its agent's pane died while the prompt of `task` (or a reminder) was being
+    /// delivered. Whether the prompt reached the agent, and so whether the attempt counts,
+    /// is for the delivery to say; then the agent is replaced.
+    Dying {
+        task: TaskId,
+        nudges: u32,
+        reason: String,
+    },
     /// The sentinel of `task` came while its prompt was still being submitted: the task is
     /// done, and the worker gets a fresh context once the delivery ends.
     Finishing { task: TaskId },
@@ -72,7 +80,9 @@ impl WorkerState {
     /// The task it holds (a task is `Running` exactly while one worker holds it).
     pub fn task(&self) -> Option<&TaskId> {
         match self {
-            WorkerState::Delivering { task, .. } | WorkerState::Busy { task, .. } => Some(task),
+            WorkerState::Delivering { task, .. }
+            | WorkerState::Dying { task, .. }
+            | WorkerState::Busy { task, .. } => Some(task),
             WorkerState::Paused { inner, .. } => inner.task(),
             WorkerState::Starting
             | WorkerState::Idle
@@ -86,7 +96,8 @@ impl WorkerState {
     /// The state's name, as `swarm status` and the status snapshot show it.
     pub fn name(&self) -> &'static str {
         match self {
-            WorkerState::Starting => "starting",
+            // A new agent is on its way.
+            WorkerState::Starting | WorkerState::Dying { .. } => "starting",
             WorkerState::Idle => "idle",
             // Finishing is still delivering, as far as anyone watching can tell.
             WorkerState::Delivering { .. } | WorkerState::Finishing { .. } => "delivering",
