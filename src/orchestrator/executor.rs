@@ -271,7 +271,17 @@ impl Executor {
         let sentinel = self.sentinels[&id].clone();
         // Expect the sentinel before the prompt goes out: a fast agent may beat us to it.
         if let Some(done) = watch.expect(&sentinel, id.clone()) {
-            return Ok(vec![Event::Sentinel { task: done }]);
+            // Nothing goes out, and the worker must hear so, or it waits for a delivery.
+            let failure = DeliveryFailure::NotSubmitted("its sentinel was already there".into());
+            return Ok(vec![
+                Event::Sentinel { task: done },
+                Event::DeliveryFailed {
+                    worker,
+                    pane,
+                    task: id,
+                    failure,
+                },
+            ]);
         }
         let prompt = self
             .template

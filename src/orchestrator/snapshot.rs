@@ -227,10 +227,11 @@ impl Snapshot {
                 w.id,
                 w.pane.as_deref().unwrap_or("-"),
                 w.state,
-                match &w.needs {
-                    Some(what) if w.state == "rate-limited" => what.clone(),
-                    Some(what) => format!("needs you: {what}"),
-                    None => w.task.clone().unwrap_or_default(),
+                match (&w.needs, &w.retired) {
+                    (Some(what), _) if w.state == "rate-limited" => what.clone(),
+                    (Some(what), _) => format!("needs you: {what}"),
+                    (None, Some(why)) => format!("retired: {why}"),
+                    (None, None) => w.task.clone().unwrap_or_default(),
                 }
             );
         }

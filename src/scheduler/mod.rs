@@ -1309,7 +1309,7 @@ impl State {
             for id in stranded {
                 self.fail(
                     &id,
-                    "no workers left: every agent kept failing to start",
+                    "no workers left: every worker was retired, its agent failing again and again",
                     actions,
                 );
             }

@@ -219,6 +219,29 @@ fn sentinel_before_delivered_resets_after_delivery() {
 }
 
 #[test]
+fn a_task_found_done_when_its_prompt_was_due_frees_its_worker() {
+    // The sentinel was there already: nothing goes out, and the edge says so.
+    let mut state = State::new(&plan(&["a", "b"]), 1, Limits::default());
+    boot(&mut state);
+    state.handle(Event::Sentinel { task: id("a") });
+    let actions = state.handle(Event::DeliveryFailed {
+        worker: 0,
+        pane: pane(0),
+        task: id("a"),
+        failure: DeliveryFailure::NotSubmitted("its sentinel was already there".into()),
+    });
+    assert!(actions.contains(&Action::Reset {
+        worker: 0,
+        pane: pane(0)
+    }));
+    let ready = state.handle(Event::Ready {
+        worker: 0,
+        pane: pane(0),
+    });
+    assert_eq!(delivers(&ready), [(0, "b".into(), 1)]);
+}
+
+#[test]
 fn a_repeated_sentinel_checks_off_once() {
     let mut state = State::new(&plan(&["a"]), 1, Limits::default());
     boot(&mut state);
