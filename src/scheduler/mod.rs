@@ -650,7 +650,14 @@ impl State {
                 }
                 (inner, at)
             }
-            other => (Box::new(other), now),
+            // It goes on as it was once its pane is free, holding what it held.
+            state @ (WorkerState::Starting
+            | WorkerState::Idle
+            | WorkerState::Delivering { .. }
+            | WorkerState::Finishing { .. }
+            | WorkerState::Busy { .. }
+            | WorkerState::Resetting
+            | WorkerState::Interrupting) => (Box::new(state), now),
         };
         let what = why.describe();
         let label = match why {
@@ -717,8 +724,18 @@ impl State {
                 });
                 actions.push(Action::Reset { worker, pane });
             }
-            // Old news: another task's delivery, or the worker has moved on.
-            _ => {}
+            // Old news: another task's delivery, or the worker has moved on. (A dying
+            // worker's report was taken above; a paused one never wraps another pause.)
+            WorkerState::Delivering { .. }
+            | WorkerState::Finishing { .. }
+            | WorkerState::Starting
+            | WorkerState::Idle
+            | WorkerState::Dying { .. }
+            | WorkerState::Busy { .. }
+            | WorkerState::Resetting
+            | WorkerState::Interrupting
+            | WorkerState::Paused { .. }
+            | WorkerState::Retired { .. } => {}
         }
     }
 
@@ -1111,20 +1128,27 @@ impl State {
     fn idle_without_sentinel(&mut self, worker: WorkerId, pane: PaneId, actions: &mut Vec<Action>) {
         let max = self.limits.max_nudges;
         let w = &mut self.workers[worker];
-        let WorkerState::Busy {
-            task,
-            since,
-            nudges,
-        } = &w.state
-        else {
-            // Old news: it moved on, or waits for a person.
-            return;
+        let (task, since, nudges) = match &w.state {
+            WorkerState::Busy {
+                task,
+                since,
+                nudges,
+            } => (task.clone(), *since, *nudges),
+            // Old news: it moved on, or waits for a person (who may have stopped it).
+            WorkerState::Starting
+            | WorkerState::Idle
+            | WorkerState::Delivering { .. }
+            | WorkerState::Dying { .. }
+            | WorkerState::Finishing { .. }
+            | WorkerState::Resetting
+            | WorkerState::Interrupting
+            | WorkerState::Paused { .. }
+            | WorkerState::Retired { .. } => return,
         };
-        let task = task.clone();
-        if *nudges < max {
+        if nudges < max {
             w.state = WorkerState::Delivering {
                 task: task.clone(),
-                since: *since,
+                since,
                 nudges: nudges + 1,
             };
             actions.push(Action::Nudge { worker, pane, task });
