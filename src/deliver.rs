@@ -24,8 +24,12 @@ pub enum DeliveryError {
     Refused(String),
     #[error("the prompt stayed in the input box after {presses} presses of Enter")]
     NotSubmitted { presses: u32 },
-    #[error("the pane died while the prompt was being delivered")]
+    /// Before the paste went in: the prompt never reached the agent.
+    #[error("the pane died before the prompt reached it")]
     PaneDied,
+    /// After the paste went in: the agent may have read the prompt, and died of it.
+    #[error("the agent's pane died once the prompt was pasted")]
+    DiedOnPrompt,
     #[error(transparent)]
     Tmux(#[from] TmuxError),
 }
@@ -69,6 +73,28 @@ fn deliver_with(
     if prompt.trim().is_empty() {
         return Err(DeliveryError::EmptyPrompt);
     }
+    // Until the paste is in, a pane that dies takes nothing with it: a tmux error about it
+    // is the pane dying before the prompt reached the agent.
+    let before = paste(mux, pane, prompt, profile).map_err(|e| match e {
+        DeliveryError::Tmux(_) if pane_died(mux, pane) => DeliveryError::PaneDied,
+        e => e,
+    })?;
+    let submitted = submit(mux, clock, pane, &before, profile, timing);
+    // A dead pane's screen can look like anything; say what happened rather than
+    // "not submitted" or a tmux error about a missing pane.
+    if pane_died(mux, pane) {
+        return Err(DeliveryError::DiedOnPrompt);
+    }
+    submitted
+}
+
+/// Pastes `prompt` once the pane may take it, and returns its screen from before.
+fn paste(
+    mux: &dyn Mux,
+    pane: &PaneId,
+    prompt: &str,
+    profile: &Profile,
+) -> Result<String, DeliveryError> {
     // The paste guard refuses shells; this also refuses anything that is not the agent
     // the profile expects in front (a pager, an editor it spawned, a wrapper left behind).
     if !profile.foreground.is_empty() {
@@ -98,13 +124,7 @@ fn deliver_with(
     if let PasteOutcome::Refused(reason) = mux.paste(pane, prompt)? {
         return Err(DeliveryError::Refused(reason));
     }
-    let submitted = submit(mux, clock, pane, &before, profile, timing);
-    // A dead pane's screen can look like anything; say what happened rather than
-    // "not submitted" or a tmux error about a missing pane.
-    if pane_died(mux, pane) {
-        return Err(DeliveryError::PaneDied);
-    }
-    submitted
+    Ok(before)
 }
 
 fn submit(
@@ -321,7 +341,7 @@ mod tests {
     fn a_pane_dying_midway_is_an_error() {
         let agent = agent(|p| p.dies_on_enter = true);
         let err = deliver_fast(&agent, &profile(1)).unwrap_err();
-        assert!(matches!(err, DeliveryError::PaneDied), "{err}");
+        assert!(matches!(err, DeliveryError::DiedOnPrompt), "{err}");
     }
 
     #[test]

@@ -2,209 +2,13 @@
 //! scheduler decided, so that a restarted orchestrator knows which tasks are in flight on
 //! which panes and how many attempts each has had. Nothing is lost and nothing is done twice.
 
-use crate::plan::TaskId;
-use crate::scheduler::WorkerId;
-use crate::tmux::PaneId;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+pub use crate::scheduler::record::{Record, Replay};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Journal format version, in the header line.
-const FORMAT: u32 = 1;
-/// Records after which the journal is rewritten as its replayed state.
+/// Records after which the journal is rewritten as its replayed state, by default.
 const COMPACT_AFTER: usize = 10_000;
-
-/// One line of the journal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "kebab-case")]
-pub enum Record {
-    /// The first line: which plan this journal belongs to.
-    Header {
-        format: u32,
-        plan: PathBuf,
-    },
-    Spawned {
-        worker: WorkerId,
-        pane: PaneId,
-    },
-    WorkerDied {
-        worker: WorkerId,
-        pane: PaneId,
-        reason: String,
-    },
-    Assigned {
-        task: TaskId,
-        worker: WorkerId,
-        pane: PaneId,
-        attempt: u32,
-    },
-    Delivered {
-        task: TaskId,
-        worker: WorkerId,
-    },
-    Done {
-        task: TaskId,
-    },
-    Requeued {
-        task: TaskId,
-        reason: String,
-    },
-    Failed {
-        task: TaskId,
-        reason: String,
-    },
-    Skipped {
-        task: TaskId,
-    },
-    /// A person asked for a failed or skipped task to be tried again.
-    Retried {
-        task: TaskId,
-    },
-    /// Every task was done or failed: the next run starts a fresh journal.
-    Finished,
-    /// A compacted task: its attempts so far (and where it runs, if it does).
-    Task {
-        task: TaskId,
-        attempts: u32,
-        #[serde(skip_serializing_if = "Option::is_none", default)]
-        running: Option<Flight>,
-        #[serde(skip_serializing_if = "Option::is_none", default)]
-        closed: Option<Closed>,
-    },
-}
-
-/// Where a task was last sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Flight {
-    pub worker: WorkerId,
-    pub pane: PaneId,
-    pub attempt: u32,
-    /// Enter was confirmed; otherwise delivery was under way when the record ended.
-    pub delivered: bool,
-}
-
-/// How a task ended, when it did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "how", content = "reason")]
-pub enum Closed {
-    Done,
-    Failed(String),
-    Skipped,
-}
-
-/// What replaying a journal tells about one task.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TaskHistory {
-    pub attempts: u32,
-    pub running: Option<Flight>,
-    pub closed: Option<Closed>,
-}
-
-/// The journal's state after replay.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Replay {
-    pub tasks: BTreeMap<TaskId, TaskHistory>,
-    /// The last pane of each worker that had one.
-    pub workers: BTreeMap<WorkerId, PaneId>,
-    pub records: usize,
-    /// The run that wrote this journal finished.
-    pub finished: bool,
-}
-
-impl Replay {
-    /// Folds one more record into the state.
-    pub fn apply(&mut self, record: Record) {
-        self.records += 1;
-        self.finished = matches!(record, Record::Finished);
-        match record {
-            Record::Header { .. } | Record::Finished => {}
-            Record::Spawned { worker, pane } => {
-                self.workers.insert(worker, pane);
-            }
-            Record::WorkerDied { worker, pane, .. } => {
-                if self.workers.get(&worker) == Some(&pane) {
-                    self.workers.remove(&worker);
-                }
-            }
-            Record::Assigned {
-                task,
-                worker,
-                pane,
-                attempt,
-            } => {
-                let t = self.tasks.entry(task).or_default();
-                t.attempts = t.attempts.max(attempt);
-                t.closed = None;
-                t.running = Some(Flight {
-                    worker,
-                    pane,
-                    attempt,
-                    delivered: false,
-                });
-            }
-            Record::Delivered { task, worker } => {
-                if let Some(flight) = self.tasks.entry(task).or_default().running.as_mut()
-                    && flight.worker == worker
-                {
-                    flight.delivered = true;
-                }
-            }
-            Record::Done { task } => self.close(task, Closed::Done),
-            Record::Failed { task, reason } => self.close(task, Closed::Failed(reason)),
-            Record::Skipped { task } => self.close(task, Closed::Skipped),
-            Record::Requeued { task, .. } => {
-                self.tasks.entry(task).or_default().running = None;
-            }
-            Record::Retried { task } => {
-                let t = self.tasks.entry(task).or_default();
-                t.closed = None;
-                t.attempts = 0;
-            }
-            Record::Task {
-                task,
-                attempts,
-                running,
-                closed,
-            } => {
-                self.tasks.insert(
-                    task,
-                    TaskHistory {
-                        attempts,
-                        running,
-                        closed,
-                    },
-                );
-            }
-        }
-    }
-
-    fn close(&mut self, task: TaskId, how: Closed) {
-        let t = self.tasks.entry(task).or_default();
-        t.running = None;
-        t.closed = Some(how);
-    }
-
-    /// The records that rebuild this state, for compaction.
-    fn compacted(&self, plan: &Path) -> Vec<Record> {
-        let mut out = vec![Record::Header {
-            format: FORMAT,
-            plan: plan.to_path_buf(),
-        }];
-        out.extend(self.workers.iter().map(|(&worker, pane)| Record::Spawned {
-            worker,
-            pane: pane.clone(),
-        }));
-        out.extend(self.tasks.iter().map(|(task, h)| Record::Task {
-            task: task.clone(),
-            attempts: h.attempts,
-            running: h.running.clone(),
-            closed: h.closed.clone(),
-        }));
-        out
-    }
-}
 
 /// Problems with an existing journal: the user decides (exit 2), PLAN.md is untouched.
 #[derive(Debug, thiserror::Error)]
@@ -245,6 +49,8 @@ pub struct Journal {
     plan: PathBuf,
     file: File,
     records: usize,
+    /// Records after which `compact_if_long` rewrites the journal.
+    compact_after: usize,
 }
 
 impl Journal {
@@ -252,6 +58,15 @@ impl Journal {
     /// A torn last line (a crash mid-write) is dropped; any other bad line is an error.
     /// The journal of a run that finished is started afresh.
     pub fn open(path: &Path, plan: &Path) -> Result<(Journal, Replay), JournalError> {
+        Journal::open_compacting(path, plan, COMPACT_AFTER)
+    }
+
+    /// `open`, compacting after `compact_after` records instead of the default.
+    fn open_compacting(
+        path: &Path,
+        plan: &Path,
+        compact_after: usize,
+    ) -> Result<(Journal, Replay), JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_path_buf(),
             source,
@@ -273,6 +88,7 @@ impl Journal {
             plan: plan.to_path_buf(),
             file: File::open("/dev/null").map_err(io)?,
             records: 0,
+            compact_after,
         };
         journal.rewrite(&replay).map_err(io)?;
         Ok((journal, replay))
@@ -304,7 +120,7 @@ impl Journal {
     /// Rewrites the journal as its state when it has grown long. `state` is the replay of
     /// everything appended so far.
     pub fn compact_if_long(&mut self, state: &Replay) -> std::io::Result<bool> {
-        if self.records < COMPACT_AFTER {
+        if self.records < self.compact_after {
             return Ok(false);
         }
         self.rewrite(state)?;
@@ -381,6 +197,9 @@ fn replay(path: &Path, plan: &Path, bytes: &[u8]) -> Result<Replay, JournalError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::TaskId;
+    use crate::scheduler::record::Closed;
+    use crate::tmux::PaneId;
 
     fn id(s: &str) -> TaskId {
         TaskId(s.into())
@@ -502,9 +321,17 @@ mod tests {
     #[test]
     fn compaction_keeps_the_replayed_state() {
         let (_dir, path, plan) = setup();
-        let (mut j, _) = Journal::open(&path, &plan).unwrap();
+        // A small threshold: each append is fsynced, and 10,000 of them took seconds.
+        const AFTER: usize = 100;
+        let (mut j, _) = Journal::open_compacting(&path, &plan, AFTER).unwrap();
         let mut state = Replay::default();
-        for n in 0..COMPACT_AFTER {
+        for _ in 0..AFTER - 2 {
+            let record = Record::Done { task: id("early") };
+            j.append(&record).unwrap();
+            state.apply(record);
+        }
+        assert!(!j.compact_if_long(&state).unwrap(), "not long yet");
+        for n in 0..AFTER {
             let record = Record::Assigned {
                 task: id(&format!("t{}", n % 7)),
                 worker: 0,
@@ -516,7 +343,7 @@ mod tests {
         }
         assert!(j.compact_if_long(&state).unwrap());
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
-        assert_eq!(lines, 1 + 7);
+        assert_eq!(lines, 1 + 1 + 7, "the header, `early` and t0 to t6");
         drop(j);
         let (_, replay) = Journal::open(&path, &plan).unwrap();
         assert_eq!(replay.tasks, state.tasks);
@@ -526,6 +353,7 @@ mod tests {
 #[cfg(test)]
 mod finished_tests {
     use super::*;
+    use crate::plan::TaskId;
 
     #[test]
     fn a_finished_journal_starts_afresh() {

@@ -142,6 +142,36 @@ pub fn wait_free(
     }
 }
 
+/// Waits, without a deadline, until a person stops scrolling the pane: keys sent into
+/// copy mode would be copy-mode commands.
+pub fn wait_out_of_mode(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    blocked: &mut dyn FnMut(Blocked),
+) -> Result<(), String> {
+    let mut told = false;
+    loop {
+        let seen = mux.output_count(pane);
+        let info = mux
+            .panes()
+            .map_err(|e| format!("cannot list the panes: {e}"))?
+            .into_iter()
+            .find(|p| &p.id == pane)
+            .ok_or_else(|| "the pane is gone".to_string())?;
+        if info.dead || !info.in_mode {
+            return Ok(());
+        }
+        if !told {
+            told = true;
+            blocked(Blocked::Person(
+                "a person is scrolling the pane (copy mode)".into(),
+            ));
+        }
+        next_look(mux, clock, pane, seen);
+    }
+}
+
 /// Waits until the screen may have changed since the output count `seen` was taken:
 /// the pane wrote something (then a moment more, so that a burst of writes is read as
 /// one screen) or `RECHECK` passed. Without an event source it polls.

@@ -8,10 +8,11 @@ use super::notify::Notifier;
 use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::deliver::DeliveryError;
 use crate::journal::{Journal, Replay};
 use crate::plan::{PlanFile, Task, TaskId};
 use crate::prompt::PromptTemplate;
-use crate::scheduler::{Action, Event, WorkerId};
+use crate::scheduler::{Action, DeliveryFailure, Event, WorkerId};
 use crate::sentinel::Sentinels;
 use crate::tmux::{Mux, PaneId, SpawnSpec};
 use crate::waits::{self, Blocked};
@@ -160,16 +161,23 @@ impl Executor {
             } => return self.deliver(worker, pane, task, attempt, watch),
             Action::Reset { worker, pane } => return self.reset(worker, pane),
             Action::AwaitReady { worker, pane } => {
-                // A pane that refused a prompt may be a person's for now: wait for them
-                // first, with no deadline, and only then for the agent.
+                self.then_ready(worker, pane, |_, _, _, _| Ok(()))
+            }
+            Action::AwaitFree { worker, pane } => {
+                // A pane that refused a prompt is a person's for now: wait for them first,
+                // with no deadline, and only then for the agent.
                 self.then_ready(worker, pane, |edges, pane, profile, blocked| {
                     waits::wait_free(&*edges.mux, &*edges.clock, pane, profile, blocked)
                 })
             }
             Action::Interrupt { worker, pane } => {
-                self.then_ready(worker, pane, |edges, pane, profile, _| {
+                // A key into a pane a person is scrolling would be a copy-mode command
+                // and throw them out of it: the turn ends once they are done.
+                self.then_ready(worker, pane, |edges, pane, profile, blocked| {
+                    let (mux, clock) = (&*edges.mux, &*edges.clock);
+                    waits::wait_out_of_mode(mux, clock, pane, blocked)?;
                     let key = profile.interrupt.as_deref().unwrap_or(INTERRUPT_KEY);
-                    edges.mux.send_key(pane, key).map_err(|e| e.to_string())
+                    mux.send_key(pane, key).map_err(|e| e.to_string())
                 });
             }
             Action::Nudge { worker, pane, task } => {
@@ -278,7 +286,17 @@ impl Executor {
         let sentinel = self.sentinels[&id].clone();
         // Expect the sentinel before the prompt goes out: a fast agent may beat us to it.
         if let Some(done) = watch.expect(&sentinel, id.clone()) {
-            return Ok(vec![Event::Sentinel { task: done }]);
+            // Nothing goes out, and the worker must hear so, or it waits for a delivery.
+            let failure = DeliveryFailure::NotSubmitted("its sentinel was already there".into());
+            return Ok(vec![
+                Event::Sentinel { task: done },
+                Event::DeliveryFailed {
+                    worker,
+                    pane,
+                    task: id,
+                    failure,
+                },
+            ]);
         }
         let prompt = self
             .template
@@ -314,7 +332,11 @@ impl Executor {
                     worker,
                     pane,
                     task,
-                    reason: e.to_string(),
+                    failure: match e {
+                        DeliveryError::Refused(why) => DeliveryFailure::Refused(why),
+                        DeliveryError::PaneDied => DeliveryFailure::PaneGone,
+                        e => DeliveryFailure::NotSubmitted(e.to_string()),
+                    },
                 },
             }
         });
@@ -324,6 +346,8 @@ impl Executor {
     /// screen is read only after the pane has gone quiet, and not again until it writes
     /// more: an agent at work animates, and one that is quiet shows what it showed.
     fn start_monitor(&mut self, worker: WorkerId, pane: PaneId) {
+        // A worker that resumes after a pause is watched anew, by one monitor.
+        self.stop_monitor(worker);
         let stop = Arc::new(AtomicBool::new(false));
         self.monitors.insert(worker, stop.clone());
         let (edges, profile, tx) = (self.edges.clone(), self.profile.clone(), self.tx.clone());
@@ -455,7 +479,7 @@ impl Executor {
                     let (mux, clock) = (&*edges.mux, &*edges.clock);
                     // The turn ends first. Text left in the box is ours only if it is the
                     // reset command (typed, then the orchestrator was killed before Enter);
-                    // anything else a person typed, and it waits for them.
+                    // anything else a person typed, and stays.
                     let idle = [ScreenState::Ready, ScreenState::InputPending];
                     let state = waits::wait_for(
                         mux,
@@ -466,11 +490,12 @@ impl Executor {
                         &idle,
                         blocked,
                     )?;
-                    if state == ScreenState::InputPending
-                        && !waits::clear_own_leftover(mux, clock, pane, profile, &command)?
-                    {
-                        waits::wait_free(mux, clock, pane, profile, blocked)?;
+                    if state == ScreenState::InputPending {
+                        waits::clear_own_leftover(mux, clock, pane, profile, &command)?;
                     }
+                    // Copy mode, another program in front, or a person's text in the box:
+                    // the pane is theirs until they are done.
+                    waits::wait_free(mux, clock, pane, profile, blocked)?;
                     waits::type_command(mux, clock, pane, profile, &command)
                 });
                 Ok(Vec::new())
@@ -572,6 +597,7 @@ fn moves_on(action: &Action) -> Option<WorkerId> {
         | Action::Deliver { worker, .. }
         | Action::Reset { worker, .. }
         | Action::AwaitReady { worker, .. }
+        | Action::AwaitFree { worker, .. }
         | Action::Interrupt { worker, .. }
         | Action::Nudge { worker, .. } => Some(*worker),
         _ => None,

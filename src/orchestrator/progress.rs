@@ -95,10 +95,10 @@ impl Progress {
             Event::DeliveryFailed {
                 worker,
                 task,
-                reason,
+                failure,
                 ..
             } => {
-                self.line(format!("! w{worker} {task}: {reason}"));
+                self.line(format!("! w{worker} {task}: {failure}"));
             }
             Event::NotReady { worker, reason, .. } => {
                 self.line(format!("! w{worker} not ready: {reason}"));

@@ -59,14 +59,19 @@ pub struct TaskRow {
 pub struct WorkerRow {
     pub id: usize,
     pub pane: Option<String>,
-    /// `starting`, `idle`, `delivering`, `busy`, `resetting` or `retired`.
+    /// `starting`, `idle`, `delivering`, `busy`, `resetting`, `interrupting`,
+    /// `needs-human`, `rate-limited`, `waiting` (for a person to free its pane) or `retired`.
     pub state: String,
     pub task: Option<String>,
+    /// Its agent's failures in a row.
     pub restarts: u32,
     pub paused: bool,
     /// What a person must do for this worker (a blocking dialog), when one is needed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub needs: Option<String>,
+    /// Why it was retired, when its agent kept failing.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub retired: Option<String>,
 }
 
 /// Seconds since the Unix epoch.
@@ -91,10 +96,15 @@ impl Snapshot {
         texts: &HashMap<crate::plan::TaskId, Task>,
     ) -> Snapshot {
         let mut counts = Counts::default();
-        let since = |worker: Option<usize>| {
-            let w = state.workers().get(worker?)?;
-            Some(header.started + w.since().as_secs_f64())
-        };
+        // Who holds each running task, and since when: the workers' states say.
+        let holders: HashMap<&crate::plan::TaskId, (usize, Option<f64>)> = state
+            .workers()
+            .iter()
+            .filter_map(|w| {
+                let since = w.since().map(|s| header.started + s.as_secs_f64());
+                Some((w.task()?, (w.id, since)))
+            })
+            .collect();
         let tasks = state
             .tasks()
             .iter()
@@ -127,12 +137,9 @@ impl Snapshot {
                     text: texts.get(&t.id).map(|t| t.text.clone()).unwrap_or_default(),
                     state: name.to_string(),
                     reason,
-                    worker: t.worker,
+                    worker: holders.get(&t.id).map(|h| h.0),
                     attempts: t.attempts,
-                    started: match t.status {
-                        TaskStatus::Running => since(t.worker),
-                        _ => None,
-                    },
+                    started: holders.get(&t.id).and_then(|h| h.1),
                 }
             })
             .collect();
@@ -141,15 +148,13 @@ impl Snapshot {
             .iter()
             .map(|w| WorkerRow {
                 id: w.id,
-                pane: w.pane.as_ref().map(|p| p.to_string()),
-                state: serde_json::to_value(w.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                task: w.task.as_ref().map(|t| t.to_string()),
-                restarts: w.restarts,
-                paused: w.paused,
-                needs: w.needs.clone(),
+                pane: w.pane().map(|p| p.to_string()),
+                state: w.state().name().to_string(),
+                task: w.task().map(|t| t.to_string()),
+                restarts: w.restarts(),
+                paused: w.is_held(),
+                needs: w.needs(),
+                retired: w.retired_because().map(str::to_string),
             })
             .collect();
         Snapshot {
@@ -222,10 +227,11 @@ impl Snapshot {
                 w.id,
                 w.pane.as_deref().unwrap_or("-"),
                 w.state,
-                match &w.needs {
-                    Some(what) if w.state == "rate-limited" => what.clone(),
-                    Some(what) => format!("needs you: {what}"),
-                    None => w.task.clone().unwrap_or_default(),
+                match (&w.needs, &w.retired) {
+                    (Some(what), _) if w.state == "rate-limited" => what.clone(),
+                    (Some(what), _) => format!("needs you: {what}"),
+                    (None, Some(why)) => format!("retired: {why}"),
+                    (None, None) => w.task.clone().unwrap_or_default(),
                 }
             );
         }

@@ -332,10 +332,26 @@ impl<'p> Loop<'p> {
                 }
             }
         }
+        let root = &self.ws.root;
+        let state = &self.state;
         let known: Vec<PlanTask> = tasks
             .iter()
             .filter(|t| self.exec.tasks().contains_key(&t.id))
-            .map(plan_task)
+            .map(|t| {
+                let mut task = plan_task(t);
+                // A done task comes unchecked for the scheduler to redo only once its
+                // sentinel is gone too (the documented redo); with the sentinel there, a
+                // stale save lost the check mark, and the task stays done.
+                if !task.checked
+                    && state
+                        .task(&t.id)
+                        .is_some_and(|e| e.status == TaskStatus::Done)
+                {
+                    task.checked =
+                        crate::prompt::sentinel_for(t).is_ok_and(|path| root.join(path).exists());
+                }
+                task
+            })
             .collect();
         let before: HashSet<TaskId> = self.state.tasks().iter().map(|t| t.id.clone()).collect();
         self.handle(Event::PlanChanged { tasks: known });

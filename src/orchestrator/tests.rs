@@ -702,3 +702,74 @@ fn a_rate_limit_in_the_middle_of_a_task_is_waited_out_without_charging_it() {
     assert_eq!(h.status("a"), TaskStatus::Done);
     assert_eq!(h.attempts("a"), 1);
 }
+
+#[test]
+fn a_pane_scrolled_when_its_prompt_is_due_costs_no_attempt_and_another_worker_takes_it() {
+    let mut h = Harness::new(Setup {
+        workers: 2,
+        slow_start: true,
+        ..Setup::default()
+    });
+    // w0's agent comes up while a person scrolls it; w1's a moment later.
+    let (w0, w1) = (h.mux.live()[0].clone(), h.mux.live()[1].clone());
+    h.mux.pane(&w0, |p| {
+        p.up = true;
+        p.in_mode = true;
+    });
+    h.advance(TURN);
+    assert_eq!(h.mux.calls(&format!("paste {w0}")).len(), 1, "refused");
+    assert_eq!(h.attempts("a"), 0, "a refusal is not an attempt");
+    assert_eq!(h.status("a"), TaskStatus::Pending);
+    h.mux.pane(&w1, |p| p.up = true);
+    h.advance(TURN);
+    assert_eq!(h.pane_of("a"), w1, "the first task, back in its place");
+    assert_eq!(h.attempts("a"), 1);
+    assert_eq!(h.status("b"), TaskStatus::Pending);
+    // Nothing more goes into the scrolled pane, and nothing throws the person out.
+    h.advance(Duration::from_secs(30));
+    assert_eq!(h.mux.calls(&format!("paste {w0}")).len(), 1);
+    assert!(h.mux.pane(&w0, |p| p.in_mode));
+    assert!(!h.journal().contains("\"failed\""));
+}
+
+#[test]
+fn a_pane_scrolled_through_the_end_of_a_task_gets_the_next_once_the_person_is_done() {
+    let mut h = Harness::new(Setup::default());
+    let pane = h.pane_of("a");
+    h.mux.pane(&pane, |p| p.in_mode = true);
+    h.agent_done("a");
+    h.advance(Duration::from_secs(30));
+    assert_eq!(h.status("a"), TaskStatus::Done);
+    assert!(h.mux.pane(&pane, |p| p.in_mode), "the person still scrolls");
+    assert!(h.mux.calls(&format!("text {pane} /clear")).is_empty());
+    assert_eq!(h.prompts_for("b"), 0);
+    h.mux.pane(&pane, |p| p.in_mode = false);
+    h.advance(TURN);
+    assert_eq!(h.mux.calls(&format!("text {pane} /clear")).len(), 1);
+    assert_eq!(h.prompts_for("b"), 1);
+    assert_eq!(h.attempts("b"), 1);
+}
+
+#[test]
+fn a_timed_out_turn_in_a_scrolled_pane_is_interrupted_only_after_the_person_is_done() {
+    let mut h = Harness::new(Setup {
+        limits: Limits {
+            task_timeout: Some(Duration::from_secs(2)),
+            ..Limits::default()
+        },
+        ..Setup::default()
+    });
+    let pane = h.pane_of("a");
+    h.mux.pane(&pane, |p| p.in_mode = true);
+    h.advance(Duration::from_secs(10));
+    assert!(
+        h.mux
+            .calls(&format!("key {pane}"))
+            .iter()
+            .all(|k| k.ends_with("Enter"))
+    );
+    assert!(h.mux.pane(&pane, |p| p.in_mode));
+    h.mux.pane(&pane, |p| p.in_mode = false);
+    h.advance(TURN);
+    assert_eq!(h.mux.calls(&format!("key {pane} Escape")).len(), 1);
+}

@@ -220,6 +220,13 @@ impl Mux for FakeMux {
         if p.dead {
             return Ok(());
         }
+        // As in tmux: a pane in copy mode takes keys as copy-mode commands.
+        if p.in_mode {
+            if matches!(key, "Escape" | "q" | "C-c") {
+                p.in_mode = false;
+            }
+            return Ok(());
+        }
         match key {
             "Enter" if p.dies_on_enter => p.dead = true,
             "Enter" if p.missed_enters > 0 => p.missed_enters -= 1,
@@ -248,7 +255,9 @@ impl Mux for FakeMux {
     fn send_text(&self, pane: &PaneId, text: &str) -> Result<(), TmuxError> {
         let mut world = self.log(format!("text {pane} {text}"));
         let p = world.panes.get_mut(pane).ok_or_else(|| gone(pane))?;
-        p.input.push_str(text);
+        if !p.in_mode {
+            p.input.push_str(text);
+        }
         Ok(())
     }
 

@@ -69,11 +69,11 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<EventLine> {
             let pane = worker.pane.as_deref().unwrap_or("?");
             out.push(line(Kind::Trouble, format!("↻ w{w} restarted in {pane}")));
         }
-        if worker.state == "retired" && was.state != "retired" {
-            out.push(line(
-                Kind::Trouble,
-                format!("✗ w{w} retired: too many restarts"),
-            ));
+        if worker.state == "retired"
+            && was.state != "retired"
+            && let Some(why) = &worker.retired
+        {
+            out.push(line(Kind::Trouble, format!("✗ w{w} retired: {why}")));
         }
         if worker.needs.is_some() && worker.needs != was.needs {
             let what = worker.needs.as_deref().unwrap_or_default();

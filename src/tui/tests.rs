@@ -35,6 +35,7 @@ fn worker(id: usize, pane: &str, state: &str, task: Option<&str>) -> WorkerRow {
         restarts: 0,
         paused: false,
         needs: None,
+        retired: None,
     }
 }
 

@@ -312,6 +312,7 @@ fn deliver_submits_a_prompt_with_one_enter() {
     assert!(delivered.paste_to_enter >= Duration::from_millis(150));
     wait_for_file(&env, "prompt.txt", "line one\nline two\n");
 
+    // No such pane: nothing reached an agent, which is what the scheduler must know.
     let err = deliver(
         &tmux,
         &SystemClock::new(),
@@ -320,7 +321,7 @@ fn deliver_submits_a_prompt_with_one_enter() {
         &profile,
     )
     .unwrap_err();
-    assert!(matches!(err, DeliveryError::Tmux(_)), "{err}");
+    assert!(matches!(err, DeliveryError::PaneDied), "{err}");
 }
 
 #[test]

@@ -1,0 +1,1353 @@
+//! The pure core: `State + Event → Vec<Action>`. It owns every decision and does no I/O,
+//! so the whole lifecycle of tasks and workers is testable in microseconds.
+
+pub mod record;
+mod worker;
+
+use record::{Closed, Record, Replay};
+pub use worker::{PauseReason, Retirement, Worker, WorkerState};
+
+use crate::plan::TaskId;
+use crate::tmux::PaneId;
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+/// Index of a worker slot (0-based); its pane changes when the agent is replaced.
+pub type WorkerId = usize;
+
+/// Bounds that keep failures from looping.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deliveries a task gets before it is failed.
+    pub max_attempts: u32,
+    /// Replacements of a worker's agent in a row (without a task completed in between)
+    /// before the slot is retired.
+    pub max_restarts: u32,
+    /// How long one attempt may run before the agent is interrupted.
+    pub task_timeout: Option<Duration>,
+    /// Nudges a worker gets when it goes idle without its sentinel, before the task fails.
+    pub max_nudges: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_attempts: 3,
+            max_restarts: 5,
+            task_timeout: None,
+            max_nudges: 2,
+        }
+    }
+}
+
+/// Where a task stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskStatus {
+    Pending,
+    /// Exactly one worker holds it (its state names the task).
+    Running,
+    Done,
+    Failed(String),
+    /// A person said not to do it.
+    Skipped,
+}
+
+/// Something that happened in the world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A new agent pane is up for `worker` (not ready yet).
+    Spawned { worker: WorkerId, pane: PaneId },
+    /// The pane shows a ready, empty input box (after `AwaitFree`: and it is free again).
+    Ready { worker: WorkerId, pane: PaneId },
+    /// The agent never became ready (or the reset failed); it will be replaced.
+    NotReady {
+        worker: WorkerId,
+        pane: PaneId,
+        reason: String,
+    },
+    /// The prompt of `task` was pasted and submitted.
+    Delivered {
+        worker: WorkerId,
+        pane: PaneId,
+        task: TaskId,
+    },
+    /// The prompt could not be delivered.
+    DeliveryFailed {
+        worker: WorkerId,
+        pane: PaneId,
+        task: TaskId,
+        failure: DeliveryFailure,
+    },
+    /// The task's sentinel file exists.
+    Sentinel { task: TaskId },
+    /// A pane's process exited.
+    PaneDead { pane: PaneId, status: Option<i32> },
+    /// The plan was edited: its open and checked tasks now, in plan order. A task the
+    /// scheduler has done that comes unchecked is to be done again (the edges report it
+    /// unchecked only once a person unchecked it and removed its sentinel).
+    PlanChanged { tasks: Vec<PlanTask> },
+    /// Time since the run started; deadlines are checked against it.
+    Tick { now: Duration },
+    /// A blocking dialog is on the worker's screen.
+    NeedsHuman {
+        worker: WorkerId,
+        pane: PaneId,
+        what: String,
+    },
+    /// The agent says it is rate-limited (until `until`, when it says).
+    RateLimited {
+        worker: WorkerId,
+        pane: PaneId,
+        until: Option<String>,
+    },
+    /// The busy worker's agent is idle, but the sentinel is not there.
+    IdleWithoutSentinel { worker: WorkerId, pane: PaneId },
+    /// A person's command (`swarm pause`, `resume`, `retry`, `skip`).
+    Command(Command),
+}
+
+/// Why a prompt did not get delivered: it decides whether the attempt counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryFailure {
+    /// Nothing was typed: the pane is in copy mode, a person is typing in it, or a program
+    /// other than the agent is in front. Not an attempt; the pane waits for its person.
+    Refused(String),
+    /// The prompt went in, or may have, but was not taken: it stayed in the input box, the
+    /// agent died of it, or tmux failed half-way. The attempt counts.
+    NotSubmitted(String),
+    /// The pane died before the prompt reached the agent. Not an attempt.
+    PaneGone,
+}
+
+impl std::fmt::Display for DeliveryFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeliveryFailure::Refused(why) => {
+                write!(f, "the pane refused the paste ({why}); nothing was typed")
+            }
+            DeliveryFailure::NotSubmitted(why) => f.write_str(why),
+            DeliveryFailure::PaneGone => f.write_str("the pane died before the prompt reached it"),
+        }
+    }
+}
+
+/// What a person can ask of a running swarm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Command {
+    /// Stop handing out tasks (to one worker, or to all); running tasks go on.
+    Pause {
+        worker: Option<WorkerId>,
+    },
+    Resume {
+        worker: Option<WorkerId>,
+    },
+    /// Try a failed or skipped task again, with fresh attempts.
+    Retry {
+        task: TaskId,
+    },
+    /// Do not do this task (a running one is interrupted).
+    Skip {
+        task: TaskId,
+    },
+}
+
+/// A task as the scheduler needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanTask {
+    pub id: TaskId,
+    pub checked: bool,
+}
+
+/// Something the edges must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start an agent for `worker`, after `delay`; report `Spawned`, then `Ready`/`NotReady`.
+    Spawn { worker: WorkerId, delay: Duration },
+    /// Deliver the prompt of `task`; report `Delivered` or `DeliveryFailed`.
+    Deliver {
+        worker: WorkerId,
+        pane: PaneId,
+        task: TaskId,
+        attempt: u32,
+    },
+    /// Give the agent a fresh context (reset command or restart); report `Ready`/`NotReady`.
+    Reset { worker: WorkerId, pane: PaneId },
+    /// Wait until the agent shows a ready screen again; report `Ready`/`NotReady`.
+    AwaitReady { worker: WorkerId, pane: PaneId },
+    /// Wait, with no deadline (only a person can end it), until the pane is free again (no
+    /// copy mode, no one's text in the input box, the agent in front) and ready; report
+    /// `Ready`, or `NotReady` if the pane cannot be read any more.
+    AwaitFree { worker: WorkerId, pane: PaneId },
+    /// Remove a dead or broken pane.
+    Kill { pane: PaneId },
+    /// Show what the worker is doing in its pane border.
+    Label { pane: PaneId, label: String },
+    /// Flip the task's checkbox in PLAN.md (and drop swarm's failure note, if any).
+    CheckOff { task: TaskId },
+    /// Write swarm's failure note under the task in PLAN.md.
+    NoteFailure {
+        task: TaskId,
+        reason: String,
+        attempt: u32,
+    },
+    /// Interrupt the agent's turn (the profile's interrupt key); report `Ready`/`NotReady`.
+    Interrupt { worker: WorkerId, pane: PaneId },
+    /// Remind an agent that went idle to finish and create its sentinel; report
+    /// `Delivered` or `DeliveryFailed`, as for a prompt.
+    Nudge {
+        worker: WorkerId,
+        pane: PaneId,
+        task: TaskId,
+    },
+    /// Watch a busy agent's screen for going idle without its sentinel.
+    Monitor { worker: WorkerId, pane: PaneId },
+    /// Append to the run journal (fsynced) before anything else happens.
+    Journal(Record),
+    /// Tell the people watching (a tmux message and a bell, their own commands).
+    Notify(Notice),
+    /// Every task is done or failed.
+    Finished,
+}
+
+/// Something people want to hear about without watching the panes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// An agent finished the task in this run.
+    Done { task: TaskId, attempt: u32 },
+    Failed {
+        task: TaskId,
+        reason: String,
+        /// The attempt whose transcript tells the story; 0 if none ran.
+        attempt: u32,
+    },
+    /// A worker waits for a person (a dialog, a rate limit, an agent that keeps dying).
+    NeedsPerson { worker: WorkerId, what: String },
+    /// No task is open any more.
+    Finished { done: usize, failed: usize },
+}
+
+/// One task's bookkeeping. Which worker holds a running task is its worker's state.
+#[derive(Debug, Clone)]
+pub struct TaskEntry {
+    pub id: TaskId,
+    pub status: TaskStatus,
+    pub attempts: u32,
+    /// Still in PLAN.md; a task a person removed is kept only while it runs.
+    in_plan: bool,
+}
+
+/// How many tasks are in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub pending: usize,
+    pub running: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl Tally {
+    /// Pending or running: the run is not over while any task is open.
+    pub fn open(&self) -> usize {
+        self.pending + self.running
+    }
+
+    fn of(&mut self, status: &TaskStatus) -> &mut usize {
+        match status {
+            TaskStatus::Pending => &mut self.pending,
+            TaskStatus::Running => &mut self.running,
+            TaskStatus::Done => &mut self.done,
+            TaskStatus::Failed(_) => &mut self.failed,
+            TaskStatus::Skipped => &mut self.skipped,
+        }
+    }
+}
+
+/// All the scheduler knows.
+#[derive(Debug, Clone)]
+pub struct State {
+    tasks: Vec<TaskEntry>,
+    index: HashMap<TaskId, usize>,
+    /// The indexes of the pending tasks: the first is the next to hand out. With `tally`,
+    /// it spares every event a scan of a plan that may hold 10,000 tasks.
+    pending: BTreeSet<usize>,
+    tally: Tally,
+    workers: Vec<Worker>,
+    limits: Limits,
+    finished: bool,
+    paused: bool,
+    now: Duration,
+}
+
+impl State {
+    /// A state for `tasks` (checked ones count as done) and `workers` worker slots.
+    pub fn new(tasks: &[PlanTask], workers: usize, limits: Limits) -> State {
+        let mut state = State {
+            tasks: Vec::with_capacity(tasks.len()),
+            index: HashMap::with_capacity(tasks.len()),
+            pending: BTreeSet::new(),
+            tally: Tally::default(),
+            workers: (0..workers).map(Worker::new).collect(),
+            limits,
+            finished: false,
+            paused: false,
+            now: Duration::ZERO,
+        };
+        for task in tasks {
+            state.add_task(task);
+        }
+        state
+    }
+
+    /// Carries over what the journal of an interrupted run knows: each task's attempts so
+    /// far, and the tasks that failed or were skipped (a person may `swarm retry` them).
+    pub fn restore(&mut self, replay: &Replay) {
+        for (id, history) in &replay.tasks {
+            let Some(i) = self.position(id) else {
+                continue;
+            };
+            self.tasks[i].attempts = history.attempts;
+            if self.tasks[i].status == TaskStatus::Pending {
+                match &history.closed {
+                    Some(Closed::Failed(reason)) => {
+                        self.set_status(i, TaskStatus::Failed(reason.clone()))
+                    }
+                    Some(Closed::Skipped) => self.set_status(i, TaskStatus::Skipped),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Takes over a live pane left by an orchestrator that died, with the task it is
+    /// known to be working on (delivery settled), if any.
+    pub fn adopt(&mut self, worker: WorkerId, pane: PaneId, task: Option<TaskId>) -> Vec<Action> {
+        let running = task.and_then(|id| {
+            let i = self.position(&id)?;
+            (self.tasks[i].status == TaskStatus::Pending).then_some((i, id))
+        });
+        let now = self.now;
+        let w = &mut self.workers[worker];
+        w.pane = Some(pane.clone());
+        match running {
+            Some((i, task)) => {
+                w.state = WorkerState::Busy {
+                    task,
+                    since: now,
+                    nudges: 0,
+                };
+                self.set_status(i, TaskStatus::Running);
+                vec![Action::Monitor { worker, pane }]
+            }
+            None => {
+                // It may have finished a task the old orchestrator never saw complete:
+                // give it a fresh context before anything new.
+                w.state = WorkerState::Resetting;
+                vec![Action::Reset { worker, pane }]
+            }
+        }
+    }
+
+    /// The first actions: start as many agents as there is work for, besides adopted ones.
+    pub fn start(&mut self) -> Vec<Action> {
+        let adopted_free = self
+            .workers
+            .iter()
+            .filter(|w| w.pane.is_some() && w.task().is_none())
+            .count();
+        let mut wanted = self.tally.pending.saturating_sub(adopted_free);
+        let mut actions = Vec::new();
+        for w in self.workers.iter_mut().filter(|w| w.pane.is_none()) {
+            if wanted > 0 {
+                wanted -= 1;
+                actions.push(Action::Spawn {
+                    worker: w.id,
+                    delay: Duration::ZERO,
+                });
+            } else {
+                w.state = WorkerState::Retired {
+                    why: Retirement::Unneeded,
+                };
+            }
+        }
+        self.check_finished(&mut actions);
+        actions
+    }
+
+    pub fn tasks(&self) -> &[TaskEntry] {
+        &self.tasks
+    }
+
+    pub fn workers(&self) -> &[Worker] {
+        &self.workers
+    }
+
+    pub fn task(&self, id: &TaskId) -> Option<&TaskEntry> {
+        self.index.get(id).map(|&i| &self.tasks[i])
+    }
+
+    /// The worker that holds a running task.
+    pub fn holder(&self, id: &TaskId) -> Option<WorkerId> {
+        self.workers.iter().position(|w| w.task() == Some(id))
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// `swarm pause --all` is in force.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// How many tasks have a status matching `pred`.
+    pub fn count(&self, pred: impl Fn(&TaskStatus) -> bool) -> usize {
+        self.tasks.iter().filter(|t| pred(&t.status)).count()
+    }
+
+    /// How many tasks are in each status, without counting them.
+    pub fn tally(&self) -> Tally {
+        self.tally
+    }
+
+    /// Applies one event and says what to do about it.
+    pub fn handle(&mut self, event: Event) -> Vec<Action> {
+        let mut actions = Vec::new();
+        match event {
+            Event::Spawned { worker, pane } => self.spawned(worker, pane, &mut actions),
+            Event::Ready { worker, pane } => {
+                if self.is_current(worker, &pane) {
+                    self.ready(worker, pane, &mut actions);
+                }
+            }
+            Event::NotReady {
+                worker,
+                pane,
+                reason,
+            } => {
+                if self.is_current(worker, &pane) {
+                    self.replace_worker(worker, &reason, &mut actions);
+                }
+            }
+            Event::Delivered { worker, pane, task } => {
+                if self.is_current(worker, &pane) {
+                    self.delivered(worker, pane, task, &mut actions);
+                }
+            }
+            Event::DeliveryFailed {
+                worker,
+                pane,
+                task,
+                failure,
+            } => {
+                if self.is_current(worker, &pane) {
+                    self.delivery_failed(worker, pane, task, failure, &mut actions);
+                }
+            }
+            Event::Sentinel { task } => self.task_done(&task, &mut actions),
+            Event::PaneDead { pane, status } => {
+                if let Some(worker) = self.worker_of(&pane) {
+                    let reason = match status {
+                        Some(code) => format!("agent exited with status {code}"),
+                        None => "agent exited".to_string(),
+                    };
+                    self.pane_died(worker, reason, &mut actions);
+                }
+            }
+            Event::PlanChanged { tasks } => self.plan_changed(&tasks, &mut actions),
+            Event::Tick { now } => {
+                self.now = now;
+                self.check_timeouts(&mut actions);
+            }
+            Event::NeedsHuman { worker, pane, what } => {
+                if self.is_current(worker, &pane) {
+                    self.pause(worker, PauseReason::NeedsHuman(what), &mut actions);
+                }
+            }
+            Event::RateLimited {
+                worker,
+                pane,
+                until,
+            } => {
+                if self.is_current(worker, &pane) {
+                    self.pause(worker, PauseReason::RateLimited { until }, &mut actions);
+                }
+            }
+            Event::IdleWithoutSentinel { worker, pane } => {
+                if self.is_current(worker, &pane) {
+                    self.idle_without_sentinel(worker, pane, &mut actions);
+                }
+            }
+            Event::Command(command) => self.command(command, &mut actions),
+        }
+        self.assign(&mut actions);
+        self.check_finished(&mut actions);
+        actions
+    }
+
+    fn pane_died(&mut self, worker: WorkerId, reason: String, actions: &mut Vec<Action>) {
+        let w = &mut self.workers[worker];
+        let held = match &w.state {
+            WorkerState::Paused { inner, .. } => &**inner,
+            state => state,
+        };
+        match held {
+            // The delivery reports soon, and knows whether the prompt reached the agent.
+            WorkerState::Delivering { task, nudges, .. } => {
+                w.state = WorkerState::Dying {
+                    task: task.clone(),
+                    nudges: *nudges,
+                    reason,
+                };
+            }
+            // Known already.
+            WorkerState::Dying { .. } => {}
+            WorkerState::Starting
+            | WorkerState::Idle
+            | WorkerState::Finishing { .. }
+            | WorkerState::Busy { .. }
+            | WorkerState::Resetting
+            | WorkerState::Interrupting
+            | WorkerState::Paused { .. }
+            | WorkerState::Retired { .. } => self.replace_worker(worker, &reason, actions),
+        }
+    }
+
+    fn spawned(&mut self, worker: WorkerId, pane: PaneId, actions: &mut Vec<Action>) {
+        match self.workers[worker].state {
+            // Nothing is to run there any more: the new agent is not wanted.
+            WorkerState::Retired { .. } => {
+                actions.push(Action::Kill { pane });
+                return;
+            }
+            // The agent that was asked for (a start, a replacement, a reset by restart).
+            WorkerState::Starting | WorkerState::Resetting => {}
+            // A new agent for a worker whose agent was at work: that agent and what it
+            // held are lost, as if it had died.
+            WorkerState::Idle
+            | WorkerState::Delivering { .. }
+            | WorkerState::Finishing { .. }
+            | WorkerState::Busy { .. }
+            | WorkerState::Interrupting
+            | WorkerState::Dying { .. }
+            | WorkerState::Paused { .. } => self.release(worker, "its agent was replaced", actions),
+        }
+        let w = &mut self.workers[worker];
+        // The agent it replaces goes (a reset by restart has already removed it).
+        if let Some(old) = w.pane.take()
+            && old != pane
+        {
+            actions.push(Action::Kill { pane: old });
+        }
+        w.pane = Some(pane.clone());
+        w.state = WorkerState::Starting;
+        actions.push(Action::Journal(Record::Spawned {
+            worker,
+            pane: pane.clone(),
+        }));
+        actions.push(Action::Label {
+            pane,
+            label: "starting".into(),
+        });
+    }
+
+    fn ready(&mut self, worker: WorkerId, pane: PaneId, actions: &mut Vec<Action>) {
+        let w = &mut self.workers[worker];
+        match &w.state {
+            WorkerState::Starting
+            | WorkerState::Idle
+            | WorkerState::Resetting
+            | WorkerState::Interrupting => {
+                w.state = WorkerState::Idle;
+                actions.push(Action::Label {
+                    pane,
+                    label: "idle".into(),
+                });
+            }
+            // Its delivery or its busy-monitor reports on it: a ready screen now (the
+            // prompt not shown yet, a pause in the agent's work) must never bring a
+            // second prompt into the same pane.
+            WorkerState::Delivering { .. }
+            | WorkerState::Finishing { .. }
+            | WorkerState::Busy { .. } => {}
+            // Its pane is dead: the delivery's report decides what comes next.
+            WorkerState::Dying { .. } => {}
+            WorkerState::Paused { .. } => self.resume(worker, pane, actions),
+            WorkerState::Retired { .. } => {}
+        }
+    }
+
+    /// A paused worker's pane is free and ready again: it goes on with what it held.
+    fn resume(&mut self, worker: WorkerId, pane: PaneId, actions: &mut Vec<Action>) {
+        let now = self.now;
+        let w = &mut self.workers[worker];
+        let (inner, at) = match std::mem::replace(&mut w.state, WorkerState::Idle) {
+            WorkerState::Paused { inner, at, .. } => (inner, at),
+            other => {
+                w.state = other;
+                return;
+            }
+        };
+        w.state = match *inner {
+            // The task's clock stood still while the worker was held up.
+            WorkerState::Busy {
+                task,
+                since,
+                nudges,
+            } => {
+                actions.push(Action::Label {
+                    pane: pane.clone(),
+                    label: task.to_string(),
+                });
+                actions.push(Action::Monitor { worker, pane });
+                WorkerState::Busy {
+                    task,
+                    since: since + now.saturating_sub(at),
+                    nudges,
+                }
+            }
+            // Its delivery still reports.
+            state @ (WorkerState::Delivering { .. }
+            | WorkerState::Finishing { .. }
+            | WorkerState::Dying { .. }) => state,
+            WorkerState::Starting
+            | WorkerState::Idle
+            | WorkerState::Resetting
+            | WorkerState::Interrupting
+            | WorkerState::Paused { .. }
+            | WorkerState::Retired { .. } => {
+                actions.push(Action::Label {
+                    pane,
+                    label: "idle".into(),
+                });
+                WorkerState::Idle
+            }
+        };
+    }
+
+    /// Holds the worker up for a person (or a rate limit), keeping what it holds.
+    fn pause(&mut self, worker: WorkerId, why: PauseReason, actions: &mut Vec<Action>) {
+        let now = self.now;
+        let w = &mut self.workers[worker];
+        let state = std::mem::replace(&mut w.state, WorkerState::Idle);
+        let (inner, at) = match state {
+            // A dead pane shows nothing a person could answer; a retired worker waits for
+            // nothing.
+            state @ (WorkerState::Dying { .. } | WorkerState::Retired { .. }) => {
+                w.state = state;
+                return;
+            }
+            WorkerState::Paused {
+                inner,
+                why: was,
+                at,
+            } => {
+                if was == why {
+                    w.state = WorkerState::Paused { inner, why, at };
+                    return;
+                }
+                (inner, at)
+            }
+            // It goes on as it was once its pane is free, holding what it held.
+            state @ (WorkerState::Starting
+            | WorkerState::Idle
+            | WorkerState::Delivering { .. }
+            | WorkerState::Finishing { .. }
+            | WorkerState::Busy { .. }
+            | WorkerState::Resetting
+            | WorkerState::Interrupting) => (Box::new(state), now),
+        };
+        let what = why.describe();
+        let label = match why {
+            PauseReason::RateLimited { .. } => what.clone(),
+            PauseReason::NeedsHuman(_) | PauseReason::Occupied(_) => "needs you".into(),
+        };
+        let notify = !matches!(why, PauseReason::Occupied(_));
+        w.state = WorkerState::Paused { inner, why, at };
+        if let Some(pane) = w.pane.clone() {
+            actions.push(Action::Label { pane, label });
+        }
+        // A person who scrolls or types in a pane knows it; the others should hear.
+        if notify {
+            actions.push(Action::Notify(Notice::NeedsPerson { worker, what }));
+        }
+    }
+
+    fn delivered(
+        &mut self,
+        worker: WorkerId,
+        pane: PaneId,
+        task: TaskId,
+        actions: &mut Vec<Action>,
+    ) {
+        // The prompt went in, and then the agent died: the attempt counts.
+        if let WorkerState::Dying {
+            task: t, reason, ..
+        } = &self.workers[worker].state
+            && *t == task
+        {
+            let reason = reason.clone();
+            actions.push(Action::Journal(Record::Delivered { task, worker }));
+            self.replace_worker(worker, &reason, actions);
+            return;
+        }
+        let w = &mut self.workers[worker];
+        let (state, paused) = match &mut w.state {
+            WorkerState::Paused { inner, .. } => (&mut **inner, true),
+            state => (state, false),
+        };
+        match state {
+            WorkerState::Delivering {
+                task: t,
+                since,
+                nudges,
+            } if *t == task => {
+                *state = WorkerState::Busy {
+                    task: task.clone(),
+                    since: *since,
+                    nudges: *nudges,
+                };
+                actions.push(Action::Journal(Record::Delivered { task, worker }));
+                // A paused worker is watched again once it resumes.
+                if !paused {
+                    actions.push(Action::Monitor { worker, pane });
+                }
+            }
+            WorkerState::Finishing { task: t } if *t == task => {
+                *state = WorkerState::Resetting;
+                actions.push(Action::Journal(Record::Delivered { task, worker }));
+                actions.push(Action::Label {
+                    pane: pane.clone(),
+                    label: "resetting".into(),
+                });
+                actions.push(Action::Reset { worker, pane });
+            }
+            // Old news: another task's delivery, or the worker has moved on. (A dying
+            // worker's report was taken above; a paused one never wraps another pause.)
+            WorkerState::Delivering { .. }
+            | WorkerState::Finishing { .. }
+            | WorkerState::Starting
+            | WorkerState::Idle
+            | WorkerState::Dying { .. }
+            | WorkerState::Busy { .. }
+            | WorkerState::Resetting
+            | WorkerState::Interrupting
+            | WorkerState::Paused { .. }
+            | WorkerState::Retired { .. } => {}
+        }
+    }
+
+    fn delivery_failed(
+        &mut self,
+        worker: WorkerId,
+        pane: PaneId,
+        task: TaskId,
+        failure: DeliveryFailure,
+        actions: &mut Vec<Action>,
+    ) {
+        // A pause is lifted: what follows says what the pane waits for now.
+        let held = match &self.workers[worker].state {
+            WorkerState::Paused { inner, .. } => (**inner).clone(),
+            state => state.clone(),
+        };
+        let reason = format!("delivery failed: {failure}");
+        match (held, failure) {
+            (
+                WorkerState::Delivering { task: t, .. }
+                | WorkerState::Dying { task: t, .. }
+                | WorkerState::Finishing { task: t },
+                _,
+            ) if t != task => {}
+            // The agent died before the prompt reached it: not an attempt.
+            (
+                WorkerState::Dying {
+                    nudges: 0, reason, ..
+                },
+                DeliveryFailure::PaneGone | DeliveryFailure::Refused(_),
+            ) => {
+                self.unsend(&task, &reason, actions);
+                self.workers[worker].state = WorkerState::Starting;
+                self.replace_worker(worker, &reason, actions);
+            }
+            // The prompt, or the task's own before a reminder, reached it: the attempt counts.
+            (WorkerState::Dying { reason, .. }, _) => self.replace_worker(worker, &reason, actions),
+            (
+                WorkerState::Delivering { .. } | WorkerState::Finishing { .. },
+                DeliveryFailure::PaneGone,
+            ) => self.replace_worker(worker, &reason, actions),
+            // The prompt never reached the agent: not an attempt. Another worker may take
+            // the task, and this one waits for its pane to be free.
+            (WorkerState::Delivering { nudges: 0, .. }, DeliveryFailure::Refused(why)) => {
+                self.unsend(&task, &reason, actions);
+                self.wait_for_person(worker, pane, WorkerState::Idle, why, actions);
+            }
+            // A reminder was refused: the agent has the task in hand, and keeps it.
+            (
+                WorkerState::Delivering {
+                    task,
+                    since,
+                    nudges,
+                },
+                DeliveryFailure::Refused(why),
+            ) => {
+                let busy = WorkerState::Busy {
+                    task,
+                    since,
+                    nudges: nudges - 1,
+                };
+                self.wait_for_person(worker, pane, busy, why, actions);
+            }
+            (WorkerState::Delivering { .. }, DeliveryFailure::NotSubmitted(_)) => {
+                self.workers[worker].state = WorkerState::Starting;
+                self.requeue(&task, &reason, actions);
+                actions.push(Action::AwaitReady { worker, pane });
+            }
+            (WorkerState::Finishing { .. }, DeliveryFailure::Refused(why)) => {
+                self.wait_for_person(worker, pane, WorkerState::Idle, why, actions);
+            }
+            (WorkerState::Finishing { .. }, DeliveryFailure::NotSubmitted(_)) => {
+                self.reset_worker(worker, actions)
+            }
+            // Old news: the worker has moved on since that delivery began.
+            (
+                WorkerState::Starting
+                | WorkerState::Idle
+                | WorkerState::Busy { .. }
+                | WorkerState::Resetting
+                | WorkerState::Interrupting
+                | WorkerState::Paused { .. }
+                | WorkerState::Retired { .. },
+                _,
+            ) => {}
+        }
+    }
+
+    /// Pauses the worker until its pane is free: a person is in it, or a program that is
+    /// not the agent.
+    fn wait_for_person(
+        &mut self,
+        worker: WorkerId,
+        pane: PaneId,
+        then: WorkerState,
+        why: String,
+        actions: &mut Vec<Action>,
+    ) {
+        self.workers[worker].state = then;
+        self.pause(worker, PauseReason::Occupied(why), actions);
+        actions.push(Action::AwaitFree { worker, pane });
+    }
+
+    fn add_task(&mut self, task: &PlanTask) {
+        self.tasks.push(TaskEntry {
+            id: task.id.clone(),
+            status: if task.checked {
+                TaskStatus::Done
+            } else {
+                TaskStatus::Pending
+            },
+            attempts: 0,
+            in_plan: true,
+        });
+        self.track(self.tasks.len() - 1);
+    }
+
+    /// Enters task entry `i` in the index, the pending queue and the tally.
+    fn track(&mut self, i: usize) {
+        let task = &self.tasks[i];
+        self.index.insert(task.id.clone(), i);
+        *self.tally.of(&task.status) += 1;
+        if task.status == TaskStatus::Pending {
+            self.pending.insert(i);
+        }
+    }
+
+    /// Every status change goes through here, to keep `pending` and `tally` true.
+    fn set_status(&mut self, i: usize, status: TaskStatus) {
+        let entry = &mut self.tasks[i];
+        *self.tally.of(&entry.status) -= 1;
+        *self.tally.of(&status) += 1;
+        if entry.status == TaskStatus::Pending {
+            self.pending.remove(&i);
+        }
+        if status == TaskStatus::Pending {
+            self.pending.insert(i);
+        }
+        entry.status = status;
+    }
+
+    /// Rebuilds what is derived from the task list, after tasks were removed from it.
+    fn reindex(&mut self) {
+        self.index.clear();
+        self.pending.clear();
+        self.tally = Tally::default();
+        for i in 0..self.tasks.len() {
+            self.track(i);
+        }
+    }
+
+    fn is_current(&self, worker: WorkerId, pane: &PaneId) -> bool {
+        self.workers.get(worker).is_some_and(|w| {
+            w.pane.as_ref() == Some(pane) && !matches!(w.state, WorkerState::Retired { .. })
+        })
+    }
+
+    fn worker_of(&self, pane: &PaneId) -> Option<WorkerId> {
+        self.workers.iter().position(|w| {
+            w.pane.as_ref() == Some(pane) && !matches!(w.state, WorkerState::Retired { .. })
+        })
+    }
+
+    fn position(&self, id: &TaskId) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Lets go of the task the worker holds, if any, and leaves the worker `Starting` for
+    /// its caller to move on. A task whose prompt never reached the agent goes back in line
+    /// with its attempt given back; otherwise the attempt counts.
+    fn release(&mut self, worker: WorkerId, reason: &str, actions: &mut Vec<Action>) {
+        let state = std::mem::replace(&mut self.workers[worker].state, WorkerState::Starting);
+        let held = match state {
+            WorkerState::Paused { inner, .. } => *inner,
+            state => state,
+        };
+        match held {
+            WorkerState::Delivering {
+                task, nudges: 0, ..
+            } => self.unsend(&task, reason, actions),
+            WorkerState::Delivering { task, .. }
+            | WorkerState::Dying { task, .. }
+            | WorkerState::Busy { task, .. } => self.requeue(&task, reason, actions),
+            WorkerState::Starting
+            | WorkerState::Idle
+            | WorkerState::Finishing { .. }
+            | WorkerState::Resetting
+            | WorkerState::Interrupting
+            | WorkerState::Paused { .. }
+            | WorkerState::Retired { .. } => {}
+        }
+    }
+
+    /// Puts a running task whose prompt never reached its agent back in line, in its plan
+    /// place (ahead of every task handed out after it), with the attempt not counted.
+    fn unsend(&mut self, id: &TaskId, reason: &str, actions: &mut Vec<Action>) {
+        let Some(i) = self.position(id) else {
+            return;
+        };
+        if self.tasks[i].status != TaskStatus::Running {
+            return;
+        }
+        self.tasks[i].attempts = self.tasks[i].attempts.saturating_sub(1);
+        self.set_status(i, TaskStatus::Pending);
+        actions.push(Action::Journal(Record::Unsent {
+            task: id.clone(),
+            reason: reason.to_string(),
+        }));
+    }
+
+    /// Puts a task that did not finish back in line, or fails it when out of attempts.
+    fn requeue(&mut self, id: &TaskId, reason: &str, actions: &mut Vec<Action>) {
+        let max = self.limits.max_attempts;
+        let Some(i) = self.position(id) else {
+            return;
+        };
+        let task = &self.tasks[i];
+        if task.status != TaskStatus::Running {
+            return;
+        }
+        if task.attempts >= max {
+            let reason = match task.attempts {
+                1 => format!("{reason} (after 1 attempt)"),
+                n => format!("{reason} (after {n} attempts)"),
+            };
+            self.fail(id, &reason, actions);
+        } else {
+            self.set_status(i, TaskStatus::Pending);
+            actions.push(Action::Journal(Record::Requeued {
+                task: id.clone(),
+                reason: reason.to_string(),
+            }));
+        }
+    }
+
+    fn fail(&mut self, id: &TaskId, reason: &str, actions: &mut Vec<Action>) {
+        let Some(i) = self.position(id) else {
+            return;
+        };
+        let attempt = self.tasks[i].attempts;
+        self.set_status(i, TaskStatus::Failed(reason.to_string()));
+        actions.push(Action::Journal(Record::Failed {
+            task: id.clone(),
+            reason: reason.to_string(),
+        }));
+        actions.push(Action::NoteFailure {
+            task: id.clone(),
+            reason: reason.to_string(),
+            attempt,
+        });
+        actions.push(Action::Notify(Notice::Failed {
+            task: id.clone(),
+            reason: reason.to_string(),
+            attempt,
+        }));
+    }
+
+    fn task_done(&mut self, id: &TaskId, actions: &mut Vec<Action>) {
+        let Some(i) = self.position(id) else {
+            return;
+        };
+        let task = &self.tasks[i];
+        if task.status == TaskStatus::Done {
+            return;
+        }
+        let attempt = task.attempts;
+        let holder = self.holder(id);
+        self.set_status(i, TaskStatus::Done);
+        actions.push(Action::Journal(Record::Done { task: id.clone() }));
+        actions.push(Action::CheckOff { task: id.clone() });
+        let Some(worker) = holder else { return };
+        actions.push(Action::Notify(Notice::Done {
+            task: id.clone(),
+            attempt,
+        }));
+        // Its agent works: whatever failures it had before are behind it.
+        let w = &mut self.workers[worker];
+        w.restarts = 0;
+        let (state, paused) = match &mut w.state {
+            WorkerState::Paused { inner, .. } => (&mut **inner, true),
+            state => (state, false),
+        };
+        match state {
+            WorkerState::Delivering { task, .. } => {
+                *state = WorkerState::Finishing { task: task.clone() };
+            }
+            WorkerState::Busy { .. } if paused => {
+                // Reset now; the reset waits out the dialog or the limit on screen.
+                *state = WorkerState::Resetting;
+                if let Some(pane) = w.pane.clone() {
+                    actions.push(Action::Reset { worker, pane });
+                }
+            }
+            WorkerState::Busy { .. } => self.reset_worker(worker, actions),
+            // Done, and then its agent died: it needs a new one all the same.
+            WorkerState::Dying { reason, .. } => {
+                let reason = reason.clone();
+                self.replace_worker(worker, &reason, actions);
+            }
+            // `holder` found it holding the task: it delivers or works on it.
+            WorkerState::Starting
+            | WorkerState::Idle
+            | WorkerState::Finishing { .. }
+            | WorkerState::Resetting
+            | WorkerState::Interrupting
+            | WorkerState::Paused { .. }
+            | WorkerState::Retired { .. } => {}
+        }
+    }
+
+    fn reset_worker(&mut self, worker: WorkerId, actions: &mut Vec<Action>) {
+        let w = &mut self.workers[worker];
+        w.state = WorkerState::Resetting;
+        if let Some(pane) = w.pane.clone() {
+            actions.push(Action::Label {
+                pane: pane.clone(),
+                label: "resetting".into(),
+            });
+            actions.push(Action::Reset { worker, pane });
+        }
+    }
+
+    /// The worker's agent is gone or broken: its task goes back in line, and a new agent
+    /// starts, with backoff. An agent that keeps failing retires the worker, never a task.
+    fn replace_worker(&mut self, worker: WorkerId, reason: &str, actions: &mut Vec<Action>) {
+        self.release(worker, reason, actions);
+        let w = &mut self.workers[worker];
+        if let Some(pane) = w.pane.take() {
+            actions.push(Action::Journal(Record::WorkerDied {
+                worker,
+                pane: pane.clone(),
+                reason: reason.to_string(),
+            }));
+            actions.push(Action::Kill { pane });
+        }
+        if w.restarts >= self.limits.max_restarts {
+            let why = match w.restarts + 1 {
+                1 => format!("its agent failed ({reason}); no more work goes to it"),
+                n => format!(
+                    "its agent failed {n} times in a row (last: {reason}); no more work goes to it"
+                ),
+            };
+            w.state = WorkerState::Retired {
+                why: Retirement::KeptFailing(why.clone()),
+            };
+            actions.push(Action::Notify(Notice::NeedsPerson { worker, what: why }));
+            return;
+        }
+        w.restarts += 1;
+        w.state = WorkerState::Starting;
+        // 250 ms, 500 ms, 1 s, ... capped at 10 s: never a tight respawn loop.
+        let delay =
+            Duration::from_millis(250u64 << (w.restarts - 1).min(6)).min(Duration::from_secs(10));
+        actions.push(Action::Spawn { worker, delay });
+    }
+
+    /// Interrupts attempts that ran past the task timeout; the task is retried or failed.
+    /// A paused worker's clock stands still.
+    fn check_timeouts(&mut self, actions: &mut Vec<Action>) {
+        let Some(limit) = self.limits.task_timeout else {
+            return;
+        };
+        let late: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|w| match w.state {
+                WorkerState::Busy { since, .. } => self.now.saturating_sub(since) > limit,
+                _ => false,
+            })
+            .map(|w| w.id)
+            .collect();
+        for worker in late {
+            let reason = format!("timed out after {}s", limit.as_secs());
+            self.interrupt(worker, &reason, actions);
+        }
+    }
+
+    /// Stops the worker's turn; its task (if still running) is retried or failed.
+    fn interrupt(&mut self, worker: WorkerId, reason: &str, actions: &mut Vec<Action>) {
+        self.release(worker, reason, actions);
+        let w = &mut self.workers[worker];
+        w.state = WorkerState::Interrupting;
+        if let Some(pane) = w.pane.clone() {
+            actions.push(Action::Interrupt { worker, pane });
+        }
+    }
+
+    /// The agent stopped without its sentinel (a person pressed Ctrl+C, or it gave up):
+    /// remind it a few times, then fail the task.
+    fn idle_without_sentinel(&mut self, worker: WorkerId, pane: PaneId, actions: &mut Vec<Action>) {
+        let max = self.limits.max_nudges;
+        let w = &mut self.workers[worker];
+        let (task, since, nudges) = match &w.state {
+            WorkerState::Busy {
+                task,
+                since,
+                nudges,
+            } => (task.clone(), *since, *nudges),
+            // Old news: it moved on, or waits for a person (who may have stopped it).
+            WorkerState::Starting
+            | WorkerState::Idle
+            | WorkerState::Delivering { .. }
+            | WorkerState::Dying { .. }
+            | WorkerState::Finishing { .. }
+            | WorkerState::Resetting
+            | WorkerState::Interrupting
+            | WorkerState::Paused { .. }
+            | WorkerState::Retired { .. } => return,
+        };
+        if nudges < max {
+            w.state = WorkerState::Delivering {
+                task: task.clone(),
+                since,
+                nudges: nudges + 1,
+            };
+            actions.push(Action::Nudge { worker, pane, task });
+            return;
+        }
+        let reason =
+            format!("the agent stopped without creating its sentinel, even after {max} reminders");
+        self.fail(&task, &reason, actions);
+        self.reset_worker(worker, actions);
+    }
+
+    fn command(&mut self, command: Command, actions: &mut Vec<Action>) {
+        match command {
+            Command::Pause { worker: None } => self.paused = true,
+            Command::Resume { worker: None } => {
+                self.paused = false;
+                for w in &mut self.workers {
+                    w.held = false;
+                }
+            }
+            Command::Pause { worker: Some(w) } | Command::Resume { worker: Some(w) } => {
+                let pause = matches!(command, Command::Pause { .. });
+                if let Some(w) = self.workers.get_mut(w) {
+                    w.held = pause;
+                }
+            }
+            Command::Retry { task } => {
+                if let Some(i) = self.position(&task)
+                    && matches!(
+                        self.tasks[i].status,
+                        TaskStatus::Failed(_) | TaskStatus::Skipped
+                    )
+                {
+                    self.again(i, actions);
+                }
+            }
+            Command::Skip { task } => {
+                let Some(i) = self.position(&task) else {
+                    return;
+                };
+                let worker = match self.tasks[i].status {
+                    TaskStatus::Pending => None,
+                    TaskStatus::Running => self.holder(&task),
+                    _ => return,
+                };
+                self.set_status(i, TaskStatus::Skipped);
+                actions.push(Action::Journal(Record::Skipped { task }));
+                if let Some(worker) = worker {
+                    self.interrupt(worker, "skipped", actions);
+                }
+            }
+        }
+    }
+
+    /// Task entry `i` is to be done again, with fresh attempts.
+    fn again(&mut self, i: usize, actions: &mut Vec<Action>) {
+        self.set_status(i, TaskStatus::Pending);
+        self.tasks[i].attempts = 0;
+        actions.push(Action::Journal(Record::Retried {
+            task: self.tasks[i].id.clone(),
+        }));
+        self.wake_workers(actions);
+    }
+
+    fn plan_changed(&mut self, tasks: &[PlanTask], actions: &mut Vec<Action>) {
+        for entry in &mut self.tasks {
+            entry.in_plan = false;
+        }
+        for task in tasks {
+            match self.position(&task.id) {
+                None => self.add_task(task),
+                Some(i) => {
+                    self.tasks[i].in_plan = true;
+                    match (&self.tasks[i].status, task.checked) {
+                        // A person checked it off by hand: skip it. A running task keeps
+                        // running; its sentinel will still be honoured.
+                        (TaskStatus::Pending, true) => self.set_status(i, TaskStatus::Done),
+                        // A person unchecked a done task (and removed its sentinel): redo.
+                        (TaskStatus::Done, false) => self.again(i, actions),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        // Removed tasks that have not started are dropped; running ones finish first.
+        let before = self.tasks.len();
+        self.tasks
+            .retain(|t| t.in_plan || t.status == TaskStatus::Running);
+        if self.tasks.len() != before {
+            self.reindex();
+        }
+        self.wake_workers(actions);
+    }
+
+    /// New work may need workers that were retired for lack of it.
+    fn wake_workers(&mut self, actions: &mut Vec<Action>) {
+        let pending = self.tally.pending;
+        let free = self
+            .workers
+            .iter()
+            .filter(|w| matches!(w.state, WorkerState::Idle | WorkerState::Starting))
+            .count();
+        let mut wanted = pending.saturating_sub(free);
+        for w in &mut self.workers {
+            if wanted == 0 {
+                break;
+            }
+            if w.state
+                == (WorkerState::Retired {
+                    why: Retirement::Unneeded,
+                })
+                && w.pane.is_none()
+            {
+                w.state = WorkerState::Starting;
+                actions.push(Action::Spawn {
+                    worker: w.id,
+                    delay: Duration::ZERO,
+                });
+                wanted -= 1;
+            }
+        }
+    }
+
+    /// Hands pending tasks, in plan order, to idle workers.
+    fn assign(&mut self, actions: &mut Vec<Action>) {
+        if self.paused {
+            return;
+        }
+        for worker in 0..self.workers.len() {
+            let w = &self.workers[worker];
+            if w.state != WorkerState::Idle || w.held {
+                continue;
+            }
+            let Some(pane) = w.pane.clone() else {
+                continue;
+            };
+            let Some(&next) = self.pending.first() else {
+                return;
+            };
+            self.set_status(next, TaskStatus::Running);
+            let task = &mut self.tasks[next];
+            task.attempts += 1;
+            let (id, attempt) = (task.id.clone(), task.attempts);
+            self.workers[worker].state = WorkerState::Delivering {
+                task: id.clone(),
+                since: self.now,
+                nudges: 0,
+            };
+            actions.push(Action::Journal(Record::Assigned {
+                task: id.clone(),
+                worker,
+                pane: pane.clone(),
+                attempt,
+            }));
+            actions.push(Action::Label {
+                pane: pane.clone(),
+                label: id.to_string(),
+            });
+            actions.push(Action::Deliver {
+                worker,
+                pane,
+                task: id,
+                attempt,
+            });
+        }
+    }
+
+    fn check_finished(&mut self, actions: &mut Vec<Action>) {
+        if self.finished {
+            return;
+        }
+        let no_workers = self
+            .workers
+            .iter()
+            .all(|w| matches!(w.state, WorkerState::Retired { .. }));
+        if no_workers {
+            let stranded: Vec<TaskId> = self
+                .pending
+                .iter()
+                .map(|&i| self.tasks[i].id.clone())
+                .collect();
+            for id in stranded {
+                self.fail(
+                    &id,
+                    "no workers left: every worker was retired, its agent failing again and again",
+                    actions,
+                );
+            }
+        }
+        if self.tally.open() == 0 {
+            self.finished = true;
+            actions.push(Action::Finished);
+            actions.push(Action::Notify(Notice::Finished {
+                done: self.tally.done,
+                failed: self.tally.failed,
+            }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
