@@ -1,7 +1,7 @@
 //! The control-mode client against a real tmux on a private socket: replies matched to
 //! commands, pushed pane-death subscriptions, and the end of the server.
 
-use crate::common::TestEnv;
+use crate::common::{TestEnv, wait_until};
 use crossbeam_channel::Receiver;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -187,7 +187,9 @@ fn a_link_whose_client_is_killed_attaches_again_and_keeps_counting() {
     assert!(killed.success());
     // Calls go on meanwhile (as processes), and the link comes back with a new client.
     tmux.set_label(&pane, "still here").unwrap();
-    assert_eq!(tmux.display(&pane, "#{@task}").unwrap(), "still here");
+    wait_until("the label", WAIT, || {
+        tmux.display(&pane, "#{@task}").unwrap() == "still here"
+    });
     let deadline = Instant::now() + WAIT;
     while !matches!(&control_clients()[..], [pid] if *pid != first) {
         assert!(Instant::now() < deadline, "the link never attached again");

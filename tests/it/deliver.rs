@@ -268,10 +268,10 @@ fn set_label_shows_in_the_task_option() {
     let (tmux, first) = start(&env, &["cat"]);
     tmux.set_label(&first.pane, "-T-017 fix; the parser;")
         .unwrap();
-    assert_eq!(
-        tmux.display(&first.pane, "#{@task}").unwrap(),
-        "-T-017 fix; the parser;"
-    );
+    // Posted without waiting for tmux's reply: it shows a moment later.
+    wait_until("the label", Duration::from_secs(5), || {
+        tmux.display(&first.pane, "#{@task}").unwrap() == "-T-017 fix; the parser;"
+    });
 }
 
 #[test]
