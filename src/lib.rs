@@ -6,23 +6,23 @@
 pub mod agent;
 pub mod cli;
 pub mod clock;
-pub mod cmd;
-pub mod commands;
-pub mod config;
+pub(crate) mod cmd;
+pub(crate) mod commands;
+pub(crate) mod config;
 pub mod deliver;
-pub mod error;
-pub mod journal;
-pub mod orchestrator;
+pub(crate) mod error;
+pub(crate) mod journal;
+pub(crate) mod orchestrator;
 pub mod plan;
 pub mod prompt;
-pub mod roster;
+pub(crate) mod roster;
 pub mod scheduler;
-pub mod sentinel;
-pub mod sim;
+pub(crate) mod sentinel;
+pub(crate) mod sim;
 pub mod tmux;
-pub mod tui;
-pub mod waits;
-pub mod workspace;
+pub(crate) mod tui;
+pub(crate) mod waits;
+pub(crate) mod workspace;
 
 use std::process::ExitCode;
 

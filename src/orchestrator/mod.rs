@@ -45,7 +45,7 @@ pub enum Msg {
     /// The tmux server is gone: nothing left to drive.
     ServerLost(String),
     /// SIGINT, SIGTERM or SIGHUP.
-    Signal(i32),
+    Signal,
 }
 
 /// How a run ended, counting only the tasks that were open when it started.
@@ -57,7 +57,6 @@ pub struct Summary {
     /// Tasks that were checked before the run and so are not counted above.
     pub already_checked: usize,
     pub skipped: usize,
-    pub elapsed: Duration,
     pub interrupted: bool,
 }
 
@@ -206,8 +205,8 @@ fn watch_signals(tx: Sender<Msg>) -> anyhow::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .context("installing signal handlers")?;
     std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            let _ = tx.send(Msg::Signal(signal));
+        if signals.forever().next().is_some() {
+            let _ = tx.send(Msg::Signal);
         }
     });
     Ok(())

@@ -204,7 +204,7 @@ impl<'p> Loop<'p> {
                 .hint("PLAN.md has every finished task checked; run `swarm run` again to go on")
                 .into());
             }
-            Input::Msg(Msg::Signal(_)) => return Ok(Flow::Interrupted),
+            Input::Msg(Msg::Signal) => return Ok(Flow::Interrupted),
             Input::Fs(event) => {
                 for task in self.watch.on_event(&event) {
                     self.handle(Event::Sentinel { task });
@@ -253,7 +253,6 @@ impl<'p> Loop<'p> {
             total: state.tasks().len().saturating_sub(already_checked),
             already_checked,
             skipped: state.count(|s| *s == TaskStatus::Skipped),
-            elapsed: self.clock.now() - self.started,
             interrupted,
         }
     }

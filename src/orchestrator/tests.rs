@@ -612,7 +612,7 @@ fn the_status_file_is_written_when_something_changed_and_not_otherwise() {
 #[test]
 fn a_signal_ends_the_loop_as_interrupted_with_work_in_flight() {
     let mut h = Harness::new(Setup::default());
-    h.on(Input::Msg(Msg::Signal(15)));
+    h.on(Input::Msg(Msg::Signal));
     assert_eq!(h.flow, Flow::Interrupted);
     let summary = h.lp.take().unwrap().finish(true);
     assert!(summary.interrupted);
