@@ -304,11 +304,32 @@ impl CheckOffWatch {
         let seen = Arc::new(Mutex::new(HashMap::new()));
         let record = {
             let seen = seen.clone();
-            move |_: notify::Result<notify::Event>| {
-                let at = now_secs();
-                let Ok(text) = std::fs::read_to_string(&plan) else {
+            move |event: notify::Result<notify::Event>| {
+                // Only a new PLAN.md can hold a new mark: reading all 10,000 lines on
+                // every other event (swarm's temp files) made this watcher lag behind.
+                let replaced = event.is_ok_and(|e| e.paths.iter().any(|p| p == &plan));
+                if !replaced {
+                    return;
+                }
+                // When swarm wrote this version (PLAN.md is replaced whole, so the open
+                // file is one version), not when this thread got to it: on a machine
+                // busy with 64 agents the watcher's own lag would count as swarm's.
+                let Ok(mut file) = std::fs::File::open(&plan) else {
                     return;
                 };
+                let Some(at) = file
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs_f64())
+                else {
+                    return;
+                };
+                let mut text = String::new();
+                if std::io::Read::read_to_string(&mut file, &mut text).is_err() {
+                    return;
+                }
                 let mut seen = seen.lock().unwrap();
                 for line in text.lines().filter(|l| l.starts_with("- [x]")) {
                     if let Some(id) = line.rsplit("{#").next().and_then(|s| s.strip_suffix('}')) {
@@ -907,11 +928,11 @@ fn scale(opts: &Opts) -> anyhow::Result<Vec<Figure>> {
             id: "P5",
             name: "10,000-task plan: sentinel → checked".into(),
             unit: "ms",
-            met: None,
+            met: p2.map(|p2| p2.median <= 25.0),
             value: p2,
             baseline: None,
             baseline_name: String::new(),
-            target: "(P2: ≤ 25 ms)".into(),
+            target: "≤ 25 ms (as P2)".into(),
         },
         Figure {
             id: "P5",

@@ -128,7 +128,13 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
             recv(ticker) -> _ => Input::Tick,
         };
         flow = lp.on(input)?;
+        // Inputs that queued up meanwhile go first, so that their check-offs share one
+        // write of PLAN.md; a few milliseconds at most.
+        if (rx.is_empty() && fs_rx.is_empty()) || lp.checkoffs_due() {
+            lp.idle()?;
+        }
     }
+    lp.idle()?;
     Ok(lp.finish(flow == Flow::Interrupted))
 }
 

@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 /// How long PLAN.md must be quiet after an edit before it is read again: a half-written
 /// file would look like tasks were removed.
 pub const PLAN_QUIET: Duration = Duration::from_millis(200);
+/// How long a check-off may wait for the inputs queued behind it, so that a burst of
+/// completions costs one write of PLAN.md, not one each.
+const CHECKOFF_BATCH: Duration = Duration::from_millis(5);
 /// The share of the loop's time the status file may take: a 10,000-task plan's takes
 /// milliseconds to write, so it is written less often.
 const SNAPSHOT_SHARE: u32 = 20;
@@ -97,6 +100,8 @@ pub struct Loop<'p> {
     budget: Budget,
     /// When PLAN.md was last seen changing, until it has been read again.
     plan_touched: Option<Duration>,
+    /// Since when check-offs wait to be written, if any do.
+    checkoffs_since: Option<Duration>,
     already_checked: usize,
 }
 
@@ -174,13 +179,16 @@ impl<'p> Loop<'p> {
             dirty: true,
             budget: Budget::default(),
             plan_touched: None,
+            checkoffs_since: None,
             already_checked: tasks.iter().filter(|t| t.checked).count(),
         };
         lp.carry_out()?;
+        lp.idle()?;
         Ok(lp)
     }
 
-    /// Takes one input, carries out what the scheduler decides, and says whether to go on.
+    /// Takes one input, carries out what the scheduler decides (dispatches at once), and
+    /// says whether to go on. Check-offs wait for `idle`, unless the run is over.
     pub fn on(&mut self, input: Input) -> anyhow::Result<Flow> {
         match input {
             Input::Msg(Msg::Event(event)) => {
@@ -220,7 +228,25 @@ impl<'p> Loop<'p> {
             Input::Tick => self.tick(),
         }
         self.carry_out()?;
-        Ok(self.flow())
+        let flow = self.flow();
+        if flow != Flow::Go {
+            self.idle()?;
+        }
+        Ok(flow)
+    }
+
+    /// No input waits: writes the check-offs gathered since the last time, in one write
+    /// of PLAN.md.
+    pub fn idle(&mut self) -> anyhow::Result<()> {
+        self.checkoffs_since = None;
+        self.exec.flush_checkoffs()
+    }
+
+    /// Check-offs have waited long enough for the inputs behind them: write them even
+    /// though more inputs wait.
+    pub fn checkoffs_due(&self) -> bool {
+        self.checkoffs_since
+            .is_some_and(|since| self.clock.now() - since >= CHECKOFF_BATCH)
     }
 
     /// Whether there is anything left to do.
@@ -302,19 +328,21 @@ impl<'p> Loop<'p> {
         self.actions.extend(actions);
     }
 
-    /// Carries out the pending actions and all that follows from them, then checks off
-    /// in one write what finished: after the dispatches, so that a check-off never
-    /// delays one.
+    /// Carries out the pending actions and all that follows from them. Check-offs are
+    /// gathered for `idle`: after the dispatches, so that a check-off never delays one.
     fn carry_out(&mut self) -> anyhow::Result<()> {
         let mut queue: VecDeque<Action> = self.actions.drain(..).collect();
         while let Some(action) = queue.pop_front() {
+            if matches!(action, Action::CheckOff { .. }) && self.checkoffs_since.is_none() {
+                self.checkoffs_since = Some(self.clock.now());
+            }
             self.progress.action(&action, self.exec.tasks());
             for event in self.exec.execute(action, &mut self.watch)? {
                 queue.extend(self.state.handle(event));
             }
             self.dirty = true;
         }
-        self.exec.flush_checkoffs()
+        Ok(())
     }
 
     /// Re-reads PLAN.md after a person edited it. A plan that does not parse right now

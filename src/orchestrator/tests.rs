@@ -169,8 +169,10 @@ impl Harness {
         self.lp.as_mut().expect("the loop runs")
     }
 
+    /// One input, then nothing waiting: as the real loop does when it is quiet.
     fn on(&mut self, input: Input) {
         self.flow = self.lp().on(input).unwrap();
+        self.lp().idle().unwrap();
     }
 
     /// Feeds the loop what the jobs report until every job alive sleeps on the clock.
@@ -772,4 +774,37 @@ fn a_timed_out_turn_in_a_scrolled_pane_is_interrupted_only_after_the_person_is_d
     h.mux.pane(&pane, |p| p.in_mode = false);
     h.advance(TURN);
     assert_eq!(h.mux.calls(&format!("key {pane} Escape")).len(), 1);
+}
+
+#[test]
+fn check_offs_wait_for_the_inputs_queued_behind_them_and_share_one_write() {
+    let mut h = Harness::new(Setup {
+        plan: "- [ ] One {#a}\n- [ ] Two {#b}\n- [ ] Three {#c}\n- [ ] Four {#d}\n",
+        workers: 3,
+        ..Setup::default()
+    });
+    let before = h.plan();
+    for task in ["a", "b"] {
+        h.agent_done(task);
+        let path = h.ws.root.join(&h.sentinels[&TaskId(task.into())]);
+        let event = notify::Event::new(notify::EventKind::Any).add_path(path);
+        // More input waits: the loop dispatches, but does not write PLAN.md yet.
+        assert_eq!(h.lp().on(Input::Fs(event)).unwrap(), Flow::Go);
+        assert_eq!(h.plan(), before, "no write while inputs wait");
+    }
+    assert_eq!(h.status("a"), TaskStatus::Done);
+    h.lp().idle().unwrap();
+    let plan = h.plan();
+    assert!(
+        plan.contains(&done("One")) && plan.contains(&done("Two")),
+        "{plan}"
+    );
+    // Without a quiet moment, a check-off still goes out once it has waited a little.
+    h.agent_done("c");
+    let path = h.ws.root.join(&h.sentinels[&TaskId("c".into())]);
+    let event = notify::Event::new(notify::EventKind::Any).add_path(path);
+    h.lp().on(Input::Fs(event)).unwrap();
+    assert!(!h.lp().checkoffs_due());
+    h.clock.advance(Duration::from_millis(5));
+    assert!(h.lp().checkoffs_due());
 }
