@@ -222,7 +222,16 @@ impl Config {
         let mut config: Config = toml::from_str(text).map_err(|err| {
             let line = err.span().map_or(1, |span| source.line(span.start));
             // serde names the Rust type; people know TOML's words.
-            let message = err.message().trim_end().replace("i64", "an integer");
+            let mut message = err.message().trim_end().replace("i64", "an integer");
+            // toml says only "duplicate key"; its span holds the key.
+            if message.starts_with("duplicate key") {
+                let key = err.span().and_then(|span| text.get(span)).unwrap_or("?");
+                message = format!(
+                    "duplicate key `{}`\nhint: a key may be set once per table; delete one \
+                     of the two",
+                    key.trim()
+                );
+            }
             source.invalid(line, message)
         })?;
         config.source = source;
@@ -838,6 +847,28 @@ panes = 6
         swarm.toml:3: panes = 9 is out of range
         hint: use 4 to 8
         ");
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named() {
+        insta::assert_snapshot!(error("workers = 2\nworkers = 3\n"), @"
+        swarm.toml:2: duplicate key `workers`
+        hint: a key may be set once per table; delete one of the two
+        ");
+        let message = error("[profiles.x]\ncommand = 'a'\n command = 'b'\n");
+        assert!(
+            message.starts_with("swarm.toml:3: duplicate key `command`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_undefined_template_name_is_named() {
+        let message = error("prompt = \"\"\"\nDo {{ task }}\nby {{ deadline }}\n\"\"\"\n");
+        assert!(
+            message.starts_with("swarm.toml:3: prompt template: undefined name `deadline`"),
+            "{message}"
+        );
     }
 
     #[test]

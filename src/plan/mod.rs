@@ -3,10 +3,14 @@
 
 mod edit;
 mod file;
+mod lint;
+mod output;
 mod parse;
 
 pub use edit::{CheckOff, NOTE_MARK};
 pub use file::{PlanFile, check_off, set_note};
+pub use lint::{Lookalike, lookalikes};
+pub use output::check_output;
 pub use parse::parse;
 
 use std::fmt;
@@ -63,6 +67,20 @@ pub enum PlanError {
         line: usize,
         first_line: usize,
     },
+    #[error("{path}: no tasks found{}\nhint: {}", suspects(.lookalikes), lint::TASK_SYNTAX)]
+    NoTasks {
+        path: PathBuf,
+        lookalikes: Vec<Lookalike>,
+    },
+    #[error(
+        "{path}:{line}: `{{out={out}}}` {why}\nhint: name a file of the project, below the plan's directory, as in `{{out=docs/notes.md}}`"
+    )]
+    ForbiddenOutput {
+        path: PathBuf,
+        line: usize,
+        out: String,
+        why: String,
+    },
     #[error("{path}:{line}: {message}")]
     Syntax {
         path: PathBuf,
@@ -71,11 +89,28 @@ pub enum PlanError {
     },
 }
 
-/// Reads and parses the plan at `path`.
+/// Reads and parses the plan at `path`, which must hold a task, and checks that each
+/// task's output is a file an agent may write.
 pub fn load(path: &Path) -> Result<(String, Vec<Task>), PlanError> {
     let text = read(path)?;
     let tasks = parse(&text, path)?;
+    if tasks.is_empty() {
+        // An empty plan would otherwise be "every task is checked": success, doing nothing.
+        return Err(PlanError::NoTasks {
+            path: path.to_path_buf(),
+            lookalikes: lookalikes(&text, &tasks, path),
+        });
+    }
+    output::check_all(&tasks, path)?;
     Ok((text, tasks))
+}
+
+/// The lines that look like mistyped tasks, one per line after the message.
+fn suspects(lookalikes: &[Lookalike]) -> String {
+    lookalikes
+        .iter()
+        .map(|l| format!("\n{}", l.summary()))
+        .collect()
 }
 
 /// Reads the plan as UTF-8 text.

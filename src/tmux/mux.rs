@@ -1,6 +1,6 @@
 //! The `Mux` seam carried out with tmux commands: spawns, guarded pastes, keys, screens.
 
-use super::command::Argv;
+use super::command::{Argv, escape_time_format};
 use super::session::{parse_spawned, with_spawn_args};
 use super::{Mux, PaneId, PaneInfo, PasteOutcome, SpawnSpec, Spawned, Tmux, TmuxError};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,8 +35,8 @@ impl Mux for Tmux {
             None => {
                 let session = format!("{}:", self.target());
                 let new_window = Argv::new("new-window")
-                    .args(["-d", "-t", &session])
-                    .args(["-n", &spec.window_name]);
+                    .args(["-d", "-t", &session, "-n"])
+                    .literal(&spec.window_name);
                 let line = with_program(new_window).then("display-message").args([
                     "-p",
                     "-t",
@@ -157,9 +157,13 @@ impl Mux for Tmux {
     fn transcript(&self, pane: &PaneId, log: Option<&std::path::Path>) -> Result<(), TmuxError> {
         let mut line = Argv::new("pipe-pane").args(["-t", &pane.0]);
         if let Some(log) = log {
-            // tmux runs this with /bin/sh; the path is single-quoted for it.
+            // tmux runs this with /bin/sh, so the path is single-quoted for it; before that
+            // tmux expands it as a format and through strftime, so `#` and `%` are escaped
+            // (docs/tmux-facts.md §7). The umask keeps what agents print, which can hold
+            // secrets, to the user, as state.json is.
             let quoted = log.display().to_string().replace('\'', "'\\''");
-            line = line.args([format!("exec cat >> '{quoted}'").as_str()]);
+            let shell = format!("umask 077; exec cat >> '{quoted}'");
+            line = line.arg(escape_time_format(&shell));
         }
         self.run(&line)?;
         Ok(())

@@ -41,7 +41,7 @@ impl Tmux {
         let mut line = Argv::new("respawn-pane")
             .args(["-k", "-t", &format!("{}.0", self.window0())])
             .arg("-c")
-            .arg(cwd);
+            .literal(cwd);
         for (key, value) in env {
             line = line.arg("-e").arg(format!("{key}={value}"));
         }
@@ -59,7 +59,7 @@ impl Tmux {
     pub fn rename_window0(&self, name: &str) -> Result<(), TmuxError> {
         let line = Argv::new("rename-window")
             .args(["-t", &self.window0()])
-            .arg(name);
+            .literal(name);
         self.run(&line)?;
         Ok(())
     }
@@ -99,7 +99,10 @@ impl Tmux {
         }
         let line = with_spawn_args(
             line.then("new-session")
-                .args(["-d", "-s", &self.session, "-n", window0_name])
+                .args(["-d", "-s"])
+                .literal(&self.session)
+                .arg("-n")
+                .literal(window0_name)
                 .args(["-x", &width.to_string(), "-y", &height.to_string()]),
             cwd,
             env,
@@ -157,10 +160,10 @@ impl Tmux {
             "-F",
             "#{client_control_mode} #{client_name}",
         ]))?;
-        // The message is a format: a `#` of the text must not start one.
-        let text = text.replace('#', "##");
         for name in clients.lines().filter_map(|l| l.strip_prefix("0 ")) {
-            self.run(&Argv::new("display-message").args(["-c", name, "-d", "4000", &text]))?;
+            // The message is a format: a `#` of the text must not start one.
+            let line = Argv::new("display-message").args(["-c", name, "-d", "4000"]);
+            self.run(&line.literal(text))?;
         }
         Ok(())
     }
@@ -197,7 +200,11 @@ pub(super) fn with_spawn_args(
     env: &BTreeMap<String, String>,
     argv: &[String],
 ) -> Argv {
-    let mut line = line.args(["-P", "-F", SPAWNED_FORMAT]).arg("-c").arg(cwd);
+    // tmux expands `-c` as a format (`-e` values and argv it passes as they are).
+    let mut line = line
+        .args(["-P", "-F", SPAWNED_FORMAT])
+        .arg("-c")
+        .literal(cwd);
     for (key, value) in env {
         line = line.arg("-e").arg(format!("{key}={value}"));
     }
