@@ -24,6 +24,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let Prepared { run, .. } = prepared;
+    crate::agent::preflight::check(&run.settings, &run.ws.root)?;
     if args.in_window {
         return drive_with_dashboard(run);
     }
@@ -99,7 +100,12 @@ struct Prepared {
 
 fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     let ws = Workspace::locate(&args.workspace.plan)?;
-    let (_, tasks) = crate::plan::load(&ws.plan)?;
+    let (text, tasks) = crate::plan::load(&ws.plan)?;
+    if !args.in_window {
+        for lookalike in crate::plan::lookalikes(&text, &tasks, &ws.plan) {
+            eprintln!("swarm: {lookalike}");
+        }
+    }
     let overrides = Overrides {
         workers: args.workers,
         agent: args.agent.clone(),

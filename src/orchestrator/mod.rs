@@ -209,7 +209,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                 // a half-written file would look like tasks were removed.
                 if plan_touched.is_some_and(|t| t.elapsed() >= PLAN_QUIET) {
                     plan_touched = None;
-                    actions.extend(plan_edited(&mut state, &mut exec, &mut watch));
+                    actions.extend(plan_edited(&mut state, &mut exec, &mut watch, &ws.plan));
                 }
                 actions.extend(state.handle(Event::Tick { now: started.elapsed() }));
                 let commanded = take_commands(&ws, &mut state);
@@ -283,14 +283,19 @@ fn plan_edited(
     state: &mut State,
     exec: &mut Executor,
     watch: &mut Sentinels,
+    plan: &std::path::Path,
 ) -> Vec<crate::scheduler::Action> {
     let Some(tasks) = exec.plan_edited() else {
         return Vec::new();
     };
     for task in &tasks {
         if !exec.tasks().contains_key(&task.id) {
-            // A new task with an unusable sentinel path is left out, not fatal.
-            if let Ok(sentinel) = crate::prompt::sentinel_for(task) {
+            // A new task with an unusable sentinel path or a forbidden output is left
+            // out, not fatal.
+            let sentinel = crate::plan::check_output(task, plan)
+                .ok()
+                .and_then(|()| crate::prompt::sentinel_for(task).ok());
+            if let Some(sentinel) = sentinel {
                 exec.learn(task.clone(), sentinel);
             }
         }
