@@ -81,10 +81,11 @@ impl PromptError {
             .collect();
         unknown.sort();
         let mut error = PromptError::template(err);
-        if let (PromptError::Template { message, .. }, false) = (&mut error, unknown.is_empty()) {
-            if err.kind() == minijinja::ErrorKind::UndefinedError {
-                *message = format!("undefined name `{}`", unknown.join("`, `"));
-            }
+        if let PromptError::Template { message, .. } = &mut error
+            && !unknown.is_empty()
+            && err.kind() == minijinja::ErrorKind::UndefinedError
+        {
+            *message = format!("undefined name `{}`", unknown.join("`, `"));
         }
         error
     }

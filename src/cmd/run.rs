@@ -24,11 +24,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let Prepared { run, .. } = prepared;
-    crate::agent::preflight::check(&run.settings, &run.ws.root)?;
     if args.in_window {
         return drive_with_dashboard(run);
     }
     crate::tmux::check_version()?;
+    crate::agent::preflight::check(&run.settings, &run.ws.root)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     // A second `swarm run` joins the running swarm instead of starting another.
     if let Some(pid) = lock::live_holder(&run.ws) {

@@ -47,7 +47,7 @@ impl Places {
             out: out.clone(),
             why: why.to_string(),
         };
-        let relative = lexical(Path::new(out)).map_err(|why| refuse(why))?;
+        let relative = lexical(Path::new(out)).map_err(&refuse)?;
         let resolved = self.resolve(&relative).map_err(|why| refuse(&why))?;
         if self.plans.contains(&resolved) {
             return Err(refuse("is the plan itself: the agent would overwrite it"));
