@@ -186,10 +186,13 @@ pub enum ConfigError {
         line: usize,
         message: String,
     },
-    #[error("{path}: cannot read: {source}")]
+    /// swarm.toml cannot be read; the I/O error is the message, not a cause to repeat.
+    #[error(
+        "{path}: cannot read: {error}\nhint: make swarm.toml a readable file, or move it away to use the defaults"
+    )]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A bad command-line flag, or a choice that needs one (such as `generic` without
     /// `--agent-cmd`); kept in this type so that every `resolve` error exits 2.
@@ -202,9 +205,9 @@ pub fn load(path: &Path) -> Result<Option<Config>, ConfigError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Config::parse(&text, path).map(Some),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ConfigError::Io {
+        Err(error) => Err(ConfigError::Io {
             path: path.to_owned(),
-            source,
+            error,
         }),
     }
 }

@@ -51,6 +51,15 @@ pub struct Task {
 pub enum PlanError {
     #[error("{path}: no such plan\nhint: create it, or run `swarm init` to write a sample")]
     Missing { path: PathBuf },
+    /// The plan cannot be read; the I/O error is the message, not a cause to repeat.
+    #[error(
+        "{path}: cannot read the plan: {error}\nhint: {}",
+        unreadable_hint(path, error)
+    )]
+    Unreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("{path}: cannot read: {source}")]
     Io {
         path: PathBuf,
@@ -105,6 +114,24 @@ pub fn load(path: &Path) -> Result<(String, Vec<Task>), PlanError> {
     Ok((text, tasks))
 }
 
+/// How to get past a plan that cannot be read.
+fn unreadable_hint(path: &Path, error: &std::io::Error) -> String {
+    /// Linux's ELOOP: too many symlinks, or one that leads back to itself.
+    const SYMLINK_LOOP: i32 = 40;
+    if error.kind() == std::io::ErrorKind::IsADirectory {
+        format!(
+            "--plan takes the plan file, such as `--plan {}`",
+            path.join("PLAN.md").display()
+        )
+    } else if error.kind() == std::io::ErrorKind::PermissionDenied {
+        format!("make it readable: `chmod u+r {}`", path.display())
+    } else if error.raw_os_error() == Some(SYMLINK_LOOP) {
+        "a symlink on the way leads back to itself: point --plan at the real file".into()
+    } else {
+        "pass a readable plan file with --plan".into()
+    }
+}
+
 /// The lines that look like mistyped tasks, one per line after the message.
 fn suspects(lookalikes: &[Lookalike]) -> String {
     lookalikes
@@ -119,9 +146,9 @@ fn read(path: &Path) -> Result<String, PlanError> {
         std::io::ErrorKind::NotFound => PlanError::Missing {
             path: path.to_path_buf(),
         },
-        _ => PlanError::Io {
+        _ => PlanError::Unreadable {
             path: path.to_path_buf(),
-            source,
+            error: source,
         },
     })?;
     String::from_utf8(bytes).map_err(|e| PlanError::NotUtf8 {

@@ -616,3 +616,29 @@ fn outputs_may_not_name_the_plan_swarm_or_git_files_or_leave_the_workspace() {
     std::fs::write(&path, "- [ ] fine {out=docs/new/dir/x.md}\n").unwrap();
     assert!(load(&path).is_ok());
 }
+
+#[test]
+fn an_unreadable_plan_says_why_once_with_a_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load(dir.path()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(": cannot read the plan: Is a directory"),
+        "{message}"
+    );
+    assert!(
+        message.contains("hint: --plan takes the plan file"),
+        "{message}"
+    );
+    assert!(
+        std::error::Error::source(&err).is_none(),
+        "the cause would repeat"
+    );
+    let looped = dir.path().join("loop.md");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let message = load(&looped).unwrap_err().to_string();
+    assert!(
+        message.contains("hint: a symlink on the way leads back"),
+        "{message}"
+    );
+}
