@@ -210,7 +210,9 @@ fn path_with_only_tmux(env: &TestEnv) -> String {
     let bin = env.dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let tmux = which::which("tmux").unwrap();
-    std::os::unix::fs::symlink(tmux, bin.join("tmux")).unwrap();
+    if !bin.join("tmux").exists() {
+        std::os::unix::fs::symlink(tmux, bin.join("tmux")).unwrap();
+    }
     bin.display().to_string()
 }
 
@@ -234,6 +236,18 @@ fn a_missing_agent_program_is_named_before_anything_starts() {
     );
     assert_eq!(env.read("PLAN.md"), "- [ ] One\n- [ ] Two\n");
     assert!(!env.path(".swarm").exists() && !env.server_alive());
+
+    // `swarm spawn` checks the same way.
+    let out = env
+        .swarm()
+        .env("PATH", path_with_only_tmux(&env))
+        .args(["spawn", "1", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("`claude` not found on PATH"), "{err}");
+    assert!(!env.server_alive(), "{err}");
 
     let out = env
         .swarm()
