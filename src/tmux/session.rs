@@ -1,6 +1,6 @@
 //! Starting, probing, attaching to and ending swarm's own tmux server and session.
 
-use super::command::Argv;
+use super::command::{Argv, escape_time_format};
 use super::{PaneId, Spawned, Tmux, TmuxError};
 use std::collections::BTreeMap;
 use std::io;
@@ -161,9 +161,10 @@ impl Tmux {
             "#{client_control_mode} #{client_name}",
         ]))?;
         for name in clients.lines().filter_map(|l| l.strip_prefix("0 ")) {
-            // The message is a format: a `#` of the text must not start one.
+            // The message is a format that tmux also runs through strftime: a `#` or `%`
+            // of the text must not start one.
             let line = Argv::new("display-message").args(["-c", name, "-d", "4000"]);
-            self.run(&line.literal(text))?;
+            self.run(&line.arg(escape_time_format(text)))?;
         }
         Ok(())
     }

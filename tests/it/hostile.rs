@@ -349,3 +349,40 @@ fn negative_numbers_are_out_of_range_not_unknown_flags() {
     let err = usage_error(&env, "--max-attempts", "-3");
     assert!(err.contains("'--max-attempts <N>'"), "{err}");
 }
+
+#[test]
+fn a_task_added_during_a_run_with_a_forbidden_output_is_never_delivered() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] First\n- [ ] Second\n");
+    let log = env.dir.path().join("sim.jsonl");
+    let agent_cmd = format!("swarm sim-agent --think-ms 800 --log {}", log.display());
+    let child = env
+        .swarm()
+        .args([
+            "run",
+            "--headless",
+            "--socket",
+            &env.socket,
+            "--agent",
+            "sim",
+        ])
+        .args(["--workers", "1", "--agent-cmd", &agent_cmd])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the first prompt", Duration::from_secs(20), || {
+        !received_prompts(&env).is_empty()
+    });
+    let plan = env.read("PLAN.md") + "- [ ] Overwrite the plan {out=PLAN.md}\n";
+    env.write("PLAN.md", &plan);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let prompts = received_prompts(&env);
+    assert_eq!(prompts.len(), 2, "{prompts:?}");
+    assert!(prompts.iter().all(|p| !p.contains("Overwrite the plan")));
+    assert_eq!(
+        env.read("PLAN.md"),
+        "- [x] First\n- [x] Second\n- [ ] Overwrite the plan {out=PLAN.md}\n"
+    );
+}
