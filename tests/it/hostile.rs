@@ -386,3 +386,36 @@ fn a_task_added_during_a_run_with_a_forbidden_output_is_never_delivered() {
         "- [x] First\n- [x] Second\n- [ ] Overwrite the plan {out=PLAN.md}\n"
     );
 }
+
+#[test]
+fn an_unreadable_plan_is_explained_once_with_a_hint() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("plans")).unwrap();
+    std::os::unix::fs::symlink(env.path("loop.md"), env.path("loop.md")).unwrap();
+    for (plan, why, hint) in [
+        (
+            "plans",
+            "Is a directory",
+            "hint: --plan takes the plan file",
+        ),
+        (
+            "loop.md",
+            "symbolic links",
+            "hint: a symlink on the way leads back",
+        ),
+    ] {
+        let out = env
+            .swarm()
+            .args(["run", "--headless", "--plan", plan, "--socket", &env.socket])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("{plan}: cannot read the plan: ")),
+            "{err}"
+        );
+        assert!(err.contains(why) && err.contains(hint), "{err}");
+        assert!(!err.contains("caused by"), "{err}");
+    }
+}
