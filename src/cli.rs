@@ -85,7 +85,10 @@ pub struct RunArgs {
     #[command(flatten)]
     pub workspace: Workspace,
     /// How many agents work at once [default: 4, or swarm.toml's `workers`].
-    #[arg(long, short = 'w', value_name = "N")]
+    // Negative numbers are values, so that `--workers -1` is told its range, not that
+    // `-1` is an unknown flag.
+    #[arg(long, short = 'w', value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
     pub workers: Option<u32>,
     /// The agent profile (`swarm run --agent sim`, `--agent generic`, ...).
     #[arg(long, value_name = "PROFILE")]
@@ -94,10 +97,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "CMD")]
     pub agent_cmd: Option<String>,
     /// Deliveries a task gets before it is failed [default: 3].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: Option<u32>,
     /// Seconds one attempt may run before the agent is interrupted and the task retried.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub task_timeout: Option<u64>,
     /// Do not attach: print progress on stderr and exit when the plan is done.
     #[arg(long)]

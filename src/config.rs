@@ -186,10 +186,13 @@ pub enum ConfigError {
         line: usize,
         message: String,
     },
-    #[error("{path}: cannot read: {source}")]
+    /// swarm.toml cannot be read; the I/O error is the message, not a cause to repeat.
+    #[error(
+        "{path}: cannot read: {error}\nhint: make swarm.toml a readable file, or move it away to use the defaults"
+    )]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A bad command-line flag, or a choice that needs one (such as `generic` without
     /// `--agent-cmd`); kept in this type so that every `resolve` error exits 2.
@@ -202,9 +205,9 @@ pub fn load(path: &Path) -> Result<Option<Config>, ConfigError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Config::parse(&text, path).map(Some),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ConfigError::Io {
+        Err(error) => Err(ConfigError::Io {
             path: path.to_owned(),
-            source,
+            error,
         }),
     }
 }
@@ -222,7 +225,16 @@ impl Config {
         let mut config: Config = toml::from_str(text).map_err(|err| {
             let line = err.span().map_or(1, |span| source.line(span.start));
             // serde names the Rust type; people know TOML's words.
-            let message = err.message().trim_end().replace("i64", "an integer");
+            let mut message = err.message().trim_end().replace("i64", "an integer");
+            // toml says only "duplicate key"; its span holds the key.
+            if message.starts_with("duplicate key") {
+                let key = err.span().and_then(|span| text.get(span)).unwrap_or("?");
+                message = format!(
+                    "duplicate key `{}`\nhint: a key may be set once per table; delete one \
+                     of the two",
+                    key.trim()
+                );
+            }
             source.invalid(line, message)
         })?;
         config.source = source;
@@ -838,6 +850,28 @@ panes = 6
         swarm.toml:3: panes = 9 is out of range
         hint: use 4 to 8
         ");
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named() {
+        insta::assert_snapshot!(error("workers = 2\nworkers = 3\n"), @"
+        swarm.toml:2: duplicate key `workers`
+        hint: a key may be set once per table; delete one of the two
+        ");
+        let message = error("[profiles.x]\ncommand = 'a'\n command = 'b'\n");
+        assert!(
+            message.starts_with("swarm.toml:3: duplicate key `command`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_undefined_template_name_is_named() {
+        let message = error("prompt = \"\"\"\nDo {{ task }}\nby {{ deadline }}\n\"\"\"\n");
+        assert!(
+            message.starts_with("swarm.toml:3: prompt template: undefined name `deadline`"),
+            "{message}"
+        );
     }
 
     #[test]

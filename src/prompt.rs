@@ -8,9 +8,10 @@ use std::path::{Component, Path, PathBuf};
 /// The prompt used unless swarm.toml sets `prompt` or `prompt_file`.
 ///
 /// Paths sit in backticks, and the sentinel is the last backtick-quoted `.done` path:
-/// the simulated agent (and the fake API of the real-agent tests) rely on both.
+/// the simulated agent (and the fake API of the real-agent tests) rely on both. The first
+/// line starts with `GUARD`, so that a task's own text never starts the paste.
 pub const DEFAULT_TEMPLATE: &str = "\
-{{ task }}
+Task: {{ task }}
 {%- if context %}
 
 ## Context
@@ -32,6 +33,15 @@ Do not create it before the work is complete.
 
 /// The variables a template may use, named in hints.
 pub const VARIABLES: &str = "task, id, context, output, sentinel, attempt, plan";
+
+/// What every prompt starts with when its own first character is one that agent CLIs
+/// read as a command at the start of their input: `/clear`, `/exit`, `!rm …` (a shell
+/// escape), `#` (a memory note), `?`, `@` or `&`. A fixed word first makes the whole
+/// paste a message. The default template starts with it anyway.
+pub const GUARD: &str = "Task:";
+
+/// First characters that make an agent's input a command rather than a message.
+const COMMAND_STARTS: &[char] = &['/', '!', '#', '?', '@', '&'];
 
 const TEMPLATE_NAME: &str = "prompt";
 
@@ -58,6 +68,26 @@ impl PromptError {
             line: err.line().unwrap_or(1),
             message,
         }
+    }
+
+    /// Like `template`, naming the names a strict render found undefined, which
+    /// minijinja's own message leaves out.
+    fn render_failed(err: &minijinja::Error, template: &minijinja::Template<'_, '_>) -> Self {
+        let known: Vec<&str> = VARIABLES.split(", ").collect();
+        let mut unknown: Vec<String> = template
+            .undeclared_variables(true)
+            .into_iter()
+            .filter(|name| !known.contains(&name.as_str()))
+            .collect();
+        unknown.sort();
+        let mut error = PromptError::template(err);
+        if let PromptError::Template { message, .. } = &mut error
+            && !unknown.is_empty()
+            && err.kind() == minijinja::ErrorKind::UndefinedError
+        {
+            *message = format!("undefined name `{}`", unknown.join("`, `"));
+        }
+        error
     }
 }
 
@@ -145,8 +175,13 @@ impl PromptTemplate {
                 attempt => attempt,
                 plan => plan_name,
             })
-            .map_err(|err| PromptError::template(&err))?;
-        Ok(sanitize(text.trim_end()))
+            .map_err(|err| PromptError::render_failed(&err, &template))?;
+        let text = sanitize(text.trim_end());
+        // An agent reads a paste that starts with `/clear` or `!cmd` as that command.
+        if text.trim_start().starts_with(COMMAND_STARTS) {
+            return Ok(format!("{GUARD}\n{text}"));
+        }
+        Ok(text)
     }
 }
 
@@ -155,9 +190,11 @@ fn display(path: PathBuf) -> String {
 }
 
 /// Removes what could end a bracketed paste early or drive the terminal: C0 controls
-/// other than tab and newline, DEL, and C1 controls. `\r\n` becomes `\n` first.
+/// other than tab and newline, DEL, and C1 controls. `\r\n` and a lone `\r` become `\n`
+/// first: markdown ends a line at either, so words on both sides stay apart.
 pub fn sanitize(text: &str) -> String {
     text.replace("\r\n", "\n")
+        .replace('\r', "\n")
         .chars()
         .filter(|&c| {
             c == '\t' || c == '\n' || !(c.is_ascii_control() || ('\u{80}'..='\u{9f}').contains(&c))
@@ -244,7 +281,7 @@ mod tests {
     fn default_prompt_bare() {
         let prompt = render_default(&task("Document the auth flow.", "", None), 1);
         insta::assert_snapshot!(prompt, @"
-        Document the auth flow.
+        Task: Document the auth flow.
 
         When you have finished, create the empty file `.swarm/done/auth-docs.done` to signal that you are done. Do not create it before the work is complete.
         ");
@@ -259,7 +296,7 @@ mod tests {
         );
         let prompt = render_default(&task, 1);
         insta::assert_snapshot!(prompt, @"
-        Document the auth flow.
+        Task: Document the auth flow.
 
         ## Context
 
@@ -276,7 +313,7 @@ mod tests {
     fn default_prompt_on_a_retry() {
         let prompt = render_default(&task("Fix the build.", "", None), 2);
         insta::assert_snapshot!(prompt, @"
-        Fix the build.
+        Task: Fix the build.
 
         This is attempt 2: an earlier attempt did not finish. Check for partial work before you start.
 
@@ -303,7 +340,31 @@ mod tests {
             matches!(err, PromptError::Template { line: 2, .. }),
             "{err}"
         );
-        assert!(err.to_string().contains("undefined"), "{err}");
+        assert!(err.to_string().contains("undefined name `tsk`"), "{err}");
+        let err = PromptTemplate::new(Some("{{ task }} {{ task.owner }}")).unwrap_err();
+        assert!(
+            err.to_string().contains("undefined name `task.owner`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_task_that_reads_as_an_agent_command_never_starts_the_prompt() {
+        for text in ["/clear", "/exit now", "!touch pwned", "#remember this", "?"] {
+            let prompt = render_default(&task(text, "", None), 1);
+            assert!(prompt.starts_with(&format!("Task: {text}\n")), "{prompt}");
+            let custom = PromptTemplate::new(Some("{{ task }}\n{{ sentinel }}")).unwrap();
+            let prompt = custom
+                .render(&task(text, "", None), Path::new("x.done"), 1, "PLAN.md")
+                .unwrap();
+            assert_eq!(prompt, format!("Task:\n{text}\nx.done"));
+        }
+        let custom = PromptTemplate::new(Some("  {{ task }}")).unwrap();
+        let prompt = custom.render(&task("/quit", "", None), Path::new("x.done"), 1, "P");
+        assert_eq!(prompt.unwrap(), "Task:\n  /quit");
+        // Anything else is left as the template made it.
+        let prompt = custom.render(&task("Fix /etc", "", None), Path::new("x.done"), 1, "P");
+        assert_eq!(prompt.unwrap(), "  Fix /etc");
     }
 
     #[test]
@@ -334,7 +395,7 @@ mod tests {
     #[test]
     fn sanitize_strips_controls() {
         assert_eq!(sanitize("paste\x1b[201~rest"), "paste[201~rest");
-        assert_eq!(sanitize("a\r\nb\rc\n"), "a\nbc\n");
+        assert_eq!(sanitize("a\r\nb\rc\n"), "a\nb\nc\n");
         assert_eq!(sanitize("tab\tbell\x07nul\0del\x7f"), "tab\tbellnuldel");
         assert_eq!(
             sanitize("c1\u{9b}201~ nbsp\u{a0}é ❯"),

@@ -2,6 +2,7 @@
 
 pub mod hooks;
 pub mod launch;
+pub mod preflight;
 mod profile;
 #[cfg(test)]
 mod tests;

@@ -28,6 +28,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         return drive_with_dashboard(run);
     }
     crate::tmux::check_version()?;
+    crate::agent::preflight::check(&run.settings, &run.ws.root)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     // A second `swarm run` joins the running swarm instead of starting another.
     if let Some(pid) = lock::live_holder(&run.ws) {
@@ -99,7 +100,12 @@ struct Prepared {
 
 fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     let ws = Workspace::locate(&args.workspace.plan)?;
-    let (_, tasks) = crate::plan::load(&ws.plan)?;
+    let (text, tasks) = crate::plan::load(&ws.plan)?;
+    if !args.in_window {
+        for lookalike in crate::plan::lookalikes(&text, &tasks, &ws.plan) {
+            eprintln!("swarm: {lookalike}");
+        }
+    }
     let overrides = Overrides {
         workers: args.workers,
         agent: args.agent.clone(),

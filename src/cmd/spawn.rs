@@ -31,6 +31,7 @@ pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
         .into());
     }
     crate::tmux::check_version()?;
+    crate::agent::preflight::check(&settings, &ws.root)?;
     let profile = &settings.profile;
     let argv = launch::argv(profile, &ws)?;
     let orchestrator = args
@@ -38,6 +39,10 @@ pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
         .as_deref()
         .map(|line| crate::config::split_flag("--orchestrator", line))
         .transpose()?;
+    if let Some(program) = orchestrator.as_ref().and_then(|argv| argv.first()) {
+        let other = "or name another program with --orchestrator";
+        crate::agent::preflight::check_program(program, "--orchestrator", other, &ws.root)?;
+    }
     if !tmux.has_session()? {
         // Window 0 shows the workers until an orchestrator takes it (below).
         let window0 = super::self_argv(&["workers", "--watch"], &ws, &tmux);

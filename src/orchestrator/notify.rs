@@ -19,6 +19,15 @@ use wait_timeout::ChildExt;
 /// How long an `on_done`/`on_fail` program may run before it is killed.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The most of a task's text that `SWARM_TASK` holds. Linux refuses to start a program
+/// with any one environment string over 128 KiB ("Argument list too long"), so the whole
+/// text is always in the file that `SWARM_TASK_FILE` names.
+const MAX_ENV_TASK: usize = 32 * 1024;
+
+/// The most of a task's text that a tmux message shows: one status line's worth, and a
+/// whole tmux command must fit in 16 KB.
+const MAX_MESSAGE_TASK: usize = 200;
+
 pub struct Notifier {
     mux: Arc<dyn Mux>,
     jobs: Arc<dyn Jobs>,
@@ -51,10 +60,11 @@ impl Notifier {
         sentinels: &HashMap<TaskId, PathBuf>,
     ) {
         let text = |id: &TaskId| tasks.get(id).map_or(id.0.clone(), |t| t.text.clone());
+        let short = |id: &TaskId| cut(&text(id), MAX_MESSAGE_TASK).to_string();
         let message = match notice {
-            Notice::Done { task, .. } => format!("swarm: done: {}", text(task)),
+            Notice::Done { task, .. } => format!("swarm: done: {}", short(task)),
             Notice::Failed { task, reason, .. } => {
-                format!("swarm: failed: {}: {reason}", text(task))
+                format!("swarm: failed: {}: {reason}", short(task))
             }
             Notice::NeedsPerson { worker, what } => format!("swarm: w{worker} needs you: {what}"),
             Notice::Finished { done, failed: 0 } => {
@@ -90,10 +100,11 @@ impl Notifier {
             _ => return,
         };
         let Some(argv) = program else { return };
+        let full = text(task);
         let mut env = vec![
             ("SWARM_EVENT", event.to_string()),
             ("SWARM_TASK_ID", task.0.clone()),
-            ("SWARM_TASK", text(task)),
+            ("SWARM_TASK", cut(&full, MAX_ENV_TASK).to_string()),
             ("SWARM_PLAN", self.ws.plan.display().to_string()),
             ("SWARM_WORKSPACE", self.ws.root.display().to_string()),
         ];
@@ -110,7 +121,21 @@ impl Notifier {
         if let Some(reason) = reason {
             env.push(("SWARM_REASON", reason.clone()));
         }
+        match self.task_file(task, &full) {
+            Ok(file) => env.push(("SWARM_TASK_FILE", file.display().to_string())),
+            Err(e) => self.log(&format!("writing the text of {task} for {argv:?}: {e}")),
+        }
         self.run_hook(argv, &env);
+    }
+
+    /// Writes a task's whole text where `SWARM_TASK_FILE` points, readable by the user only.
+    fn task_file(&self, task: &TaskId, text: &str) -> std::io::Result<PathBuf> {
+        let dir = self.ws.swarm_dir().join("notify");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{task}.txt"));
+        let mut file = private_file(&path, false)?;
+        file.write_all(text.as_bytes())?;
+        Ok(path)
     }
 
     /// Starts `argv` with `env` and lets a thread wait for it, so that a slow program never
@@ -145,16 +170,46 @@ impl Notifier {
     fn log_file(&self) -> Option<std::fs::File> {
         let path = self.ws.logs_dir().join("notify.log");
         std::fs::create_dir_all(path.parent()?).ok()?;
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .ok()
+        private_file(&path, true).ok()
     }
 
     fn log(&self, line: &str) {
         if let Some(mut log) = self.log_file() {
             let _ = writeln!(log, "swarm: {line}");
         }
+    }
+}
+
+/// Opens `path` for writing (appending, or from empty), created 0600: task texts and the
+/// programs' output can hold secrets, as the journal and state.json can.
+fn private_file(path: &std::path::Path, append: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .mode(0o600)
+        .open(path)
+}
+
+/// The first `max` bytes of `text`, cut at a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_stops_at_a_character_boundary() {
+        assert_eq!(cut("héllo", 2), "h");
+        assert_eq!(cut("héllo", 3), "hé");
+        assert_eq!(cut("hi", 10), "hi");
     }
 }

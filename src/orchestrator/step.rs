@@ -353,8 +353,12 @@ impl<'p> Loop<'p> {
         };
         for task in &tasks {
             if !self.exec.tasks().contains_key(&task.id) {
-                // A new task with an unusable sentinel path is left out, not fatal.
-                if let Ok(sentinel) = crate::prompt::sentinel_for(task) {
+                // A new task with an unusable sentinel path or a forbidden output is left
+                // out, not fatal.
+                let sentinel = crate::plan::check_output(task, &self.ws.plan)
+                    .ok()
+                    .and_then(|()| crate::prompt::sentinel_for(task).ok());
+                if let Some(sentinel) = sentinel {
                     self.exec.learn(task.clone(), sentinel);
                 }
             }

@@ -3,10 +3,14 @@
 
 mod edit;
 mod file;
+mod lint;
+mod output;
 mod parse;
 
 pub use edit::{CheckOff, NOTE_MARK};
 pub use file::{PlanFile, check_off, set_note};
+pub use lint::{Lookalike, lookalikes};
+pub use output::check_output;
 pub use parse::parse;
 
 use std::fmt;
@@ -47,6 +51,15 @@ pub struct Task {
 pub enum PlanError {
     #[error("{path}: no such plan\nhint: create it, or run `swarm init` to write a sample")]
     Missing { path: PathBuf },
+    /// The plan cannot be read; the I/O error is the message, not a cause to repeat.
+    #[error(
+        "{path}: cannot read the plan: {error}\nhint: {}",
+        unreadable_hint(path, error)
+    )]
+    Unreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("{path}: cannot read: {source}")]
     Io {
         path: PathBuf,
@@ -63,6 +76,20 @@ pub enum PlanError {
         line: usize,
         first_line: usize,
     },
+    #[error("{path}: no tasks found{}\nhint: {}", suspects(.lookalikes), lint::TASK_SYNTAX)]
+    NoTasks {
+        path: PathBuf,
+        lookalikes: Vec<Lookalike>,
+    },
+    #[error(
+        "{path}:{line}: `{{out={out}}}` {why}\nhint: name a file of the project, below the plan's directory, as in `{{out=docs/notes.md}}`"
+    )]
+    ForbiddenOutput {
+        path: PathBuf,
+        line: usize,
+        out: String,
+        why: String,
+    },
     #[error("{path}:{line}: {message}")]
     Syntax {
         path: PathBuf,
@@ -71,11 +98,46 @@ pub enum PlanError {
     },
 }
 
-/// Reads and parses the plan at `path`.
+/// Reads and parses the plan at `path`, which must hold a task, and checks that each
+/// task's output is a file an agent may write.
 pub fn load(path: &Path) -> Result<(String, Vec<Task>), PlanError> {
     let text = read(path)?;
     let tasks = parse(&text, path)?;
+    if tasks.is_empty() {
+        // An empty plan would otherwise be "every task is checked": success, doing nothing.
+        return Err(PlanError::NoTasks {
+            path: path.to_path_buf(),
+            lookalikes: lookalikes(&text, &tasks, path),
+        });
+    }
+    output::check_all(&tasks, path)?;
     Ok((text, tasks))
+}
+
+/// How to get past a plan that cannot be read.
+fn unreadable_hint(path: &Path, error: &std::io::Error) -> String {
+    /// Linux's ELOOP: too many symlinks, or one that leads back to itself.
+    const SYMLINK_LOOP: i32 = 40;
+    if error.kind() == std::io::ErrorKind::IsADirectory {
+        format!(
+            "--plan takes the plan file, such as `--plan {}`",
+            path.join("PLAN.md").display()
+        )
+    } else if error.kind() == std::io::ErrorKind::PermissionDenied {
+        format!("make it readable: `chmod u+r {}`", path.display())
+    } else if error.raw_os_error() == Some(SYMLINK_LOOP) {
+        "a symlink on the way leads back to itself: point --plan at the real file".into()
+    } else {
+        "pass a readable plan file with --plan".into()
+    }
+}
+
+/// The lines that look like mistyped tasks, one per line after the message.
+fn suspects(lookalikes: &[Lookalike]) -> String {
+    lookalikes
+        .iter()
+        .map(|l| format!("\n{}", l.summary()))
+        .collect()
 }
 
 /// Reads the plan as UTF-8 text.
@@ -84,9 +146,9 @@ fn read(path: &Path) -> Result<String, PlanError> {
         std::io::ErrorKind::NotFound => PlanError::Missing {
             path: path.to_path_buf(),
         },
-        _ => PlanError::Io {
+        _ => PlanError::Unreadable {
             path: path.to_path_buf(),
-            source,
+            error: source,
         },
     })?;
     String::from_utf8(bytes).map_err(|e| PlanError::NotUtf8 {

@@ -129,10 +129,12 @@ fn context(source: &str, range: Range<usize>, nested: &[Range<usize>]) -> String
     while kept.last().is_some_and(|l| l.trim().is_empty()) {
         kept.pop();
     }
+    // Markdown indents with spaces and tabs only: other whitespace, such as a full-width
+    // U+3000, is text (and several bytes long, so cutting it would cut inside a char).
     let indent = kept
         .iter()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start().len())
+        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
         .min()
         .unwrap_or(0);
     kept.iter()

@@ -510,3 +510,135 @@ fn a_persons_edit_that_our_write_built_on_is_still_reported() {
     );
     assert!(!plan.refresh().unwrap(), "reported once");
 }
+
+#[test]
+fn a_context_line_indented_with_a_full_width_space_keeps_its_text() {
+    let t = tasks("- [ ] Task\n  \u{3000}全角で字下げ\n    two more spaces\n");
+    assert_eq!(t[0].context, "\u{3000}全角で字下げ\n  two more spaces");
+    let t = tasks("- [ ] Task\n\u{3000}lazy line\n");
+    assert_eq!(t[0].context, "\u{3000}lazy line");
+}
+
+/// A plan file in a fresh directory, for `load`.
+fn write_plan(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("PLAN.md");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn a_plan_without_tasks_is_an_error_that_shows_the_syntax() {
+    for text in ["", "# Plan\n\nJust prose.\n", "```\n- [ ] fenced\n```\n"] {
+        let (_dir, path) = write_plan(text);
+        let err = load(&path).unwrap_err();
+        assert!(matches!(err, PlanError::NoTasks { .. }), "{text:?}: {err}");
+        let message = err.to_string();
+        assert!(
+            message.contains(": no tasks found\nhint: a task is"),
+            "{message}"
+        );
+        assert!(message.contains("`- [ ] "), "{message}");
+    }
+}
+
+#[test]
+fn mistyped_checkboxes_are_named_with_their_lines() {
+    let text = "# Plan\n- [] one\n-[ ] two\n* [ ]x three\n- [  ] four\n[ ] five\n\
+                - [link](x) and [ref]: y\n```\n-[ ] fenced\n```\n";
+    let (_dir, path) = write_plan(text);
+    let err = load(&path).unwrap_err();
+    let PlanError::NoTasks {
+        lookalikes: found, ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    let lines: Vec<usize> = found.iter().map(|l| l.line).collect();
+    assert_eq!(lines, [2, 3, 4, 5, 6]);
+    assert!(
+        err.to_string()
+            .contains("PLAN.md:2: `- [] one` looks like a task, but is not one"),
+        "{err}"
+    );
+    // Beside real tasks they are warnings.
+    let text = "- [ ] real\n- [] typo\n  - [ ] nested real\n";
+    let found = lookalikes(text, &tasks(text), Path::new("PLAN.md"));
+    assert_eq!(found.len(), 1);
+    insta::assert_snapshot!(found[0], @"
+    warning: PLAN.md:2: `- [] typo` looks like a task, but is not one
+    hint: a task is a list item with a checkbox: a `-`, a space, `[ ]` with one space inside, a space, then the text, as in `- [ ] Write docs/auth.md {out=docs/auth.md}`
+    ");
+}
+
+#[test]
+fn outputs_may_not_name_the_plan_swarm_or_git_files_or_leave_the_workspace() {
+    let outside = tempfile::tempdir().unwrap();
+    let (dir, path) = write_plan("");
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join(".git"), dir.path().join("gitdir")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), dir.path().join("dangling")).unwrap();
+    std::fs::create_dir(dir.path().join("docs")).unwrap();
+    for (out, why) in [
+        ("PLAN.md", "is the plan itself"),
+        ("docs/../PLAN.md", "is the plan itself"),
+        (".swarm/journal.jsonl", "is under .swarm/"),
+        ("./.swarm/done/x", "is under .swarm/"),
+        (".git/hooks/pre-commit", "is under .git/"),
+        ("gitdir/hooks/pre-commit", "is under .git/"),
+        (
+            "escape/x.md",
+            "leads out of the plan's directory through a symlink",
+        ),
+        (
+            "dangling/x.md",
+            "goes through the symlink `dangling`, which leads nowhere",
+        ),
+        ("../x.md", "leads out of the plan's directory"),
+        ("/etc/x.md", "is an absolute path"),
+    ] {
+        std::fs::write(
+            &path,
+            format!("# Plan\n\n- [ ] ok {{out=docs/ok.md}}\n- [ ] bad {{out={out}}}\n"),
+        )
+        .unwrap();
+        let err = load(&path).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(&err, PlanError::ForbiddenOutput { line: 4, .. }),
+            "{out}: {message}"
+        );
+        let head = format!("{}:4: `{{out={out}}}` {why}", path.display());
+        assert!(message.starts_with(&head), "{out}: {message}");
+        assert!(message.contains("\nhint: "), "{message}");
+    }
+    std::fs::write(&path, "- [ ] fine {out=docs/new/dir/x.md}\n").unwrap();
+    assert!(load(&path).is_ok());
+}
+
+#[test]
+fn an_unreadable_plan_says_why_once_with_a_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load(dir.path()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(": cannot read the plan: Is a directory"),
+        "{message}"
+    );
+    assert!(
+        message.contains("hint: --plan takes the plan file"),
+        "{message}"
+    );
+    assert!(
+        std::error::Error::source(&err).is_none(),
+        "the cause would repeat"
+    );
+    let looped = dir.path().join("loop.md");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let message = load(&looped).unwrap_err().to_string();
+    assert!(
+        message.contains("hint: a symlink on the way leads back"),
+        "{message}"
+    );
+}

@@ -173,6 +173,13 @@ impl Argv {
         self
     }
 
+    /// Appends an argument that tmux expands as a format (a `-c` start directory, a
+    /// window or session name), escaped so that it arrives as written: a `#(cmd)` in a
+    /// workspace path would otherwise run `cmd` (docs/tmux-facts.md §7).
+    pub(super) fn literal(self, arg: impl AsRef<OsStr>) -> Argv {
+        self.arg(escape_format(&arg.as_ref().to_string_lossy()))
+    }
+
     /// Appends each argument, as `arg` does.
     pub(super) fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(self, args: I) -> Argv {
         args.into_iter().fold(self, Argv::arg)
@@ -207,6 +214,19 @@ impl Argv {
         }
         Some(line)
     }
+}
+
+/// `text` escaped for tmux's format expander, which turns `##` back into `#`. A `%` needs
+/// no escape here: only formats that tmux also runs through strftime expand it (see
+/// `escape_time_format`).
+pub(super) fn escape_format(text: &str) -> String {
+    text.replace('#', "##")
+}
+
+/// `text` escaped for the formats that tmux also runs through strftime first, such as
+/// `pipe-pane`'s command: `%%` comes out as `%`, where `%d` would become the day.
+pub(super) fn escape_time_format(text: &str) -> String {
+    escape_format(text).replace('%', "%%")
 }
 
 /// One argument in tmux's command syntax: bare when it is plainly a word, else in single
@@ -301,6 +321,26 @@ mod tests {
                 "display"
             ]
         );
+    }
+
+    #[test]
+    fn literal_arguments_escape_format_characters() {
+        let argv = Argv::new("new-window")
+            .arg("-c")
+            .literal("/w/a#(touch X)#{pane_id}%d")
+            .arg("-n")
+            .literal("plain");
+        assert_eq!(
+            argv.0,
+            [
+                "new-window",
+                "-c",
+                "/w/a##(touch X)##{pane_id}%d",
+                "-n",
+                "plain"
+            ]
+        );
+        assert_eq!(escape_time_format("/w/#%d%%"), "/w/##%%d%%%%");
     }
 
     #[test]

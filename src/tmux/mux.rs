@@ -1,12 +1,12 @@
 //! The `Mux` seam carried out with tmux commands: spawns, guarded pastes, keys, screens.
 
-use super::command::Argv;
+use super::command::{Argv, escape_time_format};
 use super::session::{parse_spawned, with_spawn_args};
 use super::{Mux, PaneId, PaneInfo, PasteOutcome, SpawnSpec, Spawned, Tmux, TmuxError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Refuses a paste into a dead pane (it segfaults tmux 3.3a: TMUX-FACTS §3, tmux PR #3830),
+/// Refuses a paste into a dead pane (it segfaults tmux 3.3a: docs/tmux-facts.md §3, tmux PR #3830),
 /// a pane in a mode (copy mode would swallow keys), or a pane with a shell in the foreground.
 const PASTE_GUARD: &str = "#{||:#{pane_dead},#{||:#{pane_in_mode},#{m/r:^(ba|z|fi|da|k|tc|c)?sh$,#{pane_current_command}}}}";
 
@@ -38,8 +38,8 @@ impl Mux for Tmux {
             None => {
                 let session = format!("{}:", self.target());
                 let new_window = Argv::new("new-window")
-                    .args(["-d", "-t", &session])
-                    .args(["-n", &spec.window_name]);
+                    .args(["-d", "-t", &session, "-n"])
+                    .literal(&spec.window_name);
                 let line = with_program(new_window).then("display-message").args([
                     "-p",
                     "-t",
@@ -90,7 +90,7 @@ impl Mux for Tmux {
             format!("paste-buffer -p -d -b {buffer} -t {pane} ; display-message -p PASTED");
         // One invocation: if-shell -F runs in the server's queue, so the pane cannot die
         // between the guard and the paste. The text goes on stdin, so it has no size limit
-        // and is never read as key names or tmux syntax (TMUX-FACTS §1).
+        // and is never read as key names or tmux syntax (docs/tmux-facts.md §1).
         let line = Argv::new("load-buffer")
             .args(["-b", &buffer, "-"])
             .then("if-shell")
@@ -166,9 +166,13 @@ impl Mux for Tmux {
     fn transcript(&self, pane: &PaneId, log: Option<&std::path::Path>) -> Result<(), TmuxError> {
         let mut line = Argv::new("pipe-pane").args(["-t", &pane.0]);
         if let Some(log) = log {
-            // tmux runs this with /bin/sh; the path is single-quoted for it.
+            // tmux runs this with /bin/sh, so the path is single-quoted for it; before that
+            // tmux expands it as a format and through strftime, so `#` and `%` are escaped
+            // (docs/tmux-facts.md §7). The umask keeps what agents print, which can hold
+            // secrets, to the user, as state.json is.
             let quoted = log.display().to_string().replace('\'', "'\\''");
-            line = line.args([format!("exec cat >> '{quoted}'").as_str()]);
+            let shell = format!("umask 077; exec cat >> '{quoted}'");
+            line = line.arg(escape_time_format(&shell));
         }
         self.run(&line)?;
         Ok(())
@@ -195,7 +199,7 @@ fn check_pane_id(pane: &PaneId) -> Result<(), TmuxError> {
 }
 
 /// Drops control characters but tab and newline: on 3.3a a literal `ESC[201~` would end
-/// the bracketed paste early and the rest would be typed as keys (TMUX-FACTS §1).
+/// the bracketed paste early and the rest would be typed as keys (docs/tmux-facts.md §1).
 fn strip_controls(text: &str) -> String {
     text.chars()
         .filter(|&c| c == '\t' || c == '\n' || !c.is_control())

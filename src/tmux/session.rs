@@ -1,6 +1,6 @@
 //! Starting, probing, attaching to and ending swarm's own tmux server and session.
 
-use super::command::Argv;
+use super::command::{Argv, escape_time_format};
 use super::{PaneId, Spawned, Tmux, TmuxError};
 use std::collections::BTreeMap;
 use std::io;
@@ -11,7 +11,7 @@ use std::process::ExitStatus;
 pub(super) const SPAWNED_FORMAT: &str = "#{pane_id} #{window_id}";
 
 /// The border line of each pane: agents overwrite pane titles, so the worker and task live
-/// in the pane options `@worker` and `@task` (TMUX-FACTS §4).
+/// in the pane options `@worker` and `@task` (docs/tmux-facts.md §4).
 const BORDER_FORMAT: &str =
     " #{@worker}#{?#{@task}, · #{@task},}#{?pane_dead, [dead #{pane_dead_status}],} ";
 
@@ -36,12 +36,12 @@ impl Tmux {
         cwd: &Path,
         env: &BTreeMap<String, String>,
     ) -> Result<(), TmuxError> {
-        // respawn-pane loses exit statuses on 3.3a (TMUX-FACTS §2), which matters for
+        // respawn-pane loses exit statuses on 3.3a (docs/tmux-facts.md §2), which matters for
         // agents, not for window 0, whose pane id the layout keeps this way.
         let mut line = Argv::new("respawn-pane")
             .args(["-k", "-t", &format!("{}.0", self.window0())])
             .arg("-c")
-            .arg(cwd);
+            .literal(cwd);
         for (key, value) in env {
             line = line.arg("-e").arg(format!("{key}={value}"));
         }
@@ -59,7 +59,7 @@ impl Tmux {
     pub fn rename_window0(&self, name: &str) -> Result<(), TmuxError> {
         let line = Argv::new("rename-window")
             .args(["-t", &self.window0()])
-            .arg(name);
+            .literal(name);
         self.run(&line)?;
         Ok(())
     }
@@ -99,7 +99,10 @@ impl Tmux {
         }
         let line = with_spawn_args(
             line.then("new-session")
-                .args(["-d", "-s", &self.session, "-n", window0_name])
+                .args(["-d", "-s"])
+                .literal(&self.session)
+                .arg("-n")
+                .literal(window0_name)
                 .args(["-x", &width.to_string(), "-y", &height.to_string()]),
             cwd,
             env,
@@ -157,10 +160,11 @@ impl Tmux {
             "-F",
             "#{client_control_mode} #{client_name}",
         ]))?;
-        // The message is a format: a `#` of the text must not start one.
-        let text = text.replace('#', "##");
         for name in clients.lines().filter_map(|l| l.strip_prefix("0 ")) {
-            self.run(&Argv::new("display-message").args(["-c", name, "-d", "4000", &text]))?;
+            // The message is a format that tmux also runs through strftime: a `#` or `%`
+            // of the text must not start one.
+            let line = Argv::new("display-message").args(["-c", name, "-d", "4000"]);
+            self.run(&line.arg(escape_time_format(text)))?;
         }
         Ok(())
     }
@@ -197,12 +201,16 @@ pub(super) fn with_spawn_args(
     env: &BTreeMap<String, String>,
     argv: &[String],
 ) -> Argv {
-    let mut line = line.args(["-P", "-F", SPAWNED_FORMAT]).arg("-c").arg(cwd);
+    // tmux expands `-c` as a format (`-e` values and argv it passes as they are).
+    let mut line = line
+        .args(["-P", "-F", SPAWNED_FORMAT])
+        .arg("-c")
+        .literal(cwd);
     for (key, value) in env {
         line = line.arg("-e").arg(format!("{key}={value}"));
     }
     // After `--`, tmux runs argv directly, with no shell: the agent is the pane's own
-    // process, so its exit leaves a dead pane rather than a shell (TMUX-FACTS §3).
+    // process, so its exit leaves a dead pane rather than a shell (docs/tmux-facts.md §3).
     line.arg("--").args(argv)
 }
 

@@ -127,7 +127,7 @@ fn a_sentinel_outside_the_workspace_is_refused() {
     env.write("PLAN.md", "- [ ] Escape {out=../../etc/x}\n");
     let err = refused(&env, &[]);
     assert!(err.contains("PLAN.md:1: "), "{err}");
-    assert!(err.contains("not a file inside the workspace"), "{err}");
+    assert!(err.contains("leads out of the plan's directory"), "{err}");
 }
 
 #[test]

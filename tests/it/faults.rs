@@ -278,7 +278,7 @@ fn a_hung_agent_is_interrupted_retried_and_failed_with_a_note() {
     let log = sim_log(&env);
     let hung = log
         .iter()
-        .filter(|e| e["event"] == "prompt" && e["text"].as_str().unwrap().starts_with("HANG"))
+        .filter(|e| e["event"] == "prompt" && e["text"].as_str().unwrap().starts_with("Task: HANG"))
         .count();
     assert_eq!(hung, 2, "two attempts");
     // The first attempt's interrupt must land before the retry; after the last one the
@@ -326,7 +326,7 @@ fn plan_edits_during_a_run_are_picked_up_and_kept() {
         .map(|e| e["text"].as_str().unwrap().to_string())
         .collect();
     assert!(
-        prompts.iter().all(|p| !p.starts_with("Third")),
+        prompts.iter().all(|p| !p.starts_with("Task: Third")),
         "a removed task ran"
     );
 }
@@ -583,7 +583,7 @@ fn retry_gives_a_failed_task_fresh_attempts() {
     assert!(err.contains("1 done, 1 failed"), "{err}");
     let hung = sim_log(&env)
         .iter()
-        .filter(|e| e["event"] == "prompt" && e["text"].as_str().unwrap().starts_with("HANG"))
+        .filter(|e| e["event"] == "prompt" && e["text"].as_str().unwrap().starts_with("Task: HANG"))
         .count();
     assert_eq!(hung, 2, "the retry delivered the task again");
 }

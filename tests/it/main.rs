@@ -6,6 +6,7 @@ mod cli;
 mod control;
 mod deliver;
 mod faults;
+mod hostile;
 mod notify;
 mod primitives;
 mod real_agents;

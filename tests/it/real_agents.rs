@@ -435,3 +435,139 @@ fn an_untrusted_workspace_needs_a_person_and_no_enter_is_pressed() {
     assert!(out.status.success(), "{}", stderr(&out));
     finish(child, Duration::from_secs(30));
 }
+
+/// Pastes `text` into a fresh `agent` pane the way swarm pastes a prompt (bracketed, then
+/// Enter once the box shows it), but with no guard line, and waits until `happened`: what
+/// the CLI itself does with a paste that starts with `!` or `/`.
+fn paste_raw(env: &TestEnv, api: &FakeApi, agent: &str, text: &str, happened: impl Fn() -> bool) {
+    let pane = "raw:0.0";
+    let launch = api.agent_cmd(&env.ws());
+    env.tmux_ok(&[
+        "new-session",
+        "-d",
+        "-s",
+        "raw",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        &launch,
+    ]);
+    env.tmux_ok(&["set-option", "-g", "remain-on-exit", "on"]);
+    let input_box = if agent == "claude" { "❯" } else { "›" };
+    wait_until("the agent's input box", Duration::from_secs(60), || {
+        env.capture(pane).contains(input_box)
+    });
+    let file = env.dir.path().join("raw-prompt.txt");
+    std::fs::write(&file, text).unwrap();
+    let file = file.display().to_string();
+    env.tmux_ok(&["load-buffer", "-b", "raw", &file]);
+    env.tmux_ok(&["paste-buffer", "-p", "-d", "-b", "raw", "-t", pane]);
+    let first = text.lines().next().unwrap()[1..].to_owned();
+    // As swarm does: Enter once the screen shows the paste and has stopped changing for
+    // a while, since Codex takes an Enter too soon after a paste as a newline
+    // (docs/tmux-facts.md §1); and again, as swarm's Enter retries do, if nothing happens.
+    let (mut last, mut since) = (String::new(), std::time::Instant::now());
+    wait_until(
+        "the paste settled in the box",
+        Duration::from_secs(20),
+        || {
+            let screen = env.capture(pane);
+            if screen != last {
+                (last, since) = (screen, std::time::Instant::now());
+            }
+            last.contains(&first) && since.elapsed() >= Duration::from_millis(800)
+        },
+    );
+    for _ in 0..3 {
+        env.tmux_ok(&["send-keys", "-t", pane, "Enter"]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if happened() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("{agent} did not act on the paste:\n{}", env.capture(pane));
+}
+
+/// The finding behind the `Task:` guard (issue 12): both CLIs read a bracketed paste that
+/// starts with `!` as a shell command and run it (the rest of the paste too), and one that
+/// starts with `/exit` as that command, with text after it or not.
+fn a_raw_paste_starting_with_a_command_runs_it(agent: &str) {
+    if !enabled() {
+        return;
+    }
+    let tail = "\n\nWhen you have finished, create the empty file `.swarm/done/x.done`.";
+    let env = TestEnv::new();
+    let api = FakeApi::start(agent, Some(&env.ws()));
+    paste_raw(&env, &api, agent, &format!("!touch PWNED{tail}"), || {
+        env.path("PWNED").exists()
+    });
+    drop((api, env));
+
+    let env = TestEnv::new();
+    let api = FakeApi::start(agent, Some(&env.ws()));
+    let dead = || {
+        env.tmux_ok(&["display", "-p", "-t", "raw:0.0", "#{pane_dead}"])
+            .trim()
+            == "1"
+    };
+    paste_raw(&env, &api, agent, &format!("/exit{tail}"), dead);
+    assert!(api.prompts().is_empty(), "{:?}", api.prompts());
+}
+
+#[test]
+fn claude_runs_a_raw_paste_that_starts_with_a_command() {
+    a_raw_paste_starting_with_a_command_runs_it("claude");
+}
+
+#[test]
+fn codex_runs_a_raw_paste_that_starts_with_a_command() {
+    a_raw_paste_starting_with_a_command_runs_it("codex");
+}
+
+/// Tasks whose text is a command (`!touch`, `/exit`, `/clear`) reach the model as
+/// messages through swarm: nothing runs, no agent exits, every task is done.
+fn command_tasks_are_messages_to(agent: &str) {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start(agent, Some(&env.ws()));
+    let plan = "# Commands\n\n- [ ] !touch PWNED {#bang}\n- [ ] /exit {#exit}\n\
+                - [ ] /clear the cache {#clear}\n";
+    env.write("PLAN.md", plan);
+    let out = swarm_run(
+        &env,
+        &api,
+        agent,
+        1,
+        &["--task-timeout", "60", "--max-attempts", "1"],
+    )
+    .output()
+    .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("3 done, 0 failed"), "{err}");
+    assert!(!env.path("PWNED").exists(), "the shell escape ran");
+    let prompts = api.prompts();
+    for (id, want) in expected_prompts(plan) {
+        assert!(want.starts_with("Task: "), "{want}");
+        assert!(
+            prompts.iter().any(|(_, got)| arrived_whole(&want, got)),
+            "task {id} never reached the model as a message:\n{want}\n{prompts:?}"
+        );
+    }
+}
+
+#[test]
+fn claude_gets_command_tasks_as_messages() {
+    command_tasks_are_messages_to("claude");
+}
+
+#[test]
+fn codex_gets_command_tasks_as_messages() {
+    command_tasks_are_messages_to("codex");
+}
