@@ -4,7 +4,7 @@
 
 use crate::agent::{Profile, ScreenState};
 use crate::clock::Clock;
-use crate::tmux::{Mux, PaneId};
+use crate::tmux::{Mux, PaneId, PaneInfo};
 use std::time::Duration;
 
 /// How often a wait looks at a pane's screen when tmux cannot say it changed.
@@ -107,12 +107,7 @@ pub fn wait_free(
     let mut told = String::new();
     loop {
         let seen = mux.output_count(pane);
-        let info = mux
-            .panes()
-            .map_err(|e| format!("cannot list the panes: {e}"))?
-            .into_iter()
-            .find(|p| &p.id == pane)
-            .ok_or_else(|| "the pane is gone".to_string())?;
+        let info = listed(mux, pane)?;
         if info.dead {
             return Err("the agent exited".into());
         }
@@ -153,12 +148,7 @@ pub fn wait_out_of_mode(
     let mut told = false;
     loop {
         let seen = mux.output_count(pane);
-        let info = mux
-            .panes()
-            .map_err(|e| format!("cannot list the panes: {e}"))?
-            .into_iter()
-            .find(|p| &p.id == pane)
-            .ok_or_else(|| "the pane is gone".to_string())?;
+        let info = listed(mux, pane)?;
         if info.dead || !info.in_mode {
             return Ok(());
         }
@@ -170,6 +160,15 @@ pub fn wait_out_of_mode(
         }
         next_look(mux, clock, pane, seen);
     }
+}
+
+/// The pane as tmux lists it, or why it cannot be.
+fn listed(mux: &dyn Mux, pane: &PaneId) -> Result<PaneInfo, String> {
+    mux.panes()
+        .map_err(|e| format!("cannot list the panes: {e}"))?
+        .into_iter()
+        .find(|p| &p.id == pane)
+        .ok_or_else(|| "the pane is gone".to_string())
 }
 
 /// Waits until the screen may have changed since the output count `seen` was taken:

@@ -203,6 +203,16 @@ impl Harness {
         }
     }
 
+    /// The first agent of a slow start comes up, as `change` makes it.
+    fn first_comes_up(&self, change: impl FnOnce(&mut fake::FakePane)) -> PaneId {
+        let pane = self.mux.live()[0].clone();
+        self.mux.pane(&pane, |p| {
+            p.up = true;
+            change(p);
+        });
+        pane
+    }
+
     fn status(&mut self, task: &str) -> TaskStatus {
         let id = TaskId(task.into());
         self.lp().state().task(&id).expect("a task").status.clone()
@@ -500,11 +510,7 @@ fn a_rate_limited_agent_gets_no_work_until_the_limit_clears() {
         slow_start: true,
         ..Setup::default()
     });
-    let pane = h.mux.live()[0].clone();
-    h.mux.pane(&pane, |p| {
-        p.up = true;
-        p.rate_limited = true;
-    });
+    let pane = h.first_comes_up(|p| p.rate_limited = true);
     h.advance(Duration::from_secs(30));
     assert_eq!(h.prompts_for("a"), 0);
     assert!(
@@ -524,11 +530,7 @@ fn a_dialog_at_startup_waits_for_a_person_without_a_deadline() {
         slow_start: true,
         ..Setup::default()
     });
-    let pane = h.mux.live()[0].clone();
-    h.mux.pane(&pane, |p| {
-        p.up = true;
-        p.dialog = true;
-    });
+    let pane = h.first_comes_up(|p| p.dialog = true);
     // Far past the startup timeout: a person may be slow to answer.
     h.advance(Duration::from_secs(60));
     assert!(h.mux.calls("kill").is_empty());
@@ -713,11 +715,8 @@ fn a_pane_scrolled_when_its_prompt_is_due_costs_no_attempt_and_another_worker_ta
         ..Setup::default()
     });
     // w0's agent comes up while a person scrolls it; w1's a moment later.
-    let (w0, w1) = (h.mux.live()[0].clone(), h.mux.live()[1].clone());
-    h.mux.pane(&w0, |p| {
-        p.up = true;
-        p.in_mode = true;
-    });
+    let w1 = h.mux.live()[1].clone();
+    let w0 = h.first_comes_up(|p| p.in_mode = true);
     h.advance(TURN);
     assert_eq!(h.mux.calls(&format!("paste {w0}")).len(), 1, "refused");
     assert_eq!(h.attempts("a"), 0, "a refusal is not an attempt");
