@@ -106,7 +106,10 @@ fn a_linked_handle_sends_awkward_text_literally_and_counts_output() {
     let mut seen = 0;
     for text in awkward {
         tmux.set_label(&pane, text).unwrap();
-        assert_eq!(tmux.display(&pane, "#{@task}").unwrap(), text);
+        // Posted: a moment later when it went as a process, before the link was up.
+        wait_until("the label", WAIT, || {
+            tmux.display(&pane, "#{@task}").unwrap() == text
+        });
         let before = tmux.output_count(&pane).unwrap();
         tmux.send_text(&pane, text).unwrap();
         tmux.send_key(&pane, "Enter").unwrap();
