@@ -7,7 +7,7 @@ use super::notify::Notifier;
 use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
 use crate::config::Settings;
 use crate::journal::{Journal, Replay};
-use crate::plan::{PlanFile, Task, TaskId};
+use crate::plan::{PlanFile, Refresh, Task, TaskId};
 use crate::prompt::PromptTemplate;
 use crate::scheduler::{Action, Event, WorkerId};
 use crate::sentinel::Sentinels;
@@ -100,7 +100,8 @@ impl Executor {
     /// done after the actions that hand out work, so that a check-off never delays a
     /// dispatch, and batched, so that a burst of completions costs one write.
     pub fn flush_checkoffs(&mut self) -> anyhow::Result<()> {
-        if self.checkoffs.is_empty() {
+        // Check-offs the plan could not take yet (it was mid-save) are tried again.
+        if self.checkoffs.is_empty() && !self.plan.pending() {
             return Ok(());
         }
         let ids = std::mem::take(&mut self.checkoffs);
@@ -111,12 +112,18 @@ impl Executor {
     }
 
     /// The plan's tasks if a person changed PLAN.md since the last call; `None` when it
-    /// holds only swarm's own writes, or does not parse right now (mid-edit).
-    pub fn plan_edited(&mut self) -> Option<Vec<Task>> {
-        match self.plan.refresh() {
-            Ok(true) => Some(self.plan.tasks().to_vec()),
-            Ok(false) | Err(_) => None,
+    /// holds only swarm's own writes, or does not parse right now (mid-edit). With them,
+    /// what `refresh` found: tasks whose text was edited, a problem to report.
+    pub fn plan_edited(&mut self) -> (Option<Vec<Task>>, Refresh) {
+        let refresh = self.plan.refresh();
+        // An edited task keeps its id; its agent gets the new text.
+        for id in &refresh.edited {
+            if let (Some(task), Some(known)) = (self.plan.task(id), self.tasks.get_mut(id)) {
+                *known = task.clone();
+            }
         }
+        let tasks = refresh.changed.then(|| self.plan.tasks().to_vec());
+        (tasks, refresh)
     }
 
     /// Learns tasks a person added to the plan during the run.

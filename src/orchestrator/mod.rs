@@ -209,7 +209,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                 // a half-written file would look like tasks were removed.
                 if plan_touched.is_some_and(|t| t.elapsed() >= PLAN_QUIET) {
                     plan_touched = None;
-                    actions.extend(plan_edited(&mut state, &mut exec, &mut watch));
+                    actions.extend(plan_edited(&mut state, &mut exec, &mut watch, progress));
                 }
                 actions.extend(state.handle(Event::Tick { now: started.elapsed() }));
                 let commanded = take_commands(&ws, &mut state);
@@ -283,8 +283,13 @@ fn plan_edited(
     state: &mut State,
     exec: &mut Executor,
     watch: &mut Sentinels,
+    progress: &mut Progress,
 ) -> Vec<crate::scheduler::Action> {
-    let Some(tasks) = exec.plan_edited() else {
+    let (tasks, refresh) = exec.plan_edited();
+    if let Some(problem) = &refresh.problem {
+        progress.plan_problem(problem);
+    }
+    let Some(tasks) = tasks else {
         return Vec::new();
     };
     for task in &tasks {

@@ -59,6 +59,13 @@ impl Progress {
         }
     }
 
+    /// Says, once, that PLAN.md cannot be read as it is now, and that the run goes on.
+    pub fn plan_problem(&self, problem: &str) {
+        self.line(format!(
+            "⚠ {problem}; swarm goes on with the last good plan and picks up the next good save"
+        ));
+    }
+
     /// Announces what the orchestrator is about to do, where a person cares.
     pub fn action(&mut self, action: &Action, tasks: &HashMap<TaskId, Task>) {
         match action {

@@ -6,7 +6,7 @@ mod file;
 mod parse;
 
 pub use edit::{CheckOff, NOTE_MARK};
-pub use file::{PlanFile, check_off, set_note};
+pub use file::{PlanFile, Refresh, SETTLE, check_off, set_note};
 pub use parse::parse;
 
 use std::fmt;
