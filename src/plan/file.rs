@@ -172,7 +172,7 @@ impl PlanFile {
     /// task is gone or checked; a note that cannot be written now (the file is mid-save)
     /// is kept and written with the next good plan.
     pub fn set_note(&mut self, id: &TaskId, note: &str) -> Result<bool, PlanError> {
-        if !self.task(id).is_some_and(|t| !t.checked) {
+        if self.task(id).is_none_or(|t| t.checked) {
             return Ok(false);
         }
         self.notes.retain(|(other, _)| other != id);
