@@ -653,7 +653,7 @@ fn an_edited_pending_task_keeps_its_id_and_takes_its_new_text() {
     );
     let refresh = plan.refresh();
     assert!(refresh.changed);
-    assert_eq!(refresh.edited, [old.clone()]);
+    assert_eq!(refresh.edited, std::slice::from_ref(&old));
     assert_eq!(
         plan.task(&old).unwrap().text,
         "Do NOT delete the staging database"
@@ -671,7 +671,7 @@ fn an_edited_pending_task_keeps_its_id_and_takes_its_new_text() {
         "- [ ] Zero\n- [ ] One\n- [ ] Do NOT delete the staging db\n  really\n- [ ] Three\n",
     );
     let refresh = plan.refresh();
-    assert_eq!(refresh.edited, [old.clone()]);
+    assert_eq!(refresh.edited, std::slice::from_ref(&old));
     assert_eq!(plan.task(&old).unwrap().context, "really");
     assert!(plan.task(&tid("zero")).is_some());
     // The check mark lands on the line that holds the task now.
