@@ -67,6 +67,8 @@ pub struct Run {
     pub sentinels: HashMap<TaskId, PathBuf>,
     pub tmux: Tmux,
     pub limits: Limits,
+    /// The plan's lock, when the caller took it before touching tmux.
+    pub lock: Option<lock::Lock>,
 }
 
 /// Drives the plan to the end on an already started tmux session.
@@ -79,14 +81,18 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         sentinels: sentinel_paths,
         tmux,
         limits,
+        lock: held,
     } = run;
     let (tmux, pane_news) = tmux.linked();
     let tmux = Arc::new(tmux);
     std::fs::create_dir_all(ws.swarm_dir().join("done"))
         .with_context(|| format!("creating {}", ws.swarm_dir().display()))?;
-    let _lock = lock::acquire(&ws)
-        .context("locking the workspace")?
-        .map_err(|pid| already_running(&ws, pid))?;
+    let _lock = match held {
+        Some(held) => held,
+        None => lock::acquire(&ws)
+            .context("locking the workspace")?
+            .map_err(|pid| already_running(&ws, pid))?,
+    };
     let (journal, replay) = Journal::open(&ws.journal_path(), &ws.plan)?;
     std::fs::create_dir_all(commands::dir(&ws))?;
 
