@@ -6,6 +6,7 @@ mod cli;
 mod control;
 mod deliver;
 mod faults;
+mod human;
 mod notify;
 mod primitives;
 mod real_agents;
