@@ -35,6 +35,8 @@ const MONITOR_POLL: Duration = Duration::from_millis(500);
 /// How long a busy agent must look idle before it counts as stopped: the sentinel can
 /// come a little after the screen settles.
 const IDLE_GRACE: Duration = Duration::from_secs(5);
+/// How long the end of a run waits for PLAN.md to be fit for its last check-offs.
+const PLAN_SETTLE: Duration = Duration::from_secs(10);
 /// The key that stops an agent's turn, unless its profile says otherwise (Claude Code,
 /// Codex and the simulator agree on it).
 const INTERRUPT_KEY: &str = "Escape";
@@ -124,6 +126,23 @@ impl Executor {
         }
         let tasks = refresh.changed.then(|| self.plan.tasks().to_vec());
         (tasks, refresh)
+    }
+
+    /// Writes the check-offs and notes still waiting for PLAN.md to parse (a person was
+    /// saving it), giving the person a while; those it cannot write are said, and their
+    /// sentinels make the next run check them off.
+    pub fn settle_plan(&mut self, progress: &super::Progress) {
+        let unwritten = match self.plan.settle(PLAN_SETTLE) {
+            Ok(ids) => ids,
+            Err(e) => return progress.warn(&format!("{e:#}")),
+        };
+        if !unwritten.is_empty() {
+            progress.warn(&format!(
+                "{}: done but not checked off (the plan does not parse, or no longer holds them): {}",
+                self.ws.plan.display(),
+                list(&unwritten)
+            ));
+        }
     }
 
     /// Learns tasks a person added to the plan during the run.

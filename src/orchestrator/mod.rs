@@ -236,6 +236,8 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
             },
         }
     }
+    // Check-offs still waiting for a plan a person is saving land before the run ends.
+    exec.settle_plan(progress);
     write_snapshot(&ws, &header, &state, &exec);
     let failed = state
         .tasks()
@@ -293,7 +295,9 @@ fn plan_edited(
 ) -> Vec<crate::scheduler::Action> {
     let (tasks, refresh) = exec.plan_edited();
     if let Some(problem) = &refresh.problem {
-        progress.plan_problem(problem);
+        progress.warn(&format!(
+            "{problem}; swarm goes on with the last good plan and picks up the next good save"
+        ));
     }
     let Some(tasks) = tasks else {
         return Vec::new();

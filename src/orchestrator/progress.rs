@@ -59,11 +59,9 @@ impl Progress {
         }
     }
 
-    /// Says, once, that PLAN.md cannot be read as it is now, and that the run goes on.
-    pub fn plan_problem(&self, problem: &str) {
-        self.line(format!(
-            "⚠ {problem}; swarm goes on with the last good plan and picks up the next good save"
-        ));
+    /// Says something a person should know about PLAN.md.
+    pub fn warn(&self, text: &str) {
+        self.line(format!("⚠ {text}"));
     }
 
     /// Announces what the orchestrator is about to do, where a person cares.
