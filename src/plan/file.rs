@@ -57,6 +57,8 @@ pub struct PlanFile {
     pending: Vec<TaskId>,
     /// Failure notes not written yet, for the same reasons.
     notes: Vec<(TaskId, String)>,
+    /// The last try to write what waits found the file unfit (mid-save, not parsing).
+    deferred: bool,
     /// The problem last reported, so that it is reported once.
     problem: Option<String>,
 }
@@ -75,6 +77,7 @@ impl PlanFile {
             edited: Vec::new(),
             pending: Vec::new(),
             notes: Vec::new(),
+            deferred: false,
             problem: None,
         };
         let text = super::read(path)?;
@@ -136,10 +139,11 @@ impl PlanFile {
         self.index.get(id).map(|&i| &self.tasks[i])
     }
 
-    /// Check-offs or notes are waiting for a plan they can be written on: call
-    /// [`PlanFile::check_off`] (with no ids) or [`PlanFile::refresh`] again later.
+    /// Check-offs or notes are waiting for the file to be fit to write on (it was mid-save
+    /// or did not parse): call [`PlanFile::check_off`] (with no ids) again a little later.
+    /// Check-offs of tasks the plan does not hold wait for [`PlanFile::refresh`] instead.
     pub fn pending(&self) -> bool {
-        !self.pending.is_empty() || !self.notes.is_empty()
+        self.deferred
     }
 
     /// Flips the boxes of `ids` to `[x]` (dropping swarm's failure notes under them) in one
@@ -288,7 +292,13 @@ impl PlanFile {
     /// Writes the waiting notes and check-offs. Returns what it found for each check-off,
     /// or `None` when the file cannot be built on right now.
     fn write_pending(&mut self) -> Result<Option<HashMap<TaskId, CheckOff>>, PlanError> {
-        if !self.pending() {
+        let written = self.try_write_pending();
+        self.deferred = matches!(written, Ok(None));
+        written
+    }
+
+    fn try_write_pending(&mut self) -> Result<Option<HashMap<TaskId, CheckOff>>, PlanError> {
+        if self.pending.is_empty() && self.notes.is_empty() {
             return Ok(Some(HashMap::new()));
         }
         // Notes come with failures, which are rare: one write each.
