@@ -297,6 +297,69 @@ fn repl_in_front_of_a_worker_is_never_pasted_into() {
     eprintln!("human: a REPL in front of w0: 0 pastes into it, 0 tasks failed");
 }
 
+#[test]
+fn repl_in_front_refuses_swarm_send() {
+    use swarm::tmux::{Mux, SpawnSpec, Tmux};
+    let env = TestEnv::new();
+    env.write(
+        "swarm.toml",
+        &format!("socket = \"{}\"\nagent = \"sim\"\n", env.socket),
+    );
+    env.write("PLAN.md", "- [ ] A task\n");
+    let tmux = Tmux::new(&env.socket, "swarm").with_tmpdir(env.dir.path().join("tmux"));
+    tmux.start_session(
+        "overview",
+        120,
+        40,
+        &["cat".into()],
+        &env.ws(),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    // python3 in front, writing down every line it is given: in a sim worker's pane, and
+    // in a generic worker's pane whose agent was started through `sh`.
+    let repl_log = env.dir.path().join("REPL.log");
+    let repl = format!(
+        "python3 -c 'import sys\nfor line in sys.stdin: open(\"{}\", \"a\").write(line)'",
+        repl_log.display()
+    );
+    let mut window = None;
+    for (label, profile) in [("w0", "sim"), ("w1", "generic")] {
+        let spec = SpawnSpec {
+            window: window.clone(),
+            window_name: "workers-1".into(),
+            label: label.into(),
+            argv: vec!["sh".into(), "-c".into(), format!("set -m; {repl}; exit")],
+            cwd: env.ws(),
+            env: BTreeMap::new(),
+        };
+        let spawned = tmux.spawn(&spec).unwrap();
+        tmux.set_profile(&spawned.pane, profile).unwrap();
+        window = Some(spawned.window);
+    }
+    wait_until("python3 in front of both", WAIT, || {
+        let panes = tmux.worker_panes().unwrap();
+        panes.len() == 2 && panes.iter().all(|p| p.info.current_command == "python3")
+    });
+    for worker in ["w0", "w1"] {
+        let out = env
+            .swarm()
+            .args(["send", worker, "open('PWNED', 'w')"])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{worker}: {err}");
+        assert!(
+            err.contains("`python3` is in front, not the agent"),
+            "{err}"
+        );
+    }
+    let ran = std::fs::read_to_string(&repl_log).unwrap_or_default();
+    assert!(ran.is_empty(), "text ran in the REPL:\n{ran}");
+    assert!(!env.path("PWNED").exists());
+    eprintln!("human: swarm send to 2 REPLs: 0 pastes into them");
+}
+
 /// Two `swarm run --headless` on the same plan, `delay` apart, the second through `plan`
 /// (a path to the same file) on its own default socket. Exactly one runs, to the end; the
 /// other exits 2 with the usual message and touches nothing.
