@@ -95,9 +95,21 @@ fn scroll_one_pane_costs_no_attempt() {
     let env = TestEnv::new();
     env.write("PLAN.md", &format!("# Plan\n{}", jobs(6)));
     let child = sim_run(&env, 1, "--think-ms 2000", &["--max-attempts", "2"]);
+    // The person scrolls back in w0 as soon as it is there, before its first task, and
+    // stays a while: nothing is pasted, nothing fails.
+    let mut pane = None;
+    wait_until("w0's pane", WAIT, || {
+        pane = worker_pane(&env, "w0");
+        pane.is_some()
+    });
+    let pane = pane.unwrap();
+    env.tmux_ok(&["copy-mode", "-t", &pane]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(prompts(&env).is_empty(), "pasted into a scrolled pane");
+    assert!(!env.read("PLAN.md").contains("⚠ swarm"), "a task failed");
+    env.tmux_ok(&["send-keys", "-t", &pane, "-X", "cancel"]);
+    // Again while its first task runs.
     wait_until("w0 working", WAIT, || prompts(&env).len() == 1);
-    let pane = worker_pane(&env, "w0").unwrap();
-    // The person scrolls back in w0 while its first task runs, and stays a while.
     env.tmux_ok(&["copy-mode", "-t", &pane]);
     wait_until("the first task done", WAIT, || {
         checked(&env.read("PLAN.md")) == 1
@@ -108,7 +120,7 @@ fn scroll_one_pane_costs_no_attempt() {
     let out = finish(child, RUN, "scroll");
     assert_all_done(&env, &out, 6);
     assert_eq!(prompts(&env).len(), 6, "each task given once");
-    eprintln!("human: scrolled 1 pane for 2 s: 0 tasks failed, 0 attempts spent");
+    eprintln!("human: scrolled 1 pane twice: 0 tasks failed, 0 attempts spent");
 }
 
 #[test]
@@ -156,10 +168,15 @@ fn edited_pending_task_is_what_the_agent_gets() {
     );
     let child = sim_run(&env, 1, "--think-ms 2000", &[]);
     wait_until("First given", WAIT, || prompts(&env).len() == 1);
-    let edited = env.read("PLAN.md").replace(
-        "Delete the staging database",
-        "Do NOT delete the staging database",
-    );
+    // One pending task edited, and the running one too: it is not run again for that, and
+    // its check mark goes on its line as it is now.
+    let edited = env
+        .read("PLAN.md")
+        .replace(
+            "Delete the staging database",
+            "Do NOT delete the staging database",
+        )
+        .replace("- [ ] First\n", "- [ ] First, carefully\n");
     rename_save(&env, &edited);
     let out = finish(child, RUN, "edited task");
     assert_all_done(&env, &out, 3);
@@ -174,12 +191,12 @@ fn edited_pending_task_is_what_the_agent_gets() {
         !given.iter().any(|p| p.starts_with("Delete the staging")),
         "the agent got the old text: {given:?}"
     );
-    assert_eq!(given.len(), 3);
+    assert_eq!(given.len(), 3, "a task ran twice: {given:?}");
     assert_eq!(
         env.read("PLAN.md"),
-        "# Plan\n- [x] First\n- [x] Do NOT delete the staging database\n- [x] Last\n"
+        "# Plan\n- [x] First, carefully\n- [x] Do NOT delete the staging database\n- [x] Last\n"
     );
-    eprintln!("human: 1 pending task edited: 0 edits lost");
+    eprintln!("human: 2 tasks edited, 1 pending and 1 running: 0 edits lost, 0 done twice");
 }
 
 #[test]
