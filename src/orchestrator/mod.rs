@@ -100,6 +100,13 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
     let (fs_tx, fs_rx) = crossbeam_channel::unbounded();
     let mut watch = Sentinels::new(&ws.root, fs_tx).context("watching the workspace")?;
     watch.watch_dir(&commands::dir(&ws));
+    // A symlinked plan is edited where its target is.
+    let plan_target = std::fs::canonicalize(&ws.plan)
+        .ok()
+        .filter(|t| *t != ws.plan);
+    if let Some(dir) = plan_target.as_deref().and_then(std::path::Path::parent) {
+        watch.watch_dir(dir);
+    }
     watch_panes(tmux.clone(), pane_news, tx.clone());
     watch_signals(tx.clone())?;
 
@@ -200,7 +207,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
                     for task in watch.on_event(&ev) {
                         actions.extend(state.handle(Event::Sentinel { task }));
                     }
-                    if ev.paths.iter().any(|p| p == &ws.plan) {
+                    if ev.paths.iter().any(|p| p == &ws.plan || Some(p) == plan_target.as_ref()) {
                         plan_touched = Some(Instant::now());
                     }
                     if ev.paths.iter().any(|p| p.starts_with(commands::dir(&ws))) {

@@ -441,12 +441,20 @@ fn symlinked_plan_stays_a_link_and_gets_the_marks() {
     std::fs::create_dir_all(real.parent().unwrap()).unwrap();
     std::fs::write(&real, format!("# Plan\n{}", jobs(3))).unwrap();
     std::os::unix::fs::symlink(&real, env.path("PLAN.md")).unwrap();
-    let child = sim_run(&env, 2, "--think-ms 200", &[]);
+    let child = sim_run(&env, 1, "--think-ms 700", &[]);
+    wait_until("a check mark in the target", WAIT, || {
+        checked(&std::fs::read_to_string(&real).unwrap()) >= 1
+    });
+    // The person edits the target itself (as editors that follow links do): a task added.
+    let text = std::fs::read_to_string(&real).unwrap() + "- [ ] Added through the target\n";
+    let tmp = real.with_extension("swp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, &real).unwrap();
     let out = finish(child, RUN, "symlinked plan");
-    assert_all_done(&env, &out, 3);
+    assert_all_done(&env, &out, 4);
     let meta = std::fs::symlink_metadata(env.path("PLAN.md")).unwrap();
     assert!(meta.is_symlink(), "PLAN.md was replaced by a regular file");
-    assert_eq!(checked(&std::fs::read_to_string(&real).unwrap()), 3);
+    assert_eq!(checked(&std::fs::read_to_string(&real).unwrap()), 4);
     eprintln!("human: a symlinked plan: 0 check marks dropped, the link kept");
 }
 
