@@ -202,20 +202,24 @@ fn edited_pending_task_is_what_the_agent_gets() {
 #[test]
 fn in_place_save_loses_no_check_mark() {
     let env = TestEnv::new();
-    env.write("PLAN.md", &format!("# Plan\n{}", jobs(10)));
+    env.write("PLAN.md", &format!("# Plan\n{}", jobs(16)));
     let child = sim_run(&env, 2, "--think-ms 300", &[]);
     wait_until("work under way", WAIT, || !prompts(&env).is_empty());
-    // Saves in place while sentinels arrive: mostly a 50 ms gap, every third one 600 ms.
+    // Saves while sentinels arrive, 50 to 150 ms apart: in place with a 50 ms gap (every
+    // sixth with a 600 ms one), and rename-saves between them.
     let mut edits = 0;
-    while edits < 9 && env.server_alive() {
-        let gap = if edits % 3 == 2 { 600 } else { 50 };
+    while edits < 24 && env.server_alive() {
         let text = with_line(&env.read("PLAN.md"), &human_line(edits));
-        in_place_save(&env, &text, Duration::from_millis(gap));
+        match edits % 6 {
+            5 => in_place_save(&env, &text, Duration::from_millis(600)),
+            n if n % 2 == 0 => in_place_save(&env, &text, Duration::from_millis(50)),
+            _ => rename_save(&env, &text),
+        }
         edits += 1;
-        std::thread::sleep(Duration::from_millis(150));
+        std::thread::sleep(Duration::from_millis(50 + (edits as u64 * 37) % 100));
     }
     let out = finish(child, RUN, "in-place saves");
-    assert_all_done(&env, &out, 10);
+    assert_all_done(&env, &out, 16);
     let plan = env.read("PLAN.md");
     let lost: Vec<usize> = (0..edits)
         .filter(|&n| !plan.contains(&human_line(n)))
@@ -223,7 +227,7 @@ fn in_place_save_loses_no_check_mark() {
     assert!(lost.is_empty(), "edits lost: {lost:?}\n{plan}");
     let writes = sentinel_writes(&env);
     assert!(writes.values().all(|&n| n == 1), "{writes:?}");
-    eprintln!("human: {edits} in-place saves: 0 edits lost, 0 check marks dropped");
+    eprintln!("human: {edits} saves in place and by rename: 0 edits lost, 0 check marks dropped");
 }
 
 #[test]
