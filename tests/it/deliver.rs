@@ -303,8 +303,9 @@ fn deliver_submits_a_prompt_with_one_enter() {
     assert!(delivered.paste_to_enter >= Duration::from_millis(150));
     wait_for_file(&env, "prompt.txt", "line one\nline two\n");
 
+    // The foreground check looks for the pane first: one that is not there has died.
     let err = deliver(&tmux, &PaneId("%999".into()), "hi", &profile).unwrap_err();
-    assert!(matches!(err, DeliveryError::Tmux(_)), "{err}");
+    assert!(matches!(err, DeliveryError::PaneDied), "{err}");
 }
 
 #[test]
