@@ -405,6 +405,18 @@ fn launched_programs(argv: &[String]) -> Vec<String> {
     };
     let mut names = vec![basename(program).to_string()];
     names.extend(interpreter(program));
+    // `sh -c 'exec my-agent ...'`: the agent is the script's program.
+    if matches!(basename(program), "sh" | "bash" | "dash" | "zsh")
+        && words.next() == Some("-c")
+        && let Some(script) = words.next()
+        && let Ok(script) = shell_words::split(script)
+    {
+        let rest: Vec<String> = script
+            .into_iter()
+            .skip_while(|w| w == "exec" || w.contains('='))
+            .collect();
+        names.extend(launched_programs(&rest));
+    }
     names
 }
 

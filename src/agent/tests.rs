@@ -196,6 +196,10 @@ fn generic_and_sim_accept_only_the_program_they_started() {
         .map(String::from)
         .to_vec();
     assert_eq!(generic.programs(0), ["aider"]);
+    generic.command = ["sh", "-c", "exec KEY=1 my-agent --fast"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(generic.programs(0), ["my-agent", "sh"]);
     // A script shows its interpreter in front.
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("repl.py");

@@ -584,7 +584,10 @@ fn a_check_off_never_builds_on_a_plan_mid_save_and_is_never_dropped() {
     save(&path, "- [ ] One\n");
     assert_eq!(plan.check_off(&[]).unwrap(), []);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "- [ ] One\n");
-    assert!(!plan.pending(), "a task the plan does not hold waits for a refresh");
+    assert!(
+        !plan.pending(),
+        "a task the plan does not hold waits for a refresh"
+    );
     // Does not parse.
     save(&path, "- [ ] One\n- [ ] One\n- [ ] Two\n");
     assert!(!plan.refresh().changed);
