@@ -97,19 +97,17 @@ fn paste(
 ) -> Result<String, DeliveryError> {
     // The paste guard refuses shells; this also refuses anything that is not the agent
     // the profile expects in front (a pager, an editor it spawned, a wrapper left behind).
-    if !profile.foreground.is_empty() {
-        let front = mux
-            .panes()?
-            .into_iter()
-            .find(|p| &p.id == pane)
-            .ok_or(DeliveryError::PaneDied)?
-            .current_command;
-        if !profile.runs_as(&front) {
-            return Err(DeliveryError::Refused(format!(
-                "`{front}` is in front, not the agent ({})",
-                profile.foreground.join(", ")
-            )));
-        }
+    let info = mux
+        .panes()?
+        .into_iter()
+        .find(|p| &p.id == pane)
+        .ok_or(DeliveryError::PaneDied)?;
+    if !profile.runs_as(&info.current_command, info.pid) {
+        return Err(DeliveryError::Refused(format!(
+            "`{}` is in front, not the agent ({})",
+            info.current_command,
+            profile.programs(info.pid).join(", ")
+        )));
     }
     let before = mux.capture(pane)?;
     // Text already in the input box was typed by someone else (a person, or a prompt the
@@ -308,10 +306,10 @@ mod tests {
 
     #[test]
     fn a_refused_paste_presses_nothing() {
-        let agent = agent(|p| p.front = "bash".into());
+        let agent = agent(|p| p.in_mode = true);
         let err = deliver_fast(&agent, &profile(2)).unwrap_err();
         assert!(
-            matches!(&err, DeliveryError::Refused(why) if why == "shell bash"),
+            matches!(&err, DeliveryError::Refused(why) if why == "copy mode"),
             "{err}"
         );
         assert_eq!(calls(&agent.0, &agent.1), ["paste"]);

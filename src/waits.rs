@@ -113,7 +113,7 @@ pub fn wait_free(
         }
         let in_the_way = if info.in_mode {
             Some("a person is scrolling the pane (copy mode)".to_string())
-        } else if !profile.runs_as(&info.current_command) {
+        } else if !profile.runs_as(&info.current_command, info.pid) {
             Some(format!(
                 "`{}` is in front of the agent",
                 info.current_command

@@ -73,7 +73,8 @@ pub struct ProfileSpec {
     pub interrupt: Option<String>,
     /// What to type to make the agent exit (such as `"/exit"`).
     pub quit: Option<String>,
-    /// Acceptable `#{pane_current_command}` names while the agent runs; empty means any.
+    /// Acceptable `#{pane_current_command}` names while the agent runs; when not given,
+    /// the program the profile's command starts (and, for a script, its interpreter).
     pub foreground: Option<Vec<String>>,
     /// `true`, or which version was checked against real screens and when.
     pub verified: Option<Verified>,
@@ -361,10 +362,114 @@ impl Profile {
         Some(caps.name("reset")?.as_str().trim().to_owned())
     }
 
-    /// Whether `command` (a pane's `#{pane_current_command}`) is this agent running.
-    pub fn runs_as(&self, command: &str) -> bool {
-        self.foreground.is_empty() || self.foreground.iter().any(|name| name == command)
+    /// Whether `front` (a pane's `#{pane_current_command}`) is this agent running, in a
+    /// pane whose first process is `pid` (0: unknown). The profile's `foreground` names
+    /// decide; without them, the program it was started with: the command's program, or
+    /// the pane process's own. A REPL, a pager or a shell in front is never the agent.
+    pub fn runs_as(&self, front: &str, pid: u32) -> bool {
+        let names = self.programs(pid);
+        names.is_empty() || names.iter().any(|name| name == front)
     }
+
+    /// Whether the agent has left a pane for good, though the pane lives: something else
+    /// is in front, and the pane's own process is no longer a program the profile starts
+    /// (a wrapper went on to its next command, or the agent exec'd another program). A
+    /// program the agent runs in front of itself (an editor, a pager) is not that: the
+    /// pane's process is still the agent, and the pane is a person's for a while.
+    pub fn agent_gone(&self, front: &str, pid: u32) -> bool {
+        if self.runs_as(front, pid) {
+            return false;
+        }
+        started_program(pid).is_some_and(|first| {
+            !launched_programs(&self.command).contains(&first) && !self.foreground.contains(&first)
+        })
+    }
+
+    /// The names [`Profile::runs_as`] accepts in front of a pane whose first process is
+    /// `pid`; empty when nothing says (a profile without a command, an unknown process).
+    pub fn programs(&self, pid: u32) -> Vec<String> {
+        if !self.foreground.is_empty() {
+            return self.foreground.clone();
+        }
+        let mut names = launched_programs(&self.command);
+        if let Some(started) = started_program(pid) {
+            names.push(started);
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// The program `argv` runs, as tmux names it in front: the basename of its first word past
+/// `env` and its settings, and the interpreter of a `#!` script.
+fn launched_programs(argv: &[String]) -> Vec<String> {
+    let mut words = argv.iter().map(String::as_str).peekable();
+    if words.peek().is_some_and(|w| basename(w) == "env") {
+        words.next();
+        while let Some(word) = words.next_if(|w| w.starts_with('-') || w.contains('=')) {
+            // These two take a value of their own.
+            if matches!(word, "-u" | "--unset" | "-C" | "--chdir") {
+                words.next();
+            }
+        }
+    }
+    let Some(program) = words.next() else {
+        return Vec::new();
+    };
+    let mut names = vec![basename(program).to_string()];
+    names.extend(interpreter(program));
+    // `sh -c 'exec my-agent ...'`: the agent is the script's program.
+    if matches!(basename(program), "sh" | "bash" | "dash" | "zsh")
+        && words.next() == Some("-c")
+        && let Some(script) = words.next()
+        && let Ok(script) = shell_words::split(script)
+    {
+        let rest: Vec<String> = script
+            .into_iter()
+            .skip_while(|w| w == "exec" || w.contains('='))
+            .collect();
+        names.extend(launched_programs(&rest));
+    }
+    names
+}
+
+/// The interpreter named on the `#!` line of `program` (found on `PATH` when it has no
+/// slash): tmux shows it, not the script, in front.
+fn interpreter(program: &str) -> Option<String> {
+    let path = if program.contains('/') {
+        std::path::PathBuf::from(program)
+    } else {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())?
+    };
+    let mut head = [0u8; 256];
+    let n = std::io::Read::read(&mut std::fs::File::open(path).ok()?, &mut head).ok()?;
+    let line = std::str::from_utf8(&head[..n]).ok()?.strip_prefix("#!")?;
+    let mut words = line.lines().next()?.split_whitespace();
+    let first = basename(words.next()?);
+    match first {
+        "env" => words
+            .find(|w| !w.starts_with('-'))
+            .map(|w| basename(w).to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The basename of the first word of process `pid`'s command line, as tmux reads it.
+fn started_program(pid: u32) -> Option<String> {
+    if pid == 0 {
+        return None;
+    }
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let first = cmdline.split(|&b| b == 0).next()?;
+    let first = std::str::from_utf8(first).ok()?.trim_start_matches('-');
+    (!first.is_empty()).then(|| basename(first).to_string())
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// The TOML of the built-in profile called `name`, parsed.

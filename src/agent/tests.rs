@@ -166,11 +166,11 @@ fn handwritten_screens_of_unverified_profiles() {
 #[test]
 fn foreground_names_and_keys() {
     let claude = builtin("claude").unwrap();
-    assert!(claude.runs_as("claude") && !claude.runs_as("bash"));
+    assert!(claude.runs_as("claude", 0) && !claude.runs_as("bash", 0));
     assert_eq!(claude.interrupt.as_deref(), Some("Escape"));
     assert_eq!(claude.quit.as_deref(), Some("/exit"));
     let codex = builtin("codex").unwrap();
-    assert!(codex.runs_as("node") && codex.runs_as("codex") && !codex.runs_as("zsh"));
+    assert!(codex.runs_as("node", 0) && codex.runs_as("codex", 0) && !codex.runs_as("zsh", 0));
     assert_eq!(codex.command[..2], ["codex", "--no-daemon"]);
     assert!(
         codex
@@ -180,5 +180,60 @@ fn foreground_names_and_keys() {
             .starts_with("codex-cli 0.169.0")
     );
     assert!(builtin("gemini").unwrap().verified.is_none());
-    assert!(builtin("generic").unwrap().runs_as("anything"));
+    // Without a command or a process to go by, nothing says what the agent is.
+    assert!(builtin("generic").unwrap().runs_as("anything", 0));
+}
+
+#[test]
+fn generic_and_sim_accept_only_the_program_they_started() {
+    let mut generic = builtin("generic").unwrap();
+    generic.command = vec!["/opt/bin/my-agent".into(), "--fast".into()];
+    assert!(generic.runs_as("my-agent", 0));
+    for other in ["python3", "bash", "less", "vim"] {
+        assert!(!generic.runs_as(other, 0), "{other}");
+    }
+    generic.command = ["env", "-u", "X", "KEY=1", "aider", "--yes"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(generic.programs(0), ["aider"]);
+    generic.command = ["sh", "-c", "exec KEY=1 my-agent --fast"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(generic.programs(0), ["my-agent", "sh"]);
+    // A script shows its interpreter in front.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("repl.py");
+    std::fs::write(&script, "#!/usr/bin/env -S python3 -u\nprint()\n").unwrap();
+    generic.command = vec![script.display().to_string()];
+    assert_eq!(generic.programs(0), ["python3", "repl.py"]);
+    // Without a command, the pane's own first process says: this test's binary.
+    generic.command.clear();
+    let me = std::env::current_exe().unwrap();
+    let me = me.file_name().unwrap().to_str().unwrap();
+    assert_eq!(generic.programs(std::process::id()), [me]);
+    assert!(!generic.runs_as("python3", std::process::id()));
+    let sim = builtin("sim").unwrap();
+    assert!(sim.runs_as("swarm", 0));
+    assert!(!sim.runs_as("python3", 0) && !sim.runs_as("sh", 0));
+}
+
+#[test]
+fn an_agent_is_gone_only_when_the_panes_own_process_is_no_longer_it() {
+    let mut claude = builtin("claude").unwrap();
+    let me = std::env::current_exe().unwrap();
+    let me = me.file_name().unwrap().to_str().unwrap().to_string();
+    // The pane's process is the agent (this test's binary stands in for it): an editor
+    // the agent opened in front is a person's for a while, not a gone agent.
+    claude.command = vec![me.clone()];
+    claude.foreground = vec![me];
+    assert!(!claude.agent_gone("vim", std::process::id()));
+    assert!(!claude.agent_gone("claude", 0));
+    // The pane's process is something else now (the agent exec'd a REPL, or a wrapper
+    // went on to its next command): the agent is gone.
+    claude.command = vec!["claude".into()];
+    claude.foreground = vec!["claude".into()];
+    assert!(claude.agent_gone("python3", std::process::id()));
+    assert!(!claude.agent_gone("claude", std::process::id()));
+    // Without a pid (the control-mode subscription has none), nothing says it is gone.
+    assert!(!claude.agent_gone("python3", 0));
 }

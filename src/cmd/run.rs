@@ -23,28 +23,34 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         );
         return Ok(Outcome::Success);
     }
-    let Prepared { run, .. } = prepared;
+    let Prepared { mut run, .. } = prepared;
     if args.in_window {
         return drive_with_dashboard(run);
     }
     crate::tmux::check_version()?;
     crate::agent::preflight::check(&run.settings, &run.ws.root)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    // A second `swarm run` joins the running swarm instead of starting another.
-    if let Some(pid) = lock::live_holder(&run.ws) {
-        if interactive && !args.headless && run.tmux.has_session()? {
-            eprintln!("swarm: a swarm is already running here (pid {pid}); attaching");
-            run.tmux.attach()?;
-            return Ok(Outcome::Success);
+    // One orchestrator per plan. The lock comes before anything touches tmux, so that the
+    // loser of a race between two starts leaves the winner's server alone.
+    let held = match lock::acquire(&run.ws)? {
+        Ok(held) => held,
+        Err(pid) => {
+            let pid = pid.map(|p| format!("pid {p}, ")).unwrap_or_default();
+            // A second `swarm run` in a terminal joins the running swarm.
+            if interactive && !args.headless && run.tmux.has_session()? {
+                eprintln!("swarm: a swarm is already running here ({pid}attaching)");
+                run.tmux.attach()?;
+                return Ok(Outcome::Success);
+            }
+            return Err(BadInput::new(format!(
+                "a swarm is already running for {} ({pid}tmux socket `{}`)",
+                run.ws.plan.display(),
+                run.tmux.socket
+            ))
+            .hint("`swarm attach` to watch it, `swarm status` to see it, or `swarm stop` to end it")
+            .into());
         }
-        return Err(BadInput::new(format!(
-            "a swarm is already running for {} (pid {pid}, tmux socket `{}`)",
-            run.ws.plan.display(),
-            run.tmux.socket
-        ))
-        .hint("`swarm attach` to watch it, `swarm status` to see it, or `swarm stop` to end it")
-        .into());
-    }
+    };
     // The session outlived its orchestrator: the new one adopts its workers.
     let resuming = run.tmux.has_session()?;
     if resuming && run.tmux.spawned_by_hand()? {
@@ -68,6 +74,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             start_session(&run, &window0)?;
         }
         let tmux = run.tmux.clone();
+        run.lock = Some(held);
         let outcome = drive(run);
         // A headless run cleans up after itself: its session exists only to be watched.
         let _ = tmux.kill_server();
@@ -88,6 +95,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     } else {
         start_session(&run, &window0)?;
     }
+    // The orchestrator in window 0 takes the lock over (it waits a moment for it).
+    drop(held);
     run.tmux.attach()?;
     Ok(Outcome::Success)
 }
@@ -140,6 +149,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
             sentinels,
             tmux,
             limits,
+            lock: None,
         },
         open,
     })

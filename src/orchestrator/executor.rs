@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::deliver::DeliveryError;
 use crate::journal::{Journal, Replay};
-use crate::plan::{PlanFile, Task, TaskId};
+use crate::plan::{PlanFile, Refresh, Task, TaskId};
 use crate::prompt::PromptTemplate;
 use crate::scheduler::{Action, DeliveryFailure, Event, WorkerId};
 use crate::sentinel::Sentinels;
@@ -33,6 +33,8 @@ const MONITOR_POLL: Duration = Duration::from_millis(500);
 /// How long a busy agent must look idle before it counts as stopped: the sentinel can
 /// come a little after the screen settles.
 const IDLE_GRACE: Duration = Duration::from_secs(5);
+/// How long the end of a run waits for PLAN.md to be fit for its last check-offs.
+const PLAN_SETTLE: Duration = Duration::from_secs(10);
 /// The key that stops an agent's turn when its profile names none (Claude Code, Codex
 /// and the simulator agree on it).
 const INTERRUPT_KEY: &str = "Escape";
@@ -113,7 +115,8 @@ impl Executor {
     /// done after the actions that hand out work, so that a check-off never delays a
     /// dispatch, and batched, so that a burst of completions costs one write.
     pub fn flush_checkoffs(&mut self) -> anyhow::Result<()> {
-        if self.checkoffs.is_empty() {
+        // Check-offs the plan could not take yet (it was mid-save) are tried again.
+        if self.checkoffs.is_empty() && !self.plan.pending() {
             return Ok(());
         }
         let ids = std::mem::take(&mut self.checkoffs);
@@ -124,11 +127,34 @@ impl Executor {
     }
 
     /// The plan's tasks if a person changed PLAN.md since the last call; `None` when it
-    /// holds only swarm's own writes, or does not parse right now (mid-edit).
-    pub fn plan_edited(&mut self) -> Option<Vec<Task>> {
-        match self.plan.refresh() {
-            Ok(true) => Some(self.plan.tasks().to_vec()),
-            Ok(false) | Err(_) => None,
+    /// holds only swarm's own writes, or does not parse right now (mid-edit). With them,
+    /// what `refresh` found: tasks whose text was edited, a problem to report.
+    pub fn plan_edited(&mut self) -> (Option<Vec<Task>>, Refresh) {
+        let refresh = self.plan.refresh();
+        // An edited task keeps its id; its agent gets the new text.
+        for id in &refresh.edited {
+            if let (Some(task), Some(known)) = (self.plan.task(id), self.tasks.get_mut(id)) {
+                *known = task.clone();
+            }
+        }
+        let tasks = refresh.changed.then(|| self.plan.tasks().to_vec());
+        (tasks, refresh)
+    }
+
+    /// Writes the check-offs and notes still waiting for PLAN.md to parse (a person was
+    /// saving it), giving the person a while; those it cannot write are said, and their
+    /// sentinels make the next run check them off.
+    pub fn settle_plan(&mut self, progress: &super::Progress) {
+        let unwritten = match self.plan.settle(PLAN_SETTLE) {
+            Ok(ids) => ids,
+            Err(e) => return progress.warn(&format!("{e:#}")),
+        };
+        if !unwritten.is_empty() {
+            progress.warn(&format!(
+                "{}: done but not checked off (the plan does not parse, or no longer holds them): {}",
+                self.ws.plan.display(),
+                list(&unwritten)
+            ));
         }
     }
 

@@ -12,6 +12,7 @@ mod step;
 #[cfg(test)]
 mod tests;
 
+use crate::agent::Profile;
 use crate::clock::SystemClock;
 use crate::commands;
 use crate::config::Settings;
@@ -69,6 +70,8 @@ pub struct Run {
     pub sentinels: HashMap<TaskId, PathBuf>,
     pub tmux: Tmux,
     pub limits: Limits,
+    /// The plan's lock, when the caller took it before touching tmux.
+    pub lock: Option<lock::Lock>,
 }
 
 /// Drives the plan to the end on an already started tmux session.
@@ -80,6 +83,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         sentinels,
         tmux,
         limits,
+        lock: held,
     } = run;
     let clock = Arc::new(SystemClock::new());
     let (tmux, pane_news) = tmux.linked();
@@ -87,9 +91,12 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
     let mux: Arc<dyn Mux> = Arc::new(tmux);
     std::fs::create_dir_all(ws.swarm_dir().join("done"))
         .with_context(|| format!("creating {}", ws.swarm_dir().display()))?;
-    let _lock = lock::acquire(&ws)
-        .context("locking the workspace")?
-        .map_err(|pid| already_running(&ws, pid))?;
+    let _lock = match held {
+        Some(held) => held,
+        None => lock::acquire(&ws)
+            .context("locking the workspace")?
+            .map_err(|pid| already_running(&ws, pid))?,
+    };
     let journal = Journal::open(&ws.journal_path(), &ws.plan)?;
     std::fs::create_dir_all(commands::dir(&ws))?;
 
@@ -97,7 +104,15 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
     let (fs_tx, fs_rx) = crossbeam_channel::unbounded();
     let mut watch = Sentinels::new(&ws.root, fs_tx).context("watching the workspace")?;
     watch.watch_dir(&commands::dir(&ws));
-    watch_panes(mux.clone(), pane_news, tx.clone());
+    // A symlinked plan is edited where its target is.
+    let plan_target = std::fs::canonicalize(&ws.plan)
+        .ok()
+        .filter(|t| *t != ws.plan);
+    if let Some(dir) = plan_target.as_deref().and_then(std::path::Path::parent) {
+        watch.watch_dir(dir);
+    }
+    let profile = Arc::new(settings.profile.clone());
+    watch_panes(mux.clone(), profile, pane_news, tx.clone());
     watch_signals(tx.clone())?;
 
     let edges = Edges {
@@ -113,6 +128,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         limits,
         journal,
         socket,
+        plan_target,
     };
     let mut lp = Loop::start(start, edges, tx, watch, progress)?;
     let ticker = crossbeam_channel::tick(TICK);
@@ -150,13 +166,22 @@ fn already_running(ws: &Workspace, pid: Option<u32>) -> BadInput {
 /// Reports dead panes (or panes with a shell in front) once each, and a lost server:
 /// pushed by the link's subscription, with a slow `list-panes` (over the same link) as the
 /// safety net: under load the subscription was seen to miss a change.
-fn watch_panes(mux: Arc<dyn Mux>, news: Receiver<PaneNews>, tx: Sender<Msg>) {
+fn watch_panes(
+    mux: Arc<dyn Mux>,
+    profile: Arc<Profile>,
+    news: Receiver<PaneNews>,
+    tx: Sender<Msg>,
+) {
     let reported = Arc::new(Mutex::new(HashSet::new()));
     let report = {
         let (reported, tx) = (reported.clone(), tx.clone());
         move |info: PaneInfo| -> bool {
-            // An agent that exited to a shell is as gone as a dead pane.
-            if (info.dead || info.shell_in_front())
+            // An agent that exited to a shell, or to any program not its own, is as gone
+            // as a dead pane.
+            let gone = info.dead
+                || info.shell_in_front()
+                || profile.agent_gone(&info.current_command, info.pid);
+            if gone
                 && reported
                     .lock()
                     .expect("not poisoned")

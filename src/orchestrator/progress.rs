@@ -59,6 +59,11 @@ impl Progress {
         }
     }
 
+    /// Says something a person should know about PLAN.md.
+    pub fn warn(&self, text: &str) {
+        self.line(format!("⚠ {text}"));
+    }
+
     /// Announces what the orchestrator is about to do, where a person cares.
     pub fn action(&mut self, action: &Action, tasks: &HashMap<TaskId, Task>) {
         match action {

@@ -4,7 +4,7 @@
 use crate::plan::Task;
 use crate::scheduler::{State, TaskStatus};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -53,6 +53,10 @@ pub struct TaskRow {
     /// Unix time the running attempt was handed out (only while the task runs).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub started: Option<f64>,
+    /// A person edited the task's text after its prompt went out: its agent works from
+    /// the text before the edit.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub edited_after_dispatch: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +98,7 @@ impl Snapshot {
         header: &Header,
         state: &State,
         texts: &HashMap<crate::plan::TaskId, Task>,
+        edited: &HashSet<crate::plan::TaskId>,
     ) -> Snapshot {
         let mut counts = Counts::default();
         // Who holds each running task, and since when: the workers' states say.
@@ -140,6 +145,7 @@ impl Snapshot {
                     worker: holders.get(&t.id).map(|h| h.0),
                     attempts: t.attempts,
                     started: holders.get(&t.id).and_then(|h| h.1),
+                    edited_after_dispatch: edited.contains(&t.id),
                 }
             })
             .collect();
@@ -240,6 +246,9 @@ impl Snapshot {
             let _ = write!(out, "{:<8} {:<6} {} {}", t.state, t.attempts, t.id, t.text);
             if let Some(reason) = &t.reason {
                 let _ = write!(out, " ({reason})");
+            }
+            if t.edited_after_dispatch {
+                out.push_str(" (edited after its prompt went out)");
             }
             out.push('\n');
         }

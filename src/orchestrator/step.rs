@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::commands;
 use crate::config::Settings;
 use crate::error::Failure;
-use crate::journal::{Journal, Replay};
+use crate::journal::{Journal, Record, Replay};
 use crate::plan::{Task, TaskId};
 use crate::scheduler::{Action, Event, Limits, PlanTask, State, TaskStatus};
 use crate::sentinel::Sentinels;
@@ -61,6 +61,8 @@ pub struct Start {
     pub journal: (Journal, Replay),
     /// The tmux socket, for the status file.
     pub socket: String,
+    /// Where a symlinked PLAN.md really is: edits show up there.
+    pub plan_target: Option<PathBuf>,
 }
 
 /// The status file's budget: after a write that took `t`, the next waits `t × 20`.
@@ -98,10 +100,14 @@ pub struct Loop<'p> {
     /// Something changed since the status file was last written.
     dirty: bool,
     budget: Budget,
+    /// Where a symlinked PLAN.md really is.
+    plan_target: Option<PathBuf>,
     /// When PLAN.md was last seen changing, until it has been read again.
     plan_touched: Option<Duration>,
     /// Since when check-offs wait to be written, if any do.
     checkoffs_since: Option<Duration>,
+    /// Running tasks a person edited after their prompts went out.
+    edited: HashSet<TaskId>,
     already_checked: usize,
 }
 
@@ -124,6 +130,7 @@ impl<'p> Loop<'p> {
             limits,
             journal: (journal, replay),
             socket,
+            plan_target,
         } = start;
         let plan_tasks: Vec<PlanTask> = tasks.iter().map(plan_task).collect();
         let mut state = State::new(&plan_tasks, settings.workers, limits);
@@ -178,8 +185,10 @@ impl<'p> Loop<'p> {
             actions,
             dirty: true,
             budget: Budget::default(),
+            plan_target,
             plan_touched: None,
             checkoffs_since: None,
+            edited: HashSet::new(),
             already_checked: tasks.iter().filter(|t| t.checked).count(),
         };
         lp.carry_out()?;
@@ -217,7 +226,8 @@ impl<'p> Loop<'p> {
                 for task in self.watch.on_event(&event) {
                     self.handle(Event::Sentinel { task });
                 }
-                if event.paths.iter().any(|p| p == &self.ws.plan) {
+                let plan = |p: &PathBuf| p == &self.ws.plan || Some(p) == self.plan_target.as_ref();
+                if event.paths.iter().any(plan) {
                     self.plan_touched = Some(self.clock.now());
                 }
                 let commands = commands::dir(&self.ws);
@@ -259,7 +269,9 @@ impl<'p> Loop<'p> {
     }
 
     /// How the run ended, counting only the tasks that were open when it started.
-    pub fn finish(self, interrupted: bool) -> Summary {
+    pub fn finish(mut self, interrupted: bool) -> Summary {
+        // Check-offs still waiting for a plan a person is saving land before the run ends.
+        self.exec.settle_plan(self.progress);
         self.write_snapshot();
         let state = &self.state;
         let failed = state
@@ -348,7 +360,27 @@ impl<'p> Loop<'p> {
     /// Re-reads PLAN.md after a person edited it. A plan that does not parse right now
     /// (the person is mid-edit) is ignored until the next edit.
     fn plan_edited(&mut self) {
-        let Some(tasks) = self.exec.plan_edited() else {
+        let (tasks, refresh) = self.exec.plan_edited();
+        if let Some(problem) = &refresh.problem {
+            self.progress.warn(&format!(
+                "{problem}; swarm goes on with the last good plan and picks up the next good save"
+            ));
+        }
+        for task in refresh.edited {
+            let running = self
+                .state
+                .task(&task)
+                .is_some_and(|t| t.status == TaskStatus::Running);
+            if running {
+                self.progress.warn(&format!(
+                    "task `{task}` was edited after its prompt went out: its agent works from the text before the edit"
+                ));
+                self.edited.insert(task.clone());
+            }
+            self.actions
+                .push(Action::Journal(Record::Edited { task, running }));
+        }
+        let Some(tasks) = tasks else {
             return;
         };
         for task in &tasks {
@@ -399,8 +431,8 @@ impl<'p> Loop<'p> {
             started: self.epoch + self.started.as_secs_f64(),
         };
         // The snapshot is a convenience for `swarm status`; a failed write must not stop work.
-        let _ =
-            Snapshot::capture(&header, &self.state, self.exec.tasks()).write(&self.ws.state_path());
+        let _ = Snapshot::capture(&header, &self.state, self.exec.tasks(), &self.edited)
+            .write(&self.ws.state_path());
     }
 }
 

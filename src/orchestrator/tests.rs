@@ -144,6 +144,7 @@ impl Harness {
             limits: setup.limits,
             journal,
             socket: "fake".into(),
+            plan_target: None,
         };
         let progress: &'static mut Progress = Box::leak(Box::new(Progress::quiet()));
         let lp = Loop::start(start, edges, tx, watch, progress).unwrap();
@@ -267,6 +268,14 @@ impl Harness {
     /// Saves PLAN.md as an editor would, and tells the loop the file changed.
     fn edit_plan(&mut self, text: &str) {
         std::fs::write(&self.ws.plan, text).unwrap();
+        // Saved a moment ago in the file system's time too: PLAN.md is written only once
+        // a person's save has settled, and that is read from the file, not the clock.
+        let settled = std::time::SystemTime::now() - Duration::from_secs(1);
+        std::fs::File::options()
+            .write(true)
+            .open(&self.ws.plan)
+            .and_then(|f| f.set_modified(settled))
+            .unwrap();
         let event = notify::Event::new(notify::EventKind::Any).add_path(self.ws.plan.clone());
         self.on(Input::Fs(event));
         self.settle();
@@ -806,4 +815,35 @@ fn check_offs_wait_for_the_inputs_queued_behind_them_and_share_one_write() {
     assert!(!h.lp().checkoffs_due());
     h.clock.advance(Duration::from_millis(5));
     assert!(h.lp().checkoffs_due());
+}
+
+#[test]
+fn a_running_task_edited_is_reported_and_its_mark_lands_on_the_edited_line() {
+    let mut h = Harness::new(Setup {
+        plan: "- [ ] Write the docs\n- [ ] Second task\n",
+        ..Setup::default()
+    });
+    let id = h.lp().state().tasks()[0].id.0.clone();
+    assert_eq!(h.status(&id), TaskStatus::Running);
+    h.edit_plan("- [ ] Write the docs, in French\n- [ ] Second task\n");
+    h.advance(PLAN_QUIET + STEP);
+    assert_eq!(
+        h.status(&id),
+        TaskStatus::Running,
+        "the same task, not a new one"
+    );
+    let status = std::fs::read_to_string(h.ws.state_path()).unwrap();
+    assert!(
+        status.contains("\"edited_after_dispatch\":true"),
+        "{status}"
+    );
+    assert!(h.journal().contains("\"edited\""), "{}", h.journal());
+    h.agent_done(&id);
+    h.advance(TURN);
+    assert!(
+        h.plan().contains("[x] Write the docs, in French"),
+        "{}",
+        h.plan()
+    );
+    assert_eq!(h.prompts_for(&id), 1, "never run again");
 }

@@ -5,6 +5,7 @@ use super::{Task, TaskId};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 /// What checking off a task found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,8 +14,12 @@ pub enum CheckOff {
     Checked,
     /// Someone had checked it already (or it came twice in one batch); nothing changed.
     AlreadyChecked,
-    /// The task is no longer in the plan; nothing changed.
+    /// The task is not in the plan now; nothing changed. The check-off stays queued, in
+    /// case the task comes back with the next save (a save under way had cut it off).
     Gone,
+    /// The plan is mid-save or does not parse right now; the check-off stays queued and is
+    /// written on the next plan that parses and holds the task.
+    Pending,
 }
 
 /// The start of the one line swarm owns in PLAN.md: a note under a failed task.
@@ -117,20 +122,60 @@ fn note_line(text: &str, checkbox: usize) -> Option<std::ops::Range<usize>> {
         .then_some(start..end)
 }
 
-/// Temp file in the same directory, fsync, rename over, fsync the directory: a crash leaves
-/// the old plan or the new one, never half of each.
-pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let permissions = std::fs::metadata(path)?.permissions();
+/// What a temp file of ours is called: this, then tempfile's 6 random characters.
+const TEMP_PREFIX: &str = ".swarm-plan-";
+/// A temp file of ours lives for the milliseconds of one write; one this old was left by a
+/// swarm that was killed mid-write.
+pub(super) const TEMP_FILE_STALE: Duration = Duration::from_secs(60);
+
+/// Temp file beside the file the path leads to (through symlinks, which stay links), fsync,
+/// and, if `unchanged` still holds, rename over it and fsync the directory: a crash leaves
+/// the old plan or the new one, never half of each. Returns false, having written nothing,
+/// when `unchanged` says the file changed meanwhile.
+pub(super) fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    unchanged: impl FnOnce() -> std::io::Result<bool>,
+) -> std::io::Result<bool> {
+    let target = std::fs::canonicalize(path)?;
+    let dir = target.parent().unwrap_or(Path::new("/"));
+    let permissions = std::fs::metadata(&target)?.permissions();
     let mut tmp = tempfile::Builder::new()
-        .prefix(".swarm-plan-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().set_permissions(permissions)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    std::fs::File::open(dir)?.sync_all()
+    // Checked after the slow fsync, so that a person's save has the least time to slip in
+    // between the check and the rename.
+    if !unchanged()? {
+        return Ok(false);
+    }
+    tmp.persist(&target).map_err(|e| e.error)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(true)
+}
+
+/// Removes swarm's temp files in `dir` last written before `before`: a swarm killed
+/// mid-write leaves one. Only names of the exact form swarm gives them are touched.
+pub(super) fn sweep_temp_files(dir: &Path, before: SystemTime) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        let ours = rest.len() == 6 && rest.chars().all(|c| c.is_ascii_alphanumeric());
+        let stale = entry
+            .metadata()
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .and_then(|m| m.modified().ok())
+            .is_some_and(|t| t < before);
+        if ours && stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }

@@ -8,7 +8,7 @@ mod output;
 mod parse;
 
 pub use edit::{CheckOff, NOTE_MARK};
-pub use file::{PlanFile, check_off, set_note};
+pub use file::{PlanFile, Refresh, SETTLE, check_off, set_note};
 pub use lint::{Lookalike, lookalikes};
 pub use output::check_output;
 pub use parse::parse;

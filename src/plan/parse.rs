@@ -195,7 +195,7 @@ fn split_attributes(
 }
 
 /// An id from the task's own text only, so that other tasks' edits never change it.
-fn derive_id(text: &str) -> TaskId {
+pub(super) fn derive_id(text: &str) -> TaskId {
     let words: Vec<String> = text
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())

@@ -341,6 +341,14 @@ fn assert_cache_is_the_file(plan: &PlanFile) {
     }
 }
 
+/// A person's save that has stood for longer than [`SETTLE`]: a check-off may build on it.
+fn save(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    let past = std::time::SystemTime::now() - SETTLE * 5;
+    file.set_modified(past).unwrap();
+}
+
 fn tid(s: &str) -> TaskId {
     TaskId(s.into())
 }
@@ -393,7 +401,7 @@ fn a_persons_edit_between_two_check_offs_survives() {
     ];
     let checking = [tid("three"), tid("zero"), tid("two")];
     for ((edit, want), id) in edits.iter().zip(expected).zip(checking) {
-        std::fs::write(&path, edit).unwrap();
+        save(&path, edit);
         assert_eq!(
             plan.check_off(std::slice::from_ref(&id)).unwrap(),
             [(id, CheckOff::Checked)]
@@ -477,19 +485,26 @@ fn a_batch_reports_gone_and_already_checked_tasks() {
 fn refresh_ignores_our_own_writes_and_parses_a_persons() {
     let (_dir, path) = plan_file("- [ ] One\n- [ ] Two\n");
     let mut plan = PlanFile::open(&path).unwrap();
-    assert!(!plan.refresh().unwrap(), "nothing changed");
+    assert!(!plan.refresh().changed, "nothing changed");
     plan.check_off(&[tid("one")]).unwrap();
-    assert!(!plan.refresh().unwrap(), "our own check-off");
+    assert!(!plan.refresh().changed, "our own check-off");
     plan.set_note(&tid("two"), "failed").unwrap();
-    assert!(!plan.refresh().unwrap(), "our own note");
+    assert!(!plan.refresh().changed, "our own note");
     std::fs::write(&path, "- [x] One\n- [ ] Two\n- [ ] Three\n").unwrap();
-    assert!(plan.refresh().unwrap(), "a person's edit");
+    assert!(plan.refresh().changed, "a person's edit");
     assert_eq!(plan.tasks().len(), 3);
     assert_cache_is_the_file(&plan);
-    assert!(!plan.refresh().unwrap(), "read once");
-    // A plan that does not parse is an error, and the cache keeps the last good plan.
+    assert!(!plan.refresh().changed, "read once");
+    // A plan that does not parse is reported, and the cache keeps the last good plan.
     std::fs::write(&path, "- [ ] Same\n- [ ] Same\n").unwrap();
-    assert!(matches!(plan.refresh(), Err(PlanError::DuplicateId { .. })));
+    let refresh = plan.refresh();
+    assert!(!refresh.changed);
+    assert!(
+        refresh
+            .problem
+            .unwrap()
+            .contains("PLAN.md:2: duplicate task id `same`")
+    );
     assert_eq!(plan.tasks().len(), 3);
 }
 
@@ -498,17 +513,268 @@ fn a_persons_edit_that_our_write_built_on_is_still_reported() {
     let (_dir, path) = plan_file("- [ ] One\n- [ ] Two\n");
     let mut plan = PlanFile::open(&path).unwrap();
     // The person saves; our check-off comes before the watcher's echo is read.
-    std::fs::write(&path, "- [ ] One\n- [ ] Two\n- [ ] Three\n").unwrap();
+    save(&path, "- [ ] One\n- [ ] Two\n- [ ] Three\n");
     plan.check_off(&[tid("one")]).unwrap();
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
         "- [x] One\n- [ ] Two\n- [ ] Three\n"
     );
     assert!(
-        plan.refresh().unwrap(),
+        plan.refresh().changed,
         "the new task must reach the scheduler"
     );
-    assert!(!plan.refresh().unwrap(), "reported once");
+    assert!(!plan.refresh().changed, "reported once");
+}
+
+/// Writes `text` in place, as an editor that truncates and rewrites does, now.
+fn write_in_place(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_save_that_does_not_parse_or_is_empty_keeps_the_last_good_plan_and_is_reported_once() {
+    let (_dir, path) = plan_file("- [ ] One\n- [ ] Two\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    // `yyp` in vim: the duplicated line is saved before it is edited.
+    write_in_place(&path, "- [ ] One\n- [ ] One\n- [ ] Two\n");
+    let first = plan.refresh();
+    assert!(!first.changed);
+    let problem = first.problem.expect("reported");
+    assert!(
+        problem.contains("PLAN.md:2: duplicate task id `one`"),
+        "{problem}"
+    );
+    assert_eq!(plan.refresh(), Refresh::default(), "said once");
+    assert_eq!(ids(plan.text()), ["one", "two"], "the last good plan stays");
+    for broken in ["", "# Plan\n", "\n  \n"] {
+        write_in_place(&path, broken);
+        let refresh = plan.refresh();
+        assert!(!refresh.changed, "{broken:?}");
+        assert!(refresh.problem.unwrap().contains("PLAN.md:"), "{broken:?}");
+        assert_eq!(plan.tasks().len(), 2);
+    }
+    std::fs::remove_file(&path).unwrap();
+    assert!(plan.refresh().problem.unwrap().contains("no such plan"));
+    write_in_place(&path, "- [ ] One\n- [ ] One again\n- [ ] Two\n");
+    let good = plan.refresh();
+    assert!(good.changed && good.problem.is_none());
+    assert_eq!(ids(plan.text()), ["one", "one-again", "two"]);
+    // The same problem after a good save is reported again.
+    write_in_place(&path, "- [ ] One\n- [ ] One\n");
+    assert!(plan.refresh().problem.is_some());
+}
+
+#[test]
+fn a_check_off_never_builds_on_a_plan_mid_save_and_is_never_dropped() {
+    let (_dir, path) = plan_file("- [ ] One\n- [ ] Two\n- [ ] Three\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    // Truncated for the moment of an in-place save.
+    write_in_place(&path, "");
+    assert_eq!(
+        plan.check_off(&[tid("two")]).unwrap(),
+        [(tid("two"), CheckOff::Pending)]
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "",
+        "nothing written"
+    );
+    assert!(plan.pending());
+    // Half written: parses, but the task is cut off.
+    save(&path, "- [ ] One\n");
+    assert_eq!(plan.check_off(&[]).unwrap(), []);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "- [ ] One\n");
+    assert!(
+        !plan.pending(),
+        "a task the plan does not hold waits for a refresh"
+    );
+    // Does not parse.
+    save(&path, "- [ ] One\n- [ ] One\n- [ ] Two\n");
+    assert!(!plan.refresh().changed);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "- [ ] One\n- [ ] One\n- [ ] Two\n"
+    );
+    // The save is done, with the person's new line: the mark lands on it.
+    save(&path, "- [ ] One\n- [ ] One more\n- [ ] Two\n- [ ] Three\n");
+    assert!(plan.refresh().changed);
+    assert!(!plan.pending());
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "- [ ] One\n- [ ] One more\n- [x] Two\n- [ ] Three\n"
+    );
+    assert_cache_is_the_file(&plan);
+}
+
+#[test]
+fn a_check_off_waits_until_a_persons_save_has_settled() {
+    let (_dir, path) = plan_file("- [ ] One\n- [ ] Two\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    // Just written: the editor may still be writing the rest.
+    write_in_place(&path, "- [ ] One\n- [ ] Two\n");
+    write_in_place(&path, "- [ ] One\n");
+    assert_eq!(
+        plan.check_off(&[tid("one")]).unwrap(),
+        [(tid("one"), CheckOff::Pending)]
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "- [ ] One\n");
+    write_in_place(&path, "- [ ] One\n- [ ] Two\n- [ ] Mine\n");
+    assert_eq!(plan.settle(SETTLE * 10).unwrap(), []);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "- [x] One\n- [ ] Two\n- [ ] Mine\n"
+    );
+}
+
+#[test]
+fn a_failure_note_waits_for_a_good_plan_too() {
+    let (_dir, path) = plan_file("- [ ] One\n- [ ] Two\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    save(&path, "- [ ] One\n- [ ] Two\n- [ ] Two\n");
+    assert!(plan.set_note(&tid("two"), "failed: timeout").unwrap());
+    assert!(plan.pending());
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "- [ ] One\n- [ ] Two\n- [ ] Two\n"
+    );
+    save(&path, "- [ ] One\n- [ ] Two\n- [ ] Two b\n");
+    assert!(plan.refresh().changed);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "- [ ] One\n- [ ] Two\n  ⚠ swarm: failed: timeout\n- [ ] Two b\n"
+    );
+    assert!(!plan.pending());
+}
+
+#[test]
+fn an_edited_pending_task_keeps_its_id_and_takes_its_new_text() {
+    let (_dir, path) = plan_file("- [ ] One\n- [ ] Delete the staging database\n- [ ] Three\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    let old = tid("delete-the-staging-database");
+    save(
+        &path,
+        "- [ ] One\n- [ ] Do NOT delete the staging database\n- [ ] Three\n",
+    );
+    let refresh = plan.refresh();
+    assert!(refresh.changed);
+    assert_eq!(refresh.edited, std::slice::from_ref(&old));
+    assert_eq!(
+        plan.task(&old).unwrap().text,
+        "Do NOT delete the staging database"
+    );
+    assert_eq!(
+        plan.tasks()
+            .iter()
+            .map(|t| t.id.0.as_str())
+            .collect::<Vec<_>>(),
+        ["one", "delete-the-staging-database", "three"]
+    );
+    // Edited again, with a task added above it and its context changed: still the same.
+    save(
+        &path,
+        "- [ ] Zero\n- [ ] One\n- [ ] Do NOT delete the staging db\n  really\n- [ ] Three\n",
+    );
+    let refresh = plan.refresh();
+    assert_eq!(refresh.edited, std::slice::from_ref(&old));
+    assert_eq!(plan.task(&old).unwrap().context, "really");
+    assert!(plan.task(&tid("zero")).is_some());
+    // The check mark lands on the line that holds the task now.
+    plan.check_off(std::slice::from_ref(&old)).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "- [ ] Zero\n- [ ] One\n- [x] Do NOT delete the staging db\n  really\n- [ ] Three\n"
+    );
+    assert_eq!(plan.refresh(), Refresh::default(), "our own write");
+}
+
+#[test]
+fn moved_explicit_and_reappearing_tasks_are_not_taken_for_edits() {
+    let (_dir, path) = plan_file("- [ ] Alpha\n- [ ] Beta {#b}\n- [ ] Gamma\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    // Gamma moves up and Alpha is replaced by a task with an explicit id.
+    save(
+        &path,
+        "- [ ] Gamma\n- [ ] Other {#o}\n- [ ] Beta edited {#b}\n",
+    );
+    let refresh = plan.refresh();
+    assert_eq!(refresh.edited, [tid("b")]);
+    assert_eq!(
+        plan.tasks()
+            .iter()
+            .map(|t| t.id.0.as_str())
+            .collect::<Vec<_>>(),
+        ["gamma", "o", "b"]
+    );
+    // Gamma is edited into Delta; then a new task with Gamma's old text comes: it is a
+    // task of its own, and the edited one takes its own derived id.
+    save(
+        &path,
+        "- [ ] Delta\n- [ ] Other {#o}\n- [ ] Beta edited {#b}\n",
+    );
+    assert_eq!(plan.refresh().edited, [tid("gamma")]);
+    save(
+        &path,
+        "- [ ] Delta\n- [ ] Gamma\n- [ ] Other {#o}\n- [ ] Beta edited {#b}\n",
+    );
+    plan.refresh();
+    assert_eq!(
+        plan.tasks()
+            .iter()
+            .map(|t| t.id.0.as_str())
+            .collect::<Vec<_>>(),
+        ["delta", "gamma", "o", "b"]
+    );
+}
+
+#[test]
+fn a_symlinked_plan_stays_a_link_and_its_target_gets_the_marks() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("real-plan.md");
+    std::fs::write(&target, "- [ ] One\n- [ ] Two\n").unwrap();
+    let link = dir.path().join("PLAN.md");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let mut plan = PlanFile::open(&link).unwrap();
+    plan.check_off(&[tid("two")]).unwrap();
+    plan.set_note(&tid("one"), "failed").unwrap();
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "- [ ] One\n  ⚠ swarm: failed\n- [x] Two\n"
+    );
+    let litter = |d: &Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with(".swarm-plan-")
+            })
+            .count()
+    };
+    assert_eq!(litter(dir.path()) + litter(elsewhere.path()), 0);
+}
+
+#[test]
+fn temp_files_left_by_a_killed_swarm_are_swept_at_open() {
+    let (dir, path) = plan_file("- [ ] One\n");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+    let make = |name: &str, stale: bool| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, "x").unwrap();
+        if stale {
+            let file = std::fs::File::options().write(true).open(&p).unwrap();
+            file.set_modified(old).unwrap();
+        }
+        p
+    };
+    let stale = make(".swarm-plan-a1B2c3", true);
+    let fresh = make(".swarm-plan-d4E5f6", false);
+    let not_ours = make(".swarm-plan-notes.md", true);
+    let also_not = make("swarm-plan-a1B2c3", true);
+    PlanFile::open(&path).unwrap();
+    assert!(!stale.exists(), "left by a kill -9 mid-write");
+    assert!(fresh.exists(), "may be another process's write under way");
+    assert!(not_ours.exists() && also_not.exists());
 }
 
 #[test]

@@ -62,6 +62,11 @@ pub enum Record {
     },
     /// A person asked for a failed or skipped task to be tried again, or unchecked a done
     /// one to have it redone.
+    /// A person edited the task's text: `running`, after its prompt went out.
+    Edited {
+        task: TaskId,
+        running: bool,
+    },
     Retried {
         task: TaskId,
     },
@@ -122,7 +127,8 @@ impl Replay {
         self.records += 1;
         self.finished = matches!(record, Record::Finished);
         match record {
-            Record::Header { .. } | Record::Finished => {}
+            // A note for people reading the journal; it changes nothing to replay.
+            Record::Header { .. } | Record::Finished | Record::Edited { .. } => {}
             Record::Spawned { worker, pane } => {
                 self.workers.insert(worker, pane);
             }

@@ -23,6 +23,7 @@ fn task(id: &str, text: &str, state: &str, worker: Option<usize>, attempts: u32)
         worker,
         attempts,
         started: None,
+        edited_after_dispatch: false,
     }
 }
 

@@ -7,6 +7,7 @@ mod control;
 mod deliver;
 mod faults;
 mod hostile;
+mod human;
 mod notify;
 mod primitives;
 mod real_agents;

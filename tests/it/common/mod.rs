@@ -31,6 +31,7 @@ impl TestEnv {
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         std::fs::create_dir_all(dir.path().join("tmux")).unwrap();
         std::fs::create_dir_all(dir.path().join("ws")).unwrap();
+        std::fs::create_dir_all(dir.path().join("run")).unwrap();
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let socket = format!("swarm-test-{}-{n}", std::process::id());
         TestEnv { dir, socket }
@@ -61,6 +62,8 @@ impl TestEnv {
     fn pin(&self, cmd: &mut Command) {
         cmd.env("HOME", self.dir.path().join("home"))
             .env("TMUX_TMPDIR", self.dir.path().join("tmux"))
+            // Where swarm keeps its per-plan locks: the test's own.
+            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
             .env_remove("TMUX")
             .env_remove("TMUX_PANE")
             .env("TERM", "xterm-256color")
@@ -220,4 +223,65 @@ pub fn status(env: &TestEnv) -> serde_json::Value {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+/// `swarm run --headless` with simulated agents (logging to the test's `sim.jsonl`) on the
+/// test's socket, as a child process with stderr piped.
+pub fn sim_run(
+    env: &TestEnv,
+    workers: u32,
+    sim_flags: &str,
+    extra: &[&str],
+) -> std::process::Child {
+    let log = env.dir.path().join("sim.jsonl");
+    let agent_cmd = format!("swarm sim-agent --log {} {sim_flags}", log.display());
+    env.swarm()
+        .args([
+            "run",
+            "--headless",
+            "--socket",
+            &env.socket,
+            "--agent",
+            "sim",
+        ])
+        .args(["--workers", &workers.to_string(), "--agent-cmd", &agent_cmd])
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for `child` to exit, at most `timeout`; kills it and panics on timeout.
+pub fn finish(child: std::process::Child, timeout: Duration, what: &str) -> Output {
+    let pid = child.id();
+    let deadline = Instant::now() + timeout;
+    let watchdog = std::thread::spawn(move || {
+        while Instant::now() < deadline {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        true
+    });
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !watchdog.join().unwrap() || out.status.code().is_some(),
+        "{what}: still running after {timeout:?}, killed: {}",
+        stderr(&out)
+    );
+    out
+}
+
+/// The pane of worker `name` (`w0`, ...), if it exists now.
+pub fn worker_pane(env: &TestEnv, name: &str) -> Option<String> {
+    let out = env.tmux(&["list-panes", "-a", "-F", "#{pane_id} #{@worker}"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|line| {
+            let (id, worker) = line.split_once(' ')?;
+            (worker == name).then(|| id.to_string())
+        })
 }
