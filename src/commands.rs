@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The folder the orchestrator watches for commands.
 pub fn dir(ws: &Workspace) -> PathBuf {
-    ws.swarm_dir().join("commands")
+    ws.commands_dir()
 }
 
 /// Queues `command` for the orchestrator of `ws`.

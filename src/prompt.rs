@@ -1,6 +1,7 @@
 //! Turning a task into the prompt an agent receives, and deciding its sentinel file.
 
 use crate::plan::{Task, TaskId};
+use crate::workspace::DONE_DIR;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
@@ -226,9 +227,9 @@ pub fn sentinel_for(task: &Task) -> Result<PathBuf, PromptError> {
             // An explicit id is free text; it must stay one plain file name.
             match (parts.next(), parts.next()) {
                 (Some(Component::Normal(_)), None) => {
-                    Ok(Path::new(".swarm/done").join(format!("{id}.done")))
+                    Ok(Path::new(DONE_DIR).join(format!("{id}.done")))
                 }
-                _ => Err(outside(&format!(".swarm/done/{id}.done"))),
+                _ => Err(outside(&format!("{DONE_DIR}/{id}.done"))),
             }
         }
     }

@@ -5,6 +5,11 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// One plan and everything swarm keeps beside it.
+/// swarm's own folder, beside the plan.
+const SWARM_DIR: &str = ".swarm";
+/// Where default sentinels go, relative to the workspace: agents are told this path.
+pub const DONE_DIR: &str = ".swarm/done";
+
 #[derive(Debug, Clone)]
 pub struct Workspace {
     /// The plan's directory, canonical.
@@ -39,9 +44,40 @@ impl Workspace {
         })
     }
 
-    /// swarm's own folder: journal, default sentinels, state, logs.
+    /// swarm's own folder. Every path under it is named here, and nowhere else
+    /// (docs/architecture.md, "Files").
     pub fn swarm_dir(&self) -> PathBuf {
-        self.root.join(".swarm")
+        self.root.join(SWARM_DIR)
+    }
+
+    /// Default sentinels, `done/<id>.done`; see [`DONE_DIR`].
+    pub fn done_dir(&self) -> PathBuf {
+        self.root.join(DONE_DIR)
+    }
+
+    /// The steering-command queue (`swarm pause`, `resume`, `retry`, `skip`).
+    pub fn commands_dir(&self) -> PathBuf {
+        self.swarm_dir().join("commands")
+    }
+
+    /// One orchestrator per workspace: the lock and its holder's pid.
+    pub fn lock_path(&self) -> PathBuf {
+        self.swarm_dir().join("lock")
+    }
+
+    /// Long task texts handed to `on_done` and `on_fail` programs.
+    pub fn notify_dir(&self) -> PathBuf {
+        self.swarm_dir().join("notify")
+    }
+
+    /// Claude Code's hook settings and each worker's last hook state.
+    pub fn hooks_dir(&self) -> PathBuf {
+        self.swarm_dir().join("hooks")
+    }
+
+    /// One `swarm send` at a time per worker: a lock file each.
+    pub fn send_locks_dir(&self) -> PathBuf {
+        self.swarm_dir().join("send")
     }
 
     pub fn config_path(&self) -> PathBuf {

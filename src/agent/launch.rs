@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 /// Where Claude Code's hooks write each worker's state, when the profile is Claude's.
 pub fn hooks_dir(profile: &Profile, ws: &Workspace) -> Option<PathBuf> {
-    (profile.name == "claude").then(|| ws.swarm_dir().join("hooks"))
+    (profile.name == "claude").then(|| ws.hooks_dir())
 }
 
 /// The agent's argv: the profile's command, with the program `swarm` meaning this very

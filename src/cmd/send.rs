@@ -111,7 +111,7 @@ fn not_the_orchestrators(ws: &Workspace, id: WorkerId) -> Result<(), BadInput> {
 
 /// Holds worker `id` for this delivery: two sends at once would paste into each other.
 fn take_turn(ws: &Workspace, id: WorkerId) -> anyhow::Result<File> {
-    let dir = ws.swarm_dir().join("send");
+    let dir = ws.send_locks_dir();
     std::fs::create_dir_all(&dir)?;
     let file = File::create(dir.join(format!("w{id}.lock")))?;
     match file.try_lock() {

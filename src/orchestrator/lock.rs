@@ -27,7 +27,7 @@ const DEAD_PATIENCE: Duration = Duration::from_secs(2);
 /// Takes the plan's locks, or says which process holds one.
 pub fn acquire(ws: &Workspace) -> std::io::Result<Result<Lock, Option<u32>>> {
     std::fs::create_dir_all(ws.swarm_dir())?;
-    let mut paths = vec![ws.swarm_dir().join("lock")];
+    let mut paths = vec![ws.lock_path()];
     paths.extend(identity_locks(&ws.plan)?);
     let mut files = Vec::new();
     for path in paths {
@@ -111,7 +111,7 @@ fn runtime_dir() -> std::io::Result<PathBuf> {
 /// The pid of the orchestrator running in `ws`, if one is. It only looks: a shared lock
 /// for an instant, and nothing written.
 pub fn holder(ws: &Workspace) -> Option<u32> {
-    let mut file = File::open(ws.swarm_dir().join("lock")).ok()?;
+    let mut file = File::open(ws.lock_path()).ok()?;
     match file.try_lock_shared() {
         Ok(()) => None,
         Err(TryLockError::WouldBlock) => Some(read_pid(&mut file).unwrap_or(0)),

@@ -89,7 +89,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
     let (tmux, pane_news) = tmux.linked();
     let socket = tmux.socket.clone();
     let mux: Arc<dyn Mux> = Arc::new(tmux);
-    std::fs::create_dir_all(ws.swarm_dir().join("done"))
+    std::fs::create_dir_all(ws.done_dir())
         .with_context(|| format!("creating {}", ws.swarm_dir().display()))?;
     let _lock = match held {
         Some(held) => held,
@@ -190,6 +190,7 @@ fn watch_panes(
                 let event = Event::PaneDead {
                     pane: info.id,
                     status: info.dead_status,
+                    signal: info.dead_signal,
                 };
                 return tx.send(Msg::Event(event)).is_ok();
             }

@@ -130,7 +130,7 @@ impl Notifier {
 
     /// Writes a task's whole text where `SWARM_TASK_FILE` points, readable by the user only.
     fn task_file(&self, task: &TaskId, text: &str) -> std::io::Result<PathBuf> {
-        let dir = self.ws.swarm_dir().join("notify");
+        let dir = self.ws.notify_dir();
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{task}.txt"));
         let mut file = private_file(&path, false)?;

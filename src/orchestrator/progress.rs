@@ -108,8 +108,16 @@ impl Progress {
             Event::NotReady { worker, reason, .. } => {
                 self.line(format!("! w{worker} not ready: {reason}"));
             }
-            Event::PaneDead { pane, status } => {
-                let status = status.map(|s| format!(" (status {s})")).unwrap_or_default();
+            Event::PaneDead {
+                pane,
+                status,
+                signal,
+            } => {
+                let status = match (status, signal) {
+                    (_, Some(signal)) => format!(" (signal {signal})"),
+                    (Some(status), None) => format!(" (status {status})"),
+                    (None, None) => String::new(),
+                };
                 self.line(format!("! pane {pane} exited{status}"));
             }
             _ => {}

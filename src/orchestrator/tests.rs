@@ -436,6 +436,7 @@ fn a_dead_agent_is_replaced_after_a_backoff_and_its_task_retried() {
     h.on(Input::Msg(Msg::Event(Event::PaneDead {
         pane: pane.clone(),
         status: Some(1),
+        signal: None,
     })));
     h.settle();
     assert_eq!(h.mux.calls(&format!("kill {pane}")).len(), 1);

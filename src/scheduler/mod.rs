@@ -82,7 +82,12 @@ pub enum Event {
     /// The task's sentinel file exists.
     Sentinel { task: TaskId },
     /// A pane's process exited.
-    PaneDead { pane: PaneId, status: Option<i32> },
+    /// A pane's process exited, with its status, or the signal that ended it.
+    PaneDead {
+        pane: PaneId,
+        status: Option<i32>,
+        signal: Option<i32>,
+    },
     /// The plan was edited: its open and checked tasks now, in plan order. A task the
     /// scheduler has done that comes unchecked is to be done again (the edges report it
     /// unchecked only once a person unchecked it and removed its sentinel).
@@ -447,13 +452,21 @@ impl State {
                 }
             }
             Event::Sentinel { task } => self.task_done(&task, &mut actions),
-            Event::PaneDead { pane, status } => {
+            Event::PaneDead {
+                pane,
+                status,
+                signal,
+            } => {
                 if let Some(worker) = self.worker_of(&pane) {
-                    let reason = match status {
-                        Some(code) => format!("agent exited with status {code}"),
-                        None => "agent exited".to_string(),
+                    let reason = match (status, signal) {
+                        (_, Some(signal)) => format!("agent killed by signal {signal}"),
+                        (Some(code), None) => format!("agent exited with status {code}"),
+                        (None, None) => "agent exited".to_string(),
                     };
-                    self.pane_died(worker, reason, &mut actions);
+                    // SIGHUP, SIGINT, SIGKILL, SIGTERM: someone or something outside (a
+                    // person, the OOM killer) ended the agent, not the task it held.
+                    let killed = matches!(signal, Some(1 | 2 | 9 | 15));
+                    self.pane_died(worker, reason, killed, &mut actions);
                 }
             }
             Event::PlanChanged { tasks } => self.plan_changed(&tasks, &mut actions),
@@ -487,7 +500,36 @@ impl State {
         actions
     }
 
-    fn pane_died(&mut self, worker: WorkerId, reason: String, actions: &mut Vec<Action>) {
+    fn pane_died(
+        &mut self,
+        worker: WorkerId,
+        reason: String,
+        killed: bool,
+        actions: &mut Vec<Action>,
+    ) {
+        if killed {
+            // Not the task's doing: it goes back in line uncharged, and the worker gets a
+            // new agent (with backoff, and retired if it keeps happening).
+            let state = std::mem::replace(&mut self.workers[worker].state, WorkerState::Starting);
+            let held = match state {
+                WorkerState::Paused { inner, .. } => *inner,
+                state => state,
+            };
+            match held {
+                WorkerState::Delivering { task, .. }
+                | WorkerState::Dying { task, .. }
+                | WorkerState::Busy { task, .. } => self.unsend(&task, &reason, actions),
+                WorkerState::Starting
+                | WorkerState::Idle
+                | WorkerState::Finishing { .. }
+                | WorkerState::Resetting
+                | WorkerState::Interrupting
+                | WorkerState::Paused { .. }
+                | WorkerState::Retired { .. } => {}
+            }
+            self.replace_worker(worker, &reason, actions);
+            return;
+        }
         let w = &mut self.workers[worker];
         let held = match &w.state {
             WorkerState::Paused { inner, .. } => &**inner,

@@ -185,6 +185,7 @@ fn people_hear_of_agents_work_failures_and_dialogs_but_not_of_old_sentinels() {
     let actions = state.handle(Event::PaneDead {
         pane: pane(0),
         status: Some(1),
+        signal: None,
     });
     let [Notice::Failed { task, attempt, .. }] = &notices(actions)[..] else {
         panic!("one failure notice");
@@ -259,6 +260,7 @@ fn a_dead_agent_requeues_its_task_and_is_replaced_with_backoff() {
     let actions = effects(state.handle(Event::PaneDead {
         pane: pane(0),
         status: Some(3),
+        signal: None,
     }));
     assert_eq!(
         actions,
@@ -283,6 +285,60 @@ fn a_dead_agent_requeues_its_task_and_is_replaced_with_backoff() {
 }
 
 #[test]
+fn an_agent_killed_from_outside_at_work_costs_its_task_no_attempt() {
+    let limits = Limits {
+        max_attempts: 2,
+        max_restarts: 10,
+        ..Limits::default()
+    };
+    let mut state = State::new(&plan(&["a"]), 1, limits);
+    boot(&mut state);
+    // Killed three times while at work (kill -9, the OOM killer): more than its attempts.
+    for n in 0..3 {
+        let current = state.workers()[0].pane().cloned().unwrap();
+        if n > 0 {
+            state.handle(Event::Ready {
+                worker: 0,
+                pane: current.clone(),
+            });
+        }
+        state.handle(Event::Delivered {
+            worker: 0,
+            pane: current.clone(),
+            task: id("a"),
+        });
+        state.handle(Event::PaneDead {
+            pane: current,
+            status: None,
+            signal: Some(9),
+        });
+        assert_eq!(state.task(&id("a")).unwrap().status, TaskStatus::Pending);
+        assert_eq!(state.task(&id("a")).unwrap().attempts, 0, "kill {n}");
+        state.handle(Event::Spawned {
+            worker: 0,
+            pane: pane(10 + n),
+        });
+    }
+    // An agent that dies of its own accord (a crash, an exit) is charged as before.
+    let current = state.workers()[0].pane().cloned().unwrap();
+    state.handle(Event::Ready {
+        worker: 0,
+        pane: current.clone(),
+    });
+    state.handle(Event::Delivered {
+        worker: 0,
+        pane: current.clone(),
+        task: id("a"),
+    });
+    state.handle(Event::PaneDead {
+        pane: current,
+        status: None,
+        signal: Some(11),
+    });
+    assert_eq!(state.task(&id("a")).unwrap().attempts, 1);
+}
+
+#[test]
 fn events_about_an_old_pane_are_ignored() {
     let mut state = State::new(&plan(&["a"]), 1, Limits::default());
     boot(&mut state);
@@ -290,6 +346,7 @@ fn events_about_an_old_pane_are_ignored() {
     state.handle(Event::PaneDead {
         pane: pane(0),
         status: None,
+        signal: None,
     });
     let actions = state.handle(Event::DeliveryFailed {
         worker: 0,
@@ -302,7 +359,8 @@ fn events_about_an_old_pane_are_ignored() {
         state
             .handle(Event::PaneDead {
                 pane: pane(0),
-                status: None
+                status: None,
+                signal: None,
             })
             .is_empty()
     );
@@ -323,6 +381,7 @@ fn a_task_fails_after_max_attempts() {
         let actions = state.handle(Event::PaneDead {
             pane: current.clone(),
             status: Some(1),
+            signal: None,
         });
         if n == 2 {
             assert!(actions.contains(&Action::Finished));
@@ -552,6 +611,7 @@ fn skip_interrupts_a_running_task_and_retry_brings_it_back() {
     state.handle(Event::PaneDead {
         pane: pane(0),
         status: Some(1),
+        signal: None,
     });
     assert!(matches!(
         state.task(&id("a")).unwrap().status,
@@ -675,6 +735,7 @@ fn a_requeued_task_goes_out_before_later_ones() {
     state.handle(Event::PaneDead {
         pane: pane(0),
         status: None,
+        signal: None,
     });
     assert_eq!(
         handed_out(&mut state, 1, 2),
@@ -948,6 +1009,7 @@ fn killed_while_delivering(
     let dead = Event::PaneDead {
         pane: current.clone(),
         status: Some(1),
+        signal: None,
     };
     let failed = Event::DeliveryFailed {
         worker: 0,
@@ -1078,7 +1140,14 @@ fn run_with_kills(tasks: usize, workers: usize, kills: &[usize]) -> State {
                     task: task.clone(),
                 };
                 if kills.contains(&n) && killed.insert(n) {
-                    vec![delivered, Event::PaneDead { pane, status: None }]
+                    vec![
+                        delivered,
+                        Event::PaneDead {
+                            pane,
+                            status: None,
+                            signal: None,
+                        },
+                    ]
                 } else {
                     vec![delivered, Event::Sentinel { task }]
                 }
@@ -1354,6 +1423,7 @@ fn event_of(state: &State, step: Step, workers: usize, panes: &mut usize, now: &
         Step::PaneDead(n) => Event::PaneDead {
             pane: current(n).1,
             status: None,
+            signal: None,
         },
         Step::Idle(n) => {
             let (worker, pane, _) = current(n);

@@ -276,6 +276,7 @@ impl Mux for FakeMux {
                 id: id.clone(),
                 dead: p.dead,
                 dead_status: p.dead.then_some(0),
+                dead_signal: None,
                 in_mode: p.in_mode,
                 current_command: p.front.clone(),
                 pid: 1,

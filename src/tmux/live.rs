@@ -21,8 +21,7 @@ pub enum PaneNews {
 }
 
 /// The subscription the pane watcher needs: death, exit status and what is in front.
-const SUBSCRIPTION: &str =
-    "refresh-client -B 'panes:%*:#{pane_dead} #{pane_dead_status} #{pane_current_command}'";
+const SUBSCRIPTION: &str = "refresh-client -B 'panes:%*:#{pane_dead} #{pane_dead_status} #{pane_dead_signal} #{pane_current_command}'";
 
 /// How long to wait before attaching again after the client ended with the server alive.
 const REATTACH: Duration = Duration::from_millis(200);
@@ -95,11 +94,12 @@ impl Link {
                 value,
                 ..
             }) => {
-                let mut fields = value.splitn(3, ' ');
+                let mut fields = value.splitn(4, ' ');
                 let info = PaneInfo {
                     id: pane,
                     dead: fields.next() == Some("1"),
                     dead_status: fields.next().and_then(|s| s.parse().ok()),
+                    dead_signal: fields.next().and_then(|s| s.parse().ok()),
                     in_mode: false,
                     current_command: fields.next().unwrap_or_default().to_string(),
                     pid: 0,

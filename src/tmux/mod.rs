@@ -43,6 +43,8 @@ pub struct PaneInfo {
     /// The exit status: `None` while alive, and after death until tmux reaps the process.
     /// tmux 3.3a sometimes misses the SIGCHLD and reaps it only at its next child's exit.
     pub dead_status: Option<i32>,
+    /// The signal that ended it, when one did (tmux 3.3's `#{pane_dead_signal}`).
+    pub dead_signal: Option<i32>,
     pub in_mode: bool,
     pub current_command: String,
     pub pid: u32,
@@ -173,6 +175,7 @@ mod tests {
             id: PaneId("%1".into()),
             dead: false,
             dead_status: None,
+            dead_signal: None,
             in_mode: false,
             current_command: cmd.into(),
             pid: 1,

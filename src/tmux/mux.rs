@@ -15,7 +15,7 @@ const REFUSAL: &str = "#{?pane_dead,dead,#{?pane_in_mode,copy mode,shell #{pane_
 
 /// What `list-panes` reads about each pane, in the order of `PaneInfo`'s fields.
 pub(super) const PANE_FORMAT: &str = "#{pane_id}\t#{pane_dead}\t#{pane_dead_status}\t\
-                                      #{pane_in_mode}\t#{pane_current_command}\t#{pane_pid}\t\
+                                      #{pane_dead_signal}\t#{pane_in_mode}\t#{pane_current_command}\t#{pane_pid}\t\
                                       #{window_id}";
 
 /// Longest text `send_text` types; anything longer is a prompt and goes through a paste.
@@ -219,6 +219,7 @@ pub(super) fn parse_pane_fields<'a>(
         id: PaneId(next()?.to_string()),
         dead: next()? == "1",
         dead_status: next()?.parse().ok(),
+        dead_signal: next()?.parse().ok(),
         in_mode: next()? == "1",
         current_command: next()?.to_string(),
         pid: next()?.parse().ok()?,
@@ -232,12 +233,12 @@ mod tests {
 
     #[test]
     fn reads_live_and_dead_pane_rows() {
-        let live = parse_pane_row("%3\t0\t\t1\tclaude\t4242\t@1").unwrap();
+        let live = parse_pane_row("%3\t0\t\t\t1\tclaude\t4242\t@1").unwrap();
         assert_eq!(live.id, PaneId("%3".into()));
         assert!(!live.dead && live.in_mode);
         assert_eq!(live.dead_status, None);
         assert_eq!((live.current_command.as_str(), live.pid), ("claude", 4242));
-        let dead = parse_pane_row("%4\t1\t127\t0\tsh\t17\t@2").unwrap();
+        let dead = parse_pane_row("%4\t1\t127\t\t0\tsh\t17\t@2").unwrap();
         assert!(dead.dead);
         assert_eq!(dead.dead_status, Some(127));
         assert_eq!(parse_pane_row("%4\t1"), None);

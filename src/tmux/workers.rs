@@ -77,7 +77,7 @@ mod tests {
 
     #[test]
     fn reads_tagged_and_untagged_rows() {
-        let row = "%5\t0\t\t0\tswarm\t77\t@2\tworkers-1\tw3\tsim";
+        let row = "%5\t0\t\t\t0\tswarm\t77\t@2\tworkers-1\tw3\tsim";
         let pane = parse_worker_row(row).unwrap();
         assert_eq!(pane.info.id, PaneId("%5".into()));
         assert_eq!(
@@ -85,8 +85,8 @@ mod tests {
             ("w3", Some("sim"))
         );
         assert_eq!(pane.window_name, "workers-1");
-        let window0 = parse_worker_row("%0\t0\t\t0\tswarm\t70\t@0\toverview\t\t").unwrap();
+        let window0 = parse_worker_row("%0\t0\t\t\t0\tswarm\t70\t@0\toverview\t\t").unwrap();
         assert!(window0.worker.is_empty() && window0.profile.is_none());
-        assert_eq!(parse_worker_row("%0\t0\t\t0\tswarm\t70\t@0"), None);
+        assert_eq!(parse_worker_row("%0\t0\t\t\t0\tswarm\t70\t@0"), None);
     }
 }
