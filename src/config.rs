@@ -200,6 +200,12 @@ pub enum ConfigError {
     Input(#[from] BadInput),
 }
 
+impl crate::error::Classify for ConfigError {
+    fn exit(&self) -> crate::error::Exit {
+        crate::error::Exit::BadInput
+    }
+}
+
 /// Loads `path` if it exists.
 pub fn load(path: &Path) -> Result<Option<Config>, ConfigError> {
     match std::fs::read_to_string(path) {

@@ -34,6 +34,12 @@ pub enum DeliveryError {
     Tmux(#[from] TmuxError),
 }
 
+impl crate::error::Classify for DeliveryError {
+    fn exit(&self) -> crate::error::Exit {
+        crate::error::Exit::Failure
+    }
+}
+
 /// How often and how long delivery looks at the screen.
 struct Timing {
     poll: Duration,

@@ -79,31 +79,6 @@ kinds![
     DeliveryError,
 ];
 
-impl Classify for PlanError {
-    fn exit(&self) -> Exit {
-        Exit::BadInput
-    }
-}
-
-impl Classify for ConfigError {
-    fn exit(&self) -> Exit {
-        Exit::BadInput
-    }
-}
-
-impl Classify for ProfileError {
-    fn exit(&self) -> Exit {
-        // A bad profile in swarm.toml reaches the user as a ConfigError (exit 2).
-        Exit::Failure
-    }
-}
-
-impl Classify for DeliveryError {
-    fn exit(&self) -> Exit {
-        Exit::Failure
-    }
-}
-
 /// Bad input: what happened and where, plus a hint on how to fix it (exit 2).
 #[derive(Debug)]
 pub struct BadInput {

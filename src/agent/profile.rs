@@ -284,6 +284,13 @@ pub enum ProfileError {
     Unknown { name: String, known: Vec<String> },
 }
 
+impl crate::error::Classify for ProfileError {
+    fn exit(&self) -> crate::error::Exit {
+        // A bad profile in swarm.toml reaches the user as a ConfigError (exit 2).
+        crate::error::Exit::Failure
+    }
+}
+
 /// A compiled profile, ready to classify screens.
 #[derive(Debug, Clone)]
 pub struct Profile {

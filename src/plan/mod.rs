@@ -98,6 +98,12 @@ pub enum PlanError {
     },
 }
 
+impl crate::error::Classify for PlanError {
+    fn exit(&self) -> crate::error::Exit {
+        crate::error::Exit::BadInput
+    }
+}
+
 /// Reads and parses the plan at `path`, which must hold a task, and checks that each
 /// task's output is a file an agent may write.
 pub fn load(path: &Path) -> Result<(String, Vec<Task>), PlanError> {
