@@ -306,30 +306,16 @@ impl CheckOffWatch {
             let seen = seen.clone();
             move |event: notify::Result<notify::Event>| {
                 // Only a new PLAN.md can hold a new mark: reading all 10,000 lines on
-                // every other event (swarm's temp files) made this watcher lag behind.
+                // every other event (swarm's temp files) made this watcher lag behind,
+                // and its lag counted as swarm's.
                 let replaced = event.is_ok_and(|e| e.paths.iter().any(|p| p == &plan));
                 if !replaced {
                     return;
                 }
-                // When swarm wrote this version (PLAN.md is replaced whole, so the open
-                // file is one version), not when this thread got to it: on a machine
-                // busy with 64 agents the watcher's own lag would count as swarm's.
-                let Ok(mut file) = std::fs::File::open(&plan) else {
+                let at = now_secs();
+                let Ok(text) = std::fs::read_to_string(&plan) else {
                     return;
                 };
-                let Some(at) = file
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_secs_f64())
-                else {
-                    return;
-                };
-                let mut text = String::new();
-                if std::io::Read::read_to_string(&mut file, &mut text).is_err() {
-                    return;
-                }
                 let mut seen = seen.lock().unwrap();
                 for line in text.lines().filter(|l| l.starts_with("- [x]")) {
                     if let Some(id) = line.rsplit("{#").next().and_then(|s| s.strip_suffix('}')) {
