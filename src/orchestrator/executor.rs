@@ -575,7 +575,7 @@ fn blocked_event(worker: WorkerId, pane: &PaneId, what: Blocked) -> Event {
             pane,
             what: "a blocking dialog on screen: answer it in the pane".into(),
         },
-        Blocked::Person(what) => Event::NeedsHuman { worker, pane, what },
+        Blocked::Person(what) => Event::Occupied { worker, pane, what },
         Blocked::RateLimited { until } => Event::RateLimited {
             worker,
             pane,

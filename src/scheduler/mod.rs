@@ -100,6 +100,14 @@ pub enum Event {
         pane: PaneId,
         what: String,
     },
+    /// A person is using the worker's pane: scrolling it, typing in its input box, or
+    /// running something else in front of the agent. Nothing is pasted, nobody is alerted
+    /// (they are right there), and `Ready` ends it.
+    Occupied {
+        worker: WorkerId,
+        pane: PaneId,
+        what: String,
+    },
     /// The agent says it is rate-limited (until `until`, when it says).
     RateLimited {
         worker: WorkerId,
@@ -477,6 +485,11 @@ impl State {
             Event::NeedsHuman { worker, pane, what } => {
                 if self.is_current(worker, &pane) {
                     self.pause(worker, PauseReason::NeedsHuman(what), &mut actions);
+                }
+            }
+            Event::Occupied { worker, pane, what } => {
+                if self.is_current(worker, &pane) {
+                    self.pause(worker, PauseReason::Occupied(what), &mut actions);
                 }
             }
             Event::RateLimited {

@@ -1312,6 +1312,7 @@ enum Step {
     PaneDead(usize),
     Idle(usize),
     NeedsHuman(usize),
+    Occupied(usize),
     RateLimited(usize),
     Sentinel(usize),
     Tick(u64),
@@ -1355,6 +1356,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => w.clone().prop_map(Step::PaneDead),
         1 => w.clone().prop_map(Step::Idle),
         1 => w.clone().prop_map(Step::NeedsHuman),
+        1 => w.clone().prop_map(Step::Occupied),
         1 => w.clone().prop_map(Step::RateLimited),
         3 => (0..NAMES).prop_map(Step::Sentinel),
         1 => (1..20u64).prop_map(Step::Tick),
@@ -1435,6 +1437,14 @@ fn event_of(state: &State, step: Step, workers: usize, panes: &mut usize, now: &
                 worker,
                 pane,
                 what: "a dialog".into(),
+            }
+        }
+        Step::Occupied(n) => {
+            let (worker, pane, _) = current(n);
+            Event::Occupied {
+                worker,
+                pane,
+                what: "a person scrolls".into(),
             }
         }
         Step::RateLimited(n) => {
