@@ -753,8 +753,9 @@ fn a_pane_scrolled_through_the_end_of_a_task_gets_the_next_once_the_person_is_do
     assert_eq!(h.status("a"), TaskStatus::Done);
     assert!(h.mux.pane(&pane, |p| p.in_mode), "the person still scrolls");
     assert!(
-        h.mux.calls("alert").is_empty(),
-        "no bell for a person who is right there"
+        h.mux.calls("alert swarm: w0 needs you").is_empty(),
+        "no bell for a person who is right there: {:?}",
+        h.mux.calls("alert")
     );
     assert!(h.mux.calls(&format!("text {pane} /clear")).is_empty());
     assert_eq!(h.prompts_for("b"), 0);
