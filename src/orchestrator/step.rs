@@ -450,3 +450,20 @@ fn plan_task(task: &Task) -> PlanTask {
         checked: task.checked,
     }
 }
+
+#[cfg(test)]
+mod budget_tests {
+    use super::Budget;
+    use std::time::Duration;
+
+    #[test]
+    fn the_status_file_takes_at_most_a_twentieth_of_the_time() {
+        let ms = Duration::from_millis;
+        let mut budget = Budget::default();
+        assert!(budget.allows(ms(0)));
+        // A write that took 10 ms at 1 s: the next one waits until 1.2 s.
+        budget.spent(ms(1000), ms(10));
+        assert!(!budget.allows(ms(1199)));
+        assert!(budget.allows(ms(1200)));
+    }
+}
