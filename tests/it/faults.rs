@@ -3,31 +3,10 @@
 //! prompt waiting, and PLAN.md edited during the run. Nothing may be lost, nothing done
 //! twice, and no canary may run.
 
-use crate::common::{TestEnv, read_jsonl, status, stderr, swarm_bin, wait_until};
+use crate::common::{TestEnv, read_jsonl, sim_run, status, stderr, swarm_bin, wait_until};
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
-
-/// `swarm run --headless` on the test's socket, as a child process.
-fn spawn_run(env: &TestEnv, workers: u32, sim_flags: &str, extra: &[&str]) -> Child {
-    let log = env.dir.path().join("sim.jsonl");
-    let agent_cmd = format!("swarm sim-agent --log {} {sim_flags}", log.display());
-    env.swarm()
-        .args([
-            "run",
-            "--headless",
-            "--socket",
-            &env.socket,
-            "--agent",
-            "sim",
-        ])
-        .args(["--workers", &workers.to_string(), "--agent-cmd", &agent_cmd])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
 
 /// `swarm run --headless` with the simulated agent on the test's socket.
 fn headless(env: &TestEnv) -> Command {
@@ -131,7 +110,7 @@ fn orchestrator_killed_again_and_again_loses_nothing_and_repeats_nothing() {
     let mut runs = 0;
     loop {
         runs += 1;
-        let mut child = spawn_run(&env, 3, "--think-ms 400", &[]);
+        let mut child = sim_run(&env, 3, "--think-ms 400", &[]);
         let before = checked(&env);
         if before + 3 >= tasks || kills >= 5 {
             let out = child.wait_with_output().unwrap();
@@ -227,7 +206,7 @@ fn killed_agents_are_replaced_and_their_tasks_redone_once() {
     let env = TestEnv::new();
     let plan: String = (1..=6).map(|i| format!("- [ ] Job {i}\n")).collect();
     env.write("PLAN.md", &plan);
-    let child = spawn_run(&env, 2, "--think-ms 1500", &[]);
+    let child = sim_run(&env, 2, "--think-ms 1500", &[]);
     // Kill both agents while they work on their first tasks.
     let mut killed = 0;
     wait_until("two agents working", Duration::from_secs(20), || {
@@ -262,7 +241,7 @@ fn killed_agents_are_replaced_and_their_tasks_redone_once() {
 fn a_hung_agent_is_interrupted_retried_and_failed_with_a_note() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] Fine\n- [ ] HANG here\n");
-    let child = spawn_run(
+    let child = sim_run(
         &env,
         1,
         "--think-ms 50 --hang-on HANG",
@@ -306,7 +285,7 @@ fn plan_edits_during_a_run_are_picked_up_and_kept() {
         "PLAN.md",
         "# Plan\n\n- [ ] First\n- [ ] Second\n- [ ] Third\n",
     );
-    let child = spawn_run(&env, 1, "--think-ms 600", &[]);
+    let child = sim_run(&env, 1, "--think-ms 600", &[]);
     wait_until("first done", Duration::from_secs(20), || checked(&env) >= 1);
     // A person adds a task, rewrites the prose and removes a pending one, all at once.
     let edited = env
@@ -335,7 +314,7 @@ fn plan_edits_during_a_run_are_picked_up_and_kept() {
 fn skip_interrupts_a_running_task_and_the_run_ends() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] HANG forever\n");
-    let child = spawn_run(&env, 1, "--hang-on HANG", &[]);
+    let child = sim_run(&env, 1, "--hang-on HANG", &[]);
     first_prompt(&env);
     steer(&env, &["skip", "hang-forever"]);
     let out = child.wait_with_output().unwrap();
@@ -401,7 +380,7 @@ fn a_lost_tmux_server_stops_the_run_cleanly_and_the_next_run_finishes() {
     let env = TestEnv::new();
     let plan: String = (1..=6).map(|i| format!("- [ ] Step {i}\n")).collect();
     env.write("PLAN.md", &plan);
-    let child = spawn_run(&env, 2, "--think-ms 700", &[]);
+    let child = sim_run(&env, 2, "--think-ms 700", &[]);
     wait_until("a first check-off", Duration::from_secs(20), || {
         checked(&env) >= 1
     });
@@ -410,7 +389,7 @@ fn a_lost_tmux_server_stops_the_run_cleanly_and_the_next_run_finishes() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("the tmux server went away"), "{err}");
-    let out = spawn_run(&env, 2, "--think-ms 50", &[])
+    let out = sim_run(&env, 2, "--think-ms 50", &[])
         .wait_with_output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -538,7 +517,7 @@ fn an_attached_orchestrator_killed_in_window_zero_is_resumed_by_the_next_run() {
 fn pause_stops_dispatch_until_resume() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] Alpha\n- [ ] Beta\n- [ ] Gamma\n");
-    let child = spawn_run(&env, 1, "--think-ms 600", &[]);
+    let child = sim_run(&env, 1, "--think-ms 600", &[]);
     first_prompt(&env);
     steer(&env, &["pause"]);
     // Alpha finishes, and then the worker sits idle: nothing is handed out while paused.
@@ -563,7 +542,7 @@ fn pause_stops_dispatch_until_resume() {
 fn retry_gives_a_failed_task_fresh_attempts() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] HANG once\n- [ ] Later\n");
-    let child = spawn_run(
+    let child = sim_run(
         &env,
         1,
         "--think-ms 50 --hang-on HANG",

@@ -2,7 +2,7 @@
 //! outputs that name what an agent must not write, plans that look right but hold no
 //! task, a missing agent program, secrets' file modes, and huge task texts.
 
-use crate::common::{TestEnv, received_prompts, stderr, wait_until};
+use crate::common::{TestEnv, received_prompts, sim_run, stderr, wait_until};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -354,23 +354,7 @@ fn negative_numbers_are_out_of_range_not_unknown_flags() {
 fn a_task_added_during_a_run_with_a_forbidden_output_is_never_delivered() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] First\n- [ ] Second\n");
-    let log = env.dir.path().join("sim.jsonl");
-    let agent_cmd = format!("swarm sim-agent --think-ms 800 --log {}", log.display());
-    let child = env
-        .swarm()
-        .args([
-            "run",
-            "--headless",
-            "--socket",
-            &env.socket,
-            "--agent",
-            "sim",
-        ])
-        .args(["--workers", "1", "--agent-cmd", &agent_cmd])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = sim_run(&env, 1, "--think-ms 800", &[]);
     wait_until("the first prompt", Duration::from_secs(20), || {
         !received_prompts(&env).is_empty()
     });

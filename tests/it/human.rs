@@ -4,7 +4,7 @@
 //! may cost work: 0 tasks failed, 0 edits lost, 0 check marks dropped, 0 runs killed.
 
 use crate::common::{
-    TestEnv, finish, read_jsonl, sim_run, stderr, swarm_bin, wait_until, worker_pane,
+    TestEnv, finish, headless_run, read_jsonl, sim_run, stderr, swarm_bin, wait_until, worker_pane,
 };
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -294,22 +294,8 @@ fn repl_in_front_of_a_worker_is_never_pasted_into() {
         ),
     )
     .unwrap();
-    let child = env
-        .swarm()
-        .args([
-            "run",
-            "--headless",
-            "--socket",
-            &env.socket,
-            "--agent",
-            "sim",
-        ])
-        .args(["--workers", "2", "--agent-cmd"])
-        .arg(format!("sh {}", script.display()))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let agent_cmd = format!("sh {}", script.display());
+    let child = headless_run(&env, 2, &agent_cmd, &[]);
     wait_until("both working", WAIT, || prompts(&env).len() >= 2);
     let pid = sim_log(&env)
         .iter()

@@ -235,6 +235,17 @@ pub fn sim_run(
 ) -> std::process::Child {
     let log = env.dir.path().join("sim.jsonl");
     let agent_cmd = format!("swarm sim-agent --log {} {sim_flags}", log.display());
+    headless_run(env, workers, &agent_cmd, extra)
+}
+
+/// `swarm run --headless` on the test's socket with the `sim` profile reading `agent_cmd`'s
+/// screens, as a child process whose stderr the test reads.
+pub fn headless_run(
+    env: &TestEnv,
+    workers: u32,
+    agent_cmd: &str,
+    extra: &[&str],
+) -> std::process::Child {
     env.swarm()
         .args([
             "run",
@@ -244,7 +255,7 @@ pub fn sim_run(
             "--agent",
             "sim",
         ])
-        .args(["--workers", &workers.to_string(), "--agent-cmd", &agent_cmd])
+        .args(["--workers", &workers.to_string(), "--agent-cmd", agent_cmd])
         .args(extra)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
