@@ -963,6 +963,7 @@ panes = 6
             line: 1,
             checkbox: 3,
             output: None,
+            ..Default::default()
         };
         let prompt = settings
             .template

@@ -136,6 +136,7 @@ impl PromptTemplate {
             line: 1,
             checkbox: 3,
             output: Some("docs/sample.md".into()),
+            ..Default::default()
         };
         let bare = Task {
             context: String::new(),
@@ -267,6 +268,7 @@ mod tests {
             line: 7,
             checkbox: 120,
             output: output.map(String::from),
+            ..Default::default()
         }
     }
 

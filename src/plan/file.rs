@@ -270,8 +270,21 @@ impl PlanFile {
                 *id = file_id.clone();
             }
         }
+        // `after=` and a parent's children name tasks by their ids in the file: give them
+        // the ids the run knows those tasks by.
+        let renamed: HashMap<TaskId, TaskId> = file_ids
+            .iter()
+            .zip(&ids)
+            .filter(|(file, run)| file != run)
+            .map(|(file, run)| (file.clone(), run.clone()))
+            .collect();
         for (task, id) in tasks.iter_mut().zip(ids) {
             task.id = id;
+            for dep in task.after.iter_mut().chain(task.children.iter_mut()) {
+                if let Some(run) = renamed.get(dep) {
+                    *dep = run.clone();
+                }
+            }
             let before = self.task(&task.id);
             if before.is_some_and(|b| b.text != task.text || b.context != task.context)
                 && !self.edited.contains(&task.id)

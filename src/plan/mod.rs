@@ -1,8 +1,10 @@
 //! PLAN.md: the human's checklist. We read tasks out of it and flip checkbox bytes in it,
 //! and never touch anything else.
 
+mod attrs;
 mod edit;
 mod file;
+mod graph;
 mod lint;
 mod output;
 mod parse;
@@ -18,7 +20,16 @@ use std::path::{Path, PathBuf};
 
 /// A task's stable id: explicit (`{#auth-docs}`) or derived from its text.
 #[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(transparent)]
 pub struct TaskId(pub String);
@@ -30,7 +41,7 @@ impl fmt::Display for TaskId {
 }
 
 /// One `- [ ]` item of the plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Task {
     pub id: TaskId,
     /// The task's own line, without the checkbox and without a trailing `{...}` attribute block.
@@ -44,6 +55,21 @@ pub struct Task {
     pub checkbox: usize,
     /// The output file the task names with `{out=PATH}`, if any, as written.
     pub output: Option<String>,
+    /// The tasks it waits for with `{after=ID,…}`, as written.
+    pub after: Vec<TaskId>,
+    /// Its own sub-items that are tasks: it waits for them too.
+    pub children: Vec<TaskId>,
+    /// What it may change, `{files=GLOB,…}`; empty if it says nothing.
+    pub files: Vec<String>,
+    /// The profile whose workers may take it, `{agent=PROFILE}`.
+    pub agent: Option<String>,
+}
+
+impl Task {
+    /// Every task this one waits for: its `after=` ids, then its child tasks.
+    pub fn waits_for(&self) -> impl Iterator<Item = &TaskId> {
+        self.after.iter().chain(&self.children)
+    }
 }
 
 /// Problems with PLAN.md itself. All of them are the user's to fix (exit 2).
@@ -89,6 +115,22 @@ pub enum PlanError {
         line: usize,
         out: String,
         why: String,
+    },
+    #[error(
+        "{path}:{line}: `after={id}`: no task has the id `{id}`\nhint: give that task `{{#{id}}}` at the end of its line, or fix the id"
+    )]
+    UnknownDependency {
+        path: PathBuf,
+        line: usize,
+        id: TaskId,
+    },
+    #[error(
+        "{path}:{line}: tasks wait for each other in a cycle: {cycle}\nhint: remove one of these `after=` (or move a child task out from under its parent)"
+    )]
+    Cycle {
+        path: PathBuf,
+        line: usize,
+        cycle: String,
     },
     #[error("{path}:{line}: {message}")]
     Syntax {

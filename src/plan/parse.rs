@@ -4,7 +4,7 @@
 //! context and checkbox offset are then cut from the source itself, so that prompts carry
 //! the markdown as the person wrote it.
 
-use super::{PlanError, Task, TaskId};
+use super::{PlanError, Task, TaskId, attrs};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -52,11 +52,20 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Task>, PlanError> {
 
     let mut tasks: Vec<Task> = Vec::with_capacity(found.len());
     let mut first_line: HashMap<TaskId, usize> = HashMap::with_capacity(found.len());
+    // Task items that hold the current one, outermost first.
+    let mut ancestors: Vec<usize> = Vec::new();
     for (i, (item, checkbox, checked)) in found.iter().enumerate() {
         let line = lines.line_of(*checkbox);
         let after_box = checkbox + 2; // past `x]`
         let line_end = end_of_line(text, after_box);
-        let (own, id, output) = split_attributes(text[after_box..line_end].trim(), path, line)?;
+        let attrs = attrs::split(text[after_box..line_end].trim()).map_err(|message| {
+            PlanError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                message,
+            }
+        })?;
+        let own = attrs.text;
         if own.is_empty() {
             return Err(PlanError::Syntax {
                 path: path.to_path_buf(),
@@ -73,7 +82,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Task>, PlanError> {
             .map(|(r, _, _)| r.clone())
             .collect();
         let context = context(text, line_end..item.end.max(line_end), &nested);
-        let id = id.unwrap_or_else(|| derive_id(&own));
+        let id = attrs.id.unwrap_or_else(|| derive_id(&own));
         if let Some(&first) = first_line.get(&id) {
             return Err(PlanError::DuplicateId {
                 path: path.to_path_buf(),
@@ -90,9 +99,26 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Task>, PlanError> {
             checked: *checked,
             line,
             checkbox: *checkbox,
-            output,
+            output: attrs.output,
+            after: attrs.after,
+            children: Vec::new(),
+            files: attrs.files,
+            agent: attrs.agent,
         });
+        // The innermost task item still open around this one is its parent.
+        while ancestors
+            .last()
+            .is_some_and(|&a| found[a].0.end <= item.start)
+        {
+            ancestors.pop();
+        }
+        if let Some(&parent) = ancestors.last() {
+            let child = tasks[i].id.clone();
+            tasks[parent].children.push(child);
+        }
+        ancestors.push(i);
     }
+    super::graph::check(&tasks, path)?;
     Ok(tasks)
 }
 
@@ -141,57 +167,6 @@ fn context(source: &str, range: Range<usize>, nested: &[Range<usize>]) -> String
         .map(|l| l.get(indent..).unwrap_or("").trim_end())
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Splits a trailing `{#id out=path}` block off a task's text.
-fn split_attributes(
-    line: &str,
-    path: &Path,
-    lineno: usize,
-) -> Result<(String, Option<TaskId>, Option<String>), PlanError> {
-    let syntax = |message: String| PlanError::Syntax {
-        path: path.to_path_buf(),
-        line: lineno,
-        message,
-    };
-    let block = line
-        .strip_suffix('}')
-        .and_then(|rest| rest.rfind('{').map(|open| (open, &rest[open + 1..])))
-        .filter(|(_, inner)| {
-            let inner = inner.trim_start();
-            inner.starts_with('#') || inner.starts_with("out=")
-        });
-    let Some((open, inner)) = block else {
-        return Ok((line.to_string(), None, None));
-    };
-    let (mut id, mut output) = (None, None);
-    for token in inner.split_whitespace() {
-        if let Some(name) = token.strip_prefix('#') {
-            let valid = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric())
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-            if !valid || id.is_some() {
-                return Err(syntax(format!(
-                    "bad task id `{token}`\nhint: an id is letters, digits, `.`, `_` and `-`, starting with a letter or digit, like `{{#auth-docs}}`"
-                )));
-            }
-            id = Some(TaskId(name.to_string()));
-        } else if let Some(out) = token.strip_prefix("out=").filter(|o| !o.is_empty()) {
-            if output.is_some() {
-                return Err(syntax("`out=` given twice".into()));
-            }
-            output = Some(out.to_string());
-        } else {
-            return Err(syntax(format!(
-                "unknown task attribute `{token}`\nhint: a task may end with `{{#some-id}}`, `{{out=path/to/file}}` or both, like `{{#auth out=docs/auth.md}}`"
-            )));
-        }
-    }
-    Ok((line[..open].trim_end().to_string(), id, output))
 }
 
 /// An id from the task's own text only, so that other tasks' edits never change it.

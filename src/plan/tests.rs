@@ -908,3 +908,99 @@ fn an_unreadable_plan_says_why_once_with_a_way_out() {
         "{message}"
     );
 }
+
+#[test]
+fn attributes_say_what_a_task_waits_for_touches_and_who_does_it() {
+    let t = tasks(
+        "- [ ] Refactor src/login.ts {#login} {files=src/login.ts,src/session/**}
+- [ ] Refactor src/logout.ts {after=login} {files=src/logout.ts,src/session/**}
+- [ ] Write docs/auth.md {agent=local} {out=docs/auth.md}
+- [ ] Release notes {#notes}
+  - [ ] Collect the changes {#collect}
+  - [ ] Draft the notes {after=collect}
+    - [ ] A grandchild {#grand}
+",
+    );
+    assert_eq!(t[0].files, ["src/login.ts", "src/session/**"]);
+    assert_eq!(t[1].text, "Refactor src/logout.ts");
+    assert_eq!(t[1].after, [tid("login")]);
+    assert_eq!(t[2].agent.as_deref(), Some("local"));
+    assert_eq!(t[2].output.as_deref(), Some("docs/auth.md"));
+    // A parent waits for its own child tasks, not for their children.
+    assert_eq!(t[3].children, [tid("collect"), tid("draft-the-notes")]);
+    assert_eq!(t[5].children, [tid("grand")]);
+    let waits: Vec<&TaskId> = t[5].waits_for().collect();
+    assert_eq!(waits, [&tid("collect"), &tid("grand")]);
+}
+
+#[test]
+fn an_unknown_dependency_is_a_plan_error_at_its_line() {
+    let err = parse("- [ ] a\n- [ ] b {after=a,nope}\n", Path::new("PLAN.md")).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with("PLAN.md:2: `after=nope`: no task has the id `nope`"),
+        "{message}"
+    );
+    assert_eq!(
+        crate::error::Classify::exit(&err),
+        crate::error::Exit::BadInput
+    );
+}
+
+#[test]
+fn a_cycle_is_named_task_by_task_with_its_lines() {
+    let text =
+        "- [ ] a {#a after=c}\n- [ ] b {#b after=a}\n- [ ] c {#c after=b}\n- [ ] d {after=a}\n";
+    let message = parse(text, Path::new("PLAN.md")).unwrap_err().to_string();
+    assert!(
+        message.starts_with(
+            "PLAN.md:1: tasks wait for each other in a cycle: `a` (PLAN.md:1) waits for `c` (PLAN.md:3) waits for `b` (PLAN.md:2) waits for `a`"
+        ),
+        "{message}"
+    );
+    // A child that waits for its parent is a cycle too.
+    let nested = "- [ ] parent {#p}\n  - [ ] child {#c after=p}\n";
+    assert!(
+        parse(nested, Path::new("PLAN.md"))
+            .unwrap_err()
+            .to_string()
+            .contains("cycle: `p` (PLAN.md:1) waits for `c` (PLAN.md:2) waits for `p`")
+    );
+}
+
+#[test]
+fn a_cycle_saved_mid_run_is_reported_and_the_last_good_plan_stays() {
+    let (_dir, path) = plan_file("- [ ] One {#one}\n- [ ] Two {#two after=one}\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    write_in_place(
+        &path,
+        "- [ ] One {#one after=two}\n- [ ] Two {#two after=one}\n",
+    );
+    let refresh = plan.refresh();
+    assert!(!refresh.changed);
+    let problem = refresh.problem.expect("reported");
+    assert!(
+        problem.contains("PLAN.md:1: tasks wait for each other in a cycle"),
+        "{problem}"
+    );
+    assert_eq!(
+        plan.tasks()[0].after,
+        Vec::<TaskId>::new(),
+        "the last good plan"
+    );
+}
+
+#[test]
+fn a_dependency_follows_a_task_whose_text_a_person_edits() {
+    let (_dir, path) = plan_file("- [ ] Collect\n- [ ] Draft {after=collect}\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    // The derived id changes with the text; the run keeps the old one, and so must
+    // whatever waits for it.
+    save(
+        &path,
+        "- [ ] Collect more\n- [ ] Draft {after=collect-more}\n",
+    );
+    assert!(plan.refresh().changed);
+    assert_eq!(plan.tasks()[0].id, tid("collect"));
+    assert_eq!(plan.tasks()[1].after, [tid("collect")]);
+}
