@@ -3,6 +3,7 @@
 use crate::agent::{self, Profile, ProfileError, ProfileSpec};
 use crate::error::BadInput;
 use crate::prompt::{self, PromptError, PromptTemplate};
+use crate::scheduler::ScopeDefault;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::{Range, RangeInclusive};
@@ -61,6 +62,10 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # Seconds one attempt may run before the agent is interrupted and the task retried
 # (--task-timeout). No limit by default.
 # task_timeout = 1800
+
+# What a task with no `{files=…}` may change: "none" (it runs beside anything) or
+# "everything" (it runs beside no task with a scope: strict serial safety).
+# scope_default = "none"
 
 # A tmux message and a bell when a task is done or fails, when an agent needs you, and
 # when the plan is done.
@@ -134,6 +139,8 @@ pub struct Config {
     pub max_attempts: Option<Spanned<i64>>,
     /// Seconds one attempt may run before the agent is interrupted.
     pub task_timeout: Option<Spanned<i64>>,
+    /// What a task with no `files` may change: "none" or "everything".
+    pub scope_default: Option<Spanned<String>>,
     /// A tmux message and a bell on news.
     pub notify: Option<bool>,
     /// A program to run when a task is done.
@@ -359,6 +366,22 @@ impl Config {
             ));
         }
         Ok(Some(name.clone()))
+    }
+
+    fn scope_default(&self) -> Result<ScopeDefault, ConfigError> {
+        let Some(value) = &self.scope_default else {
+            return Ok(ScopeDefault::None);
+        };
+        match value.get_ref().as_str() {
+            "none" => Ok(ScopeDefault::None),
+            "everything" => Ok(ScopeDefault::Everything),
+            other => Err(self.invalid(
+                value.span(),
+                format!(
+                    "scope_default = {other:?} is not a scope\nhint: use \"none\" (a task without `files=` runs beside anything) or \"everything\" (it runs beside no scoped task)"
+                ),
+            )),
+        }
     }
 
     fn agent_cmd(&self) -> Result<Option<Vec<String>>, ConfigError> {
@@ -589,6 +612,8 @@ pub struct Settings {
     pub task_timeout: Option<std::time::Duration>,
     /// What to tell people, and how.
     pub notify: Notify,
+    /// What a task with no `{files=…}` may change.
+    pub scope_default: ScopeDefault,
 }
 
 /// How news reaches people (swarm.toml's `notify`, `on_done` and `on_fail`).
@@ -699,6 +724,7 @@ pub fn resolve(
         workers,
         template: config.template(workspace)?,
         session: config.session()?,
+        scope_default: config.scope_default()?,
         profile,
         socket,
         width,

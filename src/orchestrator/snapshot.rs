@@ -2,7 +2,7 @@
 //! view can read it without talking to the orchestrator.
 
 use crate::plan::Task;
-use crate::scheduler::{State, TaskStatus};
+use crate::scheduler::{State, TaskStatus, Waiting};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -38,16 +38,23 @@ pub struct Counts {
     pub pending: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Waiting for a retry of a task they depend on.
+    #[serde(default)]
+    pub blocked: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskRow {
     pub id: String,
     pub text: String,
-    /// `pending`, `running`, `done` or `failed`.
+    /// `pending`, `running`, `done`, `failed`, `skipped` or `blocked`.
     pub state: String,
+    /// Why it failed or is blocked, or what a pending task waits for, in words.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
+    /// What a pending task waits for: tasks not done, or a running task's files.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub waiting: Option<Waiting>,
     pub worker: Option<usize>,
     pub attempts: u32,
     /// Unix time the running attempt was handed out (only while the task runs).
@@ -115,10 +122,11 @@ impl Snapshot {
             .iter()
             .map(|t| {
                 counts.total += 1;
+                let waiting = state.waiting(&t.id);
                 let (name, reason) = match &t.status {
                     TaskStatus::Pending => {
                         counts.pending += 1;
-                        ("pending", None)
+                        ("pending", waiting.as_ref().map(ToString::to_string))
                     }
                     TaskStatus::Running => {
                         counts.running += 1;
@@ -136,12 +144,17 @@ impl Snapshot {
                         counts.skipped += 1;
                         ("skipped", None)
                     }
+                    TaskStatus::Blocked(reason) => {
+                        counts.blocked += 1;
+                        ("blocked", Some(reason.clone()))
+                    }
                 };
                 TaskRow {
                     id: t.id.to_string(),
                     text: texts.get(&t.id).map(|t| t.text.clone()).unwrap_or_default(),
                     state: name.to_string(),
                     reason,
+                    waiting,
                     worker: holders.get(&t.id).map(|h| h.0),
                     attempts: t.attempts,
                     started: holders.get(&t.id).and_then(|h| h.1),

@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::error::Failure;
 use crate::journal::{Journal, Record, Replay};
 use crate::plan::{Task, TaskId};
-use crate::scheduler::{Action, Event, Limits, PlanTask, State, TaskStatus};
+use crate::scheduler::{Action, Event, Limits, PlanTask, Scope, ScopeDefault, State, TaskStatus};
 use crate::sentinel::Sentinels;
 use crate::workspace::Workspace;
 use crossbeam_channel::Sender;
@@ -109,6 +109,8 @@ pub struct Loop<'p> {
     /// Running tasks a person edited after their prompts went out.
     edited: HashSet<TaskId>,
     already_checked: usize,
+    /// What a task without `{files=…}` may change.
+    scopes: ScopeDefault,
 }
 
 impl<'p> Loop<'p> {
@@ -132,7 +134,8 @@ impl<'p> Loop<'p> {
             socket,
             plan_target,
         } = start;
-        let plan_tasks: Vec<PlanTask> = tasks.iter().map(plan_task).collect();
+        let scopes = settings.scope_default;
+        let plan_tasks: Vec<PlanTask> = tasks.iter().map(|t| plan_task(t, scopes)).collect();
         let mut state = State::new(&plan_tasks, settings.workers, limits);
         state.restore(&replay);
         let adoptions =
@@ -190,6 +193,7 @@ impl<'p> Loop<'p> {
             checkoffs_since: None,
             edited: HashSet::new(),
             already_checked: tasks.iter().filter(|t| t.checked).count(),
+            scopes,
         };
         lp.carry_out()?;
         lp.idle()?;
@@ -401,7 +405,7 @@ impl<'p> Loop<'p> {
             .iter()
             .filter(|t| self.exec.tasks().contains_key(&t.id))
             .map(|t| {
-                let mut task = plan_task(t);
+                let mut task = plan_task(t, self.scopes);
                 // A done task comes unchecked for the scheduler to redo only once its
                 // sentinel is gone too (the documented redo); with the sentinel there, a
                 // stale save lost the check mark, and the task stays done.
@@ -444,10 +448,13 @@ fn take_commands(ws: &Workspace, state: &mut State) -> Vec<Action> {
         .collect()
 }
 
-fn plan_task(task: &Task) -> PlanTask {
+fn plan_task(task: &Task, scopes: ScopeDefault) -> PlanTask {
     PlanTask {
         id: task.id.clone(),
         checked: task.checked,
+        after: task.waits_for().cloned().collect(),
+        scope: Scope::of(&task.files, scopes),
+        agent: task.agent.clone(),
     }
 }
 

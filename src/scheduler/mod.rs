@@ -1,10 +1,14 @@
 //! The pure core: `State + Event → Vec<Action>`. It owns every decision and does no I/O,
 //! so the whole lifecycle of tasks and workers is testable in microseconds.
 
+mod deps;
 pub mod record;
+pub mod scope;
 mod worker;
 
+pub use deps::Waiting;
 use record::{Closed, Record, Replay};
+pub use scope::{Scope, ScopeDefault};
 pub use worker::{PauseReason, Retirement, Worker, WorkerState};
 
 use crate::plan::TaskId;
@@ -51,6 +55,9 @@ pub enum TaskStatus {
     Failed(String),
     /// A person said not to do it.
     Skipped,
+    /// A task it waits for failed (or was skipped, or is blocked): it waits for a retry
+    /// of that task. Why, in a phrase.
+    Blocked(String),
 }
 
 /// Something that happened in the world.
@@ -167,10 +174,16 @@ pub enum Command {
 }
 
 /// A task as the scheduler needs to know it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanTask {
     pub id: TaskId,
     pub checked: bool,
+    /// The tasks it waits for: its `after=` ids and its child tasks.
+    pub after: Vec<TaskId>,
+    /// What it may change: it never runs beside a task whose scope overlaps.
+    pub scope: Scope,
+    /// The profile it asks for, `{agent=…}`.
+    pub agent: Option<String>,
 }
 
 /// Something the edges must do.
@@ -259,6 +272,7 @@ pub struct Tally {
     pub done: usize,
     pub failed: usize,
     pub skipped: usize,
+    pub blocked: usize,
 }
 
 impl Tally {
@@ -274,6 +288,7 @@ impl Tally {
             TaskStatus::Done => &mut self.done,
             TaskStatus::Failed(_) => &mut self.failed,
             TaskStatus::Skipped => &mut self.skipped,
+            TaskStatus::Blocked(_) => &mut self.blocked,
         }
     }
 }
@@ -287,6 +302,8 @@ pub struct State {
     /// it spares every event a scan of a plan that may hold 10,000 tasks.
     pending: BTreeSet<usize>,
     tally: Tally,
+    /// What waits for what, and the write scopes: which pending tasks may go out now.
+    graph: deps::Graph,
     workers: Vec<Worker>,
     limits: Limits,
     finished: bool,
@@ -302,6 +319,7 @@ impl State {
             index: HashMap::with_capacity(tasks.len()),
             pending: BTreeSet::new(),
             tally: Tally::default(),
+            graph: deps::Graph::default(),
             workers: (0..workers).map(Worker::new).collect(),
             limits,
             finished: false,
@@ -311,6 +329,7 @@ impl State {
         for task in tasks {
             state.add_task(task);
         }
+        state.relink(tasks);
         state
     }
 
@@ -918,8 +937,16 @@ impl State {
         }
     }
 
-    /// Every status change goes through here, to keep `pending` and `tally` true.
+    /// Every status change goes through here, to keep `pending`, `tally` and what waits
+    /// on the task true.
     fn set_status(&mut self, i: usize, status: TaskStatus) {
+        let was = self.set_status_only(i, status);
+        self.propagate(i, was);
+    }
+
+    /// Changes task entry `i`'s status and keeps `pending` and `tally` true; returns the
+    /// status it had. [`State::propagate`] carries the change to what waits on it.
+    fn set_status_only(&mut self, i: usize, status: TaskStatus) -> TaskStatus {
         let entry = &mut self.tasks[i];
         *self.tally.of(&entry.status) -= 1;
         *self.tally.of(&status) += 1;
@@ -929,7 +956,7 @@ impl State {
         if status == TaskStatus::Pending {
             self.pending.insert(i);
         }
-        entry.status = status;
+        std::mem::replace(&mut entry.status, status)
     }
 
     /// Rebuilds what is derived from the task list, after tasks were removed from it.
@@ -1245,7 +1272,7 @@ impl State {
                     return;
                 };
                 let worker = match self.tasks[i].status {
-                    TaskStatus::Pending => None,
+                    TaskStatus::Pending | TaskStatus::Blocked(_) => None,
                     TaskStatus::Running => self.holder(&task),
                     _ => return,
                 };
@@ -1280,7 +1307,9 @@ impl State {
                     match (&self.tasks[i].status, task.checked) {
                         // A person checked it off by hand: skip it. A running task keeps
                         // running; its sentinel will still be honoured.
-                        (TaskStatus::Pending, true) => self.set_status(i, TaskStatus::Done),
+                        (TaskStatus::Pending | TaskStatus::Blocked(_), true) => {
+                            self.set_status(i, TaskStatus::Done)
+                        }
                         // A person unchecked a done task (and removed its sentinel): redo.
                         (TaskStatus::Done, false) => self.again(i, actions),
                         _ => {}
@@ -1295,6 +1324,8 @@ impl State {
         if self.tasks.len() != before {
             self.reindex();
         }
+        // A person may have changed what waits for what, or what a task touches.
+        self.relink(tasks);
         self.wake_workers(actions);
     }
 
@@ -1340,7 +1371,7 @@ impl State {
             let Some(pane) = w.pane.clone() else {
                 continue;
             };
-            let Some(&next) = self.pending.first() else {
+            let Some(next) = self.next_ready() else {
                 return;
             };
             self.set_status(next, TaskStatus::Running);
@@ -1404,5 +1435,7 @@ impl State {
     }
 }
 
+#[cfg(test)]
+mod graph_tests;
 #[cfg(test)]
 mod tests;

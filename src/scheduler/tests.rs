@@ -16,6 +16,7 @@ fn plan(ids: &[&str]) -> Vec<PlanTask> {
         .map(|s| PlanTask {
             id: id(s),
             checked: false,
+            ..PlanTask::default()
         })
         .collect()
 }
@@ -89,10 +90,12 @@ fn checked_tasks_are_never_dispatched() {
         PlanTask {
             id: id("a"),
             checked: true,
+            ..PlanTask::default()
         },
         PlanTask {
             id: id("b"),
             checked: false,
+            ..PlanTask::default()
         },
     ];
     let mut state = State::new(&tasks, 2, Limits::default());
@@ -105,6 +108,7 @@ fn nothing_to_do_finishes_at_once() {
     let tasks = vec![PlanTask {
         id: id("a"),
         checked: true,
+        ..PlanTask::default()
     }];
     let mut state = State::new(&tasks, 2, Limits::default());
     assert_eq!(
@@ -1254,6 +1258,69 @@ fn assert_counts_are_true(state: &State) {
     }
 }
 
+/// No task goes out before the tasks it waits for are done; no two running tasks' scopes
+/// overlap (but for one a dead orchestrator left running); blocked tasks are exactly the
+/// pending ones with a dependency that failed, was skipped or is blocked; and the ready set
+/// is what a recount says.
+fn assert_graph_holds(state: &State, actions: &[Action], adopted: Option<&TaskId>) {
+    for action in actions {
+        if let Action::Deliver { task, .. } = action {
+            for dep in state.dependencies(task) {
+                if let Some(entry) = state.task(dep) {
+                    assert_eq!(
+                        entry.status,
+                        TaskStatus::Done,
+                        "{task} went out before {dep}"
+                    );
+                }
+            }
+        }
+    }
+    let running: Vec<usize> = (0..state.tasks.len())
+        .filter(|&i| {
+            state.tasks[i].status == TaskStatus::Running && Some(&state.tasks[i].id) != adopted
+        })
+        .collect();
+    for (k, &a) in running.iter().enumerate() {
+        for &b in &running[k + 1..] {
+            assert!(
+                !state.scope_of(a).overlaps(state.scope_of(b)),
+                "{} and {} run at once: {:?} {:?}",
+                state.tasks[a].id,
+                state.tasks[b].id,
+                state.scope_of(a),
+                state.scope_of(b)
+            );
+        }
+    }
+    for (i, task) in state.tasks.iter().enumerate() {
+        let deps: Vec<&TaskEntry> = state
+            .dependencies(&task.id)
+            .iter()
+            .filter_map(|d| state.task(d))
+            .collect();
+        let bad = deps.iter().any(|d| {
+            matches!(
+                d.status,
+                TaskStatus::Failed(_) | TaskStatus::Skipped | TaskStatus::Blocked(_)
+            )
+        });
+        match &task.status {
+            TaskStatus::Pending => assert!(!bad, "{} is pending, not blocked", task.id),
+            TaskStatus::Blocked(_) => assert!(bad, "{} is blocked for nothing", task.id),
+            _ => {}
+        }
+        let waits = deps.iter().any(|d| d.status != TaskStatus::Done);
+        if state.graph.ready.contains(&i) {
+            assert!(
+                task.status == TaskStatus::Pending && !waits,
+                "{} is not ready",
+                task.id
+            );
+        }
+    }
+}
+
 /// The task–worker link holds: a task is `Running` exactly when one worker holds it, the
 /// worker's state names it, and a paused worker wraps a state that is neither paused nor
 /// retired. A retired worker has no pane.
@@ -1330,17 +1397,50 @@ fn name(n: usize) -> TaskId {
     TaskId(format!("t{}", n % NAMES))
 }
 
-fn plan_tasks(picks: &[(usize, bool)]) -> Vec<PlanTask> {
+/// The plan of the picked tasks. `graph` decides, for the whole run, what each task waits
+/// for (only tasks with lower numbers, as a plan without cycles) and what it may change.
+fn plan_tasks(picks: &[(usize, bool)], graph: Graph) -> Vec<PlanTask> {
+    const SCOPES: [&[&str]; 6] = [
+        &["src/a/**"],
+        &["src/a/x.rs"],
+        &["src/b"],
+        &["docs/*.md", "src/b/y.rs"],
+        &["src/**"],
+        &[],
+    ];
     let mut tasks: Vec<PlanTask> = Vec::new();
     for &(n, checked) in picks {
+        let n = n % NAMES;
         if tasks.iter().all(|t| t.id != name(n)) {
+            let after = (0..n)
+                .filter(|m| graph.deps >> (n * NAMES + m) & 1 == 1)
+                .map(name)
+                .collect();
+            let pick = (graph.scopes >> (4 * n)) as usize & 15;
+            let scope = match SCOPES.get(pick) {
+                Some(files) => {
+                    let files: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+                    Scope::of(&files, ScopeDefault::Everything)
+                }
+                None => Scope::Free,
+            };
             tasks.push(PlanTask {
                 id: name(n),
                 checked,
+                after,
+                scope,
+                agent: None,
             });
         }
     }
     tasks
+}
+
+/// What the tasks of a random run wait for and touch: bits, read by `plan_tasks`.
+#[derive(Debug, Clone, Copy)]
+struct Graph {
+    deps: u64,
+    scopes: u64,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -1370,7 +1470,13 @@ fn step() -> impl Strategy<Value = Step> {
 
 /// The event a step stands for, in `state` as it is: the worker's own pane, and the task
 /// it delivers (or any task, which is then old news).
-fn event_of(state: &State, step: Step, workers: usize, panes: &mut usize, now: &mut u64) -> Event {
+fn event_of(
+    state: &State,
+    step: Step,
+    (workers, graph): (usize, Graph),
+    panes: &mut usize,
+    now: &mut u64,
+) -> Event {
     let w = |n: usize| n % workers;
     let current = |n: usize| {
         let worker = &state.workers()[w(n)];
@@ -1467,7 +1573,7 @@ fn event_of(state: &State, step: Step, workers: usize, panes: &mut usize, now: &
         Step::Retry(n) => Event::Command(Command::Retry { task: name(n) }),
         Step::Skip(n) => Event::Command(Command::Skip { task: name(n) }),
         Step::Plan(picks) => Event::PlanChanged {
-            tasks: plan_tasks(&picks),
+            tasks: plan_tasks(&picks, graph),
         },
     }
 }
@@ -1489,14 +1595,17 @@ proptest! {
         max_restarts in 0..3u32,
         max_nudges in 0..2u32,
         steps in prop::collection::vec(step(), 0..400),
+        deps in any::<u64>(),
+        scopes in any::<u64>(),
     ) {
+        let graph = Graph { deps, scopes };
         let limits = Limits {
             max_attempts,
             max_restarts,
             task_timeout: Some(Duration::from_secs(10)),
             max_nudges,
         };
-        let mut state = State::new(&plan_tasks(&first), workers, limits);
+        let mut state = State::new(&plan_tasks(&first, graph), workers, limits);
         // What an interrupted run left: failed and skipped tasks, and a live pane.
         let mut replay = Replay::default();
         for (n, failed) in closed {
@@ -1513,7 +1622,7 @@ proptest! {
         assert_links_hold(&state);
         let (mut panes, mut now) = (0, 0);
         for step in steps {
-            let event = event_of(&state, step, workers, &mut panes, &mut now);
+            let event = event_of(&state, step, (workers, graph), &mut panes, &mut now);
             let actions = state.handle(event.clone());
             assert_counts_are_true(&state);
             assert_links_hold(&state);
@@ -1524,6 +1633,7 @@ proptest! {
                     prop_assert!(handed.insert(*worker), "two prompts for w{worker} after {event:?}");
                 }
             }
+            assert_graph_holds(&state, &actions, adopted.map(name).as_ref());
         }
     }
 }

@@ -20,6 +20,7 @@ fn task(id: &str, text: &str, state: &str, worker: Option<usize>, attempts: u32)
         text: text.into(),
         state: state.into(),
         reason: None,
+        waiting: None,
         worker,
         attempts,
         started: None,
@@ -82,6 +83,7 @@ fn mid_run() -> Snapshot {
             pending: 1,
             failed: 1,
             skipped: 1,
+            blocked: 0,
         },
         tasks,
         workers: vec![
