@@ -23,6 +23,13 @@ Task: {{ task }}
 
 This is attempt {{ attempt }}: an earlier attempt did not finish. Check for partial work before you start.
 {%- endif %}
+{%- if after %}
+
+This task comes after these, which are done:
+{%- for dep in after %}
+- {{ dep.task }}{% if dep.output %} (its result is in `{{ dep.output }}`){% endif %}
+{%- endfor %}
+{%- endif %}
 {%- if output %}
 
 Write the result to `{{ output }}`.
@@ -33,7 +40,7 @@ Do not create it before the work is complete.
 ";
 
 /// The variables a template may use, named in hints.
-pub const VARIABLES: &str = "task, id, context, output, sentinel, attempt, plan";
+pub const VARIABLES: &str = "task, id, context, output, after, sentinel, attempt, plan";
 
 /// What every prompt starts with when its own first character is one that agent CLIs
 /// read as a command at the start of their input: `/clear`, `/exit`, `!rm …` (a shell
@@ -143,7 +150,18 @@ impl PromptTemplate {
             output: None,
             ..full.clone()
         };
-        template.render(&full, Path::new("docs/sample.md.done"), 1, "PLAN.md")?;
+        let dep = Task {
+            id: TaskId("before".into()),
+            text: "Collect the changes.".into(),
+            ..bare.clone()
+        };
+        template.render_after(
+            &full,
+            &[&dep, &full],
+            Path::new("docs/sample.md.done"),
+            1,
+            "PLAN.md",
+        )?;
         template.render(&bare, Path::new(".swarm/done/sample.done"), 2, "PLAN.md")?;
         Ok(template)
     }
@@ -159,20 +177,47 @@ impl PromptTemplate {
         attempt: u32,
         plan_name: &str,
     ) -> Result<String, PromptError> {
+        self.render_after(task, &[], sentinel, attempt, plan_name)
+    }
+
+    /// The prompt for one attempt at `task`, which comes after the tasks `deps` (its
+    /// `after=` tasks and its child tasks): the template gets their text and outputs as
+    /// `after`, so that the agent can read what they wrote.
+    pub fn render_after(
+        &self,
+        task: &Task,
+        deps: &[&Task],
+        sentinel: &Path,
+        attempt: u32,
+        plan_name: &str,
+    ) -> Result<String, PromptError> {
         let template = self
             .env
             .get_template(TEMPLATE_NAME)
             .map_err(|err| PromptError::template(&err))?;
-        let output = task
-            .output
-            .as_deref()
-            .map(|out| lexical_normal(Path::new(out)).map_or_else(|| out.to_owned(), display));
+        let output_of = |task: &Task| {
+            task.output
+                .as_deref()
+                .map(|out| lexical_normal(Path::new(out)).map_or_else(|| out.to_owned(), display))
+        };
+        let output = output_of(task);
+        let after: Vec<Value> = deps
+            .iter()
+            .map(|dep| {
+                context! {
+                    id => dep.id.0.as_str(),
+                    task => dep.text.as_str(),
+                    output => Value::from(output_of(dep)),
+                }
+            })
+            .collect();
         let text = template
             .render(context! {
                 task => task.text.as_str(),
                 id => task.id.0.as_str(),
                 context => task.context.as_str(),
                 output => Value::from(output),
+                after => after,
                 sentinel => display(sentinel.to_path_buf()),
                 attempt => attempt,
                 plan => plan_name,
@@ -443,5 +488,38 @@ mod tests {
             odd.id = TaskId(id.into());
             assert!(sentinel_for(&odd).is_err(), "{id}");
         }
+    }
+
+    #[test]
+    fn a_task_that_comes_after_others_is_told_what_they_wrote() {
+        let template = PromptTemplate::new(None).unwrap();
+        let collect = Task {
+            id: TaskId("collect".into()),
+            ..task("Collect the changes", "", Some("notes/changes.md"))
+        };
+        let check = Task {
+            id: TaskId("check".into()),
+            ..task("Check the tests", "", None)
+        };
+        let draft = task("Draft the notes", "", Some("NOTES.md"));
+        let prompt = template
+            .render_after(
+                &draft,
+                &[&collect, &check],
+                Path::new("x.done"),
+                1,
+                "PLAN.md",
+            )
+            .unwrap();
+        assert!(
+            prompt.contains(
+                "This task comes after these, which are done:\n- Collect the changes (its result is in `notes/changes.md`)\n- Check the tests\n"
+            ),
+            "{prompt}"
+        );
+        let alone = template
+            .render(&draft, Path::new("x.done"), 1, "PLAN.md")
+            .unwrap();
+        assert!(!alone.contains("comes after"), "{alone}");
     }
 }

@@ -324,9 +324,10 @@ impl Executor {
                 },
             ]);
         }
+        let deps: Vec<&Task> = task.waits_for().filter_map(|d| self.tasks.get(d)).collect();
         let prompt = self
             .template
-            .render(task, &sentinel, attempt, &self.ws.plan_name())
+            .render_after(task, &deps, &sentinel, attempt, &self.ws.plan_name())
             .with_context(|| format!("rendering the prompt of task `{id}`"))?;
         let log = self.ws.transcript(&id, attempt);
         if let Some(dir) = log.parent() {

@@ -221,13 +221,17 @@ impl Snapshot {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "swarm {} · {}/{} done · {} running · {} pending · {} failed · {}",
+            "swarm {} · {}/{} done · {} running · {} pending · {} failed{} · {}",
             self.plan,
             c.done,
             c.total,
             c.running,
             c.pending,
             c.failed,
+            match c.blocked {
+                0 => String::new(),
+                n => format!(" · {n} blocked"),
+            },
             if self.finished {
                 "finished"
             } else if self.paused {

@@ -283,6 +283,8 @@ impl<'p> Loop<'p> {
             .iter()
             .filter_map(|t| match &t.status {
                 TaskStatus::Failed(reason) => Some((t.id.clone(), reason.clone())),
+                // Not done either: it waited for a task that did not get done.
+                TaskStatus::Blocked(why) => Some((t.id.clone(), format!("blocked: {why}"))),
                 _ => None,
             })
             .collect();

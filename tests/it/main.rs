@@ -9,6 +9,7 @@ mod faults;
 mod hostile;
 mod human;
 mod notify;
+mod plan_graph;
 mod primitives;
 mod real_agents;
 mod run;
