@@ -733,6 +733,35 @@ pub fn resolve(
     })
 }
 
+impl Settings {
+    /// Whether this run's workers run profile `name`. They all run one profile: pools of
+    /// several (`workers = { claude = 3, codex = 1 }`) are not built yet.
+    pub fn runs_agent(&self, name: &str) -> bool {
+        self.profile.name == name
+    }
+
+    /// Every open task that asks for a profile with `{agent=…}` asks for one this run's
+    /// workers run: otherwise nothing would ever take it.
+    pub fn check_agents(&self, tasks: &[crate::plan::Task], plan: &Path) -> Result<(), BadInput> {
+        let stray = tasks
+            .iter()
+            .filter(|t| !t.checked)
+            .find_map(|t| Some((t, t.agent.as_deref().filter(|a| !self.runs_agent(a))?)));
+        match stray {
+            None => Ok(()),
+            Some((task, agent)) => Err(BadInput::new(format!(
+                "{}:{}: `{{agent={agent}}}`: no worker of this run runs the `{agent}` profile",
+                plan.display(),
+                task.line
+            ))
+            .hint(format!(
+                "this run's workers run `{}`: run with `--agent {agent}`, or drop the attribute",
+                self.profile.name
+            ))),
+        }
+    }
+}
+
 fn profile_for_flag(config: &Config, name: &str) -> Result<Profile, ConfigError> {
     match agent::resolve_profile(name, &config.profiles) {
         Err(ProfileError::Unknown { known, .. }) => Err(BadInput::new(format!(

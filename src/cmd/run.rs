@@ -125,6 +125,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     };
     let settings: Settings =
         config::resolve(config::load(&ws.config_path())?, &overrides, &ws.root)?;
+    settings.check_agents(&tasks, &ws.plan)?;
     let socket = ws.socket(settings.socket.as_deref());
     let mut sentinels = HashMap::<TaskId, _>::new();
     for task in &tasks {

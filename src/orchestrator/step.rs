@@ -111,6 +111,8 @@ pub struct Loop<'p> {
     already_checked: usize,
     /// What a task without `{files=…}` may change.
     scopes: ScopeDefault,
+    /// The profile the workers run, for tasks that ask for one.
+    agent: String,
 }
 
 impl<'p> Loop<'p> {
@@ -194,6 +196,7 @@ impl<'p> Loop<'p> {
             edited: HashSet::new(),
             already_checked: tasks.iter().filter(|t| t.checked).count(),
             scopes,
+            agent: settings.profile.name.clone(),
         };
         lp.carry_out()?;
         lp.idle()?;
@@ -391,10 +394,12 @@ impl<'p> Loop<'p> {
         };
         for task in &tasks {
             if !self.exec.tasks().contains_key(&task.id) {
-                // A new task with an unusable sentinel path or a forbidden output is left
-                // out, not fatal.
+                // A new task with an unusable sentinel path, a forbidden output or a
+                // profile no worker runs is left out, not fatal.
+                let routed = task.agent.as_ref().is_none_or(|a| *a == self.agent);
                 let sentinel = crate::plan::check_output(task, &self.ws.plan)
                     .ok()
+                    .filter(|()| routed)
                     .and_then(|()| crate::prompt::sentinel_for(task).ok());
                 if let Some(sentinel) = sentinel {
                     self.exec.learn(task.clone(), sentinel);
@@ -456,7 +461,6 @@ fn plan_task(task: &Task, scopes: ScopeDefault) -> PlanTask {
         checked: task.checked,
         after: task.waits_for().cloned().collect(),
         scope: Scope::of(&task.files, scopes),
-        agent: task.agent.clone(),
     }
 }
 

@@ -33,7 +33,6 @@ struct Node {
     /// As the plan names them.
     after: Vec<TaskId>,
     scope: Scope,
-    agent: Option<String>,
     /// The task entries it waits for, and the ones that wait for it.
     deps: Vec<usize>,
     dependents: Vec<usize>,
@@ -94,7 +93,6 @@ impl State {
                 Some(p) => Node {
                     after: p.after.clone(),
                     scope: p.scope.clone(),
-                    agent: p.agent.clone(),
                     ..Node::default()
                 },
                 None => Node::default(),
@@ -278,12 +276,6 @@ impl State {
             .get(id)
             .and_then(|&i| self.graph.nodes.get(i))
             .map_or(&[], |n| &n.after)
-    }
-
-    /// The profile task `id` asks for with `{agent=…}`, if any.
-    pub fn agent_of(&self, id: &TaskId) -> Option<&str> {
-        let i = *self.index.get(id)?;
-        self.graph.nodes.get(i)?.agent.as_deref()
     }
 
     /// The scope task entry `i` holds while it runs.

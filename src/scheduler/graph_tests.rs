@@ -21,7 +21,6 @@ fn task(name: &str, after: &[&str], files: &[&str]) -> PlanTask {
             &files.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
             ScopeDefault::None,
         ),
-        agent: None,
     }
 }
 

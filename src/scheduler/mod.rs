@@ -182,8 +182,6 @@ pub struct PlanTask {
     pub after: Vec<TaskId>,
     /// What it may change: it never runs beside a task whose scope overlaps.
     pub scope: Scope,
-    /// The profile it asks for, `{agent=…}`.
-    pub agent: Option<String>,
 }
 
 /// Something the edges must do.

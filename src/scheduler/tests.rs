@@ -1429,7 +1429,6 @@ fn plan_tasks(picks: &[(usize, bool)], graph: Graph) -> Vec<PlanTask> {
                 checked,
                 after,
                 scope,
-                agent: None,
             });
         }
     }

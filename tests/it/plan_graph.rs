@@ -257,3 +257,19 @@ fn a_cycle_saved_mid_run_is_reported_and_nothing_is_lost() {
         "{err}"
     );
 }
+
+#[test]
+fn a_task_for_a_profile_no_worker_runs_is_bad_input_at_start() {
+    let env = TestEnv::new();
+    let plan = "- [ ] Tests {agent=sim}\n- [ ] Docs {agent=codex}\n";
+    env.write("PLAN.md", plan);
+    let out = sim_run(&env, 1, "", &[]).wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("PLAN.md:2: `{agent=codex}`: no worker of this run runs the `codex` profile"),
+        "{err}"
+    );
+    assert_eq!(env.read("PLAN.md"), plan, "nothing modified");
+    assert!(!env.server_alive(), "nothing started");
+}
