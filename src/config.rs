@@ -260,6 +260,7 @@ impl Config {
         self.window()?;
         self.session()?;
         self.socket()?;
+        self.scope_default()?;
         self.agent_cmd()?;
         self.hook("on_done", &self.on_done)?;
         self.hook("on_fail", &self.on_fail)?;
@@ -932,6 +933,41 @@ panes = 6
         assert!(
             message.starts_with("swarm.toml:3: prompt template: undefined name `deadline`"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn scope_default_is_none_unless_it_says_everything() {
+        let none = resolved("", &Overrides::default()).unwrap();
+        assert_eq!(none.scope_default, ScopeDefault::None);
+        let all = resolved("scope_default = \"everything\"", &Overrides::default()).unwrap();
+        assert_eq!(all.scope_default, ScopeDefault::Everything);
+        let message = error("workers = 2\nscope_default = \"all\"\n");
+        assert!(
+            message.starts_with("swarm.toml:2: scope_default = \"all\" is not a scope"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_task_may_ask_only_for_the_profile_the_run_runs() {
+        let settings = resolved("agent = \"sim\"", &Overrides::default()).unwrap();
+        let plan = "- [ ] a {agent=sim}\n- [x] b {agent=codex}\n- [ ] c {agent=codex}\n";
+        let tasks = crate::plan::parse(plan, Path::new("PLAN.md")).unwrap();
+        assert!(
+            settings
+                .check_agents(&tasks[..2], Path::new("PLAN.md"))
+                .is_ok()
+        );
+        let err = settings
+            .check_agents(&tasks, Path::new("PLAN.md"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "PLAN.md:3: `{agent=codex}`: no worker of this run runs the `codex` profile"
+            ),
+            "{err}"
         );
     }
 

@@ -162,6 +162,9 @@ impl State {
                 self.graph.nodes[i].parked_on = None;
             }
             self.refresh_ready(i);
+            // A task made pending (a retry, a requeue) whose own dependency failed is
+            // blocked at once.
+            work.extend(self.settle_block(i));
             let done = is_done(&now) as isize - is_done(&was) as isize;
             let bad = is_bad(&now) as isize - is_bad(&was) as isize;
             if done == 0 && bad == 0 {

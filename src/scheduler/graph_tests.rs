@@ -233,3 +233,20 @@ fn a_blocked_task_checked_by_hand_is_done_and_releases_its_dependents() {
         TaskStatus::Blocked("`b` is blocked".into())
     );
 }
+
+/// Regression (found by the proptest): a retried task whose own dependency is still
+/// failed went back to pending, where nothing would ever take it.
+#[test]
+fn a_retried_task_whose_dependency_failed_is_blocked() {
+    let plan = [task("a", &[], &[]), task("b", &["a"], &[])];
+    let mut state = State::new(&plan, 1, Limits::default());
+    state.handle(Event::Command(Command::Skip { task: id("b") }));
+    state.handle(Event::Command(Command::Skip { task: id("a") }));
+    state.handle(Event::Command(Command::Retry { task: id("b") }));
+    assert_eq!(
+        status(&state, "b"),
+        TaskStatus::Blocked("`a` was skipped".into())
+    );
+    state.handle(Event::Command(Command::Retry { task: id("a") }));
+    assert_eq!(status(&state, "b"), TaskStatus::Pending);
+}

@@ -143,4 +143,50 @@ mod tests {
         assert!(all.overlaps(&all) && all.overlaps(&globs(&["x"])));
         assert!(globs(&["a", "b/**"]).overlaps(&globs(&["c", "b/x"])));
     }
+
+    use proptest::prelude::*;
+
+    /// Globs and paths built from a few segments, so that they often meet.
+    fn glob() -> impl Strategy<Value = String> {
+        let segment = prop_oneof![
+            Just("src"),
+            Just("a"),
+            Just("ab"),
+            Just("x.rs"),
+            Just("*"),
+            Just("**"),
+            Just("*.rs"),
+            Just("a*"),
+            Just("?b"),
+        ];
+        prop::collection::vec(segment, 1..4).prop_map(|s| s.join("/"))
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        let segment = prop_oneof![Just("src"), Just("a"), Just("ab"), Just("x.rs"), Just("bb")];
+        prop::collection::vec(segment, 1..5).prop_map(|s| s.join("/"))
+    }
+
+    /// What a glob covers: the paths globset matches, and for a path with no glob
+    /// character, everything below it too.
+    fn covers(glob: &str, path: &str) -> bool {
+        let matcher = globset::GlobBuilder::new(glob)
+            .literal_separator(true)
+            .build()
+            .unwrap()
+            .compile_matcher();
+        matcher.is_match(path) || (!glob.contains(META) && super::below(path, glob))
+    }
+
+    proptest! {
+        /// Sound: two globs that both cover some path are said to overlap.
+        #[test]
+        fn globs_that_share_a_path_overlap(a in glob(), b in glob(), paths in prop::collection::vec(path(), 1..20)) {
+            for path in &paths {
+                if covers(&a, path) && covers(&b, path) {
+                    prop_assert!(globs_overlap(&a, &b), "{a} and {b} both cover {path}");
+                }
+            }
+        }
+    }
 }
