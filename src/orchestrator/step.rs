@@ -404,6 +404,18 @@ impl<'p> Loop<'p> {
                 if let Some(sentinel) = sentinel {
                     self.exec.learn(task.clone(), sentinel);
                 }
+            } else if let Some(known) = self.exec.tasks().get(&task.id)
+                && (known.after != task.after || known.children != task.children)
+            {
+                // What it waits for changed, not its text: its prompt names the new list.
+                let known = Task {
+                    after: task.after.clone(),
+                    children: task.children.clone(),
+                    ..known.clone()
+                };
+                if let Ok(sentinel) = crate::prompt::sentinel_for(&known) {
+                    self.exec.learn(known, sentinel);
+                }
             }
         }
         let root = &self.ws.root;

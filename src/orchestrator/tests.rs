@@ -386,6 +386,30 @@ fn a_plan_edit_is_read_only_after_the_file_has_been_quiet() {
 }
 
 #[test]
+fn after_added_mid_run_holds_a_task_back_and_its_prompt_names_the_new_dependency() {
+    let mut h = Harness::new(Setup {
+        workers: 1,
+        plan: "- [ ] First {#a}\n- [ ] Second {#b}\n- [ ] Third {#c out=notes.md}\n",
+        ..Setup::default()
+    });
+    h.edit_plan("- [ ] First {#a}\n- [ ] Second {#b after=c}\n- [ ] Third {#c out=notes.md}\n");
+    h.advance(PLAN_QUIET + STEP);
+    h.agent_done("a");
+    h.advance(TURN);
+    assert_eq!(h.prompts_for("b"), 0, "b waits for c");
+    assert_eq!(h.prompts_for("c"), 1);
+    h.agent_done("c");
+    h.advance(TURN);
+    assert_eq!(h.prompts_for("b"), 1);
+    let pane = h.pane_of("b");
+    let prompt = h.mux.pane(&pane, |p| p.prompts.last().cloned().unwrap());
+    assert!(
+        prompt.contains("- Third (its result is in `notes.md`)"),
+        "{prompt}"
+    );
+}
+
+#[test]
 fn a_resumed_run_adopts_live_panes_before_starting_new_agents() {
     let pane = PaneId("%1".into());
     let mut h = Harness::new(Setup {
