@@ -92,9 +92,12 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # queued = 'Queued · |Press up to edit queued messages'
 # A blocking dialog (trust, API key, login): swarm reports needs-you and presses nothing.
 # dialog = '(?m)^\s*Enter to confirm · Esc to cancel|Unable to connect to Anthropic services|Select login method|Choose the text style|^\s*Do you want to (?:proceed|make this edit to \S+|create \S+)\?'
-# rate_limited = 'You.ve hit your (?:session |weekly |Opus )?limit|Claude usage limit reached'
+# A usage limit: swarm parks every worker of the profile until it lifts.
+# rate_limited = '(?m)^[^\S\n]*⚠ Usage limit reached|Continuing (?:automatically at [^\n]*|shortly) · Esc to cancel|You.ve hit your [^\n]*limit[^\n]*\n(?:[^\S\n]*(?:● Usage limit reached[^\n]*)?\n)*[^\S\n]*─{10,}'
 # When the limit ends: a regex with a capture named `reset`.
-# rate_limit_reset = '(?m)(?:· resets |limit will reset at )(?<reset>[^\n]*?)\.?[^\S\n]*$'
+# rate_limit_reset = '(?m)(?:· resets |limit resets |continue automatically at )(?<reset>[^\n·]*?)\.?[^\S\n]*$'
+# The agent gave up on API errors and ended the turn (capture `what`: its words).
+# api_error = '(?m)● (?<what>API Error: [^\n]*)(?:\n(?:[^●\n][^\n]*)?)*\n[^\S\n]*❯[^\S\n]*Resend your message to try again|^[^\S\n]*❯[^\S\n]*Resend your message to try again[^\S\n]*$'
 # The tmux key that interrupts a turn, and what to type to make the agent exit.
 # interrupt = "Escape"
 # quit = "/exit"
@@ -1162,6 +1165,7 @@ panes = 6
             pattern(sample.rate_limit_reset),
             pattern(builtin.rate_limit_reset)
         );
+        assert_eq!(pattern(sample.api_error), pattern(builtin.api_error));
         assert_eq!(sample.foreground, builtin.foreground);
         assert_eq!(sample.verified, builtin.verified);
         assert_eq!(sample.env["DISABLE_AUTOUPDATER"], "1");

@@ -327,6 +327,7 @@ pub fn profile(interrupt: Option<&str>) -> Profile {
         dialog: Some(Regex::new("Do you trust").expect("a regex")),
         rate_limited: Some(Regex::new("usage limit").expect("a regex")),
         rate_limit_reset: Some(Regex::new(r"resets (?<reset>\S+)").expect("a regex")),
+        api_error: Some(Regex::new(r"API Error: (?<what>[^\n]*)").expect("a regex")),
         queued: None,
         interrupt: interrupt.map(str::to_string),
         quit: Some("/exit".into()),
