@@ -41,9 +41,15 @@ impl FakeApi {
     /// Starts the harness for `agent`; `trusted` is pre-trusted (nothing is when `None`,
     /// beyond the harness's own folder).
     fn start(agent: &str, trusted: Option<&Path>) -> FakeApi {
+        FakeApi::start_with(agent, trusted, &[])
+    }
+
+    /// As `start`, with more of `run_demo.sh`'s options (`--subscription`, ...).
+    fn start_with(agent: &str, trusted: Option<&Path>, options: &[&str]) -> FakeApi {
         let mut cmd = Command::new("bash");
         cmd.arg(harness_dir().join("run_demo.sh"))
-            .args(["--serve", "--rm", "--agent", agent]);
+            .args(["--serve", "--rm", "--agent", agent])
+            .args(options);
         if let Some(dir) = trusted {
             cmd.arg("--trust-dir").arg(dir);
         }
@@ -100,6 +106,23 @@ impl FakeApi {
             .collect();
         prompts.sort();
         prompts
+    }
+
+    /// Sets the fault rules (`faults.json`), written aside and renamed in, as the fake
+    /// server reads them.
+    fn faults(&self, rules: serde_json::Value) {
+        let tmp = self.logs.join("faults.json.tmp");
+        std::fs::write(&tmp, serde_json::json!({ "rules": rules }).to_string()).unwrap();
+        std::fs::rename(tmp, self.logs.join("faults.json")).unwrap();
+    }
+
+    /// The logged requests, as the fake server wrote them.
+    fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.logs.join("requests.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
     }
 
     /// When the API received each request, by sequence number (Unix seconds).
@@ -570,4 +593,97 @@ fn claude_gets_command_tasks_as_messages() {
 #[test]
 fn codex_gets_command_tasks_as_messages() {
     command_tasks_are_messages_to("codex");
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `HH:MM` of Unix time `at`, in the zone swarm shows times in.
+fn clock_time(at: u64) -> String {
+    let at = jiff::Timestamp::from_second(at as i64).unwrap();
+    at.to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime("%H:%M")
+        .to_string()
+}
+
+/// A usage limit on every main-loop request from now until the first whole minute at
+/// least 60 s away (agents print reset times in minutes), over the six-task run: all six
+/// done, none charged an attempt, the workers shown rate-limited until the time the agent
+/// printed, and work resumed within 10 s of the reset.
+fn a_usage_limit_is_waited_out(agent: &str, mode: &str, options: &[&str]) {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start_with(agent, Some(&env.ws()), options);
+    let plan = six_task_plan();
+    env.write("PLAN.md", &plan);
+    let reset = (unix_now() + 60).div_ceil(60) * 60;
+    api.faults(serde_json::json!([{
+        "mode": mode, "until": reset, "reset_at": reset, "reset_in": reset - unix_now(),
+        "claim": "five_hour", "scope": "main"
+    }]));
+    let child = swarm_run(&env, &api, agent, 3, &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let want = format!("rate-limited until {}", clock_time(reset));
+    let mut needs = Vec::new();
+    wait_until(
+        "the workers are shown rate-limited",
+        Duration::from_secs(60),
+        || {
+            let status = status(&env);
+            let workers = status["state"]["workers"].as_array().cloned();
+            needs = workers
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|w| w["needs"].as_str().map(str::to_owned))
+                .collect();
+            needs.iter().any(|n| n == &want)
+        },
+    );
+    assert!(unix_now() < reset, "the limit was seen only after it ended");
+    let code = finish(child, Duration::from_secs(240));
+    assert_eq!(code, Some(0));
+    let after = env.read("PLAN.md");
+    assert_eq!(
+        after,
+        plan.replace("- [ ]", "- [x]"),
+        "6 of 6 done, no notes"
+    );
+    let journal = std::fs::read_to_string(env.path(".swarm/journal.jsonl")).unwrap_or_default();
+    let charged: Vec<&str> = journal
+        .lines()
+        .filter(|l| l.contains("\"assigned\"") && !l.contains("\"attempt\":1"))
+        .collect();
+    assert!(charged.is_empty(), "attempts charged: {charged:?}");
+    // The first request that went through after the reset came within 10 s of it.
+    let resumed = api
+        .requests()
+        .iter()
+        .filter(|r| r["fault"].is_null() && r["action"] != "fault")
+        .filter_map(|r| r["ts"].as_f64())
+        .find(|&ts| ts >= reset as f64)
+        .expect("a request after the reset");
+    assert!(
+        resumed - (reset as f64) <= 10.0,
+        "resumed {:.1}s after the reset",
+        resumed - reset as f64
+    );
+}
+
+#[test]
+fn claude_waits_out_a_five_hour_limit_without_charging_a_task() {
+    a_usage_limit_is_waited_out("claude", "429-unified", &["--subscription"]);
+}
+
+#[test]
+fn codex_waits_out_its_usage_limit_and_never_accepts_the_model_switch() {
+    a_usage_limit_is_waited_out("codex", "429-usage", &[]);
 }
