@@ -49,7 +49,9 @@ impl FakeApi {
         let mut cmd = Command::new("bash");
         cmd.arg(harness_dir().join("run_demo.sh"))
             .args(["--serve", "--rm", "--agent", agent])
-            .args(options);
+            .args(options)
+            // Every request body, to check what context a request carries.
+            .env("FAKE_DUMP_BODIES", "1");
         if let Some(dir) = trusted {
             cmd.arg("--trust-dir").arg(dir);
         }
@@ -122,6 +124,19 @@ impl FakeApi {
             .unwrap_or_default()
             .lines()
             .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
+    /// Every request body the fake server kept (`FAKE_DUMP_BODIES`), in order.
+    fn bodies(&self) -> Vec<String> {
+        let Ok(dir) = std::fs::read_dir(self.logs.join("bodies")) else {
+            return Vec::new();
+        };
+        let mut names: Vec<PathBuf> = dir.filter_map(|e| Some(e.ok()?.path())).collect();
+        names.sort();
+        names
+            .iter()
+            .filter_map(|path| std::fs::read_to_string(path).ok())
             .collect()
     }
 
@@ -663,6 +678,14 @@ fn a_usage_limit_is_waited_out(agent: &str, mode: &str, options: &[&str]) {
         .filter(|l| l.contains("\"assigned\"") && !l.contains("\"attempt\":1"))
         .collect();
     assert!(charged.is_empty(), "attempts charged: {charged:?}");
+    // Nothing accepted the limit's offer to switch models (Codex's popup picks its first
+    // option, "Switch to gpt-6-luna", on Enter).
+    let models: std::collections::BTreeSet<String> = api
+        .requests()
+        .iter()
+        .filter_map(|r| r["model"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(models.len(), 1, "the model changed: {models:?}");
     // The first request that went through after the reset came within 10 s of it.
     let resumed = api
         .requests()
@@ -686,4 +709,80 @@ fn claude_waits_out_a_five_hour_limit_without_charging_a_task() {
 #[test]
 fn codex_waits_out_its_usage_limit_and_never_accepts_the_model_switch() {
     a_usage_limit_is_waited_out("codex", "429-usage", &[]);
+}
+
+/// An API error past Codex's own retries (none, in the harness) ends its turn with a `■`
+/// line: the worker backs off, gets a fresh context and the task goes out again, with no
+/// attempt charged and no note in PLAN.md; the worker is never stranded.
+#[test]
+fn codex_api_error_past_its_retries_is_waited_out_and_the_task_sent_again() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("codex", Some(&env.ws()));
+    let plan = "# Errors\n\n- [ ] Write notes/e1.md about errors {out=notes/e1.md}\n  \
+                SWARM-TEST: fault 500 times=1\n";
+    env.write("PLAN.md", plan);
+    let child = swarm_run(&env, &api, "codex", 1, &["--max-attempts", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut needs = String::new();
+    wait_until(
+        "the worker shows the API error",
+        Duration::from_secs(60),
+        || {
+            needs = status(&env)["state"]["workers"][0]["needs"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            needs.starts_with("API error: unexpected status 500")
+        },
+    );
+    let code = finish(child, Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{needs}");
+    assert_eq!(env.read("PLAN.md"), plan.replace("- [ ]", "- [x]"));
+    assert!(env.path("notes/e1.md").exists());
+}
+
+/// A turn interrupted at its timeout is followed by a fresh context: the next task's
+/// requests carry nothing of the one before.
+#[test]
+fn after_an_interrupt_the_next_tasks_requests_carry_no_earlier_task() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("claude", Some(&env.ws()));
+    let plan = "# Interrupted\n\n- [ ] Wait forever {#stuck}\n  SWARM-TEST: hang\n\
+                - [ ] Write notes/after.md afterwards {out=notes/after.md}\n";
+    env.write("PLAN.md", plan);
+    let child = swarm_run(
+        &env,
+        &api,
+        "claude",
+        1,
+        &["--task-timeout", "10", "--max-attempts", "1"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let code = finish(child, Duration::from_secs(120));
+    assert_eq!(code, Some(1), "the hanging task fails");
+    assert!(env.path("notes/after.md").exists());
+    let after: Vec<String> = api
+        .bodies()
+        .into_iter()
+        .filter(|body| body.contains("after.md.done"))
+        .collect();
+    assert!(!after.is_empty(), "no request for the second task");
+    for body in after {
+        assert!(
+            !body.contains("SWARM-TEST: hang"),
+            "the next task's request carried the interrupted one"
+        );
+    }
 }
