@@ -96,6 +96,8 @@ fn codex_0_169_0_screens() {
             (fixture!("codex", "reconnecting"), Busy),
             (fixture!("codex", "api-error-retry-limit"), ApiError),
             (fixture!("codex", "api-error-529"), ApiError),
+            // Captured live: a 500 with Codex's retries off.
+            (fixture!("codex", "api-error-500-high-demand"), ApiError),
         ],
     );
 }

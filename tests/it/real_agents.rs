@@ -83,7 +83,7 @@ impl FakeApi {
         std::thread::spawn(move || lines.for_each(drop));
         FakeApi {
             child,
-            launcher: launcher.unwrap(),
+            launcher: pass_through(&launcher.unwrap()),
             logs: logs.unwrap(),
         }
     }
@@ -169,6 +169,31 @@ impl Drop for FakeApi {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A copy of the harness's launcher (which starts the agent under `env -i` and ignores
+/// its arguments past the project folder) that passes on what swarm adds: the arguments
+/// (Claude's `--settings` with swarm's hooks) and the `SWARM_*` variables, so that hooks
+/// are on in the suite, as they are for users.
+fn pass_through(launcher: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(launcher).unwrap();
+    let text = text.replacen(
+        "exec env -i \\\n",
+        "exec env -i SWARM_WORKER=\"$SWARM_WORKER\" SWARM_WORKSPACE=\"$SWARM_WORKSPACE\" \\\n",
+        1,
+    );
+    assert!(
+        text.contains("SWARM_WORKER"),
+        "the launcher changed:\n{text}"
+    );
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let last = lines.iter().rposition(|l| !l.trim().is_empty()).unwrap();
+    lines[last].push_str(" \"${@:2}\"");
+    let path = launcher.with_file_name("launch_agent_swarm.sh");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
 }
 
 /// What `harness_util.py check-prompt` calls equal: Claude wraps a paste in
@@ -280,6 +305,10 @@ fn six_tasks_complete_with(agent: &str) {
     );
     for file in ["n1.md", "c2.txt", "n3.md", "c4.txt", "n5.md", "c6.txt"] {
         assert!(env.path(&format!("notes/{file}")).exists(), "notes/{file}");
+    }
+    if agent == "claude" {
+        // The hooks reached the agent through the launcher, and fired.
+        assert!(env.path(".swarm/hooks/0.json").exists(), "no hook fired");
     }
 
     // Every prompt arrived whole, once per task, and no other main-loop prompt carried it.
@@ -738,7 +767,7 @@ fn codex_api_error_past_its_retries_is_waited_out_and_the_task_sent_again() {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            needs.starts_with("API error: unexpected status 500")
+            needs.starts_with("API error: ")
         },
     );
     let code = finish(child, Duration::from_secs(120));
