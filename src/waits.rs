@@ -83,7 +83,10 @@ pub fn condition(
     state: ScreenState,
 ) -> Option<Blocked> {
     match state {
-        ScreenState::Dialog => Some(Blocked::Dialog),
+        ScreenState::Dialog => Some(match profile.dialog_question(screen) {
+            Some(question) => Blocked::Question(question),
+            None => Blocked::Dialog,
+        }),
         ScreenState::RateLimited => {
             let said = profile.rate_limit_reset(screen);
             let (now, zone) = clock.wall();

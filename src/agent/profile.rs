@@ -388,6 +388,14 @@ impl Profile {
         zoned.or(times.last()).map(|t| t.to_string())
     }
 
+    /// The question a dialog on screen asks (Claude's `Do you want to create p.md?`), when
+    /// the profile's `dialog` pattern matched one.
+    pub fn dialog_question(&self, screen: &str) -> Option<String> {
+        let found = self.dialog.as_ref()?.find_iter(screen).last()?;
+        let question = found.as_str().trim();
+        question.ends_with('?').then(|| question.to_owned())
+    }
+
     /// What the agent said when it gave up on its provider's errors, if the screen shows
     /// that it did.
     pub fn api_error(&self, screen: &str) -> Option<String> {

@@ -47,6 +47,9 @@ fn claude_2_1_331_screens() {
             (fixture!("claude", "dialog-api-key"), Dialog),
             (fixture!("claude", "dialog-bypass-permissions"), Dialog),
             (fixture!("claude", "dialog-onboarding-offline"), Dialog),
+            // `--permission-mode default`: Claude asks before each tool.
+            (fixture!("claude", "dialog-permission-create"), Dialog),
+            (fixture!("claude", "dialog-permission-bash"), Dialog),
             (fixture!("claude", "exited"), Unknown),
             // A subscription's usage limit: an empty box and no busy footer, yet no prompt
             // may go in.
@@ -188,6 +191,28 @@ fn parsed_reset_times_are_absolute() {
         .unwrap();
     let at = super::reset_time::reset_at(&text, now, &utc).unwrap();
     assert_eq!(at.to_string(), "2026-11-30T21:23:00Z");
+}
+
+#[test]
+fn a_permission_dialog_says_its_question() {
+    let claude = builtin("claude").unwrap();
+    assert_eq!(
+        claude
+            .dialog_question(fixture!("claude", "dialog-permission-create").1)
+            .as_deref(),
+        Some("Do you want to create p.md?")
+    );
+    assert_eq!(
+        claude
+            .dialog_question(fixture!("claude", "dialog-permission-bash").1)
+            .as_deref(),
+        Some("Do you want to proceed?")
+    );
+    // The trust dialog asks nothing the pattern caught: it is a dialog all the same.
+    assert_eq!(
+        claude.dialog_question(fixture!("claude", "dialog-trust").1),
+        None
+    );
 }
 
 #[test]

@@ -415,31 +415,33 @@ impl Executor {
                     }
                     continue;
                 }
-                let seen = match told {
-                    Some(state) if !blocked && state.event == "Stop" => ScreenState::Ready,
-                    Some(state) if !blocked && state.event == "UserPromptSubmit" => {
-                        ScreenState::Busy
-                    }
-                    _ => match (count, looked) {
-                        (Some(count), Some((at, seen))) if at == count => seen,
-                        _ => {
-                            // A pane that is gone is the pane watcher's news, not ours.
-                            let Ok(screen) = mux.capture(&pane) else {
+                // The screen is read all the same: a turn a hook says is under way can
+                // be held up by a limit or a question that fires no hook.
+                let screen_seen = match (count, looked) {
+                    (Some(count), Some((at, seen))) if at == count => seen,
+                    _ => {
+                        // A pane that is gone is the pane watcher's news, not ours.
+                        let Ok(screen) = mux.capture(&pane) else {
+                            return;
+                        };
+                        let seen = profile.classify(&screen);
+                        looked = count.map(|count| (count, seen));
+                        if !blocked
+                            && let Some(what) = waits::condition(&profile, clock, &screen, seen)
+                        {
+                            blocked = true;
+                            if !send(blocked_event(worker, &pane, what)) {
                                 return;
-                            };
-                            let seen = profile.classify(&screen);
-                            looked = count.map(|count| (count, seen));
-                            if !blocked
-                                && let Some(what) = waits::condition(&profile, clock, &screen, seen)
-                            {
-                                blocked = true;
-                                if !send(blocked_event(worker, &pane, what)) {
-                                    return;
-                                }
                             }
-                            seen
                         }
-                    },
+                        seen
+                    }
+                };
+                let seen = match told {
+                    _ if blocked => screen_seen,
+                    Some(state) if state.event == "Stop" => ScreenState::Ready,
+                    Some(state) if state.event == "UserPromptSubmit" => ScreenState::Busy,
+                    _ => screen_seen,
                 };
                 if blocked {
                     // A person answered (or the agent went on by itself): the turn goes on.
@@ -624,7 +626,7 @@ fn blocked_event(worker: WorkerId, pane: &PaneId, what: Blocked) -> Event {
 /// What a Claude Code hook says holds the agent up: a turn that ended on an API error
 /// (`StopFailure`), or a question for a person (a permission `Notification`). An idle
 /// reminder is nothing.
-fn hook_condition(state: &hooks::HookState) -> Option<Blocked> {
+pub(super) fn hook_condition(state: &hooks::HookState) -> Option<Blocked> {
     let text = |key: &str| state.payload.get(key).and_then(|v| v.as_str());
     match state.event.as_str() {
         "StopFailure" => Some(Blocked::ApiError(

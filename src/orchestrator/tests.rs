@@ -937,3 +937,40 @@ fn a_running_task_edited_is_reported_and_its_mark_lands_on_the_edited_line() {
     );
     assert_eq!(h.prompts_for(&id), 1, "never run again");
 }
+
+#[test]
+fn claude_hooks_say_when_a_turn_ended_on_an_api_error_or_asks_a_person() {
+    use super::executor::hook_condition;
+    use crate::agent::hooks::HookState;
+    use crate::waits::Blocked;
+    let hook = |event: &str, payload: serde_json::Value| HookState {
+        event: event.into(),
+        worker: "0".into(),
+        at: 0,
+        payload,
+    };
+    assert_eq!(
+        hook_condition(&hook(
+            "StopFailure",
+            serde_json::json!({"error": "API Error: 529 Overloaded"})
+        )),
+        Some(Blocked::ApiError("API Error: 529 Overloaded".into()))
+    );
+    assert_eq!(
+        hook_condition(&hook(
+            "Notification",
+            serde_json::json!({"message": "Claude needs your permission to use Write"})
+        )),
+        Some(Blocked::Question(
+            "Claude needs your permission to use Write".into()
+        ))
+    );
+    // An idle reminder, a turn's start or end: no condition.
+    let idle = serde_json::json!({"message": "Claude is waiting for your input"});
+    assert_eq!(hook_condition(&hook("Notification", idle)), None);
+    assert_eq!(hook_condition(&hook("Stop", serde_json::Value::Null)), None);
+    assert_eq!(
+        hook_condition(&hook("UserPromptSubmit", serde_json::json!({}))),
+        None
+    );
+}

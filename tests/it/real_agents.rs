@@ -88,6 +88,22 @@ impl FakeApi {
         }
     }
 
+    /// The `--agent-cmd` that starts Claude in `dir` asking before each tool
+    /// (`--permission-mode default`) instead of skipping every permission.
+    fn asking_agent_cmd(&self, dir: &Path) -> String {
+        let text = std::fs::read_to_string(&self.launcher).unwrap();
+        assert!(text.contains("--dangerously-skip-permissions"), "{text}");
+        let asking = self.launcher.with_file_name("launch_agent_asking.sh");
+        let text = text.replace(
+            "--dangerously-skip-permissions",
+            "--permission-mode default",
+        );
+        std::fs::write(&asking, text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&asking, std::fs::Permissions::from_mode(0o755)).unwrap();
+        format!("{} {}", asking.display(), dir.display())
+    }
+
     /// The `--agent-cmd` that starts the agent in `dir`.
     fn agent_cmd(&self, dir: &Path) -> String {
         format!("{} {}", self.launcher.display(), dir.display())
@@ -814,4 +830,60 @@ fn after_an_interrupt_the_next_tasks_requests_carry_no_earlier_task() {
             "the next task's request carried the interrupted one"
         );
     }
+}
+
+/// Claude asking before a tool runs: the worker needs a person, with the question shown,
+/// nothing is pasted meanwhile (no nudge), and work goes on once the person answers.
+#[test]
+fn a_permission_question_needs_a_person_and_nothing_is_pasted_until_answered() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("claude", Some(&env.ws()));
+    env.write(
+        "PLAN.md",
+        "# Ask\n\n- [ ] Write notes/p.md about asking {out=notes/p.md}\n",
+    );
+    let child = env
+        .swarm()
+        .args(["run", "--headless", "--socket", &env.socket])
+        .args(["--agent", "claude", "--workers", "1"])
+        .args(["--agent-cmd", &api.asking_agent_cmd(&env.ws())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut asked = Vec::new();
+    wait_until(
+        "the person answers every question and the task is done",
+        Duration::from_secs(150),
+        || {
+            let status = status(&env);
+            let worker = &status["state"]["workers"][0];
+            if worker["state"] == "needs-human" {
+                let pane = worker["pane"].as_str().unwrap_or_default().to_owned();
+                let screen = env.capture(&pane);
+                // The person reads the question, and picks "1. Yes".
+                if screen.contains("Do you want to") {
+                    asked.push(worker["needs"].as_str().unwrap_or_default().to_owned());
+                    env.tmux_ok(&["send-keys", "-t", &pane, "Enter"]);
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+            status["state"]["tasks"][0]["state"] == "done"
+        },
+    );
+    assert!(!asked.is_empty(), "never shown as needing a person");
+    assert!(
+        asked.iter().all(|n| !n.is_empty()),
+        "the question is not shown: {asked:?}"
+    );
+    assert_eq!(finish(child, Duration::from_secs(60)), Some(0));
+    assert!(
+        api.prompts()
+            .iter()
+            .all(|(_, text)| !text.contains("Continue with the task")),
+        "a nudge went into a question"
+    );
 }
