@@ -87,21 +87,7 @@ pub fn condition(
             Some(question) => Blocked::Question(question),
             None => Blocked::Dialog,
         }),
-        ScreenState::RateLimited => {
-            let said = profile.rate_limit_reset(screen);
-            let (now, zone) = clock.wall();
-            let at = said
-                .as_deref()
-                .and_then(|text| reset_time::reset_at(text, now, &zone));
-            let resets_in = at.and_then(|at| Duration::try_from(now.duration_until(at)).ok());
-            // A time read is shown as the people watching read clocks; one that could not
-            // be read, as the agent put it.
-            let until = match at {
-                Some(at) => Some(at.to_zoned_datetime(zone).strftime("%H:%M").to_string()),
-                None => said,
-            };
-            Some(Blocked::RateLimited { until, resets_in })
-        }
+        ScreenState::RateLimited => Some(rate_limit(profile, clock, screen)),
         ScreenState::ApiError => {
             Some(Blocked::ApiError(profile.api_error(screen).unwrap_or_else(
                 || "the agent gave up on its provider's errors".into(),
@@ -112,6 +98,24 @@ pub fn condition(
         | ScreenState::Busy
         | ScreenState::Unknown => None,
     }
+}
+
+/// A rate limit as `text` (a screen, or what a hook passed on) tells it: until when, read
+/// as a time when it can be.
+pub fn rate_limit(profile: &Profile, clock: &dyn Clock, text: &str) -> Blocked {
+    let said = profile.rate_limit_reset(text);
+    let (now, zone) = clock.wall();
+    let at = said
+        .as_deref()
+        .and_then(|text| reset_time::reset_at(text, now, &zone));
+    let resets_in = at.and_then(|at| Duration::try_from(now.duration_until(at)).ok());
+    // A time read is shown as the people watching read clocks; one that could not be
+    // read, as the agent put it.
+    let until = match at {
+        Some(at) => Some(at.to_zoned_datetime(zone).strftime("%H:%M").to_string()),
+        None => said,
+    };
+    Blocked::RateLimited { until, resets_in }
 }
 
 /// Waits until the pane shows the profile's ready screen.

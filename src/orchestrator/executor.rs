@@ -407,7 +407,11 @@ impl Executor {
                 // The agent's own word (a hook that fired since the prompt went in) beats
                 // the screen, which is only the fallback.
                 let told = hook().filter(|state| Some(state) != before.as_ref());
-                if !blocked && let Some(what) = told.as_ref().and_then(hook_condition) {
+                if !blocked
+                    && let Some(what) = told
+                        .as_ref()
+                        .and_then(|state| hook_condition(state, &profile, clock))
+                {
                     before = told;
                     blocked = true;
                     if !send(blocked_event(worker, &pane, what)) {
@@ -623,18 +627,28 @@ fn blocked_event(worker: WorkerId, pane: &PaneId, what: Blocked) -> Event {
     }
 }
 
-/// What a Claude Code hook says holds the agent up: a turn that ended on an API error
-/// (`StopFailure`), or a question for a person (a permission `Notification`). An idle
-/// reminder is nothing.
-pub(super) fn hook_condition(state: &hooks::HookState) -> Option<Blocked> {
+/// What a Claude Code hook says holds the agent up: a turn that ended on a usage limit
+/// or an API error (`StopFailure`, whose `error` says which and whose
+/// `last_assistant_message` holds the agent's words), or a question for a person (a
+/// permission `Notification`). An idle reminder is nothing.
+pub(super) fn hook_condition(
+    state: &hooks::HookState,
+    profile: &Profile,
+    clock: &dyn Clock,
+) -> Option<Blocked> {
     let text = |key: &str| state.payload.get(key).and_then(|v| v.as_str());
     match state.event.as_str() {
-        "StopFailure" => Some(Blocked::ApiError(
-            text("error")
-                .or(text("message"))
-                .unwrap_or("the turn ended on an API error")
-                .to_string(),
-        )),
+        "StopFailure" => {
+            let said = text("last_assistant_message").or(text("message"));
+            if text("error") == Some("rate_limit") {
+                return Some(waits::rate_limit(profile, clock, said.unwrap_or_default()));
+            }
+            Some(Blocked::ApiError(
+                said.or(text("error"))
+                    .unwrap_or("the turn ended on an API error")
+                    .to_string(),
+            ))
+        }
         "Notification" => {
             let message = text("message")?;
             let asks = text("notification_type") == Some("permission_prompt")

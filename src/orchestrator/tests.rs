@@ -939,38 +939,55 @@ fn a_running_task_edited_is_reported_and_its_mark_lands_on_the_edited_line() {
 }
 
 #[test]
-fn claude_hooks_say_when_a_turn_ended_on_an_api_error_or_asks_a_person() {
+fn claude_hooks_say_when_a_turn_ended_on_a_limit_or_an_api_error_or_asks_a_person() {
     use super::executor::hook_condition;
     use crate::agent::hooks::HookState;
     use crate::waits::Blocked;
-    let hook = |event: &str, payload: serde_json::Value| HookState {
-        event: event.into(),
-        worker: "0".into(),
-        at: 0,
-        payload,
+    let claude = crate::agent::builtin("claude").unwrap();
+    let clock = ManualClock::new();
+    let said = |event: &str, payload: serde_json::Value| {
+        let state = HookState {
+            event: event.into(),
+            worker: "0".into(),
+            at: 0,
+            payload,
+        };
+        hook_condition(&state, &claude, &clock)
     };
+    // What 2.1.331 passed to StopFailure at a subscription's limit; the manual clock's day
+    // starts at 18:00 UTC.
+    let limit = serde_json::json!({
+        "hook_event_name": "StopFailure",
+        "error": "rate_limit",
+        "last_assistant_message": "You've hit your 5-hour limit · resets 9:20pm (UTC)"
+    });
     assert_eq!(
-        hook_condition(&hook(
-            "StopFailure",
-            serde_json::json!({"error": "API Error: 529 Overloaded"})
-        )),
+        said("StopFailure", limit),
+        Some(Blocked::RateLimited {
+            until: Some("21:20".into()),
+            resets_in: Some(Duration::from_secs(3 * 3600 + 20 * 60)),
+        })
+    );
+    let error = serde_json::json!({
+        "error": "server_error",
+        "last_assistant_message": "API Error: 529 Overloaded"
+    });
+    assert_eq!(
+        said("StopFailure", error),
         Some(Blocked::ApiError("API Error: 529 Overloaded".into()))
     );
     assert_eq!(
-        hook_condition(&hook(
+        said(
             "Notification",
             serde_json::json!({"message": "Claude needs your permission to use Write"})
-        )),
+        ),
         Some(Blocked::Question(
             "Claude needs your permission to use Write".into()
         ))
     );
     // An idle reminder, a turn's start or end: no condition.
     let idle = serde_json::json!({"message": "Claude is waiting for your input"});
-    assert_eq!(hook_condition(&hook("Notification", idle)), None);
-    assert_eq!(hook_condition(&hook("Stop", serde_json::Value::Null)), None);
-    assert_eq!(
-        hook_condition(&hook("UserPromptSubmit", serde_json::json!({}))),
-        None
-    );
+    assert_eq!(said("Notification", idle), None);
+    assert_eq!(said("Stop", serde_json::Value::Null), None);
+    assert_eq!(said("UserPromptSubmit", serde_json::json!({})), None);
 }
