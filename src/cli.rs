@@ -100,10 +100,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: Option<u32>,
-    /// Seconds one attempt may run before the agent is interrupted and the task retried.
-    #[arg(long, value_name = "SECS", allow_negative_numbers = true,
-          value_parser = clap::value_parser!(u64).range(1..=604_800))]
-    pub task_timeout: Option<u64>,
+    /// Seconds one attempt may run before the agent is interrupted and the task retried,
+    /// or `none`; time lost to rate limits, API errors and waiting for a person does not
+    /// count [default: 1800].
+    #[arg(long, value_name = "SECS|none", allow_negative_numbers = true,
+          value_parser = crate::config::parse_task_timeout)]
+    pub task_timeout: Option<crate::config::TaskTimeout>,
     /// Do not attach: print progress on stderr and exit when the plan is done.
     #[arg(long)]
     pub headless: bool,

@@ -11,6 +11,11 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> Duration;
     /// Blocks the calling thread for `duration` of this clock's time.
     fn sleep(&self, duration: Duration);
+    /// The time of day, with the zone agents print times in when they name none: what a
+    /// reset time such as `9:20pm` is read against.
+    fn wall(&self) -> (jiff::Timestamp, jiff::tz::TimeZone) {
+        (jiff::Timestamp::now(), jiff::tz::TimeZone::system())
+    }
 }
 
 /// The wall clock: real time since it was made.
@@ -103,9 +108,18 @@ pub mod manual {
         }
     }
 
+    /// The manual clock's time of day at its start, in UTC: 18:00 on 2026-11-30.
+    pub const WALL_START: i64 = 1_796_061_600;
+
     impl Clock for ManualClock {
         fn now(&self) -> Duration {
             self.inner.lock().expect("not poisoned").now
+        }
+
+        fn wall(&self) -> (jiff::Timestamp, jiff::tz::TimeZone) {
+            let start = jiff::Timestamp::from_second(WALL_START).expect("a valid time");
+            let now = start + jiff::SignedDuration::try_from(self.now()).expect("a short run");
+            (now, jiff::tz::TimeZone::UTC)
         }
 
         fn sleep(&self, duration: Duration) {

@@ -15,6 +15,57 @@ const ATTEMPTS: RangeInclusive<i64> = 1..=100;
 /// One second to a week.
 const TIMEOUT: RangeInclusive<i64> = 1..=604_800;
 const DEFAULT_ATTEMPTS: u32 = 3;
+/// How long one attempt may run when neither a flag nor swarm.toml says: long enough for
+/// real work, short enough that a hung agent does not hold a run for ever. Time a worker
+/// spends rate-limited, backing off an API error or waiting for a person is not counted.
+const DEFAULT_TASK_TIMEOUT: u64 = 1800;
+
+/// `--task-timeout` and swarm.toml's `task_timeout`: seconds, or `none` for no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskTimeout {
+    Secs(u64),
+    Off,
+}
+
+impl std::fmt::Display for TaskTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskTimeout::Secs(n) => write!(f, "{n}"),
+            TaskTimeout::Off => f.write_str("none"),
+        }
+    }
+}
+
+impl TaskTimeout {
+    fn duration(self) -> Option<std::time::Duration> {
+        match self {
+            TaskTimeout::Secs(n) => Some(std::time::Duration::from_secs(n)),
+            TaskTimeout::Off => None,
+        }
+    }
+}
+
+/// Reads `--task-timeout`: `none`, or seconds in range.
+pub fn parse_task_timeout(text: &str) -> Result<TaskTimeout, String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(TaskTimeout::Off);
+    }
+    match text.trim().parse::<i64>() {
+        Ok(n) if TIMEOUT.contains(&n) => Ok(TaskTimeout::Secs(n as u64)),
+        _ => Err(format!(
+            "`{text}` is not a timeout: use 1 to {} (seconds), or `none` for no limit",
+            TIMEOUT.end()
+        )),
+    }
+}
+
+/// swarm.toml's `task_timeout`: a number of seconds or `"none"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TimeoutSpec {
+    Secs(i64),
+    Word(String),
+}
 const PANES: RangeInclusive<i64> = 4..=8;
 const WIDTH: RangeInclusive<i64> = 40..=10_000;
 const HEIGHT: RangeInclusive<i64> = 10..=10_000;
@@ -60,7 +111,8 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # max_attempts = 3
 
 # Seconds one attempt may run before the agent is interrupted and the task retried
-# (--task-timeout). No limit by default.
+# (--task-timeout), or "none". Time a worker spends rate-limited, backing off an API
+# error or waiting for a person does not count.
 # task_timeout = 1800
 
 # What a task with no `{files=…}` may change: "none" (it runs beside anything) or
@@ -97,9 +149,12 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # queued = 'Queued · |Press up to edit queued messages'
 # A blocking dialog (trust, API key, login): swarm reports needs-you and presses nothing.
 # dialog = '(?m)^\s*Enter to confirm · Esc to cancel|Unable to connect to Anthropic services|Select login method|Choose the text style|^\s*Do you want to (?:proceed|make this edit to \S+|create \S+)\?'
-# rate_limited = 'You.ve hit your (?:session |weekly |Opus )?limit|Claude usage limit reached'
+# A usage limit: swarm parks every worker of the profile until it lifts.
+# rate_limited = '(?m)^[^\S\n]*⚠ Usage limit reached|Continuing (?:automatically at [^\n]*|shortly) · Esc to cancel|You.ve hit your [^\n]*limit[^\n]*\n(?:[^\S\n]*(?:● Usage limit reached[^\n]*)?\n)*[^\S\n]*─{10,}'
 # When the limit ends: a regex with a capture named `reset`.
-# rate_limit_reset = '(?m)(?:· resets |limit will reset at )(?<reset>[^\n]*?)\.?[^\S\n]*$'
+# rate_limit_reset = '(?m)(?:· resets |limit resets |continue automatically at )(?<reset>[^\n·]*?)\.?[^\S\n]*$'
+# The agent gave up on API errors and ended the turn (capture `what`: its words).
+# api_error = '(?m)● (?<what>API Error: [^\n]*)(?:\n(?:[^●\n][^\n]*)?)*\n[^\S\n]*❯[^\S\n]*Resend your message to try again|^[^\S\n]*❯[^\S\n]*Resend your message to try again[^\S\n]*$'
 # The tmux key that interrupts a turn, and what to type to make the agent exit.
 # interrupt = "Escape"
 # quit = "/exit"
@@ -137,8 +192,8 @@ pub struct Config {
     pub socket: Option<Spanned<String>>,
     /// Deliveries a task gets before it is failed.
     pub max_attempts: Option<Spanned<i64>>,
-    /// Seconds one attempt may run before the agent is interrupted.
-    pub task_timeout: Option<Spanned<i64>>,
+    /// Seconds one attempt may run before the agent is interrupted, or `"none"`.
+    pub task_timeout: Option<Spanned<TimeoutSpec>>,
     /// What a task with no `files` may change: "none" or "everything".
     pub scope_default: Option<Spanned<String>>,
     /// A tmux message and a bell on news.
@@ -313,10 +368,32 @@ impl Config {
             .map(|n| n as usize))
     }
 
-    fn limits(&self) -> Result<(Option<u32>, Option<u64>), ConfigError> {
+    fn limits(&self) -> Result<(Option<u32>, Option<TaskTimeout>), ConfigError> {
         let attempts = self.ranged("max_attempts", &self.max_attempts, ATTEMPTS)?;
-        let timeout = self.ranged("task_timeout", &self.task_timeout, TIMEOUT)?;
-        Ok((attempts.map(|n| n as u32), timeout.map(|n| n as u64)))
+        let timeout = match &self.task_timeout {
+            None => None,
+            Some(spec) => Some(match spec.get_ref() {
+                TimeoutSpec::Secs(n) => {
+                    let n = Spanned::new(spec.span(), *n);
+                    let n = self.ranged("task_timeout", &Some(n), TIMEOUT)?;
+                    TaskTimeout::Secs(n.unwrap_or_default() as u64)
+                }
+                TimeoutSpec::Word(word) if word.trim().eq_ignore_ascii_case("none") => {
+                    TaskTimeout::Off
+                }
+                TimeoutSpec::Word(word) => {
+                    return Err(self.invalid(
+                        spec.span(),
+                        format!(
+                            "task_timeout = {word:?} is not a timeout\nhint: use 1 to {} \
+                             (seconds), or \"none\" for no limit",
+                            TIMEOUT.end()
+                        ),
+                    ));
+                }
+            }),
+        };
+        Ok((attempts.map(|n| n as u32), timeout))
     }
 
     /// Width, height and panes per workers window.
@@ -584,8 +661,8 @@ pub struct Overrides {
     pub socket: Option<String>,
     /// `--max-attempts`.
     pub max_attempts: Option<u32>,
-    /// `--task-timeout`, in seconds.
-    pub task_timeout: Option<u64>,
+    /// `--task-timeout`: seconds, or none.
+    pub task_timeout: Option<TaskTimeout>,
 }
 
 /// Everything a run needs to know, from flags, swarm.toml and defaults.
@@ -654,19 +731,11 @@ pub fn resolve(
         }
         None => config_attempts.unwrap_or(DEFAULT_ATTEMPTS),
     };
-    let task_timeout = match overrides.task_timeout {
-        Some(n) if TIMEOUT.contains(&(n as i64)) => Some(n),
-        Some(n) => {
-            return Err(BadInput::new(format!("--task-timeout {n} is out of range"))
-                .hint(format!(
-                    "use --task-timeout 1 to {} (seconds)",
-                    TIMEOUT.end()
-                ))
-                .into());
-        }
-        None => config_timeout,
-    }
-    .map(std::time::Duration::from_secs);
+    let task_timeout = overrides
+        .task_timeout
+        .or(config_timeout)
+        .unwrap_or(TaskTimeout::Secs(DEFAULT_TASK_TIMEOUT))
+        .duration();
 
     let socket = match &overrides.socket {
         Some(name) if is_socket_name(name) => Some(name.clone()),
@@ -1080,6 +1149,33 @@ panes = 6
     }
 
     #[test]
+    fn the_task_timeout_is_half_an_hour_unless_told_and_may_be_none() {
+        let thirty = Some(std::time::Duration::from_secs(1800));
+        assert_eq!(
+            resolved("", &Overrides::default()).unwrap().task_timeout,
+            thirty
+        );
+        let off = resolved("task_timeout = 'none'\n", &Overrides::default()).unwrap();
+        assert_eq!(off.task_timeout, None);
+        let flag = Overrides {
+            task_timeout: Some(parse_task_timeout("none").unwrap()),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            resolved("task_timeout = 60\n", &flag).unwrap().task_timeout,
+            None
+        );
+        assert_eq!(parse_task_timeout("90"), Ok(TaskTimeout::Secs(90)));
+        assert!(parse_task_timeout("0").is_err() && parse_task_timeout("soon").is_err());
+        let err = resolved("task_timeout = 'later'\n", &Overrides::default()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("swarm.toml:1: task_timeout = \"later\" is not a timeout"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn flags_beat_the_config() {
         let text = "workers = 2\nagent = 'claude'\nagent_cmd = 'claude --fast'\nsocket = 'a'\nmax_attempts = 5\ntask_timeout = 60\n";
         let overrides = Overrides {
@@ -1254,6 +1350,7 @@ panes = 6
             pattern(sample.rate_limit_reset),
             pattern(builtin.rate_limit_reset)
         );
+        assert_eq!(pattern(sample.api_error), pattern(builtin.api_error));
         assert_eq!(sample.foreground, builtin.foreground);
         assert_eq!(sample.verified, builtin.verified);
         assert_eq!(sample.env["DISABLE_AUTOUPDATER"], "1");

@@ -28,6 +28,8 @@ pub enum Activity {
     NeedsHuman(String),
     /// The agent says it is rate-limited; when it ends, if the screen says so.
     RateLimited(Option<String>),
+    /// The agent gave up on its provider's errors and ended its turn, saying this.
+    ApiError(String),
     /// The pane's agent is gone, for the reason given; it will never take a prompt.
     Dead(String),
     /// The screen matches none of the profile's patterns: still starting, or unreadable.
@@ -42,6 +44,7 @@ impl Activity {
             Activity::Busy => "busy",
             Activity::NeedsHuman(_) => "needs-human",
             Activity::RateLimited(_) => "rate-limited",
+            Activity::ApiError(_) => "api-error",
             Activity::Dead(_) => "dead",
             Activity::Unknown => "unknown",
         }
@@ -53,6 +56,7 @@ impl Activity {
             Activity::NeedsHuman(what) => Some(what.clone()),
             Activity::RateLimited(Some(until)) => Some(format!("rate-limited until {until}")),
             Activity::RateLimited(None) => Some("rate-limited".into()),
+            Activity::ApiError(what) => Some(format!("API error: {what}")),
             _ => None,
         }
     }
@@ -155,6 +159,11 @@ impl Worker {
             ScreenState::RateLimited => {
                 Activity::RateLimited(self.profile.rate_limit_reset(&screen))
             }
+            ScreenState::ApiError => Activity::ApiError(
+                self.profile
+                    .api_error(&screen)
+                    .unwrap_or_else(|| "the agent gave up on API errors".into()),
+            ),
             ScreenState::Unknown => Activity::Unknown,
         }
     }

@@ -2,7 +2,7 @@
 //! turn, for a pane a person is using to be free again, and typing a short command such
 //! as `/clear`. Every wait reads time through a `Clock` and has a deadline.
 
-use crate::agent::{Profile, ScreenState};
+use crate::agent::{Profile, ScreenState, reset_time};
 use crate::clock::Clock;
 use crate::tmux::{Mux, PaneId, PaneInfo};
 use std::time::Duration;
@@ -21,10 +21,18 @@ const TYPING: Duration = Duration::from_secs(2);
 pub enum Blocked {
     /// A blocking dialog: a permission question, a trust prompt, a login.
     Dialog,
-    /// The agent says it is rate-limited, until `until` when it says.
-    RateLimited { until: Option<String> },
+    /// The agent says it is rate-limited, until `until` when it says (a time of day, such
+    /// as `21:20`), which is `resets_in` from now.
+    RateLimited {
+        until: Option<String>,
+        resets_in: Option<Duration>,
+    },
+    /// The agent gave up on its provider's errors and ended its turn, saying this.
+    ApiError(String),
     /// A person is using the pane: scrolling it, typing in it, or running something else.
     Person(String),
+    /// The agent asks a person something (a permission), in these words.
+    Question(String),
 }
 
 /// Waits until the pane's screen is in one of the `wanted` states, and says which. A
@@ -50,26 +58,64 @@ pub fn wait_for(
         if wanted.contains(&state) {
             return Ok(state);
         }
-        match state {
-            ScreenState::Dialog | ScreenState::RateLimited => {
+        match condition(profile, clock, &screen, state) {
+            Some(what) => {
                 if told != Some(state) {
                     told = Some(state);
-                    blocked(match state {
-                        ScreenState::Dialog => Blocked::Dialog,
-                        _ => Blocked::RateLimited {
-                            until: profile.rate_limit_reset(&screen),
-                        },
-                    });
+                    blocked(what);
                 }
                 deadline = clock.now() + timeout;
             }
-            _ => told = None,
+            None => told = None,
         }
         if clock.now() >= deadline {
             return Err(format!("no ready screen after {}s", timeout.as_secs()));
         }
         next_look(mux, clock, pane, seen);
     }
+}
+
+/// What a screen in `state` shows that only a person or time can clear, if anything.
+pub fn condition(
+    profile: &Profile,
+    clock: &dyn Clock,
+    screen: &str,
+    state: ScreenState,
+) -> Option<Blocked> {
+    match state {
+        ScreenState::Dialog => Some(match profile.dialog_question(screen) {
+            Some(question) => Blocked::Question(question),
+            None => Blocked::Dialog,
+        }),
+        ScreenState::RateLimited => Some(rate_limit(profile, clock, screen)),
+        ScreenState::ApiError => {
+            Some(Blocked::ApiError(profile.api_error(screen).unwrap_or_else(
+                || "the agent gave up on its provider's errors".into(),
+            )))
+        }
+        ScreenState::Ready
+        | ScreenState::InputPending
+        | ScreenState::Busy
+        | ScreenState::Unknown => None,
+    }
+}
+
+/// A rate limit as `text` (a screen, or what a hook passed on) tells it: until when, read
+/// as a time when it can be.
+pub fn rate_limit(profile: &Profile, clock: &dyn Clock, text: &str) -> Blocked {
+    let said = profile.rate_limit_reset(text);
+    let (now, zone) = clock.wall();
+    let at = said
+        .as_deref()
+        .and_then(|text| reset_time::reset_at(text, now, &zone));
+    let resets_in = at.and_then(|at| Duration::try_from(now.duration_until(at)).ok());
+    // A time read is shown as the people watching read clocks; one that could not be
+    // read, as the agent put it.
+    let until = match at {
+        Some(at) => Some(at.to_zoned_datetime(zone).strftime("%H:%M").to_string()),
+        None => said,
+    };
+    Blocked::RateLimited { until, resets_in }
 }
 
 /// Waits until the pane shows the profile's ready screen.
@@ -194,6 +240,32 @@ pub fn type_command(
     while clock.now() < deadline {
         let screen = mux.capture(pane).map_err(|e| e.to_string())?;
         if profile.classify(&screen) != ScreenState::Ready {
+            break;
+        }
+        clock.sleep(Duration::from_millis(10));
+    }
+    clock.sleep(profile.settle);
+    mux.send_key(pane, "Enter").map_err(|e| e.to_string())
+}
+
+/// Types a short command over what the input box shows (a placeholder such as Claude's
+/// `Resend your message to try again`, or an old condition that makes the screen look
+/// other than ready) and submits it once it shows.
+pub fn type_over(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    profile: &Profile,
+    command: &str,
+) -> Result<(), String> {
+    mux.send_text(pane, command).map_err(|e| e.to_string())?;
+    let deadline = clock.now() + TYPING;
+    while clock.now() < deadline {
+        let screen = mux.capture(pane).map_err(|e| e.to_string())?;
+        if screen
+            .lines()
+            .any(|line| line.trim_end().ends_with(command))
+        {
             break;
         }
         clock.sleep(Duration::from_millis(10));

@@ -1,5 +1,5 @@
 //! Claude Code hooks: a settings file, passed with `claude --settings FILE`, whose
-//! `UserPromptSubmit`, `Stop` and `Notification` hooks write the worker's state to
+//! `UserPromptSubmit`, `Stop`, `StopFailure` and `Notification` hooks write the worker's state to
 //! `.swarm/hooks/<worker>.json`. A hook is told, where the screen is only a hint.
 //!
 //! `--settings` adds to the user's own settings (~/.claude/settings.json, the project's
@@ -10,8 +10,10 @@ use serde::Deserialize;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// The hook events swarm listens to, and what each one means for a worker.
-pub const EVENTS: [&str; 3] = ["UserPromptSubmit", "Stop", "Notification"];
+/// The hook events swarm listens to, and what each one means for a worker: a turn began,
+/// it ended, it ended on an API error (Claude Code 2.1.331 fires no `Stop` then), the agent
+/// waits for a person (a permission question) or has been idle a while.
+pub const EVENTS: [&str; 4] = ["UserPromptSubmit", "Stop", "StopFailure", "Notification"];
 
 /// The settings file's name inside the hooks directory.
 const SETTINGS_FILE: &str = "claude-settings.json";
@@ -19,8 +21,9 @@ const SETTINGS_FILE: &str = "claude-settings.json";
 /// What the last hook of a worker wrote.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct HookState {
-    /// `UserPromptSubmit` (a turn began), `Stop` (it ended) or `Notification` (the agent
-    /// waits for a person, or has been idle a while).
+    /// `UserPromptSubmit` (a turn began), `Stop` (it ended), `StopFailure` (it ended on an
+    /// API error) or `Notification` (the agent waits for a person, or has been idle a
+    /// while).
     pub event: String,
     /// The worker, from `SWARM_WORKER`.
     pub worker: String,
@@ -110,7 +113,7 @@ mod tests {
     fn settings_have_one_command_hook_per_event() {
         let settings = claude_settings(Path::new("/ws/.swarm/hooks"));
         let hooks = settings["hooks"].as_object().unwrap();
-        assert_eq!(hooks.len(), 3);
+        assert_eq!(hooks.len(), 4);
         for event in EVENTS {
             let entry = &hooks[event][0]["hooks"][0];
             assert_eq!(entry["type"], "command");

@@ -4,6 +4,7 @@ pub mod hooks;
 pub mod launch;
 pub mod preflight;
 mod profile;
+pub mod reset_time;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +27,9 @@ pub enum ScreenState {
     Dialog,
     /// The agent says it is rate-limited; no work until the limit clears.
     RateLimited,
+    /// The agent gave up on its provider's errors (after its own retries) and ended the
+    /// turn; it may show a placeholder such as Claude's `Resend your message to try again`.
+    ApiError,
     /// None of the profile's patterns matched.
     Unknown,
 }

@@ -66,6 +66,9 @@ pub struct ProfileSpec {
     pub rate_limited: Option<Spanned<String>>,
     /// Regex with a named capture `reset`: when a rate limit ends, as the agent prints it.
     pub rate_limit_reset: Option<Spanned<String>>,
+    /// Regex: the agent gave up on its provider's errors and ended the turn; an optional
+    /// capture `what` holds what it said.
+    pub api_error: Option<Spanned<String>>,
     /// Regex: a prompt sent while the agent was busy waits in its queue (it counts as
     /// delivered).
     pub queued: Option<Spanned<String>>,
@@ -142,6 +145,7 @@ impl ProfileSpec {
             dialog: self.dialog.or(base.dialog),
             rate_limited: self.rate_limited.or(base.rate_limited),
             rate_limit_reset: self.rate_limit_reset.or(base.rate_limit_reset),
+            api_error: self.api_error.or(base.api_error),
             queued: self.queued.or(base.queued),
             interrupt: self.interrupt.or(base.interrupt),
             quit: self.quit.or(base.quit),
@@ -258,6 +262,7 @@ impl ProfileSpec {
             dialog: optional_regex("dialog", self.dialog)?,
             rate_limited: optional_regex("rate_limited", self.rate_limited)?,
             rate_limit_reset,
+            api_error: optional_regex("api_error", self.api_error)?,
             queued: optional_regex("queued", self.queued)?,
             interrupt: key(self.interrupt),
             quit: key(self.quit),
@@ -318,6 +323,8 @@ pub struct Profile {
     pub rate_limited: Option<Regex>,
     /// Finds when a rate limit ends, in its capture `reset`.
     pub rate_limit_reset: Option<Regex>,
+    /// Matches a turn the agent ended on its provider's errors (capture `what`: its words).
+    pub api_error: Option<Regex>,
     /// Matches a screen with a prompt waiting in the agent's queue.
     pub queued: Option<Regex>,
     /// The tmux key name that interrupts a turn, if the agent has one.
@@ -337,7 +344,9 @@ impl Profile {
     ///
     /// A dialog wins over everything: it can sit above an input box that looks ready, and
     /// an Enter pressed into it picks its default, which is the unsafe answer. A rate limit
-    /// comes next, as it can show beside a busy footer. Busy wins over a pending input,
+    /// comes next, as it can show beside a busy footer (and its popups are not dialogs for
+    /// a person: Enter there switches the model). An API error the agent gave up on comes
+    /// before the rest: its placeholder reads like typed text. Busy wins over a pending input,
     /// which wins over ready: an agent that is working can show a queued message and an
     /// empty box at once, and neither means "paste now".
     pub fn classify(&self, screen: &str) -> ScreenState {
@@ -346,6 +355,8 @@ impl Profile {
             ScreenState::Dialog
         } else if matches(&self.rate_limited) {
             ScreenState::RateLimited
+        } else if matches(&self.api_error) {
+            ScreenState::ApiError
         } else if matches(&self.busy) {
             ScreenState::Busy
         } else if matches(&self.input_pending) {
@@ -363,10 +374,41 @@ impl Profile {
         self.queued.as_ref().is_some_and(|re| re.is_match(screen))
     }
 
-    /// When a rate limit ends, as the screen says it (for example `3pm (Europe/Paris)`).
+    /// When a rate limit ends, as the screen says it (for example `3pm (Europe/Paris)`):
+    /// the newest time on screen, and of those, one that names its zone.
     pub fn rate_limit_reset(&self, screen: &str) -> Option<String> {
-        let caps = self.rate_limit_reset.as_ref()?.captures(screen)?;
-        Some(caps.name("reset")?.as_str().trim().to_owned())
+        let times: Vec<&str> = self
+            .rate_limit_reset
+            .as_ref()?
+            .captures_iter(screen)
+            .filter_map(|caps| Some(caps.name("reset")?.as_str().trim()))
+            .filter(|t| !t.is_empty())
+            .collect();
+        let zoned = times.iter().rev().find(|t| t.contains('('));
+        zoned.or(times.last()).map(|t| t.to_string())
+    }
+
+    /// The question a dialog on screen asks (Claude's `Do you want to create p.md?`), when
+    /// the profile's `dialog` pattern matched one.
+    pub fn dialog_question(&self, screen: &str) -> Option<String> {
+        let found = self.dialog.as_ref()?.find_iter(screen).last()?;
+        let question = found.as_str().trim();
+        question.ends_with('?').then(|| question.to_owned())
+    }
+
+    /// What the agent said when it gave up on its provider's errors, if the screen shows
+    /// that it did.
+    pub fn api_error(&self, screen: &str) -> Option<String> {
+        let caps = self.api_error.as_ref()?.captures_iter(screen).last()?;
+        let what = caps
+            .name("what")
+            .unwrap_or_else(|| caps.get(0).expect("a match"));
+        Some(
+            what.as_str()
+                .trim()
+                .trim_end_matches(['…', ',', ' '])
+                .to_owned(),
+        )
     }
 
     /// Whether `front` (a pane's `#{pane_current_command}`) is this agent running, in a

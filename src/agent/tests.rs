@@ -47,7 +47,27 @@ fn claude_2_1_331_screens() {
             (fixture!("claude", "dialog-api-key"), Dialog),
             (fixture!("claude", "dialog-bypass-permissions"), Dialog),
             (fixture!("claude", "dialog-onboarding-offline"), Dialog),
+            // `--permission-mode default`: Claude asks before each tool.
+            (fixture!("claude", "dialog-permission-create"), Dialog),
+            (fixture!("claude", "dialog-permission-bash"), Dialog),
             (fixture!("claude", "exited"), Unknown),
+            // A subscription's usage limit: an empty box and no busy footer, yet no prompt
+            // may go in.
+            (fixture!("claude", "rate-limited-5-hour"), RateLimited),
+            (fixture!("claude", "rate-limited-weekly"), RateLimited),
+            (
+                fixture!("claude", "rate-limited-continuing-shortly"),
+                RateLimited,
+            ),
+            // Once Claude goes on by itself, the old limit text is history.
+            (fixture!("claude", "rate-limit-cleared-busy"), Busy),
+            (fixture!("claude", "rate-limit-cleared-ready"), Ready),
+            // Retrying is work under way; giving up ends the turn with a placeholder that
+            // is nobody's typing.
+            (fixture!("claude", "api-retrying"), Busy),
+            (fixture!("claude", "api-error-429-resend"), ApiError),
+            (fixture!("claude", "api-error-500-resend"), ApiError),
+            (fixture!("claude", "api-error-reset-resend"), ApiError),
         ],
     );
 }
@@ -71,6 +91,16 @@ fn codex_0_169_0_screens() {
             (fixture!("codex", "dialog-trust"), Dialog),
             (fixture!("codex", "dialog-login"), Dialog),
             (fixture!("codex", "exited"), Unknown),
+            // The model-switch popup belongs to the limit: Enter there would pick
+            // "Switch to gpt-6-luna", so it is never a screen to confirm.
+            (fixture!("codex", "usage-limit-popup"), RateLimited),
+            (fixture!("codex", "usage-limit"), RateLimited),
+            (fixture!("codex", "usage-limit-cleared"), Ready),
+            (fixture!("codex", "reconnecting"), Busy),
+            (fixture!("codex", "api-error-retry-limit"), ApiError),
+            (fixture!("codex", "api-error-529"), ApiError),
+            // Captured live: a 500 with Codex's retries off.
+            (fixture!("codex", "api-error-500-high-demand"), ApiError),
         ],
     );
 }
@@ -107,34 +137,115 @@ fn a_dialog_wins_over_a_ready_box_and_a_rate_limit_over_busy() {
     let with_dialog = format!("{ready}\n Enter to confirm · Esc to cancel\n");
     assert_eq!(claude.classify(&with_dialog), Dialog);
     let busy = fixture!("claude", "busy").1;
-    let limited =
-        format!("  ⎿  You've hit your session limit · resets 5:10pm (Europe/Paris)\n{busy}");
+    let limited = format!("{busy}  ⚠ Usage limit reached · limit resets 5:10pm\n");
     assert_eq!(claude.classify(&limited), RateLimited);
 }
 
 #[test]
 fn rate_limit_reset_times_are_read() {
     let claude = builtin("claude").unwrap();
+    for (name, screen) in [
+        fixture!("claude", "rate-limited-5-hour"),
+        fixture!("claude", "rate-limited-continuing-shortly"),
+    ] {
+        // The time that names its zone wins over the footer's bare one.
+        assert_eq!(
+            claude.rate_limit_reset(screen).as_deref(),
+            Some("9:20pm (UTC)"),
+            "{name}"
+        );
+    }
+    let weekly = fixture!("claude", "rate-limited-weekly").1;
+    assert_eq!(
+        claude.rate_limit_reset(weekly).as_deref(),
+        Some("9:23pm (UTC)")
+    );
+    let codex = builtin("codex").unwrap();
+    for (name, screen) in [
+        fixture!("codex", "usage-limit-popup"),
+        fixture!("codex", "usage-limit"),
+    ] {
+        assert_eq!(
+            codex.rate_limit_reset(screen).as_deref(),
+            Some("9:23 PM"),
+            "{name}"
+        );
+    }
+    assert_eq!(codex.rate_limit_reset(fixture!("codex", "busy").1), None);
+}
+
+#[test]
+fn parsed_reset_times_are_absolute() {
+    use jiff::{Timestamp, tz::TimeZone};
+    let now: Timestamp = "2026-11-30T18:05:00Z".parse().unwrap();
+    let utc = TimeZone::UTC;
+    let claude = builtin("claude").unwrap();
+    let text = claude
+        .rate_limit_reset(fixture!("claude", "rate-limited-5-hour").1)
+        .unwrap();
+    let at = super::reset_time::reset_at(&text, now, &utc).unwrap();
+    assert_eq!(at.to_string(), "2026-11-30T21:20:00Z");
+    let codex = builtin("codex").unwrap();
+    let text = codex
+        .rate_limit_reset(fixture!("codex", "usage-limit-popup").1)
+        .unwrap();
+    let at = super::reset_time::reset_at(&text, now, &utc).unwrap();
+    assert_eq!(at.to_string(), "2026-11-30T21:23:00Z");
+}
+
+#[test]
+fn a_permission_dialog_says_its_question() {
+    let claude = builtin("claude").unwrap();
+    assert_eq!(
+        claude
+            .dialog_question(fixture!("claude", "dialog-permission-create").1)
+            .as_deref(),
+        Some("Do you want to create p.md?")
+    );
+    assert_eq!(
+        claude
+            .dialog_question(fixture!("claude", "dialog-permission-bash").1)
+            .as_deref(),
+        Some("Do you want to proceed?")
+    );
+    // The trust dialog asks nothing the pattern caught: it is a dialog all the same.
+    assert_eq!(
+        claude.dialog_question(fixture!("claude", "dialog-trust").1),
+        None
+    );
+}
+
+#[test]
+fn api_errors_say_what_the_agent_said() {
+    let claude = builtin("claude").unwrap();
     let cases = [
         (
-            "You've hit your session limit · resets 5:10pm (Europe/Paris)",
-            "5:10pm (Europe/Paris)",
+            fixture!("claude", "api-error-429-resend"),
+            "API Error: Request rejected (429) · This request would exceed the rate limit for your",
         ),
         (
-            "  ⎿  Claude usage limit reached. Your limit will reset at 9am (America/Chicago).",
-            "9am (America/Chicago)",
+            fixture!("claude", "api-error-reset-resend"),
+            "API Error: Connection dropped (ECONNRESET). Check the gateway set in \
+             ANTHROPIC_BASE_URL, then try again.",
         ),
     ];
-    for (screen, want) in cases {
-        assert_eq!(claude.classify(screen), RateLimited, "{screen}");
-        assert_eq!(claude.rate_limit_reset(screen).as_deref(), Some(want));
+    for ((name, screen), want) in cases {
+        assert_eq!(claude.api_error(screen).as_deref(), Some(want), "{name}");
     }
+    assert_eq!(claude.api_error(fixture!("claude", "ready").1), None);
     let codex = builtin("codex").unwrap();
-    let screen = "■ You've hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro) \
-                  or try again at 2:51 PM.";
-    assert_eq!(codex.classify(screen), RateLimited);
-    assert_eq!(codex.rate_limit_reset(screen).as_deref(), Some("2:51 PM"));
-    assert_eq!(codex.rate_limit_reset(fixture!("codex", "busy").1), None);
+    assert_eq!(
+        codex
+            .api_error(fixture!("codex", "api-error-retry-limit").1)
+            .as_deref(),
+        Some(
+            "exceeded retry limit, last status: 429 Too Many Requests, request id: req_fake_5c1e0b"
+        )
+    );
+    assert_eq!(
+        codex.api_error(fixture!("codex", "after-interrupt").1),
+        None
+    );
 }
 
 #[test]

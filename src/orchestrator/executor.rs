@@ -38,6 +38,8 @@ const PLAN_SETTLE: Duration = Duration::from_secs(10);
 /// The key that stops an agent's turn when its profile names none (Claude Code, Codex
 /// and the simulator agree on it).
 const INTERRUPT_KEY: &str = "Escape";
+/// How long a closed popup or a cancelled auto-continue takes to leave the screen.
+const UNPARK_SETTLE: Duration = Duration::from_millis(300);
 /// How long an agent told to quit has to exit before its pane is killed.
 const QUIT_GRACE: Duration = Duration::from_secs(3);
 
@@ -206,6 +208,7 @@ impl Executor {
                     mux.send_key(pane, key).map_err(|e| e.to_string())
                 });
             }
+            Action::Unpark { worker, pane } => return self.unpark(worker, pane),
             Action::Nudge { worker, pane, task } => {
                 let sentinel = self.sentinels[&task].display().to_string();
                 let text = format!(
@@ -384,11 +387,13 @@ impl Executor {
         self.edges.jobs.spawn(Box::new(move || {
             let (mux, clock) = (&*edges.mux, &*edges.clock);
             let send = |event| tx.send(Msg::Event(event)).is_ok();
-            let before = hook();
+            // The hook state from before this turn (or the last one reported): old news.
+            let mut before = hook();
             let mut idle_since: Option<Duration> = None;
             // The output count when the screen was last read, and what it showed.
             let mut looked: Option<(u64, ScreenState)> = None;
-            // A dialog or a rate limit reported in the middle of the turn, until it clears.
+            // A condition (a dialog, a question, a rate limit, an API error) reported in
+            // the middle of the turn, until the screen no longer shows one.
             let mut blocked = false;
             while !stop.load(Ordering::Relaxed) {
                 // Compared across a sleep, not awaited: an agent at work animates many
@@ -402,46 +407,55 @@ impl Executor {
                 }
                 // The agent's own word (a hook that fired since the prompt went in) beats
                 // the screen, which is only the fallback.
-                let seen = match hook() {
-                    Some(state) if !blocked && Some(&state) != before.as_ref() => {
-                        if state.event == "Stop" {
-                            ScreenState::Ready
-                        } else {
-                            ScreenState::Busy
-                        }
+                let told = hook().filter(|state| Some(state) != before.as_ref());
+                if !blocked
+                    && let Some(what) = told
+                        .as_ref()
+                        .and_then(|state| hook_condition(state, &profile, clock))
+                {
+                    before = told;
+                    blocked = true;
+                    if !send(blocked_event(worker, &pane, what)) {
+                        return;
                     }
-                    _ => match (count, looked) {
-                        (Some(count), Some((at, seen))) if at == count => seen,
-                        _ => {
-                            // A pane that is gone is the pane watcher's news, not ours.
-                            let Ok(screen) = mux.capture(&pane) else {
+                    continue;
+                }
+                // The screen is read all the same: a turn a hook says is under way can
+                // be held up by a limit or a question that fires no hook.
+                let screen_seen = match (count, looked) {
+                    (Some(count), Some((at, seen))) if at == count => seen,
+                    _ => {
+                        // A pane that is gone is the pane watcher's news, not ours.
+                        let Ok(screen) = mux.capture(&pane) else {
+                            return;
+                        };
+                        let seen = profile.classify(&screen);
+                        looked = count.map(|count| (count, seen));
+                        if !blocked
+                            && let Some(what) = waits::condition(&profile, clock, &screen, seen)
+                        {
+                            blocked = true;
+                            if !send(blocked_event(worker, &pane, what)) {
                                 return;
-                            };
-                            let seen = profile.classify(&screen);
-                            looked = count.map(|count| (count, seen));
-                            if !blocked {
-                                let event = match seen {
-                                    ScreenState::Dialog => Some(Blocked::Dialog),
-                                    ScreenState::RateLimited => Some(Blocked::RateLimited {
-                                        until: profile.rate_limit_reset(&screen),
-                                    }),
-                                    _ => None,
-                                };
-                                if let Some(what) = event {
-                                    blocked = true;
-                                    if !send(blocked_event(worker, &pane, what)) {
-                                        return;
-                                    }
-                                }
                             }
-                            seen
                         }
-                    },
+                        seen
+                    }
+                };
+                let seen = match told {
+                    _ if blocked => screen_seen,
+                    Some(state) if state.event == "Stop" => ScreenState::Ready,
+                    Some(state) if state.event == "UserPromptSubmit" => ScreenState::Busy,
+                    _ => screen_seen,
                 };
                 if blocked {
-                    // A person answered the dialog (or the limit passed): the turn goes on.
-                    if !matches!(seen, ScreenState::Dialog | ScreenState::RateLimited) {
+                    // A person answered (or the agent went on by itself): the turn goes on.
+                    if !matches!(
+                        seen,
+                        ScreenState::Dialog | ScreenState::RateLimited | ScreenState::ApiError
+                    ) {
                         blocked = false;
+                        before = hook();
                         let pane = pane.clone();
                         if !send(Event::Ready { worker, pane }) {
                             return;
@@ -530,6 +544,28 @@ impl Executor {
         }
     }
 
+    /// Gets a worker going after a rate limit or an API error. What the agent shows about
+    /// a limit (Claude's "Continuing automatically · Esc to cancel", Codex's model-switch
+    /// popup) is closed with the interrupt key, never accepted with Enter; then the agent
+    /// gets a fresh context, which also clears the old condition from its screen.
+    fn unpark(&mut self, worker: WorkerId, pane: PaneId) -> anyhow::Result<Vec<Event>> {
+        let Reset::Command(command) = self.profile.reset.clone() else {
+            return self.reset(worker, pane);
+        };
+        self.then_ready(worker, pane, move |edges, pane, profile, blocked| {
+            let (mux, clock) = (&*edges.mux, &*edges.clock);
+            waits::wait_out_of_mode(mux, clock, pane, blocked)?;
+            let screen = mux.capture(pane).map_err(|e| e.to_string())?;
+            if profile.classify(&screen) == ScreenState::RateLimited {
+                let key = profile.interrupt.as_deref().unwrap_or(INTERRUPT_KEY);
+                mux.send_key(pane, key).map_err(|e| e.to_string())?;
+                clock.sleep(profile.settle.max(UNPARK_SETTLE));
+            }
+            waits::type_over(mux, clock, pane, profile, &command)
+        });
+        Ok(Vec::new())
+    }
+
     /// As a job: `prepare`, then wait for the ready screen; reports `Ready`/`NotReady`. A
     /// screen that only a person or time can clear is reported as it appears.
     fn then_ready(
@@ -577,11 +613,50 @@ fn blocked_event(worker: WorkerId, pane: &PaneId, what: Blocked) -> Event {
             what: "a blocking dialog on screen: answer it in the pane".into(),
         },
         Blocked::Person(what) => Event::Occupied { worker, pane, what },
-        Blocked::RateLimited { until } => Event::RateLimited {
+        Blocked::Question(question) => Event::NeedsHuman {
+            worker,
+            pane,
+            what: format!("the agent asks: {question}"),
+        },
+        Blocked::RateLimited { until, resets_in } => Event::RateLimited {
             worker,
             pane,
             until,
+            resets_in,
         },
+        Blocked::ApiError(what) => Event::ApiError { worker, pane, what },
+    }
+}
+
+/// What a Claude Code hook says holds the agent up: a turn that ended on a usage limit
+/// or an API error (`StopFailure`, whose `error` says which and whose
+/// `last_assistant_message` holds the agent's words), or a question for a person (a
+/// permission `Notification`). An idle reminder is nothing.
+pub(super) fn hook_condition(
+    state: &hooks::HookState,
+    profile: &Profile,
+    clock: &dyn Clock,
+) -> Option<Blocked> {
+    let text = |key: &str| state.payload.get(key).and_then(|v| v.as_str());
+    match state.event.as_str() {
+        "StopFailure" => {
+            let said = text("last_assistant_message").or(text("message"));
+            if text("error") == Some("rate_limit") {
+                return Some(waits::rate_limit(profile, clock, said.unwrap_or_default()));
+            }
+            Some(Blocked::ApiError(
+                said.or(text("error"))
+                    .unwrap_or("the turn ended on an API error")
+                    .to_string(),
+            ))
+        }
+        "Notification" => {
+            let message = text("message")?;
+            let asks = text("notification_type") == Some("permission_prompt")
+                || message.contains("permission");
+            asks.then(|| Blocked::Question(message.to_string()))
+        }
+        _ => None,
     }
 }
 
@@ -626,6 +701,7 @@ fn moves_on(action: &Action) -> Option<WorkerId> {
         | Action::AwaitReady { worker, .. }
         | Action::AwaitFree { worker, .. }
         | Action::Interrupt { worker, .. }
+        | Action::Unpark { worker, .. }
         | Action::Nudge { worker, .. } => Some(*worker),
         _ => None,
     }

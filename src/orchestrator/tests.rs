@@ -549,13 +549,102 @@ fn a_rate_limited_agent_gets_no_work_until_the_limit_clears() {
     assert_eq!(h.prompts_for("a"), 0);
     assert!(
         !h.mux
-            .calls("alert swarm: w0 needs you: rate-limited until 9:20pm")
+            .calls("alert swarm: w0 needs you: rate-limited until 21:20")
             .is_empty()
     );
     assert_eq!(h.status("a"), TaskStatus::Pending);
     h.mux.pane(&pane, |p| p.rate_limited = false);
     h.advance(Duration::from_secs(1));
     assert_eq!(h.prompts_for("a"), 1);
+}
+
+#[test]
+fn a_rate_limit_parks_every_worker_and_resumes_at_the_reset_without_charging_the_task() {
+    let mut h = Harness::new(Setup {
+        plan: "- [ ] First {#a}\n- [ ] Second {#b}\n- [ ] Third {#c}\n",
+        workers: 2,
+        ..Setup::default()
+    });
+    let limited = h.pane_of("a");
+    // The manual clock's day starts at 18:00 UTC: the limit lifts a minute in. The screen
+    // keeps saying so after that, as Codex's does.
+    h.mux.pane(&limited, |p| {
+        p.busy = false;
+        p.rate_limited = true;
+        p.resets = "6:01pm".into();
+    });
+    h.advance(Duration::from_secs(2));
+    assert!(
+        !h.mux
+            .calls("alert swarm: w0 needs you: rate-limited until 18:01")
+            .is_empty()
+    );
+    // The other worker finishes b, and gets nothing while the limit holds.
+    h.agent_done("b");
+    h.advance(TURN * 3);
+    assert_eq!(h.prompts_for("c"), 0, "no prompt goes into a limit");
+    let names: Vec<&str> = h
+        .lp()
+        .state()
+        .workers()
+        .iter()
+        .map(|w| w.state().name())
+        .collect();
+    assert_eq!(names, ["rate-limited", "rate-limited"]);
+    h.advance(Duration::from_secs(55));
+    assert_eq!(h.prompts_for("a"), 1, "not before the reset");
+    // The reset plus its margin: the limit's screen is closed with Escape (never Enter),
+    // the agent gets a fresh context, and a goes out again as the same attempt.
+    h.advance(Duration::from_secs(10));
+    assert_eq!(h.prompts_for("a"), 2);
+    assert_eq!(h.attempts("a"), 1, "the limit cost no attempt");
+    assert_eq!(h.prompts_for("c"), 1);
+    let calls = h.mux.calls("");
+    let escape = calls
+        .iter()
+        .position(|c| c == &format!("key {limited} Escape"));
+    let clear = calls
+        .iter()
+        .position(|c| c == &format!("text {limited} /clear"));
+    assert!(escape.is_some() && escape < clear, "{calls:?}");
+    h.agent_done("a");
+    h.agent_done("c");
+    h.advance(TURN * 2);
+    assert_eq!(h.status("a"), TaskStatus::Done);
+    assert!(!h.plan().contains("failed"));
+}
+
+#[test]
+fn an_api_error_the_agent_gave_up_on_is_waited_out_and_the_task_sent_again_uncharged() {
+    let mut h = Harness::new(Setup::default());
+    let pane = h.pane_of("a");
+    h.mux.pane(&pane, |p| {
+        p.busy = false;
+        p.api_error = Some("500 Internal server error".into());
+    });
+    // Longer than the idle grace: an agent that gave up is not an idle one to nudge.
+    h.advance(Duration::from_secs(20));
+    assert_eq!(h.prompts_for("a"), 1);
+    assert!(
+        h.mux.pane(&pane, |p| p
+            .prompts
+            .iter()
+            .all(|s| !s.starts_with("Continue"))),
+        "no nudge into an API error"
+    );
+    assert!(
+        !h.mux
+            .calls("alert swarm: w0 needs you: API error: 500 Internal server error")
+            .is_empty()
+    );
+    // After the backoff: a fresh context, and the task again, uncharged.
+    h.advance(Duration::from_secs(12));
+    assert_eq!(h.prompts_for("a"), 2);
+    assert_eq!(h.attempts("a"), 1);
+    h.agent_done("a");
+    h.advance(TURN * 2);
+    assert_eq!(h.status("a"), TaskStatus::Done);
+    assert!(h.journal().contains("API error: 500 Internal server error"));
 }
 
 #[test]
@@ -876,4 +965,58 @@ fn a_running_task_edited_is_reported_and_its_mark_lands_on_the_edited_line() {
         h.plan()
     );
     assert_eq!(h.prompts_for(&id), 1, "never run again");
+}
+
+#[test]
+fn claude_hooks_say_when_a_turn_ended_on_a_limit_or_an_api_error_or_asks_a_person() {
+    use super::executor::hook_condition;
+    use crate::agent::hooks::HookState;
+    use crate::waits::Blocked;
+    let claude = crate::agent::builtin("claude").unwrap();
+    let clock = ManualClock::new();
+    let said = |event: &str, payload: serde_json::Value| {
+        let state = HookState {
+            event: event.into(),
+            worker: "0".into(),
+            at: 0,
+            payload,
+        };
+        hook_condition(&state, &claude, &clock)
+    };
+    // What 2.1.331 passed to StopFailure at a subscription's limit; the manual clock's day
+    // starts at 18:00 UTC.
+    let limit = serde_json::json!({
+        "hook_event_name": "StopFailure",
+        "error": "rate_limit",
+        "last_assistant_message": "You've hit your 5-hour limit · resets 9:20pm (UTC)"
+    });
+    assert_eq!(
+        said("StopFailure", limit),
+        Some(Blocked::RateLimited {
+            until: Some("21:20".into()),
+            resets_in: Some(Duration::from_secs(3 * 3600 + 20 * 60)),
+        })
+    );
+    let error = serde_json::json!({
+        "error": "server_error",
+        "last_assistant_message": "API Error: 529 Overloaded"
+    });
+    assert_eq!(
+        said("StopFailure", error),
+        Some(Blocked::ApiError("API Error: 529 Overloaded".into()))
+    );
+    assert_eq!(
+        said(
+            "Notification",
+            serde_json::json!({"message": "Claude needs your permission to use Write"})
+        ),
+        Some(Blocked::Question(
+            "Claude needs your permission to use Write".into()
+        ))
+    );
+    // An idle reminder, a turn's start or end: no condition.
+    let idle = serde_json::json!({"message": "Claude is waiting for your input"});
+    assert_eq!(said("Notification", idle), None);
+    assert_eq!(said("Stop", serde_json::Value::Null), None);
+    assert_eq!(said("UserPromptSubmit", serde_json::json!({})), None);
 }

@@ -17,6 +17,17 @@ use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
+/// What is added to the reset time an agent prints: it prints minutes, and its provider's
+/// clock need not be ours.
+const LIMIT_MARGIN: Duration = Duration::from_secs(5);
+/// How long a rate limit is waited out when the agent says no time, or one that has
+/// passed, before swarm looks again.
+const LIMIT_RECHECK: Duration = Duration::from_secs(60);
+/// The first wait after an API error the agent gave up on; it doubles with each one in a
+/// row, up to `API_BACKOFF_MAX`.
+const API_BACKOFF: Duration = Duration::from_secs(30);
+const API_BACKOFF_MAX: Duration = Duration::from_secs(600);
+
 /// Index of a worker slot (0-based); its pane changes when the agent is replaced.
 pub type WorkerId = usize;
 
@@ -115,11 +126,19 @@ pub enum Event {
         pane: PaneId,
         what: String,
     },
-    /// The agent says it is rate-limited (until `until`, when it says).
+    /// The agent says it is rate-limited (until `until`, when it says, which is
+    /// `resets_in` from now when it could be read as a time).
     RateLimited {
         worker: WorkerId,
         pane: PaneId,
         until: Option<String>,
+        resets_in: Option<Duration>,
+    },
+    /// The agent gave up on its provider's errors and ended its turn, saying `what`.
+    ApiError {
+        worker: WorkerId,
+        pane: PaneId,
+        what: String,
     },
     /// The busy worker's agent is idle, but the sentinel is not there.
     IdleWithoutSentinel { worker: WorkerId, pane: PaneId },
@@ -200,6 +219,10 @@ pub enum Action {
     Reset { worker: WorkerId, pane: PaneId },
     /// Wait until the agent shows a ready screen again; report `Ready`/`NotReady`.
     AwaitReady { worker: WorkerId, pane: PaneId },
+    /// Get a worker going again after a rate limit or an API error: close what the
+    /// agent shows about it (without accepting anything), give it a fresh context, and
+    /// wait for its ready screen; report `Ready`/`NotReady`, or the condition once more.
+    Unpark { worker: WorkerId, pane: PaneId },
     /// Wait, with no deadline (only a person can end it), until the pane is free again (no
     /// copy mode, no one's text in the input box, the agent in front) and ready; report
     /// `Ready`, or `NotReady` if the pane cannot be read any more.
@@ -307,6 +330,9 @@ pub struct State {
     finished: bool,
     paused: bool,
     now: Duration,
+    /// A rate limit holds every worker (they share one agent and account) until then
+    /// (run time): no prompt goes out meanwhile.
+    fleet_limit: Option<(Option<String>, Duration)>,
 }
 
 impl State {
@@ -323,6 +349,7 @@ impl State {
             finished: false,
             paused: false,
             now: Duration::ZERO,
+            fleet_limit: None,
         };
         for task in tasks {
             state.add_task(task);
@@ -498,6 +525,7 @@ impl State {
             Event::Tick { now } => {
                 self.now = now;
                 self.check_timeouts(&mut actions);
+                self.check_parked(&mut actions);
             }
             Event::NeedsHuman { worker, pane, what } => {
                 if self.is_current(worker, &pane) {
@@ -513,9 +541,23 @@ impl State {
                 worker,
                 pane,
                 until,
+                resets_in,
             } => {
                 if self.is_current(worker, &pane) {
-                    self.pause(worker, PauseReason::RateLimited { until }, &mut actions);
+                    self.rate_limited(worker, until, resets_in, &mut actions);
+                }
+            }
+            Event::ApiError { worker, pane, what } => {
+                if self.is_current(worker, &pane) {
+                    let w = &mut self.workers[worker];
+                    w.api_errors += 1;
+                    let backoff = API_BACKOFF * 2u32.pow((w.api_errors - 1).min(5));
+                    let resume_at = self.now + backoff.min(API_BACKOFF_MAX);
+                    self.pause(
+                        worker,
+                        PauseReason::ApiError { what, resume_at },
+                        &mut actions,
+                    );
                 }
             }
             Event::IdleWithoutSentinel { worker, pane } => {
@@ -628,16 +670,15 @@ impl State {
     fn ready(&mut self, worker: WorkerId, pane: PaneId, actions: &mut Vec<Action>) {
         let w = &mut self.workers[worker];
         match &w.state {
-            WorkerState::Starting
-            | WorkerState::Idle
-            | WorkerState::Resetting
-            | WorkerState::Interrupting => {
+            WorkerState::Starting | WorkerState::Idle | WorkerState::Resetting => {
                 w.state = WorkerState::Idle;
                 actions.push(Action::Label {
                     pane,
                     label: "idle".into(),
                 });
             }
+            // The turn it cut holds the old task: the next one starts on a fresh context.
+            WorkerState::Interrupting => self.reset_worker(worker, actions),
             // Its delivery or its busy-monitor reports on it: a ready screen now (the
             // prompt not shown yet, a pause in the agent's work) must never bring a
             // second prompt into the same pane.
@@ -646,6 +687,13 @@ impl State {
             | WorkerState::Busy { .. } => {}
             // Its pane is dead: the delivery's report decides what comes next.
             WorkerState::Dying { .. } => {}
+            // Parked with the fleet while another's limit holds: its own screen never
+            // showed the limit, so it says nothing about the limit being over.
+            WorkerState::Paused {
+                inner,
+                why: PauseReason::RateLimited { .. },
+                ..
+            } if **inner == WorkerState::Idle => {}
             WorkerState::Paused { .. } => self.resume(worker, pane, actions),
             WorkerState::Retired { .. } => {}
         }
@@ -655,13 +703,18 @@ impl State {
     fn resume(&mut self, worker: WorkerId, pane: PaneId, actions: &mut Vec<Action>) {
         let now = self.now;
         let w = &mut self.workers[worker];
-        let (inner, at) = match std::mem::replace(&mut w.state, WorkerState::Idle) {
-            WorkerState::Paused { inner, at, .. } => (inner, at),
+        let (inner, at, why) = match std::mem::replace(&mut w.state, WorkerState::Idle) {
+            WorkerState::Paused { inner, at, why } => (inner, at, why),
             other => {
                 w.state = other;
                 return;
             }
         };
+        // The agent went on by itself: the limit is over for the whole fleet.
+        if matches!(why, PauseReason::RateLimited { .. }) {
+            self.lift_fleet_limit(actions);
+        }
+        let w = &mut self.workers[worker];
         w.state = match *inner {
             // The task's clock stood still while the worker was held up.
             WorkerState::Busy {
@@ -734,6 +787,7 @@ impl State {
         let what = why.describe();
         let label = match why {
             PauseReason::RateLimited { .. } => what.clone(),
+            PauseReason::ApiError { .. } => "API error".into(),
             PauseReason::NeedsHuman(_) | PauseReason::Occupied(_) => "needs you".into(),
         };
         let notify = !matches!(why, PauseReason::Occupied(_));
@@ -744,6 +798,136 @@ impl State {
         // A person who scrolls or types in a pane knows it; the others should hear.
         if notify {
             actions.push(Action::Notify(Notice::NeedsPerson { worker, what }));
+        }
+    }
+
+    /// A rate limit: the worker is parked, and so is every other one as it comes free
+    /// (they share the agent and its account), until the reset time plus a margin.
+    fn rate_limited(
+        &mut self,
+        worker: WorkerId,
+        until: Option<String>,
+        resets_in: Option<Duration>,
+        actions: &mut Vec<Action>,
+    ) {
+        let resume_at = self.now
+            + match resets_in {
+                Some(wait) if !wait.is_zero() => wait + LIMIT_MARGIN,
+                _ => LIMIT_RECHECK,
+            };
+        let resume_at = match &self.fleet_limit {
+            Some((_, fleet)) => resume_at.max(*fleet),
+            None => resume_at,
+        };
+        self.fleet_limit = Some((until.clone(), resume_at));
+        self.pause(
+            worker,
+            PauseReason::RateLimited { until, resume_at },
+            actions,
+        );
+    }
+
+    /// Parks the idle workers while a rate limit holds: no prompt goes into a limit.
+    fn park_fleet(&mut self, actions: &mut Vec<Action>) {
+        let Some((until, resume_at)) = self.fleet_limit.clone() else {
+            return;
+        };
+        for w in &mut self.workers {
+            if w.state != WorkerState::Idle {
+                continue;
+            }
+            let why = PauseReason::RateLimited {
+                until: until.clone(),
+                resume_at,
+            };
+            if let Some(pane) = w.pane.clone() {
+                actions.push(Action::Label {
+                    pane,
+                    label: why.describe(),
+                });
+            }
+            w.state = WorkerState::Paused {
+                inner: Box::new(WorkerState::Idle),
+                why,
+                at: self.now,
+            };
+        }
+    }
+
+    /// The limit is over: the idle workers it parked are free at once.
+    fn lift_fleet_limit(&mut self, actions: &mut Vec<Action>) {
+        self.fleet_limit = None;
+        for w in &mut self.workers {
+            if let WorkerState::Paused {
+                inner,
+                why: PauseReason::RateLimited { .. },
+                ..
+            } = &w.state
+                && **inner == WorkerState::Idle
+            {
+                w.state = WorkerState::Idle;
+                if let Some(pane) = w.pane.clone() {
+                    actions.push(Action::Label {
+                        pane,
+                        label: "idle".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Gets going again the workers whose rate limit or API error is due to be over: the
+    /// time the agent lost is not the task's, so a task one held goes back in line with
+    /// its attempt given back, and the worker gets a fresh context.
+    fn check_parked(&mut self, actions: &mut Vec<Action>) {
+        if self
+            .fleet_limit
+            .as_ref()
+            .is_some_and(|(_, at)| self.now >= *at)
+        {
+            self.fleet_limit = None;
+        }
+        let now = self.now;
+        let due: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|w| match &w.state {
+                WorkerState::Paused { why, inner, .. } => {
+                    why.resume_at().is_some_and(|at| now >= at)
+                        // A delivery under way reports first.
+                        && !matches!(
+                            **inner,
+                            WorkerState::Delivering { .. }
+                                | WorkerState::Finishing { .. }
+                                | WorkerState::Dying { .. }
+                        )
+                }
+                _ => false,
+            })
+            .map(|w| w.id)
+            .collect();
+        for worker in due {
+            let w = &mut self.workers[worker];
+            let WorkerState::Paused { inner, why, .. } =
+                std::mem::replace(&mut w.state, WorkerState::Resetting)
+            else {
+                continue;
+            };
+            let Some(pane) = w.pane.clone() else {
+                continue;
+            };
+            let reason = match &why {
+                PauseReason::RateLimited { .. } => "rate limited".to_string(),
+                other => other.describe(),
+            };
+            if let WorkerState::Busy { task, .. } = *inner {
+                self.unsend(&task, &reason, actions);
+            }
+            actions.push(Action::Label {
+                pane: pane.clone(),
+                label: "resetting".into(),
+            });
+            actions.push(Action::Unpark { worker, pane });
         }
     }
 
@@ -1094,6 +1278,7 @@ impl State {
         // Its agent works: whatever failures it had before are behind it.
         let w = &mut self.workers[worker];
         w.restarts = 0;
+        w.api_errors = 0;
         let (state, paused) = match &mut w.state {
             WorkerState::Paused { inner, .. } => (&mut **inner, true),
             state => (state, false),
@@ -1359,6 +1544,10 @@ impl State {
     /// Hands pending tasks, in plan order, to idle workers.
     fn assign(&mut self, actions: &mut Vec<Action>) {
         if self.paused {
+            return;
+        }
+        if self.fleet_limit.is_some() {
+            self.park_fleet(actions);
             return;
         }
         for worker in 0..self.workers.len() {

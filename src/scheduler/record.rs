@@ -47,8 +47,9 @@ pub enum Record {
         task: TaskId,
         reason: String,
     },
-    /// The prompt never reached the agent (the pane refused the paste, or died first):
-    /// the task is back in line and its last attempt does not count.
+    /// The prompt never reached the agent (the pane refused the paste, or died first), or
+    /// the agent lost the attempt to something not the task's (a rate limit, an API error,
+    /// a kill from outside): the task is back in line and its last attempt does not count.
     Unsent {
         task: TaskId,
         reason: String,

@@ -540,6 +540,12 @@ fn a_turn_past_the_timeout_is_interrupted_and_retried() {
         }]
     );
     assert_eq!(state.task(&id("a")).unwrap().status, TaskStatus::Pending);
+    // The cut turn holds the old task: a fresh context first, then the retry.
+    let actions = state.handle(Event::Ready {
+        worker: 0,
+        pane: pane(0),
+    });
+    assert!(delivers(&actions).is_empty());
     let actions = state.handle(Event::Ready {
         worker: 0,
         pane: pane(0),
@@ -751,11 +757,14 @@ fn a_requeued_task_goes_out_before_later_ones() {
 fn a_retried_task_goes_out_before_later_ones() {
     let mut state = busy_with_a(Limits::default(), &["a", "b", "c"]);
     state.handle(Event::Command(Command::Skip { task: id("a") }));
-    let actions = state.handle(Event::Ready {
-        worker: 0,
-        pane: pane(0),
-    });
-    assert_eq!(delivers(&actions), vec![(0, "b".into(), 1)]);
+    // Interrupted, then reset.
+    for _ in 0..2 {
+        state.handle(Event::Ready {
+            worker: 0,
+            pane: pane(0),
+        });
+    }
+    assert_eq!(worker_is(&state, 0), ("delivering", Some("b".into())));
     state.handle(Event::Command(Command::Retry { task: id("a") }));
     assert_eq!(
         handed_out(&mut state, 0, 2),
@@ -856,9 +865,197 @@ fn rate_limited_in_the_middle_of_a_task_does_not_orphan_it() {
     let hold = Event::RateLimited {
         worker: 0,
         pane: pane(0),
-        until: Some("3pm".into()),
+        until: Some("15:00".into()),
+        resets_in: Some(Duration::from_secs(600)),
     };
     paused_mid_task_then_ready(hold, "rate-limited");
+}
+
+#[test]
+fn an_api_error_in_the_middle_of_a_task_does_not_orphan_it() {
+    let hold = Event::ApiError {
+        worker: 0,
+        pane: pane(0),
+        what: "API Error: 529 Overloaded".into(),
+    };
+    paused_mid_task_then_ready(hold, "api-error");
+}
+
+fn unparks(actions: &[Action]) -> Vec<WorkerId> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Unpark { worker, .. } => Some(*worker),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_rate_limit_parks_every_worker_until_the_reset_and_charges_no_attempt() {
+    let mut state = State::new(&plan(&["a", "b", "c", "d"]), 2, Limits::default());
+    boot(&mut state);
+    delivered(&mut state, 0);
+    delivered(&mut state, 1);
+    // w0 hits the limit; w1 finishes b and comes free while the limit holds.
+    let limit = state.handle(Event::RateLimited {
+        worker: 0,
+        pane: pane(0),
+        until: Some("21:20".into()),
+        resets_in: Some(Duration::from_secs(60)),
+    });
+    assert!(limit.iter().any(|a| matches!(
+        a,
+        Action::Notify(Notice::NeedsPerson { worker: 0, what }) if what == "rate-limited until 21:20"
+    )));
+    state.handle(Event::Sentinel { task: id("b") });
+    let free = state.handle(Event::Ready {
+        worker: 1,
+        pane: pane(1),
+    });
+    assert_eq!(delivers(&free), [], "no prompt goes into a limit");
+    assert_eq!(worker_is(&state, 1), ("rate-limited", None));
+    assert_eq!(
+        state.workers()[1].needs().as_deref(),
+        Some("rate-limited until 21:20")
+    );
+    // Nothing happens before the reset plus its margin.
+    let early = state.handle(Event::Tick {
+        now: Duration::from_secs(64),
+    });
+    assert!(unparks(&early).is_empty());
+    // Then each worker gets a fresh context; the task the limit cut goes back in line with
+    // its attempt given back, and goes out again as the same attempt.
+    let due = state.handle(Event::Tick {
+        now: Duration::from_secs(66),
+    });
+    assert_eq!(unparks(&due), [0, 1]);
+    assert_eq!(state.task(&id("a")).unwrap().status, TaskStatus::Pending);
+    assert_eq!(state.task(&id("a")).unwrap().attempts, 0);
+    assert_links_hold(&state);
+    let again = state.handle(Event::Ready {
+        worker: 0,
+        pane: pane(0),
+    });
+    assert_eq!(delivers(&again), [(0, "a".into(), 1)]);
+    let next = state.handle(Event::Ready {
+        worker: 1,
+        pane: pane(1),
+    });
+    assert_eq!(delivers(&next), [(1, "c".into(), 1)]);
+}
+
+#[test]
+fn a_limit_the_agent_goes_on_from_by_itself_frees_the_fleet() {
+    let mut state = State::new(&plan(&["a", "b", "c"]), 2, Limits::default());
+    boot(&mut state);
+    delivered(&mut state, 0);
+    delivered(&mut state, 1);
+    state.handle(Event::RateLimited {
+        worker: 0,
+        pane: pane(0),
+        until: None,
+        resets_in: None,
+    });
+    state.handle(Event::Sentinel { task: id("b") });
+    state.handle(Event::Ready {
+        worker: 1,
+        pane: pane(1),
+    });
+    state.handle(Event::Ready {
+        worker: 1,
+        pane: pane(1),
+    });
+    assert_eq!(worker_is(&state, 1), ("rate-limited", None));
+    // Claude went on at the reset: its screen no longer shows the limit.
+    let on = state.handle(Event::Ready {
+        worker: 0,
+        pane: pane(0),
+    });
+    assert_eq!(worker_is(&state, 0), ("busy", Some("a".into())));
+    assert_eq!(delivers(&on), [(1, "c".into(), 1)]);
+    assert_eq!(state.task(&id("a")).unwrap().attempts, 1);
+}
+
+#[test]
+fn a_limit_without_a_time_is_looked_at_again_not_waited_on_for_ever() {
+    let mut state = busy_with_a(Limits::default(), &["a"]);
+    state.handle(Event::RateLimited {
+        worker: 0,
+        pane: pane(0),
+        until: Some("soon".into()),
+        resets_in: None,
+    });
+    let due = state.handle(Event::Tick {
+        now: Duration::from_secs(61),
+    });
+    assert_eq!(unparks(&due), [0]);
+}
+
+#[test]
+fn api_errors_back_off_and_never_charge_the_task() {
+    let mut state = busy_with_a(Limits::default(), &["a"]);
+    let mut now = 0;
+    for (round, wait) in [30u64, 60, 120].into_iter().enumerate() {
+        state.handle(Event::ApiError {
+            worker: 0,
+            pane: pane(0),
+            what: "API Error: 500 Internal server error".into(),
+        });
+        assert_eq!(
+            state.workers()[0].needs().as_deref(),
+            Some("API Error: 500 Internal server error")
+                .map(|w| format!("API error: {w}"))
+                .as_deref()
+        );
+        let early = state.handle(Event::Tick {
+            now: Duration::from_secs(now + wait - 1),
+        });
+        assert!(unparks(&early).is_empty(), "round {round}");
+        now += wait;
+        let due = state.handle(Event::Tick {
+            now: Duration::from_secs(now),
+        });
+        assert_eq!(unparks(&due), [0], "round {round}");
+        assert_eq!(state.task(&id("a")).unwrap().attempts, 0);
+        let again = state.handle(Event::Ready {
+            worker: 0,
+            pane: pane(0),
+        });
+        assert_eq!(delivers(&again), [(0, "a".into(), 1)]);
+        delivered(&mut state, 0);
+    }
+    // Done at last: the next error starts the backoff over.
+    state.handle(Event::Sentinel { task: id("a") });
+    assert_eq!(state.task(&id("a")).unwrap().status, TaskStatus::Done);
+}
+
+#[test]
+fn an_interrupted_turn_is_followed_by_a_fresh_context() {
+    let limits = Limits {
+        task_timeout: Some(Duration::from_secs(10)),
+        ..Limits::default()
+    };
+    let mut state = busy_with_a(limits, &["a", "b"]);
+    state.handle(Event::Tick {
+        now: Duration::from_secs(11),
+    });
+    let after = state.handle(Event::Ready {
+        worker: 0,
+        pane: pane(0),
+    });
+    assert_eq!(
+        effects(after),
+        [Action::Reset {
+            worker: 0,
+            pane: pane(0)
+        }]
+    );
+    let ready = state.handle(Event::Ready {
+        worker: 0,
+        pane: pane(0),
+    });
+    assert_eq!(delivers(&ready), [(0, "a".into(), 2)]);
 }
 
 #[test]
@@ -1381,6 +1578,7 @@ enum Step {
     NeedsHuman(usize),
     Occupied(usize),
     RateLimited(usize),
+    ApiError(usize),
     Sentinel(usize),
     Tick(u64),
     Pause(Option<usize>),
@@ -1457,6 +1655,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => w.clone().prop_map(Step::NeedsHuman),
         1 => w.clone().prop_map(Step::Occupied),
         1 => w.clone().prop_map(Step::RateLimited),
+        1 => w.clone().prop_map(Step::ApiError),
         3 => (0..NAMES).prop_map(Step::Sentinel),
         1 => (1..20u64).prop_map(Step::Tick),
         1 => prop::option::of(w.clone()).prop_map(Step::Pause),
@@ -1558,6 +1757,15 @@ fn event_of(
                 worker,
                 pane,
                 until: None,
+                resets_in: Some(Duration::from_secs(n as u64 * 7)),
+            }
+        }
+        Step::ApiError(n) => {
+            let (worker, pane, _) = current(n);
+            Event::ApiError {
+                worker,
+                pane,
+                what: "API Error: 529 Overloaded".into(),
             }
         }
         Step::Sentinel(n) => Event::Sentinel { task: name(n) },

@@ -60,8 +60,15 @@ pub enum WorkerState {
 pub enum PauseReason {
     /// A blocking dialog is on screen: only a person can answer it.
     NeedsHuman(String),
-    /// The agent says it is rate-limited (until `until`, when it says).
-    RateLimited { until: Option<String> },
+    /// The agent says it is rate-limited (until `until`, when it says); swarm looks again
+    /// at `resume_at` (run time), unless the screen clears first.
+    RateLimited {
+        until: Option<String>,
+        resume_at: Duration,
+    },
+    /// The agent gave up on its provider's errors, saying `what`; swarm tries again at
+    /// `resume_at` (run time), with backoff.
+    ApiError { what: String, resume_at: Duration },
     /// The pane refused a paste: a person scrolls or types in it, or another program is
     /// in front. Swarm waits until the pane is free; the person's text stays theirs.
     Occupied(String),
@@ -107,6 +114,7 @@ impl WorkerState {
             WorkerState::Paused { why, .. } => match why {
                 PauseReason::NeedsHuman(_) => "needs-human",
                 PauseReason::RateLimited { .. } => "rate-limited",
+                PauseReason::ApiError { .. } => "api-error",
                 PauseReason::Occupied(_) => "waiting",
             },
             WorkerState::Retired { .. } => "retired",
@@ -115,14 +123,25 @@ impl WorkerState {
 }
 
 impl PauseReason {
+    /// When swarm stops waiting for the screen to clear and gets the worker going again
+    /// itself; `None` for what only a person ends.
+    pub fn resume_at(&self) -> Option<Duration> {
+        match self {
+            PauseReason::RateLimited { resume_at, .. }
+            | PauseReason::ApiError { resume_at, .. } => Some(*resume_at),
+            PauseReason::NeedsHuman(_) | PauseReason::Occupied(_) => None,
+        }
+    }
+
     /// What a person should know, in a few words.
     pub fn describe(&self) -> String {
         match self {
             PauseReason::NeedsHuman(what) => what.clone(),
-            PauseReason::RateLimited { until: Some(until) } => {
-                format!("rate-limited until {until}")
-            }
-            PauseReason::RateLimited { until: None } => "rate-limited".into(),
+            PauseReason::RateLimited {
+                until: Some(until), ..
+            } => format!("rate-limited until {until}"),
+            PauseReason::RateLimited { until: None, .. } => "rate-limited".into(),
+            PauseReason::ApiError { what, .. } => format!("API error: {what}"),
             PauseReason::Occupied(why) => {
                 format!("the pane is in use ({why}); swarm waits until it is free")
             }
@@ -140,6 +159,9 @@ pub struct Worker {
     pub(super) restarts: u32,
     /// A person's `swarm pause` for this worker: it gets no new work.
     pub(super) held: bool,
+    /// API errors its agent gave up on since it last completed a task: the backoff grows
+    /// with them.
+    pub(super) api_errors: u32,
 }
 
 impl Worker {
@@ -150,6 +172,7 @@ impl Worker {
             pane: None,
             restarts: 0,
             held: false,
+            api_errors: 0,
         }
     }
 

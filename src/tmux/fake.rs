@@ -33,6 +33,10 @@ pub struct FakePane {
     pub front: String,
     pub dialog: bool,
     pub rate_limited: bool,
+    /// When the rate limit resets, as the agent prints it.
+    pub resets: String,
+    /// The agent gave up on its provider's errors, saying this.
+    pub api_error: Option<String>,
     /// The border label (`@task`).
     pub label: String,
     /// Prompts the agent took (submitted with Enter), in order.
@@ -59,6 +63,8 @@ impl FakePane {
             front: AGENT.into(),
             dialog: false,
             rate_limited: false,
+            resets: "9:20pm".into(),
+            api_error: None,
             label: String::new(),
             prompts: Vec::new(),
             missed_enters: 0,
@@ -73,7 +79,12 @@ impl FakePane {
         } else if self.dialog {
             "Do you trust the files in this folder?\n❯ 1. Yes, proceed\n".into()
         } else if self.rate_limited {
-            "You've hit your usage limit · resets 9:20pm\n".into()
+            format!(
+                "You've hit your usage limit · resets {}\n> {}\n",
+                self.resets, self.input
+            )
+        } else if let Some(what) = &self.api_error {
+            format!("API Error: {what}\n> {}\n", self.input)
         } else if self.busy {
             "✻ Working… (esc to interrupt)\n> \n".into()
         } else {
@@ -232,7 +243,12 @@ impl Mux for FakeMux {
             "Enter" if p.missed_enters > 0 => p.missed_enters -= 1,
             "Enter" => match p.input.trim() {
                 "" => {}
-                "/clear" => p.input.clear(),
+                // A fresh context clears the screen, and what it said about the last turn.
+                "/clear" => {
+                    p.input.clear();
+                    p.rate_limited = false;
+                    p.api_error = None;
+                }
                 "/exit" => {
                     p.input.clear();
                     p.dead = true;
@@ -327,6 +343,7 @@ pub fn profile(interrupt: Option<&str>) -> Profile {
         dialog: Some(Regex::new("Do you trust").expect("a regex")),
         rate_limited: Some(Regex::new("usage limit").expect("a regex")),
         rate_limit_reset: Some(Regex::new(r"resets (?<reset>\S+)").expect("a regex")),
+        api_error: Some(Regex::new(r"API Error: (?<what>[^\n]*)").expect("a regex")),
         queued: None,
         interrupt: interrupt.map(str::to_string),
         quit: Some("/exit".into()),

@@ -293,6 +293,7 @@ fn deliver_submits_a_prompt_with_one_enter() {
         dialog: None,
         rate_limited: None,
         rate_limit_reset: None,
+        api_error: None,
         queued: None,
         interrupt: None,
         quit: None,

@@ -41,9 +41,17 @@ impl FakeApi {
     /// Starts the harness for `agent`; `trusted` is pre-trusted (nothing is when `None`,
     /// beyond the harness's own folder).
     fn start(agent: &str, trusted: Option<&Path>) -> FakeApi {
+        FakeApi::start_with(agent, trusted, &[])
+    }
+
+    /// As `start`, with more of `run_demo.sh`'s options (`--subscription`, ...).
+    fn start_with(agent: &str, trusted: Option<&Path>, options: &[&str]) -> FakeApi {
         let mut cmd = Command::new("bash");
         cmd.arg(harness_dir().join("run_demo.sh"))
-            .args(["--serve", "--rm", "--agent", agent]);
+            .args(["--serve", "--rm", "--agent", agent])
+            .args(options)
+            // Every request body, to check what context a request carries.
+            .env("FAKE_DUMP_BODIES", "1");
         if let Some(dir) = trusted {
             cmd.arg("--trust-dir").arg(dir);
         }
@@ -75,9 +83,25 @@ impl FakeApi {
         std::thread::spawn(move || lines.for_each(drop));
         FakeApi {
             child,
-            launcher: launcher.unwrap(),
+            launcher: pass_through(&launcher.unwrap()),
             logs: logs.unwrap(),
         }
+    }
+
+    /// The `--agent-cmd` that starts Claude in `dir` asking before each tool
+    /// (`--permission-mode default`) instead of skipping every permission.
+    fn asking_agent_cmd(&self, dir: &Path) -> String {
+        let text = std::fs::read_to_string(&self.launcher).unwrap();
+        assert!(text.contains("--dangerously-skip-permissions"), "{text}");
+        let asking = self.launcher.with_file_name("launch_agent_asking.sh");
+        let text = text.replace(
+            "--dangerously-skip-permissions",
+            "--permission-mode default",
+        );
+        std::fs::write(&asking, text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&asking, std::fs::Permissions::from_mode(0o755)).unwrap();
+        format!("{} {}", asking.display(), dir.display())
     }
 
     /// The `--agent-cmd` that starts the agent in `dir`.
@@ -100,6 +124,36 @@ impl FakeApi {
             .collect();
         prompts.sort();
         prompts
+    }
+
+    /// Sets the fault rules (`faults.json`), written aside and renamed in, as the fake
+    /// server reads them.
+    fn faults(&self, rules: serde_json::Value) {
+        let tmp = self.logs.join("faults.json.tmp");
+        std::fs::write(&tmp, serde_json::json!({ "rules": rules }).to_string()).unwrap();
+        std::fs::rename(tmp, self.logs.join("faults.json")).unwrap();
+    }
+
+    /// The logged requests, as the fake server wrote them.
+    fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.logs.join("requests.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
+    /// Every request body the fake server kept (`FAKE_DUMP_BODIES`), in order.
+    fn bodies(&self) -> Vec<String> {
+        let Ok(dir) = std::fs::read_dir(self.logs.join("bodies")) else {
+            return Vec::new();
+        };
+        let mut names: Vec<PathBuf> = dir.filter_map(|e| Some(e.ok()?.path())).collect();
+        names.sort();
+        names
+            .iter()
+            .filter_map(|path| std::fs::read_to_string(path).ok())
+            .collect()
     }
 
     /// When the API received each request, by sequence number (Unix seconds).
@@ -131,6 +185,31 @@ impl Drop for FakeApi {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A copy of the harness's launcher (which starts the agent under `env -i` and ignores
+/// its arguments past the project folder) that passes on what swarm adds: the arguments
+/// (Claude's `--settings` with swarm's hooks) and the `SWARM_*` variables, so that hooks
+/// are on in the suite, as they are for users.
+fn pass_through(launcher: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(launcher).unwrap();
+    let text = text.replacen(
+        "exec env -i \\\n",
+        "exec env -i SWARM_WORKER=\"$SWARM_WORKER\" SWARM_WORKSPACE=\"$SWARM_WORKSPACE\" \\\n",
+        1,
+    );
+    assert!(
+        text.contains("SWARM_WORKER"),
+        "the launcher changed:\n{text}"
+    );
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let last = lines.iter().rposition(|l| !l.trim().is_empty()).unwrap();
+    lines[last].push_str(" \"${@:2}\"");
+    let path = launcher.with_file_name("launch_agent_swarm.sh");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
 }
 
 /// What `harness_util.py check-prompt` calls equal: Claude wraps a paste in
@@ -242,6 +321,10 @@ fn six_tasks_complete_with(agent: &str) {
     );
     for file in ["n1.md", "c2.txt", "n3.md", "c4.txt", "n5.md", "c6.txt"] {
         assert!(env.path(&format!("notes/{file}")).exists(), "notes/{file}");
+    }
+    if agent == "claude" {
+        // The hooks reached the agent through the launcher, and fired.
+        assert!(env.path(".swarm/hooks/0.json").exists(), "no hook fired");
     }
 
     // Every prompt arrived whole, once per task, and no other main-loop prompt carried it.
@@ -570,4 +653,241 @@ fn claude_gets_command_tasks_as_messages() {
 #[test]
 fn codex_gets_command_tasks_as_messages() {
     command_tasks_are_messages_to("codex");
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `HH:MM` of Unix time `at`, in the zone swarm shows times in.
+fn clock_time(at: u64) -> String {
+    let at = jiff::Timestamp::from_second(at as i64).unwrap();
+    at.to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime("%H:%M")
+        .to_string()
+}
+
+/// A usage limit on every main-loop request from now until the first whole minute at
+/// least 60 s away (agents print reset times in minutes), over the six-task run: all six
+/// done, none charged an attempt, the workers shown rate-limited until the time the agent
+/// printed, and work resumed within 10 s of the reset.
+fn a_usage_limit_is_waited_out(agent: &str, mode: &str, options: &[&str]) {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start_with(agent, Some(&env.ws()), options);
+    let plan = six_task_plan();
+    env.write("PLAN.md", &plan);
+    let reset = (unix_now() + 60).div_ceil(60) * 60;
+    api.faults(serde_json::json!([{
+        "mode": mode, "until": reset, "reset_at": reset, "reset_in": reset - unix_now(),
+        "claim": "five_hour", "scope": "main"
+    }]));
+    let child = swarm_run(&env, &api, agent, 3, &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let want = format!("rate-limited until {}", clock_time(reset));
+    let mut needs = Vec::new();
+    wait_until(
+        "the workers are shown rate-limited",
+        Duration::from_secs(60),
+        || {
+            let status = status(&env);
+            let workers = status["state"]["workers"].as_array().cloned();
+            needs = workers
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|w| w["needs"].as_str().map(str::to_owned))
+                .collect();
+            needs.iter().any(|n| n == &want)
+        },
+    );
+    assert!(unix_now() < reset, "the limit was seen only after it ended");
+    let code = finish(child, Duration::from_secs(240));
+    assert_eq!(code, Some(0));
+    let after = env.read("PLAN.md");
+    assert_eq!(
+        after,
+        plan.replace("- [ ]", "- [x]"),
+        "6 of 6 done, no notes"
+    );
+    let journal = std::fs::read_to_string(env.path(".swarm/journal.jsonl")).unwrap_or_default();
+    let charged: Vec<&str> = journal
+        .lines()
+        .filter(|l| l.contains("\"assigned\"") && !l.contains("\"attempt\":1"))
+        .collect();
+    assert!(charged.is_empty(), "attempts charged: {charged:?}");
+    // Nothing accepted the limit's offer to switch models (Codex's popup picks its first
+    // option, "Switch to gpt-6-luna", on Enter).
+    let models: std::collections::BTreeSet<String> = api
+        .requests()
+        .iter()
+        .filter_map(|r| r["model"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(models.len(), 1, "the model changed: {models:?}");
+    // The first request that went through after the reset came within 10 s of it.
+    let resumed = api
+        .requests()
+        .iter()
+        .filter(|r| r["fault"].is_null() && r["action"] != "fault")
+        .filter_map(|r| r["ts"].as_f64())
+        .find(|&ts| ts >= reset as f64)
+        .expect("a request after the reset");
+    assert!(
+        resumed - (reset as f64) <= 10.0,
+        "resumed {:.1}s after the reset",
+        resumed - reset as f64
+    );
+}
+
+#[test]
+fn claude_waits_out_a_five_hour_limit_without_charging_a_task() {
+    a_usage_limit_is_waited_out("claude", "429-unified", &["--subscription"]);
+}
+
+#[test]
+fn codex_waits_out_its_usage_limit_and_never_accepts_the_model_switch() {
+    a_usage_limit_is_waited_out("codex", "429-usage", &[]);
+}
+
+/// An API error past Codex's own retries (none, in the harness) ends its turn with a `■`
+/// line: the worker backs off, gets a fresh context and the task goes out again, with no
+/// attempt charged and no note in PLAN.md; the worker is never stranded.
+#[test]
+fn codex_api_error_past_its_retries_is_waited_out_and_the_task_sent_again() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("codex", Some(&env.ws()));
+    let plan = "# Errors\n\n- [ ] Write notes/e1.md about errors {out=notes/e1.md}\n  \
+                SWARM-TEST: fault 500 times=1\n";
+    env.write("PLAN.md", plan);
+    let child = swarm_run(&env, &api, "codex", 1, &["--max-attempts", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut needs = String::new();
+    wait_until(
+        "the worker shows the API error",
+        Duration::from_secs(60),
+        || {
+            needs = status(&env)["state"]["workers"][0]["needs"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            needs.starts_with("API error: ")
+        },
+    );
+    let code = finish(child, Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{needs}");
+    assert_eq!(env.read("PLAN.md"), plan.replace("- [ ]", "- [x]"));
+    assert!(env.path("notes/e1.md").exists());
+}
+
+/// A turn interrupted at its timeout is followed by a fresh context: the next task's
+/// requests carry nothing of the one before.
+#[test]
+fn after_an_interrupt_the_next_tasks_requests_carry_no_earlier_task() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("claude", Some(&env.ws()));
+    let plan = "# Interrupted\n\n- [ ] Wait forever {#stuck}\n  SWARM-TEST: hang\n\
+                - [ ] Write notes/after.md afterwards {out=notes/after.md}\n";
+    env.write("PLAN.md", plan);
+    let child = swarm_run(
+        &env,
+        &api,
+        "claude",
+        1,
+        &["--task-timeout", "10", "--max-attempts", "1"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let code = finish(child, Duration::from_secs(120));
+    assert_eq!(code, Some(1), "the hanging task fails");
+    assert!(env.path("notes/after.md").exists());
+    let after: Vec<String> = api
+        .bodies()
+        .into_iter()
+        .filter(|body| body.contains("after.md.done"))
+        .collect();
+    assert!(!after.is_empty(), "no request for the second task");
+    for body in after {
+        assert!(
+            !body.contains("SWARM-TEST: hang"),
+            "the next task's request carried the interrupted one"
+        );
+    }
+}
+
+/// Claude asking before a tool runs: the worker needs a person, with the question shown,
+/// nothing is pasted meanwhile (no nudge), and work goes on once the person answers.
+#[test]
+fn a_permission_question_needs_a_person_and_nothing_is_pasted_until_answered() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("claude", Some(&env.ws()));
+    env.write(
+        "PLAN.md",
+        "# Ask\n\n- [ ] Write notes/p.md about asking {out=notes/p.md}\n",
+    );
+    let child = env
+        .swarm()
+        .args(["run", "--headless", "--socket", &env.socket])
+        .args(["--agent", "claude", "--workers", "1"])
+        .args(["--agent-cmd", &api.asking_agent_cmd(&env.ws())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut asked = Vec::new();
+    wait_until(
+        "the person answers every question and the task is done",
+        Duration::from_secs(150),
+        || {
+            let status = status(&env);
+            if status["state"]["tasks"][0]["state"] == "done" {
+                return true;
+            }
+            let worker = &status["state"]["workers"][0];
+            if worker["state"] == "needs-human" {
+                let pane = worker["pane"].as_str().unwrap_or_default().to_owned();
+                let screen = env.capture(&pane);
+                // The person reads the question, and picks "1. Yes".
+                if screen.contains("Do you want to") {
+                    asked.push(worker["needs"].as_str().unwrap_or_default().to_owned());
+                    env.tmux_ok(&["send-keys", "-t", &pane, "Enter"]);
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+            status["state"]["tasks"][0]["state"] == "done"
+        },
+    );
+    let code = finish(child, Duration::from_secs(60));
+    assert!(!asked.is_empty(), "never shown as needing a person");
+    assert!(
+        asked.iter().all(|n| !n.is_empty()),
+        "the question is not shown: {asked:?}"
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        api.prompts()
+            .iter()
+            .all(|(_, text)| !text.contains("Continue with the task")),
+        "a nudge went into a question"
+    );
 }
