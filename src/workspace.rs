@@ -99,6 +99,11 @@ impl Workspace {
         self.swarm_dir().join("journal.jsonl")
     }
 
+    /// `swarm stop`'s note to the orchestrator it ends: that orchestrator's pid.
+    pub fn stop_path(&self) -> PathBuf {
+        self.swarm_dir().join("stop")
+    }
+
     /// The snapshot that `swarm status` reads.
     pub fn state_path(&self) -> PathBuf {
         self.swarm_dir().join("state.json")

@@ -25,6 +25,7 @@ use crate::Outcome;
 use crate::cli::{Cli, Command, Workspace as WorkspaceArgs};
 use crate::config::{self, Overrides, Settings};
 use crate::error::BadInput;
+use crate::orchestrator::snapshot::Snapshot;
 use crate::plan::TaskId;
 use crate::scheduler::{Command as Steer, WorkerId};
 use crate::tmux::Tmux;
@@ -126,6 +127,9 @@ fn steer(args: &WorkspaceArgs, command: Steer, done: &str) -> anyhow::Result<Out
                 .into(),
         );
     }
+    if let Steer::Pause { worker: Some(w) } | Steer::Resume { worker: Some(w) } = &command {
+        known_worker(&ws, *w)?;
+    }
     crate::commands::send(&ws, &command)?;
     println!("{done}");
     Ok(Outcome::Success)
@@ -137,6 +141,31 @@ fn worker_id(name: &str) -> Result<WorkerId, BadInput> {
         BadInput::new(format!("`{name}` is not a worker"))
             .hint("name a worker as `swarm workers` shows it, like `w2`")
     })
+}
+
+/// Refuses a worker that the running swarm does not have, naming those it has.
+fn known_worker(ws: &Workspace, id: WorkerId) -> anyhow::Result<()> {
+    let Some(snapshot) = Snapshot::read(&ws.state_path())? else {
+        return Ok(());
+    };
+    if snapshot.workers.iter().any(|w| w.id == id) {
+        return Ok(());
+    }
+    let names: Vec<String> = snapshot
+        .workers
+        .iter()
+        .map(|w| format!("w{}", w.id))
+        .collect();
+    Err(BadInput::new(format!(
+        "no worker `w{id}`: this swarm has {}",
+        if names.is_empty() {
+            "no workers yet".to_string()
+        } else {
+            names.join(", ")
+        }
+    ))
+    .hint("name a worker as `swarm workers` shows it")
+    .into())
 }
 
 /// A task id that the plan has.

@@ -157,8 +157,13 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
 
 /// Runs the orchestrator in this process until the plan is done.
 fn drive(run: Run) -> anyhow::Result<Outcome> {
+    let ws = run.ws.clone();
     let mut progress = Progress::new();
     let summary = orchestrator::run(run, &mut progress)?;
+    if summary.interrupted && orchestrator::stop::requested(&ws) {
+        progress.stopped_by_command();
+    }
+    orchestrator::stop::clear(&ws);
     progress.finish(&summary);
     Ok(outcome(&summary))
 }

@@ -16,6 +16,8 @@ pub struct Progress {
     started: Instant,
     /// When each running task was handed out, for the "done in Ns" lines.
     since: HashMap<TaskId, Instant>,
+    /// `swarm stop` ended the run, rather than a signal.
+    stopped: bool,
 }
 
 impl Progress {
@@ -36,6 +38,7 @@ impl Progress {
             quiet: false,
             started: Instant::now(),
             since: HashMap::new(),
+            stopped: false,
         }
     }
 
@@ -46,6 +49,7 @@ impl Progress {
             quiet: true,
             started: Instant::now(),
             since: HashMap::new(),
+            stopped: false,
         }
     }
 
@@ -137,6 +141,11 @@ impl Progress {
     }
 
     /// Clears the bar and prints the final summary.
+    /// The run ends because `swarm stop` ended it: the summary says so.
+    pub fn stopped_by_command(&mut self) {
+        self.stopped = true;
+    }
+
     pub fn finish(&mut self, summary: &super::Summary) {
         self.quiet = false;
         if let Some(bar) = self.bar.take() {
@@ -159,7 +168,9 @@ impl Progress {
             summary.failed.len(),
             summary.total,
             self.started.elapsed().as_secs_f64(),
-            if summary.interrupted {
+            if self.stopped {
+                " (stopped by `swarm stop`)"
+            } else if summary.interrupted {
                 " (interrupted)"
             } else {
                 ""

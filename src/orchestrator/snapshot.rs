@@ -201,8 +201,36 @@ impl Snapshot {
         }
     }
 
-    /// A plain-text table for people.
+    /// What is left once the tmux server is gone: its workers with it, and the tasks they
+    /// held stopped where they were (a new `swarm run` takes them up again).
+    pub fn left_behind(mut self) -> Snapshot {
+        for w in &mut self.workers {
+            w.state = "gone".into();
+            w.pane = None;
+            w.task = None;
+            w.needs = None;
+        }
+        for t in &mut self.tasks {
+            if t.state == "running" {
+                t.state = "stopped".into();
+                t.worker = None;
+                t.started = None;
+            }
+        }
+        self.counts.running = 0;
+        self
+    }
+
+    /// A plain-text table for people; `running`: the run's tmux server is alive (without
+    /// it, the workers are shown gone).
     pub fn render(&self, running: bool) -> String {
+        if !running {
+            return self.clone().left_behind().table(false);
+        }
+        self.table(true)
+    }
+
+    fn table(&self, running: bool) -> String {
         use std::fmt::Write;
         let c = &self.counts;
         let mut out = String::new();
@@ -225,6 +253,17 @@ impl Snapshot {
                 "not running"
             }
         );
+        if !running && !self.workers.is_empty() {
+            let _ = writeln!(
+                out,
+                "the tmux server is gone, and so its workers are gone{}",
+                if self.finished {
+                    ""
+                } else {
+                    "; `swarm run` goes on where this left off"
+                }
+            );
+        }
         let _ = writeln!(out, "\nWORKER  PANE   STATE       TASK");
         for w in &self.workers {
             let _ = writeln!(

@@ -266,3 +266,61 @@ fn demo_runs_headless_off_a_terminal_and_checks_off_all_twelve_tasks() {
     assert!(Path::new(ws).join("docs/auth.md").exists());
     let _ = std::fs::remove_dir_all(ws);
 }
+
+#[test]
+fn stop_ends_a_headless_run_clearly_and_leaves_an_honest_status() {
+    use crate::common::{finish, sim_run};
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n- [ ] Three\n");
+    let child = sim_run(&env, 2, "--think-ms 60000", &[]);
+    let state = env.path(".swarm/state.json");
+    wait_until("both workers busy", Duration::from_secs(60), || {
+        std::fs::read(&state)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["counts"]["running"] == 2)
+    });
+
+    // A worker the swarm does not have is bad input, and names the ones it has.
+    let out = env
+        .swarm()
+        .args(["pause", "w9", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no worker `w9`") && err.contains("w0, w1"),
+        "{err}"
+    );
+
+    let out = env
+        .swarm()
+        .args(["stop", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = finish(child, Duration::from_secs(60), "stopped run");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("stopped by `swarm stop`"), "{err}");
+    assert!(!err.contains("went away"), "reads like a crash: {err}");
+
+    // The server is gone, and so are its workers: nothing says they still run.
+    let out = env
+        .swarm()
+        .args(["status", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("0 running"), "{text}");
+    assert!(text.contains("workers are gone"), "{text}");
+    assert!(!text.contains("busy"), "{text}");
+    let out = env
+        .swarm()
+        .args(["workers", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("gone") && !text.contains("busy"), "{text}");
+}

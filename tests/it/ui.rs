@@ -35,6 +35,44 @@ const TRANSCRIPT: &str = "\x1b]0;claude\x07\x1b[?25l\x1b[1;32mdone:\x1b[0m wrote
                           \x1b[2K\x1b[3;1Hsecond line\r\n";
 
 #[test]
+fn once_the_server_is_gone_status_and_workers_say_the_workers_are_gone() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    write_state(
+        &env,
+        "running",
+        serde_json::json!([
+            worker(0, "%3", "resetting", Some("docs")),
+            worker(1, "%4", "busy", None)
+        ]),
+    );
+    let out = env.swarm().args(["status"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("0 running"), "{text}");
+    assert!(text.contains("workers are gone"), "{text}");
+    assert!(
+        !text.contains("resetting") && !text.contains("busy"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stopped "),
+        "the running task reads as stopped: {text}"
+    );
+
+    let out = env.swarm().args(["workers"]).output().unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("w0") && text.contains("gone"), "{text}");
+    assert!(
+        !text.contains("resetting") && !text.contains("busy"),
+        "{text}"
+    );
+    let out = env.swarm().args(["workers", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["workers"][0]["state"], "gone");
+}
+
+#[test]
 fn logs_prints_the_latest_transcript_without_escapes() {
     let env = TestEnv::new();
     env.write("PLAN.md", PLAN);
@@ -147,7 +185,16 @@ fn workers_json_lists_workers_with_a_stable_schema() {
             stuck
         ]),
     );
-    let out = env.swarm().args(["workers", "--json"]).output().unwrap();
+    // The run's server still answers (its orchestrator is gone): the workers are as the
+    // snapshot says.
+    env.tmux_ok(&["new-session", "-d", "-s", "swarm", "sleep 600"]);
+    let socket = ["--socket", env.socket.as_str()];
+    let out = env
+        .swarm()
+        .args(["workers", "--json"])
+        .args(socket)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["schema"], 1);
@@ -165,6 +212,7 @@ fn workers_json_lists_workers_with_a_stable_schema() {
     let out = env
         .swarm()
         .args(["workers", "--idle", "--json"])
+        .args(socket)
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
