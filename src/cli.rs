@@ -140,7 +140,8 @@ pub struct WorkerArgs {
 pub struct TaskArgs {
     #[command(flatten)]
     pub workspace: Workspace,
-    /// The task's id, as `swarm status` shows it.
+    /// The task: its id, a prefix only its id starts with, or its number (`3`), as
+    /// `swarm status` shows them.
     #[arg(value_name = "TASK")]
     pub task: String,
 }
@@ -149,7 +150,8 @@ pub struct TaskArgs {
 pub struct LogsArgs {
     #[command(flatten)]
     pub workspace: Workspace,
-    /// The task's id, as `swarm status` shows it.
+    /// The task: its id, a prefix only its id starts with, or its number (`3`), as
+    /// `swarm status` shows them.
     #[arg(value_name = "TASK")]
     pub task: String,
     /// Which attempt's transcript [default: the latest].

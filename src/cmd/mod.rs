@@ -168,16 +168,17 @@ fn known_worker(ws: &Workspace, id: WorkerId) -> anyhow::Result<()> {
     .into())
 }
 
-/// A task id that the plan has.
-fn task_id(args: &WorkspaceArgs, id: &str) -> anyhow::Result<TaskId> {
+/// The task a person named: its id, a unique prefix of it, or its number in `swarm status`.
+fn task_id(args: &WorkspaceArgs, typed: &str) -> anyhow::Result<TaskId> {
     let (ws, _) = target(args)?;
     let (_, tasks) = crate::plan::load(&ws.plan)?;
-    match tasks.into_iter().find(|t| t.id.0 == id) {
-        Some(task) => Ok(task.id),
-        None => Err(
-            BadInput::new(format!("{}: no task `{id}`", ws.plan.display()))
-                .hint("`swarm status` lists the tasks with their ids")
-                .into(),
-        ),
+    match crate::plan::lookup::find(&tasks, typed) {
+        Ok(task) => Ok(task.id.clone()),
+        Err(miss) => {
+            let (message, hint) = miss.describe(typed);
+            Err(BadInput::new(format!("{}: {message}", ws.plan.display()))
+                .hint(hint)
+                .into())
+        }
     }
 }

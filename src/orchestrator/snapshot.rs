@@ -280,9 +280,18 @@ impl Snapshot {
                 }
             );
         }
-        let _ = writeln!(out, "\nSTATE    TRIES  TASK");
-        for t in &self.tasks {
-            let _ = write!(out, "{:<8} {:<6} {} {}", t.state, t.attempts, t.id, t.text);
+        // The number is what `retry`, `skip` and `logs` take besides the id.
+        let _ = writeln!(out, "\n{:>3}  STATE    TRIES  TASK", "#");
+        for (n, t) in self.tasks.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{:>3}  {:<8} {:<6} {} {}",
+                n + 1,
+                t.state,
+                t.attempts,
+                t.id,
+                t.text
+            );
             if let Some(reason) = &t.reason {
                 let _ = write!(out, " ({reason})");
             }

@@ -4,6 +4,7 @@
 mod edit;
 mod file;
 mod lint;
+pub mod lookup;
 mod output;
 mod parse;
 

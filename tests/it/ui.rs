@@ -73,6 +73,40 @@ fn once_the_server_is_gone_status_and_workers_say_the_workers_are_gone() {
 }
 
 #[test]
+fn tasks_are_named_by_a_prefix_or_their_number_and_typos_get_suggestions() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    env.write(".swarm/logs/docs.1.log", "the docs transcript\n");
+    write_state(&env, "running", serde_json::json!([]));
+    // `status` numbers the tasks; the number and a prefix name them as the id does.
+    let out = env.swarm().args(["status"]).output().unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  2  pending  0      login")),
+        "numbered: {text}"
+    );
+    for typed in ["docs", "do", "1", "#1"] {
+        let out = env.swarm().args(["logs", typed]).output().unwrap();
+        assert!(out.status.success(), "{typed}: {}", stderr(&out));
+        assert!(stdout(&out).contains("the docs transcript"), "{typed}");
+    }
+    for command in ["logs", "retry", "skip"] {
+        let out = env.swarm().args([command, "dcos"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let err = stderr(&out);
+        assert!(err.contains("did you mean `docs`?"), "{command}: {err}");
+    }
+    let out = env.swarm().args(["logs", "7"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the plan has 2 tasks"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn logs_prints_the_latest_transcript_without_escapes() {
     let env = TestEnv::new();
     env.write("PLAN.md", PLAN);
