@@ -7,12 +7,26 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use toml::Spanned;
 
 const WORKERS: RangeInclusive<i64> = 1..=256;
 const ATTEMPTS: RangeInclusive<i64> = 1..=100;
 /// One second to a week.
-const TIMEOUT: RangeInclusive<i64> = 1..=604_800;
+const TIMEOUT: RangeInclusive<Duration> = Duration::from_secs(1)..=Duration::from_secs(604_800);
+
+/// swarm.toml's `task_timeout`: seconds, or a duration as text (`"30m"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TimeSpec {
+    Seconds(i64),
+    Text(String),
+}
+
+/// The message for a task timeout outside [`TIMEOUT`].
+fn timeout_out_of_range(what: &str) -> String {
+    format!("{what} is out of range\nhint: use 1s to 7 days (604800 seconds)")
+}
 const DEFAULT_ATTEMPTS: u32 = 3;
 const PANES: RangeInclusive<i64> = 4..=8;
 const WIDTH: RangeInclusive<i64> = 40..=10_000;
@@ -58,9 +72,9 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # Deliveries a task gets before it is failed, 1 to 100 (--max-attempts).
 # max_attempts = 3
 
-# Seconds one attempt may run before the agent is interrupted and the task retried
-# (--task-timeout). No limit by default.
-# task_timeout = 1800
+# How long one attempt may run before the agent is interrupted and the task retried
+# (--task-timeout): seconds, or "90s", "30m", "1h". No limit by default.
+# task_timeout = "30m"
 
 # A tmux message and a bell when a task is done or fails, when an agent needs you, and
 # when the plan is done.
@@ -132,8 +146,8 @@ pub struct Config {
     pub socket: Option<Spanned<String>>,
     /// Deliveries a task gets before it is failed.
     pub max_attempts: Option<Spanned<i64>>,
-    /// Seconds one attempt may run before the agent is interrupted.
-    pub task_timeout: Option<Spanned<i64>>,
+    /// How long one attempt may run before the agent is interrupted: seconds or `"30m"`.
+    pub task_timeout: Option<Spanned<TimeSpec>>,
     /// A tmux message and a bell on news.
     pub notify: Option<bool>,
     /// A program to run when a task is done.
@@ -305,10 +319,26 @@ impl Config {
             .map(|n| n as usize))
     }
 
-    fn limits(&self) -> Result<(Option<u32>, Option<u64>), ConfigError> {
+    fn limits(&self) -> Result<(Option<u32>, Option<Duration>), ConfigError> {
         let attempts = self.ranged("max_attempts", &self.max_attempts, ATTEMPTS)?;
-        let timeout = self.ranged("task_timeout", &self.task_timeout, TIMEOUT)?;
-        Ok((attempts.map(|n| n as u32), timeout.map(|n| n as u64)))
+        let timeout = match &self.task_timeout {
+            None => None,
+            Some(spec) => {
+                let read = match spec.get_ref() {
+                    TimeSpec::Seconds(n) => u64::try_from(*n)
+                        .map(Duration::from_secs)
+                        .map_err(|_| format!("`{n}` is not a number of seconds")),
+                    TimeSpec::Text(text) => crate::duration::parse(text),
+                };
+                let timeout =
+                    read.map_err(|why| self.invalid(spec.span(), format!("task_timeout: {why}")))?;
+                if !TIMEOUT.contains(&timeout) {
+                    return Err(self.invalid(spec.span(), timeout_out_of_range("task_timeout = …")));
+                }
+                Some(timeout)
+            }
+        };
+        Ok((attempts.map(|n| n as u32), timeout))
     }
 
     /// Width, height and panes per workers window.
@@ -560,8 +590,8 @@ pub struct Overrides {
     pub socket: Option<String>,
     /// `--max-attempts`.
     pub max_attempts: Option<u32>,
-    /// `--task-timeout`, in seconds.
-    pub task_timeout: Option<u64>,
+    /// `--task-timeout`.
+    pub task_timeout: Option<Duration>,
 }
 
 /// Everything a run needs to know, from flags, swarm.toml and defaults.
@@ -629,18 +659,10 @@ pub fn resolve(
         None => config_attempts.unwrap_or(DEFAULT_ATTEMPTS),
     };
     let task_timeout = match overrides.task_timeout {
-        Some(n) if TIMEOUT.contains(&(n as i64)) => Some(n),
-        Some(n) => {
-            return Err(BadInput::new(format!("--task-timeout {n} is out of range"))
-                .hint(format!(
-                    "use --task-timeout 1 to {} (seconds)",
-                    TIMEOUT.end()
-                ))
-                .into());
-        }
+        Some(d) if TIMEOUT.contains(&d) => Some(d),
+        Some(_) => return Err(BadInput::new(timeout_out_of_range("--task-timeout")).into()),
         None => config_timeout,
-    }
-    .map(std::time::Duration::from_secs);
+    };
 
     let socket = match &overrides.socket {
         Some(name) if is_socket_name(name) => Some(name.clone()),
@@ -984,6 +1006,36 @@ panes = 6
             err.to_string()
                 .starts_with("swarm.toml:2: cannot read prompt_file"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn task_timeouts_read_as_seconds_or_with_a_unit() {
+        let timeout = |text: &str| {
+            resolved(text, &Overrides::default())
+                .map(|s| s.task_timeout)
+                .map_err(|e| e.to_string())
+        };
+        let secs = |n| Ok::<_, String>(Some(Duration::from_secs(n)));
+        assert_eq!(timeout("task_timeout = 90\n"), secs(90));
+        assert_eq!(timeout("task_timeout = '10m'\n"), secs(600));
+        assert_eq!(timeout("task_timeout = \"1h 30m\"\n"), secs(5400));
+        let err = timeout("\ntask_timeout = 'soon'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("swarm.toml:2:") && err.contains("10m"),
+            "{err}"
+        );
+        let err = timeout("task_timeout = '30d'\n").unwrap_err();
+        assert!(err.contains("out of range"), "{err}");
+        let flag = Overrides {
+            task_timeout: Some(std::time::Duration::from_secs(600)),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            resolved("task_timeout = 5\n", &flag).unwrap().task_timeout,
+            secs(600).unwrap()
         );
     }
 

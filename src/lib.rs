@@ -10,6 +10,7 @@ pub(crate) mod cmd;
 pub(crate) mod commands;
 pub(crate) mod config;
 pub mod deliver;
+pub mod duration;
 pub(crate) mod error;
 pub(crate) mod journal;
 pub(crate) mod orchestrator;

@@ -268,7 +268,7 @@ fn forward_flags(args: &RunArgs, argv: &mut Vec<String>) {
     if let Some(n) = args.max_attempts {
         argv.extend(["--max-attempts".into(), n.to_string()]);
     }
-    if let Some(secs) = args.task_timeout {
-        argv.extend(["--task-timeout".into(), secs.to_string()]);
+    if let Some(timeout) = args.task_timeout {
+        argv.extend(["--task-timeout".into(), timeout.as_secs_f64().to_string()]);
     }
 }
