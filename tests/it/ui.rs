@@ -107,6 +107,31 @@ fn tasks_are_named_by_a_prefix_or_their_number_and_typos_get_suggestions() {
 }
 
 #[test]
+fn the_plan_is_found_upward_from_a_subdirectory_as_git_finds_its_repository() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    env.write(".swarm/logs/docs.1.log", "the docs transcript\n");
+    let deep = env.path("src/deep");
+    std::fs::create_dir_all(&deep).unwrap();
+    let out = env
+        .swarm()
+        .current_dir(&deep)
+        .args(["logs", "docs"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "the docs transcript\n");
+    // A plan named by a path is taken as named.
+    let out = env
+        .swarm()
+        .current_dir(&deep)
+        .args(["logs", "docs", "--plan", "./PLAN.md"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
 fn logs_prints_the_latest_transcript_without_escapes() {
     let env = TestEnv::new();
     env.write("PLAN.md", PLAN);
