@@ -126,6 +126,11 @@ impl Workspace {
         self.swarm_dir().join("stop")
     }
 
+    /// The run's per-task record (`seq`, `task`, `worker`, times, attempts, result).
+    pub fn joblog_path(&self) -> PathBuf {
+        self.swarm_dir().join("joblog.tsv")
+    }
+
     /// The snapshot that `swarm status` reads.
     pub fn state_path(&self) -> PathBuf {
         self.swarm_dir().join("state.json")

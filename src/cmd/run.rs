@@ -165,6 +165,7 @@ fn drive(run: Run) -> anyhow::Result<Outcome> {
     }
     orchestrator::stop::clear(&ws);
     progress.finish(&summary);
+    joblog(&progress, &ws);
     Ok(outcome(&summary))
 }
 
@@ -229,7 +230,16 @@ fn drive_with_dashboard(run: Run) -> anyhow::Result<Outcome> {
         .map_err(|_| anyhow::anyhow!("the orchestrator thread panicked"))?;
     let summary = summary?;
     progress.finish(&summary);
+    joblog(&progress, &ws);
     Ok(outcome(&summary))
+}
+
+/// Writes `.swarm/joblog.tsv`; a run that did its work is not failed for want of it.
+fn joblog(progress: &Progress, ws: &Workspace) {
+    let path = ws.joblog_path();
+    if let Err(e) = progress.write_joblog(&path) {
+        eprintln!("swarm: could not write {}: {e}", path.display());
+    }
 }
 
 fn outcome(summary: &orchestrator::Summary) -> Outcome {

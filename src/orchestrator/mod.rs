@@ -2,6 +2,7 @@
 //! edits, timers, signals) to the pure scheduler and hands its actions to the executor.
 
 mod executor;
+mod joblog;
 mod jobs;
 pub mod lock;
 mod notify;

@@ -148,6 +148,36 @@ fn an_agent_that_exits_never_gets_a_paste_and_its_task_fails_after_retries() {
 }
 
 #[test]
+fn headless_progress_is_timestamped_and_ends_with_a_per_task_table_and_joblog() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n- [ ] Three\n");
+    let out = run_headless(&env, 2, "");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let deliveries: Vec<&str> = err.lines().filter(|l| l.contains("→ w")).collect();
+    assert_eq!(deliveries.len(), 3, "{err}");
+    assert!(
+        deliveries.iter().all(|l| l.starts_with("[00:")),
+        "timestamped: {err}"
+    );
+    assert!(
+        err.contains("TASK   WORKER  TRIES  TIME     RESULT"),
+        "{err}"
+    );
+    let joblog = env.read(".swarm/joblog.tsv");
+    let rows: Vec<Vec<&str>> = joblog.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows[0][..3], ["seq", "task", "worker"], "{joblog}");
+    assert_eq!(rows.len(), 4, "{joblog}");
+    let mut tasks: Vec<&str> = rows[1..].iter().map(|r| r[1]).collect();
+    tasks.sort();
+    assert_eq!(tasks, ["one", "three", "two"]);
+    assert!(
+        rows[1..].iter().all(|r| r[6] == "done" && r[5] == "1"),
+        "{joblog}"
+    );
+}
+
+#[test]
 fn status_json_reports_the_finished_run() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] One\n- [ ] Two\n");
