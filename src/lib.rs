@@ -21,6 +21,7 @@ pub mod scheduler;
 pub(crate) mod sentinel;
 pub(crate) mod sim;
 pub mod tmux;
+pub mod transcript;
 pub(crate) mod tui;
 pub(crate) mod waits;
 pub(crate) mod workspace;

@@ -171,9 +171,14 @@ fn known_worker(ws: &Workspace, id: WorkerId) -> anyhow::Result<()> {
 /// The task a person named: its id, a unique prefix of it, or its number in `swarm status`.
 fn task_id(args: &WorkspaceArgs, typed: &str) -> anyhow::Result<TaskId> {
     let (ws, _) = target(args)?;
+    Ok(find_task(&ws, typed)?.id)
+}
+
+/// The plan's task that `typed` names (see `task_id`).
+fn find_task(ws: &Workspace, typed: &str) -> anyhow::Result<crate::plan::Task> {
     let (_, tasks) = crate::plan::load(&ws.plan)?;
     match crate::plan::lookup::find(&tasks, typed) {
-        Ok(task) => Ok(task.id.clone()),
+        Ok(task) => Ok(task.clone()),
         Err(miss) => {
             let (message, hint) = miss.describe(typed);
             Err(BadInput::new(format!("{}: {message}", ws.plan.display()))

@@ -171,8 +171,15 @@ impl Mux for Tmux {
             // (docs/tmux-facts.md §7). The umask keeps what agents print, which can hold
             // secrets, to the user, as state.json is.
             let quoted = log.display().to_string().replace('\'', "'\\''");
-            let shell = format!("umask 077; exec cat >> '{quoted}'");
-            line = line.arg(escape_time_format(&shell));
+            // First the pane's size, which tmux fills in, in a marker terminals ignore:
+            // `swarm logs` replays the bytes at that size (src/transcript.rs).
+            let mark = crate::transcript::SIZE_MARK.replace('\x1b', "\\033");
+            let shell = format!(
+                "{}'#{{pane_width}}x#{{pane_height}}'{}",
+                escape_time_format(&format!("umask 077; printf '{mark}%s\\007' ")),
+                escape_time_format(&format!(" >> '{quoted}'; exec cat >> '{quoted}'")),
+            );
+            line = line.arg(shell);
         }
         self.run(&line)?;
         Ok(())

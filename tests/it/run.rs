@@ -178,6 +178,51 @@ fn headless_progress_is_timestamped_and_ends_with_a_per_task_table_and_joblog() 
 }
 
 #[test]
+fn logs_replays_a_sim_transcript_as_a_person_saw_it_after_the_prompt_sent() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] Write the docs {#docs}\n");
+    let out = run_headless(&env, 1, "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.swarm().args(["logs", "docs"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let (header, screen) = text
+        .split_once("\n── the pane, as it showed")
+        .unwrap_or_else(|| panic!("a header, then the pane: {text}"));
+    assert!(
+        header.starts_with("task:    docs (Write the docs)\nattempt: 1\n"),
+        "{header}"
+    );
+    let prompts = received_prompts(&env);
+    assert!(
+        header.contains(&format!("prompt, as sent:\n{}\n", prompts[0])),
+        "the prompt exactly as sent: {header}"
+    );
+    let lines: Vec<&str> = screen
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(lines.len() > 1, "more than one line: {screen}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim_start().starts_with("✓ created") && l.trim_end().ends_with("docs.done")),
+        "the sentinel's creation on its own line: {screen}"
+    );
+    // `--raw` is the bytes as recorded.
+    let raw = env
+        .swarm()
+        .args(["logs", "docs", "--raw"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        raw.stdout,
+        std::fs::read(env.path(".swarm/logs/docs.1.log")).unwrap()
+    );
+}
+
+#[test]
 fn status_json_reports_the_finished_run() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] One\n- [ ] Two\n");

@@ -120,7 +120,7 @@ fn the_plan_is_found_upward_from_a_subdirectory_as_git_finds_its_repository() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "the docs transcript\n");
+    assert!(stdout(&out).ends_with("\nthe docs transcript\n"));
     // A plan named by a path is taken as named.
     let out = env
         .swarm()
@@ -139,14 +139,31 @@ fn logs_prints_the_latest_transcript_without_escapes() {
     env.write(".swarm/logs/docs.2.log", TRANSCRIPT);
     let out = env.swarm().args(["logs", "docs"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "done: wrote docs\nsecond line\n");
+    // A header, then the screen as the cursor moves left it: the cleared row stays.
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("task:    docs (Write the docs)\nattempt: 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("This is attempt 2"),
+        "the prompt of attempt 2: {text}"
+    );
+    assert!(
+        text.ends_with("── the pane, as it showed ──\ndone: wrote docs\n\nsecond line\n"),
+        "{text}"
+    );
 
     let out = env
         .swarm()
         .args(["logs", "docs", "--attempt", "1"])
         .output()
         .unwrap();
-    assert_eq!(stdout(&out), "first attempt\n");
+    assert!(
+        stdout(&out).ends_with("showed ──\nfirst attempt\n"),
+        "{}",
+        stdout(&out)
+    );
 
     let out = env
         .swarm()
