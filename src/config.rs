@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
 
+pub use crate::tmux::TmuxConf;
+
 const WORKERS: RangeInclusive<i64> = 1..=256;
 const ATTEMPTS: RangeInclusive<i64> = 1..=100;
 /// One second to a week.
@@ -54,6 +56,12 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # (--agent-cmd). It applies to the profile chosen here, not to one chosen with --agent;
 # with no agent set anywhere, the command runs under the `generic` profile.
 # agent_cmd = "claude --dangerously-skip-permissions"
+
+# The tmux config swarm's own server reads first, so that your prefix, mouse and
+# copy-mode keys work there: by default yours (~/.tmux.conf or ~/.config/tmux/tmux.conf,
+# as tmux finds it); a file relative to this directory; or "none". swarm's own options
+# (remain-on-exit, base-index 0, ...) are applied after it.
+# tmux_conf = "none"
 
 # The prompt each agent gets: a minijinja template, inline or in a file relative to this
 # directory, not both. Variables: task, id, context, output, sentinel, attempt, plan.
@@ -142,6 +150,8 @@ pub struct Config {
     pub prompt_file: Option<Spanned<String>>,
     /// The tmux session name.
     pub session: Option<Spanned<String>>,
+    /// The tmux config swarm's server reads first: a path, or `none`.
+    pub tmux_conf: Option<Spanned<String>>,
     /// swarm's tmux server socket name.
     pub socket: Option<Spanned<String>>,
     /// Deliveries a task gets before it is failed.
@@ -353,6 +363,29 @@ impl Config {
             height.map_or(DEFAULT_HEIGHT, |n| n as u16),
             panes.map_or(DEFAULT_PANES, |n| n as usize),
         ))
+    }
+
+    /// `tmux_conf`: absent, the person's own tmux config, found as tmux finds it; `none`,
+    /// none; else a file, relative to the workspace, that must exist.
+    fn tmux_conf(&self, workspace: &Path) -> Result<TmuxConf, ConfigError> {
+        let Some(conf) = &self.tmux_conf else {
+            return Ok(TmuxConf::Default);
+        };
+        let text = conf.get_ref();
+        if text == "none" {
+            return Ok(TmuxConf::None);
+        }
+        let path = workspace.join(text);
+        if !path.is_file() {
+            return Err(self.invalid(
+                conf.span(),
+                format!(
+                    "tmux_conf = {text:?}: no such file\nhint: name a tmux config relative to \
+                     this directory, or write `none` to read none"
+                ),
+            ));
+        }
+        Ok(TmuxConf::File(path))
     }
 
     fn session(&self) -> Result<String, ConfigError> {
@@ -605,6 +638,8 @@ pub struct Settings {
     pub template: PromptTemplate,
     /// The tmux session name.
     pub session: String,
+    /// The tmux config swarm's server reads before swarm's own options.
+    pub tmux_conf: TmuxConf,
     /// The tmux socket name, if set; the caller derives the default from the workspace.
     pub socket: Option<String>,
     /// Columns of each tmux window.
@@ -721,6 +756,7 @@ pub fn resolve(
         workers,
         template: config.template(workspace)?,
         session: config.session()?,
+        tmux_conf: config.tmux_conf(workspace)?,
         profile,
         socket,
         width,

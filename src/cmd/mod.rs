@@ -96,7 +96,7 @@ fn target_with(
     };
     let settings = config::resolve(config::load(&ws.config_path())?, &overrides, &ws.root)?;
     let socket = ws.socket(settings.socket.as_deref());
-    let tmux = Tmux::new(&socket, &settings.session);
+    let tmux = Tmux::new(&socket, &settings.session).with_conf(settings.tmux_conf.clone());
     Ok((ws, tmux, settings))
 }
 

@@ -135,7 +135,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     // A bad journal is the user's to sort out before anything starts.
     crate::journal::Journal::check(&ws.journal_path(), &ws.plan)?;
     let open = tasks.iter().filter(|t| !t.checked).count();
-    let tmux = Tmux::new(&socket, &settings.session);
+    let tmux = Tmux::new(&socket, &settings.session).with_conf(settings.tmux_conf.clone());
     let limits = Limits {
         max_attempts: settings.max_attempts,
         task_timeout: settings.task_timeout,

@@ -49,8 +49,8 @@ impl Tmux {
         Ok(())
     }
 
-    /// Window 0, the orchestrator's: `start_session` makes it, and our server reads no
-    /// config that could move `base-index`.
+    /// Window 0, the orchestrator's: `start_session` makes it, with `base-index` 0
+    /// whatever the person's tmux config says.
     fn window0(&self) -> String {
         format!("{}:0", self.target())
     }
@@ -77,9 +77,17 @@ impl Tmux {
     ) -> Result<Spawned, TmuxError> {
         // Global options go before new-session so that they already hold for its pane:
         // remain-on-exit keeps even an instantly exiting program as a dead pane, and
-        // history-limit only applies to panes created after it is set.
+        // history-limit only applies to panes created after it is set. They come after the
+        // person's tmux config (`tmux_conf`), whatever it says: swarm addresses window 0
+        // and its pane by index, counts on dead panes staying, and a global
+        // `window-size manual` crashes tmux 3.3a (docs/tmux-facts.md).
         let global = [
             ("remain-on-exit", "on"),
+            ("base-index", "0"),
+            ("pane-base-index", "0"),
+            ("renumber-windows", "off"),
+            ("window-size", "latest"),
+            ("destroy-unattached", "off"),
             ("automatic-rename", "off"),
             ("allow-rename", "off"),
             ("history-limit", "5000"),

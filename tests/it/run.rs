@@ -223,6 +223,85 @@ fn logs_replays_a_sim_transcript_as_a_person_saw_it_after_the_prompt_sent() {
 }
 
 #[test]
+fn a_hostile_user_tmux_config_is_read_and_does_not_break_the_run() {
+    let env = TestEnv::new();
+    // The person's own config (HOME is the test's): their prefix and mouse, and options
+    // that would break a server that trusted them.
+    let conf = "set -g prefix C-a\nset -g mouse on\nset -g remain-on-exit off\n\
+                set -g base-index 1\nset -g pane-base-index 1\nset -g renumber-windows on\n";
+    std::fs::write(env.dir.path().join("home/.tmux.conf"), conf).unwrap();
+    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n- [ ] Three\n- [ ] Four\n");
+    let log = env.dir.path().join("sim.jsonl");
+    let agent_cmd = format!("swarm sim-agent --think-ms 50 --log {}", log.display());
+    let mut child = env
+        .swarm()
+        .args([
+            "run",
+            "--headless",
+            "--socket",
+            &env.socket,
+            "--workers",
+            "2",
+        ])
+        .args(["--agent", "sim", "--agent-cmd", &agent_cmd])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While it runs, the server has the person's keys and swarm's own needs.
+    let mut seen = None;
+    wait_until("the server up", Duration::from_secs(60), || {
+        seen = seen.take().or_else(|| {
+            let prefix = env.tmux(&["show-options", "-gv", "prefix"]);
+            let base = env.tmux(&["show-options", "-gv", "base-index"]);
+            (prefix.status.success() && base.status.success())
+                .then(|| (stdout(&prefix), stdout(&base)))
+        });
+        seen.is_some() || child.try_wait().unwrap().is_some()
+    });
+    let out = crate::common::finish(child, Duration::from_secs(120), "hostile config run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(env.read("PLAN.md").matches("- [x]").count(), 4);
+    let (prefix, base) = seen.expect("the server was seen while the run went on");
+    assert_eq!(prefix.trim(), "C-a", "the person's prefix");
+    assert_eq!(base.trim(), "0", "swarm's base-index, after the config");
+}
+
+#[test]
+fn a_tmux_conf_setting_names_the_config_and_none_reads_none() {
+    let env = TestEnv::new();
+    std::fs::write(
+        env.dir.path().join("home/.tmux.conf"),
+        "set -g prefix C-a\n",
+    )
+    .unwrap();
+    env.write("mine.conf", "set -g prefix C-s\n");
+    env.write("PLAN.md", "- [ ] One\n");
+    for (setting, prefix) in [
+        ("tmux_conf = 'mine.conf'\n", "C-s"),
+        ("tmux_conf = 'none'\n", "C-b"),
+    ] {
+        env.write("swarm.toml", setting);
+        let out = env
+            .swarm()
+            .args(["spawn", "--agent", "sim", "--socket", &env.socket])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let shown = env.tmux_ok(&["show-options", "-gv", "prefix"]);
+        assert_eq!(shown.trim(), prefix, "{setting}");
+        env.tmux_ok(&["kill-server"]);
+    }
+    env.write("swarm.toml", "tmux_conf = 'missing.conf'\n");
+    let out = env
+        .swarm()
+        .args(["spawn", "--agent", "sim", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("swarm.toml:1"), "{}", stderr(&out));
+}
+
+#[test]
 fn status_json_reports_the_finished_run() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] One\n- [ ] Two\n");
