@@ -122,6 +122,9 @@ pub struct StatusArgs {
     /// Keep redrawing until the swarm ends (what window 0 shows in headless runs).
     #[arg(long, hide = true)]
     pub watch: bool,
+    /// One line, `swarm 7/12 ✓ 1 ✗ · ETA 3m`: what tmux's status line shows.
+    #[arg(long, conflicts_with_all = ["json", "watch"])]
+    pub line: bool,
 }
 
 #[derive(Debug, Clone, Args)]

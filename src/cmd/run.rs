@@ -262,6 +262,9 @@ fn start_session(run: &Run, window0: &[String]) -> anyhow::Result<()> {
         &run.ws.root,
         &Default::default(),
     )?;
+    // The status line shows the progress, `swarm 7/12 ✓ 1 ✗ · ETA 3m`.
+    let line = super::self_argv(&["status", "--line"], &run.ws, &run.tmux);
+    run.tmux.show_in_status(&line)?;
     Ok(())
 }
 

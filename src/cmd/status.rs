@@ -12,8 +12,18 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
     if args.watch {
         return watch(&ws, &tmux);
     }
-    let running = tmux.server_alive();
     let snapshot = Snapshot::read(&ws.state_path())?;
+    if args.line {
+        // Read every few seconds by tmux's status line: no snapshot yet is no line yet.
+        if let Some(snapshot) = snapshot {
+            println!(
+                "{}",
+                snapshot.status_line(crate::orchestrator::snapshot::now())
+            );
+        }
+        return Ok(Outcome::Success);
+    }
+    let running = tmux.server_alive();
     if args.json {
         let value = serde_json::json!({
             "workspace": ws.root,

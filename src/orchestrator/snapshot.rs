@@ -221,6 +221,27 @@ impl Snapshot {
         self
     }
 
+    /// One line for tmux's status line: `swarm 7/12 ✓ 1 ✗ · ETA 3m`; the ETA at the pace
+    /// of the tasks this run finished (those with attempts), as of `now` (Unix seconds).
+    pub fn status_line(&self, now: f64) -> String {
+        let c = &self.counts;
+        let mut line = format!("swarm {}/{} ✓ {} ✗", c.done, c.total, c.failed);
+        let done_here = self
+            .tasks
+            .iter()
+            .filter(|t| t.state == "done" && t.attempts > 0)
+            .count();
+        let elapsed = std::time::Duration::from_secs_f64((now - self.started).max(0.0));
+        if self.finished {
+            line.push_str(" · finished");
+        } else if self.paused {
+            line.push_str(" · paused");
+        } else if let Some(eta) = super::progress::eta(elapsed, done_here, c.pending + c.running) {
+            line.push_str(&format!(" · ETA {}", super::progress::short(eta)));
+        }
+        line
+    }
+
     /// A plain-text table for people; `running`: the run's tmux server is alive (without
     /// it, the workers are shown gone).
     pub fn render(&self, running: bool) -> String {
@@ -301,5 +322,60 @@ impl Snapshot {
             out.push('\n');
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(done: usize, total: usize, failed: usize) -> Snapshot {
+        let task = |n: usize, state: &str, attempts| TaskRow {
+            id: format!("t{n}"),
+            text: String::new(),
+            state: state.into(),
+            reason: None,
+            worker: None,
+            attempts,
+            started: None,
+            edited_after_dispatch: false,
+        };
+        let mut tasks: Vec<TaskRow> = (0..done).map(|n| task(n, "done", 1)).collect();
+        tasks.extend((done..done + failed).map(|n| task(n, "failed", 3)));
+        tasks.extend((done + failed..total).map(|n| task(n, "pending", 0)));
+        Snapshot {
+            schema: SCHEMA,
+            plan: "PLAN.md".into(),
+            socket: "s".into(),
+            session: "swarm".into(),
+            pid: 1,
+            started: 1000.0,
+            updated: 1000.0,
+            finished: false,
+            paused: false,
+            counts: Counts {
+                total,
+                done,
+                running: 0,
+                pending: total - done - failed,
+                failed,
+                skipped: 0,
+            },
+            tasks,
+            workers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_status_line_counts_and_estimates() {
+        // 7 done in 7 minutes, 4 open: 4 minutes to go.
+        assert_eq!(
+            snapshot(7, 12, 1).status_line(1000.0 + 420.0),
+            "swarm 7/12 ✓ 1 ✗ · ETA 4m"
+        );
+        assert_eq!(snapshot(0, 3, 0).status_line(1010.0), "swarm 0/3 ✓ 0 ✗");
+        let mut done = snapshot(3, 3, 0);
+        done.finished = true;
+        assert_eq!(done.status_line(2000.0), "swarm 3/3 ✓ 0 ✗ · finished");
     }
 }

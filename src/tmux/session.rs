@@ -125,6 +125,23 @@ impl Tmux {
         parse_spawned(&self.run(&line)?)
     }
 
+    /// Puts what `argv` prints (one line) at the right of tmux's status line, refreshed
+    /// every 2 seconds: the run's progress.
+    pub fn show_in_status(&self, argv: &[String]) -> Result<(), TmuxError> {
+        // `#()` runs a shell command; the status line is a format that tmux also runs
+        // through strftime, so `#` and `%` of the paths are escaped.
+        let shell = escape_time_format(&shell_words::join(argv));
+        let line = Argv::new("set-option")
+            .args(["-g", "status-right"])
+            .arg(format!(" #({shell}) "))
+            .then("set-option")
+            .args(["-g", "status-right-length", "80"])
+            .then("set-option")
+            .args(["-g", "status-interval", "2"]);
+        self.run(&line)?;
+        Ok(())
+    }
+
     /// Whether our session exists; a server that is not running has no sessions.
     pub fn has_session(&self) -> Result<bool, TmuxError> {
         match self.run(&Argv::new("has-session").args(["-t", &self.target()])) {

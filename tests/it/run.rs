@@ -435,6 +435,16 @@ fn stop_ends_a_headless_run_clearly_and_leaves_an_honest_status() {
             .is_some_and(|v| v["counts"]["running"] == 2)
     });
 
+    // tmux's status line shows the progress.
+    let right = env.tmux_ok(&["show-options", "-gv", "status-right"]);
+    assert!(right.contains("status --line"), "{right}");
+    let out = env
+        .swarm()
+        .args(["status", "--line", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "swarm 0/3 ✓ 0 ✗\n");
+
     // A worker the swarm does not have is bad input, and names the ones it has.
     let out = env
         .swarm()
