@@ -11,26 +11,29 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
 /// Width of the progress bar in the header.
 const BAR: usize = 24;
+/// Below this width the header leaves the bar out, so that the counts and the ETA fit.
+const BAR_FROM: u16 = 100;
 
 impl Dashboard {
     /// Draws the whole dashboard into `frame`.
     pub fn render(&self, frame: &mut Frame) {
-        let workers = self.workers().len().clamp(1, 8) as u16;
+        let area = frame.area();
+        let (workers, events) = sections(area.height, self.workers().len());
         let [header, tasks, workers, events, detail, footer] = Layout::vertical([
             Constraint::Length(2),
-            Constraint::Min(4),
-            Constraint::Length(workers + 2),
-            Constraint::Length(7),
+            Constraint::Min(3),
+            Constraint::Length(workers),
+            Constraint::Length(events),
             Constraint::Length(1),
             Constraint::Length(1),
         ])
-        .areas(frame.area());
-        frame.render_widget(Paragraph::new(self.header()), header);
+        .areas(area);
+        frame.render_widget(Paragraph::new(self.header(header.width)), header);
         self.render_tasks(frame, tasks);
         self.render_workers(frame, workers);
         self.render_events(frame, events);
         frame.render_widget(Paragraph::new(self.detail()), detail);
-        frame.render_widget(Paragraph::new(self.footer()), footer);
+        frame.render_widget(Paragraph::new(self.footer(footer.width)), footer);
     }
 
     /// `style` in color, or plain when `NO_COLOR` is set.
@@ -42,7 +45,7 @@ impl Dashboard {
         }
     }
 
-    fn header(&self) -> Vec<Line<'static>> {
+    fn header(&self, width: u16) -> Vec<Line<'static>> {
         let Some(s) = &self.snapshot else {
             let what = self
                 .error
@@ -78,10 +81,17 @@ impl Dashboard {
             c.done as f64 / c.total as f64
         };
         let filled = (ratio * BAR as f64).round() as usize;
+        let bar = width >= BAR_FROM;
         let mut second = vec![
-            Span::raw(" "),
-            Span::styled("█".repeat(filled), self.paint(Color::Green)),
-            Span::styled("░".repeat(BAR - filled), self.paint(Color::DarkGray)),
+            Span::raw(if bar { " " } else { "" }),
+            Span::styled(
+                "█".repeat(filled * usize::from(bar)),
+                self.paint(Color::Green),
+            ),
+            Span::styled(
+                "░".repeat((BAR - filled) * usize::from(bar)),
+                self.paint(Color::DarkGray),
+            ),
             Span::raw(format!(
                 " {}/{} done · {} running · {} pending",
                 c.done, c.total, c.running, c.pending
@@ -237,7 +247,7 @@ impl Dashboard {
         Line::styled(format!(" {}", text.unwrap_or_default()), dim())
     }
 
-    fn footer(&self) -> Line<'static> {
+    fn footer(&self, width: u16) -> Line<'static> {
         if self.confirm_quit {
             return Line::styled(
                 " quit: leave the workers running or stop them? [l/s/esc]",
@@ -248,14 +258,35 @@ impl Dashboard {
             (Focus::Workers, Some(w)) => format!("w{}", w.id),
             _ => "all".to_string(),
         };
-        Line::styled(
+        // As much as the width holds, and `q quit` always.
+        let keys = [
             format!(
                 " ↑↓ select · Tab switch list · Enter go to pane · p/r pause/resume {who} · \
                  R retry · s skip · q quit"
             ),
-            dim(),
-        )
+            format!(" ↑↓ Tab · Enter pane · p/r pause/resume {who} · R retry · s skip · q quit"),
+            " ↑↓ Tab Enter p r R s · q quit".to_string(),
+        ];
+        let fits = |k: &&String| k.chars().count() <= usize::from(width);
+        let text = keys.iter().find(fits).unwrap_or(&keys[2]).clone();
+        Line::styled(text, dim())
     }
+}
+
+/// Rows for the workers and the recent events at `height` rows: all the workers (up to 8)
+/// and 7 event lines when there is room, fewer events, then fewer workers, when not; the
+/// tasks keep at least 3 rows, the header, detail and key bar theirs.
+fn sections(height: u16, workers: usize) -> (u16, u16) {
+    const FIXED: u16 = 2 + 3 + 1 + 1;
+    let room = height.saturating_sub(FIXED);
+    // A title line and a column header above the workers.
+    let workers = (workers.clamp(1, 8) as u16 + 2).min(room);
+    let events = match room - workers {
+        free if free >= 12 => 7,
+        free if free >= 6 => 3,
+        _ => 0,
+    };
+    (workers, events)
 }
 
 fn dim() -> Style {

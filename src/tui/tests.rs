@@ -120,6 +120,34 @@ fn draws_tasks_workers_progress_and_eta() {
     insta::assert_snapshot!(screen(&plain(Some(mid_run()))));
 }
 
+fn screen_at(dashboard: &Dashboard, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| dashboard.render(frame)).unwrap();
+    terminal.backend().to_string()
+}
+
+/// From a laptop's 80x24 up, every section has a place and the key bar is whole.
+#[test]
+fn fits_terminals_from_80x24_up() {
+    let mut dashboard = plain(Some(mid_run()));
+    dashboard.update(Some(mid_run()), true, NOW);
+    for (width, height) in [(80, 24), (120, 35), (200, 50)] {
+        let screen = screen_at(&dashboard, width, height);
+        let last = screen.lines().last().unwrap_or_default().to_string();
+        assert!(
+            last.contains("q quit"),
+            "{width}x{height}: the key bar is whole: {last}"
+        );
+        assert!(screen.contains("Workers"), "{width}x{height}: {screen}");
+        insta::assert_snapshot!(format!("dashboard_{width}x{height}"), screen);
+    }
+    for (width, height) in [(300, 80), (60, 16)] {
+        let screen = screen_at(&dashboard, width, height);
+        let last = screen.lines().last().unwrap_or_default().to_string();
+        assert!(last.contains("q quit"), "{width}x{height}: {last}");
+    }
+}
+
 #[test]
 fn says_it_waits_before_the_first_snapshot() {
     let screen = screen(&plain(None));
