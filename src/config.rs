@@ -96,7 +96,8 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # on_done = ["notify-send", "swarm: a task is done"]
 # on_fail = "notify-send 'swarm: a task failed'"
 
-# The size of each tmux window, and how many agents share one workers window (4 to 8).
+# The size of each tmux window while nobody is attached (an attached terminal's size
+# while someone is), and how many agents share one workers window (4 to 8).
 # [window]
 # width = 200
 # height = 50

@@ -37,32 +37,13 @@ impl Mux for Tmux {
         match &spec.window {
             None => {
                 let session = format!("{}:", self.target());
+                // The session's size while nobody is attached, the attached person's
+                // terminal's when someone is (`window-size latest`, as start_session says).
                 let new_window = Argv::new("new-window")
                     .args(["-d", "-t", &session, "-n"])
                     .literal(&spec.window_name);
-                let line = with_program(new_window).then("display-message").args([
-                    "-p",
-                    "-t",
-                    &session,
-                    "#{default-size}",
-                ]);
-                let out = self.run(&line)?;
-                let (pane, size) = out.split_once('\n').unwrap_or((&out, ""));
-                let spawned = parse_spawned(pane)?;
-                // Per window, as in start_session: a global `window-size manual` crashes
-                // 3.3a. A window made while a person is attached takes their terminal's
-                // size (measured), so it gets the session's size back.
-                let mut after = set_worker(&spawned.pane)
-                    .then("set-option")
-                    .args(["-w", "-t", &spawned.window])
-                    .args(["window-size", "manual"]);
-                if let Some((width, height)) = size.trim().split_once('x') {
-                    after = after
-                        .then("resize-window")
-                        .args(["-t", &spawned.window])
-                        .args(["-x", width, "-y", height]);
-                }
-                self.run(&after)?;
+                let spawned = parse_spawned(&self.run(&with_program(new_window))?)?;
+                self.run(&set_worker(&spawned.pane))?;
                 Ok(spawned)
             }
             Some(window) => {

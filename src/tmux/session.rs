@@ -115,13 +115,12 @@ impl Tmux {
             cwd,
             env,
             argv,
-        )
-        // Per window only: a global `window-size manual` makes every later new-window
-        // segfault tmux 3.3a while no client is attached (measured; NULL window in
-        // clients_calculate_size). A fixed size stops an attaching human from resizing agents.
-        .then("set-option")
-        .args(["-w", "-t", &format!("{}:", self.target())])
-        .args(["window-size", "manual"]);
+        );
+        // `-x -y` is the size while nobody is attached (the session's `default-size`, which
+        // later windows take too). Under `window-size latest` the windows follow a person's
+        // terminal once they attach, so that all of the dashboard and the grid is on their
+        // screen. (A global `window-size manual` would also segfault tmux 3.3a at the next
+        // new-window while no client is attached: docs/tmux-facts.md.)
         parse_spawned(&self.run(&line)?)
     }
 

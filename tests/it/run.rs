@@ -301,6 +301,97 @@ fn a_tmux_conf_setting_names_the_config_and_none_reads_none() {
     assert!(stderr(&out).contains("swarm.toml:1"), "{}", stderr(&out));
 }
 
+/// `swarm run` in a terminal of `width`x`height` (a pane of a second private server):
+/// the windows follow that terminal, and the dashboard's key bar and the grid are on it.
+fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n- [ ] Three\n");
+    let outer = format!("{}-outer", env.socket);
+    let outer_tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &outer, "-f", "/dev/null"])
+            .args(args)
+            .env("TMUX_TMPDIR", env.dir.path().join("tmux"))
+            .env("HOME", env.dir.path().join("home"))
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    };
+    let (w, h) = (width.to_string(), height.to_string());
+    let ws = env.ws().display().to_string();
+    let agent = "swarm sim-agent --think-ms 60000";
+    let run = [
+        "new-session",
+        "-d",
+        "-x",
+        &w,
+        "-y",
+        &h,
+        "-c",
+        &ws,
+        "--",
+        swarm_bin(),
+        "run",
+        "--socket",
+        &env.socket,
+        "--workers",
+        "2",
+        "--agent",
+        "sim",
+        "--agent-cmd",
+        agent,
+    ];
+    let out = outer_tmux(&run);
+    assert!(out.status.success(), "{}", stderr(&out));
+    struct KillOuter<F: Fn(&[&str]) -> std::process::Output>(F);
+    impl<F: Fn(&[&str]) -> std::process::Output> Drop for KillOuter<F> {
+        fn drop(&mut self) {
+            (self.0)(&["kill-server"]);
+        }
+    }
+    let outer_tmux = KillOuter(outer_tmux);
+    let capture = || stdout(&(outer_tmux.0)(&["capture-pane", "-p"]));
+    let mut screen = String::new();
+    wait_until(
+        "the dashboard with both workers busy",
+        Duration::from_secs(60),
+        || {
+            screen = capture();
+            screen.contains("q quit") && screen.matches("busy").count() >= 2
+        },
+    );
+    // The key bar is the dashboard's last line, right above tmux's status line.
+    let lines: Vec<&str> = screen.trim_end().lines().collect();
+    assert_eq!(lines.len(), usize::from(height), "{screen}");
+    assert!(lines[lines.len() - 2].contains("q quit"), "{screen}");
+    assert!(
+        lines[lines.len() - 1].contains("orchestrator"),
+        "the status line: {screen}"
+    );
+    // Every window follows the terminal (less tmux's status line).
+    let sizes = env.tmux_ok(&["list-windows", "-F", "#{window_width}x#{window_height}"]);
+    let want = format!("{width}x{}", height - 1);
+    assert!(sizes.lines().all(|s| s == want), "{sizes} (want {want})");
+    // The grid, in window 1: both agents' screens, readable.
+    env.tmux_ok(&["select-window", "-t", "=swarm:1"]);
+    wait_until("the grid on the terminal", Duration::from_secs(30), || {
+        screen = capture();
+        screen.matches("simulating").count() >= 2
+    });
+    assert!(screen.contains(" w0") && screen.contains(" w1"), "{screen}");
+    let _ = env.swarm().args(["stop", "--socket", &env.socket]).output();
+}
+
+#[test]
+fn an_attached_100x30_terminal_sees_the_key_bar_and_the_grid() {
+    attached_terminal_sees_the_key_bar_and_the_grid(100, 30);
+}
+
+#[test]
+fn an_attached_200x50_terminal_sees_the_key_bar_and_the_grid() {
+    attached_terminal_sees_the_key_bar_and_the_grid(200, 50);
+}
+
 #[test]
 fn status_json_reports_the_finished_run() {
     let env = TestEnv::new();
