@@ -210,7 +210,7 @@ fn drive_with_dashboard(run: Run) -> anyhow::Result<Outcome> {
         }
         (summary, progress)
     });
-    match crate::tui::run(&ws, &tmux) {
+    match crate::tui::run(&ws, &tmux, crate::tui::Place::InSession) {
         Ok(crate::tui::Quit::StopWorkers) => {
             // The orchestrator sees its server go, and ends the process.
             tmux.kill_server()?;

@@ -41,14 +41,24 @@ pub enum UiAction {
     Quit(Quit),
 }
 
+/// Where the dashboard runs, which decides what Enter does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// In swarm's own tmux session (window 0): Enter switches the session's window.
+    InSession,
+    /// On a terminal of its own: Enter attaches this terminal to swarm's session, on the
+    /// pane, until the person detaches and comes back.
+    Outside,
+}
+
 /// Runs the dashboard on this terminal until the person quits, and says how they quit.
 ///
 /// It ends by itself when the swarm's tmux server is gone.
-pub fn run(ws: &Workspace, tmux: &Tmux) -> anyhow::Result<Quit> {
+pub fn run(ws: &Workspace, tmux: &Tmux, place: Place) -> anyhow::Result<Quit> {
     // `init` switches to the alternate screen and raw mode, and restores the terminal on
     // a panic too.
     let mut terminal = ratatui::try_init()?;
-    let result = event_loop(&mut terminal, ws, tmux);
+    let result = event_loop(&mut terminal, ws, tmux, place);
     ratatui::restore();
     result
 }
@@ -57,6 +67,7 @@ fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     ws: &Workspace,
     tmux: &Tmux,
+    place: Place,
 ) -> anyhow::Result<Quit> {
     let mut dashboard = Dashboard::new(crate::color_enabled());
     let mut next_read = Instant::now();
@@ -86,6 +97,15 @@ fn event_loop(
             Some(UiAction::Jump(pane)) => {
                 if let Err(err) = tmux.jump_to(&pane) {
                     dashboard.flash(format!("cannot show {pane}: {err}"));
+                } else if place == Place::Outside {
+                    // This terminal shows the pane until the person detaches.
+                    ratatui::restore();
+                    let attached = tmux.attach();
+                    *terminal = ratatui::try_init()?;
+                    dashboard.flash(match attached {
+                        Ok(_) => format!("back from {pane}"),
+                        Err(err) => format!("cannot attach to swarm's session: {err}"),
+                    });
                 }
             }
             Some(UiAction::Send(command)) => {

@@ -393,6 +393,78 @@ fn an_attached_200x50_terminal_sees_the_key_bar_and_the_grid() {
 }
 
 #[test]
+fn enter_in_a_standalone_dashboard_shows_the_pane_and_detaching_comes_back() {
+    use crate::common::sim_run;
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n");
+    let child = sim_run(&env, 2, "--think-ms 60000", &[]);
+    let state = env.path(".swarm/state.json");
+    wait_until("both workers busy", Duration::from_secs(60), || {
+        std::fs::read(&state)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["counts"]["running"] == 2)
+    });
+    // `swarm dashboard` in a terminal of its own, outside swarm's session.
+    let outer = format!("{}-outer", env.socket);
+    let outer_tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &outer, "-f", "/dev/null"])
+            .args(args)
+            .env("TMUX_TMPDIR", env.dir.path().join("tmux"))
+            .env("HOME", env.dir.path().join("home"))
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    };
+    struct KillOuter<F: Fn(&[&str]) -> std::process::Output>(F);
+    impl<F: Fn(&[&str]) -> std::process::Output> Drop for KillOuter<F> {
+        fn drop(&mut self) {
+            (self.0)(&["kill-server"]);
+        }
+    }
+    let guard = KillOuter(outer_tmux);
+    let outer_tmux = |args: &[&str]| (guard.0)(args);
+    let ws = env.ws().display().to_string();
+    let dashboard = [
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "35",
+        "-c",
+        &ws,
+        "--",
+        swarm_bin(),
+        "dashboard",
+        "--socket",
+        &env.socket,
+    ];
+    assert!(outer_tmux(&dashboard).status.success());
+    let capture = || stdout(&outer_tmux(&["capture-pane", "-p"]));
+    let mut screen = String::new();
+    wait_until("the dashboard", Duration::from_secs(30), || {
+        screen = capture();
+        screen.contains("q quit") && screen.matches("busy").count() >= 2
+    });
+    // Enter on the first task: its worker's pane, in swarm's session, on this terminal.
+    outer_tmux(&["send-keys", "Enter"]);
+    wait_until("the worker's pane", Duration::from_secs(30), || {
+        screen = capture();
+        screen.contains("simulating") && screen.contains("workers-1")
+    });
+    // Detaching (swarm's server has no config here: C-b d) comes back to the dashboard.
+    outer_tmux(&["send-keys", "C-b", "d"]);
+    wait_until("the dashboard again", Duration::from_secs(30), || {
+        screen = capture();
+        screen.contains("q quit") && !screen.contains("workers-1")
+    });
+    let _ = env.swarm().args(["stop", "--socket", &env.socket]).output();
+    let _ = crate::common::finish(child, Duration::from_secs(60), "stopped run");
+}
+
+#[test]
 fn status_json_reports_the_finished_run() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] One\n- [ ] Two\n");
