@@ -78,6 +78,7 @@ fn event_loop(
                 return Ok(Quit::LeaveRunning);
             }
             refresh(&mut dashboard, ws);
+            preview(&mut dashboard, tmux);
             next_read = Instant::now() + REFRESH;
         }
         terminal.draw(|frame| dashboard.render(frame))?;
@@ -117,6 +118,15 @@ fn event_loop(
             }
         }
     }
+}
+
+/// Captures the focused worker's screen for the preview; a pane that is gone shows none.
+fn preview(dashboard: &mut Dashboard, tmux: &Tmux) {
+    use crate::tmux::Mux;
+    let screen = dashboard
+        .preview_target()
+        .and_then(|(worker, pane)| Some((worker, tmux.capture(&pane).ok()?)));
+    dashboard.set_preview(screen.as_ref().map(|(w, text)| (*w, text.as_str())));
 }
 
 fn refresh(dashboard: &mut Dashboard, ws: &Workspace) {

@@ -11,6 +11,8 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
 /// Width of the progress bar in the header.
 const BAR: usize = 24;
+/// From this width on, the focused worker's screen shows beside the lists.
+const PREVIEW_FROM: u16 = 150;
 /// Below this width the header leaves the bar out, so that the counts and the ETA fit.
 const BAR_FROM: u16 = 100;
 
@@ -18,22 +20,66 @@ impl Dashboard {
     /// Draws the whole dashboard into `frame`.
     pub fn render(&self, frame: &mut Frame) {
         let area = frame.area();
-        let (workers, events) = sections(area.height, self.workers().len());
-        let [header, tasks, workers, events, detail, footer] = Layout::vertical([
+        let [header, body, detail, footer] = Layout::vertical([
             Constraint::Length(2),
             Constraint::Min(3),
-            Constraint::Length(workers),
-            Constraint::Length(events),
             Constraint::Length(1),
             Constraint::Length(1),
         ])
         .areas(area);
+        // A wide terminal shows the focused worker's screen beside the lists.
+        let preview_width = if area.width >= PREVIEW_FROM {
+            area.width * 9 / 20
+        } else {
+            0
+        };
+        let [lists, preview] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(preview_width)])
+                .areas(body);
+        let (workers, events) = sections(area.height, self.workers().len());
+        let [tasks, workers, events] = Layout::vertical([
+            Constraint::Min(3),
+            Constraint::Length(workers),
+            Constraint::Length(events),
+        ])
+        .areas(lists);
         frame.render_widget(Paragraph::new(self.header(header.width)), header);
         self.render_tasks(frame, tasks);
         self.render_workers(frame, workers);
         self.render_events(frame, events);
+        if preview_width > 0 {
+            self.render_preview(frame, preview);
+        }
         frame.render_widget(Paragraph::new(self.detail()), detail);
         frame.render_widget(Paragraph::new(self.footer(footer.width)), footer);
+    }
+
+    /// The focused worker's screen: its last lines that fit, blank tail dropped.
+    fn render_preview(&self, frame: &mut Frame, area: Rect) {
+        let (title, lines) = match &self.preview {
+            Some(p) => {
+                let end = p
+                    .lines
+                    .iter()
+                    .rposition(|l| !l.is_empty())
+                    .map_or(0, |i| i + 1);
+                let room = usize::from(area.height.saturating_sub(1));
+                let start = end.saturating_sub(room);
+                let lines: Vec<Line> = p.lines[start..end]
+                    .iter()
+                    .map(|l| Line::raw(l.clone()))
+                    .collect();
+                (format!("w{}'s screen", p.worker), lines)
+            }
+            None => (
+                "Preview".to_string(),
+                vec![Line::styled(" select a worker, or a running task", dim())],
+            ),
+        };
+        let block = self
+            .block(&title, None)
+            .borders(Borders::TOP | Borders::LEFT);
+        frame.render_widget(Paragraph::new(lines).block(block), area);
     }
 
     /// `style` in color, or plain when `NO_COLOR` is set.
