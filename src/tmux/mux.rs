@@ -47,8 +47,11 @@ impl Mux for Tmux {
                 Ok(spawned)
             }
             Some(window) => {
-                // split-window halves the active pane; re-tiling keeps every agent usable.
-                let line = with_program(Argv::new("split-window").args(["-d", "-t", window]))
+                // Splitting the last pane in the grid puts the new one last in the window's
+                // list, so that the tiled grid reads in spawn order (w0 w1 / w2 w3); the
+                // active pane would put it second. Re-tiling keeps every agent usable.
+                let last = format!("{window}.{{bottom-right}}");
+                let line = with_program(Argv::new("split-window").args(["-d", "-t", &last]))
                     .then("select-layout")
                     .args(["-t", window, "tiled"]);
                 let spawned = parse_spawned(&self.run(&line)?)?;

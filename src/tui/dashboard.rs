@@ -52,6 +52,8 @@ pub struct Dashboard {
     pub(super) color: bool,
     /// The screen of the worker that Enter would show.
     pub(super) preview: Option<Preview>,
+    /// Each pane's place in tmux, `window.pane` (`1.2`), by pane id.
+    pub(super) places: HashMap<String, String>,
 }
 
 impl Dashboard {
@@ -71,6 +73,7 @@ impl Dashboard {
             flash: None,
             color,
             preview: None,
+            places: HashMap::new(),
         }
     }
 
@@ -192,6 +195,11 @@ impl Dashboard {
                 on.and_then(|id| self.workers().iter().find(|w| w.id == id))
             }
         }
+    }
+
+    /// Takes where each pane sits (`%3` → `1.2`), to name the workers' places.
+    pub fn set_places(&mut self, places: HashMap<PaneId, String>) {
+        self.places = places.into_iter().map(|(p, at)| (p.0, at)).collect();
     }
 
     /// Whose screen the preview shows, and its pane: the worker Enter would show.

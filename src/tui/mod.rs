@@ -79,6 +79,9 @@ fn event_loop(
             }
             refresh(&mut dashboard, ws);
             preview(&mut dashboard, tmux);
+            if let Ok(places) = tmux.places() {
+                dashboard.set_places(places);
+            }
             next_read = Instant::now() + REFRESH;
         }
         terminal.draw(|frame| dashboard.render(frame))?;

@@ -223,7 +223,10 @@ impl Dashboard {
             };
             Row::new([
                 Cell::from(format!("w{}", w.id)),
-                Cell::from(w.pane.clone().unwrap_or_default()),
+                // Its place in tmux (window.pane), else its pane id.
+                Cell::from(w.pane.as_ref().map_or_else(String::new, |p| {
+                    self.places.get(p).cloned().unwrap_or_else(|| p.clone())
+                })),
                 Cell::from(Span::styled(label, self.paint(color))),
                 Cell::from(doing),
             ])
@@ -288,7 +291,10 @@ impl Dashboard {
         }
         let text = match self.focus {
             Focus::Tasks => self.tasks().get(self.task_sel).map(task_detail),
-            Focus::Workers => self.workers().get(self.worker_sel).map(worker_detail),
+            Focus::Workers => self
+                .workers()
+                .get(self.worker_sel)
+                .map(|w| worker_detail(w, &self.places)),
         };
         Line::styled(format!(" {}", text.unwrap_or_default()), dim())
     }
@@ -381,13 +387,17 @@ fn task_detail(t: &TaskRow) -> String {
     text
 }
 
-fn worker_detail(w: &WorkerRow) -> String {
+fn worker_detail(w: &WorkerRow, places: &std::collections::HashMap<String, String>) -> String {
     let mut text = format!("w{} · {}", w.id, w.state);
     if w.restarts > 0 {
         text.push_str(&format!(" · restarted {}×", w.restarts));
     }
     if let Some(pane) = &w.pane {
-        text.push_str(&format!(" · pane {pane} · Enter to go there"));
+        let place = match places.get(pane).and_then(|p| p.split_once('.')) {
+            Some((window, index)) => format!("window {window}, pane {index} ({pane})"),
+            None => format!("pane {pane}"),
+        };
+        text.push_str(&format!(" · {place} · Enter to go there"));
     }
     text
 }

@@ -139,6 +139,20 @@ fn the_preview_follows_the_focus() {
     let screen = screen_at(&dashboard, 200, 30);
     assert!(screen.contains("w1's screen"), "{screen}");
     assert!(screen.contains("✻ Working… (esc to interrupt)"), "{screen}");
+    // Workers are named by their place in tmux, window.pane.
+    let places = [("%3", "1.0"), ("%4", "1.1")];
+    dashboard.set_places(
+        places
+            .iter()
+            .map(|(p, at)| (PaneId(p.to_string()), at.to_string()))
+            .collect(),
+    );
+    let screen = screen_at(&dashboard, 200, 30);
+    assert!(screen.contains("›w1   1.1   busy"), "{screen}");
+    assert!(
+        screen.contains("w1 · busy · window 1, pane 1 (%4)"),
+        "{screen}"
+    );
     // Too narrow for it: the lists keep the width.
     let screen = screen_at(&dashboard, 120, 30);
     assert!(!screen.contains("w1's screen"), "{screen}");

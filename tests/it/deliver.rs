@@ -85,6 +85,10 @@ fn spawned_panes_tile_one_window() {
         ids.push(split.pane);
     }
     assert!(ids.iter().all(|id| id.0.starts_with('%')));
+    // The grid reads in spawn order, left to right and top to bottom.
+    let order = env.tmux_ok(&["list-panes", "-t", &workers.window, "-F", "#{pane_id}"]);
+    let want: Vec<&str> = ids.iter().map(|id| id.0.as_str()).collect();
+    assert_eq!(order.lines().collect::<Vec<_>>(), want);
     let sizes = env.tmux_ok(&[
         "list-panes",
         "-t",
