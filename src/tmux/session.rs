@@ -27,6 +27,14 @@ const MONOCHROME: [(&str, &str); 7] = [
     ("clock-mode-colour", "default"),
 ];
 
+/// What a person who attaches is told for a few seconds: the keys, with their own prefix,
+/// and, when their terminal is itself a tmux (nested), that the prefix goes to the outer
+/// one first. A control client (a program) is told nothing.
+const ATTACH_HINT: &str = "if-shell -F '#{client_control_mode}' '' { display-message -d 8000 \
+    'swarm · #{prefix} d: detach · #{prefix} n/p: next/previous window · #{prefix} 0: \
+    overview#{?#{||:#{m:screen*,#{client_termname}},#{m:tmux*,#{client_termname}}}, · \
+    nested tmux: #{prefix} #{prefix},}' }";
+
 impl Tmux {
     /// Restarts window 0's program in place (the orchestrator, after it died), with `env`
     /// added to its environment.
@@ -115,7 +123,9 @@ impl Tmux {
             cwd,
             env,
             argv,
-        );
+        )
+        .then("set-hook")
+        .args(["-g", "client-attached", ATTACH_HINT]);
         // `-x -y` is the size while nobody is attached (the session's `default-size`, which
         // later windows take too). Under `window-size latest` the windows follow a person's
         // terminal once they attach, so that all of the dashboard and the grid is on their

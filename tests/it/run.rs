@@ -352,12 +352,26 @@ fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
     let outer_tmux = KillOuter(outer_tmux);
     let capture = || stdout(&(outer_tmux.0)(&["capture-pane", "-p"]));
     let mut screen = String::new();
+    // The person is told the keys, with their prefix, and that they are nested.
+    wait_until("the keys on attaching", Duration::from_secs(60), || {
+        screen = capture();
+        screen.contains("swarm · C-b d: detach") && screen.contains("nested tmux: C-b C-b")
+    });
+    // Then the dashboard, with tmux's status line back under it.
     wait_until(
         "the dashboard with both workers busy",
         Duration::from_secs(60),
         || {
             screen = capture();
-            screen.contains("q quit") && screen.matches("busy").count() >= 2
+            let last = screen
+                .trim_end()
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .to_string();
+            screen.contains("q quit")
+                && screen.matches("busy").count() >= 2
+                && last.contains("orchestrator")
         },
     );
     // The key bar is the dashboard's last line, right above tmux's status line.
