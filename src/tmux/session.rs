@@ -35,6 +35,30 @@ const ATTACH_HINT: &str = "if-shell -F '#{client_control_mode}' '' { display-mes
     overview#{?#{||:#{m:screen*,#{client_termname}},#{m:tmux*,#{client_termname}}}, · \
     nested tmux: #{prefix} #{prefix},}' }";
 
+/// When a person attaches, every window drops the fixed size `restore` gave it and follows
+/// their terminal again (`window-size latest`). The scripts print nothing and succeed:
+/// `run-shell` would show output, or a failure, in a pane's view mode, where it would
+/// look like a person holding that pane. Formats in `run-shell` are expanded when the
+/// hook fires: `#{socket_path}` names this server, `##{` is left for the inner tmux.
+const FOLLOW: &str = "if-shell -F '#{client_control_mode}' '' { run-shell -b '{ t() { tmux \
+    -S \"#{socket_path}\" \"$@\"; }; for w in $(t list-windows -a -F \"##{window_id}\"); do \
+    t set-option -uw -t \"$w\" window-size; done; } >/dev/null 2>&1; true' }";
+
+/// When the last person detaches, every window gets back the session's fixed size
+/// (`resize-window` makes it the window's own, `manual`), so agents keep a full-size
+/// screen while nobody watches. Control clients (programs) do not count; nor does the
+/// client that detaches, should it still be listed. (No `client_control_mode` guard as in
+/// FOLLOW: in this hook tmux may resolve the client to another one, the orchestrator's.)
+fn restore(width: u16, height: u16) -> String {
+    format!(
+        "run-shell -b '{{ t() {{ tmux -S \"#{{socket_path}}\" \"$@\"; }}; t list-clients -F \
+         \"##{{?##{{client_control_mode}},,##{{client_name}}}}\" | grep -vx \
+         \"#{{client_name}}\" | grep -q . && exit 0; for w in $(t list-windows -a -F \
+         \"##{{window_id}}\"); do t resize-window -t \"$w\" -x {width} -y {height}; done; }} \
+         >/dev/null 2>&1; true'"
+    )
+}
+
 impl Tmux {
     /// Restarts window 0's program in place (the orchestrator, after it died), with `env`
     /// added to its environment.
@@ -125,7 +149,11 @@ impl Tmux {
             argv,
         )
         .then("set-hook")
-        .args(["-g", "client-attached", ATTACH_HINT]);
+        .args(["-g", "client-attached[0]", ATTACH_HINT])
+        .then("set-hook")
+        .args(["-g", "client-attached[1]", FOLLOW])
+        .then("set-hook")
+        .args(["-g", "client-detached[0]", &restore(width, height)]);
         // `-x -y` is the size while nobody is attached (the session's `default-size`, which
         // later windows take too). Under `window-size latest` the windows follow a person's
         // terminal once they attach, so that all of the dashboard and the grid is on their

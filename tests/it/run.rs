@@ -393,6 +393,12 @@ fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
         screen.matches("simulating").count() >= 2
     });
     assert!(screen.contains(" w0") && screen.contains(" w1"), "{screen}");
+    // Once the person detaches, the windows get the session's fixed size back.
+    (outer_tmux.0)(&["send-keys", "C-b", "d"]);
+    wait_until("the session's size again", Duration::from_secs(30), || {
+        let sizes = env.tmux_ok(&["list-windows", "-F", "#{window_width}x#{window_height}"]);
+        sizes.lines().all(|s| s == "200x50")
+    });
     let _ = env.swarm().args(["stop", "--socket", &env.socket]).output();
 }
 
