@@ -56,9 +56,9 @@ pub enum Command {
     Dashboard(Workspace),
     /// Print a shell completion script (`swarm completions bash > ...`).
     Completions(CompletionsArgs),
-    /// Print the man page (roff) on stdout.
+    /// Print the man page (roff) of swarm, or of one command, on stdout.
     #[command(hide = true)]
-    Man,
+    Man(ManArgs),
     /// Write a commented swarm.toml, and a sample PLAN.md if there is none.
     Init(InitArgs),
     /// Run a 12-task sample plan with 4 simulated agents in a temporary workspace.
@@ -289,6 +289,13 @@ pub struct InitArgs {
     /// drive the workers with `swarm spawn`, `send`, `wait` and `workers`.
     #[arg(long)]
     pub llm_orchestrator: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// A command (`run`, `status`, ...): its own page, `swarm-COMMAND(1)`.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

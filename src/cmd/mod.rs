@@ -55,7 +55,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Wait(args) => wait::run(&args),
         Command::Dashboard(ws) => dashboard::run(&ws),
         Command::Completions(args) => completions::run(&args),
-        Command::Man => man::run(),
+        Command::Man(args) => man::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Profiles(args) => profiles::run(&args),
@@ -73,7 +73,7 @@ fn only_prints(command: &Command) -> bool {
         | Command::Capture(_)
         | Command::Profiles(_)
         | Command::Completions(_)
-        | Command::Man => true,
+        | Command::Man(_) => true,
         _ => false,
     }
 }

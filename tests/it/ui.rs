@@ -381,6 +381,24 @@ fn completions_and_man_page_are_generated() {
         page.starts_with(".ie") || page.contains(".TH swarm"),
         "{page}"
     );
+    assert!(
+        page.contains(".SH \"EXIT STATUS\"") && page.contains(".SH FILES"),
+        "{page}"
+    );
+
+    // A page per subcommand, with its own options and the same EXIT STATUS and FILES.
+    let out = env.swarm().args(["man", "run"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(page.contains(".TH swarm-run 1"), "{page}");
+    assert!(page.contains("task\\-timeout"), "{page}");
+    assert!(
+        page.contains(".SH \"EXIT STATUS\"") && page.contains("joblog.tsv"),
+        "{page}"
+    );
+    let out = env.swarm().args(["man", "rnu"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("`run`"), "{}", stderr(&out));
 }
 
 #[test]
