@@ -1,5 +1,5 @@
-//! `swarm dashboard`: the dashboard of window 0, on any terminal (hidden: window 0 is
-//! where people meet it).
+//! `swarm dashboard`: the dashboard of window 0, on any terminal; window 0 of a headless
+//! run runs it too.
 
 use crate::Outcome;
 use crate::cli::Workspace as WorkspaceArgs;
@@ -15,6 +15,10 @@ pub fn run(args: &WorkspaceArgs) -> anyhow::Result<Outcome> {
             .into());
     }
     if tui::run(&ws, &tmux, place(&tmux.socket))? == Quit::StopWorkers {
+        // As `swarm stop` does: a headless orchestrator ends as stopped, not crashed.
+        if let Some(pid) = crate::orchestrator::lock::holder(&ws).filter(|&pid| pid != 0) {
+            crate::orchestrator::stop::request(&ws, pid)?;
+        }
         tmux.kill_server()?;
         println!("stopped the swarm of {}", ws.root.display());
     }

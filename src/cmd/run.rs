@@ -70,7 +70,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     }
     if args.headless {
         if !resuming {
-            let window0 = super::self_argv(&["status", "--watch"], &run.ws, &run.tmux);
+            // The same dashboard as an attached run's, for whoever attaches.
+            let window0 = super::self_argv(&["dashboard"], &run.ws, &run.tmux);
             start_session(&run, &window0)?;
         }
         let tmux = run.tmux.clone();

@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 /// How often the snapshot is read again (the orchestrator writes it every 250 ms).
 const REFRESH: Duration = Duration::from_millis(250);
+/// How often the focused worker's screen and the panes' places are read from tmux: two
+/// tmux processes each time, in every run's window 0, watched or not.
+const PEEK: Duration = Duration::from_secs(1);
 
 /// How the person left the dashboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +74,7 @@ fn event_loop(
 ) -> anyhow::Result<Quit> {
     let mut dashboard = Dashboard::new(crate::color_enabled());
     let mut next_read = Instant::now();
+    let mut next_peek = Instant::now();
     loop {
         if Instant::now() >= next_read {
             // Nothing left to show (or to show it on): leave instead of drawing forever.
@@ -78,11 +82,14 @@ fn event_loop(
                 return Ok(Quit::LeaveRunning);
             }
             refresh(&mut dashboard, ws);
+            next_read = Instant::now() + REFRESH;
+        }
+        if Instant::now() >= next_peek {
             preview(&mut dashboard, tmux);
             if let Ok(places) = tmux.places() {
                 dashboard.set_places(places);
             }
-            next_read = Instant::now() + REFRESH;
+            next_peek = Instant::now() + PEEK;
         }
         terminal.draw(|frame| dashboard.render(frame))?;
         if !event::poll(next_read.saturating_duration_since(Instant::now()))? {

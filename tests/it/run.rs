@@ -618,6 +618,10 @@ fn stop_ends_a_headless_run_clearly_and_leaves_an_honest_status() {
             .is_some_and(|v| v["counts"]["running"] == 2)
     });
 
+    // Window 0 of a headless run is the dashboard, as in an attached one.
+    wait_until("the dashboard in window 0", Duration::from_secs(30), || {
+        env.capture("=swarm:0.0").contains("q quit")
+    });
     // tmux's status line shows the progress.
     let right = env.tmux_ok(&["show-options", "-gv", "status-right"]);
     assert!(right.contains("status --line"), "{right}");
