@@ -382,15 +382,26 @@ fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
         lines[lines.len() - 1].contains("orchestrator"),
         "the status line: {screen}"
     );
-    // Every window follows the terminal (less tmux's status line).
-    let sizes = env.tmux_ok(&["list-windows", "-F", "#{window_width}x#{window_height}"]);
+    // The window on screen follows the terminal (less tmux's status line), and so does
+    // each window the person goes to (tmux sizes a window when a client shows it).
+    let size_of = |window: &str| {
+        env.tmux_ok(&[
+            "display",
+            "-p",
+            "-t",
+            window,
+            "#{window_width}x#{window_height}",
+        ])
+        .trim()
+        .to_string()
+    };
     let want = format!("{width}x{}", height - 1);
-    assert!(sizes.lines().all(|s| s == want), "{sizes} (want {want})");
+    assert_eq!(size_of("=swarm:0"), want);
     // The grid, in window 1: both agents' screens, readable.
     env.tmux_ok(&["select-window", "-t", "=swarm:1"]);
     wait_until("the grid on the terminal", Duration::from_secs(30), || {
         screen = capture();
-        screen.matches("simulating").count() >= 2
+        screen.matches("simulating").count() >= 2 && size_of("=swarm:1") == want
     });
     assert!(screen.contains(" w0") && screen.contains(" w1"), "{screen}");
     // Once the person detaches, the windows get the session's fixed size back.
