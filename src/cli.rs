@@ -119,11 +119,8 @@ pub struct StatusArgs {
     /// Print JSON for scripts instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Keep redrawing until the swarm ends (what window 0 shows in headless runs).
-    #[arg(long, hide = true)]
-    pub watch: bool,
     /// One line, `swarm 7/12 ✓ 1 ✗ · ETA 3m`: what tmux's status line shows.
-    #[arg(long, conflicts_with_all = ["json", "watch"])]
+    #[arg(long, conflicts_with = "json")]
     pub line: bool,
 }
 

@@ -65,17 +65,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
 
 /// Commands that read and print, which a closed stdout may simply end.
 fn only_prints(command: &Command) -> bool {
-    match command {
-        Command::Status(args) => !args.watch,
-        Command::Logs(_)
-        | Command::Wait(_)
-        | Command::Workers(_)
-        | Command::Capture(_)
-        | Command::Profiles(_)
-        | Command::Completions(_)
-        | Command::Man(_) => true,
-        _ => false,
-    }
+    matches!(
+        command,
+        Command::Status(_)
+            | Command::Logs(_)
+            | Command::Wait(_)
+            | Command::Workers(_)
+            | Command::Capture(_)
+            | Command::Profiles(_)
+            | Command::Completions(_)
+            | Command::Man(_)
+    )
 }
 
 /// The workspace a command is about and its tmux server, as swarm.toml and the flags say.
