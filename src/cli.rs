@@ -56,9 +56,9 @@ pub enum Command {
     Dashboard(Workspace),
     /// Print a shell completion script (`swarm completions bash > ...`).
     Completions(CompletionsArgs),
-    /// Print the man page (roff) on stdout.
+    /// Print the man page (roff) of swarm, or of one command, on stdout.
     #[command(hide = true)]
-    Man,
+    Man(ManArgs),
     /// Write a commented swarm.toml, and a sample PLAN.md if there is none.
     Init(InitArgs),
     /// Run a 12-task sample plan with 4 simulated agents in a temporary workspace.
@@ -100,10 +100,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: Option<u32>,
-    /// Seconds one attempt may run before the agent is interrupted and the task retried,
-    /// or `none`; time lost to rate limits, API errors and waiting for a person does not
-    /// count [default: 1800].
-    #[arg(long, value_name = "SECS|none", allow_negative_numbers = true,
+    /// How long one attempt may run before the agent is interrupted and the task retried
+    /// (`90`, `90s`, `10m`, `1h`), or `none`; time lost to rate limits, API errors and
+    /// waiting for a person does not count [default: 30m].
+    #[arg(long, value_name = "D|none", allow_negative_numbers = true,
           value_parser = crate::config::parse_task_timeout)]
     pub task_timeout: Option<crate::config::TaskTimeout>,
     /// Do not attach: print progress on stderr and exit when the plan is done.
@@ -121,9 +121,9 @@ pub struct StatusArgs {
     /// Print JSON for scripts instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Keep redrawing until the swarm ends (what window 0 shows in headless runs).
-    #[arg(long, hide = true)]
-    pub watch: bool,
+    /// One line, `swarm 7/12 ✓ 1 ✗ · ETA 3m`: what tmux's status line shows.
+    #[arg(long, conflicts_with = "json")]
+    pub line: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -142,7 +142,8 @@ pub struct WorkerArgs {
 pub struct TaskArgs {
     #[command(flatten)]
     pub workspace: Workspace,
-    /// The task's id, as `swarm status` shows it.
+    /// The task: its id, a prefix only its id starts with, or its number (`3`), as
+    /// `swarm status` shows them.
     #[arg(value_name = "TASK")]
     pub task: String,
 }
@@ -151,7 +152,8 @@ pub struct TaskArgs {
 pub struct LogsArgs {
     #[command(flatten)]
     pub workspace: Workspace,
-    /// The task's id, as `swarm status` shows it.
+    /// The task: its id, a prefix only its id starts with, or its number (`3`), as
+    /// `swarm status` shows them.
     #[arg(value_name = "TASK")]
     pub task: String,
     /// Which attempt's transcript [default: the latest].
@@ -242,7 +244,7 @@ pub struct WaitArgs {
     #[arg(long)]
     pub any: bool,
     /// Give up after this long (`90`, `90s`, `5m`, `1h`) and exit 124 [default: never].
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", value_parser = crate::duration::parse)]
     pub timeout: Option<Duration>,
     /// Print what holds and what does not as JSON (schema in docs/cli.md).
     #[arg(long)]
@@ -289,6 +291,13 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// A command (`run`, `status`, ...): its own page, `swarm-COMMAND(1)`.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Run without attaching, even on a terminal.
     #[arg(long)]
@@ -298,31 +307,9 @@ pub struct DemoArgs {
     pub think_ms: u64,
 }
 
-/// `90` or `1.5` (seconds), `90s`, `5m`, `1h`, `1h30m`: a `--timeout`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs)
-            .map_err(|_| format!("`{text}` is not a number of seconds"));
-    }
-    humantime::parse_duration(text).map_err(|err| format!("{err}; write it as 90, 90s, 5m or 1h"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timeouts_read_as_seconds_or_with_a_unit() {
-        let secs = |text| parse_duration(text).map(|d| d.as_secs_f64());
-        assert_eq!(secs("90"), Ok(90.0));
-        assert_eq!(secs("0.5"), Ok(0.5));
-        assert_eq!(secs("90s"), Ok(90.0));
-        assert_eq!(secs("5m"), Ok(300.0));
-        assert_eq!(secs("1h 30m"), Ok(5400.0));
-        assert!(secs("-1").is_err());
-        assert!(secs("soon").unwrap_err().contains("90s"));
-    }
 
     #[test]
     fn the_command_line_is_consistent() {

@@ -8,63 +8,70 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use toml::Spanned;
+
+pub use crate::tmux::TmuxConf;
 
 const WORKERS: RangeInclusive<i64> = 1..=256;
 const ATTEMPTS: RangeInclusive<i64> = 1..=100;
 /// One second to a week.
-const TIMEOUT: RangeInclusive<i64> = 1..=604_800;
+const TIMEOUT: RangeInclusive<Duration> = Duration::from_secs(1)..=Duration::from_secs(604_800);
+
+/// swarm.toml's `task_timeout`: seconds, or a duration as text (`"30m"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TimeSpec {
+    Seconds(i64),
+    Text(String),
+}
+
+/// The message for a task timeout outside [`TIMEOUT`].
+fn timeout_out_of_range(what: &str) -> String {
+    format!("{what} is out of range\nhint: use 1s to 7 days (604800 seconds)")
+}
 const DEFAULT_ATTEMPTS: u32 = 3;
 /// How long one attempt may run when neither a flag nor swarm.toml says: long enough for
 /// real work, short enough that a hung agent does not hold a run for ever. Time a worker
 /// spends rate-limited, backing off an API error or waiting for a person is not counted.
-const DEFAULT_TASK_TIMEOUT: u64 = 1800;
+const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(1800);
 
-/// `--task-timeout` and swarm.toml's `task_timeout`: seconds, or `none` for no limit.
+/// `--task-timeout` and swarm.toml's `task_timeout`: a duration, or `none` for no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskTimeout {
-    Secs(u64),
+    After(Duration),
     Off,
 }
 
+/// As `--task-timeout` takes it back: seconds, or `none`.
 impl std::fmt::Display for TaskTimeout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TaskTimeout::Secs(n) => write!(f, "{n}"),
+            TaskTimeout::After(limit) => write!(f, "{}s", limit.as_secs()),
             TaskTimeout::Off => f.write_str("none"),
         }
     }
 }
 
 impl TaskTimeout {
-    fn duration(self) -> Option<std::time::Duration> {
+    fn duration(self) -> Option<Duration> {
         match self {
-            TaskTimeout::Secs(n) => Some(std::time::Duration::from_secs(n)),
+            TaskTimeout::After(limit) => Some(limit),
             TaskTimeout::Off => None,
         }
     }
 }
 
-/// Reads `--task-timeout`: `none`, or seconds in range.
+/// Reads `--task-timeout`: `none`, or a duration in range (`90`, `90s`, `10m`, `1h`).
 pub fn parse_task_timeout(text: &str) -> Result<TaskTimeout, String> {
     if text.trim().eq_ignore_ascii_case("none") {
         return Ok(TaskTimeout::Off);
     }
-    match text.trim().parse::<i64>() {
-        Ok(n) if TIMEOUT.contains(&n) => Ok(TaskTimeout::Secs(n as u64)),
-        _ => Err(format!(
-            "`{text}` is not a timeout: use 1 to {} (seconds), or `none` for no limit",
-            TIMEOUT.end()
-        )),
+    let limit = crate::duration::parse(text)?;
+    if !TIMEOUT.contains(&limit) {
+        return Err(timeout_out_of_range(&format!("`{text}`")));
     }
-}
-
-/// swarm.toml's `task_timeout`: a number of seconds or `"none"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum TimeoutSpec {
-    Secs(i64),
-    Word(String),
+    Ok(TaskTimeout::After(limit))
 }
 const PANES: RangeInclusive<i64> = 4..=8;
 const WIDTH: RangeInclusive<i64> = 40..=10_000;
@@ -93,6 +100,12 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # with no agent set anywhere, the command runs under the `generic` profile.
 # agent_cmd = "claude --dangerously-skip-permissions"
 
+# The tmux config swarm's own server reads first, so that your prefix, mouse and
+# copy-mode keys work there: by default yours (~/.tmux.conf or ~/.config/tmux/tmux.conf,
+# as tmux finds it); a file relative to this directory; or "none". swarm's own options
+# (remain-on-exit, base-index 0, ...) are applied after it.
+# tmux_conf = "none"
+
 # The prompt each agent gets: a minijinja template, inline or in a file relative to this
 # directory, not both. Variables: task, id, context, output, sentinel, attempt, plan.
 # The default asks for the task, names the output file if the task has {out=PATH}, and
@@ -110,10 +123,10 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # Deliveries a task gets before it is failed, 1 to 100 (--max-attempts).
 # max_attempts = 3
 
-# Seconds one attempt may run before the agent is interrupted and the task retried
-# (--task-timeout), or "none". Time a worker spends rate-limited, backing off an API
-# error or waiting for a person does not count.
-# task_timeout = 1800
+# How long one attempt may run before the agent is interrupted and the task retried
+# (--task-timeout): seconds, or "90s", "30m", "1h", or "none". Time a worker spends
+# rate-limited, backing off an API error or waiting for a person does not count.
+# task_timeout = "30m"
 
 # What a task with no `{files=…}` may change: "none" (it runs beside anything) or
 # "everything" (it runs beside no task with a scope: strict serial safety).
@@ -131,7 +144,8 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # on_done = ["notify-send", "swarm: a task is done"]
 # on_fail = "notify-send 'swarm: a task failed'"
 
-# The size of each tmux window, and how many agents share one workers window (4 to 8).
+# The size of each tmux window while nobody is attached (an attached terminal's size
+# while someone is), and how many agents share one workers window (4 to 8).
 # [window]
 # width = 200
 # height = 50
@@ -188,12 +202,15 @@ pub struct Config {
     pub prompt_file: Option<Spanned<String>>,
     /// The tmux session name.
     pub session: Option<Spanned<String>>,
+    /// The tmux config swarm's server reads first: a path, or `none`.
+    pub tmux_conf: Option<Spanned<String>>,
     /// swarm's tmux server socket name.
     pub socket: Option<Spanned<String>>,
     /// Deliveries a task gets before it is failed.
     pub max_attempts: Option<Spanned<i64>>,
-    /// Seconds one attempt may run before the agent is interrupted, or `"none"`.
-    pub task_timeout: Option<Spanned<TimeoutSpec>>,
+    /// How long one attempt may run before the agent is interrupted: seconds, `"30m"`, or
+    /// `"none"`.
+    pub task_timeout: Option<Spanned<TimeSpec>>,
     /// What a task with no `files` may change: "none" or "everything".
     pub scope_default: Option<Spanned<String>>,
     /// A tmux message and a bell on news.
@@ -373,23 +390,24 @@ impl Config {
         let timeout = match &self.task_timeout {
             None => None,
             Some(spec) => Some(match spec.get_ref() {
-                TimeoutSpec::Secs(n) => {
-                    let n = Spanned::new(spec.span(), *n);
-                    let n = self.ranged("task_timeout", &Some(n), TIMEOUT)?;
-                    TaskTimeout::Secs(n.unwrap_or_default() as u64)
-                }
-                TimeoutSpec::Word(word) if word.trim().eq_ignore_ascii_case("none") => {
+                TimeSpec::Text(text) if text.trim().eq_ignore_ascii_case("none") => {
                     TaskTimeout::Off
                 }
-                TimeoutSpec::Word(word) => {
-                    return Err(self.invalid(
-                        spec.span(),
-                        format!(
-                            "task_timeout = {word:?} is not a timeout\nhint: use 1 to {} \
-                             (seconds), or \"none\" for no limit",
-                            TIMEOUT.end()
-                        ),
-                    ));
+                time => {
+                    let read = match time {
+                        TimeSpec::Seconds(n) => u64::try_from(*n)
+                            .map(Duration::from_secs)
+                            .map_err(|_| format!("`{n}` is not a number of seconds")),
+                        TimeSpec::Text(text) => crate::duration::parse(text),
+                    };
+                    let timeout = read
+                        .map_err(|why| self.invalid(spec.span(), format!("task_timeout: {why}")))?;
+                    if !TIMEOUT.contains(&timeout) {
+                        return Err(
+                            self.invalid(spec.span(), timeout_out_of_range("task_timeout = …"))
+                        );
+                    }
+                    TaskTimeout::After(timeout)
                 }
             }),
         };
@@ -408,6 +426,29 @@ impl Config {
             height.map_or(DEFAULT_HEIGHT, |n| n as u16),
             panes.map_or(DEFAULT_PANES, |n| n as usize),
         ))
+    }
+
+    /// `tmux_conf`: absent, the person's own tmux config, found as tmux finds it; `none`,
+    /// none; else a file, relative to the workspace, that must exist.
+    fn tmux_conf(&self, workspace: &Path) -> Result<TmuxConf, ConfigError> {
+        let Some(conf) = &self.tmux_conf else {
+            return Ok(TmuxConf::Default);
+        };
+        let text = conf.get_ref();
+        if text == "none" {
+            return Ok(TmuxConf::None);
+        }
+        let path = workspace.join(text);
+        if !path.is_file() {
+            return Err(self.invalid(
+                conf.span(),
+                format!(
+                    "tmux_conf = {text:?}: no such file\nhint: name a tmux config relative to \
+                     this directory, or write `none` to read none"
+                ),
+            ));
+        }
+        Ok(TmuxConf::File(path))
     }
 
     fn session(&self) -> Result<String, ConfigError> {
@@ -661,7 +702,7 @@ pub struct Overrides {
     pub socket: Option<String>,
     /// `--max-attempts`.
     pub max_attempts: Option<u32>,
-    /// `--task-timeout`: seconds, or none.
+    /// `--task-timeout`: a duration, or none.
     pub task_timeout: Option<TaskTimeout>,
 }
 
@@ -676,6 +717,8 @@ pub struct Settings {
     pub template: PromptTemplate,
     /// The tmux session name.
     pub session: String,
+    /// The tmux config swarm's server reads before swarm's own options.
+    pub tmux_conf: TmuxConf,
     /// The tmux socket name, if set; the caller derives the default from the workspace.
     pub socket: Option<String>,
     /// Columns of each tmux window.
@@ -734,7 +777,7 @@ pub fn resolve(
     let task_timeout = overrides
         .task_timeout
         .or(config_timeout)
-        .unwrap_or(TaskTimeout::Secs(DEFAULT_TASK_TIMEOUT))
+        .unwrap_or(TaskTimeout::After(DEFAULT_TASK_TIMEOUT))
         .duration();
 
     let socket = match &overrides.socket {
@@ -795,6 +838,7 @@ pub fn resolve(
         template: config.template(workspace)?,
         session: config.session()?,
         scope_default: config.scope_default()?,
+        tmux_conf: config.tmux_conf(workspace)?,
         profile,
         socket,
         width,
@@ -1165,13 +1209,44 @@ panes = 6
             resolved("task_timeout = 60\n", &flag).unwrap().task_timeout,
             None
         );
-        assert_eq!(parse_task_timeout("90"), Ok(TaskTimeout::Secs(90)));
+        let after = |n| Ok(TaskTimeout::After(Duration::from_secs(n)));
+        assert_eq!(parse_task_timeout("90"), after(90));
+        assert_eq!(parse_task_timeout("10m"), after(600));
         assert!(parse_task_timeout("0").is_err() && parse_task_timeout("soon").is_err());
         let err = resolved("task_timeout = 'later'\n", &Overrides::default()).unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("swarm.toml:1: task_timeout = \"later\" is not a timeout"),
+            err.to_string().starts_with("swarm.toml:1: task_timeout:"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn task_timeouts_read_as_seconds_or_with_a_unit() {
+        let timeout = |text: &str| {
+            resolved(text, &Overrides::default())
+                .map(|s| s.task_timeout)
+                .map_err(|e| e.to_string())
+        };
+        let secs = |n| Ok::<_, String>(Some(Duration::from_secs(n)));
+        assert_eq!(timeout("task_timeout = 90\n"), secs(90));
+        assert_eq!(timeout("task_timeout = '10m'\n"), secs(600));
+        assert_eq!(timeout("task_timeout = \"1h 30m\"\n"), secs(5400));
+        let err = timeout("\ntask_timeout = 'soon'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("swarm.toml:2:") && err.contains("10m"),
+            "{err}"
+        );
+        let err = timeout("task_timeout = '30d'\n").unwrap_err();
+        assert!(err.contains("out of range"), "{err}");
+        let flag = Overrides {
+            task_timeout: Some(TaskTimeout::After(Duration::from_secs(600))),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            resolved("task_timeout = 5\n", &flag).unwrap().task_timeout,
+            secs(600).unwrap()
         );
     }
 

@@ -10,6 +10,24 @@ const SWARM_DIR: &str = ".swarm";
 /// Where default sentinels go, relative to the workspace: agents are told this path.
 pub const DONE_DIR: &str = ".swarm/done";
 
+/// The nearest `name` in the current directory or above it, when `name` is a bare file
+/// name that the current directory lacks.
+fn upward(name: &Path) -> Option<PathBuf> {
+    let mut parts = name.components();
+    let bare = matches!(
+        (parts.next(), parts.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    );
+    if !bare || name.exists() {
+        return None;
+    }
+    let here = std::env::current_dir().ok()?;
+    here.ancestors()
+        .skip(1)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
 #[derive(Debug, Clone)]
 pub struct Workspace {
     /// The plan's directory, canonical.
@@ -19,8 +37,12 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// The workspace of `plan` (relative to the current directory).
+    /// The workspace of `plan` (relative to the current directory). A bare file name
+    /// (`PLAN.md`, the default) missing here is looked for in the directories above, as git
+    /// looks for its repository; a path (`./PLAN.md`, `docs/PLAN.md`) is taken as written.
     pub fn locate(plan: &Path) -> Result<Workspace, BadInput> {
+        let found = upward(plan);
+        let plan = found.as_deref().unwrap_or(plan);
         let abs = std::path::absolute(plan).map_err(|e| {
             BadInput::new(format!(
                 "{}: cannot resolve the plan path: {e}",
@@ -97,6 +119,16 @@ impl Workspace {
     /// The run journal.
     pub fn journal_path(&self) -> PathBuf {
         self.swarm_dir().join("journal.jsonl")
+    }
+
+    /// `swarm stop`'s note to the orchestrator it ends: that orchestrator's pid.
+    pub fn stop_path(&self) -> PathBuf {
+        self.swarm_dir().join("stop")
+    }
+
+    /// The run's per-task record (`seq`, `task`, `worker`, times, attempts, result).
+    pub fn joblog_path(&self) -> PathBuf {
+        self.swarm_dir().join("joblog.tsv")
     }
 
     /// The snapshot that `swarm status` reads.

@@ -1,11 +1,14 @@
 //! `swarm logs TASK [--attempt N] [--follow] [--raw]`: a task's transcript, which the
-//! orchestrator records from the agent's pane (`tmux pipe-pane`), as plain text.
+//! orchestrator records from the agent's pane (`tmux pipe-pane`). It prints a header (the
+//! task, the attempt, its time, the prompt as sent), then the pane's lines as a person saw
+//! them: the bytes replayed through a terminal emulator (src/transcript.rs).
 
 use crate::Outcome;
 use crate::cli::LogsArgs;
+use crate::config::Settings;
 use crate::error::BadInput;
 use crate::orchestrator::snapshot::Snapshot;
-use crate::plan::TaskId;
+use crate::plan::{Task, TaskId};
 use crate::workspace::Workspace;
 use anyhow::Context;
 use std::fs::File;
@@ -16,27 +19,76 @@ use std::time::Duration;
 /// How often `--follow` looks for more output.
 const POLL: Duration = Duration::from_millis(200);
 
+/// The pane size assumed for a transcript without a size marker (recorded before it had
+/// one): swarm's default window.
+const UNMARKED: (u16, u16) = (200, 50);
+
 pub fn run(args: &LogsArgs) -> anyhow::Result<Outcome> {
-    let task = super::task_id(&args.workspace, &args.task)?;
-    let (ws, _) = super::target(&args.workspace)?;
-    let attempts = attempts(&ws.logs_dir(), &task);
+    let (ws, _, settings) = super::target_with(&args.workspace, Default::default())?;
+    let task = super::find_task(&ws, &args.task)?;
+    let attempts = attempts(&ws.logs_dir(), &task.id);
     let attempt = match (args.attempt, attempts.last()) {
         (Some(n), _) if attempts.contains(&n) => n,
         (None, Some(&latest)) => latest,
-        (asked, _) => return Err(missing(&task, asked, &attempts).into()),
+        (asked, _) => return Err(missing(&task.id, asked, &attempts).into()),
     };
-    let path = ws.transcript(&task, attempt);
-    let stdout = io::stdout().lock();
-    // Stripping is stateful, so an escape sequence split across two reads is still removed.
-    let out: Box<dyn Write> = if args.raw {
-        Box::new(stdout)
-    } else {
-        Box::new(strip_ansi_escapes::Writer::new(stdout))
-    };
+    let path = ws.transcript(&task.id, attempt);
+    let mut stdout = io::stdout().lock();
     // A reader that goes away early (`| head`) ends the process by SIGPIPE (cmd::dispatch).
-    print(&ws, &task, attempt, &path, out, args.follow)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let printed = if args.raw {
+        print(&ws, &task.id, attempt, &path, Box::new(stdout), args.follow)
+    } else {
+        stdout.write_all(header(&ws, &settings, &task, attempt, &path).as_bytes())?;
+        if args.follow {
+            // Stripping is stateful, so an escape sequence split across two reads is
+            // still removed.
+            let out = Box::new(strip_ansi_escapes::Writer::new(stdout));
+            print(&ws, &task.id, attempt, &path, out, true)
+        } else {
+            replayed(&path, &mut stdout)
+        }
+    };
+    printed.with_context(|| format!("reading {}", path.display()))?;
     Ok(Outcome::Success)
+}
+
+/// Who, when and what was asked: the task, the attempt, when its transcript began, and the
+/// prompt as swarm renders it from the plan and `swarm.toml` (as sent, unless either was
+/// edited since).
+fn header(ws: &Workspace, settings: &Settings, task: &Task, attempt: u32, log: &Path) -> String {
+    let began = std::fs::metadata(log)
+        .and_then(|m| m.created().or_else(|_| m.modified()))
+        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    let prompt = crate::prompt::sentinel_for(task)
+        .map_err(anyhow::Error::from)
+        .and_then(|sentinel| {
+            Ok(settings
+                .template
+                .render(task, &sentinel, attempt, &ws.plan_name())?)
+        })
+        .unwrap_or_else(|e| format!("(cannot render it: {e:#})"));
+    format!(
+        "task:    {} ({})\nattempt: {attempt}\nbegan:   {began}\nprompt, as sent:\n{prompt}\n\n── the pane, as it showed ──\n",
+        task.id, task.text
+    )
+}
+
+/// The transcript's lines, replayed at the pane's recorded size, blank runs squeezed.
+fn replayed(path: &Path, out: &mut impl Write) -> io::Result<()> {
+    let bytes = std::fs::read(path)?;
+    let size = crate::transcript::recorded_size(&bytes).unwrap_or(UNMARKED);
+    let mut blank = false;
+    for line in crate::transcript::replay(&bytes, size) {
+        // Runs of empty rows (an agent drawing at the foot of its screen) print as one,
+        // as `cat -s` does.
+        if blank && line.is_empty() {
+            continue;
+        }
+        blank = line.is_empty();
+        writeln!(out, "{line}")?;
+    }
+    out.flush()
 }
 
 /// Copies the transcript to `out`; with `follow`, keeps copying what is appended while

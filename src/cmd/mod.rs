@@ -25,6 +25,7 @@ use crate::Outcome;
 use crate::cli::{Cli, Command, Workspace as WorkspaceArgs};
 use crate::config::{self, Overrides, Settings};
 use crate::error::BadInput;
+use crate::orchestrator::snapshot::Snapshot;
 use crate::plan::TaskId;
 use crate::scheduler::{Command as Steer, WorkerId};
 use crate::tmux::Tmux;
@@ -54,7 +55,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Wait(args) => wait::run(&args),
         Command::Dashboard(ws) => dashboard::run(&ws),
         Command::Completions(args) => completions::run(&args),
-        Command::Man => man::run(),
+        Command::Man(args) => man::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Profiles(args) => profiles::run(&args),
@@ -64,17 +65,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
 
 /// Commands that read and print, which a closed stdout may simply end.
 fn only_prints(command: &Command) -> bool {
-    match command {
-        Command::Status(args) => !args.watch,
-        Command::Logs(_)
-        | Command::Wait(_)
-        | Command::Workers(_)
-        | Command::Capture(_)
-        | Command::Profiles(_)
-        | Command::Completions(_)
-        | Command::Man => true,
-        _ => false,
-    }
+    matches!(
+        command,
+        Command::Status(_)
+            | Command::Logs(_)
+            | Command::Wait(_)
+            | Command::Workers(_)
+            | Command::Capture(_)
+            | Command::Profiles(_)
+            | Command::Completions(_)
+            | Command::Man(_)
+    )
 }
 
 /// The workspace a command is about and its tmux server, as swarm.toml and the flags say.
@@ -95,7 +96,7 @@ fn target_with(
     };
     let settings = config::resolve(config::load(&ws.config_path())?, &overrides, &ws.root)?;
     let socket = ws.socket(settings.socket.as_deref());
-    let tmux = Tmux::new(&socket, &settings.session);
+    let tmux = Tmux::new(&socket, &settings.session).with_conf(settings.tmux_conf.clone());
     Ok((ws, tmux, settings))
 }
 
@@ -126,6 +127,9 @@ fn steer(args: &WorkspaceArgs, command: Steer, done: &str) -> anyhow::Result<Out
                 .into(),
         );
     }
+    if let Steer::Pause { worker: Some(w) } | Steer::Resume { worker: Some(w) } = &command {
+        known_worker(&ws, *w)?;
+    }
     crate::commands::send(&ws, &command)?;
     println!("{done}");
     Ok(Outcome::Success)
@@ -139,16 +143,47 @@ fn worker_id(name: &str) -> Result<WorkerId, BadInput> {
     })
 }
 
-/// A task id that the plan has.
-fn task_id(args: &WorkspaceArgs, id: &str) -> anyhow::Result<TaskId> {
+/// Refuses a worker that the running swarm does not have, naming those it has.
+fn known_worker(ws: &Workspace, id: WorkerId) -> anyhow::Result<()> {
+    let Some(snapshot) = Snapshot::read(&ws.state_path())? else {
+        return Ok(());
+    };
+    if snapshot.workers.iter().any(|w| w.id == id) {
+        return Ok(());
+    }
+    let names: Vec<String> = snapshot
+        .workers
+        .iter()
+        .map(|w| format!("w{}", w.id))
+        .collect();
+    Err(BadInput::new(format!(
+        "no worker `w{id}`: this swarm has {}",
+        if names.is_empty() {
+            "no workers yet".to_string()
+        } else {
+            names.join(", ")
+        }
+    ))
+    .hint("name a worker as `swarm workers` shows it")
+    .into())
+}
+
+/// The task a person named: its id, a unique prefix of it, or its number in `swarm status`.
+fn task_id(args: &WorkspaceArgs, typed: &str) -> anyhow::Result<TaskId> {
     let (ws, _) = target(args)?;
+    Ok(find_task(&ws, typed)?.id)
+}
+
+/// The plan's task that `typed` names (see `task_id`).
+fn find_task(ws: &Workspace, typed: &str) -> anyhow::Result<crate::plan::Task> {
     let (_, tasks) = crate::plan::load(&ws.plan)?;
-    match tasks.into_iter().find(|t| t.id.0 == id) {
-        Some(task) => Ok(task.id),
-        None => Err(
-            BadInput::new(format!("{}: no task `{id}`", ws.plan.display()))
-                .hint("`swarm status` lists the tasks with their ids")
-                .into(),
-        ),
+    match crate::plan::lookup::find(&tasks, typed) {
+        Ok(task) => Ok(task.clone()),
+        Err(miss) => {
+            let (message, hint) = miss.describe(typed);
+            Err(BadInput::new(format!("{}: {message}", ws.plan.display()))
+                .hint(hint)
+                .into())
+        }
     }
 }

@@ -70,7 +70,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     }
     if args.headless {
         if !resuming {
-            let window0 = super::self_argv(&["status", "--watch"], &run.ws, &run.tmux);
+            // The same dashboard as an attached run's, for whoever attaches.
+            let window0 = super::self_argv(&["dashboard"], &run.ws, &run.tmux);
             start_session(&run, &window0)?;
         }
         let tmux = run.tmux.clone();
@@ -136,7 +137,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     // A bad journal is the user's to sort out before anything starts.
     crate::journal::Journal::check(&ws.journal_path(), &ws.plan)?;
     let open = tasks.iter().filter(|t| !t.checked).count();
-    let tmux = Tmux::new(&socket, &settings.session);
+    let tmux = Tmux::new(&socket, &settings.session).with_conf(settings.tmux_conf.clone());
     let limits = Limits {
         max_attempts: settings.max_attempts,
         task_timeout: settings.task_timeout,
@@ -158,9 +159,15 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
 
 /// Runs the orchestrator in this process until the plan is done.
 fn drive(run: Run) -> anyhow::Result<Outcome> {
+    let ws = run.ws.clone();
     let mut progress = Progress::new();
     let summary = orchestrator::run(run, &mut progress)?;
+    if summary.interrupted && orchestrator::stop::requested(&ws) {
+        progress.stopped_by_command();
+    }
+    orchestrator::stop::clear(&ws);
     progress.finish(&summary);
+    joblog(&progress, &ws);
     Ok(outcome(&summary))
 }
 
@@ -205,7 +212,7 @@ fn drive_with_dashboard(run: Run) -> anyhow::Result<Outcome> {
         }
         (summary, progress)
     });
-    match crate::tui::run(&ws, &tmux) {
+    match crate::tui::run(&ws, &tmux, crate::tui::Place::InSession) {
         Ok(crate::tui::Quit::StopWorkers) => {
             // The orchestrator sees its server go, and ends the process.
             tmux.kill_server()?;
@@ -225,7 +232,16 @@ fn drive_with_dashboard(run: Run) -> anyhow::Result<Outcome> {
         .map_err(|_| anyhow::anyhow!("the orchestrator thread panicked"))?;
     let summary = summary?;
     progress.finish(&summary);
+    joblog(&progress, &ws);
     Ok(outcome(&summary))
+}
+
+/// Writes `.swarm/joblog.tsv`; a run that did its work is not failed for want of it.
+fn joblog(progress: &Progress, ws: &Workspace) {
+    let path = ws.joblog_path();
+    if let Err(e) = progress.write_joblog(&path) {
+        eprintln!("swarm: could not write {}: {e}", path.display());
+    }
 }
 
 fn outcome(summary: &orchestrator::Summary) -> Outcome {
@@ -248,6 +264,9 @@ fn start_session(run: &Run, window0: &[String]) -> anyhow::Result<()> {
         &run.ws.root,
         &Default::default(),
     )?;
+    // The status line shows the progress, `swarm 7/12 ✓ 1 ✗ · ETA 3m`.
+    let line = super::self_argv(&["status", "--line"], &run.ws, &run.tmux);
+    run.tmux.show_in_status(&line)?;
     Ok(())
 }
 
@@ -264,7 +283,7 @@ fn forward_flags(args: &RunArgs, argv: &mut Vec<String>) {
     if let Some(n) = args.max_attempts {
         argv.extend(["--max-attempts".into(), n.to_string()]);
     }
-    if let Some(secs) = args.task_timeout {
-        argv.extend(["--task-timeout".into(), secs.to_string()]);
+    if let Some(timeout) = args.task_timeout {
+        argv.extend(["--task-timeout".into(), timeout.to_string()]);
     }
 }

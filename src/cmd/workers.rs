@@ -119,6 +119,12 @@ fn listing(ws: &Workspace, tmux: &Tmux, fallback: &Profile) -> anyhow::Result<Li
             workers: Vec::new(),
         });
     };
+    // Without its server, the snapshot's workers are gone, whatever they were doing.
+    let snapshot = if tmux.server_alive() {
+        snapshot
+    } else {
+        snapshot.left_behind()
+    };
     let workers = snapshot
         .workers
         .iter()

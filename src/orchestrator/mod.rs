@@ -2,6 +2,7 @@
 //! edits, timers, signals) to the pure scheduler and hands its actions to the executor.
 
 mod executor;
+mod joblog;
 mod jobs;
 pub mod lock;
 mod notify;
@@ -9,6 +10,7 @@ mod progress;
 mod resume;
 pub mod snapshot;
 mod step;
+pub mod stop;
 #[cfg(test)]
 mod tests;
 
@@ -120,6 +122,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         clock,
         jobs: Arc::new(jobs::Threads),
     };
+    let stop_note = ws.clone();
     let start = Start {
         ws,
         settings,
@@ -143,6 +146,11 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
             },
             recv(ticker) -> _ => Input::Tick,
         };
+        // `swarm stop` took the server away on purpose: the run ends as interrupted.
+        if matches!(input, Input::Msg(Msg::ServerLost(_))) && stop::requested(&stop_note) {
+            flow = Flow::Interrupted;
+            break;
+        }
         flow = lp.on(input)?;
         // Inputs that queued up meanwhile go first, so that their check-offs share one
         // write of PLAN.md; a few milliseconds at most.

@@ -1,12 +1,19 @@
 //! What a person watching the run sees: an indicatif bar with event lines on a terminal,
-//! plain event lines otherwise (logs, CI).
+//! plain event lines otherwise (logs, CI). Each line carries the run's elapsed time; while
+//! nothing happens, a heartbeat line every 30 s says where the run stands, with an ETA.
 
+use super::joblog::JobLog;
 use crate::plan::{Task, TaskId};
-use crate::scheduler::{Action, Event, State};
+use crate::scheduler::{Action, Event, State, Tally};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long the lines may stay silent before a heartbeat says the run is alive.
+const HEARTBEAT: Duration = Duration::from_secs(30);
 
 /// Progress on stderr.
 pub struct Progress {
@@ -16,6 +23,14 @@ pub struct Progress {
     started: Instant,
     /// When each running task was handed out, for the "done in Ns" lines.
     since: HashMap<TaskId, Instant>,
+    /// `swarm stop` ended the run, rather than a signal.
+    stopped: bool,
+    /// When the last line was printed, for the heartbeat.
+    last_line: Cell<Instant>,
+    /// The tally last seen, and the tasks done when the run began (not this run's work).
+    tally: Option<Tally>,
+    done_before: Option<usize>,
+    jobs: JobLog,
 }
 
 impl Progress {
@@ -36,6 +51,11 @@ impl Progress {
             quiet: false,
             started: Instant::now(),
             since: HashMap::new(),
+            stopped: false,
+            last_line: Cell::new(Instant::now()),
+            tally: None,
+            done_before: None,
+            jobs: JobLog::default(),
         }
     }
 
@@ -46,6 +66,11 @@ impl Progress {
             quiet: true,
             started: Instant::now(),
             since: HashMap::new(),
+            stopped: false,
+            last_line: Cell::new(Instant::now()),
+            tally: None,
+            done_before: None,
+            jobs: JobLog::default(),
         }
     }
 
@@ -53,6 +78,8 @@ impl Progress {
         if self.quiet {
             return;
         }
+        self.last_line.set(Instant::now());
+        let text = format!("[{}] {text}", clock(self.started.elapsed()));
         match &self.bar {
             Some(bar) => bar.println(text),
             None => eprintln!("{text}"),
@@ -75,6 +102,8 @@ impl Progress {
             } => {
                 self.since.insert(task.clone(), Instant::now());
                 let text = tasks.get(task).map_or("", |t| t.text.as_str());
+                self.jobs
+                    .delivered(task, *worker, *attempt, text, SystemTime::now());
                 let retry = if *attempt > 1 {
                     format!(" (attempt {attempt})")
                 } else {
@@ -83,6 +112,7 @@ impl Progress {
                 self.line(format!("→ w{worker} {task}{retry}: {text}"));
             }
             Action::CheckOff { task } => {
+                self.jobs.ended(task, "done", SystemTime::now());
                 let took = self
                     .since
                     .remove(task)
@@ -125,22 +155,61 @@ impl Progress {
     }
 
     pub fn update(&mut self, state: &State) {
+        let tally = state.tally();
+        if self.tally != Some(tally) {
+            self.tally = Some(tally);
+            self.done_before.get_or_insert(tally.done);
+            self.jobs.sync(state, SystemTime::now());
+        }
+        let eta = self.eta();
         if let Some(bar) = &self.bar {
-            let tally = state.tally();
             bar.set_length(state.tasks().len() as u64);
             bar.set_position(tally.done as u64);
+            let eta = eta
+                .map(|d| format!(" · ETA {}", short(d)))
+                .unwrap_or_default();
             bar.set_message(format!(
-                "{} running · {} failed",
+                "{} running · {} failed{eta}",
                 tally.running, tally.failed
             ));
+        } else if self.last_line.get().elapsed() >= HEARTBEAT {
+            let line = heartbeat(&tally, state.tasks().len(), eta);
+            self.line(line);
         }
     }
 
-    /// Clears the bar and prints the final summary.
+    /// When the open tasks should be done, at the pace of this run's finished ones.
+    fn eta(&self) -> Option<Duration> {
+        let tally = self.tally?;
+        let done = tally.done.checked_sub(self.done_before?)?;
+        eta(self.started.elapsed(), done, tally.open())
+    }
+
+    /// Writes the per-task record to `path` (`.swarm/joblog.tsv`).
+    pub fn write_joblog(&self, path: &Path) -> std::io::Result<()> {
+        if self.jobs.is_empty() {
+            return Ok(());
+        }
+        self.jobs.write(path, SystemTime::now())
+    }
+
+    /// The run ends because `swarm stop` ended it: the summary says so.
+    pub fn stopped_by_command(&mut self) {
+        self.stopped = true;
+    }
+
+    /// Clears the bar and prints the per-task table and the final summary.
     pub fn finish(&mut self, summary: &super::Summary) {
         self.quiet = false;
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
+        }
+        let now = SystemTime::now();
+        for (task, _) in &summary.failed {
+            self.jobs.ended(task, "failed", now);
+        }
+        if !self.jobs.is_empty() {
+            eprint!("{}", self.jobs.table(now));
         }
         for (task, reason) in &summary.failed {
             eprintln!("✗ {task}: {reason}");
@@ -159,7 +228,9 @@ impl Progress {
             summary.failed.len(),
             summary.total,
             self.started.elapsed().as_secs_f64(),
-            if summary.interrupted {
+            if self.stopped {
+                " (stopped by `swarm stop`)"
+            } else if summary.interrupted {
                 " (interrupted)"
             } else {
                 ""
@@ -168,8 +239,83 @@ impl Progress {
     }
 }
 
+/// The heartbeat line: where the run stands.
+fn heartbeat(tally: &Tally, total: usize, eta: Option<Duration>) -> String {
+    let eta = eta
+        .map(|d| format!(" · ETA {}", short(d)))
+        .unwrap_or_default();
+    format!(
+        "· {}/{total} done · {} running · {} failed{eta}",
+        tally.done, tally.running, tally.failed
+    )
+}
+
+/// `open` tasks at the pace of `done` in `elapsed`; none before the first is done.
+pub fn eta(elapsed: Duration, done: usize, open: usize) -> Option<Duration> {
+    if done == 0 || open == 0 {
+        return None;
+    }
+    Some(elapsed.mul_f64(open as f64 / done as f64))
+}
+
+/// `45s`, `3m`, `1m35s`, `2h05m`: a duration at a glance.
+pub fn short(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 if secs.is_multiple_of(60) => format!("{}m", secs / 60),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+/// `01:05` or `1:02:05`: elapsed time, for the start of each line.
+fn clock(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 3600 {
+        format!("{}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+    } else {
+        format!("{:02}:{:02}", secs / 60, secs % 60)
+    }
+}
+
 impl Default for Progress {
     fn default() -> Self {
         Progress::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(short(Duration::from_secs(45)), "45s");
+        assert_eq!(short(Duration::from_secs(180)), "3m");
+        assert_eq!(short(Duration::from_secs(95)), "1m35s");
+        assert_eq!(short(Duration::from_secs(7500)), "2h05m");
+        assert_eq!(clock(Duration::from_secs(65)), "01:05");
+        assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
+    }
+
+    #[test]
+    fn the_eta_follows_the_pace_of_finished_tasks() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(eta(minute, 0, 4), None, "no pace before the first is done");
+        assert_eq!(eta(minute, 2, 0), None, "nothing left");
+        assert_eq!(eta(minute * 3, 3, 9), Some(minute * 9));
+        let tally = Tally {
+            pending: 4,
+            running: 2,
+            done: 6,
+            failed: 1,
+            skipped: 0,
+            blocked: 0,
+        };
+        assert_eq!(
+            heartbeat(&tally, 13, Some(minute * 3)),
+            "· 6/13 done · 2 running · 1 failed · ETA 3m"
+        );
     }
 }

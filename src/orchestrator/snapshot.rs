@@ -214,8 +214,57 @@ impl Snapshot {
         }
     }
 
-    /// A plain-text table for people.
+    /// What is left once the tmux server is gone: its workers with it, and the tasks they
+    /// held stopped where they were (a new `swarm run` takes them up again).
+    pub fn left_behind(mut self) -> Snapshot {
+        for w in &mut self.workers {
+            w.state = "gone".into();
+            w.pane = None;
+            w.task = None;
+            w.needs = None;
+        }
+        for t in &mut self.tasks {
+            if t.state == "running" {
+                t.state = "stopped".into();
+                t.worker = None;
+                t.started = None;
+            }
+        }
+        self.counts.running = 0;
+        self
+    }
+
+    /// One line for tmux's status line: `swarm 7/12 ✓ 1 ✗ · ETA 3m`; the ETA at the pace
+    /// of the tasks this run finished (those with attempts), as of `now` (Unix seconds).
+    pub fn status_line(&self, now: f64) -> String {
+        let c = &self.counts;
+        let mut line = format!("swarm {}/{} ✓ {} ✗", c.done, c.total, c.failed);
+        let done_here = self
+            .tasks
+            .iter()
+            .filter(|t| t.state == "done" && t.attempts > 0)
+            .count();
+        let elapsed = std::time::Duration::from_secs_f64((now - self.started).max(0.0));
+        if self.finished {
+            line.push_str(" · finished");
+        } else if self.paused {
+            line.push_str(" · paused");
+        } else if let Some(eta) = super::progress::eta(elapsed, done_here, c.pending + c.running) {
+            line.push_str(&format!(" · ETA {}", super::progress::short(eta)));
+        }
+        line
+    }
+
+    /// A plain-text table for people; `running`: the run's tmux server is alive (without
+    /// it, the workers are shown gone).
     pub fn render(&self, running: bool) -> String {
+        if !running {
+            return self.clone().left_behind().table(false);
+        }
+        self.table(true)
+    }
+
+    fn table(&self, running: bool) -> String {
         use std::fmt::Write;
         let c = &self.counts;
         let mut out = String::new();
@@ -242,6 +291,17 @@ impl Snapshot {
                 "not running"
             }
         );
+        if !running && !self.workers.is_empty() {
+            let _ = writeln!(
+                out,
+                "the tmux server is gone, and so its workers are gone{}",
+                if self.finished {
+                    ""
+                } else {
+                    "; `swarm run` goes on where this left off"
+                }
+            );
+        }
         let _ = writeln!(out, "\nWORKER  PANE   STATE       TASK");
         for w in &self.workers {
             let _ = writeln!(
@@ -258,9 +318,18 @@ impl Snapshot {
                 }
             );
         }
-        let _ = writeln!(out, "\nSTATE    TRIES  TASK");
-        for t in &self.tasks {
-            let _ = write!(out, "{:<8} {:<6} {} {}", t.state, t.attempts, t.id, t.text);
+        // The number is what `retry`, `skip` and `logs` take besides the id.
+        let _ = writeln!(out, "\n{:>3}  STATE    TRIES  TASK", "#");
+        for (n, t) in self.tasks.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{:>3}  {:<8} {:<6} {} {}",
+                n + 1,
+                t.state,
+                t.attempts,
+                t.id,
+                t.text
+            );
             if let Some(reason) = &t.reason {
                 let _ = write!(out, " ({reason})");
             }
@@ -270,5 +339,62 @@ impl Snapshot {
             out.push('\n');
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(done: usize, total: usize, failed: usize) -> Snapshot {
+        let task = |n: usize, state: &str, attempts| TaskRow {
+            id: format!("t{n}"),
+            text: String::new(),
+            state: state.into(),
+            reason: None,
+            worker: None,
+            attempts,
+            started: None,
+            edited_after_dispatch: false,
+            waiting: None,
+        };
+        let mut tasks: Vec<TaskRow> = (0..done).map(|n| task(n, "done", 1)).collect();
+        tasks.extend((done..done + failed).map(|n| task(n, "failed", 3)));
+        tasks.extend((done + failed..total).map(|n| task(n, "pending", 0)));
+        Snapshot {
+            schema: SCHEMA,
+            plan: "PLAN.md".into(),
+            socket: "s".into(),
+            session: "swarm".into(),
+            pid: 1,
+            started: 1000.0,
+            updated: 1000.0,
+            finished: false,
+            paused: false,
+            counts: Counts {
+                total,
+                done,
+                running: 0,
+                pending: total - done - failed,
+                failed,
+                skipped: 0,
+                blocked: 0,
+            },
+            tasks,
+            workers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_status_line_counts_and_estimates() {
+        // 7 done in 7 minutes, 4 open: 4 minutes to go.
+        assert_eq!(
+            snapshot(7, 12, 1).status_line(1000.0 + 420.0),
+            "swarm 7/12 ✓ 1 ✗ · ETA 4m"
+        );
+        assert_eq!(snapshot(0, 3, 0).status_line(1010.0), "swarm 0/3 ✓ 0 ✗");
+        let mut done = snapshot(3, 3, 0);
+        done.finished = true;
+        assert_eq!(done.status_line(2000.0), "swarm 3/3 ✓ 0 ✗ · finished");
     }
 }

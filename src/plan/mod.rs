@@ -6,6 +6,7 @@ mod edit;
 mod file;
 mod graph;
 mod lint;
+pub mod lookup;
 mod output;
 mod parse;
 

@@ -12,12 +12,26 @@ use std::thread;
 use std::time::Duration;
 use wait_timeout::ChildExt;
 
+/// The config file a server that swarm starts reads first (`tmux -f`); only the command
+/// that starts the server reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TmuxConf {
+    /// None (`-f /dev/null`).
+    #[default]
+    None,
+    /// The person's own, where tmux looks for it (no `-f`).
+    Default,
+    /// This file.
+    File(PathBuf),
+}
+
 /// A handle on one tmux server (`tmux -L socket`) and one session on it.
 #[derive(Debug, Clone)]
 pub struct Tmux {
     pub socket: String,
     pub session: String,
     tmpdir: Option<PathBuf>,
+    conf: TmuxConf,
     timeout: Duration,
     /// A control client that single commands go over, once `linked`.
     link: Option<Arc<Link>>,
@@ -30,6 +44,7 @@ impl Tmux {
             socket: socket.into(),
             session: session.into(),
             tmpdir: None,
+            conf: TmuxConf::None,
             timeout: Duration::from_secs(5),
             link: None,
         }
@@ -55,6 +70,12 @@ impl Tmux {
         self
     }
 
+    /// Starts a server with this config read first (`swarm.toml`'s `tmux_conf`).
+    pub fn with_conf(mut self, conf: TmuxConf) -> Tmux {
+        self.conf = conf;
+        self
+    }
+
     /// Kills any tmux command that runs longer than `timeout` (5 s by default).
     pub fn with_timeout(mut self, timeout: Duration) -> Tmux {
         self.timeout = timeout;
@@ -69,7 +90,16 @@ impl Tmux {
     /// A `tmux` process for our socket, with the environment that decides which server it reaches.
     pub(super) fn command(&self) -> Command {
         let mut cmd = Command::new("tmux");
-        cmd.arg("-L").arg(&self.socket).arg("-f").arg("/dev/null");
+        cmd.arg("-L").arg(&self.socket);
+        match &self.conf {
+            TmuxConf::None => {
+                cmd.arg("-f").arg("/dev/null");
+            }
+            TmuxConf::Default => {}
+            TmuxConf::File(path) => {
+                cmd.arg("-f").arg(path);
+            }
+        }
         // Inside another tmux, TMUX would make some commands default to that server's client.
         cmd.env_remove("TMUX").env_remove("TMUX_PANE");
         if let Some(dir) = &self.tmpdir {

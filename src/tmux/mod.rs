@@ -12,7 +12,7 @@ mod session;
 mod version;
 mod workers;
 
-pub use command::Tmux;
+pub use command::{Tmux, TmuxConf};
 pub use live::PaneNews;
 pub use version::check_version;
 pub use workers::WorkerPane;

@@ -37,37 +37,21 @@ impl Mux for Tmux {
         match &spec.window {
             None => {
                 let session = format!("{}:", self.target());
+                // The session's size while nobody is attached, the attached person's
+                // terminal's when someone is (`window-size latest`, as start_session says).
                 let new_window = Argv::new("new-window")
                     .args(["-d", "-t", &session, "-n"])
                     .literal(&spec.window_name);
-                let line = with_program(new_window).then("display-message").args([
-                    "-p",
-                    "-t",
-                    &session,
-                    "#{default-size}",
-                ]);
-                let out = self.run(&line)?;
-                let (pane, size) = out.split_once('\n').unwrap_or((&out, ""));
-                let spawned = parse_spawned(pane)?;
-                // Per window, as in start_session: a global `window-size manual` crashes
-                // 3.3a. A window made while a person is attached takes their terminal's
-                // size (measured), so it gets the session's size back.
-                let mut after = set_worker(&spawned.pane)
-                    .then("set-option")
-                    .args(["-w", "-t", &spawned.window])
-                    .args(["window-size", "manual"]);
-                if let Some((width, height)) = size.trim().split_once('x') {
-                    after = after
-                        .then("resize-window")
-                        .args(["-t", &spawned.window])
-                        .args(["-x", width, "-y", height]);
-                }
-                self.run(&after)?;
+                let spawned = parse_spawned(&self.run(&with_program(new_window))?)?;
+                self.run(&set_worker(&spawned.pane))?;
                 Ok(spawned)
             }
             Some(window) => {
-                // split-window halves the active pane; re-tiling keeps every agent usable.
-                let line = with_program(Argv::new("split-window").args(["-d", "-t", window]))
+                // Splitting the last pane in the grid puts the new one last in the window's
+                // list, so that the tiled grid reads in spawn order (w0 w1 / w2 w3); the
+                // active pane would put it second. Re-tiling keeps every agent usable.
+                let last = format!("{window}.{{bottom-right}}");
+                let line = with_program(Argv::new("split-window").args(["-d", "-t", &last]))
                     .then("select-layout")
                     .args(["-t", window, "tiled"]);
                 let spawned = parse_spawned(&self.run(&line)?)?;
@@ -171,8 +155,15 @@ impl Mux for Tmux {
             // (docs/tmux-facts.md §7). The umask keeps what agents print, which can hold
             // secrets, to the user, as state.json is.
             let quoted = log.display().to_string().replace('\'', "'\\''");
-            let shell = format!("umask 077; exec cat >> '{quoted}'");
-            line = line.arg(escape_time_format(&shell));
+            // First the pane's size, which tmux fills in, in a marker terminals ignore:
+            // `swarm logs` replays the bytes at that size (src/transcript.rs).
+            let mark = crate::transcript::SIZE_MARK.replace('\x1b', "\\033");
+            let shell = format!(
+                "{}'#{{pane_width}}x#{{pane_height}}'{}",
+                escape_time_format(&format!("umask 077; printf '{mark}%s\\007' ")),
+                escape_time_format(&format!(" >> '{quoted}'; exec cat >> '{quoted}'")),
+            );
+            line = line.arg(shell);
         }
         self.run(&line)?;
         Ok(())

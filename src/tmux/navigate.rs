@@ -15,4 +15,25 @@ impl Tmux {
         self.run(&line)?;
         Ok(())
     }
+
+    /// Where each pane of the session sits, as `window.pane` indexes (`1.2`: window 1,
+    /// its third pane): the names people use to reach a pane in tmux (`prefix 1`,
+    /// `prefix q 2`).
+    pub fn places(&self) -> Result<std::collections::HashMap<PaneId, String>, TmuxError> {
+        let line = Argv::new("list-panes").args([
+            "-s",
+            "-t",
+            &self.target(),
+            "-F",
+            "#{pane_id} #{window_index}.#{pane_index}",
+        ]);
+        Ok(self
+            .run(&line)?
+            .lines()
+            .filter_map(|row| {
+                let (pane, place) = row.split_once(' ')?;
+                Some((PaneId(pane.to_string()), place.to_string()))
+            })
+            .collect())
+    }
 }

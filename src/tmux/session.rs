@@ -27,6 +27,38 @@ const MONOCHROME: [(&str, &str); 7] = [
     ("clock-mode-colour", "default"),
 ];
 
+/// What a person who attaches is told for a few seconds: the keys, with their own prefix,
+/// and, when their terminal is itself a tmux (nested), that the prefix goes to the outer
+/// one first. A control client (a program) is told nothing.
+const ATTACH_HINT: &str = "if-shell -F '#{client_control_mode}' '' { display-message -d 8000 \
+    'swarm · #{prefix} d: detach · #{prefix} n/p: next/previous window · #{prefix} 0: \
+    overview#{?#{||:#{m:screen*,#{client_termname}},#{m:tmux*,#{client_termname}}}, · \
+    nested tmux: #{prefix} #{prefix},}' }";
+
+/// When a person attaches, every window drops the fixed size `restore` gave it and follows
+/// their terminal again (`window-size latest`). The scripts print nothing and succeed:
+/// `run-shell` would show output, or a failure, in a pane's view mode, where it would
+/// look like a person holding that pane. Formats in `run-shell` are expanded when the
+/// hook fires: `#{socket_path}` names this server, `##{` is left for the inner tmux.
+const FOLLOW: &str = "if-shell -F '#{client_control_mode}' '' { run-shell -b '{ t() { tmux \
+    -S \"#{socket_path}\" \"$@\"; }; for w in $(t list-windows -a -F \"##{window_id}\"); do \
+    t set-option -uw -t \"$w\" window-size; done; } >/dev/null 2>&1; true' }";
+
+/// When the last person detaches, every window gets back the session's fixed size
+/// (`resize-window` makes it the window's own, `manual`), so agents keep a full-size
+/// screen while nobody watches. Control clients (programs) do not count; nor does the
+/// client that detaches, should it still be listed. (No `client_control_mode` guard as in
+/// FOLLOW: in this hook tmux may resolve the client to another one, the orchestrator's.)
+fn restore(width: u16, height: u16) -> String {
+    format!(
+        "run-shell -b '{{ t() {{ tmux -S \"#{{socket_path}}\" \"$@\"; }}; t list-clients -F \
+         \"##{{?##{{client_control_mode}},,##{{client_name}}}}\" | grep -vx \
+         \"#{{client_name}}\" | grep -q . && exit 0; for w in $(t list-windows -a -F \
+         \"##{{window_id}}\"); do t resize-window -t \"$w\" -x {width} -y {height}; done; }} \
+         >/dev/null 2>&1; true'"
+    )
+}
+
 impl Tmux {
     /// Restarts window 0's program in place (the orchestrator, after it died), with `env`
     /// added to its environment.
@@ -49,8 +81,8 @@ impl Tmux {
         Ok(())
     }
 
-    /// Window 0, the orchestrator's: `start_session` makes it, and our server reads no
-    /// config that could move `base-index`.
+    /// Window 0, the orchestrator's: `start_session` makes it, with `base-index` 0
+    /// whatever the person's tmux config says.
     fn window0(&self) -> String {
         format!("{}:0", self.target())
     }
@@ -77,9 +109,17 @@ impl Tmux {
     ) -> Result<Spawned, TmuxError> {
         // Global options go before new-session so that they already hold for its pane:
         // remain-on-exit keeps even an instantly exiting program as a dead pane, and
-        // history-limit only applies to panes created after it is set.
+        // history-limit only applies to panes created after it is set. They come after the
+        // person's tmux config (`tmux_conf`), whatever it says: swarm addresses window 0
+        // and its pane by index, counts on dead panes staying, and a global
+        // `window-size manual` crashes tmux 3.3a (docs/tmux-facts.md).
         let global = [
             ("remain-on-exit", "on"),
+            ("base-index", "0"),
+            ("pane-base-index", "0"),
+            ("renumber-windows", "off"),
+            ("window-size", "latest"),
+            ("destroy-unattached", "off"),
             ("automatic-rename", "off"),
             ("allow-rename", "off"),
             ("history-limit", "5000"),
@@ -108,13 +148,35 @@ impl Tmux {
             env,
             argv,
         )
-        // Per window only: a global `window-size manual` makes every later new-window
-        // segfault tmux 3.3a while no client is attached (measured; NULL window in
-        // clients_calculate_size). A fixed size stops an attaching human from resizing agents.
-        .then("set-option")
-        .args(["-w", "-t", &format!("{}:", self.target())])
-        .args(["window-size", "manual"]);
+        .then("set-hook")
+        .args(["-g", "client-attached[0]", ATTACH_HINT])
+        .then("set-hook")
+        .args(["-g", "client-attached[1]", FOLLOW])
+        .then("set-hook")
+        .args(["-g", "client-detached[0]", &restore(width, height)]);
+        // `-x -y` is the size while nobody is attached (the session's `default-size`, which
+        // later windows take too). Under `window-size latest` the windows follow a person's
+        // terminal once they attach, so that all of the dashboard and the grid is on their
+        // screen. (A global `window-size manual` would also segfault tmux 3.3a at the next
+        // new-window while no client is attached: docs/tmux-facts.md.)
         parse_spawned(&self.run(&line)?)
+    }
+
+    /// Puts what `argv` prints (one line) at the right of tmux's status line, refreshed
+    /// every 2 seconds: the run's progress.
+    pub fn show_in_status(&self, argv: &[String]) -> Result<(), TmuxError> {
+        // `#()` runs a shell command; the status line is a format that tmux also runs
+        // through strftime, so `#` and `%` of the paths are escaped.
+        let shell = escape_time_format(&shell_words::join(argv));
+        let line = Argv::new("set-option")
+            .args(["-g", "status-right"])
+            .arg(format!(" #({shell}) "))
+            .then("set-option")
+            .args(["-g", "status-right-length", "80"])
+            .then("set-option")
+            .args(["-g", "status-interval", "2"]);
+        self.run(&line)?;
+        Ok(())
     }
 
     /// Whether our session exists; a server that is not running has no sessions.

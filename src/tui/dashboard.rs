@@ -20,6 +20,13 @@ pub enum Focus {
     Workers,
 }
 
+/// A worker's screen, as last captured, for the preview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub worker: usize,
+    pub lines: Vec<String>,
+}
+
 /// Everything the dashboard shows, and the person's place in it.
 #[derive(Debug)]
 pub struct Dashboard {
@@ -43,6 +50,10 @@ pub struct Dashboard {
     pub(super) flash: Option<String>,
     /// Colors are on unless `NO_COLOR` is set.
     pub(super) color: bool,
+    /// The screen of the worker that Enter would show.
+    pub(super) preview: Option<Preview>,
+    /// Each pane's place in tmux, `window.pane` (`1.2`), by pane id.
+    pub(super) places: HashMap<String, String>,
 }
 
 impl Dashboard {
@@ -61,6 +72,8 @@ impl Dashboard {
             confirm_quit: false,
             flash: None,
             color,
+            preview: None,
+            places: HashMap::new(),
         }
     }
 
@@ -172,17 +185,40 @@ impl Dashboard {
         *sel = sel.saturating_add_signed(by).min(len.saturating_sub(1));
     }
 
-    /// Enter: the selected worker's pane, or the pane of the worker on the selected task.
-    fn jump(&mut self) -> Option<UiAction> {
-        let worker = match self.focus {
+    /// The selected worker, or the worker on the selected task (when it runs).
+    fn focused_worker(&self) -> Option<&WorkerRow> {
+        match self.focus {
             Focus::Workers => self.selected_worker(),
             Focus::Tasks => {
                 let task = self.selected_task()?;
                 let on = task.worker.filter(|_| task.state == "running");
                 on.and_then(|id| self.workers().iter().find(|w| w.id == id))
             }
-        };
-        let Some(worker) = worker else {
+        }
+    }
+
+    /// Takes where each pane sits (`%3` → `1.2`), to name the workers' places.
+    pub fn set_places(&mut self, places: HashMap<PaneId, String>) {
+        self.places = places.into_iter().map(|(p, at)| (p.0, at)).collect();
+    }
+
+    /// Whose screen the preview shows, and its pane: the worker Enter would show.
+    pub fn preview_target(&self) -> Option<(usize, PaneId)> {
+        let worker = self.focused_worker()?;
+        Some((worker.id, PaneId(worker.pane.clone()?)))
+    }
+
+    /// Takes `screen`, as captured from `worker`'s pane; `None`: nothing to preview.
+    pub fn set_preview(&mut self, screen: Option<(usize, &str)>) {
+        self.preview = screen.map(|(worker, text)| Preview {
+            worker,
+            lines: text.lines().map(|l| l.trim_end().to_string()).collect(),
+        });
+    }
+
+    /// Enter: the selected worker's pane, or the pane of the worker on the selected task.
+    fn jump(&mut self) -> Option<UiAction> {
+        let Some(worker) = self.focused_worker() else {
             self.flash = Some("no worker runs this task".to_string());
             return None;
         };

@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 /// How often the snapshot is read again (the orchestrator writes it every 250 ms).
 const REFRESH: Duration = Duration::from_millis(250);
+/// How often the focused worker's screen and the panes' places are read from tmux: two
+/// tmux processes each time, in every run's window 0, watched or not.
+const PEEK: Duration = Duration::from_secs(1);
 
 /// How the person left the dashboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,14 +44,24 @@ pub enum UiAction {
     Quit(Quit),
 }
 
+/// Where the dashboard runs, which decides what Enter does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// In swarm's own tmux session (window 0): Enter switches the session's window.
+    InSession,
+    /// On a terminal of its own: Enter attaches this terminal to swarm's session, on the
+    /// pane, until the person detaches and comes back.
+    Outside,
+}
+
 /// Runs the dashboard on this terminal until the person quits, and says how they quit.
 ///
 /// It ends by itself when the swarm's tmux server is gone.
-pub fn run(ws: &Workspace, tmux: &Tmux) -> anyhow::Result<Quit> {
+pub fn run(ws: &Workspace, tmux: &Tmux, place: Place) -> anyhow::Result<Quit> {
     // `init` switches to the alternate screen and raw mode, and restores the terminal on
     // a panic too.
     let mut terminal = ratatui::try_init()?;
-    let result = event_loop(&mut terminal, ws, tmux);
+    let result = event_loop(&mut terminal, ws, tmux, place);
     ratatui::restore();
     result
 }
@@ -57,9 +70,11 @@ fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     ws: &Workspace,
     tmux: &Tmux,
+    place: Place,
 ) -> anyhow::Result<Quit> {
     let mut dashboard = Dashboard::new(crate::color_enabled());
     let mut next_read = Instant::now();
+    let mut next_peek = Instant::now();
     loop {
         if Instant::now() >= next_read {
             // Nothing left to show (or to show it on): leave instead of drawing forever.
@@ -68,6 +83,13 @@ fn event_loop(
             }
             refresh(&mut dashboard, ws);
             next_read = Instant::now() + REFRESH;
+        }
+        if Instant::now() >= next_peek {
+            preview(&mut dashboard, tmux);
+            if let Ok(places) = tmux.places() {
+                dashboard.set_places(places);
+            }
+            next_peek = Instant::now() + PEEK;
         }
         terminal.draw(|frame| dashboard.render(frame))?;
         if !event::poll(next_read.saturating_duration_since(Instant::now()))? {
@@ -86,6 +108,15 @@ fn event_loop(
             Some(UiAction::Jump(pane)) => {
                 if let Err(err) = tmux.jump_to(&pane) {
                     dashboard.flash(format!("cannot show {pane}: {err}"));
+                } else if place == Place::Outside {
+                    // This terminal shows the pane until the person detaches.
+                    ratatui::restore();
+                    let attached = tmux.attach();
+                    *terminal = ratatui::try_init()?;
+                    dashboard.flash(match attached {
+                        Ok(_) => format!("back from {pane}"),
+                        Err(err) => format!("cannot attach to swarm's session: {err}"),
+                    });
                 }
             }
             Some(UiAction::Send(command)) => {
@@ -97,6 +128,15 @@ fn event_loop(
             }
         }
     }
+}
+
+/// Captures the focused worker's screen for the preview; a pane that is gone shows none.
+fn preview(dashboard: &mut Dashboard, tmux: &Tmux) {
+    use crate::tmux::Mux;
+    let screen = dashboard
+        .preview_target()
+        .and_then(|(worker, pane)| Some((worker, tmux.capture(&pane).ok()?)));
+    dashboard.set_preview(screen.as_ref().map(|(w, text)| (*w, text.as_str())));
 }
 
 fn refresh(dashboard: &mut Dashboard, ws: &Workspace) {

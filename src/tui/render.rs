@@ -11,26 +11,75 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
 /// Width of the progress bar in the header.
 const BAR: usize = 24;
+/// From this width on, the focused worker's screen shows beside the lists.
+const PREVIEW_FROM: u16 = 150;
+/// Below this width the header leaves the bar out, so that the counts and the ETA fit.
+const BAR_FROM: u16 = 100;
 
 impl Dashboard {
     /// Draws the whole dashboard into `frame`.
     pub fn render(&self, frame: &mut Frame) {
-        let workers = self.workers().len().clamp(1, 8) as u16;
-        let [header, tasks, workers, events, detail, footer] = Layout::vertical([
+        let area = frame.area();
+        let [header, body, detail, footer] = Layout::vertical([
             Constraint::Length(2),
-            Constraint::Min(4),
-            Constraint::Length(workers + 2),
-            Constraint::Length(7),
+            Constraint::Min(3),
             Constraint::Length(1),
             Constraint::Length(1),
         ])
-        .areas(frame.area());
-        frame.render_widget(Paragraph::new(self.header()), header);
+        .areas(area);
+        // A wide terminal shows the focused worker's screen beside the lists.
+        let preview_width = if area.width >= PREVIEW_FROM {
+            area.width * 9 / 20
+        } else {
+            0
+        };
+        let [lists, preview] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(preview_width)])
+                .areas(body);
+        let (workers, events) = sections(area.height, self.workers().len());
+        let [tasks, workers, events] = Layout::vertical([
+            Constraint::Min(3),
+            Constraint::Length(workers),
+            Constraint::Length(events),
+        ])
+        .areas(lists);
+        frame.render_widget(Paragraph::new(self.header(header.width)), header);
         self.render_tasks(frame, tasks);
         self.render_workers(frame, workers);
         self.render_events(frame, events);
+        if preview_width > 0 {
+            self.render_preview(frame, preview);
+        }
         frame.render_widget(Paragraph::new(self.detail()), detail);
-        frame.render_widget(Paragraph::new(self.footer()), footer);
+        frame.render_widget(Paragraph::new(self.footer(footer.width)), footer);
+    }
+
+    /// The focused worker's screen: its last lines that fit, blank tail dropped.
+    fn render_preview(&self, frame: &mut Frame, area: Rect) {
+        let (title, lines) = match &self.preview {
+            Some(p) => {
+                let end = p
+                    .lines
+                    .iter()
+                    .rposition(|l| !l.is_empty())
+                    .map_or(0, |i| i + 1);
+                let room = usize::from(area.height.saturating_sub(1));
+                let start = end.saturating_sub(room);
+                let lines: Vec<Line> = p.lines[start..end]
+                    .iter()
+                    .map(|l| Line::raw(l.clone()))
+                    .collect();
+                (format!("w{}'s screen", p.worker), lines)
+            }
+            None => (
+                "Preview".to_string(),
+                vec![Line::styled(" select a worker, or a running task", dim())],
+            ),
+        };
+        let block = self
+            .block(&title, None)
+            .borders(Borders::TOP | Borders::LEFT);
+        frame.render_widget(Paragraph::new(lines).block(block), area);
     }
 
     /// `style` in color, or plain when `NO_COLOR` is set.
@@ -42,7 +91,7 @@ impl Dashboard {
         }
     }
 
-    fn header(&self) -> Vec<Line<'static>> {
+    fn header(&self, width: u16) -> Vec<Line<'static>> {
         let Some(s) = &self.snapshot else {
             let what = self
                 .error
@@ -78,10 +127,17 @@ impl Dashboard {
             c.done as f64 / c.total as f64
         };
         let filled = (ratio * BAR as f64).round() as usize;
+        let bar = width >= BAR_FROM;
         let mut second = vec![
-            Span::raw(" "),
-            Span::styled("█".repeat(filled), self.paint(Color::Green)),
-            Span::styled("░".repeat(BAR - filled), self.paint(Color::DarkGray)),
+            Span::raw(if bar { " " } else { "" }),
+            Span::styled(
+                "█".repeat(filled * usize::from(bar)),
+                self.paint(Color::Green),
+            ),
+            Span::styled(
+                "░".repeat((BAR - filled) * usize::from(bar)),
+                self.paint(Color::DarkGray),
+            ),
             Span::raw(format!(
                 " {}/{} done · {} running · {} pending",
                 c.done, c.total, c.running, c.pending
@@ -167,7 +223,10 @@ impl Dashboard {
             };
             Row::new([
                 Cell::from(format!("w{}", w.id)),
-                Cell::from(w.pane.clone().unwrap_or_default()),
+                // Its place in tmux (window.pane), else its pane id.
+                Cell::from(w.pane.as_ref().map_or_else(String::new, |p| {
+                    self.places.get(p).cloned().unwrap_or_else(|| p.clone())
+                })),
                 Cell::from(Span::styled(label, self.paint(color))),
                 Cell::from(doing),
             ])
@@ -232,12 +291,15 @@ impl Dashboard {
         }
         let text = match self.focus {
             Focus::Tasks => self.tasks().get(self.task_sel).map(task_detail),
-            Focus::Workers => self.workers().get(self.worker_sel).map(worker_detail),
+            Focus::Workers => self
+                .workers()
+                .get(self.worker_sel)
+                .map(|w| worker_detail(w, &self.places)),
         };
         Line::styled(format!(" {}", text.unwrap_or_default()), dim())
     }
 
-    fn footer(&self) -> Line<'static> {
+    fn footer(&self, width: u16) -> Line<'static> {
         if self.confirm_quit {
             return Line::styled(
                 " quit: leave the workers running or stop them? [l/s/esc]",
@@ -248,14 +310,35 @@ impl Dashboard {
             (Focus::Workers, Some(w)) => format!("w{}", w.id),
             _ => "all".to_string(),
         };
-        Line::styled(
+        // As much as the width holds, and `q quit` always.
+        let keys = [
             format!(
                 " ↑↓ select · Tab switch list · Enter go to pane · p/r pause/resume {who} · \
                  R retry · s skip · q quit"
             ),
-            dim(),
-        )
+            format!(" ↑↓ Tab · Enter pane · p/r pause/resume {who} · R retry · s skip · q quit"),
+            " ↑↓ Tab Enter p r R s · q quit".to_string(),
+        ];
+        let fits = |k: &&String| k.chars().count() <= usize::from(width);
+        let text = keys.iter().find(fits).unwrap_or(&keys[2]).clone();
+        Line::styled(text, dim())
     }
+}
+
+/// Rows for the workers and the recent events at `height` rows: all the workers (up to 8)
+/// and 7 event lines when there is room, fewer events, then fewer workers, when not; the
+/// tasks keep at least 3 rows, the header, detail and key bar theirs.
+fn sections(height: u16, workers: usize) -> (u16, u16) {
+    const FIXED: u16 = 2 + 3 + 1 + 1;
+    let room = height.saturating_sub(FIXED);
+    // A title line and a column header above the workers.
+    let workers = (workers.clamp(1, 8) as u16 + 2).min(room);
+    let events = match room - workers {
+        free if free >= 12 => 7,
+        free if free >= 6 => 3,
+        _ => 0,
+    };
+    (workers, events)
 }
 
 fn dim() -> Style {
@@ -304,13 +387,17 @@ fn task_detail(t: &TaskRow) -> String {
     text
 }
 
-fn worker_detail(w: &WorkerRow) -> String {
+fn worker_detail(w: &WorkerRow, places: &std::collections::HashMap<String, String>) -> String {
     let mut text = format!("w{} · {}", w.id, w.state);
     if w.restarts > 0 {
         text.push_str(&format!(" · restarted {}×", w.restarts));
     }
     if let Some(pane) = &w.pane {
-        text.push_str(&format!(" · pane {pane} · Enter to go there"));
+        let place = match places.get(pane).and_then(|p| p.split_once('.')) {
+            Some((window, index)) => format!("window {window}, pane {index} ({pane})"),
+            None => format!("pane {pane}"),
+        };
+        text.push_str(&format!(" · {place} · Enter to go there"));
     }
     text
 }

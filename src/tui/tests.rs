@@ -122,6 +122,75 @@ fn draws_tasks_workers_progress_and_eta() {
     insta::assert_snapshot!(screen(&plain(Some(mid_run()))));
 }
 
+/// What w0's pane shows: an agent at work, with blank rows below.
+const AGENT_SCREEN: &str = "╭──────────────╮\n│ > Write docs │\n╰──────────────╯\n\
+                            ● Reading src/auth.rs\n● Writing docs/auth.md\n\
+                            ✻ Working… (esc to interrupt)\n\n\n\n";
+
+#[test]
+fn the_preview_follows_the_focus() {
+    let mut dashboard = plain(Some(mid_run()));
+    // The first task is done: nobody runs it.
+    assert_eq!(dashboard.preview_target(), None);
+    dashboard.on_key(key(KeyCode::Down));
+    assert_eq!(dashboard.preview_target(), Some((0, PaneId("%3".into()))));
+    dashboard.on_key(key(KeyCode::Tab));
+    dashboard.on_key(key(KeyCode::Down));
+    assert_eq!(dashboard.preview_target(), Some((1, PaneId("%4".into()))));
+    dashboard.set_preview(Some((1, AGENT_SCREEN)));
+    let screen = screen_at(&dashboard, 200, 30);
+    assert!(screen.contains("w1's screen"), "{screen}");
+    assert!(screen.contains("✻ Working… (esc to interrupt)"), "{screen}");
+    // Workers are named by their place in tmux, window.pane.
+    let places = [("%3", "1.0"), ("%4", "1.1")];
+    dashboard.set_places(
+        places
+            .iter()
+            .map(|(p, at)| (PaneId(p.to_string()), at.to_string()))
+            .collect(),
+    );
+    let screen = screen_at(&dashboard, 200, 30);
+    assert!(screen.contains("›w1   1.1   busy"), "{screen}");
+    assert!(
+        screen.contains("w1 · busy · window 1, pane 1 (%4)"),
+        "{screen}"
+    );
+    // Too narrow for it: the lists keep the width.
+    let screen = screen_at(&dashboard, 120, 30);
+    assert!(!screen.contains("w1's screen"), "{screen}");
+}
+
+fn screen_at(dashboard: &Dashboard, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| dashboard.render(frame)).unwrap();
+    terminal.backend().to_string()
+}
+
+/// From a laptop's 80x24 up, every section has a place and the key bar is whole.
+#[test]
+fn fits_terminals_from_80x24_up() {
+    let mut dashboard = plain(Some(mid_run()));
+    dashboard.update(Some(mid_run()), true, NOW);
+    // The running task `auth` is selected: its worker w0's screen is the preview.
+    dashboard.on_key(key(KeyCode::Down));
+    dashboard.set_preview(Some((0, AGENT_SCREEN)));
+    for (width, height) in [(80, 24), (120, 35), (200, 50)] {
+        let screen = screen_at(&dashboard, width, height);
+        let last = screen.lines().last().unwrap_or_default().to_string();
+        assert!(
+            last.contains("q quit"),
+            "{width}x{height}: the key bar is whole: {last}"
+        );
+        assert!(screen.contains("Workers"), "{width}x{height}: {screen}");
+        insta::assert_snapshot!(format!("dashboard_{width}x{height}"), screen);
+    }
+    for (width, height) in [(300, 80), (60, 16)] {
+        let screen = screen_at(&dashboard, width, height);
+        let last = screen.lines().last().unwrap_or_default().to_string();
+        assert!(last.contains("q quit"), "{width}x{height}: {last}");
+    }
+}
+
 #[test]
 fn says_it_waits_before_the_first_snapshot() {
     let screen = screen(&plain(None));

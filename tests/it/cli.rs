@@ -105,6 +105,24 @@ fn worker_counts_out_of_range_are_refused() {
 }
 
 #[test]
+fn durations_take_units_wherever_a_time_is_taken() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    let err = refused(&env, &["--task-timeout", "soon"]);
+    assert!(err.contains("10m"), "{err}");
+    let err = refused(&env, &["--task-timeout", "30d"]);
+    assert!(err.contains("out of range"), "{err}");
+    // `10m` is taken: the run gets as far as wanting a terminal.
+    let out = env
+        .swarm()
+        .args(["run", "--task-timeout", "10m"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!stderr(&out).contains("task-timeout"), "{}", stderr(&out));
+}
+
+#[test]
 fn an_invalid_socket_name_is_refused() {
     let env = TestEnv::new();
     env.write("PLAN.md", PLAN);

@@ -85,6 +85,10 @@ fn spawned_panes_tile_one_window() {
         ids.push(split.pane);
     }
     assert!(ids.iter().all(|id| id.0.starts_with('%')));
+    // The grid reads in spawn order, left to right and top to bottom.
+    let order = env.tmux_ok(&["list-panes", "-t", &workers.window, "-F", "#{pane_id}"]);
+    let want: Vec<&str> = ids.iter().map(|id| id.0.as_str()).collect();
+    assert_eq!(order.lines().collect::<Vec<_>>(), want);
     let sizes = env.tmux_ok(&[
         "list-panes",
         "-t",
@@ -101,10 +105,14 @@ fn spawned_panes_tile_one_window() {
             .all(|s| s.starts_with("99x") || s.starts_with("100x")),
         "{sizes:?}"
     );
+    // No window has a size of its own: they follow a person who attaches (the global
+    // `window-size latest`), and keep the session's while nobody is.
     for window in [&first.window, &workers.window] {
         let size = env.tmux_ok(&["show-options", "-wv", "-t", window, "window-size"]);
-        assert_eq!(size.trim(), "manual");
+        assert_eq!(size.trim(), "");
     }
+    let global = env.tmux_ok(&["show-options", "-gwv", "window-size"]);
+    assert_eq!(global.trim(), "latest");
     assert_eq!(tmux.display(&ids[3], "#{@worker}").unwrap(), "w1");
     assert_eq!(tmux.display(&ids[3], "#{history_limit}").unwrap(), "5000");
     assert!(tmux.has_session().unwrap());
@@ -120,7 +128,7 @@ impl Drop for Outer {
 }
 
 #[test]
-fn a_window_spawned_while_a_small_client_is_attached_keeps_the_session_size() {
+fn a_window_spawned_while_a_person_is_attached_takes_their_terminal_size() {
     let env = TestEnv::new();
     let (tmux, _) = start(&env, &["cat"]);
     let tmpdir = env.dir.path().join("tmux");
@@ -153,7 +161,8 @@ fn a_window_spawned_while_a_small_client_is_attached_keeps_the_session_size() {
         &workers.window,
         "#{window_width}x#{window_height}",
     ]);
-    assert_eq!(size.trim(), "200x60");
+    // 80x24, less the outer and the inner status lines: the grid fits their screen.
+    assert_eq!(size.trim(), "80x22");
 }
 
 #[test]

@@ -508,6 +508,12 @@ fn an_attached_orchestrator_killed_in_window_zero_is_resumed_by_the_next_run() {
     wait_until("all checked", Duration::from_secs(60), || {
         checked(&env) == 8
     });
+    // The sim logs a sentinel just after writing it, so the check-off can come first.
+    wait_until(
+        "every sentinel in the sim's log",
+        Duration::from_secs(10),
+        || sentinel_writes(&env).len() >= 8,
+    );
     let writes = sentinel_writes(&env);
     assert_eq!(writes.len(), 8);
     assert!(writes.values().all(|&n| n == 1), "done twice: {writes:?}");

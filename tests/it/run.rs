@@ -148,6 +148,354 @@ fn an_agent_that_exits_never_gets_a_paste_and_its_task_fails_after_retries() {
 }
 
 #[test]
+fn headless_progress_is_timestamped_and_ends_with_a_per_task_table_and_joblog() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n- [ ] Three\n");
+    let out = run_headless(&env, 2, "");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let deliveries: Vec<&str> = err.lines().filter(|l| l.contains("→ w")).collect();
+    assert_eq!(deliveries.len(), 3, "{err}");
+    assert!(
+        deliveries.iter().all(|l| l.starts_with("[00:")),
+        "timestamped: {err}"
+    );
+    assert!(
+        err.contains("TASK   WORKER  TRIES  TIME     RESULT"),
+        "{err}"
+    );
+    let joblog = env.read(".swarm/joblog.tsv");
+    let rows: Vec<Vec<&str>> = joblog.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows[0][..3], ["seq", "task", "worker"], "{joblog}");
+    assert_eq!(rows.len(), 4, "{joblog}");
+    let mut tasks: Vec<&str> = rows[1..].iter().map(|r| r[1]).collect();
+    tasks.sort();
+    assert_eq!(tasks, ["one", "three", "two"]);
+    assert!(
+        rows[1..].iter().all(|r| r[6] == "done" && r[5] == "1"),
+        "{joblog}"
+    );
+}
+
+#[test]
+fn logs_replays_a_sim_transcript_as_a_person_saw_it_after_the_prompt_sent() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] Write the docs {#docs}\n");
+    let out = run_headless(&env, 1, "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.swarm().args(["logs", "docs"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let (header, screen) = text
+        .split_once("\n── the pane, as it showed")
+        .unwrap_or_else(|| panic!("a header, then the pane: {text}"));
+    assert!(
+        header.starts_with("task:    docs (Write the docs)\nattempt: 1\n"),
+        "{header}"
+    );
+    let prompts = received_prompts(&env);
+    assert!(
+        header.contains(&format!("prompt, as sent:\n{}\n", prompts[0])),
+        "the prompt exactly as sent: {header}"
+    );
+    let lines: Vec<&str> = screen
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(lines.len() > 1, "more than one line: {screen}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim_start().starts_with("✓ created") && l.trim_end().ends_with("docs.done")),
+        "the sentinel's creation on its own line: {screen}"
+    );
+    // `--raw` is the bytes as recorded.
+    let raw = env
+        .swarm()
+        .args(["logs", "docs", "--raw"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        raw.stdout,
+        std::fs::read(env.path(".swarm/logs/docs.1.log")).unwrap()
+    );
+}
+
+#[test]
+fn a_hostile_user_tmux_config_is_read_and_does_not_break_the_run() {
+    let env = TestEnv::new();
+    // The person's own config (HOME is the test's): their prefix and mouse, and options
+    // that would break a server that trusted them.
+    let conf = "set -g prefix C-a\nset -g mouse on\nset -g remain-on-exit off\n\
+                set -g base-index 1\nset -g pane-base-index 1\nset -g renumber-windows on\n";
+    std::fs::write(env.dir.path().join("home/.tmux.conf"), conf).unwrap();
+    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n- [ ] Three\n- [ ] Four\n");
+    let log = env.dir.path().join("sim.jsonl");
+    let agent_cmd = format!("swarm sim-agent --think-ms 50 --log {}", log.display());
+    let mut child = env
+        .swarm()
+        .args([
+            "run",
+            "--headless",
+            "--socket",
+            &env.socket,
+            "--workers",
+            "2",
+        ])
+        .args(["--agent", "sim", "--agent-cmd", &agent_cmd])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While it runs, the server has the person's keys and swarm's own needs.
+    let mut seen = None;
+    wait_until("the server up", Duration::from_secs(60), || {
+        seen = seen.take().or_else(|| {
+            let prefix = env.tmux(&["show-options", "-gv", "prefix"]);
+            let base = env.tmux(&["show-options", "-gv", "base-index"]);
+            (prefix.status.success() && base.status.success())
+                .then(|| (stdout(&prefix), stdout(&base)))
+        });
+        seen.is_some() || child.try_wait().unwrap().is_some()
+    });
+    let out = crate::common::finish(child, Duration::from_secs(120), "hostile config run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(env.read("PLAN.md").matches("- [x]").count(), 4);
+    let (prefix, base) = seen.expect("the server was seen while the run went on");
+    assert_eq!(prefix.trim(), "C-a", "the person's prefix");
+    assert_eq!(base.trim(), "0", "swarm's base-index, after the config");
+}
+
+#[test]
+fn a_tmux_conf_setting_names_the_config_and_none_reads_none() {
+    let env = TestEnv::new();
+    std::fs::write(
+        env.dir.path().join("home/.tmux.conf"),
+        "set -g prefix C-a\n",
+    )
+    .unwrap();
+    env.write("mine.conf", "set -g prefix C-s\n");
+    env.write("PLAN.md", "- [ ] One\n");
+    for (setting, prefix) in [
+        ("tmux_conf = 'mine.conf'\n", "C-s"),
+        ("tmux_conf = 'none'\n", "C-b"),
+    ] {
+        env.write("swarm.toml", setting);
+        let out = env
+            .swarm()
+            .args(["spawn", "--agent", "sim", "--socket", &env.socket])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let shown = env.tmux_ok(&["show-options", "-gv", "prefix"]);
+        assert_eq!(shown.trim(), prefix, "{setting}");
+        env.tmux_ok(&["kill-server"]);
+    }
+    env.write("swarm.toml", "tmux_conf = 'missing.conf'\n");
+    let out = env
+        .swarm()
+        .args(["spawn", "--agent", "sim", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("swarm.toml:1"), "{}", stderr(&out));
+}
+
+/// `swarm run` in a terminal of `width`x`height` (a pane of a second private server):
+/// the windows follow that terminal, and the dashboard's key bar and the grid are on it.
+fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n- [ ] Three\n");
+    let outer = format!("{}-outer", env.socket);
+    let outer_tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &outer, "-f", "/dev/null"])
+            .args(args)
+            .env("TMUX_TMPDIR", env.dir.path().join("tmux"))
+            .env("HOME", env.dir.path().join("home"))
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    };
+    let (w, h) = (width.to_string(), height.to_string());
+    let ws = env.ws().display().to_string();
+    let agent = "swarm sim-agent --think-ms 60000";
+    let run = [
+        "new-session",
+        "-d",
+        "-x",
+        &w,
+        "-y",
+        &h,
+        "-c",
+        &ws,
+        "--",
+        swarm_bin(),
+        "run",
+        "--socket",
+        &env.socket,
+        "--workers",
+        "2",
+        "--agent",
+        "sim",
+        "--agent-cmd",
+        agent,
+    ];
+    let out = outer_tmux(&run);
+    assert!(out.status.success(), "{}", stderr(&out));
+    struct KillOuter<F: Fn(&[&str]) -> std::process::Output>(F);
+    impl<F: Fn(&[&str]) -> std::process::Output> Drop for KillOuter<F> {
+        fn drop(&mut self) {
+            (self.0)(&["kill-server"]);
+        }
+    }
+    let outer_tmux = KillOuter(outer_tmux);
+    let capture = || stdout(&(outer_tmux.0)(&["capture-pane", "-p"]));
+    let mut screen = String::new();
+    // The person is told the keys, with their prefix, and that they are nested.
+    wait_until("the keys on attaching", Duration::from_secs(60), || {
+        screen = capture();
+        screen.contains("swarm · C-b d: detach") && screen.contains("nested tmux: C-b C-b")
+    });
+    // Then the dashboard, with tmux's status line back under it.
+    wait_until(
+        "the dashboard with both workers busy",
+        Duration::from_secs(60),
+        || {
+            screen = capture();
+            let last = screen
+                .trim_end()
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .to_string();
+            screen.contains("q quit")
+                && screen.matches("busy").count() >= 2
+                && last.contains("orchestrator")
+        },
+    );
+    // The key bar is the dashboard's last line, right above tmux's status line.
+    let lines: Vec<&str> = screen.trim_end().lines().collect();
+    assert_eq!(lines.len(), usize::from(height), "{screen}");
+    assert!(lines[lines.len() - 2].contains("q quit"), "{screen}");
+    assert!(
+        lines[lines.len() - 1].contains("orchestrator"),
+        "the status line: {screen}"
+    );
+    // The window on screen follows the terminal (less tmux's status line), and so does
+    // each window the person goes to (tmux sizes a window when a client shows it).
+    let size_of = |window: &str| {
+        env.tmux_ok(&[
+            "display",
+            "-p",
+            "-t",
+            window,
+            "#{window_width}x#{window_height}",
+        ])
+        .trim()
+        .to_string()
+    };
+    let want = format!("{width}x{}", height - 1);
+    assert_eq!(size_of("=swarm:0"), want);
+    // The grid, in window 1: both agents' screens, readable.
+    env.tmux_ok(&["select-window", "-t", "=swarm:1"]);
+    wait_until("the grid on the terminal", Duration::from_secs(30), || {
+        screen = capture();
+        screen.matches("simulating").count() >= 2 && size_of("=swarm:1") == want
+    });
+    assert!(screen.contains(" w0") && screen.contains(" w1"), "{screen}");
+    // Once the person detaches, the windows get the session's fixed size back.
+    (outer_tmux.0)(&["send-keys", "C-b", "d"]);
+    wait_until("the session's size again", Duration::from_secs(30), || {
+        let sizes = env.tmux_ok(&["list-windows", "-F", "#{window_width}x#{window_height}"]);
+        sizes.lines().all(|s| s == "200x50")
+    });
+    let _ = env.swarm().args(["stop", "--socket", &env.socket]).output();
+}
+
+#[test]
+fn an_attached_100x30_terminal_sees_the_key_bar_and_the_grid() {
+    attached_terminal_sees_the_key_bar_and_the_grid(100, 30);
+}
+
+#[test]
+fn an_attached_200x50_terminal_sees_the_key_bar_and_the_grid() {
+    attached_terminal_sees_the_key_bar_and_the_grid(200, 50);
+}
+
+#[test]
+fn enter_in_a_standalone_dashboard_shows_the_pane_and_detaching_comes_back() {
+    use crate::common::sim_run;
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n");
+    let child = sim_run(&env, 2, "--think-ms 60000", &[]);
+    let state = env.path(".swarm/state.json");
+    wait_until("both workers busy", Duration::from_secs(60), || {
+        std::fs::read(&state)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["counts"]["running"] == 2)
+    });
+    // `swarm dashboard` in a terminal of its own, outside swarm's session.
+    let outer = format!("{}-outer", env.socket);
+    let outer_tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &outer, "-f", "/dev/null"])
+            .args(args)
+            .env("TMUX_TMPDIR", env.dir.path().join("tmux"))
+            .env("HOME", env.dir.path().join("home"))
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    };
+    struct KillOuter<F: Fn(&[&str]) -> std::process::Output>(F);
+    impl<F: Fn(&[&str]) -> std::process::Output> Drop for KillOuter<F> {
+        fn drop(&mut self) {
+            (self.0)(&["kill-server"]);
+        }
+    }
+    let guard = KillOuter(outer_tmux);
+    let outer_tmux = |args: &[&str]| (guard.0)(args);
+    let ws = env.ws().display().to_string();
+    let dashboard = [
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "35",
+        "-c",
+        &ws,
+        "--",
+        swarm_bin(),
+        "dashboard",
+        "--socket",
+        &env.socket,
+    ];
+    assert!(outer_tmux(&dashboard).status.success());
+    let capture = || stdout(&outer_tmux(&["capture-pane", "-p"]));
+    let mut screen = String::new();
+    wait_until("the dashboard", Duration::from_secs(30), || {
+        screen = capture();
+        screen.contains("q quit") && screen.matches("busy").count() >= 2
+    });
+    // Enter on the first task: its worker's pane, in swarm's session, on this terminal.
+    outer_tmux(&["send-keys", "Enter"]);
+    wait_until("the worker's pane", Duration::from_secs(30), || {
+        screen = capture();
+        screen.contains("simulating") && screen.contains("workers-1")
+    });
+    // Detaching (swarm's server has no config here: C-b d) comes back to the dashboard.
+    outer_tmux(&["send-keys", "C-b", "d"]);
+    wait_until("the dashboard again", Duration::from_secs(30), || {
+        screen = capture();
+        screen.contains("q quit") && !screen.contains("workers-1")
+    });
+    let _ = env.swarm().args(["stop", "--socket", &env.socket]).output();
+    let _ = crate::common::finish(child, Duration::from_secs(60), "stopped run");
+}
+
+#[test]
 fn status_json_reports_the_finished_run() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] One\n- [ ] Two\n");
@@ -265,4 +613,76 @@ fn demo_runs_headless_off_a_terminal_and_checks_off_all_twelve_tasks() {
     assert_eq!(plan.matches("- [x]").count(), 12, "{plan}");
     assert!(Path::new(ws).join("docs/auth.md").exists());
     let _ = std::fs::remove_dir_all(ws);
+}
+
+#[test]
+fn stop_ends_a_headless_run_clearly_and_leaves_an_honest_status() {
+    use crate::common::{finish, sim_run};
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n- [ ] Three\n");
+    let child = sim_run(&env, 2, "--think-ms 60000", &[]);
+    let state = env.path(".swarm/state.json");
+    wait_until("both workers busy", Duration::from_secs(60), || {
+        std::fs::read(&state)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["counts"]["running"] == 2)
+    });
+
+    // Window 0 of a headless run is the dashboard, as in an attached one.
+    wait_until("the dashboard in window 0", Duration::from_secs(30), || {
+        env.capture("=swarm:0.0").contains("q quit")
+    });
+    // tmux's status line shows the progress.
+    let right = env.tmux_ok(&["show-options", "-gv", "status-right"]);
+    assert!(right.contains("status --line"), "{right}");
+    let out = env
+        .swarm()
+        .args(["status", "--line", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "swarm 0/3 ✓ 0 ✗\n");
+
+    // A worker the swarm does not have is bad input, and names the ones it has.
+    let out = env
+        .swarm()
+        .args(["pause", "w9", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no worker `w9`") && err.contains("w0, w1"),
+        "{err}"
+    );
+
+    let out = env
+        .swarm()
+        .args(["stop", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = finish(child, Duration::from_secs(60), "stopped run");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("stopped by `swarm stop`"), "{err}");
+    assert!(!err.contains("went away"), "reads like a crash: {err}");
+
+    // The server is gone, and so are its workers: nothing says they still run.
+    let out = env
+        .swarm()
+        .args(["status", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("0 running"), "{text}");
+    assert!(text.contains("workers are gone"), "{text}");
+    assert!(!text.contains("busy"), "{text}");
+    let out = env
+        .swarm()
+        .args(["workers", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("gone") && !text.contains("busy"), "{text}");
 }

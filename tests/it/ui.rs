@@ -35,6 +35,103 @@ const TRANSCRIPT: &str = "\x1b]0;claude\x07\x1b[?25l\x1b[1;32mdone:\x1b[0m wrote
                           \x1b[2K\x1b[3;1Hsecond line\r\n";
 
 #[test]
+fn once_the_server_is_gone_status_and_workers_say_the_workers_are_gone() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    write_state(
+        &env,
+        "running",
+        serde_json::json!([
+            worker(0, "%3", "resetting", Some("docs")),
+            worker(1, "%4", "busy", None)
+        ]),
+    );
+    let out = env.swarm().args(["status"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("0 running"), "{text}");
+    assert!(text.contains("workers are gone"), "{text}");
+    assert!(
+        !text.contains("resetting") && !text.contains("busy"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stopped "),
+        "the running task reads as stopped: {text}"
+    );
+
+    let out = env.swarm().args(["workers"]).output().unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("w0") && text.contains("gone"), "{text}");
+    assert!(
+        !text.contains("resetting") && !text.contains("busy"),
+        "{text}"
+    );
+    let out = env.swarm().args(["workers", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["workers"][0]["state"], "gone");
+}
+
+#[test]
+fn tasks_are_named_by_a_prefix_or_their_number_and_typos_get_suggestions() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    env.write(".swarm/logs/docs.1.log", "the docs transcript\n");
+    write_state(&env, "running", serde_json::json!([]));
+    // `status` numbers the tasks; the number and a prefix name them as the id does.
+    let out = env.swarm().args(["status"]).output().unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  2  pending  0      login")),
+        "numbered: {text}"
+    );
+    for typed in ["docs", "do", "1", "#1"] {
+        let out = env.swarm().args(["logs", typed]).output().unwrap();
+        assert!(out.status.success(), "{typed}: {}", stderr(&out));
+        assert!(stdout(&out).contains("the docs transcript"), "{typed}");
+    }
+    for command in ["logs", "retry", "skip"] {
+        let out = env.swarm().args([command, "dcos"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let err = stderr(&out);
+        assert!(err.contains("did you mean `docs`?"), "{command}: {err}");
+    }
+    let out = env.swarm().args(["logs", "7"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the plan has 2 tasks"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_plan_is_found_upward_from_a_subdirectory_as_git_finds_its_repository() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    env.write(".swarm/logs/docs.1.log", "the docs transcript\n");
+    let deep = env.path("src/deep");
+    std::fs::create_dir_all(&deep).unwrap();
+    let out = env
+        .swarm()
+        .current_dir(&deep)
+        .args(["logs", "docs"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).ends_with("\nthe docs transcript\n"));
+    // A plan named by a path is taken as named.
+    let out = env
+        .swarm()
+        .current_dir(&deep)
+        .args(["logs", "docs", "--plan", "./PLAN.md"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
 fn logs_prints_the_latest_transcript_without_escapes() {
     let env = TestEnv::new();
     env.write("PLAN.md", PLAN);
@@ -42,14 +139,31 @@ fn logs_prints_the_latest_transcript_without_escapes() {
     env.write(".swarm/logs/docs.2.log", TRANSCRIPT);
     let out = env.swarm().args(["logs", "docs"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "done: wrote docs\nsecond line\n");
+    // A header, then the screen as the cursor moves left it: the cleared row stays.
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("task:    docs (Write the docs)\nattempt: 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("This is attempt 2"),
+        "the prompt of attempt 2: {text}"
+    );
+    assert!(
+        text.ends_with("── the pane, as it showed ──\ndone: wrote docs\n\nsecond line\n"),
+        "{text}"
+    );
 
     let out = env
         .swarm()
         .args(["logs", "docs", "--attempt", "1"])
         .output()
         .unwrap();
-    assert_eq!(stdout(&out), "first attempt\n");
+    assert!(
+        stdout(&out).ends_with("showed ──\nfirst attempt\n"),
+        "{}",
+        stdout(&out)
+    );
 
     let out = env
         .swarm()
@@ -147,7 +261,16 @@ fn workers_json_lists_workers_with_a_stable_schema() {
             stuck
         ]),
     );
-    let out = env.swarm().args(["workers", "--json"]).output().unwrap();
+    // The run's server still answers (its orchestrator is gone): the workers are as the
+    // snapshot says.
+    env.tmux_ok(&["new-session", "-d", "-s", "swarm", "sleep 600"]);
+    let socket = ["--socket", env.socket.as_str()];
+    let out = env
+        .swarm()
+        .args(["workers", "--json"])
+        .args(socket)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["schema"], 1);
@@ -165,6 +288,7 @@ fn workers_json_lists_workers_with_a_stable_schema() {
     let out = env
         .swarm()
         .args(["workers", "--idle", "--json"])
+        .args(socket)
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -257,6 +381,24 @@ fn completions_and_man_page_are_generated() {
         page.starts_with(".ie") || page.contains(".TH swarm"),
         "{page}"
     );
+    assert!(
+        page.contains(".SH \"EXIT STATUS\"") && page.contains(".SH FILES"),
+        "{page}"
+    );
+
+    // A page per subcommand, with its own options and the same EXIT STATUS and FILES.
+    let out = env.swarm().args(["man", "run"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(page.contains(".TH swarm-run 1"), "{page}");
+    assert!(page.contains("task\\-timeout"), "{page}");
+    assert!(
+        page.contains(".SH \"EXIT STATUS\"") && page.contains("joblog.tsv"),
+        "{page}"
+    );
+    let out = env.swarm().args(["man", "rnu"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("`run`"), "{}", stderr(&out));
 }
 
 #[test]
