@@ -2,12 +2,12 @@
 
 use super::TmuxError;
 use super::live::{Link, PaneNews};
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Output, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::Duration;
 use wait_timeout::ChildExt;
@@ -35,6 +35,8 @@ pub struct Tmux {
     timeout: Duration,
     /// A control client that single commands go over, once `linked`.
     link: Option<Arc<Link>>,
+    /// Commands sent without waiting for them (`post`), in order, by one thread.
+    poster: Option<Sender<Argv>>,
 }
 
 impl Tmux {
@@ -47,6 +49,7 @@ impl Tmux {
             conf: TmuxConf::None,
             timeout: Duration::from_secs(5),
             link: None,
+            poster: None,
         }
     }
 
@@ -55,7 +58,9 @@ impl Tmux {
     /// hears about panes. Clones share the client; it ends with the last of them.
     pub fn linked(mut self) -> (Tmux, Receiver<PaneNews>) {
         self.link = None;
+        self.poster = None;
         let (link, news) = Link::start(&self);
+        self.poster = Some(start_poster(self.clone(), Arc::downgrade(&link)));
         self.link = Some(link);
         (self, news)
     }
@@ -123,18 +128,18 @@ impl Tmux {
     }
 
     /// Sends one command without waiting for its reply, for what only people look at (a
-    /// border label): the caller never queues behind every busy pane's `%output`. Over
-    /// the control client when linked, else as a process on a thread of its own.
+    /// border label): the caller never queues behind every busy pane's `%output`. One
+    /// thread carries them in order, over the control client when it is up and as a
+    /// process when it is not (or went down before it answered).
     pub(super) fn post(&self, argv: Argv) {
-        if let (Some(link), Some(line)) = (&self.link, argv.control_line())
-            && link.post(&line)
-        {
-            return;
+        match &self.poster {
+            Some(poster) => {
+                let _ = poster.send(argv);
+            }
+            None => {
+                let _ = self.run(&argv);
+            }
         }
-        let tmux = self.clone();
-        std::thread::spawn(move || {
-            let _ = tmux.run_with_input(&argv, None);
-        });
     }
 
     /// Like `run`, with `input` on tmux's stdin (for `load-buffer -`).
@@ -178,6 +183,25 @@ impl Tmux {
             }
         }
     }
+}
+
+/// The thread behind `post`: `tmux` is the unlinked handle it falls back on, and it holds
+/// the link only weakly, so that the link still ends with the last handle.
+fn start_poster(tmux: Tmux, link: Weak<Link>) -> Sender<Argv> {
+    let (tx, rx) = crossbeam_channel::unbounded::<Argv>();
+    thread::spawn(move || {
+        for argv in rx {
+            let over_link = match (link.upgrade(), argv.control_line()) {
+                (Some(link), Some(line)) => link.run(&line, tmux.timeout),
+                _ => None,
+            };
+            // No reply means the client went away with the command: a process does it.
+            if over_link.is_none() {
+                let _ = tmux.run_with_input(&argv, None);
+            }
+        }
+    });
+    tx
 }
 
 /// One tmux command line: commands chained with `;` arguments, run in one server round trip.

@@ -159,13 +159,6 @@ impl Link {
         }
     }
 
-    /// Sends one command line without waiting for its reply; false when the client is
-    /// down.
-    pub(super) fn post(&self, line: &str) -> bool {
-        let (ignored, _) = crossbeam_channel::bounded(1);
-        self.send(line, ignored).is_ok()
-    }
-
     /// How many `%output` notifications `pane` has sent since the link started.
     pub(super) fn output_count(&self, pane: &PaneId) -> u64 {
         *self.counter(pane).count.lock().expect("not poisoned")
