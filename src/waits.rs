@@ -235,17 +235,8 @@ pub fn type_command(
     profile: &Profile,
     command: &str,
 ) -> Result<(), String> {
-    mux.send_text(pane, command).map_err(|e| e.to_string())?;
-    let deadline = clock.now() + TYPING;
-    while clock.now() < deadline {
-        let screen = mux.capture(pane).map_err(|e| e.to_string())?;
-        if profile.classify(&screen) != ScreenState::Ready {
-            break;
-        }
-        clock.sleep(Duration::from_millis(10));
-    }
-    clock.sleep(profile.settle);
-    mux.send_key(pane, "Enter").map_err(|e| e.to_string())
+    let shows = |screen: &str| profile.classify(screen) != ScreenState::Ready;
+    type_then_enter(mux, clock, pane, profile, command, &shows)
 }
 
 /// Types a short command over what the input box shows (a placeholder such as Claude's
@@ -258,14 +249,29 @@ pub fn type_over(
     profile: &Profile,
     command: &str,
 ) -> Result<(), String> {
+    let shows = |screen: &str| {
+        screen
+            .lines()
+            .any(|line| line.trim_end().ends_with(command))
+    };
+    type_then_enter(mux, clock, pane, profile, command, &shows)
+}
+
+/// Types `command`, waits (a little, at most) until `shows` sees it on screen, and
+/// presses Enter after the profile's settle time.
+fn type_then_enter(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    profile: &Profile,
+    command: &str,
+    shows: &dyn Fn(&str) -> bool,
+) -> Result<(), String> {
     mux.send_text(pane, command).map_err(|e| e.to_string())?;
     let deadline = clock.now() + TYPING;
     while clock.now() < deadline {
         let screen = mux.capture(pane).map_err(|e| e.to_string())?;
-        if screen
-            .lines()
-            .any(|line| line.trim_end().ends_with(command))
-        {
+        if shows(&screen) {
             break;
         }
         clock.sleep(Duration::from_millis(10));
