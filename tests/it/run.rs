@@ -429,13 +429,7 @@ fn enter_in_a_standalone_dashboard_shows_the_pane_and_detaching_comes_back() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] One\n- [ ] Two\n");
     let child = sim_run(&env, 2, "--think-ms 60000", &[]);
-    let state = env.path(".swarm/state.json");
-    wait_until("both workers busy", Duration::from_secs(60), || {
-        std::fs::read(&state)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|v| v["counts"]["running"] == 2)
-    });
+    wait_for_running(&env, 2);
     // `swarm dashboard` in a terminal of its own, outside swarm's session.
     let outer = format!("{}-outer", env.socket);
     let outer_tmux = |args: &[&str]| {
@@ -621,13 +615,7 @@ fn stop_ends_a_headless_run_clearly_and_leaves_an_honest_status() {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] One\n- [ ] Two\n- [ ] Three\n");
     let child = sim_run(&env, 2, "--think-ms 60000", &[]);
-    let state = env.path(".swarm/state.json");
-    wait_until("both workers busy", Duration::from_secs(60), || {
-        std::fs::read(&state)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|v| v["counts"]["running"] == 2)
-    });
+    wait_for_running(&env, 2);
 
     // Window 0 of a headless run is the dashboard, as in an attached one.
     wait_until("the dashboard in window 0", Duration::from_secs(30), || {
@@ -685,4 +673,15 @@ fn stop_ends_a_headless_run_clearly_and_leaves_an_honest_status() {
         .unwrap();
     let text = stdout(&out);
     assert!(text.contains("gone") && !text.contains("busy"), "{text}");
+}
+
+/// Waits until the status file says `n` tasks are running.
+fn wait_for_running(env: &TestEnv, n: usize) {
+    let state = env.path(".swarm/state.json");
+    wait_until("the workers busy", Duration::from_secs(60), || {
+        std::fs::read(&state)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["counts"]["running"] == n)
+    });
 }
