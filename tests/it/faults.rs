@@ -3,8 +3,9 @@
 //! prompt waiting, and PLAN.md edited during the run. Nothing may be lost, nothing done
 //! twice, and no canary may run.
 
-use crate::common::{TestEnv, read_jsonl, sim_run, status, stderr, swarm_bin, wait_until};
-use std::collections::BTreeMap;
+use crate::common::{
+    TestEnv, sentinel_writes, sim_log, sim_run, status, stderr, steer, swarm_bin, wait_until,
+};
 use std::process::Command;
 use std::time::Duration;
 
@@ -20,21 +21,6 @@ fn headless(env: &TestEnv) -> Command {
         "sim",
     ]);
     cmd
-}
-
-fn sim_log(env: &TestEnv) -> Vec<serde_json::Value> {
-    read_jsonl(&env.dir.path().join("sim.jsonl"))
-}
-
-/// How many times each sentinel path was written by an agent.
-fn sentinel_writes(env: &TestEnv) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for e in sim_log(env).iter().filter(|e| e["event"] == "sentinel") {
-        *counts
-            .entry(e["path"].as_str().unwrap().to_string())
-            .or_default() += 1;
-    }
-    counts
 }
 
 /// What the swarm looked like, for a failure message: status and every pane's screen.
@@ -82,17 +68,6 @@ fn first_prompt(env: &TestEnv) {
     wait_until("a prompt received", Duration::from_secs(20), || {
         sim_log(env).iter().any(|e| e["event"] == "prompt")
     });
-}
-
-/// `swarm ARGS --socket S` (pause, resume, retry, skip), which must succeed.
-fn steer(env: &TestEnv, args: &[&str]) {
-    let out = env
-        .swarm()
-        .args(args)
-        .args(["--socket", &env.socket])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "swarm {args:?}: {}", stderr(&out));
 }
 
 fn checked(env: &TestEnv) -> usize {

@@ -4,7 +4,8 @@
 //! may cost work: 0 tasks failed, 0 edits lost, 0 check marks dropped, 0 runs killed.
 
 use crate::common::{
-    TestEnv, finish, headless_run, read_jsonl, sim_run, stderr, swarm_bin, wait_until, worker_pane,
+    TestEnv, finish, headless_run, sentinel_writes, sim_log, sim_run, stderr, swarm_bin,
+    wait_until, worker_pane,
 };
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -13,27 +14,12 @@ use std::time::{Duration, Instant};
 const RUN: Duration = Duration::from_secs(120);
 const WAIT: Duration = Duration::from_secs(30);
 
-fn sim_log(env: &TestEnv) -> Vec<serde_json::Value> {
-    read_jsonl(&env.dir.path().join("sim.jsonl"))
-}
-
 fn prompts(env: &TestEnv) -> Vec<String> {
     sim_log(env)
         .iter()
         .filter(|e| e["event"] == "prompt")
         .map(|e| e["text"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// How many times each sentinel was written: once each is "done exactly once".
-fn sentinel_writes(env: &TestEnv) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for e in sim_log(env).iter().filter(|e| e["event"] == "sentinel") {
-        *counts
-            .entry(e["path"].as_str().unwrap().to_string())
-            .or_default() += 1;
-    }
-    counts
 }
 
 fn checked(plan: &str) -> usize {

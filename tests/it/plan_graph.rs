@@ -2,16 +2,12 @@
 //! simulated agents: the order comes from the agents' own log, so a prompt that arrived
 //! before the sentinel of a task it waits for is caught.
 
-use crate::common::{TestEnv, finish, read_jsonl, sim_run, status, stderr, wait_until};
+use crate::common::{TestEnv, finish, sim_log, sim_run, status, stderr, steer, wait_until};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 const RUN: Duration = Duration::from_secs(120);
 const WAIT: Duration = Duration::from_secs(30);
-
-fn sim_log(env: &TestEnv) -> Vec<serde_json::Value> {
-    read_jsonl(&env.dir.path().join("sim.jsonl"))
-}
 
 /// When each task's prompt arrived and its sentinel was written (sim-log seconds), by the
 /// task's id: prompts are told apart by their first line, `Task: <id in words>`.
@@ -65,17 +61,6 @@ fn assert_all_done(env: &TestEnv, out: &std::process::Output, tasks: usize) {
     assert_eq!(out.status.code(), Some(0), "{err}");
     let plan = env.read("PLAN.md");
     assert_eq!(plan.matches("- [x]").count(), tasks, "{plan}\n{err}");
-}
-
-/// `swarm ARGS --socket S`, which must succeed.
-fn steer(env: &TestEnv, args: &[&str]) {
-    let out = env
-        .swarm()
-        .args(args)
-        .args(["--socket", &env.socket])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "swarm {args:?}: {}", stderr(&out));
 }
 
 /// A task's row in `swarm status --json`.

@@ -296,3 +296,31 @@ pub fn worker_pane(env: &TestEnv, name: &str) -> Option<String> {
             (worker == name).then(|| id.to_string())
         })
 }
+
+/// The simulated agents' log (`sim.jsonl`, as `sim_run` sets it up).
+pub fn sim_log(env: &TestEnv) -> Vec<serde_json::Value> {
+    read_jsonl(&env.dir.path().join("sim.jsonl"))
+}
+
+/// How many times each sentinel path was written by an agent: once each is "done exactly
+/// once".
+pub fn sentinel_writes(env: &TestEnv) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for e in sim_log(env).iter().filter(|e| e["event"] == "sentinel") {
+        *counts
+            .entry(e["path"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    counts
+}
+
+/// `swarm ARGS --socket S` (pause, resume, retry, skip), which must succeed.
+pub fn steer(env: &TestEnv, args: &[&str]) {
+    let out = env
+        .swarm()
+        .args(args)
+        .args(["--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "swarm {args:?}: {}", stderr(&out));
+}
