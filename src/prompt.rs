@@ -196,9 +196,11 @@ impl PromptTemplate {
             .get_template(TEMPLATE_NAME)
             .map_err(|err| PromptError::template(&err))?;
         let output_of = |task: &Task| {
-            task.output
-                .as_deref()
-                .map(|out| lexical_normal(Path::new(out)).map_or_else(|| out.to_owned(), display))
+            task.output.as_deref().map(|out| {
+                crate::plan::lexical(Path::new(out))
+                    .ok()
+                    .map_or_else(|| out.to_owned(), display)
+            })
         };
         let output = output_of(task);
         let after: Vec<Value> = deps
@@ -261,7 +263,9 @@ pub fn sentinel_for(task: &Task) -> Result<PathBuf, PromptError> {
     };
     match &task.output {
         Some(out) => {
-            let mut path = lexical_normal(Path::new(out)).ok_or_else(|| outside(out))?;
+            let mut path = crate::plan::lexical(Path::new(out))
+                .ok()
+                .ok_or_else(|| outside(out))?;
             let mut name = path.file_name().ok_or_else(|| outside(out))?.to_owned();
             name.push(".done");
             path.set_file_name(name);
@@ -279,25 +283,6 @@ pub fn sentinel_for(task: &Task) -> Result<PathBuf, PromptError> {
             }
         }
     }
-}
-
-/// `path` without `.` and with each `..` folded into its parent, or None if it is
-/// absolute, climbs above its root, or names nothing.
-fn lexical_normal(path: &Path) -> Option<PathBuf> {
-    let mut normal = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::Normal(name) => normal.push(name),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !normal.pop() {
-                    return None;
-                }
-            }
-            Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    (!normal.as_os_str().is_empty()).then_some(normal)
 }
 
 #[cfg(test)]

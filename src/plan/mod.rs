@@ -14,6 +14,7 @@ pub use edit::{CheckOff, NOTE_MARK};
 pub use file::{PlanFile, Refresh, SETTLE, check_off, set_note};
 pub use lint::{Lookalike, lookalikes};
 pub use output::check_output;
+pub(crate) use output::lexical;
 pub use parse::parse;
 
 use std::fmt;

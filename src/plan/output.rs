@@ -97,7 +97,7 @@ impl Places {
 
 /// `path` without `.` and with each `..` folded into its parent, as the prompt names it;
 /// the error says why it cannot be a file below the plan's directory.
-fn lexical(path: &Path) -> Result<PathBuf, &'static str> {
+pub(crate) fn lexical(path: &Path) -> Result<PathBuf, &'static str> {
     let mut normal = PathBuf::new();
     for part in path.components() {
         match part {
