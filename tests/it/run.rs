@@ -306,17 +306,7 @@ fn a_tmux_conf_setting_names_the_config_and_none_reads_none() {
 fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
     let env = TestEnv::new();
     env.write("PLAN.md", "- [ ] One\n- [ ] Two\n- [ ] Three\n");
-    let outer = format!("{}-outer", env.socket);
-    let outer_tmux = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .args(["-L", &outer, "-f", "/dev/null"])
-            .args(args)
-            .env("TMUX_TMPDIR", env.dir.path().join("tmux"))
-            .env("HOME", env.dir.path().join("home"))
-            .env_remove("TMUX")
-            .output()
-            .unwrap()
-    };
+    let outer = Outer::new(&env);
     let (w, h) = (width.to_string(), height.to_string());
     let ws = env.ws().display().to_string();
     let agent = "swarm sim-agent --think-ms 60000";
@@ -341,16 +331,9 @@ fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
         "--agent-cmd",
         agent,
     ];
-    let out = outer_tmux(&run);
+    let out = outer.tmux(&run);
     assert!(out.status.success(), "{}", stderr(&out));
-    struct KillOuter<F: Fn(&[&str]) -> std::process::Output>(F);
-    impl<F: Fn(&[&str]) -> std::process::Output> Drop for KillOuter<F> {
-        fn drop(&mut self) {
-            (self.0)(&["kill-server"]);
-        }
-    }
-    let outer_tmux = KillOuter(outer_tmux);
-    let capture = || stdout(&(outer_tmux.0)(&["capture-pane", "-p"]));
+    let capture = || stdout(&outer.tmux(&["capture-pane", "-p"]));
     let mut screen = String::new();
     // The person is told the keys, with their prefix, and that they are nested.
     wait_until("the keys on attaching", Duration::from_secs(60), || {
@@ -405,7 +388,7 @@ fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
     });
     assert!(screen.contains(" w0") && screen.contains(" w1"), "{screen}");
     // Once the person detaches, the windows get the session's fixed size back.
-    (outer_tmux.0)(&["send-keys", "C-b", "d"]);
+    outer.tmux(&["send-keys", "C-b", "d"]);
     wait_until("the session's size again", Duration::from_secs(30), || {
         let sizes = env.tmux_ok(&["list-windows", "-F", "#{window_width}x#{window_height}"]);
         sizes.lines().all(|s| s == "200x50")
@@ -431,25 +414,7 @@ fn enter_in_a_standalone_dashboard_shows_the_pane_and_detaching_comes_back() {
     let child = sim_run(&env, 2, "--think-ms 60000", &[]);
     wait_for_running(&env, 2);
     // `swarm dashboard` in a terminal of its own, outside swarm's session.
-    let outer = format!("{}-outer", env.socket);
-    let outer_tmux = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .args(["-L", &outer, "-f", "/dev/null"])
-            .args(args)
-            .env("TMUX_TMPDIR", env.dir.path().join("tmux"))
-            .env("HOME", env.dir.path().join("home"))
-            .env_remove("TMUX")
-            .output()
-            .unwrap()
-    };
-    struct KillOuter<F: Fn(&[&str]) -> std::process::Output>(F);
-    impl<F: Fn(&[&str]) -> std::process::Output> Drop for KillOuter<F> {
-        fn drop(&mut self) {
-            (self.0)(&["kill-server"]);
-        }
-    }
-    let guard = KillOuter(outer_tmux);
-    let outer_tmux = |args: &[&str]| (guard.0)(args);
+    let outer = Outer::new(&env);
     let ws = env.ws().display().to_string();
     let dashboard = [
         "new-session",
@@ -466,21 +431,21 @@ fn enter_in_a_standalone_dashboard_shows_the_pane_and_detaching_comes_back() {
         "--socket",
         &env.socket,
     ];
-    assert!(outer_tmux(&dashboard).status.success());
-    let capture = || stdout(&outer_tmux(&["capture-pane", "-p"]));
+    assert!(outer.tmux(&dashboard).status.success());
+    let capture = || stdout(&outer.tmux(&["capture-pane", "-p"]));
     let mut screen = String::new();
     wait_until("the dashboard", Duration::from_secs(30), || {
         screen = capture();
         screen.contains("q quit") && screen.matches("busy").count() >= 2
     });
     // Enter on the first task: its worker's pane, in swarm's session, on this terminal.
-    outer_tmux(&["send-keys", "Enter"]);
+    outer.tmux(&["send-keys", "Enter"]);
     wait_until("the worker's pane", Duration::from_secs(30), || {
         screen = capture();
         screen.contains("simulating") && screen.contains("workers-1")
     });
     // Detaching (swarm's server has no config here: C-b d) comes back to the dashboard.
-    outer_tmux(&["send-keys", "C-b", "d"]);
+    outer.tmux(&["send-keys", "C-b", "d"]);
     wait_until("the dashboard again", Duration::from_secs(30), || {
         screen = capture();
         screen.contains("q quit") && !screen.contains("workers-1")
@@ -684,4 +649,37 @@ fn wait_for_running(env: &TestEnv, n: usize) {
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .is_some_and(|v| v["counts"]["running"] == n)
     });
+}
+
+/// A person's own terminal: a second private tmux server, beside swarm's, killed when the
+/// test ends however it ends.
+struct Outer<'a> {
+    env: &'a TestEnv,
+    socket: String,
+}
+
+impl<'a> Outer<'a> {
+    fn new(env: &'a TestEnv) -> Outer<'a> {
+        Outer {
+            env,
+            socket: format!("{}-outer", env.socket),
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .env("TMUX_TMPDIR", self.env.dir.path().join("tmux"))
+            .env("HOME", self.env.dir.path().join("home"))
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Outer<'_> {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
 }
