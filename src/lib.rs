@@ -11,6 +11,7 @@ pub(crate) mod commands;
 pub(crate) mod config;
 pub mod deliver;
 pub mod duration;
+pub mod git;
 pub(crate) mod error;
 pub(crate) mod journal;
 pub(crate) mod orchestrator;

@@ -1,0 +1,127 @@
+//! Git, behind one narrow trait: the worktrees tasks run in, the commits that hold their
+//! work, and the landing branch they join. The run loop sees only `Git`, so that the merge
+//! queue is tested with a fake, and a remote host (docs/architecture.md, "Worktrees and
+//! landing") can run the same calls over ssh: nothing here assumes the coordinator's file
+//! system beyond the paths it is given.
+
+use crate::plan::TaskId;
+use std::path::{Path, PathBuf};
+
+/// A full commit id (40 hex digits).
+pub type Oid = String;
+
+/// What identifies a task's commits: the trailers swarm adds to the commit message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trailers {
+    pub task: TaskId,
+    pub attempt: u32,
+}
+
+/// How a finished task's branch joins the landing branch (swarm.toml's `land_strategy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// The task's commits, replayed on the landing tip (a linear history).
+    #[default]
+    Rebase,
+    /// A merge commit of the task's branch into the landing tip.
+    Merge,
+    /// One commit holding the task's whole change.
+    Squash,
+}
+
+/// Where a worktree stands after `prepare`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepared {
+    /// The branch was new: made from the base ref's tip, `base`.
+    Fresh { base: Oid },
+    /// The branch existed (a retry): checked out as it was, at `head`.
+    Resumed { head: Oid },
+}
+
+/// What `commit` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// The branch holds changes beyond the base; `head` is its tip.
+    Changes { head: Oid },
+    /// The task changed nothing: there is nothing to land.
+    Nothing,
+}
+
+/// What `integrate` made of a task's branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Integrated {
+    /// `head` sits on the landing tip `onto` (the branch was moved to it); the landing
+    /// branch can be moved from `onto` to `head`.
+    Ready { head: Oid, onto: Oid },
+    /// The change conflicts with the landing tip in these files (paths relative to the
+    /// repository). Nothing was left half-done.
+    Conflict { files: Vec<String> },
+    /// On the landing tip, the change is already there: nothing to land.
+    Empty,
+}
+
+/// A git command that failed, with what git said.
+#[derive(Debug, thiserror::Error)]
+#[error("git {args}: {message}")]
+pub struct GitError {
+    /// The arguments, as a person would type them.
+    pub args: String,
+    pub message: String,
+}
+
+pub type Result<T> = std::result::Result<T, GitError>;
+
+/// The git operations a run needs. Paths are worktree paths as the implementation's host
+/// sees them; refs are full (`refs/heads/…`) or short branch names.
+pub trait Git: Send + Sync {
+    /// Makes `wt` a clean, detached worktree of the repository, creating it (at the tip
+    /// of `base_ref`) or repairing it (a worktree git forgot, a half-done rebase) as needed.
+    fn ensure_worktree(&self, wt: &Path, base_ref: &str) -> Result<()>;
+
+    /// Gets `wt` ready for an attempt on `branch`. Whatever an earlier attempt left in it
+    /// uncommitted is first committed where it belongs (never dropped). Then `branch` is
+    /// checked out: as it is, if it exists, else made from `base_ref`'s tip.
+    fn prepare(&self, wt: &Path, branch: &str, base_ref: &str) -> Result<Prepared>;
+
+    /// Commits what the agent left uncommitted in `wt` (all but `exclude`, paths relative
+    /// to `wt`), with `message` and the trailers, keeping the agent's own commits. Then
+    /// `wt` is detached, so that the branch is free for the landing worktree. Whether the
+    /// branch changed anything is judged against `base`.
+    fn commit(
+        &self,
+        wt: &Path,
+        message: &str,
+        trailers: &Trailers,
+        exclude: &[PathBuf],
+        base: &Oid,
+    ) -> Result<Committed>;
+
+    /// In the landing worktree `wt`: puts `branch`'s work on `land_ref`'s tip with
+    /// `strategy` (`message` and the trailers name a merge or squash commit), and moves
+    /// `branch` to the result. A conflict is aborted cleanly.
+    fn integrate(
+        &self,
+        wt: &Path,
+        branch: &str,
+        land_ref: &str,
+        strategy: Strategy,
+        message: &str,
+        trailers: &Trailers,
+    ) -> Result<Integrated>;
+
+    /// Moves `land_ref` from `old` to `new`, only if it still points at `old` (a person's
+    /// commit to it is never overwritten). False if it had moved.
+    fn advance(&self, land_ref: &str, new: &Oid, old: &Oid) -> Result<bool>;
+
+    /// The commit `refname` points at, if it exists.
+    fn tip(&self, refname: &str) -> Result<Option<Oid>>;
+
+    /// Whether `commit` is in `refname`'s history.
+    fn contains(&self, refname: &str, commit: &Oid) -> Result<bool>;
+
+    /// Deletes `branch` if it still points at `expected` (its work has landed).
+    fn delete_branch(&self, branch: &str, expected: &Oid) -> Result<()>;
+
+    /// Removes worktree `wt` if nothing in it would be lost; false if it was kept.
+    fn remove_worktree(&self, wt: &Path) -> Result<bool>;
+}
