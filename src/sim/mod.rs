@@ -2,13 +2,14 @@
 //! terminal program with an input box, bracketed paste, a spinner and the real agents'
 //! Enter race, but no LLM.
 
+mod git;
 mod input;
 mod log;
 mod screen;
 mod task;
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
@@ -270,6 +271,10 @@ impl<'a> Sim<'a> {
             text.chars().count(),
             text.lines().count()
         ));
+        if let Some(lines) = task::verify_output_lines(&text) {
+            self.log.write("verify-output", json!({ "lines": lines }))?;
+            self.note(format!("sim: saw verify output ({lines} lines)"));
+        }
         let matches = |re: &Option<Regex>| re.as_ref().is_some_and(|re| re.is_match(&text));
         if matches(&self.args.exit_on) {
             return Ok(Some(End::Exit(3)));
@@ -333,18 +338,26 @@ impl<'a> Sim<'a> {
         let Phase::Working { prompt, .. } = std::mem::replace(&mut self.phase, next) else {
             unreachable!("finish() is only called while working");
         };
-        let Some(wanted) = task::deliverables(&prompt) else {
+        if let Some(reference) = task::rebase_onto(&prompt) {
+            self.rebase(&reference)?;
+        }
+        let wanted = task::deliverables(&prompt);
+        let line = task::append_line(&prompt, wanted.as_ref().map(|w| w.sentinel.as_str()));
+        let mut done = true;
+        for path in task::appends(&prompt) {
+            done &= self.append(&path, &line)?;
+        }
+        let Some(wanted) = wanted else {
             self.note("· no sentinel named in the prompt".into());
             return Ok(());
         };
-        // A failed output write leaves no sentinel: the task did not get done.
-        let output_ok = match &wanted.output {
-            Some(output) => {
-                self.create(output, &task::output_contents(&prompt), "output", "wrote")?
-            }
-            None => true,
-        };
-        if output_ok {
+        // A failed append or output write leaves no sentinel: the task did not get done.
+        if let Some(output) = &wanted.output
+            && done
+        {
+            done = self.create(output, &task::output_contents(&prompt), "output", "wrote")?;
+        }
+        if done {
             self.create(&wanted.sentinel, "", "sentinel", "created")?;
         }
         Ok(())
@@ -368,6 +381,54 @@ impl<'a> Sim<'a> {
                 self.log
                     .write("error", json!({ "path": path, "message": err.to_string() }))?;
                 self.note(format!("✗ cannot write {path}: {err}"));
+                Ok(false)
+            }
+        }
+    }
+
+    /// `git rebase REF` in the working directory, conflicts resolved or the rebase aborted;
+    /// either way the task goes on, as an agent's would.
+    fn rebase(&mut self, reference: &str) -> anyhow::Result<()> {
+        let (record, note) = match git::rebase_and_resolve(Path::new("."), reference) {
+            git::Rebase::Clean => (
+                json!({ "ref": reference, "result": "clean" }),
+                format!("✓ rebased onto {reference}"),
+            ),
+            git::Rebase::Resolved(files) => (
+                json!({ "ref": reference, "result": "resolved", "files": files }),
+                format!("✓ rebased onto {reference}, resolved {}", files.join(", ")),
+            ),
+            git::Rebase::NotARepo => (
+                json!({ "ref": reference, "result": "not-a-repo" }),
+                format!("sim: not in a git repository, skipped `git rebase {reference}`"),
+            ),
+            git::Rebase::Failed(why) => (
+                json!({ "ref": reference, "result": "aborted", "message": why }),
+                format!("✗ git rebase {reference} failed, aborted: {why}"),
+            ),
+        };
+        self.log.write("rebase", record)?;
+        self.note(note);
+        Ok(())
+    }
+
+    /// Appends the task's line to `path` unless it is there already; returns whether the
+    /// file holds it now.
+    fn append(&mut self, path: &str, line: &str) -> anyhow::Result<bool> {
+        match task::append_once(path, line) {
+            Ok(appended) => {
+                let fields = json!({ "path": path, "line": line, "appended": appended });
+                self.log.write("append", fields)?;
+                self.note(match appended {
+                    true => format!("✓ appended a line to {path}"),
+                    false => format!("· {path} already has this task's line"),
+                });
+                Ok(true)
+            }
+            Err(err) => {
+                self.log
+                    .write("error", json!({ "path": path, "message": err.to_string() }))?;
+                self.note(format!("✗ cannot append to {path}: {err}"));
                 Ok(false)
             }
         }
