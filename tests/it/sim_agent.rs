@@ -1,6 +1,6 @@
 //! `swarm sim-agent` as a tmux pane's own process on a private server: its screen states,
 //! byte-exact prompts, the Enter race of real agents (and swarm's delivery beating it), the
-//! files it writes, and its fault modes.
+//! files it writes, its fault modes, and the git of its retry prompts (append, rebase and resolve).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use swarm::clock::SystemClock;
 use swarm::deliver::deliver;
 use swarm::tmux::{PaneId, Tmux};
 
-use crate::common::{TestEnv, read_jsonl, swarm_bin, wait_until};
+use crate::common::{TestEnv, read_jsonl, stderr, stdout, swarm_bin, wait_until};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -622,4 +622,111 @@ fn resize_redraws_at_the_new_width() {
         sim.screen().lines()[0],
         "swarm sim-agent · SIMULATED agent (no LLM)"
     );
+}
+
+/// Runs a shell script in the sim's workspace (git commands), asserting that it works.
+fn sh_ok(sim: &Sim, script: &str) -> String {
+    let out = sim.env.sh(script).output().unwrap();
+    assert!(out.status.success(), "{script}: {}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn appends_its_line_then_rebases_onto_the_ref_of_a_retry_prompt_keeping_both() {
+    let sim = Sim::start(&["--think-ms", "100"]);
+    sh_ok(
+        &sim,
+        "set -e
+         git init -q -b main
+         git config user.name 'Sim Test'; git config user.email sim@example.invalid
+         git config commit.gpgsign false
+         printf '# Changes\\n' > CHANGES.md; git add CHANGES.md; git commit -qm base
+         git checkout -q -b land; printf -- '- landed first\\n' >> CHANGES.md
+         git commit -qam 'another task'
+         git checkout -q -b task main",
+    );
+    let task = "Task: Note the login change: append a line to `CHANGES.md`\n\nWhen you have \
+                finished, create the empty file `.swarm/done/login.done` to signal that you \
+                are done.";
+    let line = "- Note the login change: append a line to `CHANGES.md` (.swarm/done/login.done)";
+    sim.submit(task);
+    wait_until("the first sentinel", WAIT, || {
+        sim.env.path(".swarm/done/login.done").exists()
+    });
+    assert_eq!(sim.env.read("CHANGES.md"), format!("# Changes\n{line}\n"));
+    // What swarm does with a finished attempt: commit it, and clear the sentinel to retry.
+    sh_ok(
+        &sim,
+        "git commit -qam 'login change' && rm .swarm/done/login.done",
+    );
+
+    sim.submit(&format!(
+        "Your last attempt could not land: it conflicts with `land` in `CHANGES.md`. Run \
+         `git rebase land` in this directory, resolve the conflicts keeping both sides' \
+         changes, and commit.\n\n{task}"
+    ));
+    wait_until("the second sentinel", WAIT, || {
+        sim.env.path(".swarm/done/login.done").exists()
+    });
+    assert_eq!(
+        sim.env.read("CHANGES.md"),
+        format!("# Changes\n- landed first\n{line}\n")
+    );
+    assert_eq!(
+        sh_ok(
+            &sim,
+            "git rev-parse HEAD^ land; git log --format=%s land..HEAD"
+        ),
+        format!(
+            "{0}\n{0}\nlogin change\n",
+            sh_ok(&sim, "git rev-parse land").trim()
+        )
+    );
+    assert_eq!(
+        sh_ok(&sim, "git status --porcelain --untracked-files=no"),
+        ""
+    );
+    sim.wait_for("ready again", |s| s.ready());
+    let screen = sim.screen();
+    assert!(
+        screen.has("✓ rebased onto land, resolved CHANGES.md"),
+        "{}",
+        screen.0
+    );
+    assert!(
+        screen.has("· CHANGES.md already has this task's line"),
+        "{}",
+        screen.0
+    );
+    let rebase = &sim.events("rebase")[0];
+    assert_eq!(
+        (&rebase["ref"], &rebase["result"]),
+        (&"land".into(), &"resolved".into())
+    );
+    assert_eq!(rebase["files"], serde_json::json!(["CHANGES.md"]));
+}
+
+#[test]
+fn shows_the_verify_output_it_saw_and_carries_on_outside_a_repository() {
+    let sim = Sim::start(&["--think-ms", "100"]);
+    sim.submit(
+        "Your last attempt failed verification (`cargo test`):\n```\nerror: one\n\
+         error: two\ntest result: FAILED\n```\n\nTask: fix it; `git rebase land` first.\n\
+         When you have finished, create the empty file `fix.done`.",
+    );
+    wait_until("the sentinel", WAIT, || sim.env.path("fix.done").exists());
+    sim.wait_for("ready again", |s| s.ready());
+    let screen = sim.screen();
+    assert!(
+        screen.has("sim: saw verify output (3 lines)"),
+        "{}",
+        screen.0
+    );
+    assert!(
+        screen.has("sim: not in a git repository, skipped `git rebase land`"),
+        "{}",
+        screen.0
+    );
+    assert_eq!(sim.events("verify-output")[0]["lines"], 3);
+    assert_eq!(sim.events("rebase")[0]["result"], "not-a-repo");
 }
