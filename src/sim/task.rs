@@ -64,10 +64,20 @@ pub fn deliverables(prompt: &str) -> Option<Deliverables> {
     })
 }
 
-/// The simulated work product: a heading from the prompt's first line and a note.
+/// The simulated work product: a heading from the task's line and a note.
 pub fn output_contents(prompt: &str) -> String {
-    let first = prompt.lines().next().unwrap_or("");
-    format!("# {first}\n\nSimulated output written by swarm sim-agent.\n")
+    let task = task_line(prompt);
+    format!("# {task}\n\nSimulated output written by swarm sim-agent.\n")
+}
+
+/// The line that says what the task is: the first starting with `Task:`, else the first.
+/// A retry prompt's preamble comes before it, so it stays the same on every attempt.
+fn task_line(prompt: &str) -> &str {
+    let mut lines = prompt.lines();
+    let first = lines.clone().next().unwrap_or("");
+    lines
+        .find(|line| line.starts_with(TASK_PREFIX))
+        .unwrap_or(first)
 }
 
 /// The files the prompt asks to append a line to, each once, in the order named.
@@ -82,15 +92,11 @@ pub fn appends(prompt: &str) -> Vec<String> {
     paths
 }
 
-/// The line this task appends: `- <task> (<sentinel>)`. The task is its `Task:` line (the
-/// prompt's first line if it has none), which stays the same when a retry prompt puts a
-/// preamble first; the sentinel, unique per task, tells apart tasks with the same text.
+/// The line this task appends: `- <task> (<sentinel>)`, the task's line without `Task:`;
+/// the sentinel, unique per task, tells apart tasks with the same text.
 pub fn append_line(prompt: &str, sentinel: Option<&str>) -> String {
-    let task = prompt
-        .lines()
-        .find_map(|line| line.strip_prefix(TASK_PREFIX))
-        .unwrap_or_else(|| prompt.lines().next().unwrap_or(""))
-        .trim();
+    let line = task_line(prompt);
+    let task = line.strip_prefix(TASK_PREFIX).unwrap_or(line).trim();
     match sentinel {
         Some(sentinel) => format!("- {task} ({sentinel})"),
         None => format!("- {task}"),
@@ -209,6 +215,11 @@ mod tests {
     fn output_needs_its_own_backticks() {
         let p = "Write docs/a.md and create `docs/a.md.done`.";
         assert_eq!(deliverables(p).unwrap().output, None);
+    }
+
+    #[test]
+    fn output_contents_use_the_task_line_of_a_retry_prompt() {
+        assert!(output_contents(LAND_RETRY).starts_with("# Task: Note the login change"));
     }
 
     #[test]

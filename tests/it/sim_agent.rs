@@ -1,6 +1,7 @@
 //! `swarm sim-agent` as a tmux pane's own process on a private server: its screen states,
 //! byte-exact prompts, the Enter race of real agents (and swarm's delivery beating it), the
-//! files it writes, its fault modes, and the git of its retry prompts (append, rebase and resolve).
+//! files it writes, its fault modes, and the git its retry prompts ask for (append, rebase
+//! and resolve).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
