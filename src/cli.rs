@@ -32,6 +32,8 @@ pub enum Command {
     Skip(TaskArgs),
     /// Print a task's transcript (its latest attempt), with terminal escapes stripped.
     Logs(LogsArgs),
+    /// Show a task's change in an isolated run: its branch, or its landed commits.
+    Diff(TaskArgs),
     /// List the workers and what they do (`--json` for scripts).
     Workers(WorkersArgs),
     /// Print what a worker's pane shows right now.
@@ -106,6 +108,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "D|none", allow_negative_numbers = true,
           value_parser = crate::config::parse_task_timeout)]
     pub task_timeout: Option<crate::config::TaskTimeout>,
+    /// Where tasks run: `worktree` gives each task a git worktree of its own, and lands
+    /// its work on the landing branch through a merge queue [default: swarm.toml's
+    /// `isolation`, else none].
+    #[arg(long, value_name = "HOW")]
+    pub isolate: Option<crate::config::IsolationKind>,
     /// Do not attach: print progress on stderr and exit when the plan is done.
     #[arg(long)]
     pub headless: bool,

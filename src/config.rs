@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
 
+mod isolation;
+pub use isolation::{Isolation, IsolationKind};
+
 pub use crate::tmux::TmuxConf;
 
 const WORKERS: RangeInclusive<i64> = 1..=256;
@@ -219,6 +222,16 @@ pub struct Config {
     pub on_done: Option<Spanned<CommandSpec>>,
     /// A program to run when a task fails.
     pub on_fail: Option<Spanned<CommandSpec>>,
+    /// Where tasks run: "none" or "worktree".
+    pub isolation: Option<Spanned<String>>,
+    /// A shell command that must pass before a task lands.
+    pub verify: Option<Spanned<String>>,
+    /// How long verify may run: seconds, `"10m"`, or `"none"`.
+    pub verify_timeout: Option<Spanned<TimeSpec>>,
+    /// The branch finished tasks land on.
+    pub land: Option<Spanned<String>>,
+    /// "rebase", "merge" or "squash".
+    pub land_strategy: Option<Spanned<String>>,
     /// The `[window]` table.
     #[serde(default)]
     pub window: WindowConfig,
@@ -333,6 +346,7 @@ impl Config {
         self.session()?;
         self.socket()?;
         self.scope_default()?;
+        self.isolation(None)?;
         self.agent_cmd()?;
         self.hook("on_done", &self.on_done)?;
         self.hook("on_fail", &self.on_fail)?;
@@ -704,6 +718,8 @@ pub struct Overrides {
     pub max_attempts: Option<u32>,
     /// `--task-timeout`: a duration, or none.
     pub task_timeout: Option<TaskTimeout>,
+    /// `--isolate`.
+    pub isolate: Option<IsolationKind>,
 }
 
 /// Everything a run needs to know, from flags, swarm.toml and defaults.
@@ -735,6 +751,8 @@ pub struct Settings {
     pub notify: Notify,
     /// What a task with no `{files=…}` may change.
     pub scope_default: ScopeDefault,
+    /// Worktrees, verify and landing, when tasks are isolated.
+    pub isolation: Option<Isolation>,
 }
 
 /// How news reaches people (swarm.toml's `notify`, `on_done` and `on_fail`).
@@ -838,6 +856,7 @@ pub fn resolve(
         template: config.template(workspace)?,
         session: config.session()?,
         scope_default: config.scope_default()?,
+        isolation: config.isolation(overrides.isolate)?,
         tmux_conf: config.tmux_conf(workspace)?,
         profile,
         socket,
@@ -1260,6 +1279,7 @@ panes = 6
             socket: Some("b".into()),
             max_attempts: Some(2),
             task_timeout: None,
+            isolate: None,
         };
         let settings = resolved(text, &overrides).unwrap();
         assert_eq!(settings.workers, 6);

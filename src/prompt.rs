@@ -19,7 +19,18 @@ Task: {{ task }}
 
 {{ context }}
 {%- endif %}
-{%- if attempt > 1 %}
+{%- if conflicts %}
+
+Your last attempt could not land: it conflicts with `{{ land_branch }}` in {% for file in conflicts %}`{{ file }}`{% if not loop.last %}, {% endif %}{% endfor %}. \
+Run `git rebase {{ land_branch }}` in this directory, resolve the conflicts keeping both sides' changes, and commit.
+{%- elif verify_output %}
+
+Your last attempt failed verification (`{{ verify_command }}`):
+```
+{{ verify_output }}
+```
+Fix what it reports.
+{%- elif attempt > 1 %}
 
 This is attempt {{ attempt }}: an earlier attempt did not finish. Check for partial work before you start.
 {%- endif %}
@@ -34,13 +45,32 @@ This task comes after these, which are done:
 
 Write the result to `{{ output }}`.
 {%- endif %}
+{%- if branch %}
+
+You work in a git worktree of your own, on branch `{{ branch }}`. Commit your work if you like; swarm commits what you leave.
+{%- endif %}
 
 When you have finished, create the empty file `{{ sentinel }}` to signal that you are done. \
 Do not create it before the work is complete.
 ";
 
 /// The variables a template may use, named in hints.
-pub const VARIABLES: &str = "task, id, context, output, after, sentinel, attempt, plan";
+pub const VARIABLES: &str = "task, id, context, output, after, sentinel, attempt, plan, branch, land_branch, conflicts, verify_command, verify_output";
+
+/// What a prompt says about git in an isolated run: the task's branch, and why its last
+/// attempt did not land.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GitContext {
+    /// The task's branch, checked out in the agent's worktree.
+    pub branch: String,
+    /// The branch finished work lands on.
+    pub land: String,
+    pub verify: Option<String>,
+    /// The files the last attempt's change conflicted in, if it did.
+    pub conflicts: Vec<String>,
+    /// The tail of what verify printed, if it failed the last attempt.
+    pub verify_output: Option<String>,
+}
 
 /// What every prompt starts with when its own first character is one that agent CLIs
 /// read as a command at the start of their input: `/clear`, `/exit`, `!rm …` (a shell
@@ -163,6 +193,22 @@ impl PromptTemplate {
             "PLAN.md",
         )?;
         template.render(&bare, Path::new(".swarm/done/sample.done"), 2, "PLAN.md")?;
+        // And both sides of what an isolated run's retries say.
+        let git = GitContext {
+            branch: "swarm/task/sample".into(),
+            land: "swarm/main".into(),
+            verify: Some("make check".into()),
+            conflicts: vec!["src/a.rs".into()],
+            verify_output: None,
+        };
+        let sentinel = Path::new(".swarm/done/sample.done");
+        template.render_with(&bare, &[], sentinel, 2, "PLAN.md", Some(&git))?;
+        let git = GitContext {
+            conflicts: Vec::new(),
+            verify_output: Some("test failed".into()),
+            ..git
+        };
+        template.render_with(&bare, &[], sentinel, 3, "PLAN.md", Some(&git))?;
         Ok(template)
     }
 
@@ -190,6 +236,19 @@ impl PromptTemplate {
         sentinel: &Path,
         attempt: u32,
         plan_name: &str,
+    ) -> Result<String, PromptError> {
+        self.render_with(task, deps, sentinel, attempt, plan_name, None)
+    }
+
+    /// The prompt for one attempt at `task`, with what an isolated run adds (`git`).
+    pub fn render_with(
+        &self,
+        task: &Task,
+        deps: &[&Task],
+        sentinel: &Path,
+        attempt: u32,
+        plan_name: &str,
+        git: Option<&GitContext>,
     ) -> Result<String, PromptError> {
         let template = self
             .env
@@ -223,6 +282,11 @@ impl PromptTemplate {
                 sentinel => display(sentinel.to_path_buf()),
                 attempt => attempt,
                 plan => plan_name,
+                branch => git.map(|g| g.branch.as_str()),
+                land_branch => git.map(|g| g.land.as_str()),
+                conflicts => git.map(|g| g.conflicts.clone()).unwrap_or_default(),
+                verify_command => git.and_then(|g| g.verify.as_deref()),
+                verify_output => git.and_then(|g| g.verify_output.as_deref()),
             })
             .map_err(|err| PromptError::render_failed(&err, &template))?;
         let text = sanitize(text.trim_end());

@@ -4,9 +4,8 @@ use crate::error::BadInput;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-/// One plan and everything swarm keeps beside it.
 /// swarm's own folder, beside the plan.
-const SWARM_DIR: &str = ".swarm";
+pub const SWARM_DIR: &str = ".swarm";
 /// Where default sentinels go, relative to the workspace: agents are told this path.
 pub const DONE_DIR: &str = ".swarm/done";
 
@@ -114,6 +113,26 @@ impl Workspace {
     /// What the pane showed during one attempt at a task.
     pub fn transcript(&self, task: &crate::plan::TaskId, attempt: u32) -> PathBuf {
         self.logs_dir().join(format!("{task}.{attempt}.log"))
+    }
+
+    /// What a task's verify printed, per attempt.
+    pub fn verify_log(&self, task: &crate::plan::TaskId, attempt: u32) -> PathBuf {
+        self.logs_dir().join(format!("{task}.{attempt}.verify.log"))
+    }
+
+    /// The git worktrees of an isolated run: one per worker, and the landing one.
+    pub fn worktrees_dir(&self) -> PathBuf {
+        self.swarm_dir().join("worktrees")
+    }
+
+    /// Worker `worker`'s worktree: each of its tasks runs there, on the task's branch.
+    pub fn worktree(&self, worker: usize) -> PathBuf {
+        self.worktrees_dir().join(format!("w{worker}"))
+    }
+
+    /// Where the merge queue rebases, verifies again and lands.
+    pub fn land_worktree(&self) -> PathBuf {
+        self.worktrees_dir().join("land")
     }
 
     /// The run journal.

@@ -45,6 +45,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         agent_cmd: Some(format!("swarm sim-agent --think-ms {}", args.think_ms)),
         max_attempts: None,
         task_timeout: None,
+        isolate: None,
         headless: args.headless || !interactive,
         in_window: false,
     };

@@ -5,6 +5,7 @@ mod capture;
 mod completions;
 mod dashboard;
 mod demo;
+mod diff;
 mod init;
 mod logs;
 mod man;
@@ -48,6 +49,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Retry(args) => retry::run(&args),
         Command::Skip(args) => skip::run(&args),
         Command::Logs(args) => logs::run(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Workers(args) => workers::run(&args),
         Command::Capture(args) => capture::run(&args),
         Command::Spawn(args) => spawn::run(&args),
@@ -69,6 +71,7 @@ fn only_prints(command: &Command) -> bool {
         command,
         Command::Status(_)
             | Command::Logs(_)
+            | Command::Diff(_)
             | Command::Wait(_)
             | Command::Workers(_)
             | Command::Capture(_)

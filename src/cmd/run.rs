@@ -123,6 +123,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
         socket: args.workspace.socket.clone(),
         max_attempts: args.max_attempts,
         task_timeout: args.task_timeout,
+        isolate: args.isolate,
     };
     let settings: Settings =
         config::resolve(config::load(&ws.config_path())?, &overrides, &ws.root)?;
@@ -138,6 +139,13 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     crate::journal::Journal::check(&ws.journal_path(), &ws.plan)?;
     let open = tasks.iter().filter(|t| !t.checked).count();
     let tmux = Tmux::new(&socket, &settings.session).with_conf(settings.tmux_conf.clone());
+    let landing = match &settings.isolation {
+        Some(isolation) => Some(crate::isolate::prepare(&ws, isolation, &tasks)?),
+        None => {
+            crate::isolate::exclude_own_files(&ws, &tasks);
+            None
+        }
+    };
     let limits = Limits {
         max_attempts: settings.max_attempts,
         task_timeout: settings.task_timeout,
@@ -152,6 +160,7 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
             tmux,
             limits,
             lock: None,
+            landing,
         },
         open,
     })
@@ -285,5 +294,9 @@ fn forward_flags(args: &RunArgs, argv: &mut Vec<String>) {
     }
     if let Some(timeout) = args.task_timeout {
         argv.extend(["--task-timeout".into(), timeout.to_string()]);
+    }
+    if let Some(how) = args.isolate {
+        let how = clap::ValueEnum::to_possible_value(&how).expect("no variant is skipped");
+        argv.extend(["--isolate".into(), how.get_name().to_string()]);
     }
 }

@@ -4,6 +4,10 @@
 //! landing") can run the same calls over ssh: nothing here assumes the coordinator's file
 //! system beyond the paths it is given.
 
+#[cfg(test)]
+pub mod fake;
+mod stub; pub use stub::{check, exclude, Local};
+
 use crate::plan::TaskId;
 use std::path::{Path, PathBuf};
 

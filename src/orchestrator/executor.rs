@@ -4,6 +4,7 @@
 
 use super::Msg;
 use super::jobs::Jobs;
+use super::landing::{self, Lander};
 use super::notify::Notifier;
 use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
 use crate::clock::Clock;
@@ -72,6 +73,10 @@ pub struct Executor {
     plan: PlanFile,
     /// Tasks to check off at the next `flush_checkoffs`.
     checkoffs: Vec<TaskId>,
+    /// Worktrees and the merge queue, when tasks are isolated.
+    lander: Option<Lander>,
+    /// Where each task's work stands on its way to landing, and its commit.
+    stages: HashMap<TaskId, (landing::Stage, Option<String>)>,
 }
 
 impl Executor {
@@ -83,8 +88,11 @@ impl Executor {
         sentinels: HashMap<TaskId, PathBuf>,
         tx: Sender<Msg>,
         (journal, replay): (Journal, Replay),
+        lander: Option<Lander>,
     ) -> anyhow::Result<Executor> {
         Ok(Executor {
+            lander,
+            stages: HashMap::new(),
             plan: PlanFile::open(&ws.plan)?,
             checkoffs: Vec::new(),
             notifier: Notifier::new(
@@ -105,6 +113,44 @@ impl Executor {
             journal,
             replay,
             monitors: HashMap::new(),
+        })
+    }
+
+    /// The merge queue, in an isolated run.
+    pub fn lander(&self) -> Option<&Lander> {
+        self.lander.as_ref()
+    }
+
+    /// Where each task's work stands on its way to landing, with its commit.
+    pub fn stages(&self) -> &HashMap<TaskId, (landing::Stage, Option<String>)> {
+        &self.stages
+    }
+
+    /// Notes how far `task`'s work got, in the journal too.
+    pub fn staged(
+        &mut self,
+        task: TaskId,
+        stage: landing::Stage,
+        commit: Option<String>,
+    ) -> anyhow::Result<()> {
+        let record = crate::journal::Record::Stage {
+            task: task.clone(),
+            stage: stage.name().to_string(),
+            commit: commit.clone(),
+        };
+        self.journal.append(&record)?;
+        let commit = commit.or_else(|| self.stages.get(&task).and_then(|(_, c)| c.clone()));
+        self.stages.insert(task, (stage, commit));
+        Ok(())
+    }
+
+    /// The workspace-relative sentinel of `task` when worker `worker` does it: in an
+    /// isolated run, inside the worker's worktree.
+    pub fn sentinel_at(&self, task: &TaskId, worker: WorkerId) -> Option<PathBuf> {
+        let rel = self.sentinels.get(task)?;
+        Some(match &self.lander {
+            Some(lander) => lander.in_worktree(worker, rel),
+            None => rel.clone(),
         })
     }
 
@@ -214,7 +260,7 @@ impl Executor {
                 let text = format!(
                     "Continue with the task. When you have finished, create the empty file `{sentinel}` to signal that you are done."
                 );
-                self.deliver_text(worker, pane, task, text, None);
+                self.deliver_text(worker, pane, task, text, None, None);
             }
             Action::Monitor { worker, pane } => self.start_monitor(worker, pane),
             Action::NoteFailure {
@@ -257,6 +303,24 @@ impl Executor {
             Action::Finished => {
                 self.journal.append(&crate::journal::Record::Finished)?;
             }
+            Action::Check {
+                worker,
+                task,
+                attempt,
+            } => {
+                let (Some(lander), Some(t)) = (&self.lander, self.tasks.get(&task)) else {
+                    anyhow::bail!("checking task `{task}`, which is not in an isolated run");
+                };
+                let job = lander.check(worker, landing::Job::of(t, attempt), &self.sentinels[&task]);
+                self.background(job);
+            }
+            Action::Land { task, attempt } => {
+                let (Some(lander), Some(t)) = (&self.lander, self.tasks.get(&task)) else {
+                    anyhow::bail!("landing task `{task}`, which is not in an isolated run");
+                };
+                let job = lander.queue(landing::Job::of(t, attempt));
+                self.background(job);
+            }
         }
         Ok(Vec::new())
     }
@@ -282,7 +346,13 @@ impl Executor {
             label: format!("w{worker}"),
             profile: self.profile.name.clone(),
             argv: launch::argv(&self.profile, &self.ws)?,
-            cwd: self.ws.root.clone(),
+            cwd: match &self.lander {
+                Some(lander) => {
+                    lander.ensure(worker)?;
+                    lander.cwd(worker)
+                }
+                None => self.ws.root.clone(),
+            },
             env: launch::env(&self.profile, &self.ws, worker),
         };
         let spawned = match self.edges.mux.spawn(&spec) {
@@ -313,8 +383,13 @@ impl Executor {
     ) -> anyhow::Result<Vec<Event>> {
         let task = self.tasks.get(&id).context("delivering an unknown task")?;
         let sentinel = self.sentinels[&id].clone();
+        let watched = self.sentinel_at(&id, worker).unwrap_or(sentinel.clone());
+        if self.lander.is_some() {
+            // In a worktree, a sentinel no attempt is running for is a stale one.
+            let _ = std::fs::remove_file(self.ws.root.join(&watched));
+        }
         // Expect the sentinel before the prompt goes out: a fast agent may beat us to it.
-        if let Some(done) = watch.expect(&sentinel, id.clone()) {
+        if let Some(done) = watch.expect(&watched, id.clone()) {
             // Nothing goes out, and the worker must hear so, or it waits for a delivery.
             let failure = DeliveryFailure::NotSubmitted("its sentinel was already there".into());
             return Ok(vec![
@@ -328,15 +403,39 @@ impl Executor {
             ]);
         }
         let deps: Vec<&Task> = task.waits_for().filter_map(|d| self.tasks.get(d)).collect();
+        let git = self.lander.as_ref().map(|lander| {
+            let retry = lander.retry(&id);
+            crate::prompt::GitContext {
+                branch: Lander::branch(&id),
+                land: lander.land().to_string(),
+                verify: lander.verify_command().map(str::to_string),
+                conflicts: match &retry {
+                    Some(landing::Retry::Conflict { files }) => files.clone(),
+                    _ => Vec::new(),
+                },
+                verify_output: match retry {
+                    Some(landing::Retry::Verify { output }) => Some(output),
+                    _ => None,
+                },
+            }
+        });
         let prompt = self
             .template
-            .render_after(task, &deps, &sentinel, attempt, &self.ws.plan_name())
+            .render_with(
+                task,
+                &deps,
+                &sentinel,
+                attempt,
+                &self.ws.plan_name(),
+                git.as_ref(),
+            )
             .with_context(|| format!("rendering the prompt of task `{id}`"))?;
         let log = self.ws.transcript(&id, attempt);
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        self.deliver_text(worker, pane, id, prompt, Some(log));
+        let prep = self.lander.as_ref().map(|l| l.prep(worker, &id));
+        self.deliver_text(worker, pane, id, prompt, Some(log), prep);
         Ok(Vec::new())
     }
 
@@ -349,9 +448,20 @@ impl Executor {
         task: TaskId,
         text: String,
         log: Option<PathBuf>,
+        prep: Option<landing::Prep>,
     ) {
         let (edges, profile) = (self.edges.clone(), self.profile.clone());
         self.background(move || {
+            // The task's branch is checked out in the worker's worktree before the prompt
+            // names it; if it cannot be, nothing is typed.
+            if let Some(Err(why)) = prep.map(landing::Prep::run) {
+                return Event::DeliveryFailed {
+                    worker,
+                    pane,
+                    task,
+                    failure: DeliveryFailure::NotSubmitted(why),
+                };
+            }
             if let Some(log) = log {
                 // A transcript is for people; a failure to start one must not stop work.
                 let _ = edges.mux.transcript(&pane, Some(&log));

@@ -73,7 +73,7 @@ impl JobLog {
             };
             job.attempts = job.attempts.max(entry.attempts);
             let result = match entry.status {
-                TaskStatus::Running => continue,
+                TaskStatus::Running | TaskStatus::Landing => continue,
                 TaskStatus::Pending => "pending",
                 TaskStatus::Done => "done",
                 TaskStatus::Failed(_) => "failed",

@@ -4,6 +4,8 @@
 mod executor;
 mod joblog;
 mod jobs;
+mod landing;
+pub use landing::LandSpec;
 pub mod lock;
 mod notify;
 mod progress;
@@ -49,6 +51,12 @@ pub enum Msg {
     ServerLost(String),
     /// SIGINT, SIGTERM or SIGHUP.
     Signal,
+    /// A task's work moved on towards the landing branch.
+    Stage {
+        task: TaskId,
+        stage: landing::Stage,
+        commit: Option<String>,
+    },
 }
 
 /// How a run ended, counting only the tasks that were open when it started.
@@ -61,6 +69,8 @@ pub struct Summary {
     pub already_checked: usize,
     pub skipped: usize,
     pub interrupted: bool,
+    /// In an isolated run: the landing branch, and how many tasks landed on it.
+    pub landed: Option<(String, usize)>,
 }
 
 /// Everything a run needs, checked before any of it starts.
@@ -74,6 +84,8 @@ pub struct Run {
     pub limits: Limits,
     /// The plan's lock, when the caller took it before touching tmux.
     pub lock: Option<lock::Lock>,
+    /// In an isolated run: git, and where and how tasks land.
+    pub landing: Option<(Arc<dyn crate::git::Git>, LandSpec)>,
 }
 
 /// Drives the plan to the end on an already started tmux session.
@@ -86,6 +98,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         tmux,
         limits,
         lock: held,
+        landing,
     } = run;
     let clock = Arc::new(SystemClock::new());
     let (tmux, pane_news) = tmux.linked();
@@ -132,6 +145,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         journal,
         socket,
         plan_target,
+        landing,
     };
     let mut lp = Loop::start(start, edges, tx, watch, progress)?;
     let ticker = crossbeam_channel::tick(TICK);

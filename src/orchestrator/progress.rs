@@ -124,6 +124,14 @@ impl Progress {
         }
     }
 
+    /// Reports how far a finished task's work got towards the landing branch.
+    pub fn stage(&mut self, task: &TaskId, stage: &str, commit: Option<&str>) {
+        let commit = commit
+            .map(|c| format!(" {}", &c[..c.len().min(10)]))
+            .unwrap_or_default();
+        self.line(format!("· {task}: {stage}{commit}"));
+    }
+
     /// Reports trouble that the scheduler will deal with.
     pub fn event(&mut self, event: &Event) {
         match event {
@@ -149,6 +157,16 @@ impl Progress {
                     (None, None) => String::new(),
                 };
                 self.line(format!("! pane {pane} exited{status}"));
+            }
+            Event::LandFailed { task, reason } => {
+                self.line(format!("! {task} did not land: {reason}"));
+            }
+            Event::Checked {
+                task,
+                outcome: crate::scheduler::Checked::Failed(reason),
+                ..
+            } => {
+                self.line(format!("! {task}: {reason}"));
             }
             _ => {}
         }
@@ -222,8 +240,12 @@ impl Progress {
             0 => String::new(),
             n => format!(", {n} skipped"),
         };
+        let landed = match &summary.landed {
+            Some((branch, n)) => format!(" ({n} landed on {branch})"),
+            None => String::new(),
+        };
         eprintln!(
-            "swarm: {} done, {} failed{skipped}, {} total in {:.1}s{already}{}",
+            "swarm: {} done{landed}, {} failed{skipped}, {} total in {:.1}s{already}{}",
             summary.done,
             summary.failed.len(),
             summary.total,
@@ -236,6 +258,11 @@ impl Progress {
                 ""
             }
         );
+        if let Some((branch, n)) = &summary.landed
+            && *n > 0
+        {
+            eprintln!("hint: git merge {branch}   # or open a pull request from it");
+        }
     }
 }
 
@@ -312,6 +339,7 @@ mod tests {
             failed: 1,
             skipped: 0,
             blocked: 0,
+            landing: 0,
         };
         assert_eq!(
             heartbeat(&tally, 13, Some(minute * 3)),

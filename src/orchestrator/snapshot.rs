@@ -28,6 +28,9 @@ pub struct Snapshot {
     pub counts: Counts,
     pub tasks: Vec<TaskRow>,
     pub workers: Vec<WorkerRow>,
+    /// In an isolated run, the branch finished tasks land on.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub land: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,14 +44,24 @@ pub struct Counts {
     /// Waiting for a retry of a task they depend on.
     #[serde(default)]
     pub blocked: usize,
+    /// Finished by their agents, on their way to the landing branch (isolated runs).
+    #[serde(default)]
+    pub landing: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskRow {
     pub id: String,
     pub text: String,
-    /// `pending`, `running`, `done`, `failed`, `skipped` or `blocked`.
+    /// `pending`, `running`, `landing`, `done`, `failed`, `skipped` or `blocked`.
     pub state: String,
+    /// In an isolated run, where its work stands: `committed`, `verifying`,
+    /// `verify-failed`, `queued`, `rebasing`, `conflict`, `landed` or `nothing to land`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stage: Option<String>,
+    /// The commit of its work, once there is one (on the landing branch once landed).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub commit: Option<String>,
     /// Why it failed or is blocked, or what a pending task waits for, in words.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
@@ -98,6 +111,7 @@ pub struct Header<'a> {
     pub socket: &'a str,
     pub session: &'a str,
     pub started: f64,
+    pub land: Option<&'a str>,
 }
 
 impl Snapshot {
@@ -106,6 +120,7 @@ impl Snapshot {
         state: &State,
         texts: &HashMap<crate::plan::TaskId, Task>,
         edited: &HashSet<crate::plan::TaskId>,
+        stages: &HashMap<crate::plan::TaskId, (super::landing::Stage, Option<String>)>,
     ) -> Snapshot {
         let mut counts = Counts::default();
         // Who holds each running task, and since when: the workers' states say.
@@ -148,11 +163,18 @@ impl Snapshot {
                         counts.blocked += 1;
                         ("blocked", Some(reason.clone()))
                     }
+                    TaskStatus::Landing => {
+                        counts.landing += 1;
+                        ("landing", None)
+                    }
                 };
+                let stage = stages.get(&t.id);
                 TaskRow {
                     id: t.id.to_string(),
                     text: texts.get(&t.id).map(|t| t.text.clone()).unwrap_or_default(),
                     state: name.to_string(),
+                    stage: stage.map(|(s, _)| s.name().to_string()),
+                    commit: stage.and_then(|(_, c)| c.clone()),
                     reason,
                     waiting,
                     worker: holders.get(&t.id).map(|h| h.0),
@@ -189,6 +211,7 @@ impl Snapshot {
             counts,
             tasks,
             workers,
+            land: header.land.map(str::to_string),
         }
     }
 
@@ -277,9 +300,11 @@ impl Snapshot {
             c.running,
             c.pending,
             c.failed,
-            match c.blocked {
-                0 => String::new(),
-                n => format!(" · {n} blocked"),
+            match (c.blocked, c.landing) {
+                (0, 0) => String::new(),
+                (0, l) => format!(" · {l} landing"),
+                (b, 0) => format!(" · {b} blocked"),
+                (b, l) => format!(" · {b} blocked · {l} landing"),
             },
             if self.finished {
                 "finished"
@@ -333,6 +358,15 @@ impl Snapshot {
             if let Some(reason) = &t.reason {
                 let _ = write!(out, " ({reason})");
             }
+            match (&t.stage, &t.commit) {
+                (Some(stage), Some(commit)) => {
+                    let _ = write!(out, " [{stage} {}]", &commit[..commit.len().min(10)]);
+                }
+                (Some(stage), None) => {
+                    let _ = write!(out, " [{stage}]");
+                }
+                _ => {}
+            }
             if t.edited_after_dispatch {
                 out.push_str(" (edited after its prompt went out)");
             }
@@ -351,6 +385,8 @@ mod tests {
             id: format!("t{n}"),
             text: String::new(),
             state: state.into(),
+            stage: None,
+            commit: None,
             reason: None,
             worker: None,
             attempts,
@@ -379,9 +415,11 @@ mod tests {
                 failed,
                 skipped: 0,
                 blocked: 0,
+                landing: 0,
             },
             tasks,
             workers: Vec::new(),
+            land: None,
         }
     }
 

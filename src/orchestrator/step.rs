@@ -4,6 +4,7 @@
 //! tmux and a manual clock (docs/architecture.md, "The run loop").
 
 use super::executor::{Edges, Executor};
+use super::landing::{LandSpec, Lander};
 use super::snapshot::{self, Header, Snapshot};
 use super::{Msg, Progress, Summary, resume};
 use crate::clock::Clock;
@@ -63,6 +64,8 @@ pub struct Start {
     pub socket: String,
     /// Where a symlinked PLAN.md really is: edits show up there.
     pub plan_target: Option<PathBuf>,
+    /// In an isolated run: git, and where and how tasks land.
+    pub landing: Option<(Arc<dyn crate::git::Git>, LandSpec)>,
 }
 
 /// The status file's budget: after a write that took `t`, the next waits `t × 20`.
@@ -135,6 +138,7 @@ impl<'p> Loop<'p> {
             journal: (journal, replay),
             socket,
             plan_target,
+            landing,
         } = start;
         let scopes = settings.scope_default;
         let plan_tasks: Vec<PlanTask> = tasks.iter().map(|t| plan_task(t, scopes)).collect();
@@ -143,6 +147,10 @@ impl<'p> Loop<'p> {
         let adoptions =
             resume::reconcile(&*edges.mux, &settings.profile, &replay, settings.workers);
         let clock = edges.clock.clone();
+        let lander = landing
+            .map(|(git, spec)| Lander::new(git, ws.clone(), spec, tx.clone()))
+            .transpose()?;
+        state.set_lands(lander.is_some());
         let mut exec = Executor::new(
             edges,
             &settings,
@@ -151,12 +159,22 @@ impl<'p> Loop<'p> {
             sentinels.clone(),
             tx,
             (journal, replay),
+            lander,
         )?;
 
-        // A sentinel that already exists means the task is done, even if PLAN.md says not.
+        // A sentinel that already exists means the task is done, even if PLAN.md says not
+        // (in an isolated run: in the worktree of the worker that last ran it).
         let mut actions = Vec::new();
         for task in tasks.iter().filter(|t| !t.checked) {
-            if ws.root.join(&sentinels[&task.id]).exists() {
+            let sentinel = match exec.lander() {
+                None => Some(sentinels[&task.id].clone()),
+                Some(_) => state
+                    .task(&task.id)
+                    .filter(|t| t.status == TaskStatus::Pending)
+                    .and_then(|t| t.last_worker())
+                    .and_then(|w| exec.sentinel_at(&task.id, w)),
+            };
+            if sentinel.is_some_and(|s| ws.root.join(s).exists()) {
                 actions.extend(state.handle(Event::Sentinel {
                     task: task.id.clone(),
                 }));
@@ -165,7 +183,8 @@ impl<'p> Loop<'p> {
         for adoption in adoptions {
             exec.adopt_window(adoption.worker, adoption.window);
             if let Some(task) = &adoption.task
-                && let Some(done) = watch.expect(&sentinels[task], task.clone())
+                && let Some(sentinel) = exec.sentinel_at(task, adoption.worker)
+                && let Some(done) = watch.expect(&sentinel, task.clone())
             {
                 actions.extend(state.handle(Event::Sentinel { task: done }));
             }
@@ -229,6 +248,14 @@ impl<'p> Loop<'p> {
                 .into());
             }
             Input::Msg(Msg::Signal) => return Ok(Flow::Interrupted),
+            Input::Msg(Msg::Stage {
+                task,
+                stage,
+                commit,
+            }) => {
+                self.progress.stage(&task, stage.name(), commit.as_deref());
+                self.exec.staged(task, stage, commit)?;
+            }
             Input::Fs(event) => {
                 for task in self.watch.on_event(&event) {
                     self.handle(Event::Sentinel { task });
@@ -292,7 +319,23 @@ impl<'p> Loop<'p> {
             })
             .collect();
         let already_checked = self.already_checked;
+        let landed = self.exec.lander().map(|lander| {
+            let stages = self.exec.stages();
+            let landed = stages
+                .values()
+                .filter(|(stage, _)| *stage == super::landing::Stage::Landed)
+                .count();
+            (lander.land().to_string(), landed)
+        });
+        if let Some(lander) = self.exec.lander()
+            && !interrupted
+            && state.is_finished()
+        {
+            // The work is on its branches; the worktrees go unless one holds more.
+            lander.tidy(state.workers().len());
+        }
         Summary {
+            landed,
             done: state
                 .count(|s| *s == TaskStatus::Done)
                 .saturating_sub(already_checked),
@@ -452,9 +495,16 @@ impl<'p> Loop<'p> {
             socket: &self.socket,
             session: &self.session,
             started: self.epoch + self.started.as_secs_f64(),
+            land: self.exec.lander().map(|l| l.land()),
         };
         // The snapshot is a convenience for `swarm status`; a failed write must not stop work.
-        let _ = Snapshot::capture(&header, &self.state, self.exec.tasks(), &self.edited)
+        let _ = Snapshot::capture(
+            &header,
+            &self.state,
+            self.exec.tasks(),
+            &self.edited,
+            self.exec.stages(),
+        )
             .write(&self.ws.state_path());
     }
 }

@@ -9,7 +9,10 @@ use super::step::{Flow, Input, Loop, PLAN_QUIET, Start};
 use super::{Msg, Progress};
 use crate::clock::manual::ManualClock;
 use crate::commands;
+use super::LandSpec;
 use crate::config::{self, Overrides};
+use crate::git::fake::FakeGit;
+use crate::git::{Git, Strategy};
 use crate::journal::{Journal, Record};
 use crate::plan::TaskId;
 use crate::scheduler::{Command, Event, Limits, TaskStatus};
@@ -66,6 +69,8 @@ struct Setup {
     earlier: Vec<Record>,
     live_panes: usize,
     slow_start: bool,
+    /// Tasks run in worktrees of a fake git, and land on `swarm/main`.
+    isolated: bool,
 }
 
 impl Default for Setup {
@@ -78,6 +83,7 @@ impl Default for Setup {
             earlier: Vec::new(),
             live_panes: 0,
             slow_start: false,
+            isolated: false,
         }
     }
 }
@@ -93,6 +99,7 @@ struct Harness {
     sentinels: HashMap<TaskId, PathBuf>,
     lp: Option<Loop<'static>>,
     flow: Flow,
+    git: Option<Arc<FakeGit>>,
 }
 
 impl Harness {
@@ -136,6 +143,17 @@ impl Harness {
             clock: clock.clone(),
             jobs: Arc::new(jobs),
         };
+        let git = setup.isolated.then(|| Arc::new(FakeGit::new("swarm/main")));
+        let landing = git.clone().map(|git| {
+            let spec = LandSpec {
+                prefix: PathBuf::new(),
+                land: "swarm/main".into(),
+                strategy: Strategy::Rebase,
+                verify: None,
+                verify_timeout: None,
+            };
+            (git as Arc<dyn Git>, spec)
+        });
         let start = Start {
             ws: ws.clone(),
             settings,
@@ -145,6 +163,7 @@ impl Harness {
             journal,
             socket: "fake".into(),
             plan_target: None,
+            landing,
         };
         let progress: &'static mut Progress = Box::leak(Box::new(Progress::quiet()));
         let lp = Loop::start(start, edges, tx, watch, progress).unwrap();
@@ -160,6 +179,7 @@ impl Harness {
             sentinels,
             lp: Some(lp),
             flow,
+            git,
         };
         // Long enough for the first prompts to be pasted, settle and be submitted.
         h.advance(Duration::from_millis(200));
@@ -255,8 +275,14 @@ impl Harness {
         self.mux.pane(&pane, |p| p.busy = false);
     }
 
-    fn write_sentinel(&self, task: &str) {
-        let path = self.ws.root.join(&self.sentinels[&TaskId(task.into())]);
+    fn write_sentinel(&mut self, task: &str) {
+        let id = TaskId(task.into());
+        let mut path = self.ws.root.join(&self.sentinels[&id]);
+        if self.git.is_some() {
+            // In an isolated run, the agent works in its worker's worktree.
+            let worker = self.lp().state().holder(&id).expect("a running task");
+            path = self.ws.worktree(worker).join(&self.sentinels[&id]);
+        }
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, "").unwrap();
     }
@@ -1019,4 +1045,64 @@ fn claude_hooks_say_when_a_turn_ended_on_a_limit_or_an_api_error_or_asks_a_perso
     assert_eq!(said("Notification", idle), None);
     assert_eq!(said("Stop", serde_json::Value::Null), None);
     assert_eq!(said("UserPromptSubmit", serde_json::json!({})), None);
+}
+
+#[test]
+fn an_isolated_task_is_checked_off_only_once_its_work_has_landed() {
+    let mut h = Harness::new(Setup {
+        isolated: true,
+        ..Setup::default()
+    });
+    let git = h.git.clone().unwrap();
+    assert!(
+        git.world().calls.iter().any(|c| c == "prepare swarm/task/a"),
+        "the branch is checked out before the prompt goes: {:?}",
+        git.world().calls
+    );
+    h.agent_done("a");
+    h.advance(TURN);
+    assert_eq!(h.status("a"), TaskStatus::Done);
+    assert!(h.plan().contains(&done("First")), "{}", h.plan());
+    let calls = git.world().calls.clone();
+    let order: Vec<&str> = ["commit a", "integrate swarm/task/a", "advance swarm/main"]
+        .into_iter()
+        .filter(|want| calls.iter().any(|c| c == want))
+        .collect();
+    assert_eq!(order.len(), 3, "{calls:?}");
+    assert!(h.journal().contains("\"event\":\"landed\""), "{}", h.journal());
+    // The next task went out in the same worktree, on its own branch.
+    assert_eq!(h.prompts_for("b"), 1);
+    assert!(calls.iter().any(|c| c == "prepare swarm/task/b"), "{calls:?}");
+}
+
+#[test]
+fn a_task_that_conflicts_goes_back_with_the_files_and_the_rebase_asked_for() {
+    let mut h = Harness::new(Setup {
+        plan: "- [ ] First {#a}\n",
+        isolated: true,
+        ..Setup::default()
+    });
+    let git = h.git.clone().unwrap();
+    git.world().conflicts.insert("swarm/task/a".into(), 1);
+    h.agent_done("a");
+    h.advance(TURN);
+    assert_eq!(h.attempts("a"), 2);
+    assert_eq!(h.prompts_for("a"), 2);
+    let pane = h.pane_of("a");
+    let prompt = h.mux.pane(&pane, |p| p.prompts.last().cloned().unwrap());
+    assert!(
+        prompt.contains("conflicts with `swarm/main` in `shared.txt`")
+            && prompt.contains("`git rebase swarm/main`"),
+        "{prompt}"
+    );
+    h.agent_done("a");
+    h.advance(TURN);
+    assert_eq!(h.status("a"), TaskStatus::Done);
+    let integrations = git
+        .world()
+        .calls
+        .iter()
+        .filter(|c| *c == "integrate swarm/task/a")
+        .count();
+    assert_eq!(integrations, 2);
 }

@@ -66,6 +66,11 @@ impl std::fmt::Display for Waiting {
     }
 }
 
+/// A task in this status keeps its write scope: its work is not on the landing branch yet.
+fn holds_scope(status: &TaskStatus) -> bool {
+    matches!(status, TaskStatus::Running | TaskStatus::Landing)
+}
+
 fn is_done(status: &TaskStatus) -> bool {
     *status == TaskStatus::Done
 }
@@ -119,7 +124,7 @@ impl State {
             ..Graph::default()
         };
         for i in 0..n {
-            if self.tasks[i].status == TaskStatus::Running && !self.graph.nodes[i].scope.is_free() {
+            if holds_scope(&self.tasks[i].status) && !self.graph.nodes[i].scope.is_free() {
                 self.graph.holding.push(i);
             }
             self.refresh_ready(i);
@@ -143,7 +148,7 @@ impl State {
                 continue;
             }
             let now = self.tasks[i].status.clone();
-            if was == TaskStatus::Running && now != TaskStatus::Running {
+            if holds_scope(&was) && !holds_scope(&now) {
                 self.graph.holding.retain(|&h| h != i);
                 for parked in self.graph.parked.remove(&i).unwrap_or_default() {
                     if self.graph.nodes[parked].parked_on == Some(i) {
@@ -152,9 +157,7 @@ impl State {
                     }
                 }
             }
-            if now == TaskStatus::Running
-                && was != TaskStatus::Running
-                && !self.graph.nodes[i].scope.is_free()
+            if holds_scope(&now) && !holds_scope(&was) && !self.graph.nodes[i].scope.is_free()
             {
                 self.graph.holding.push(i);
             }

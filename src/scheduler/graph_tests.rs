@@ -3,16 +3,16 @@
 
 use super::*;
 
-fn id(s: &str) -> TaskId {
+pub(super) fn id(s: &str) -> TaskId {
     TaskId(s.to_string())
 }
 
-fn pane(n: usize) -> PaneId {
+pub(super) fn pane(n: usize) -> PaneId {
     PaneId(format!("%{n}"))
 }
 
 /// A task `name` that waits for `after` and may change `files`.
-fn task(name: &str, after: &[&str], files: &[&str]) -> PlanTask {
+pub(super) fn task(name: &str, after: &[&str], files: &[&str]) -> PlanTask {
     PlanTask {
         id: id(name),
         checked: false,
@@ -25,7 +25,7 @@ fn task(name: &str, after: &[&str], files: &[&str]) -> PlanTask {
 }
 
 /// Spawns and readies every worker the state asked for; the tasks handed out.
-fn boot(state: &mut State) -> Vec<String> {
+pub(super) fn boot(state: &mut State) -> Vec<String> {
     let mut out = Vec::new();
     for action in state.start() {
         if let Action::Spawn { worker, .. } = action {
@@ -42,7 +42,7 @@ fn boot(state: &mut State) -> Vec<String> {
     out
 }
 
-fn delivers(actions: &[Action]) -> Vec<String> {
+pub(super) fn delivers(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -53,7 +53,7 @@ fn delivers(actions: &[Action]) -> Vec<String> {
 }
 
 /// Task `name`'s sentinel came, and its worker is ready again: what goes out next.
-fn finish(state: &mut State, name: &str) -> Vec<String> {
+pub(super) fn finish(state: &mut State, name: &str) -> Vec<String> {
     let worker = state.holder(&id(name)).expect("running");
     let pane = state.workers()[worker].pane().cloned().unwrap();
     state.handle(Event::Delivered {
@@ -66,7 +66,7 @@ fn finish(state: &mut State, name: &str) -> Vec<String> {
     out
 }
 
-fn status(state: &State, name: &str) -> TaskStatus {
+pub(super) fn status(state: &State, name: &str) -> TaskStatus {
     state.task(&id(name)).unwrap().status.clone()
 }
 

@@ -2,6 +2,7 @@
 //! so the whole lifecycle of tasks and workers is testable in microseconds.
 
 mod deps;
+mod landing;
 pub mod record;
 pub mod scope;
 mod worker;
@@ -69,6 +70,9 @@ pub enum TaskStatus {
     /// A task it waits for failed (or was skipped, or is blocked): it waits for a retry
     /// of that task. Why, in a phrase.
     Blocked(String),
+    /// Its agent finished (isolated runs): its work is being committed, verified and
+    /// landed, and no worker holds it. It still holds its write scope.
+    Landing,
 }
 
 /// Something that happened in the world.
@@ -144,6 +148,28 @@ pub enum Event {
     IdleWithoutSentinel { worker: WorkerId, pane: PaneId },
     /// A person's command (`swarm pause`, `resume`, `retry`, `skip`).
     Command(Command),
+    /// The work of `task` in `worker`'s worktree was committed (and verified): what next.
+    Checked {
+        worker: WorkerId,
+        task: TaskId,
+        outcome: Checked,
+    },
+    /// `task`'s work is on the landing branch (`commit`), or there was nothing to land.
+    Landed { task: TaskId, commit: Option<String> },
+    /// `task`'s work could not land (a conflict, a failed verify on the landing tip): it
+    /// goes back to an agent as a new attempt.
+    LandFailed { task: TaskId, reason: String },
+}
+
+/// What committing and verifying a finished task's worktree found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    /// A commit that passed verify (or there is none): on to the merge queue.
+    ToLand,
+    /// The task changed nothing: it is done, with nothing to land.
+    Nothing,
+    /// Verify failed, or the commit could not be made: the attempt failed, for `reason`.
+    Failed(String),
 }
 
 /// Why a prompt did not get delivered: it decides whether the attempt counts.
@@ -254,6 +280,14 @@ pub enum Action {
     Journal(Record),
     /// Tell the people watching (a tmux message and a bell, their own commands).
     Notify(Notice),
+    /// Commit (and verify) `task`'s work in `worker`'s worktree; report `Checked`.
+    Check {
+        worker: WorkerId,
+        task: TaskId,
+        attempt: u32,
+    },
+    /// Put `task` in the merge queue; report `Landed` or `LandFailed`.
+    Land { task: TaskId, attempt: u32 },
     /// Every task is done or failed.
     Finished,
 }
@@ -283,6 +317,15 @@ pub struct TaskEntry {
     pub attempts: u32,
     /// Still in PLAN.md; a task a person removed is kept only while it runs.
     in_plan: bool,
+    /// The worker it last ran on: in an isolated run, its work is in that worktree.
+    last_worker: Option<WorkerId>,
+}
+
+impl TaskEntry {
+    /// The worker it last ran on, if any did in this run (or the run the journal tells of).
+    pub fn last_worker(&self) -> Option<WorkerId> {
+        self.last_worker
+    }
 }
 
 /// How many tasks are in each status.
@@ -294,12 +337,13 @@ pub struct Tally {
     pub failed: usize,
     pub skipped: usize,
     pub blocked: usize,
+    pub landing: usize,
 }
 
 impl Tally {
-    /// Pending or running: the run is not over while any task is open.
+    /// Pending, running or landing: the run is not over while any task is open.
     pub fn open(&self) -> usize {
-        self.pending + self.running
+        self.pending + self.running + self.landing
     }
 
     fn of(&mut self, status: &TaskStatus) -> &mut usize {
@@ -310,6 +354,7 @@ impl Tally {
             TaskStatus::Failed(_) => &mut self.failed,
             TaskStatus::Skipped => &mut self.skipped,
             TaskStatus::Blocked(_) => &mut self.blocked,
+            TaskStatus::Landing => &mut self.landing,
         }
     }
 }
@@ -333,6 +378,8 @@ pub struct State {
     /// A rate limit holds every worker (they share one agent and account) until then
     /// (run time): no prompt goes out meanwhile.
     fleet_limit: Option<(Option<String>, Duration)>,
+    /// Tasks run in worktrees of their own, and are done once their work has landed.
+    lands: bool,
 }
 
 impl State {
@@ -350,6 +397,7 @@ impl State {
             paused: false,
             now: Duration::ZERO,
             fleet_limit: None,
+            lands: false,
         };
         for task in tasks {
             state.add_task(task);
@@ -366,7 +414,13 @@ impl State {
                 continue;
             };
             self.tasks[i].attempts = history.attempts;
+            self.tasks[i].last_worker = history
+                .landing
+                .or(history.running.as_ref().map(|f| f.worker));
             if self.tasks[i].status == TaskStatus::Pending {
+                if history.landing.is_some() && history.closed.is_none() {
+                    self.set_status(i, TaskStatus::Landing);
+                }
                 match &history.closed {
                     Some(Closed::Failed(reason)) => {
                         self.set_status(i, TaskStatus::Failed(reason.clone()))
@@ -429,6 +483,7 @@ impl State {
                 };
             }
         }
+        self.resume_landing(&mut actions);
         self.check_finished(&mut actions);
         actions
     }
@@ -566,6 +621,13 @@ impl State {
                 }
             }
             Event::Command(command) => self.command(command, &mut actions),
+            Event::Checked {
+                worker,
+                task,
+                outcome,
+            } => self.checked(worker, &task, outcome, &mut actions),
+            Event::Landed { task, commit } => self.landed(&task, commit, &mut actions),
+            Event::LandFailed { task, reason } => self.land_failed(&task, &reason, &mut actions),
         }
         self.assign(&mut actions);
         self.check_finished(&mut actions);
@@ -1105,6 +1167,7 @@ impl State {
             },
             attempts: 0,
             in_plan: true,
+            last_worker: None,
         });
         self.track(self.tasks.len() - 1);
     }
@@ -1217,7 +1280,7 @@ impl State {
             return;
         };
         let task = &self.tasks[i];
-        if task.status != TaskStatus::Running {
+        if !matches!(task.status, TaskStatus::Running | TaskStatus::Landing) {
             return;
         }
         if task.attempts >= max {
@@ -1267,14 +1330,23 @@ impl State {
         }
         let attempt = task.attempts;
         let holder = self.holder(id);
-        self.set_status(i, TaskStatus::Done);
-        actions.push(Action::Journal(Record::Done { task: id.clone() }));
-        actions.push(Action::CheckOff { task: id.clone() });
+        if self.lands {
+            if matches!(task.status, TaskStatus::Landing) || !self.start_landing(i, holder, actions)
+            {
+                return;
+            }
+        } else {
+            self.set_status(i, TaskStatus::Done);
+            actions.push(Action::Journal(Record::Done { task: id.clone() }));
+            actions.push(Action::CheckOff { task: id.clone() });
+        }
         let Some(worker) = holder else { return };
-        actions.push(Action::Notify(Notice::Done {
-            task: id.clone(),
-            attempt,
-        }));
+        if !self.lands {
+            actions.push(Action::Notify(Notice::Done {
+                task: id.clone(),
+                attempt,
+            }));
+        }
         // Its agent works: whatever failures it had before are behind it.
         let w = &mut self.workers[worker];
         w.restarts = 0;
@@ -1503,7 +1575,7 @@ impl State {
         // Removed tasks that have not started are dropped; running ones finish first.
         let before = self.tasks.len();
         self.tasks
-            .retain(|t| t.in_plan || t.status == TaskStatus::Running);
+            .retain(|t| t.in_plan || matches!(t.status, TaskStatus::Running | TaskStatus::Landing));
         if self.tasks.len() != before {
             self.reindex();
         }
@@ -1552,7 +1624,7 @@ impl State {
         }
         for worker in 0..self.workers.len() {
             let w = &self.workers[worker];
-            if w.state != WorkerState::Idle || w.held {
+            if w.state != WorkerState::Idle || w.held || w.checking.is_some() {
                 continue;
             }
             let Some(pane) = w.pane.clone() else {
@@ -1564,6 +1636,7 @@ impl State {
             self.set_status(next, TaskStatus::Running);
             let task = &mut self.tasks[next];
             task.attempts += 1;
+            task.last_worker = Some(worker);
             let (id, attempt) = (task.id.clone(), task.attempts);
             self.workers[worker].state = WorkerState::Delivering {
                 task: id.clone(),
@@ -1624,5 +1697,7 @@ impl State {
 
 #[cfg(test)]
 mod graph_tests;
+#[cfg(test)]
+mod landing_tests;
 #[cfg(test)]
 mod tests;

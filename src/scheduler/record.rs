@@ -43,6 +43,27 @@ pub enum Record {
     Done {
         task: TaskId,
     },
+    /// The agent finished `task` (isolated runs): its work, in `worker`'s worktree, is to
+    /// be committed, verified and landed.
+    Landing {
+        task: TaskId,
+        worker: WorkerId,
+        attempt: u32,
+    },
+    /// `task`'s work is on the landing branch as `commit` (none: it changed nothing).
+    Landed {
+        task: TaskId,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        commit: Option<String>,
+    },
+    /// Where a task's work stands on its way to landing (committed, verifying, queued,
+    /// conflict, verify-failed), for people reading the journal; replay ignores it.
+    Stage {
+        task: TaskId,
+        stage: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        commit: Option<String>,
+    },
     Requeued {
         task: TaskId,
         reason: String,
@@ -81,6 +102,8 @@ pub enum Record {
         running: Option<Flight>,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         closed: Option<Closed>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        landing: Option<WorkerId>,
     },
 }
 
@@ -109,6 +132,8 @@ pub struct TaskHistory {
     pub attempts: u32,
     pub running: Option<Flight>,
     pub closed: Option<Closed>,
+    /// Its agent finished in this worker's worktree, and its work has not landed yet.
+    pub landing: Option<WorkerId>,
 }
 
 /// The journal's state after replay.
@@ -129,7 +154,10 @@ impl Replay {
         self.finished = matches!(record, Record::Finished);
         match record {
             // A note for people reading the journal; it changes nothing to replay.
-            Record::Header { .. } | Record::Finished | Record::Edited { .. } => {}
+            Record::Header { .. }
+            | Record::Finished
+            | Record::Edited { .. }
+            | Record::Stage { .. } => {}
             Record::Spawned { worker, pane } => {
                 self.workers.insert(worker, pane);
             }
@@ -147,6 +175,7 @@ impl Replay {
                 let t = self.tasks.entry(task).or_default();
                 t.attempts = t.attempts.max(attempt);
                 t.closed = None;
+                t.landing = None;
                 t.running = Some(Flight {
                     worker,
                     pane,
@@ -161,11 +190,18 @@ impl Replay {
                     flight.delivered = true;
                 }
             }
-            Record::Done { task } => self.close(task, Closed::Done),
+            Record::Done { task } | Record::Landed { task, .. } => self.close(task, Closed::Done),
+            Record::Landing { task, worker, .. } => {
+                let t = self.tasks.entry(task).or_default();
+                t.running = None;
+                t.landing = Some(worker);
+            }
             Record::Failed { task, reason } => self.close(task, Closed::Failed(reason)),
             Record::Skipped { task } => self.close(task, Closed::Skipped),
             Record::Requeued { task, .. } => {
-                self.tasks.entry(task).or_default().running = None;
+                let t = self.tasks.entry(task).or_default();
+                t.running = None;
+                t.landing = None;
             }
             Record::Unsent { task, .. } => {
                 let t = self.tasks.entry(task).or_default();
@@ -182,6 +218,7 @@ impl Replay {
                 attempts,
                 running,
                 closed,
+                landing,
             } => {
                 self.tasks.insert(
                     task,
@@ -189,6 +226,7 @@ impl Replay {
                         attempts,
                         running,
                         closed,
+                        landing,
                     },
                 );
             }
@@ -198,6 +236,7 @@ impl Replay {
     fn close(&mut self, task: TaskId, how: Closed) {
         let t = self.tasks.entry(task).or_default();
         t.running = None;
+        t.landing = None;
         t.closed = Some(how);
     }
 
@@ -216,6 +255,7 @@ impl Replay {
             attempts: h.attempts,
             running: h.running.clone(),
             closed: h.closed.clone(),
+            landing: h.landing,
         }));
         out
     }

@@ -162,6 +162,9 @@ pub struct Worker {
     /// API errors its agent gave up on since it last completed a task: the backoff grows
     /// with them.
     pub(super) api_errors: u32,
+    /// The task whose work is being committed and verified in the worker's worktree: no
+    /// new task is prepared there until that is over (isolated runs only).
+    pub(super) checking: Option<TaskId>,
 }
 
 impl Worker {
@@ -173,6 +176,7 @@ impl Worker {
             restarts: 0,
             held: false,
             api_errors: 0,
+            checking: None,
         }
     }
 
@@ -188,6 +192,11 @@ impl Worker {
     /// The task it holds.
     pub fn task(&self) -> Option<&TaskId> {
         self.state.task()
+    }
+
+    /// The task whose work is being checked in its worktree, if any.
+    pub fn checking(&self) -> Option<&TaskId> {
+        self.checking.as_ref()
     }
 
     /// Its agent's failures in a row.

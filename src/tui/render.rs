@@ -173,7 +173,7 @@ impl Dashboard {
 
     fn render_tasks(&self, frame: &mut Frame, area: Rect) {
         let rows = self.tasks().iter().map(|t| {
-            let (label, color) = task_state(&t.state);
+            let (label, color) = task_state(&t.state, t.stage.as_deref());
             let time = match (t.state.as_str(), t.started) {
                 ("running", Some(started)) => clock(self.now - started),
                 _ => self.took.get(&t.id).map(|&s| clock(s)).unwrap_or_default(),
@@ -193,7 +193,7 @@ impl Dashboard {
         let table = Table::new(
             rows,
             [
-                Constraint::Length(9),
+                Constraint::Length(12),
                 Constraint::Length(4),
                 Constraint::Length(3),
                 Constraint::Length(6),
@@ -345,7 +345,11 @@ fn dim() -> Style {
     Style::new().add_modifier(Modifier::DIM)
 }
 
-fn task_state(state: &str) -> (String, Color) {
+/// A task's mark and words; a landing task shows how far its work got.
+fn task_state(state: &str, stage: Option<&str>) -> (String, Color) {
+    if state == "landing" {
+        return (format!("⇡ {}", stage.unwrap_or(state)), Color::Yellow);
+    }
     let (mark, color) = match state {
         "done" => ("✓", Color::Green),
         "running" => ("▶", Color::Cyan),

@@ -19,6 +19,8 @@ fn task(id: &str, text: &str, state: &str, worker: Option<usize>, attempts: u32)
         id: id.into(),
         text: text.into(),
         state: state.into(),
+        stage: None,
+        commit: None,
         reason: None,
         waiting: None,
         worker,
@@ -84,6 +86,7 @@ fn mid_run() -> Snapshot {
             failed: 1,
             skipped: 1,
             blocked: 0,
+            landing: 0,
         },
         tasks,
         workers: vec![
@@ -94,6 +97,7 @@ fn mid_run() -> Snapshot {
             limited,
             dead,
         ],
+        land: None,
     }
 }
 
