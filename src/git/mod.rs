@@ -4,6 +4,16 @@
 //! landing") can run the same calls over ssh: nothing here assumes the coordinator's file
 //! system beyond the paths it is given.
 
+mod call;
+#[cfg(test)]
+mod fixture;
+mod listing;
+mod local;
+#[cfg(test)]
+mod tests;
+
+pub use local::Local;
+
 use crate::plan::TaskId;
 use std::path::{Path, PathBuf};
 
@@ -67,6 +77,14 @@ pub struct GitError {
     /// The arguments, as a person would type them.
     pub args: String,
     pub message: String,
+}
+
+impl crate::error::Classify for GitError {
+    /// A git command failing mid-run is swarm's failure, not the user's input: the checks
+    /// in [`check`] catch bad input before anything runs.
+    fn exit(&self) -> crate::error::Exit {
+        crate::error::Exit::Failure
+    }
 }
 
 pub type Result<T> = std::result::Result<T, GitError>;
