@@ -8,6 +8,7 @@
 use crate::agent::ProfileError;
 use crate::config::ConfigError;
 use crate::deliver::DeliveryError;
+use crate::git::GitError;
 use crate::journal::JournalError;
 use crate::plan::PlanError;
 use crate::prompt::PromptError;
@@ -77,6 +78,7 @@ kinds![
     TmuxError,
     ProfileError,
     DeliveryError,
+    GitError,
 ];
 
 /// Bad input: what happened and where, plus a hint on how to fix it (exit 2).

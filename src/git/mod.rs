@@ -4,9 +4,19 @@
 //! landing") can run the same calls over ssh: nothing here assumes the coordinator's file
 //! system beyond the paths it is given.
 
+mod call;
 #[cfg(test)]
 pub mod fake;
-mod stub; pub use stub::{check, exclude, Local};
+#[cfg(test)]
+mod fixture;
+mod listing;
+mod local;
+mod stub;
+#[cfg(test)]
+mod tests;
+
+pub use local::Local;
+pub use stub::{check, exclude};
 
 use crate::plan::TaskId;
 use std::path::{Path, PathBuf};
@@ -71,6 +81,14 @@ pub struct GitError {
     /// The arguments, as a person would type them.
     pub args: String,
     pub message: String,
+}
+
+impl crate::error::Classify for GitError {
+    /// A git command failing mid-run is swarm's failure, not the user's input: the checks
+    /// in [`check`] catch bad input before anything runs.
+    fn exit(&self) -> crate::error::Exit {
+        crate::error::Exit::Failure
+    }
 }
 
 pub type Result<T> = std::result::Result<T, GitError>;

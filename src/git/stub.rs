@@ -14,16 +14,3 @@ pub mod check {
 pub mod exclude {
     pub fn install(_r: &std::path::Path, _p: &[String]) -> std::io::Result<()> { unimplemented!() }
 }
-pub struct Local;
-impl Local { pub fn new(_r: impl Into<std::path::PathBuf>) -> Local { Local } }
-impl super::Git for Local {
-    fn ensure_worktree(&self, _: &std::path::Path, _: &str) -> super::Result<()> { todo!() }
-    fn prepare(&self, _: &std::path::Path, _: &str, _: &str) -> super::Result<super::Prepared> { todo!() }
-    fn commit(&self, _: &std::path::Path, _: &str, _: &super::Trailers, _: &[std::path::PathBuf], _: &super::Oid) -> super::Result<super::Committed> { todo!() }
-    fn integrate(&self, _: &std::path::Path, _: &str, _: &str, _: super::Strategy, _: &str, _: &super::Trailers) -> super::Result<super::Integrated> { todo!() }
-    fn advance(&self, _: &str, _: &super::Oid, _: &super::Oid) -> super::Result<bool> { todo!() }
-    fn tip(&self, _: &str) -> super::Result<Option<super::Oid>> { todo!() }
-    fn contains(&self, _: &str, _: &super::Oid) -> super::Result<bool> { todo!() }
-    fn delete_branch(&self, _: &str, _: &super::Oid) -> super::Result<()> { todo!() }
-    fn remove_worktree(&self, _: &std::path::Path) -> super::Result<bool> { todo!() }
-}

@@ -1,0 +1,696 @@
+//! [`Git`] over the git command line, on the machine swarm runs on.
+//!
+//! Every method is written so that a crash (or `kill -9`) between any two of its git
+//! commands leaves nothing lost: work is committed before a worktree changes branch, a
+//! half-done rebase is aborted before anything else, and refs move only by
+//! compare-and-swap.
+
+use super::call::Call;
+use super::listing::{self, Listed};
+use super::{Committed, Git, GitError, Integrated, Oid, Prepared, Result, Strategy, Trailers};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The identity swarm commits as where the user has none (a CI machine without a
+/// ~/.gitconfig), so that a run does not fail on its first commit.
+const FALLBACK_NAME: &str = "swarm";
+const FALLBACK_EMAIL: &str = "swarm@localhost";
+
+/// Where swarm keeps its own files; never committed.
+const SWARM_DIR: &str = ":(exclude).swarm";
+
+/// The branches tasks run on: `swarm/task/<id>`.
+const TASK_BRANCHES: &str = "refs/heads/swarm/task/";
+
+/// The git of the repository whose top-level directory is `repo`.
+pub struct Local {
+    repo: PathBuf,
+    /// Variables added to every command (tests pin the configuration with them).
+    env: Vec<(OsString, OsString)>,
+    /// The author and committer variables, found on first use.
+    identity: OnceLock<Vec<(OsString, OsString)>>,
+}
+
+impl Local {
+    /// The repository whose top-level directory is `repo`.
+    pub fn new(repo: impl Into<PathBuf>) -> Local {
+        Local {
+            repo: repo.into(),
+            env: Vec::new(),
+            identity: OnceLock::new(),
+        }
+    }
+
+    /// Like [`Local::new`], with `env` added to every git command.
+    #[cfg(test)]
+    pub(crate) fn with_env(repo: impl Into<PathBuf>, env: Vec<(OsString, OsString)>) -> Local {
+        Local {
+            env,
+            ..Local::new(repo)
+        }
+    }
+
+    /// A git command run in `dir`.
+    fn git(&self, dir: &Path) -> Call {
+        let identity = self.identity.get_or_init(|| self.find_identity());
+        let mut env = self.env.clone();
+        env.extend(identity.iter().cloned());
+        Call::new(dir, &env)
+    }
+
+    /// The author and committer variables to set: none where git knows who the user is
+    /// (their config, or their own GIT_AUTHOR_* variables), else swarm's own.
+    fn find_identity(&self) -> Vec<(OsString, OsString)> {
+        let mut env = Vec::new();
+        for (role, name, email) in [
+            ("GIT_AUTHOR_IDENT", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL"),
+            (
+                "GIT_COMMITTER_IDENT",
+                "GIT_COMMITTER_NAME",
+                "GIT_COMMITTER_EMAIL",
+            ),
+        ] {
+            let known = Call::new(&self.repo, &self.env)
+                .args(["var", role])
+                .output()
+                .is_ok_and(|out| out.code == Some(0));
+            if !known {
+                env.push((name.into(), FALLBACK_NAME.into()));
+                env.push((email.into(), FALLBACK_EMAIL.into()));
+            }
+        }
+        env
+    }
+
+    /// `path`, relative paths taken from the repository's top level.
+    fn at(&self, path: &Path) -> PathBuf {
+        if path.is_relative() {
+            self.repo.join(path)
+        } else {
+            path.to_path_buf()
+        }
+    }
+
+    fn worktrees(&self) -> Result<Vec<Listed>> {
+        let out = self
+            .git(&self.repo)
+            .args(["worktree", "list", "--porcelain", "-z"])
+            .ok()?;
+        Ok(listing::parse(&out))
+    }
+
+    /// Several revisions resolved in one command.
+    fn resolve<const N: usize>(&self, dir: &Path, revs: [&str; N]) -> Result<[Oid; N]> {
+        let out = self.git(dir).arg("rev-parse").args(revs).arg("--").ok()?;
+        let oids: Vec<Oid> = out
+            .lines()
+            .filter(|line| *line != "--")
+            .map(str::to_string)
+            .collect();
+        oids.try_into().map_err(|oids| GitError {
+            args: format!("rev-parse {}", revs.join(" ")),
+            message: format!("expected {N} ids, got {oids:?}"),
+        })
+    }
+
+    /// Aborts whatever git operation a crash left half-done in `wt`.
+    fn abort_interrupted(&self, wt: &Path) -> Result<()> {
+        const STATES: [&str; 6] = [
+            "rebase-merge",
+            "rebase-apply",
+            "MERGE_HEAD",
+            "CHERRY_PICK_HEAD",
+            "REVERT_HEAD",
+            "sequencer",
+        ];
+        let paths = self
+            .git(wt)
+            .arg("rev-parse")
+            .args(STATES.iter().flat_map(|state| ["--git-path", state]))
+            .ok()?;
+        let present: Vec<&str> = STATES
+            .iter()
+            .zip(paths.lines())
+            .filter(|(_, path)| wt.join(path).exists())
+            .map(|(state, _)| *state)
+            .collect();
+        for state in present {
+            let abort: &[&str] = match state {
+                "rebase-merge" | "rebase-apply" => &["rebase", "--abort"],
+                "MERGE_HEAD" => &["merge", "--abort"],
+                "REVERT_HEAD" => &["revert", "--abort"],
+                _ => &["cherry-pick", "--abort"],
+            };
+            // An earlier abort may have cleared this state too (a merge inside a rebase).
+            let _ = self.git(wt).args(abort).output()?;
+        }
+        Ok(())
+    }
+
+    /// Puts the landing worktree back as it was: nothing in progress, nothing changed.
+    fn abandon(&self, wt: &Path) -> Result<()> {
+        self.abort_interrupted(wt)?;
+        self.git(wt).args(["reset", "-q", "--hard"]).ok()?;
+        Ok(())
+    }
+
+    /// Stages everything in `wt` except swarm's files and `exclude`; whether anything is
+    /// staged.
+    fn stage(&self, wt: &Path, exclude: &[PathBuf]) -> Result<bool> {
+        let mut add = self.git(wt).args(["add", "-A", "--", ".", SWARM_DIR]);
+        for path in exclude {
+            let path = path.strip_prefix(wt).unwrap_or(path);
+            add = add.arg(format!(":(exclude,literal){}", path.display()));
+        }
+        add.ok()?;
+        let clean = self.git(wt).args(["diff", "--cached", "--quiet"]).test()?;
+        Ok(!clean)
+    }
+
+    /// Commits what is staged in `wt`.
+    fn commit_staged(&self, wt: &Path, message: &str) -> Result<()> {
+        // --no-verify: the verify command is the gate a task's work must pass. A user's
+        // pre-commit or commit-msg hook that fails, or waits for input, would wedge the
+        // run on a commit nobody can fix from inside it.
+        self.git(wt)
+            .args(["commit", "-q", "--no-verify", "--cleanup=whitespace", "-m"])
+            .arg(message)
+            .ok()?;
+        Ok(())
+    }
+
+    /// Commits whatever is uncommitted in `wt` where it belongs: to the task branch it is
+    /// on, else to a new `swarm/salvage/…` branch. Nothing a crash or an agent left behind
+    /// is ever dropped.
+    fn save_leftovers(&self, wt: &Path) -> Result<()> {
+        if !self.stage(wt, &[])? {
+            return Ok(());
+        }
+        let name = wt
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "worktree".to_string());
+        let on = self
+            .git(wt)
+            .args(["symbolic-ref", "-q", "HEAD"])
+            .output()?
+            .stdout;
+        if !on.trim_end().starts_with(TASK_BRANCHES) {
+            let salvage = format!("swarm/salvage/{name}-{}", unix_time());
+            self.git(wt).args(["switch", "-q", "-c", &salvage]).ok()?;
+        }
+        self.commit_staged(
+            wt,
+            &format!("swarm: work left uncommitted in worktree {name}, saved"),
+        )
+    }
+
+    /// Makes the existing directory `wt`, which git does not know as a worktree, one:
+    /// its files move into a new worktree at `base_ref`, where the leftover rule then
+    /// commits them. A directory holding a repository of its own is left alone.
+    fn adopt(&self, wt: &Path, base_ref: &str) -> Result<()> {
+        let io = |what: &str, e: std::io::Error| GitError {
+            args: format!("worktree add --detach {} {base_ref}", wt.display()),
+            message: format!("{what}: {e}"),
+        };
+        let empty = std::fs::read_dir(wt)
+            .map_err(|e| io("cannot read the directory", e))?
+            .next()
+            .is_none();
+        if empty {
+            return self.add_worktree(wt, base_ref, false);
+        }
+        let link = wt.join(".git");
+        if link.is_dir() {
+            return Err(GitError {
+                args: format!("worktree add {}", wt.display()),
+                message: format!(
+                    "{} holds a repository of its own, where swarm keeps a worktree\n\
+                     hint: move it elsewhere",
+                    wt.display()
+                ),
+            });
+        }
+        let aside = wt.with_file_name(format!(
+            "{}.adopting-{}",
+            wt.file_name().unwrap_or_default().to_string_lossy(),
+            unix_time()
+        ));
+        std::fs::rename(wt, &aside).map_err(|e| io("cannot move it aside", e))?;
+        self.add_worktree(wt, base_ref, true)?;
+        for entry in std::fs::read_dir(&aside).map_err(|e| io("cannot read it", e))? {
+            let entry = entry.map_err(|e| io("cannot read it", e))?;
+            if entry.file_name() == ".git" {
+                std::fs::remove_file(entry.path()).map_err(|e| io("cannot unlink .git", e))?;
+            } else {
+                std::fs::rename(entry.path(), wt.join(entry.file_name()))
+                    .map_err(|e| io("cannot move its files back", e))?;
+            }
+        }
+        std::fs::remove_dir(&aside).map_err(|e| io("cannot remove the emptied copy", e))?;
+        // The index of a worktree added without a checkout is empty: make it the
+        // commit's, so that the files show as what they are, changes against it.
+        self.git(wt).args(["reset", "-q"]).ok()?;
+        Ok(())
+    }
+
+    fn add_worktree(&self, wt: &Path, base_ref: &str, no_checkout: bool) -> Result<()> {
+        let mut add = self
+            .git(&self.repo)
+            .args(["worktree", "add", "-q", "--detach"]);
+        if no_checkout {
+            add = add.arg("--no-checkout");
+        }
+        add.arg(wt).arg(base_ref).ok()?;
+        Ok(())
+    }
+
+    /// Moves `refs/heads/branch` from `old` to `new`, or fails.
+    fn move_branch(&self, dir: &Path, branch: &str, new: &Oid, old: &Oid) -> Result<()> {
+        self.git(dir)
+            .args(["update-ref", "-m", "swarm: integrated"])
+            .arg(full_ref(branch))
+            .args([new, old])
+            .ok()?;
+        Ok(())
+    }
+
+    /// The paths with conflicts in `wt`'s index, relative to the repository.
+    fn conflicts(&self, wt: &Path) -> Result<Vec<String>> {
+        let out = self
+            .git(wt)
+            .args([
+                "diff",
+                "--name-only",
+                "--no-relative",
+                "--diff-filter=U",
+                "-z",
+            ])
+            .ok()?;
+        let mut files: Vec<String> = out
+            .split('\0')
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect();
+        files.dedup();
+        Ok(files)
+    }
+
+    /// After a failed rebase or merge in the landing worktree: a conflict, or an error.
+    /// Either way the worktree is put back clean.
+    fn failed_landing(&self, wt: &Path, err: GitError) -> Result<Integrated> {
+        let files = self.conflicts(wt);
+        self.abandon(wt)?;
+        match files? {
+            files if files.is_empty() => Err(err),
+            files => Ok(Integrated::Conflict { files }),
+        }
+    }
+
+    fn rebase(&self, wt: &Path, branch: &str, land_ref: &str) -> Result<Integrated> {
+        let [onto, onto_tree, old, old_tree] = self.resolve(
+            wt,
+            [
+                &format!("{land_ref}^{{commit}}"),
+                &format!("{land_ref}^{{tree}}"),
+                &format!("{}^{{commit}}", full_ref(branch)),
+                &format!("{}^{{tree}}", full_ref(branch)),
+            ],
+        )?;
+        let base = self.merge_base(wt, &onto, &old)?;
+        if base.as_ref() == Some(&old) {
+            return Ok(Integrated::Empty);
+        }
+        if base.as_ref() == Some(&onto) {
+            // Already on the tip: nothing to replay.
+            return Ok(if old_tree == onto_tree {
+                Integrated::Empty
+            } else {
+                Integrated::Ready { head: old, onto }
+            });
+        }
+        self.git(wt)
+            .args(["checkout", "-q", "--detach", &old])
+            .ok()?;
+        let rebased = self
+            .git(wt)
+            .args([
+                "rebase",
+                "-q",
+                "--no-verify",
+                "--no-autosquash",
+                "--no-autostash",
+                "--no-update-refs",
+                "--no-rerere-autoupdate",
+                &onto,
+            ])
+            .ok();
+        if let Err(err) = rebased {
+            return self.failed_landing(wt, err);
+        }
+        let [head, tree] = self.resolve(wt, ["HEAD", "HEAD^{tree}"])?;
+        if tree == onto_tree {
+            return Ok(Integrated::Empty);
+        }
+        self.move_branch(wt, branch, &head, &old)?;
+        Ok(Integrated::Ready { head, onto })
+    }
+
+    fn merge(
+        &self,
+        wt: &Path,
+        branch: &str,
+        land_ref: &str,
+        squash: bool,
+        message: &str,
+    ) -> Result<Integrated> {
+        let [onto, onto_tree, old] = self.resolve(
+            wt,
+            [
+                &format!("{land_ref}^{{commit}}"),
+                &format!("{land_ref}^{{tree}}"),
+                &format!("{}^{{commit}}", full_ref(branch)),
+            ],
+        )?;
+        if self.merge_base(wt, &onto, &old)?.as_ref() == Some(&old) {
+            return Ok(Integrated::Empty);
+        }
+        self.git(wt)
+            .args(["checkout", "-q", "--detach", &onto])
+            .ok()?;
+        let merge = self.git(wt).args(["merge", "-q", "--no-rerere-autoupdate"]);
+        let merged = if squash {
+            merge.arg("--squash").arg(&old).ok()
+        } else {
+            merge
+                .args(["--no-ff", "--no-edit", "--no-verify", "-m", message, &old])
+                .ok()
+        };
+        if let Err(err) = merged {
+            return self.failed_landing(wt, err);
+        }
+        if squash {
+            let staged = !self.git(wt).args(["diff", "--cached", "--quiet"]).test()?;
+            if !staged {
+                self.abandon(wt)?;
+                return Ok(Integrated::Empty);
+            }
+            if let Err(err) = self.commit_staged(wt, message) {
+                self.abandon(wt)?;
+                return Err(err);
+            }
+        }
+        let [head, tree] = self.resolve(wt, ["HEAD", "HEAD^{tree}"])?;
+        if tree == onto_tree {
+            return Ok(Integrated::Empty);
+        }
+        self.move_branch(wt, branch, &head, &old)?;
+        Ok(Integrated::Ready { head, onto })
+    }
+
+    fn merge_base(&self, dir: &Path, a: &Oid, b: &Oid) -> Result<Option<Oid>> {
+        let out = self.git(dir).args(["merge-base", a, b]).output()?;
+        Ok((out.code == Some(0)).then(|| out.stdout.trim().to_string()))
+    }
+}
+
+impl Git for Local {
+    fn ensure_worktree(&self, wt: &Path, base_ref: &str) -> Result<()> {
+        let wt = self.at(wt);
+        let here = listing::real(&wt);
+        let listed = self
+            .worktrees()?
+            .iter()
+            .any(|entry| listing::real(&entry.path) == here);
+        let exists = wt.symlink_metadata().is_ok();
+        match (listed, exists) {
+            (true, true) if wt.join(".git").is_file() => {}
+            (true, true) => {
+                self.git(&self.repo)
+                    .args(["worktree", "repair"])
+                    .arg(&wt)
+                    .ok()?;
+            }
+            (true, false) => {
+                // Its directory is gone: forget it, then make it anew.
+                self.git(&self.repo).args(["worktree", "prune"]).ok()?;
+                self.add_worktree(&wt, base_ref, false)?;
+            }
+            (false, false) => self.add_worktree(&wt, base_ref, false)?,
+            (false, true) => self.adopt(&wt, base_ref)?,
+        }
+        self.abort_interrupted(&wt)?;
+        self.save_leftovers(&wt)?;
+        self.git(&wt).args(["checkout", "-q", "--detach"]).ok()?;
+        Ok(())
+    }
+
+    fn prepare(&self, wt: &Path, branch: &str, base_ref: &str) -> Result<Prepared> {
+        let wt = self.at(wt);
+        self.save_leftovers(&wt)?;
+        if let Some(head) = self.tip(&full_ref(branch))? {
+            self.git(&wt).args(["switch", "-q", branch]).ok()?;
+            return Ok(Prepared::Resumed { head });
+        }
+        let [base] = self.resolve(&wt, [&format!("{base_ref}^{{commit}}")])?;
+        self.git(&wt)
+            .args(["switch", "-q", "-c", branch, &base])
+            .ok()?;
+        Ok(Prepared::Fresh { base })
+    }
+
+    fn commit(
+        &self,
+        wt: &Path,
+        message: &str,
+        trailers: &Trailers,
+        exclude: &[PathBuf],
+        base: &Oid,
+    ) -> Result<Committed> {
+        let wt = self.at(wt);
+        let committed = self.stage(&wt, exclude)?;
+        if committed {
+            self.commit_staged(&wt, &with_trailers(message, trailers))?;
+        }
+        let out = self
+            .git(&wt)
+            .args(["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])
+            .ok()?;
+        let mut lines = out.lines();
+        let head = lines.next().unwrap_or_default().to_string();
+        let on = lines.next().unwrap_or_default();
+        let expected = format!("{TASK_BRANCHES}{}", trailers.task);
+        if on != expected && head != *base {
+            // The agent moved off its branch: its work is kept where it is (on a new
+            // branch if it was on none), and the task cannot land from its branch.
+            let kept = if on == "HEAD" {
+                let name = format!("swarm/salvage/{}-{}", trailers.task, unix_time());
+                self.git(&wt).args(["branch", &name, &head]).ok()?;
+                name
+            } else {
+                on.trim_start_matches("refs/heads/").to_string()
+            };
+            return Err(GitError {
+                args: "commit".to_string(),
+                message: format!(
+                    "{}: the task's work is on `{kept}`, not on `{}`",
+                    wt.display(),
+                    expected.trim_start_matches("refs/heads/")
+                ),
+            });
+        }
+        let changed = committed
+            || (head != *base
+                && !self
+                    .git(&wt)
+                    .args(["rev-list", "-n1", &format!("{base}..{head}")])
+                    .ok()?
+                    .is_empty());
+        self.git(&wt).args(["checkout", "-q", "--detach"]).ok()?;
+        Ok(if changed {
+            Committed::Changes { head }
+        } else {
+            Committed::Nothing
+        })
+    }
+
+    fn integrate(
+        &self,
+        wt: &Path,
+        branch: &str,
+        land_ref: &str,
+        strategy: Strategy,
+        message: &str,
+        trailers: &Trailers,
+    ) -> Result<Integrated> {
+        let wt = self.at(wt);
+        match strategy {
+            Strategy::Rebase => self.rebase(&wt, branch, land_ref),
+            Strategy::Merge => self.merge(
+                &wt,
+                branch,
+                land_ref,
+                false,
+                &with_trailers(message, trailers),
+            ),
+            Strategy::Squash => self.merge(
+                &wt,
+                branch,
+                land_ref,
+                true,
+                &with_trailers(message, trailers),
+            ),
+        }
+    }
+
+    fn advance(&self, land_ref: &str, new: &Oid, old: &Oid) -> Result<bool> {
+        let full = full_ref(land_ref);
+        let moved = self
+            .git(&self.repo)
+            .args(["update-ref", "-m", "swarm: landed"])
+            .args([&full, new, old])
+            .ok();
+        match moved {
+            Ok(_) => Ok(true),
+            Err(err) => match self.tip(&full)? {
+                Some(now) if now == *old => Err(err),
+                _ => Ok(false),
+            },
+        }
+    }
+
+    fn tip(&self, refname: &str) -> Result<Option<Oid>> {
+        let out = self
+            .git(&self.repo)
+            .args(["rev-parse", "--verify", "-q"])
+            .arg(format!("{refname}^{{commit}}"))
+            .output()?;
+        match out.code {
+            Some(0) => Ok(Some(out.stdout.trim().to_string())),
+            Some(1) => Ok(None),
+            _ => Err(GitError {
+                args: format!("rev-parse --verify -q {refname}^{{commit}}"),
+                message: out.stderr.trim().to_string(),
+            }),
+        }
+    }
+
+    fn contains(&self, refname: &str, commit: &Oid) -> Result<bool> {
+        self.git(&self.repo)
+            .args(["merge-base", "--is-ancestor", commit, refname])
+            .test()
+    }
+
+    fn delete_branch(&self, branch: &str, expected: &Oid) -> Result<()> {
+        let full = full_ref(branch);
+        if let Some(entry) = self
+            .worktrees()?
+            .into_iter()
+            .find(|entry| entry.branch.as_deref() == Some(&full))
+        {
+            return Err(GitError {
+                args: format!("update-ref -d {full} {expected}"),
+                message: format!(
+                    "`{branch}` is checked out in {}; it is kept",
+                    entry.path.display()
+                ),
+            });
+        }
+        let deleted = self
+            .git(&self.repo)
+            .args(["update-ref", "-d", &full, expected])
+            .ok();
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(err) => match self.tip(&full)? {
+                None => Ok(()),
+                Some(_) => Err(err),
+            },
+        }
+    }
+
+    fn remove_worktree(&self, wt: &Path) -> Result<bool> {
+        let wt = self.at(wt);
+        if wt.symlink_metadata().is_err() {
+            self.git(&self.repo).args(["worktree", "prune"]).ok()?;
+            return Ok(true);
+        }
+        let here = listing::real(&wt);
+        if !self
+            .worktrees()?
+            .iter()
+            .any(|entry| listing::real(&entry.path) == here)
+        {
+            // Not a worktree (any more): its files are nobody's to delete.
+            return Ok(false);
+        }
+        let status = self
+            .git(&wt)
+            .args(["status", "--porcelain", "-z", "--untracked-files=all"])
+            .ok()?;
+        if !status.is_empty() {
+            return Ok(false);
+        }
+        let out = self
+            .git(&wt)
+            .args(["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])
+            .ok()?;
+        let mut lines = out.lines();
+        let head = lines.next().unwrap_or_default();
+        if lines.next() == Some("HEAD") {
+            // Detached: its commit must be on some ref, or removing the worktree would
+            // leave it to be collected.
+            let on_a_ref = self
+                .git(&self.repo)
+                .args([
+                    "for-each-ref",
+                    "--count=1",
+                    "--format=x",
+                    "--contains",
+                    head,
+                ])
+                .ok()?;
+            if on_a_ref.is_empty() {
+                return Ok(false);
+            }
+        }
+        let removed = self
+            .git(&self.repo)
+            .args(["worktree", "remove"])
+            .arg(&wt)
+            .output()?;
+        Ok(removed.code == Some(0))
+    }
+}
+
+/// `refs/heads/<name>` for a short branch name; a full ref as it is.
+fn full_ref(name: &str) -> String {
+    if name.starts_with("refs/") {
+        name.to_string()
+    } else {
+        format!("refs/heads/{name}")
+    }
+}
+
+/// A commit message: the text, a blank line, and swarm's trailers (the last paragraph,
+/// so `git log --format=%(trailers)` finds them).
+fn with_trailers(message: &str, trailers: &Trailers) -> String {
+    let text = message.trim_end();
+    let text = if text.trim().is_empty() {
+        format!("swarm task {}", trailers.task)
+    } else {
+        text.to_string()
+    };
+    format!(
+        "{text}\n\nSwarm-Task: {}\nSwarm-Attempt: {}\n",
+        trailers.task, trailers.attempt
+    )
+}
+
+fn unix_time() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
