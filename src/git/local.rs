@@ -207,6 +207,32 @@ impl Local {
         )
     }
 
+    /// Frees `branch` for `wt` when another of swarm's worktrees still has it checked
+    /// out (an attempt there ended without landing, and the task went to another
+    /// worker): what that attempt left is committed on the branch, and that worktree
+    /// detaches. A person's own worktree is never touched.
+    fn release(&self, wt: &Path, branch: &str) -> Result<()> {
+        let full = full_ref(branch);
+        let here = listing::real(wt);
+        let holder = self.worktrees()?.into_iter().find(|entry| {
+            entry.branch.as_deref() == Some(full.as_str()) && listing::real(&entry.path) != here
+        });
+        let Some(holder) = holder else {
+            return Ok(());
+        };
+        let swarms = holder
+            .path
+            .parent()
+            .is_some_and(|dir| dir.ends_with(".swarm/worktrees"));
+        if swarms {
+            self.save_leftovers(&holder.path)?;
+            self.git(&holder.path)
+                .args(["switch", "-q", "--detach"])
+                .ok()?;
+        }
+        Ok(())
+    }
+
     /// Makes the existing directory `wt`, which git does not know as a worktree, one:
     /// its files move into a new worktree at `base_ref`, where the leftover rule then
     /// commits them. A directory holding a repository of its own is left alone.
@@ -451,6 +477,7 @@ impl Git for Local {
         let wt = self.at(wt);
         self.save_leftovers(&wt)?;
         if let Some(head) = self.tip(&full_ref(branch))? {
+            self.release(&wt, branch)?;
             self.git(&wt).args(["switch", "-q", branch]).ok()?;
             return Ok(Prepared::Resumed { head });
         }

@@ -127,6 +127,21 @@ fn prepare_makes_a_fresh_branch_from_the_base_then_resumes_it() {
 }
 
 #[test]
+fn a_retry_on_another_worker_takes_the_branch_from_the_worktree_that_had_it() {
+    let run = Run::new();
+    run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap();
+    write(&run.w1, "half.txt", "half done\n");
+    // The attempt on w1 timed out; attempt 2 goes to w2.
+    let w2 = run.repo.wt("w2");
+    run.git.ensure_worktree(&w2, LAND).unwrap();
+    let prepared = run.git.prepare(&w2, "swarm/task/a", LAND).unwrap();
+    assert!(matches!(prepared, Prepared::Resumed { .. }), "{prepared:?}");
+    assert_eq!(std::fs::read_to_string(w2.join("half.txt")).unwrap(), "half done\n");
+    assert!(run.is_detached(&run.w1));
+    assert_eq!(run.status(&run.w1), "");
+}
+
+#[test]
 fn prepare_commits_what_an_attempt_left_to_its_task_branch() {
     let run = Run::new();
     run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap();
