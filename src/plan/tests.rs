@@ -1010,7 +1010,10 @@ fn an_added_task_goes_last_and_keeps_a_persons_edit_made_meanwhile() {
     let (_dir, path) = plan_file("# Plan\n- [ ] One\n- [x] Two");
     let mut plan = PlanFile::open(&path).unwrap();
     // A person saves while swarm holds the old text: the task is added to their text.
-    save(&path, "# Plan\n- [ ] One\n  their context\n- [x] Two\n- [ ] Theirs\n");
+    save(
+        &path,
+        "# Plan\n- [ ] One\n  their context\n- [x] Two\n- [ ] Theirs\n",
+    );
     assert_eq!(plan.add_task("Mine {#mine}").unwrap(), Some(tid("mine")));
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
