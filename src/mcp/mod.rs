@@ -3,6 +3,7 @@
 //! --llm-orchestrator` writes). The protocol is the maintained SDK's (rmcp); each tool
 //! calls the same library function as its subcommand, and answers with the same JSON.
 
+pub(crate) mod claude_config;
 mod params;
 mod plan;
 mod reply;

@@ -8,6 +8,7 @@ mod deliver;
 mod faults;
 mod hostile;
 mod human;
+mod mcp;
 mod notify;
 mod plan_graph;
 mod primitives;
