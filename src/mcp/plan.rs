@@ -166,3 +166,78 @@ fn check(workspace: &Workspace, typed: Option<&str>) -> anyhow::Result<Answer> {
         outcome,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace(plan: &str) -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("PLAN.md");
+        std::fs::write(&path, plan).unwrap();
+        // Saved a while ago: nothing is mid-save.
+        let past = std::time::SystemTime::now() - Duration::from_secs(5);
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(past).unwrap();
+        let ws = Workspace {
+            plan: path,
+            socket: Some("swarm-mcp-unit-test".into()),
+        };
+        (dir, ws)
+    }
+
+    fn asked(action: PlanAction, text: Option<&str>, task: Option<&str>) -> params::Plan {
+        params::Plan {
+            action,
+            text: text.map(String::from),
+            task: task.map(String::from),
+        }
+    }
+
+    #[test]
+    fn add_appends_to_the_newest_plan_and_read_lists_it_with_its_prompt() {
+        let (_dir, ws) = workspace("# Plan\n- [ ] One\n");
+        // A person's save the tool has not seen: the add builds on it.
+        std::fs::write(&ws.plan, "# Plan\n- [ ] One\n- [ ] Theirs\n").unwrap();
+        let added = plan(&ws, asked(PlanAction::Add, Some("  Mine {#mine}  "), None)).unwrap();
+        assert!(matches!(added, Answer::Added { added } if added.0 == "mine"));
+        assert_eq!(
+            std::fs::read_to_string(&ws.plan).unwrap(),
+            "# Plan\n- [ ] One\n- [ ] Theirs\n- [ ] Mine {#mine}\n"
+        );
+        let Answer::Tasks { open, tasks, .. } = plan(&ws, params::Plan::default()).unwrap() else {
+            panic!("read lists the tasks");
+        };
+        assert_eq!(open, 3);
+        let mine = serde_json::to_value(&tasks[2]).unwrap();
+        assert_eq!(mine["number"], 3);
+        assert_eq!(mine["sentinel"], ".swarm/done/mine.done");
+        assert!(mine["prompt"].as_str().unwrap().starts_with("Task: Mine"));
+    }
+
+    #[test]
+    fn add_and_check_refuse_bad_input_and_change_nothing() {
+        let text = "- [ ] One\n";
+        let (_dir, ws) = workspace(text);
+        for (text, says) in [
+            (None, "needs the new task's `text`"),
+            (Some("  "), "needs the new task's `text`"),
+            (Some("two\n- [x] lines"), "a task is one line"),
+        ] {
+            let err = plan(&ws, asked(PlanAction::Add, text, None)).unwrap_err();
+            assert!(err.to_string().contains(says), "{err}");
+        }
+        let err = plan(&ws, asked(PlanAction::Check, None, Some("nope"))).unwrap_err();
+        assert!(crate::error::render(&err).contains("hint:"), "{err:#}");
+        assert_eq!(std::fs::read_to_string(&ws.plan).unwrap(), text);
+        let checked = plan(&ws, asked(PlanAction::Check, None, Some("1"))).unwrap();
+        assert!(matches!(
+            checked,
+            Answer::Checked {
+                outcome: "checked",
+                ..
+            }
+        ));
+        assert_eq!(std::fs::read_to_string(&ws.plan).unwrap(), "- [x] One\n");
+    }
+}
