@@ -3,8 +3,8 @@
 //! `.mcp.json` that `swarm init --llm-orchestrator` writes for Claude Code.
 
 use crate::common::{
-    TestEnv, assert_only_checkboxes_flipped, expected_prompts, received_prompts, sentinel_writes,
-    sim_config, stderr, swarm_bin, worker_names,
+    TestEnv, assert_only_checkboxes_flipped, expected_prompts, finish, received_prompts,
+    sentinel_writes, sim_config, sim_run, stderr, swarm_bin, worker_names,
 };
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
@@ -21,8 +21,13 @@ const PLAN_DONE: Duration = Duration::from_secs(120);
 
 /// `swarm mcp` in the test's workspace, as the client's child process.
 async fn connect(env: &TestEnv) -> Client {
+    connect_to(env, &[]).await
+}
+
+/// `swarm mcp ARGS`, as `connect`.
+async fn connect_to(env: &TestEnv, args: &[&str]) -> Client {
     let mut cmd = env.swarm();
-    cmd.arg("mcp");
+    cmd.arg("mcp").args(args);
     let transport = TokioChildProcess::new(tokio::process::Command::from(cmd)).unwrap();
     ().serve(transport).await.expect("the MCP handshake")
 }
@@ -258,6 +263,88 @@ fn an_agent_works_a_four_task_plan_through_the_mcp_tools_each_task_arriving_once
         }
     }
     assert!(sent["summary"].contains("comes after these, which are done:\n- Review the lexer"));
+}
+
+#[test]
+fn status_show_and_logs_follow_a_swarm_run_and_plan_add_gives_it_more_work() {
+    let env = TestEnv::new();
+    env.write(
+        "PLAN.md",
+        "- [ ] First {#first}\n- [ ] Second {#second}\n- [ ] Third {#third}\n",
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let child = runtime.block_on(async {
+        let client = connect_to(&env, &["--socket", &env.socket]).await;
+        let child = sim_run(&env, 2, "--think-ms 500", &[]);
+        let deadline = Instant::now() + PLAN_DONE;
+        loop {
+            let status = ok(&client, "status", json!({})).await;
+            if status["state"]["counts"]["running"].as_u64() > Some(0) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no task started: {status}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The run's workers are its own: the primitives refuse to add to them.
+        let message = refused(&client, "spawn", json!({})).await;
+        assert!(message.contains("its workers are its own"), "{message}");
+        // A fourth task, added while the run goes on, is taken up by it.
+        let added = ok(
+            &client,
+            "plan",
+            json!({"action": "add", "text": "Fourth {#fourth}"}),
+        )
+        .await;
+        assert_eq!(added["added"], "fourth");
+        let sentinels = [
+            ".swarm/done/first.done",
+            ".swarm/done/second.done",
+            ".swarm/done/third.done",
+            ".swarm/done/fourth.done",
+        ];
+        loop {
+            let waited = ok(
+                &client,
+                "wait",
+                json!({"done": sentinels, "timeout_secs": 5}),
+            )
+            .await;
+            if waited["timed_out"] == false {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not done: {waited}");
+        }
+        for id in ["first", "second", "third", "fourth"] {
+            let shown = ok(&client, "show", json!({"task": id})).await;
+            assert_eq!(shown["sentinel_exists"], true, "{shown}");
+            assert_eq!(shown["attempts"], 1, "{shown}");
+            let transcripts = shown["transcripts"].as_array().unwrap();
+            assert_eq!(transcripts.len(), 1, "{shown}");
+            let log = ok(&client, "logs", json!({"task": id})).await;
+            assert_eq!(log["path"], transcripts[0]["path"]);
+            assert!(
+                log["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("task:    {id}")),
+                "{log}"
+            );
+        }
+        client.cancel().await.unwrap();
+        child
+    });
+    let out = finish(child, PLAN_DONE, "swarm run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let writes = sentinel_writes(&env);
+    assert_eq!(writes.len(), 4, "{writes:?}");
+    assert!(writes.values().all(|&n| n == 1), "{writes:?}");
+    assert!(
+        !env.read("PLAN.md").contains("[ ]"),
+        "every task checked off"
+    );
 }
 
 #[test]
