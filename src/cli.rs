@@ -54,6 +54,13 @@ pub enum Command {
     /// Prints what holds. Exit 0 when all of it (`--any`: some of it) holds, 1 when it never
     /// can (a worker's agent died), 124 when the timeout passes first, 2 bad input.
     Wait(WaitArgs),
+    /// Serve swarm's primitives as MCP tools on stdio, for an agent that orchestrates.
+    ///
+    /// Tools: workers, spawn, send, wait (at most 60 s a call), capture, status, plan (read,
+    /// add a task, check one off), logs and show. Claude Code starts it from the `.mcp.json`
+    /// that `swarm init --llm-orchestrator` writes. Paths are relative to the plan's
+    /// directory.
+    Mcp(Workspace),
     /// A live dashboard of the running swarm (tasks, workers, progress), with keys to steer it.
     Dashboard(Workspace),
     /// Print a shell completion script (`swarm completions bash > ...`).

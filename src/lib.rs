@@ -15,6 +15,7 @@ pub(crate) mod error;
 pub mod git;
 pub(crate) mod isolate;
 pub(crate) mod journal;
+pub(crate) mod mcp;
 pub(crate) mod orchestrator;
 pub mod plan;
 pub mod prompt;

@@ -9,8 +9,23 @@ use crate::orchestrator::snapshot::Snapshot;
 use crate::roster::Roster;
 use crate::tmux::{Mux, PaneId};
 use anyhow::Context;
+use serde::Serialize;
 
 pub fn run(args: &CaptureArgs) -> anyhow::Result<Outcome> {
+    print!("{}", capture(args)?.screen);
+    Ok(Outcome::Success)
+}
+
+/// A worker's screen (`swarm capture`, and the MCP tool `capture`).
+#[derive(Debug, Serialize)]
+pub(crate) struct Screen {
+    pub worker: String,
+    pub pane: String,
+    pub screen: String,
+}
+
+/// Reads worker `args.worker`'s pane now.
+pub(crate) fn capture(args: &CaptureArgs) -> anyhow::Result<Screen> {
     let id = super::worker_id(&args.worker)?;
     let (ws, tmux, settings) = super::target_with(&args.workspace, Overrides::default())?;
     // The panes carry their workers' names; the snapshot is for panes that do not.
@@ -24,8 +39,11 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<Outcome> {
     let screen = tmux
         .capture(&pane)
         .with_context(|| format!("reading w{id}'s pane {pane}"))?;
-    print!("{screen}");
-    Ok(Outcome::Success)
+    Ok(Screen {
+        worker: format!("w{id}"),
+        pane: pane.to_string(),
+        screen,
+    })
 }
 
 /// The pane of worker `id` in the orchestrator's snapshot.

@@ -11,9 +11,10 @@ use crate::orchestrator::snapshot::Snapshot;
 use crate::plan::{Task, TaskId};
 use crate::workspace::Workspace;
 use anyhow::Context;
+use serde::Serialize;
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How often `--follow` looks for more output.
@@ -24,6 +25,74 @@ const POLL: Duration = Duration::from_millis(200);
 const UNMARKED: (u16, u16) = (200, 50);
 
 pub fn run(args: &LogsArgs) -> anyhow::Result<Outcome> {
+    if !args.raw && !args.follow {
+        // A reader that goes away early (`| head`) ends the process by SIGPIPE (cmd::dispatch).
+        io::stdout().lock().write_all(read(args)?.text.as_bytes())?;
+        return Ok(Outcome::Success);
+    }
+    let Found {
+        ws,
+        settings,
+        task,
+        attempt,
+        path,
+    } = find(args)?;
+    let mut stdout = io::stdout().lock();
+    let printed = if args.raw {
+        print(&ws, &task.id, attempt, &path, Box::new(stdout), args.follow)
+    } else {
+        stdout.write_all(header(&ws, &settings, &task, attempt, &path).as_bytes())?;
+        // Stripping is stateful, so an escape sequence split across two reads is still
+        // removed.
+        let out = Box::new(strip_ansi_escapes::Writer::new(stdout));
+        print(&ws, &task.id, attempt, &path, out, true)
+    };
+    printed.with_context(|| format!("reading {}", path.display()))?;
+    Ok(Outcome::Success)
+}
+
+/// A task's transcript as people read it (`swarm logs TASK`, and the MCP tool `logs`).
+#[derive(Debug, Serialize)]
+pub(crate) struct Log {
+    pub task: String,
+    pub attempt: u32,
+    /// The transcript file, as recorded.
+    pub path: PathBuf,
+    /// The header (task, attempt, time, prompt), then the pane's lines as they showed.
+    pub text: String,
+}
+
+/// The transcript of the attempt `args` names (the latest by default), replayed.
+pub(crate) fn read(args: &LogsArgs) -> anyhow::Result<Log> {
+    let found = find(args)?;
+    let mut text = header(
+        &found.ws,
+        &found.settings,
+        &found.task,
+        found.attempt,
+        &found.path,
+    )
+    .into_bytes();
+    replayed(&found.path, &mut text)
+        .with_context(|| format!("reading {}", found.path.display()))?;
+    Ok(Log {
+        task: found.task.id.to_string(),
+        attempt: found.attempt,
+        text: String::from_utf8_lossy(&text).into_owned(),
+        path: found.path,
+    })
+}
+
+/// The transcript a `swarm logs` command line names, and what its header needs.
+struct Found {
+    ws: Workspace,
+    settings: Settings,
+    task: Task,
+    attempt: u32,
+    path: PathBuf,
+}
+
+fn find(args: &LogsArgs) -> anyhow::Result<Found> {
     let (ws, _, settings) = super::target_with(&args.workspace, Default::default())?;
     let task = super::find_task(&ws, &args.task)?;
     let attempts = attempts(&ws.logs_dir(), &task.id);
@@ -33,23 +102,13 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<Outcome> {
         (asked, _) => return Err(missing(&task.id, asked, &attempts).into()),
     };
     let path = ws.transcript(&task.id, attempt);
-    let mut stdout = io::stdout().lock();
-    // A reader that goes away early (`| head`) ends the process by SIGPIPE (cmd::dispatch).
-    let printed = if args.raw {
-        print(&ws, &task.id, attempt, &path, Box::new(stdout), args.follow)
-    } else {
-        stdout.write_all(header(&ws, &settings, &task, attempt, &path).as_bytes())?;
-        if args.follow {
-            // Stripping is stateful, so an escape sequence split across two reads is
-            // still removed.
-            let out = Box::new(strip_ansi_escapes::Writer::new(stdout));
-            print(&ws, &task.id, attempt, &path, out, true)
-        } else {
-            replayed(&path, &mut stdout)
-        }
-    };
-    printed.with_context(|| format!("reading {}", path.display()))?;
-    Ok(Outcome::Success)
+    Ok(Found {
+        ws,
+        settings,
+        task,
+        attempt,
+        path,
+    })
 }
 
 /// Who, when and what was asked: the task, the attempt, when its transcript began, and the
@@ -130,7 +189,7 @@ fn still_running(ws: &Workspace, task: &TaskId, attempt: u32) -> bool {
 }
 
 /// The attempts of `task` that have a transcript, oldest first.
-fn attempts(dir: &Path, task: &TaskId) -> Vec<u32> {
+pub(crate) fn attempts(dir: &Path, task: &TaskId) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };

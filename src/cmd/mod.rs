@@ -1,26 +1,27 @@
 //! One file per subcommand; this module only routes.
 
 mod attach;
-mod capture;
+pub(crate) mod capture;
 mod completions;
 mod dashboard;
 mod demo;
 mod diff;
 mod init;
-mod logs;
+pub(crate) mod logs;
 mod man;
+mod mcp;
 mod pause;
 mod profiles;
 mod resume;
 mod retry;
 mod run;
-mod send;
+pub(crate) mod send;
 mod skip;
-mod spawn;
-mod status;
+pub(crate) mod spawn;
+pub(crate) mod status;
 mod stop;
-mod wait;
-mod workers;
+pub(crate) mod wait;
+pub(crate) mod workers;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command, Workspace as WorkspaceArgs};
@@ -56,6 +57,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Send(args) => send::run(&args),
         Command::Wait(args) => wait::run(&args),
         Command::Dashboard(ws) => dashboard::run(&ws),
+        Command::Mcp(ws) => mcp::run(&ws),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),
         Command::Init(args) => init::run(&args),
@@ -82,13 +84,13 @@ fn only_prints(command: &Command) -> bool {
 }
 
 /// The workspace a command is about and its tmux server, as swarm.toml and the flags say.
-fn target(args: &WorkspaceArgs) -> anyhow::Result<(Workspace, Tmux)> {
+pub(crate) fn target(args: &WorkspaceArgs) -> anyhow::Result<(Workspace, Tmux)> {
     let (ws, tmux, _) = target_with(args, Overrides::default())?;
     Ok((ws, tmux))
 }
 
 /// Like `target`, with the settings too, after `overrides` (the socket comes from `args`).
-fn target_with(
+pub(crate) fn target_with(
     args: &WorkspaceArgs,
     overrides: Overrides,
 ) -> anyhow::Result<(Workspace, Tmux, Settings)> {
@@ -178,7 +180,7 @@ fn task_id(args: &WorkspaceArgs, typed: &str) -> anyhow::Result<TaskId> {
 }
 
 /// The plan's task that `typed` names (see `task_id`).
-fn find_task(ws: &Workspace, typed: &str) -> anyhow::Result<crate::plan::Task> {
+pub(crate) fn find_task(ws: &Workspace, typed: &str) -> anyhow::Result<crate::plan::Task> {
     let (_, tasks) = crate::plan::load(&ws.plan)?;
     match crate::plan::lookup::find(&tasks, typed) {
         Ok(task) => Ok(task.clone()),

@@ -11,11 +11,32 @@ use crate::orchestrator::snapshot::Snapshot;
 use crate::roster::{Activity, Roster};
 use crate::scheduler::WorkerId;
 use crate::workspace::Workspace;
+use serde::Serialize;
 use std::fs::{File, TryLockError};
 use std::io::Read;
 use std::path::Path;
 
 pub fn run(args: &SendArgs) -> anyhow::Result<Outcome> {
+    let sent = send(args)?;
+    let retries = match sent.enter_presses {
+        1 => String::new(),
+        n => format!(" (Enter pressed {n} times)"),
+    };
+    println!("delivered to {} (pane {}){retries}", sent.worker, sent.pane);
+    Ok(Outcome::Success)
+}
+
+/// A delivery that the agent took (`swarm send`, and the MCP tool `send`).
+#[derive(Debug, Serialize)]
+pub(crate) struct Sent {
+    pub worker: String,
+    pub pane: String,
+    /// How many times Enter was pressed before the agent took the prompt.
+    pub enter_presses: u32,
+}
+
+/// Delivers the text to the worker, or says why not (nothing typed on bad input).
+pub(crate) fn send(args: &SendArgs) -> anyhow::Result<Sent> {
     let id = super::worker_id(&args.worker)?;
     let text = text(args)?;
     let (ws, tmux, settings) = super::target_with(&args.workspace, Overrides::default())?;
@@ -45,14 +66,11 @@ pub fn run(args: &SendArgs) -> anyhow::Result<Outcome> {
         &text,
         &worker.profile,
     ) {
-        Ok(delivered) => {
-            let retries = match delivered.enter_presses {
-                1 => String::new(),
-                n => format!(" (Enter pressed {n} times)"),
-            };
-            println!("delivered to w{id} (pane {pane}){retries}");
-            Ok(Outcome::Success)
-        }
+        Ok(delivered) => Ok(Sent {
+            worker: format!("w{id}"),
+            pane: pane.to_string(),
+            enter_presses: delivered.enter_presses,
+        }),
         Err(err) => Err(Failure::new(format!("w{id} was not given the text: {err}"))
             .hint(format!("`swarm capture w{id}` shows its pane"))
             .into()),

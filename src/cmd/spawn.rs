@@ -16,6 +16,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
+    super::workers::print(&spawn(args)?, args.json)?;
+    Ok(Outcome::Success)
+}
+
+/// Starts the workers and returns them once ready: what `swarm spawn` prints and the MCP
+/// tool `spawn` returns.
+pub(crate) fn spawn(args: &SpawnArgs) -> anyhow::Result<super::workers::Listing> {
     let overrides = Overrides {
         agent: args.agent.clone(),
         agent_cmd: args.agent_cmd.clone(),
@@ -115,8 +122,7 @@ pub fn run(args: &SpawnArgs) -> anyhow::Result<Outcome> {
     }
     let roster = Roster::load(&ws, &tmux, profile)?;
     let new = roster.workers.iter().filter(|w| ids.contains(&w.id));
-    super::workers::print(&super::workers::live(&ws, &tmux, new), args.json)?;
-    Ok(Outcome::Success)
+    Ok(super::workers::live(&ws, &tmux, new))
 }
 
 /// `argv` with this very swarm first on its PATH, so that the primitives the orchestrator

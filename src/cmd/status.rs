@@ -4,13 +4,36 @@
 use crate::Outcome;
 use crate::cli::StatusArgs;
 use crate::orchestrator::snapshot::Snapshot;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// `swarm status --json`, and what the MCP tool `status` returns.
+#[derive(Debug, Serialize)]
+pub(crate) struct Status {
+    /// swarm's tmux server is up.
+    pub running: bool,
+    pub socket: String,
+    /// The orchestrator's snapshot (its last run's, if none runs); `null` before any run.
+    pub state: Option<Snapshot>,
+    pub workspace: PathBuf,
+}
+
+/// The workspace's status now.
+pub(crate) fn status(workspace: &crate::cli::Workspace) -> anyhow::Result<Status> {
+    let (ws, tmux) = super::target(workspace)?;
+    Ok(Status {
+        running: tmux.server_alive(),
+        state: Snapshot::read(&ws.state_path())?,
+        workspace: ws.root,
+        socket: tmux.socket,
+    })
+}
 
 pub fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
-    let (ws, tmux) = super::target(&args.workspace)?;
-    let snapshot = Snapshot::read(&ws.state_path())?;
     if args.line {
+        let (ws, _) = super::target(&args.workspace)?;
         // Read every few seconds by tmux's status line: no snapshot yet is no line yet.
-        if let Some(snapshot) = snapshot {
+        if let Some(snapshot) = Snapshot::read(&ws.state_path())? {
             println!(
                 "{}",
                 snapshot.status_line(crate::orchestrator::snapshot::now())
@@ -18,22 +41,16 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Success);
     }
-    let running = tmux.server_alive();
+    let status = status(&args.workspace)?;
     if args.json {
-        let value = serde_json::json!({
-            "workspace": ws.root,
-            "socket": tmux.socket,
-            "running": running,
-            "state": snapshot,
-        });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!("{}", serde_json::to_string_pretty(&status)?);
         return Ok(Outcome::Success);
     }
-    match snapshot {
-        Some(snapshot) => print!("{}", snapshot.render(running)),
+    match status.state {
+        Some(snapshot) => print!("{}", snapshot.render(status.running)),
         None => println!(
             "no swarm has run in {} yet\nhint: start one with `swarm run`",
-            ws.root.display()
+            status.workspace.display()
         ),
     }
     Ok(Outcome::Success)

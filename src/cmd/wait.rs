@@ -33,7 +33,7 @@ const SETTLED: Duration = Duration::from_millis(300);
 
 /// What held and what did not when the wait ended (`swarm wait --json`).
 #[derive(Debug, Default, Serialize)]
-pub(super) struct Report {
+pub(crate) struct Report {
     schema: u32,
     /// The files that exist, or the workers that are idle, as named on the command line.
     met: Vec<String>,
@@ -64,16 +64,7 @@ enum End {
 }
 
 pub fn run(args: &WaitArgs) -> anyhow::Result<Outcome> {
-    let deadline = args.timeout.map(|d| Instant::now() + d);
-    let report = match &args.idle {
-        Some(names) => {
-            let (ws, tmux, settings) = super::target_with(&args.workspace, Overrides::default())?;
-            let roster = Roster::load(&ws, &tmux, &settings.profile)?;
-            let ids = named_workers(&roster, names)?;
-            idle(&ws, &tmux, &settings.profile, &ids, args.any, deadline)?
-        }
-        None => done(&args.done, args.any, deadline)?,
-    };
+    let report = wait(args)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -82,6 +73,21 @@ pub fn run(args: &WaitArgs) -> anyhow::Result<Outcome> {
         }
     }
     report.outcome(args.timeout)
+}
+
+/// Waits as `args` say and reports what held: what `swarm wait` prints and the MCP tool
+/// `wait` returns.
+pub(crate) fn wait(args: &WaitArgs) -> anyhow::Result<Report> {
+    let deadline = args.timeout.map(|d| Instant::now() + d);
+    Ok(match &args.idle {
+        Some(names) => {
+            let (ws, tmux, settings) = super::target_with(&args.workspace, Overrides::default())?;
+            let roster = Roster::load(&ws, &tmux, &settings.profile)?;
+            let ids = named_workers(&roster, names)?;
+            idle(&ws, &tmux, &settings.profile, &ids, args.any, deadline)?
+        }
+        None => done(&args.done, args.any, deadline)?,
+    })
 }
 
 /// The workers `names` stands for (every worker when it is empty), all of them known.
@@ -245,23 +251,31 @@ impl Report {
 
     /// 0 when it held, an error (exit 1) when it never can, 124 on timeout.
     fn outcome(&self, timeout: Option<Duration>) -> anyhow::Result<Outcome> {
+        self.in_vain()?;
         let Some(trouble) = self.trouble() else {
             return Ok(Outcome::Success);
         };
-        if self.end == End::Hopeless {
-            return Err(Failure::new(format!("waited in vain: {trouble}"))
-                .hint(
-                    "`swarm capture WORKER` shows its last screen; `swarm spawn` starts a new \
-                     worker",
-                )
-                .into());
-        }
         let after = timeout.map(|d| humantime::format_duration(d).to_string());
         eprintln!(
             "swarm: timed out after {}; {trouble}",
             after.unwrap_or_default()
         );
         Ok(Outcome::TimedOut)
+    }
+
+    /// An error (exit 1) when what was waited for never can hold: its workers are dead.
+    pub(crate) fn in_vain(&self) -> anyhow::Result<()> {
+        match self.trouble() {
+            Some(trouble) if self.end == End::Hopeless => {
+                Err(Failure::new(format!("waited in vain: {trouble}"))
+                    .hint(
+                        "`swarm capture WORKER` shows its last screen; `swarm spawn` starts a \
+                         new worker",
+                    )
+                    .into())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// What went wrong, if the wait did not end with everything asked for holding.

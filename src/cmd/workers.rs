@@ -21,7 +21,7 @@ const REDRAW: Duration = Duration::from_secs(1);
 
 /// `swarm workers --json`.
 #[derive(Debug, Serialize)]
-pub(super) struct Listing {
+pub(crate) struct Listing {
     schema: u32,
     /// An orchestrator is running for the workspace.
     running: bool,
@@ -48,16 +48,23 @@ struct WorkerJson {
 }
 
 pub fn run(args: &WorkersArgs) -> anyhow::Result<Outcome> {
-    let (ws, tmux, settings) = super::target_with(&args.workspace, Overrides::default())?;
     if args.watch {
+        let (ws, tmux, settings) = super::target_with(&args.workspace, Overrides::default())?;
         return watch(&ws, &tmux, &settings.profile);
     }
+    print(&list(args)?, args.json)?;
+    Ok(Outcome::Success)
+}
+
+/// The workers (`--idle`: those ready for a task): what `swarm workers` prints and the MCP
+/// tool `workers` returns.
+pub(crate) fn list(args: &WorkersArgs) -> anyhow::Result<Listing> {
+    let (ws, tmux, settings) = super::target_with(&args.workspace, Overrides::default())?;
     let mut listing = listing(&ws, &tmux, &settings.profile)?;
     if args.idle {
         listing.workers.retain(is_idle);
     }
-    print(&listing, args.json)?;
-    Ok(Outcome::Success)
+    Ok(listing)
 }
 
 /// The live listing of `workers`, read from their panes now.

@@ -109,6 +109,23 @@ pub(super) fn set_note(text: &str, task: &Task, note: &str) -> Edit {
     }
 }
 
+/// Appends the open task `- [ ] TASK` as the plan's last line, in the plan's line endings.
+pub(super) fn append_task(text: &str, task: &str) -> Edit {
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push_str(eol);
+    }
+    out.push_str("- [ ] ");
+    out.push_str(task);
+    out.push_str(eol);
+    Edit {
+        text: out,
+        checked: Vec::new(),
+        moved: true,
+    }
+}
+
 /// The byte range (with its line ending) of swarm's note line right under the task whose
 /// checkbox is at `checkbox`, if there is one.
 fn note_line(text: &str, checkbox: usize) -> Option<std::ops::Range<usize>> {

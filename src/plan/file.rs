@@ -185,6 +185,38 @@ impl PlanFile {
         Ok(true)
     }
 
+    /// Appends the open task `- [ ] TASK` at the end of the plan, on top of whatever the
+    /// file holds now, so that a person's edit made meanwhile is kept. Returns the new
+    /// task's id, or `None` when the plan cannot be built on right now (mid-save, not
+    /// parsing): try again a little later. A task that would make the plan wrong (an
+    /// unknown `after=`, a forbidden `out=`) is refused, and nothing is written.
+    pub fn add_task(&mut self, task: &str) -> Result<Option<TaskId>, PlanError> {
+        // Nothing waits on an added task: let any save settle first, even one that left
+        // the text we hold (an editor writing in place may have written only that yet).
+        if self.recently_changed() {
+            return Ok(None);
+        }
+        let path = self.path.clone();
+        let mut refused = None;
+        let wrote = self.rewrite(|text, _, _| {
+            let edit = edit::append_task(text, task);
+            let fits = super::parse(&edit.text, &path)
+                .and_then(|tasks| super::output::check_all(&tasks, &path));
+            match fits {
+                Ok(()) => Some(edit),
+                Err(e) => {
+                    refused = Some(e);
+                    None
+                }
+            }
+        })?;
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        // Appended last, the new task is the plan's last.
+        Ok(wrote.and_then(|()| self.tasks.last().map(|t| t.id.clone())))
+    }
+
     /// Writes, each time `within` allows, what is waiting, until it is written or its
     /// tasks are gone from a good plan: for the end of a run. Returns the check-offs that
     /// are still not written.
@@ -416,6 +448,23 @@ fn first_line(message: &str) -> String {
 pub fn check_off(path: &Path, id: &TaskId) -> Result<CheckOff, PlanError> {
     let outcomes = PlanFile::open(path)?.check_off(std::slice::from_ref(id))?;
     Ok(outcomes[0].1)
+}
+
+/// Re-reads the plan and appends the open task `- [ ] TASK` to it; see
+/// [`PlanFile::add_task`]. Tries again for up to `within` while a person's save is under
+/// way; `None` if the plan was never fit to build on in that time.
+pub fn add_task(path: &Path, task: &str, within: Duration) -> Result<Option<TaskId>, PlanError> {
+    let deadline = std::time::Instant::now() + within;
+    let mut plan = PlanFile::open(path)?;
+    loop {
+        if let Some(id) = plan.add_task(task)? {
+            return Ok(Some(id));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Writes (or replaces) swarm's one note line under task `id`; see [`PlanFile::set_note`].

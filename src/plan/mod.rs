@@ -11,7 +11,7 @@ mod output;
 mod parse;
 
 pub use edit::{CheckOff, NOTE_MARK};
-pub use file::{PlanFile, Refresh, SETTLE, check_off, set_note};
+pub use file::{PlanFile, Refresh, SETTLE, add_task, check_off, set_note};
 pub use lint::{Lookalike, lookalikes};
 pub use output::check_output;
 pub(crate) use output::lexical;

@@ -1004,3 +1004,49 @@ fn a_dependency_follows_a_task_whose_text_a_person_edits() {
     assert_eq!(plan.tasks()[0].id, tid("collect"));
     assert_eq!(plan.tasks()[1].after, [tid("collect")]);
 }
+
+#[test]
+fn an_added_task_goes_last_and_keeps_a_persons_edit_made_meanwhile() {
+    let (_dir, path) = plan_file("# Plan\n- [ ] One\n- [x] Two");
+    let mut plan = PlanFile::open(&path).unwrap();
+    // A person saves while swarm holds the old text: the task is added to their text.
+    save(
+        &path,
+        "# Plan\n- [ ] One\n  their context\n- [x] Two\n- [ ] Theirs\n",
+    );
+    assert_eq!(plan.add_task("Mine {#mine}").unwrap(), Some(tid("mine")));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "# Plan\n- [ ] One\n  their context\n- [x] Two\n- [ ] Theirs\n- [ ] Mine {#mine}\n"
+    );
+    assert_cache_is_the_file(&plan);
+}
+
+#[test]
+fn an_added_task_waits_until_a_persons_save_has_settled() {
+    let (_dir, path) = plan_file("- [ ] One\r\n- [ ] Two\r\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    // Just written, cut short: the editor may still be writing the rest.
+    write_in_place(&path, "- [ ] One\r\n");
+    assert_eq!(plan.add_task("Added by an agent").unwrap(), None);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "- [ ] One\r\n");
+    write_in_place(&path, "- [ ] One\r\n- [ ] Two\r\n- [ ] Theirs\r\n");
+    let added = add_task(&path, "Added by an agent", SETTLE * 20).unwrap();
+    assert_eq!(added, Some(tid("added-by-an-agent")));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "- [ ] One\r\n- [ ] Two\r\n- [ ] Theirs\r\n- [ ] Added by an agent\r\n"
+    );
+}
+
+#[test]
+fn a_task_that_would_break_the_plan_is_refused_and_nothing_is_written() {
+    let text = "- [ ] One {#one}\n";
+    let (_dir, path) = plan_file(text);
+    save(&path, text);
+    for bad in ["Two {after=nope}", "Two {out=../outside.md}", "One {#one}"] {
+        let err = add_task(&path, bad, SETTLE).unwrap_err();
+        assert!(err.to_string().contains("PLAN.md:2"), "{bad}: {err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "{bad}");
+    }
+}

@@ -9,6 +9,7 @@ mod faults;
 mod hostile;
 mod human;
 mod land;
+mod mcp;
 mod notify;
 mod plan_graph;
 mod primitives;

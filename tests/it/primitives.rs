@@ -3,8 +3,8 @@
 //! and ORCHESTRATOR.md followed step by step by a script standing in for the LLM.
 
 use crate::common::{
-    TestEnv, assert_only_checkboxes_flipped, received_prompts, stderr, stdout, wait_until,
-    worker_names,
+    TestEnv, assert_only_checkboxes_flipped, received_prompts, sim_config, stderr, stdout,
+    wait_until, worker_names,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -13,19 +13,6 @@ use std::time::Duration;
 use swarm::tmux::{Mux, SpawnSpec, Tmux};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// swarm.toml for simulated agents on the test's private server, logging to `sim.jsonl`.
-fn configure(env: &TestEnv, sim_flags: &str) {
-    let log = env.dir.path().join("sim.jsonl");
-    env.write(
-        "swarm.toml",
-        &format!(
-            "socket = \"{}\"\nagent = \"sim\"\nagent_cmd = \"swarm sim-agent --log {} {sim_flags}\"\n",
-            env.socket,
-            log.display()
-        ),
-    );
-}
 
 /// Asserts that the command said `what` on stderr.
 fn assert_says(out: &Output, what: &str) {
@@ -129,7 +116,7 @@ fn assignment(task: &swarm::plan::Task, worker: &str) -> Assignment {
 #[test]
 fn a_script_following_orchestrator_md_finishes_the_plan_through_the_primitives() {
     let env = TestEnv::new();
-    configure(&env, "--think-ms 300");
+    sim_config(&env, "--think-ms 300");
     let plan = "# Plan\n\n\
                 - [ ] Write docs/a.md about the parser {out=docs/a.md}\n\
                 - [ ] Type Enter then C-c then Escape; literally {#keys}\n\
@@ -229,7 +216,7 @@ fn a_script_following_orchestrator_md_finishes_the_plan_through_the_primitives()
 #[test]
 fn spawned_workers_are_listed_live_and_captured() {
     let env = TestEnv::new();
-    configure(&env, "--think-ms 100");
+    sim_config(&env, "--think-ms 100");
     env.write("PLAN.md", "- [ ] A task\n");
     let listing = spawn_workers(&env, 2);
     assert_eq!(listing["source"], "tmux");
@@ -277,7 +264,7 @@ fn spawned_workers_are_listed_live_and_captured() {
 #[test]
 fn send_refuses_a_dead_pane_and_a_shell_and_types_nothing() {
     let env = TestEnv::new();
-    configure(&env, "");
+    sim_config(&env, "");
     env.write("PLAN.md", "- [ ] A task\n");
     let tmux = Tmux::new(&env.socket, "swarm").with_tmpdir(env.dir.path().join("tmux"));
     tmux.start_session(
@@ -342,7 +329,7 @@ fn send_refuses_a_dead_pane_and_a_shell_and_types_nothing() {
 #[test]
 fn send_refuses_foreign_input_and_sends_key_names_as_text() {
     let env = TestEnv::new();
-    configure(&env, "--think-ms 100");
+    sim_config(&env, "--think-ms 100");
     env.write("PLAN.md", "- [ ] A task\n");
     let listing = spawn_workers(&env, 2);
     let w0 = listing["workers"][0]["pane"].as_str().unwrap().to_string();
@@ -469,7 +456,7 @@ fn wait_done_times_out_with_124_and_names_the_missing_files() {
 #[test]
 fn wait_idle_waits_out_a_busy_worker_and_fails_on_a_dead_one() {
     let env = TestEnv::new();
-    configure(&env, "--think-ms 3000 --crash-after 1");
+    sim_config(&env, "--think-ms 3000 --crash-after 1");
     env.write("PLAN.md", "- [ ] A task\n");
     spawn_workers(&env, 1);
     expect(&swarm(&env, &["send", "w0", "first"]), 0);
@@ -492,7 +479,7 @@ fn wait_idle_waits_out_a_busy_worker_and_fails_on_a_dead_one() {
 #[test]
 fn the_orchestrators_workers_are_not_the_primitives_to_command() {
     let env = TestEnv::new();
-    configure(&env, "");
+    sim_config(&env, "");
     env.write("PLAN.md", "- [ ] Write the docs {#docs}\n");
     spawn_workers(&env, 1);
     // Stand in for a live orchestrator: it holds the workspace lock, and its snapshot
@@ -526,7 +513,7 @@ fn the_orchestrators_workers_are_not_the_primitives_to_command() {
 #[test]
 fn spawn_refuses_while_an_orchestrator_runs_and_starts_nothing() {
     let env = TestEnv::new();
-    configure(&env, "");
+    sim_config(&env, "");
     env.write("PLAN.md", "- [ ] A task\n");
     std::fs::create_dir_all(env.path(".swarm")).unwrap();
     let lock = std::fs::File::create(env.path(".swarm/lock")).unwrap();
@@ -564,7 +551,7 @@ fn init_llm_orchestrator_writes_the_protocol_and_never_overwrites_it_unasked() {
 #[test]
 fn an_orchestrator_command_takes_window_zero_once_the_workers_are_ready() {
     let env = TestEnv::new();
-    configure(&env, "--think-ms 100");
+    sim_config(&env, "--think-ms 100");
     env.write("PLAN.md", "- [ ] A task\n");
     // A stand-in for `claude 'Read ORCHESTRATOR.md and follow it'`: it lists the workers
     // it finds with the swarm on its PATH, from the workspace.

@@ -227,6 +227,20 @@ pub fn status(env: &TestEnv) -> serde_json::Value {
     serde_json::from_str(&stdout(&out)).unwrap()
 }
 
+/// swarm.toml for simulated agents on the test's private server, logging to `sim.jsonl`:
+/// what the primitives (`swarm spawn`, and `swarm mcp`'s tools) start.
+pub fn sim_config(env: &TestEnv, sim_flags: &str) {
+    let log = env.dir.path().join("sim.jsonl");
+    env.write(
+        "swarm.toml",
+        &format!(
+            "socket = \"{}\"\nagent = \"sim\"\nagent_cmd = \"swarm sim-agent --log {} {sim_flags}\"\n",
+            env.socket,
+            log.display()
+        ),
+    );
+}
+
 /// `swarm run --headless` with simulated agents (logging to the test's `sim.jsonl`) on the
 /// test's socket, as a child process with stderr piped.
 pub fn sim_run(
