@@ -25,7 +25,6 @@ pub(crate) mod sentinel;
 pub(crate) mod sim;
 pub mod tmux;
 pub mod transcript;
-pub mod verify;
 pub(crate) mod tui;
 pub(crate) mod waits;
 pub(crate) mod workspace;

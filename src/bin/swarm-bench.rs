@@ -522,6 +522,82 @@ fn throughput(opts: &Opts, tasks: usize) -> anyhow::Result<Vec<Figure>> {
     ])
 }
 
+/// P8: isolated runs against plain ones, on the same plan of `tasks` tasks of 1 s on 8
+/// workers, each writing a file of its own: sentinel → checked off (the work committed,
+/// queued, rebased and landed in between), and the makespan ratio.
+fn landing(opts: &Opts, tasks: usize) -> anyhow::Result<Vec<Figure>> {
+    const WORKERS: usize = 8;
+    let run = |isolated: bool| -> anyhow::Result<(f64, Vec<f64>)> {
+        let lab = Lab::new()?;
+        let ws = lab.ws();
+        let mut text = String::from("# Benchmark plan\n\n");
+        for i in 0..tasks {
+            text.push_str(&format!(
+                "- [ ] Benchmark task number {i} {{#t{i:05}}} {{out=out/t{i:05}}}\n"
+            ));
+        }
+        std::fs::write(ws.join("PLAN.md"), text)?;
+        if isolated {
+            std::fs::write(ws.join("swarm.toml"), "isolation = \"worktree\"\n")?;
+        }
+        for args in [
+            &["init", "-q", "-b", "main"][..],
+            &["add", "-A"],
+            &["-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "-m", "plan"],
+        ] {
+            let mut git = Command::new("git");
+            git.arg("-C").arg(&ws).args(args);
+            lab.pin(&mut git);
+            ensure!(git.status()?.success(), "git {args:?} failed");
+        }
+        let watch = CheckOffWatch::start(&ws)?;
+        let agent = lab.agent_cmd(&opts.swarm, "--think-ms 1000");
+        let started = Instant::now();
+        let mut child = lab.swarm_run(&opts.swarm, WORKERS, &agent)?;
+        let ok = finish(&mut child, Duration::from_secs(90 + tasks as u64))?;
+        let makespan = started.elapsed().as_secs_f64();
+        ensure!(ok, "swarm run failed:\n{}", lab.swarm_stderr());
+        wait_until("every check-off", Duration::from_secs(5), || {
+            Ok(watch.count() >= tasks)
+        })?;
+        // Sentinels here are `out/tNNNNN.done`: the id is the file stem.
+        let sentinels = sentinel_times(&read_logs(&lab.logs()));
+        Ok((makespan, watch.latencies(&sentinels)))
+    };
+    let (isolated, landed) = run(true)?;
+    let (plain, checked) = run(false)?;
+    let one = |x: f64| {
+        Some(Stats {
+            median: x,
+            p90: x,
+            n: 1,
+        })
+    };
+    let p8 = stats(landed);
+    Ok(vec![
+        Figure {
+            id: "P8",
+            name: "isolated: sentinel → landed and checked".into(),
+            unit: "ms",
+            met: p8.map(|s| s.median <= 150.0),
+            value: p8,
+            baseline: stats(checked),
+            baseline_name: "the same run without isolation: sentinel → checked".into(),
+            target: "≤ 150 ms".into(),
+        },
+        Figure {
+            id: "P8",
+            name: format!("isolated makespan, {tasks} tasks × 1 s, 8 workers"),
+            unit: "s",
+            value: one(isolated),
+            baseline: one(plain),
+            baseline_name: "the same run without isolation".into(),
+            target: "ratio ≤ 1.10".into(),
+            met: Some(isolated / plain <= 1.10),
+        },
+    ])
+}
+
 /// The floor for P1 and P2: one sim agent driven straight from here. On each sentinel
 /// (polled every 5 ms) the plan is checked off, then the next prompt is pasted at once
 /// One simulated agent as the only pane of a session in `lab`, logging to its own file.
@@ -1038,8 +1114,9 @@ fn main() -> anyhow::Result<()> {
         if opts.quick { "quick" } else { "full" }
     );
     let mut figures = Vec::new();
-    let scenarios: [(&str, Scenario); 4] = [
+    let scenarios: [(&str, Scenario); 5] = [
         ("P3", |o| throughput(o, if o.quick { 64 } else { 200 })),
+        ("P8", |o| landing(o, if o.quick { 64 } else { 200 })),
         ("P6", big_prompt),
         ("P4", quiet_overhead),
         ("P5", scale),

@@ -11,12 +11,10 @@ pub mod fake;
 mod fixture;
 mod listing;
 mod local;
-mod stub;
 #[cfg(test)]
 mod tests;
 
 pub use local::Local;
-pub use stub::{check, exclude};
 
 use crate::plan::TaskId;
 use std::path::{Path, PathBuf};
