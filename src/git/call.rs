@@ -81,6 +81,12 @@ impl Call {
         self
     }
 
+    /// Feeds `input` to the command's standard input.
+    pub(crate) fn input(mut self, input: Vec<u8>) -> Call {
+        self.stdin = Some(input);
+        self
+    }
+
     /// The arguments as a person would type them, for errors.
     fn line(&self) -> String {
         shell_words::join(self.args.iter().map(|a| a.to_string_lossy()))
