@@ -9,6 +9,7 @@ use crate::agent::ProfileError;
 use crate::config::ConfigError;
 use crate::deliver::DeliveryError;
 use crate::git::GitError;
+use crate::git::check::CheckError;
 use crate::journal::JournalError;
 use crate::plan::PlanError;
 use crate::prompt::PromptError;
@@ -79,6 +80,7 @@ kinds![
     ProfileError,
     DeliveryError,
     GitError,
+    CheckError,
 ];
 
 /// Bad input: what happened and where, plus a hint on how to fix it (exit 2).

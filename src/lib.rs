@@ -26,6 +26,7 @@ pub(crate) mod sim;
 pub mod tmux;
 pub mod transcript;
 pub(crate) mod tui;
+pub mod verify;
 pub(crate) mod waits;
 pub(crate) mod workspace;
 

@@ -81,6 +81,12 @@ impl Call {
         self
     }
 
+    /// Feeds `input` to the command's standard input.
+    pub(crate) fn input(mut self, input: Vec<u8>) -> Call {
+        self.stdin = Some(input);
+        self
+    }
+
     /// The arguments as a person would type them, for errors.
     fn line(&self) -> String {
         shell_words::join(self.args.iter().map(|a| a.to_string_lossy()))
@@ -103,13 +109,18 @@ impl Call {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = self.cmd.spawn().map_err(fail)?;
-        if let Some(input) = self.stdin.take() {
-            // Written from here while git reads: check-ignore answers only at the end, so
-            // its output cannot fill the pipe while the input is still being written.
+        // Written from another thread while this one reads: git may answer (check-ignore
+        // does) before it has read all its input, and a full output pipe would then stop
+        // it reading the rest.
+        let writer = self.stdin.take().map(|input| {
             let mut stdin = child.stdin.take().expect("stdin is piped");
-            stdin.write_all(&input).map_err(fail)?;
-        }
+            std::thread::spawn(move || stdin.write_all(&input))
+        });
         let out = child.wait_with_output().map_err(fail)?;
+        if let Some(writer) = writer {
+            // A write fails only when git stopped reading: its exit status says why.
+            let _ = writer.join();
+        }
         Ok(Out {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

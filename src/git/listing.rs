@@ -9,8 +9,6 @@ pub(crate) struct Listed {
     pub path: PathBuf,
     /// The branch checked out (`refs/heads/…`); None when detached (or bare).
     pub branch: Option<String>,
-    /// The main repository's own entry of a bare repository.
-    pub bare: bool,
 }
 
 /// The entries of `git worktree list --porcelain -z`: attributes separated by NUL, an
@@ -24,14 +22,11 @@ pub(crate) fn parse(out: &str) -> Vec<Listed> {
             current = Some(Listed {
                 path: PathBuf::from(path),
                 branch: None,
-                bare: false,
             });
-        } else if let Some(entry) = current.as_mut() {
-            if let Some(branch) = attr.strip_prefix("branch ") {
-                entry.branch = Some(branch.to_string());
-            } else if attr == "bare" {
-                entry.bare = true;
-            }
+        } else if let Some(entry) = current.as_mut()
+            && let Some(branch) = attr.strip_prefix("branch ")
+        {
+            entry.branch = Some(branch.to_string());
         }
     }
     all.extend(current);

@@ -198,7 +198,7 @@ impl Local {
             .output()?
             .stdout;
         if !on.trim_end().starts_with(TASK_BRANCHES) {
-            let salvage = format!("swarm/salvage/{name}-{}", unix_time());
+            let salvage = self.salvage_branch(&name)?;
             self.git(wt).args(["switch", "-q", "-c", &salvage]).ok()?;
         }
         self.commit_staged(
@@ -231,6 +231,19 @@ impl Local {
                 .ok()?;
         }
         Ok(())
+    }
+
+    /// A name for a new branch to keep work on: `swarm/salvage/<what>-<unix time>`, with
+    /// a count added if that is taken.
+    fn salvage_branch(&self, what: &str) -> Result<String> {
+        let stem = format!("swarm/salvage/{what}-{}", unix_time());
+        let mut name = stem.clone();
+        let mut n = 1;
+        while self.tip(&full_ref(&name))?.is_some() {
+            n += 1;
+            name = format!("{stem}-{n}");
+        }
+        Ok(name)
     }
 
     /// Makes the existing directory `wt`, which git does not know as a worktree, one:
@@ -411,7 +424,10 @@ impl Local {
             merge.arg("--squash").arg(&old).ok()
         } else {
             merge
-                .args(["--no-ff", "--no-edit", "--no-verify", "-m", message, &old])
+                // --no-log: `merge.log` would append a shortlog after the trailers, where
+                // `%(trailers)` no longer finds them.
+                .args(["--no-ff", "--no-edit", "--no-verify", "--no-log"])
+                .args(["--cleanup=whitespace", "-m", message, &old])
                 .ok()
         };
         if let Err(err) = merged {
@@ -509,11 +525,15 @@ impl Git for Local {
         let head = lines.next().unwrap_or_default().to_string();
         let on = lines.next().unwrap_or_default();
         let expected = format!("{TASK_BRANCHES}{}", trailers.task);
-        if on != expected && head != *base {
+        // Detached at the branch's tip: an earlier call committed and detached already
+        // (the run crashed before it heard), so this one repeats it harmlessly.
+        let on_branch =
+            on == expected || (on == "HEAD" && self.tip(&expected)?.as_ref() == Some(&head));
+        if !on_branch && head != *base {
             // The agent moved off its branch: its work is kept where it is (on a new
             // branch if it was on none), and the task cannot land from its branch.
             let kept = if on == "HEAD" {
-                let name = format!("swarm/salvage/{}-{}", trailers.task, unix_time());
+                let name = self.salvage_branch(&trailers.task.to_string())?;
                 self.git(&wt).args(["branch", &name, &head]).ok()?;
                 name
             } else {
@@ -553,6 +573,8 @@ impl Git for Local {
         trailers: &Trailers,
     ) -> Result<Integrated> {
         let wt = self.at(wt);
+        // In full, so that a tag of the same name cannot be taken for it.
+        let land_ref = &full_ref(land_ref);
         match strategy {
             Strategy::Rebase => self.rebase(&wt, branch, land_ref),
             Strategy::Merge => self.merge(

@@ -5,6 +5,8 @@
 //! system beyond the paths it is given.
 
 mod call;
+pub mod check;
+pub mod exclude;
 #[cfg(test)]
 pub mod fake;
 #[cfg(test)]

@@ -153,6 +153,40 @@ fn prepare_commits_what_an_attempt_left_to_its_task_branch() {
 }
 
 #[test]
+fn prepare_says_where_a_branch_is_checked_out_already() {
+    let run = Run::new();
+    let w2 = run.repo.wt("w2");
+    run.git.ensure_worktree(&w2, LAND).unwrap();
+    run.git.prepare(&w2, "swarm/task/a", LAND).unwrap();
+    let err = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap_err();
+    assert!(err.message.contains("already used by worktree"), "{err}");
+    assert!(err.message.contains("w2"), "{err}");
+}
+
+#[test]
+fn salvage_branches_made_in_the_same_second_do_not_collide() {
+    let run = Run::new();
+    for text in ["one\n", "two\n"] {
+        write(&run.w1, "stray.txt", text);
+        run.git.ensure_worktree(&run.w1, LAND).unwrap();
+    }
+    let salvaged = run.repo.git(
+        &run.repo.path,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/swarm/salvage/",
+        ],
+    );
+    let texts: Vec<String> = salvaged
+        .lines()
+        .map(|branch| run.show(branch, "stray.txt"))
+        .collect();
+    assert_eq!(texts.len(), 2, "{salvaged}");
+    assert!(texts.contains(&"one".to_string()) && texts.contains(&"two".to_string()));
+}
+
+#[test]
 fn leftovers_in_a_detached_worktree_go_to_a_salvage_branch() {
     let run = Run::new();
     write(&run.w1, "stray.txt", "someone's work\n");
@@ -265,6 +299,24 @@ fn a_task_that_changed_nothing_commits_nothing() {
 }
 
 #[test]
+fn commit_repeated_after_a_crash_gives_the_same_answer() {
+    let run = Run::new();
+    let Prepared::Fresh { base } = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap() else {
+        panic!("not fresh")
+    };
+    write(&run.w1, "a.txt", "a\n");
+    let first = run
+        .git
+        .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
+        .unwrap();
+    let again = run
+        .git
+        .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
+        .unwrap();
+    assert_eq!(first, again);
+}
+
+#[test]
 fn commit_works_without_any_git_identity() {
     let repo = Repo::anonymous();
     let git = repo.local();
@@ -356,6 +408,9 @@ fn a_change_already_on_the_tip_is_empty() {
 #[test]
 fn merge_makes_a_merge_commit_with_the_trailers() {
     let run = Run::new();
+    // A shortlog after the message would hide the trailers.
+    run.repo
+        .git(&run.repo.path, &["config", "merge.log", "true"]);
     let w2 = run.repo.wt("w2");
     run.git.ensure_worktree(&w2, LAND).unwrap();
     let a = run.task(&run.w1, "a", |wt| write(wt, "a.txt", "a\n"));
