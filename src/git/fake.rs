@@ -140,6 +140,11 @@ impl Git for FakeGit {
         Ok(())
     }
 
+    fn park(&self, wt: &Path, rev: &str) -> Result<bool> {
+        let _w = self.call(format!("park {} {rev}", wt.display()));
+        Ok(true)
+    }
+
     fn remove_worktree(&self, wt: &Path) -> Result<bool> {
         let _w = self.call(format!("remove {}", wt.display()));
         Ok(true)

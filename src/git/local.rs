@@ -19,7 +19,7 @@ const FALLBACK_NAME: &str = "swarm";
 const FALLBACK_EMAIL: &str = "swarm@localhost";
 
 /// Where swarm keeps its own files; never committed.
-const SWARM_DIR: &str = ":(exclude).swarm";
+const SWARM_DIR: &str = ".swarm";
 
 /// The branches tasks run on: `swarm/task/<id>`.
 const TASK_BRANCHES: &str = "refs/heads/swarm/task/";
@@ -159,12 +159,16 @@ impl Local {
     /// Stages everything in `wt` except swarm's files and `exclude`; whether anything is
     /// staged.
     fn stage(&self, wt: &Path, exclude: &[PathBuf]) -> Result<bool> {
-        let mut add = self.git(wt).args(["add", "-A", "--", ".", SWARM_DIR]);
+        self.git(wt).args(["add", "-A", "--", "."]).ok()?;
+        // Then out again: swarm's folder and the sentinels. Not as `:(exclude)` pathspecs
+        // to `add`, which fails on a path that is ignored already (swarm's exclude block
+        // ignores them); `reset` leaves a path as the commit has it, tracked or not.
+        let mut reset = self.git(wt).args(["reset", "-q", "--", SWARM_DIR]);
         for path in exclude {
             let path = path.strip_prefix(wt).unwrap_or(path);
-            add = add.arg(format!(":(exclude,literal){}", path.display()));
+            reset = reset.arg(format!(":(literal){}", path.display()));
         }
-        add.ok()?;
+        reset.ok()?;
         let clean = self.git(wt).args(["diff", "--cached", "--quiet"]).test()?;
         Ok(!clean)
     }
@@ -513,6 +517,25 @@ impl Git for Local {
         base: &Oid,
     ) -> Result<Committed> {
         let wt = self.at(wt);
+        let expected = format!("{TASK_BRANCHES}{}", trailers.task);
+        let on = self
+            .git(&wt)
+            .args(["rev-parse", "--symbolic-full-name", "HEAD"])
+            .ok()?;
+        let on = on.trim();
+        if on.starts_with(TASK_BRANCHES) && on != expected {
+            // Another task's branch: what is uncommitted here is that task's, and must
+            // not go into this one's commit.
+            return Err(GitError {
+                args: "commit".to_string(),
+                message: format!(
+                    "{}: the worktree is on `{}` now, not on `{}`",
+                    wt.display(),
+                    on.trim_start_matches("refs/heads/"),
+                    expected.trim_start_matches("refs/heads/")
+                ),
+            });
+        }
         let committed = self.stage(&wt, exclude)?;
         if committed {
             self.commit_staged(&wt, &with_trailers(message, trailers))?;
@@ -524,7 +547,6 @@ impl Git for Local {
         let mut lines = out.lines();
         let head = lines.next().unwrap_or_default().to_string();
         let on = lines.next().unwrap_or_default();
-        let expected = format!("{TASK_BRANCHES}{}", trailers.task);
         // Detached at the branch's tip: an earlier call committed and detached already
         // (the run crashed before it heard), so this one repeats it harmlessly.
         let on_branch =
@@ -658,6 +680,21 @@ impl Git for Local {
                 Some(_) => Err(err),
             },
         }
+    }
+
+    fn park(&self, wt: &Path, rev: &str) -> Result<bool> {
+        let wt = self.at(wt);
+        let status = self
+            .git(&wt)
+            .args(["status", "--porcelain", "-z", "--untracked-files=all"])
+            .ok()?;
+        if !status.is_empty() {
+            return Ok(false);
+        }
+        self.git(&wt)
+            .args(["switch", "-q", "--detach", &format!("{rev}^{{commit}}")])
+            .ok()?;
+        Ok(true)
     }
 
     fn remove_worktree(&self, wt: &Path) -> Result<bool> {

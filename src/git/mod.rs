@@ -144,6 +144,10 @@ pub trait Git: Send + Sync {
     /// Deletes `branch` if it still points at `expected` (its work has landed).
     fn delete_branch(&self, branch: &str, expected: &Oid) -> Result<()>;
 
+    /// Moves worktree `wt`, if clean, off whatever it had (a task's commit, landed by now
+    /// as a rebased copy) to `rev`, detached. False if it was not clean, and so left.
+    fn park(&self, wt: &Path, rev: &str) -> Result<bool>;
+
     /// Removes worktree `wt` if nothing in it would be lost; false if it was kept.
     fn remove_worktree(&self, wt: &Path) -> Result<bool>;
 }

@@ -153,14 +153,24 @@ fn prepare_commits_what_an_attempt_left_to_its_task_branch() {
 }
 
 #[test]
-fn prepare_says_where_a_branch_is_checked_out_already() {
+fn prepare_says_where_a_branch_is_checked_out_in_a_persons_worktree() {
     let run = Run::new();
+    run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap();
+    run.git.commit(&run.w1, "A", &trailers("a", 1), &[], &run.repo.rev(LAND)).unwrap();
+    // A person checks the task's branch out in a worktree of their own to look at it.
+    let mine = run.repo.path.parent().unwrap().join("mine");
+    let mine_arg = mine.display().to_string();
+    run.repo.git(&run.repo.path, &["worktree", "add", "-q", &mine_arg, "swarm/task/a"]);
     let w2 = run.repo.wt("w2");
     run.git.ensure_worktree(&w2, LAND).unwrap();
-    run.git.prepare(&w2, "swarm/task/a", LAND).unwrap();
-    let err = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap_err();
+    let err = run.git.prepare(&w2, "swarm/task/a", LAND).unwrap_err();
     assert!(err.message.contains("already used by worktree"), "{err}");
-    assert!(err.message.contains("w2"), "{err}");
+    assert!(err.message.contains("mine"), "{err}");
+    assert_eq!(
+        run.repo.git(&mine, &["symbolic-ref", "HEAD"]),
+        "refs/heads/swarm/task/a",
+        "their checkout is theirs"
+    );
 }
 
 #[test]

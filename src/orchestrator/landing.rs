@@ -49,8 +49,11 @@ impl Stage {
     }
 }
 
-/// What the next attempt at a task is told about why the last one did not land.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the next attempt at a task is told about why the last one did not land. Kept in
+/// a file too (`.swarm/retries/<id>.json`), written before the scheduler hears: the next
+/// attempt may be prompted by an orchestrator started after a crash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "why", rename_all = "kebab-case")]
 pub enum Retry {
     /// Its change conflicts with the landing branch in these files.
     Conflict { files: Vec<String> },
@@ -106,9 +109,45 @@ pub struct Lander {
     strategy: Strategy,
     verify: Option<String>,
     verify_timeout: Option<Duration>,
-    retries: Arc<Mutex<HashMap<TaskId, Retry>>>,
+    retries: Retries,
     tickets: Arc<Tickets>,
     tx: Sender<Msg>,
+}
+
+/// Why each task's last attempt did not land, in memory and on disk.
+#[derive(Clone)]
+struct Retries {
+    dir: PathBuf,
+    known: Arc<Mutex<HashMap<TaskId, Retry>>>,
+}
+
+impl Retries {
+    fn path(&self, task: &TaskId) -> PathBuf {
+        self.dir.join(format!("{task}.json"))
+    }
+
+    fn get(&self, task: &TaskId) -> Option<Retry> {
+        if let Some(retry) = self.known.lock().unwrap().get(task) {
+            return Some(retry.clone());
+        }
+        let text = std::fs::read_to_string(self.path(task)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn insert(&self, task: &TaskId, retry: Retry) {
+        // The next prompt is the better for it, but a run must not stop for want of it.
+        let _ = std::fs::create_dir_all(&self.dir).and_then(|()| {
+            let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
+            serde_json::to_writer(&mut file, &retry)?;
+            file.persist(self.path(task)).map(drop).map_err(|e| e.error)
+        });
+        self.known.lock().unwrap().insert(task.clone(), retry);
+    }
+
+    fn remove(&self, task: &TaskId) {
+        let _ = std::fs::remove_file(self.path(task));
+        self.known.lock().unwrap().remove(task);
+    }
 }
 
 /// What a landing needs to know of its task.
@@ -154,6 +193,10 @@ impl Lander {
         spec: LandSpec,
         tx: Sender<Msg>,
     ) -> anyhow::Result<Lander> {
+        let retries = Retries {
+            dir: ws.swarm_dir().join("retries"),
+            known: Arc::default(),
+        };
         let lander = Lander {
             git,
             ws,
@@ -162,7 +205,7 @@ impl Lander {
             strategy: spec.strategy,
             verify: spec.verify,
             verify_timeout: spec.verify_timeout,
-            retries: Arc::default(),
+            retries,
             tickets: Arc::default(),
             tx,
         };
@@ -216,7 +259,7 @@ impl Lander {
 
     /// What the next attempt at `task` must be told, if its last one did not land.
     pub fn retry(&self, task: &TaskId) -> Option<Retry> {
-        self.retries.lock().unwrap().get(task).cloned()
+        self.retries.get(task)
     }
 
     pub fn verify_command(&self) -> Option<&str> {
@@ -265,10 +308,7 @@ impl Lander {
                 Ok(match verify.run(&wt)? {
                     Ok(()) => Checked::ToLand,
                     Err((why, output)) => {
-                        retries
-                            .lock()
-                            .unwrap()
-                            .insert(job.task.clone(), Retry::Verify { output });
+                        retries.insert(&job.task, Retry::Verify { output });
                         stage(Stage::VerifyFailed, Some(&head));
                         Checked::Failed(why)
                     }
@@ -320,12 +360,12 @@ impl Lander {
                         Stage::Nothing
                     };
                     stage(&task, at, commit.as_ref());
-                    retries.lock().unwrap().remove(&task);
+                    retries.remove(&task);
                     Event::Landed { task, commit }
                 }
                 Ok(Landing::Failed { stage: at, retry, reason }) => {
                     stage(&task, at, None);
-                    retries.lock().unwrap().insert(task.clone(), retry);
+                    retries.insert(&task, retry);
                     Event::LandFailed { task, reason }
                 }
                 Err(e) => Event::LandFailed {
@@ -344,10 +384,15 @@ impl Lander {
         })
     }
 
-    /// At the end of a run: the worktrees go, unless something in one would be lost.
+    /// At the end of a run: the worktrees go, unless something in one would be lost. A
+    /// worker's worktree still sits on its last task's commit, which landed as a rebased
+    /// copy: it moves to the landing tip first, if it is clean.
     pub fn tidy(&self, workers: usize) {
         for worker in 0..workers {
-            let _ = self.git.remove_worktree(&self.ws.worktree(worker));
+            let wt = self.ws.worktree(worker);
+            if self.git.park(&wt, &self.land).unwrap_or(false) {
+                let _ = self.git.remove_worktree(&wt);
+            }
         }
         let _ = self.git.remove_worktree(&self.ws.land_worktree());
     }
@@ -424,9 +469,10 @@ fn land_one(
         return Ok(Landing::Landed(None));
     };
     if git.contains(land, &head)? {
-        // Landed before a crash, or nothing beyond what the landing branch has.
+        // Checked with changes, yet in the landing branch already: it landed before a
+        // crash, after the compare-and-swap and before the journal heard.
         let _ = git.delete_branch(&branch, &head);
-        return Ok(Landing::Landed(None));
+        return Ok(Landing::Landed(Some(head)));
     }
     for _ in 0..LAND_TRIES {
         let (new, onto) = match git.integrate(

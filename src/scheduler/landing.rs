@@ -27,6 +27,7 @@ impl State {
         };
         let (task, attempt) = (self.tasks[i].id.clone(), self.tasks[i].attempts);
         self.set_status(i, TaskStatus::Landing);
+        self.tasks[i].queued = false;
         actions.push(Action::Journal(Record::Landing {
             task: task.clone(),
             worker,
@@ -46,12 +47,21 @@ impl State {
         });
     }
 
-    /// The first actions for tasks an earlier run left landing: their work is checked
-    /// again (committing twice commits nothing new) and queued again.
+    /// The first actions for tasks an earlier run left landing: work that was checked
+    /// goes back in the merge queue; work that was not is checked again, in the worktree
+    /// that has it (committing twice commits nothing new).
     pub(super) fn resume_landing(&mut self, actions: &mut Vec<Action>) {
         for i in 0..self.tasks.len() {
             let entry = &self.tasks[i];
-            if entry.status != TaskStatus::Landing {
+            let checking = self.workers.iter().any(|w| w.checking.as_ref() == Some(&entry.id));
+            if entry.status != TaskStatus::Landing || checking {
+                continue;
+            }
+            if entry.queued {
+                actions.push(Action::Land {
+                    task: entry.id.clone(),
+                    attempt: entry.attempts,
+                });
                 continue;
             }
             match entry.last_worker {
@@ -88,10 +98,14 @@ impl State {
             return;
         }
         match outcome {
-            Checked::ToLand => actions.push(Action::Land {
-                task: task.clone(),
-                attempt: self.tasks[i].attempts,
-            }),
+            Checked::ToLand => {
+                self.tasks[i].queued = true;
+                actions.push(Action::Journal(Record::Queued { task: task.clone() }));
+                actions.push(Action::Land {
+                    task: task.clone(),
+                    attempt: self.tasks[i].attempts,
+                });
+            }
             Checked::Nothing => self.landed(task, None, actions),
             Checked::Failed(reason) => self.requeue(task, &reason, actions),
         }

@@ -319,6 +319,8 @@ pub struct TaskEntry {
     in_plan: bool,
     /// The worker it last ran on: in an isolated run, its work is in that worktree.
     last_worker: Option<WorkerId>,
+    /// Landing, its work checked: it waits in the merge queue.
+    queued: bool,
 }
 
 impl TaskEntry {
@@ -420,6 +422,7 @@ impl State {
             if self.tasks[i].status == TaskStatus::Pending {
                 if history.landing.is_some() && history.closed.is_none() {
                     self.set_status(i, TaskStatus::Landing);
+                    self.tasks[i].queued = history.queued;
                 }
                 match &history.closed {
                     Some(Closed::Failed(reason)) => {
@@ -1168,6 +1171,7 @@ impl State {
             attempts: 0,
             in_plan: true,
             last_worker: None,
+            queued: false,
         });
         self.track(self.tasks.len() - 1);
     }

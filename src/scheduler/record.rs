@@ -50,6 +50,12 @@ pub enum Record {
         worker: WorkerId,
         attempt: u32,
     },
+    /// `task`'s work was committed and verified in its worktree, and waits in the merge
+    /// queue: after a crash it is landed again, not checked again (its worktree may have
+    /// moved on to another task).
+    Queued {
+        task: TaskId,
+    },
     /// `task`'s work is on the landing branch as `commit` (none: it changed nothing).
     Landed {
         task: TaskId,
@@ -104,6 +110,8 @@ pub enum Record {
         closed: Option<Closed>,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         landing: Option<WorkerId>,
+        #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+        queued: bool,
     },
 }
 
@@ -134,6 +142,8 @@ pub struct TaskHistory {
     pub closed: Option<Closed>,
     /// Its agent finished in this worker's worktree, and its work has not landed yet.
     pub landing: Option<WorkerId>,
+    /// That work was checked, and waits in the merge queue.
+    pub queued: bool,
 }
 
 /// The journal's state after replay.
@@ -176,6 +186,7 @@ impl Replay {
                 t.attempts = t.attempts.max(attempt);
                 t.closed = None;
                 t.landing = None;
+                t.queued = false;
                 t.running = Some(Flight {
                     worker,
                     pane,
@@ -195,13 +206,16 @@ impl Replay {
                 let t = self.tasks.entry(task).or_default();
                 t.running = None;
                 t.landing = Some(worker);
+                t.queued = false;
             }
+            Record::Queued { task } => self.tasks.entry(task).or_default().queued = true,
             Record::Failed { task, reason } => self.close(task, Closed::Failed(reason)),
             Record::Skipped { task } => self.close(task, Closed::Skipped),
             Record::Requeued { task, .. } => {
                 let t = self.tasks.entry(task).or_default();
                 t.running = None;
                 t.landing = None;
+                t.queued = false;
             }
             Record::Unsent { task, .. } => {
                 let t = self.tasks.entry(task).or_default();
@@ -219,6 +233,7 @@ impl Replay {
                 running,
                 closed,
                 landing,
+                queued,
             } => {
                 self.tasks.insert(
                     task,
@@ -227,6 +242,7 @@ impl Replay {
                         running,
                         closed,
                         landing,
+                        queued,
                     },
                 );
             }
@@ -237,6 +253,7 @@ impl Replay {
         let t = self.tasks.entry(task).or_default();
         t.running = None;
         t.landing = None;
+        t.queued = false;
         t.closed = Some(how);
     }
 
@@ -256,6 +273,7 @@ impl Replay {
             running: h.running.clone(),
             closed: h.closed.clone(),
             landing: h.landing,
+            queued: h.queued,
         }));
         out
     }

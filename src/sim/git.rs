@@ -191,13 +191,31 @@ fn failure(out: &Output) -> io::Error {
 /// Runs git in `dir` with no terminal: the simulator owns the pane, so git may not prompt,
 /// and a rebase's commit message is taken as it is.
 fn git(dir: &Path, args: &[&str]) -> io::Result<Output> {
-    Command::new("git")
-        .args(args)
+    let mut git = Command::new("git");
+    git.args(args)
         .current_dir(dir)
         .env("GIT_EDITOR", "true")
         .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null());
+    // A rebase makes commits, and a machine without a git identity (CI) would refuse
+    // them: the simulator then commits as itself, as swarm does.
+    let known = Command::new("git")
+        .args(["var", "GIT_COMMITTER_IDENT"])
+        .current_dir(dir)
         .stdin(Stdio::null())
         .output()
+        .is_ok_and(|out| out.status.success());
+    if !known {
+        for (key, value) in [
+            ("GIT_AUTHOR_NAME", "swarm sim-agent"),
+            ("GIT_AUTHOR_EMAIL", "sim-agent@localhost"),
+            ("GIT_COMMITTER_NAME", "swarm sim-agent"),
+            ("GIT_COMMITTER_EMAIL", "sim-agent@localhost"),
+        ] {
+            git.env(key, value);
+        }
+    }
+    git.output()
 }
 
 #[cfg(test)]

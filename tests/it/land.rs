@@ -227,7 +227,7 @@ fn diff_shows_a_landed_task_and_status_its_commit() {
     let out = finish(sim_run(&env, 1, "--think-ms 50", &[]), RUN, "a run");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let status = status(&env);
-    let task = &status["tasks"][0];
+    let task = &status["state"]["tasks"][0];
     assert_eq!(task["stage"], "landed", "{status}");
     let commit = task["commit"].as_str().unwrap();
     assert_eq!(git_ok(&env, &["rev-parse", "swarm/main"]).trim(), commit);
