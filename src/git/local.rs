@@ -11,7 +11,7 @@ use super::{Committed, Git, GitError, Integrated, Oid, Prepared, Result, Strateg
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The identity swarm commits as where the user has none (a CI machine without a
 /// ~/.gitconfig), so that a run does not fail on its first commit.
@@ -20,6 +20,10 @@ const FALLBACK_EMAIL: &str = "swarm@localhost";
 
 /// Where swarm keeps its own files; never committed.
 const SWARM_DIR: &str = ":(exclude).swarm";
+
+/// How long a worktree's index lock may stay before it is taken for one a killed git
+/// left behind.
+const LOCK_GRACE: Duration = Duration::from_secs(2);
 
 /// The branches tasks run on: `swarm/task/<id>`.
 const TASK_BRANCHES: &str = "refs/heads/swarm/task/";
@@ -145,6 +149,32 @@ impl Local {
             };
             // An earlier abort may have cleared this state too (a merge inside a rebase).
             let _ = self.git(wt).args(abort).output()?;
+        }
+        Ok(())
+    }
+
+    /// Removes the index lock a git killed mid-command left in `wt`, which would fail
+    /// every later command there. A live git holds it for moments: it is given
+    /// [`LOCK_GRACE`] to let go before the lock is taken for a dead one's.
+    fn clear_stale_lock(&self, wt: &Path) -> Result<()> {
+        let lock = self
+            .git(wt)
+            .args(["rev-parse", "--git-path", "index.lock"])
+            .ok()?;
+        let lock = wt.join(lock);
+        let deadline = Instant::now() + LOCK_GRACE;
+        while lock.exists() {
+            if Instant::now() >= deadline {
+                return match std::fs::remove_file(&lock) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(GitError {
+                        args: format!("rev-parse --git-path index.lock (in {})", wt.display()),
+                        message: format!("cannot remove the stale {}: {e}", lock.display()),
+                    }),
+                };
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
         Ok(())
     }
@@ -457,6 +487,7 @@ impl Git for Local {
             (false, false) => self.add_worktree(&wt, base_ref, false)?,
             (false, true) => self.adopt(&wt, base_ref)?,
         }
+        self.clear_stale_lock(&wt)?;
         self.abort_interrupted(&wt)?;
         self.save_leftovers(&wt)?;
         self.git(&wt).args(["checkout", "-q", "--detach"]).ok()?;

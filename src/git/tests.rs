@@ -517,6 +517,18 @@ fn ensure_worktree_aborts_a_half_done_rebase_and_saves_leftovers() {
 }
 
 #[test]
+fn ensure_worktree_clears_the_index_lock_a_killed_git_left() {
+    let run = Run::new();
+    let lock = run
+        .repo
+        .git(&run.w1, &["rev-parse", "--git-path", "index.lock"]);
+    std::fs::write(run.w1.join(&lock), "").unwrap();
+    run.git.ensure_worktree(&run.w1, LAND).unwrap();
+    assert!(!run.w1.join(&lock).exists());
+    run.task(&run.w1, "a", |wt| write(wt, "a.txt", "a\n"));
+}
+
+#[test]
 fn ensure_worktree_remakes_a_deleted_directory() {
     let run = Run::new();
     std::fs::remove_dir_all(&run.w1).unwrap();
