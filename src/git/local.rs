@@ -443,10 +443,7 @@ impl Local {
                 self.abandon(wt)?;
                 return Ok(Integrated::Empty);
             }
-            if let Err(err) = self.commit_staged(wt, message) {
-                self.abandon(wt)?;
-                return Err(err);
-            }
+            self.commit_staged(wt, message)?;
         }
         let [head, tree] = self.resolve(wt, ["HEAD", "HEAD^{tree}"])?;
         if tree == onto_tree {
@@ -579,23 +576,18 @@ impl Git for Local {
         let wt = self.at(wt);
         // In full, so that a tag of the same name cannot be taken for it.
         let land_ref = &full_ref(land_ref);
-        match strategy {
+        let message = with_trailers(message, trailers);
+        let integrated = match strategy {
             Strategy::Rebase => self.rebase(&wt, branch, land_ref),
-            Strategy::Merge => self.merge(
-                &wt,
-                branch,
-                land_ref,
-                false,
-                &with_trailers(message, trailers),
-            ),
-            Strategy::Squash => self.merge(
-                &wt,
-                branch,
-                land_ref,
-                true,
-                &with_trailers(message, trailers),
-            ),
+            Strategy::Merge => self.merge(&wt, branch, land_ref, false, &message),
+            Strategy::Squash => self.merge(&wt, branch, land_ref, true, &message),
+        };
+        if integrated.is_err() {
+            // Whatever failed, the next task must find the landing worktree clean; the
+            // error that matters is the first.
+            let _ = self.abandon(&wt);
         }
+        integrated
     }
 
     fn advance(&self, land_ref: &str, new: &Oid, old: &Oid) -> Result<bool> {
