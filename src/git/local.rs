@@ -250,6 +250,85 @@ impl Local {
         Ok(name)
     }
 
+    /// The commit `wt` is at, and the branch it is on (None when detached).
+    fn head(&self, wt: &Path) -> Result<(Oid, Option<String>)> {
+        let out = self
+            .git(wt)
+            .args(["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])
+            .ok()?;
+        let mut lines = out.lines();
+        let head = lines.next().unwrap_or_default().to_string();
+        let on = lines.next().filter(|on| *on != "HEAD").map(str::to_string);
+        Ok((head, on))
+    }
+
+    /// The error for a worktree the agent left off its task's branch. Its work is not
+    /// committed to whatever branch it is on (the landing branch, say, which moves only
+    /// by compare-and-swap): what is uncommitted, and commits on no branch, go to a
+    /// salvage branch that the error names.
+    fn astray(
+        &self,
+        wt: &Path,
+        on: Option<String>,
+        exclude: &[PathBuf],
+        trailers: &Trailers,
+    ) -> GitError {
+        let expected = format!("swarm/task/{}", trailers.task);
+        let on_text = on.as_deref().map_or("a detached HEAD".to_string(), |on| {
+            format!("`{}`", on.trim_start_matches("refs/heads/"))
+        });
+        let kept = (|| -> Result<Option<String>> {
+            let dirty = self.stage(wt, exclude)?;
+            let (head, _) = self.head(wt)?;
+            let on_a_branch = !self
+                .git(&self.repo)
+                .args([
+                    "for-each-ref",
+                    "--count=1",
+                    "--format=x",
+                    "--contains",
+                    &head,
+                ])
+                .arg("refs/heads/")
+                .ok()?
+                .is_empty();
+            if !dirty && on_a_branch {
+                return Ok(None);
+            }
+            let salvage = self.salvage_branch(&trailers.task.to_string())?;
+            self.git(wt).args(["switch", "-q", "-c", &salvage]).ok()?;
+            if dirty {
+                self.commit_staged(
+                    wt,
+                    &format!(
+                        "swarm: work task {} left off its branch, saved",
+                        trailers.task
+                    ),
+                )?;
+            }
+            self.git(wt).args(["checkout", "-q", "--detach"]).ok()?;
+            Ok(Some(salvage))
+        })();
+        let message = match kept {
+            Ok(Some(salvage)) => format!(
+                "{}: the agent left the worktree on {on_text}, not on `{expected}`; its work there is kept on `{salvage}`",
+                wt.display()
+            ),
+            Ok(None) => format!(
+                "{}: the agent left the worktree on {on_text}, not on `{expected}`",
+                wt.display()
+            ),
+            Err(err) => format!(
+                "{}: the agent left the worktree on {on_text}, not on `{expected}`, and keeping its work failed: {err}",
+                wt.display()
+            ),
+        };
+        GitError {
+            args: "commit".to_string(),
+            message,
+        }
+    }
+
     /// Makes the existing directory `wt`, which git does not know as a worktree, one:
     /// its files move into a new worktree at `base_ref`, where the leftover rule then
     /// commits them. A directory holding a repository of its own is left alone.
@@ -514,41 +593,23 @@ impl Git for Local {
         base: &Oid,
     ) -> Result<Committed> {
         let wt = self.at(wt);
-        let committed = self.stage(&wt, exclude)?;
-        if committed {
-            self.commit_staged(&wt, &with_trailers(message, trailers))?;
-        }
-        let out = self
-            .git(&wt)
-            .args(["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])
-            .ok()?;
-        let mut lines = out.lines();
-        let head = lines.next().unwrap_or_default().to_string();
-        let on = lines.next().unwrap_or_default();
+        let (head, on) = self.head(&wt)?;
         let expected = format!("{TASK_BRANCHES}{}", trailers.task);
-        // Detached at the branch's tip: an earlier call committed and detached already
-        // (the run crashed before it heard), so this one repeats it harmlessly.
-        let on_branch =
-            on == expected || (on == "HEAD" && self.tip(&expected)?.as_ref() == Some(&head));
-        if !on_branch && head != *base {
-            // The agent moved off its branch: its work is kept where it is (on a new
-            // branch if it was on none), and the task cannot land from its branch.
-            let kept = if on == "HEAD" {
-                let name = self.salvage_branch(&trailers.task.to_string())?;
-                self.git(&wt).args(["branch", &name, &head]).ok()?;
-                name
-            } else {
-                on.trim_start_matches("refs/heads/").to_string()
-            };
-            return Err(GitError {
-                args: "commit".to_string(),
-                message: format!(
-                    "{}: the task's work is on `{kept}`, not on `{}`",
-                    wt.display(),
-                    expected.trim_start_matches("refs/heads/")
-                ),
-            });
+        let branch = expected.trim_start_matches("refs/heads/");
+        if on.is_none() && self.tip(&expected)?.as_ref() == Some(&head) {
+            // Detached at the branch's tip: an earlier call committed and detached (the
+            // run crashed before it heard). Back on the branch, this one repeats it.
+            self.git(&wt).args(["switch", "-q", branch]).ok()?;
+        } else if on.as_deref() != Some(expected.as_str()) {
+            return Err(self.astray(&wt, on, exclude, trailers));
         }
+        let committed = self.stage(&wt, exclude)?;
+        let head = if committed {
+            self.commit_staged(&wt, &with_trailers(message, trailers))?;
+            self.head(&wt)?.0
+        } else {
+            head
+        };
         let changed = committed
             || (head != *base
                 && !self

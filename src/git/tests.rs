@@ -572,18 +572,23 @@ fn remove_worktree_keeps_one_with_work_in_it() {
 }
 
 #[test]
-fn commit_keeps_work_an_agent_left_on_a_detached_head() {
+fn commit_never_commits_to_a_branch_the_agent_switched_to() {
     let run = Run::new();
     let Prepared::Fresh { base } = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap() else {
         panic!("not fresh")
     };
-    run.repo.git(&run.w1, &["checkout", "-q", "--detach"]);
+    run.repo.git(&run.w1, &["switch", "-q", LAND]);
     write(&run.w1, "a.txt", "a\n");
     let err = run
         .git
         .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
         .unwrap_err();
-    assert!(err.message.contains("swarm/salvage/a-"), "{err}");
+    assert!(
+        err.message
+            .contains("on `swarm/main`, not on `swarm/task/a`"),
+        "{err}"
+    );
+    assert_eq!(run.repo.rev(LAND), base, "the landing branch did not move");
     let salvage = run.repo.git(
         &run.repo.path,
         &[
@@ -592,7 +597,57 @@ fn commit_keeps_work_an_agent_left_on_a_detached_head() {
             "refs/heads/swarm/salvage/",
         ],
     );
+    assert!(err.message.contains(&salvage), "{err}");
     assert_eq!(run.show(&salvage, "a.txt"), "a");
+}
+
+#[test]
+fn commit_keeps_commits_an_agent_made_on_a_detached_head() {
+    let run = Run::new();
+    let Prepared::Fresh { base } = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap() else {
+        panic!("not fresh")
+    };
+    run.repo.git(&run.w1, &["checkout", "-q", "--detach"]);
+    write(&run.w1, "a.txt", "a\n");
+    run.repo.git(&run.w1, &["add", "a.txt"]);
+    run.repo
+        .git(&run.w1, &["commit", "-q", "-m", "on no branch"]);
+    let err = run
+        .git
+        .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
+        .unwrap_err();
+    assert!(err.message.contains("a detached HEAD"), "{err}");
+    let salvage = run.repo.git(
+        &run.repo.path,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/swarm/salvage/",
+        ],
+    );
+    assert!(err.message.contains(&salvage), "{err}");
+    assert_eq!(run.show(&salvage, "a.txt"), "a");
+}
+
+#[test]
+fn work_left_detached_at_the_branch_tip_is_committed_to_the_branch() {
+    let run = Run::new();
+    let Prepared::Fresh { base } = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap() else {
+        panic!("not fresh")
+    };
+    run.repo.git(&run.w1, &["checkout", "-q", "--detach"]);
+    write(&run.w1, "a.txt", "a\n");
+    let committed = run
+        .git
+        .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
+        .unwrap();
+    assert_eq!(
+        committed,
+        Committed::Changes {
+            head: run.repo.rev("swarm/task/a")
+        }
+    );
+    assert_eq!(run.show("swarm/task/a", "a.txt"), "a");
 }
 
 /// Not a test of behaviour: prints the median time of one task's way from its sentinel
