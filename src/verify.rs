@@ -45,8 +45,9 @@ pub fn run(
     let out = File::create(log)?;
     let err = out.try_clone()?;
     // Its own process group, so that a timeout kills what it started too (a test
-    // runner's children, a `sleep &`), not only the shell.
-    let mut child = Command::new("sh")
+    // runner's children, a `sleep &`), not only the shell. Without the caller's GIT_DIR
+    // and the like, so that git inside it sees the worktree it runs in.
+    let mut child = crate::git::scrub(&mut Command::new("sh"))
         .arg("-c")
         .arg(command)
         .current_dir(dir)

@@ -28,6 +28,15 @@ const LOCAL_ENV_VARS: &[&str] = &[
     "GIT_COMMON_DIR",
 ];
 
+/// Takes out of `cmd`'s environment the variables that point git at a repository, for
+/// a command run in a worktree that may call git itself (the verify command).
+pub(crate) fn scrub(cmd: &mut Command) -> &mut Command {
+    for var in LOCAL_ENV_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// A git command being built: `git -C <dir> <args>`.
 pub(crate) struct Call {
     cmd: Command,
@@ -47,10 +56,7 @@ impl Call {
     /// `git -C dir`, with a clean environment and `env` added (identity, test pinning).
     pub(crate) fn new(dir: &Path, env: &[(OsString, OsString)]) -> Call {
         let mut cmd = Command::new("git");
-        cmd.arg("-C").arg(dir);
-        for var in LOCAL_ENV_VARS {
-            cmd.env_remove(var);
-        }
+        scrub(cmd.arg("-C").arg(dir));
         // Messages are parsed (and shown) in English; nothing may wait for a person: a
         // credential prompt or an editor would hang a run that nobody watches.
         cmd.env("LC_ALL", "C")

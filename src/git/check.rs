@@ -71,8 +71,10 @@ pub enum CheckError {
     CheckedOut { branch: String, worktree: PathBuf },
     #[error("{}", Ignored(.0))]
     OutIgnored(Vec<IgnoredOut>),
-    #[error("verify: `{program}` is not a program on PATH\nhint: {hint}")]
-    NoProgram { program: String, hint: String },
+    #[error(
+        "verify: `{program}` is not a program on PATH\nhint: install it, or fix `verify` in swarm.toml"
+    )]
+    NoProgram { program: String },
     #[error("verify: {reason}\nhint: fix `verify` in swarm.toml")]
     BadCommand { reason: String },
     #[error("checking the repository: {0}")]
@@ -299,10 +301,7 @@ pub fn verify_program(command: &str, dir: &Path) -> Result<(), CheckError> {
     }
     match which::which_in(&program, std::env::var_os("PATH"), dir) {
         Ok(_) => Ok(()),
-        Err(_) => Err(CheckError::NoProgram {
-            hint: "install it, or fix `verify` in swarm.toml".to_string(),
-            program,
-        }),
+        Err(_) => Err(CheckError::NoProgram { program }),
     }
 }
 
@@ -476,6 +475,14 @@ mod tests {
         );
         let text = bad(verify_program("./ci/test.sh", dir.path()).unwrap_err());
         assert!(text.contains("`./ci/test.sh` does not exist"), "{text}");
+        let script = dir.path().join("ci/test.sh");
+        std::fs::create_dir(script.parent().unwrap()).unwrap();
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        let text = bad(verify_program("./ci/test.sh", dir.path()).unwrap_err());
+        assert!(text.contains("chmod +x ./ci/test.sh"), "{text}");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(verify_program("./ci/test.sh --all", dir.path()).is_ok());
         for fine in [
             "sh -c 'exit 0'",
             "FOO=1 true",

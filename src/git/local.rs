@@ -11,7 +11,7 @@ use super::{Committed, Git, GitError, Integrated, Oid, Prepared, Result, Strateg
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The identity swarm commits as where the user has none (a CI machine without a
 /// ~/.gitconfig), so that a run does not fail on its first commit.
@@ -20,6 +20,10 @@ const FALLBACK_EMAIL: &str = "swarm@localhost";
 
 /// Where swarm keeps its own files; never committed.
 const SWARM_DIR: &str = ".swarm";
+
+/// How long a worktree's index lock may stay before it is taken for one a killed git
+/// left behind.
+const LOCK_GRACE: Duration = Duration::from_secs(2);
 
 /// The branches tasks run on: `swarm/task/<id>`.
 const TASK_BRANCHES: &str = "refs/heads/swarm/task/";
@@ -149,6 +153,32 @@ impl Local {
         Ok(())
     }
 
+    /// Removes the index lock a git killed mid-command left in `wt`, which would fail
+    /// every later command there. A live git holds it for moments: it is given
+    /// [`LOCK_GRACE`] to let go before the lock is taken for a dead one's.
+    fn clear_stale_lock(&self, wt: &Path) -> Result<()> {
+        let lock = self
+            .git(wt)
+            .args(["rev-parse", "--git-path", "index.lock"])
+            .ok()?;
+        let lock = wt.join(lock);
+        let deadline = Instant::now() + LOCK_GRACE;
+        while lock.exists() {
+            if Instant::now() >= deadline {
+                return match std::fs::remove_file(&lock) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(GitError {
+                        args: format!("rev-parse --git-path index.lock (in {})", wt.display()),
+                        message: format!("cannot remove the stale {}: {e}", lock.display()),
+                    }),
+                };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     /// Puts the landing worktree back as it was: nothing in progress, nothing changed.
     fn abandon(&self, wt: &Path) -> Result<()> {
         self.abort_interrupted(wt)?;
@@ -248,6 +278,85 @@ impl Local {
             name = format!("{stem}-{n}");
         }
         Ok(name)
+    }
+
+    /// The commit `wt` is at, and the branch it is on (None when detached).
+    fn head(&self, wt: &Path) -> Result<(Oid, Option<String>)> {
+        let out = self
+            .git(wt)
+            .args(["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])
+            .ok()?;
+        let mut lines = out.lines();
+        let head = lines.next().unwrap_or_default().to_string();
+        let on = lines.next().filter(|on| *on != "HEAD").map(str::to_string);
+        Ok((head, on))
+    }
+
+    /// The error for a worktree the agent left off its task's branch. Its work is not
+    /// committed to whatever branch it is on (the landing branch, say, which moves only
+    /// by compare-and-swap): what is uncommitted, and commits on no branch, go to a
+    /// salvage branch that the error names.
+    fn astray(
+        &self,
+        wt: &Path,
+        on: Option<String>,
+        exclude: &[PathBuf],
+        trailers: &Trailers,
+    ) -> GitError {
+        let expected = format!("swarm/task/{}", trailers.task);
+        let on_text = on.as_deref().map_or("a detached HEAD".to_string(), |on| {
+            format!("`{}`", on.trim_start_matches("refs/heads/"))
+        });
+        let kept = (|| -> Result<Option<String>> {
+            let dirty = self.stage(wt, exclude)?;
+            let (head, _) = self.head(wt)?;
+            let on_a_branch = !self
+                .git(&self.repo)
+                .args([
+                    "for-each-ref",
+                    "--count=1",
+                    "--format=x",
+                    "--contains",
+                    &head,
+                ])
+                .arg("refs/heads/")
+                .ok()?
+                .is_empty();
+            if !dirty && on_a_branch {
+                return Ok(None);
+            }
+            let salvage = self.salvage_branch(&trailers.task.to_string())?;
+            self.git(wt).args(["switch", "-q", "-c", &salvage]).ok()?;
+            if dirty {
+                self.commit_staged(
+                    wt,
+                    &format!(
+                        "swarm: work task {} left off its branch, saved",
+                        trailers.task
+                    ),
+                )?;
+            }
+            self.git(wt).args(["checkout", "-q", "--detach"]).ok()?;
+            Ok(Some(salvage))
+        })();
+        let message = match kept {
+            Ok(Some(salvage)) => format!(
+                "{}: the agent left the worktree on {on_text}, not on `{expected}`; its work there is kept on `{salvage}`",
+                wt.display()
+            ),
+            Ok(None) => format!(
+                "{}: the agent left the worktree on {on_text}, not on `{expected}`",
+                wt.display()
+            ),
+            Err(err) => format!(
+                "{}: the agent left the worktree on {on_text}, not on `{expected}`, and keeping its work failed: {err}",
+                wt.display()
+            ),
+        };
+        GitError {
+            args: "commit".to_string(),
+            message,
+        }
     }
 
     /// Makes the existing directory `wt`, which git does not know as a worktree, one:
@@ -443,10 +552,7 @@ impl Local {
                 self.abandon(wt)?;
                 return Ok(Integrated::Empty);
             }
-            if let Err(err) = self.commit_staged(wt, message) {
-                self.abandon(wt)?;
-                return Err(err);
-            }
+            self.commit_staged(wt, message)?;
         }
         let [head, tree] = self.resolve(wt, ["HEAD", "HEAD^{tree}"])?;
         if tree == onto_tree {
@@ -487,6 +593,7 @@ impl Git for Local {
             (false, false) => self.add_worktree(&wt, base_ref, false)?,
             (false, true) => self.adopt(&wt, base_ref)?,
         }
+        self.clear_stale_lock(&wt)?;
         self.abort_interrupted(&wt)?;
         self.save_leftovers(&wt)?;
         self.git(&wt).args(["checkout", "-q", "--detach"]).ok()?;
@@ -517,59 +624,36 @@ impl Git for Local {
         base: &Oid,
     ) -> Result<Committed> {
         let wt = self.at(wt);
+        let (head, on) = self.head(&wt)?;
         let expected = format!("{TASK_BRANCHES}{}", trailers.task);
-        let on = self
-            .git(&wt)
-            .args(["rev-parse", "--symbolic-full-name", "HEAD"])
-            .ok()?;
-        let on = on.trim();
-        if on.starts_with(TASK_BRANCHES) && on != expected {
-            // Another task's branch: what is uncommitted here is that task's, and must
-            // not go into this one's commit.
+        let branch = expected.trim_start_matches("refs/heads/");
+        if on.is_none() && self.tip(&expected)?.as_ref() == Some(&head) {
+            // Detached at the branch's tip: an earlier call committed and detached (the
+            // run crashed before it heard). Back on the branch, this one repeats it.
+            self.git(&wt).args(["switch", "-q", branch]).ok()?;
+        } else if let Some(other) = on.as_deref().filter(|on| {
+            on.starts_with(TASK_BRANCHES) && *on != expected.as_str()
+        }) {
+            // Another task's branch: the worktree moved on, and what is uncommitted in it
+            // is that task's. Nothing here is touched.
             return Err(GitError {
                 args: "commit".to_string(),
                 message: format!(
-                    "{}: the worktree is on `{}` now, not on `{}`",
+                    "{}: the worktree is on `{}` now, not on `{branch}`",
                     wt.display(),
-                    on.trim_start_matches("refs/heads/"),
-                    expected.trim_start_matches("refs/heads/")
+                    other.trim_start_matches("refs/heads/")
                 ),
             });
+        } else if on.as_deref() != Some(expected.as_str()) {
+            return Err(self.astray(&wt, on, exclude, trailers));
         }
         let committed = self.stage(&wt, exclude)?;
-        if committed {
+        let head = if committed {
             self.commit_staged(&wt, &with_trailers(message, trailers))?;
-        }
-        let out = self
-            .git(&wt)
-            .args(["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])
-            .ok()?;
-        let mut lines = out.lines();
-        let head = lines.next().unwrap_or_default().to_string();
-        let on = lines.next().unwrap_or_default();
-        // Detached at the branch's tip: an earlier call committed and detached already
-        // (the run crashed before it heard), so this one repeats it harmlessly.
-        let on_branch =
-            on == expected || (on == "HEAD" && self.tip(&expected)?.as_ref() == Some(&head));
-        if !on_branch && head != *base {
-            // The agent moved off its branch: its work is kept where it is (on a new
-            // branch if it was on none), and the task cannot land from its branch.
-            let kept = if on == "HEAD" {
-                let name = self.salvage_branch(&trailers.task.to_string())?;
-                self.git(&wt).args(["branch", &name, &head]).ok()?;
-                name
-            } else {
-                on.trim_start_matches("refs/heads/").to_string()
-            };
-            return Err(GitError {
-                args: "commit".to_string(),
-                message: format!(
-                    "{}: the task's work is on `{kept}`, not on `{}`",
-                    wt.display(),
-                    expected.trim_start_matches("refs/heads/")
-                ),
-            });
-        }
+            self.head(&wt)?.0
+        } else {
+            head
+        };
         let changed = committed
             || (head != *base
                 && !self
@@ -597,23 +681,18 @@ impl Git for Local {
         let wt = self.at(wt);
         // In full, so that a tag of the same name cannot be taken for it.
         let land_ref = &full_ref(land_ref);
-        match strategy {
+        let message = with_trailers(message, trailers);
+        let integrated = match strategy {
             Strategy::Rebase => self.rebase(&wt, branch, land_ref),
-            Strategy::Merge => self.merge(
-                &wt,
-                branch,
-                land_ref,
-                false,
-                &with_trailers(message, trailers),
-            ),
-            Strategy::Squash => self.merge(
-                &wt,
-                branch,
-                land_ref,
-                true,
-                &with_trailers(message, trailers),
-            ),
+            Strategy::Merge => self.merge(&wt, branch, land_ref, false, &message),
+            Strategy::Squash => self.merge(&wt, branch, land_ref, true, &message),
+        };
+        if integrated.is_err() {
+            // Whatever failed, the next task must find the landing worktree clean; the
+            // error that matters is the first.
+            let _ = self.abandon(&wt);
         }
+        integrated
     }
 
     fn advance(&self, land_ref: &str, new: &Oid, old: &Oid) -> Result<bool> {

@@ -16,6 +16,7 @@ mod local;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use call::scrub;
 pub use local::Local;
 
 use crate::plan::TaskId;

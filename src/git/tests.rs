@@ -542,6 +542,18 @@ fn ensure_worktree_aborts_a_half_done_rebase_and_saves_leftovers() {
 }
 
 #[test]
+fn ensure_worktree_clears_the_index_lock_a_killed_git_left() {
+    let run = Run::new();
+    let lock = run
+        .repo
+        .git(&run.w1, &["rev-parse", "--git-path", "index.lock"]);
+    std::fs::write(run.w1.join(&lock), "").unwrap();
+    run.git.ensure_worktree(&run.w1, LAND).unwrap();
+    assert!(!run.w1.join(&lock).exists());
+    run.task(&run.w1, "a", |wt| write(wt, "a.txt", "a\n"));
+}
+
+#[test]
 fn ensure_worktree_remakes_a_deleted_directory() {
     let run = Run::new();
     std::fs::remove_dir_all(&run.w1).unwrap();
@@ -585,18 +597,23 @@ fn remove_worktree_keeps_one_with_work_in_it() {
 }
 
 #[test]
-fn commit_keeps_work_an_agent_left_on_a_detached_head() {
+fn commit_never_commits_to_a_branch_the_agent_switched_to() {
     let run = Run::new();
     let Prepared::Fresh { base } = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap() else {
         panic!("not fresh")
     };
-    run.repo.git(&run.w1, &["checkout", "-q", "--detach"]);
+    run.repo.git(&run.w1, &["switch", "-q", LAND]);
     write(&run.w1, "a.txt", "a\n");
     let err = run
         .git
         .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
         .unwrap_err();
-    assert!(err.message.contains("swarm/salvage/a-"), "{err}");
+    assert!(
+        err.message
+            .contains("on `swarm/main`, not on `swarm/task/a`"),
+        "{err}"
+    );
+    assert_eq!(run.repo.rev(LAND), base, "the landing branch did not move");
     let salvage = run.repo.git(
         &run.repo.path,
         &[
@@ -605,53 +622,55 @@ fn commit_keeps_work_an_agent_left_on_a_detached_head() {
             "refs/heads/swarm/salvage/",
         ],
     );
+    assert!(err.message.contains(&salvage), "{err}");
     assert_eq!(run.show(&salvage, "a.txt"), "a");
 }
 
-/// Not a test of behaviour: prints the median time of one task's way from its sentinel
-/// to the landing branch, with the tip moved since it started (so it is rebased) and
-/// without (`cargo test --release --lib land_timing -- --ignored --nocapture`).
 #[test]
-#[ignore]
-fn land_timing() {
+fn commit_keeps_commits_an_agent_made_on_a_detached_head() {
     let run = Run::new();
-    let w2 = run.repo.wt("w2");
-    run.git.ensure_worktree(&w2, LAND).unwrap();
-    let (mut prepare, mut fast, mut rebased) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..20 {
-        let mut bases = Vec::new();
-        for (wt, id) in [(&run.w1, format!("a{i}")), (&w2, format!("b{i}"))] {
-            let start = std::time::Instant::now();
-            let Prepared::Fresh { base } = run
-                .git
-                .prepare(wt, &format!("swarm/task/{id}"), LAND)
-                .unwrap()
-            else {
-                panic!("not fresh")
-            };
-            prepare.push(start.elapsed());
-            write(wt, &format!("{id}.txt"), "x\n");
-            bases.push((wt, id, base));
+    let Prepared::Fresh { base } = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap() else {
+        panic!("not fresh")
+    };
+    run.repo.git(&run.w1, &["checkout", "-q", "--detach"]);
+    write(&run.w1, "a.txt", "a\n");
+    run.repo.git(&run.w1, &["add", "a.txt"]);
+    run.repo
+        .git(&run.w1, &["commit", "-q", "-m", "on no branch"]);
+    let err = run
+        .git
+        .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
+        .unwrap_err();
+    assert!(err.message.contains("a detached HEAD"), "{err}");
+    let salvage = run.repo.git(
+        &run.repo.path,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/swarm/salvage/",
+        ],
+    );
+    assert!(err.message.contains(&salvage), "{err}");
+    assert_eq!(run.show(&salvage, "a.txt"), "a");
+}
+
+#[test]
+fn work_left_detached_at_the_branch_tip_is_committed_to_the_branch() {
+    let run = Run::new();
+    let Prepared::Fresh { base } = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap() else {
+        panic!("not fresh")
+    };
+    run.repo.git(&run.w1, &["checkout", "-q", "--detach"]);
+    write(&run.w1, "a.txt", "a\n");
+    let committed = run
+        .git
+        .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
+        .unwrap();
+    assert_eq!(
+        committed,
+        Committed::Changes {
+            head: run.repo.rev("swarm/task/a")
         }
-        for (n, (wt, id, base)) in bases.into_iter().enumerate() {
-            let start = std::time::Instant::now();
-            run.git
-                .commit(wt, &id, &trailers(&id, 1), &[], &base)
-                .unwrap();
-            run.land(&id, Strategy::Rebase);
-            [&mut fast, &mut rebased][n].push(start.elapsed());
-        }
-    }
-    for (what, times) in [
-        ("prepare", &mut prepare),
-        ("commit+integrate+advance, on the tip", &mut fast),
-        ("commit+integrate+advance, rebased", &mut rebased),
-    ] {
-        times.sort();
-        let median = times[times.len() / 2];
-        eprintln!(
-            "{what}: median {median:?}, max {:?}",
-            times[times.len() - 1]
-        );
-    }
+    );
+    assert_eq!(run.show("swarm/task/a", "a.txt"), "a");
 }
