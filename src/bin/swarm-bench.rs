@@ -543,7 +543,16 @@ fn landing(opts: &Opts, tasks: usize) -> anyhow::Result<Vec<Figure>> {
         for args in [
             &["init", "-q", "-b", "main"][..],
             &["add", "-A"],
-            &["-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "-m", "plan"],
+            &[
+                "-c",
+                "user.name=bench",
+                "-c",
+                "user.email=bench@localhost",
+                "commit",
+                "-q",
+                "-m",
+                "plan",
+            ],
         ] {
             let mut git = Command::new("git");
             git.arg("-C").arg(&ws).args(args);

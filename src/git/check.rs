@@ -194,9 +194,10 @@ pub fn landing(repo_dir: &Path, land: Option<&str>) -> Result<Landing, CheckErro
             .parent()
             .is_some_and(|dir| dir.ends_with(".swarm/worktrees"))
     };
-    if let Some(entry) = listing::parse(&listed).into_iter().find(|entry| {
-        entry.branch.as_deref() == Some(full.as_str()) && !swarms(&entry.path)
-    }) {
+    if let Some(entry) = listing::parse(&listed)
+        .into_iter()
+        .find(|entry| entry.branch.as_deref() == Some(full.as_str()) && !swarms(&entry.path))
+    {
         return Err(CheckError::CheckedOut {
             branch,
             worktree: entry.path,

@@ -631,9 +631,10 @@ impl Git for Local {
             // Detached at the branch's tip: an earlier call committed and detached (the
             // run crashed before it heard). Back on the branch, this one repeats it.
             self.git(&wt).args(["switch", "-q", branch]).ok()?;
-        } else if let Some(other) = on.as_deref().filter(|on| {
-            on.starts_with(TASK_BRANCHES) && *on != expected.as_str()
-        }) {
+        } else if let Some(other) = on
+            .as_deref()
+            .filter(|on| on.starts_with(TASK_BRANCHES) && *on != expected.as_str())
+        {
             // Another task's branch: the worktree moved on, and what is uncommitted in it
             // is that task's. Nothing here is touched.
             return Err(GitError {

@@ -136,7 +136,10 @@ fn a_retry_on_another_worker_takes_the_branch_from_the_worktree_that_had_it() {
     run.git.ensure_worktree(&w2, LAND).unwrap();
     let prepared = run.git.prepare(&w2, "swarm/task/a", LAND).unwrap();
     assert!(matches!(prepared, Prepared::Resumed { .. }), "{prepared:?}");
-    assert_eq!(std::fs::read_to_string(w2.join("half.txt")).unwrap(), "half done\n");
+    assert_eq!(
+        std::fs::read_to_string(w2.join("half.txt")).unwrap(),
+        "half done\n"
+    );
     assert!(run.is_detached(&run.w1));
     assert_eq!(run.status(&run.w1), "");
 }
@@ -156,11 +159,16 @@ fn prepare_commits_what_an_attempt_left_to_its_task_branch() {
 fn prepare_says_where_a_branch_is_checked_out_in_a_persons_worktree() {
     let run = Run::new();
     run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap();
-    run.git.commit(&run.w1, "A", &trailers("a", 1), &[], &run.repo.rev(LAND)).unwrap();
+    run.git
+        .commit(&run.w1, "A", &trailers("a", 1), &[], &run.repo.rev(LAND))
+        .unwrap();
     // A person checks the task's branch out in a worktree of their own to look at it.
     let mine = run.repo.path.parent().unwrap().join("mine");
     let mine_arg = mine.display().to_string();
-    run.repo.git(&run.repo.path, &["worktree", "add", "-q", &mine_arg, "swarm/task/a"]);
+    run.repo.git(
+        &run.repo.path,
+        &["worktree", "add", "-q", &mine_arg, "swarm/task/a"],
+    );
     let w2 = run.repo.wt("w2");
     run.git.ensure_worktree(&w2, LAND).unwrap();
     let err = run.git.prepare(&w2, "swarm/task/a", LAND).unwrap_err();

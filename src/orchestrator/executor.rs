@@ -311,7 +311,8 @@ impl Executor {
                 let (Some(lander), Some(t)) = (&self.lander, self.tasks.get(&task)) else {
                     anyhow::bail!("checking task `{task}`, which is not in an isolated run");
                 };
-                let job = lander.check(worker, landing::Job::of(t, attempt), &self.sentinels[&task]);
+                let job =
+                    lander.check(worker, landing::Job::of(t, attempt), &self.sentinels[&task]);
                 self.background(job);
             }
             Action::Land { task, attempt } => {

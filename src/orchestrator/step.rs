@@ -146,6 +146,15 @@ impl<'p> Loop<'p> {
         state.restore(&replay);
         let adoptions =
             resume::reconcile(&*edges.mux, &settings.profile, &replay, settings.workers);
+        // A prompt that was going out when the last orchestrator died, and that no agent
+        // is working on now, never reached one: its attempt is given back.
+        let unsent: Vec<TaskId> = replay
+            .tasks
+            .iter()
+            .filter(|(_, h)| h.running.as_ref().is_some_and(|f| !f.delivered))
+            .map(|(id, _)| id.clone())
+            .filter(|id| !adoptions.iter().any(|a| a.task.as_ref() == Some(id)))
+            .collect();
         let clock = edges.clock.clone();
         let lander = landing
             .map(|(git, spec)| Lander::new(git, ws.clone(), spec, tx.clone()))
@@ -162,9 +171,9 @@ impl<'p> Loop<'p> {
             lander,
         )?;
 
+        let mut actions: Vec<Action> = unsent.iter().flat_map(|id| state.give_back(id)).collect();
         // A sentinel that already exists means the task is done, even if PLAN.md says not
         // (in an isolated run: in the worktree of the worker that last ran it).
-        let mut actions = Vec::new();
         for task in tasks.iter().filter(|t| !t.checked) {
             let sentinel = match exec.lander() {
                 None => Some(sentinels[&task.id].clone()),
@@ -505,7 +514,7 @@ impl<'p> Loop<'p> {
             &self.edited,
             self.exec.stages(),
         )
-            .write(&self.ws.state_path());
+        .write(&self.ws.state_path());
     }
 }
 

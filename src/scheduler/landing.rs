@@ -53,7 +53,10 @@ impl State {
     pub(super) fn resume_landing(&mut self, actions: &mut Vec<Action>) {
         for i in 0..self.tasks.len() {
             let entry = &self.tasks[i];
-            let checking = self.workers.iter().any(|w| w.checking.as_ref() == Some(&entry.id));
+            let checking = self
+                .workers
+                .iter()
+                .any(|w| w.checking.as_ref() == Some(&entry.id));
             if entry.status != TaskStatus::Landing || checking {
                 continue;
             }
@@ -137,7 +140,10 @@ impl State {
     }
 
     pub(super) fn land_failed(&mut self, task: &TaskId, reason: &str, actions: &mut Vec<Action>) {
-        if self.position(task).is_some_and(|i| self.tasks[i].status == TaskStatus::Landing) {
+        if self
+            .position(task)
+            .is_some_and(|i| self.tasks[i].status == TaskStatus::Landing)
+        {
             self.requeue(task, reason, actions);
         }
     }

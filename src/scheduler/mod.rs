@@ -155,7 +155,10 @@ pub enum Event {
         outcome: Checked,
     },
     /// `task`'s work is on the landing branch (`commit`), or there was nothing to land.
-    Landed { task: TaskId, commit: Option<String> },
+    Landed {
+        task: TaskId,
+        commit: Option<String>,
+    },
     /// `task`'s work could not land (a conflict, a failed verify on the landing tip): it
     /// goes back to an agent as a new attempt.
     LandFailed { task: TaskId, reason: String },
@@ -433,6 +436,23 @@ impl State {
                 }
             }
         }
+    }
+
+    /// An orchestrator died while the prompt of pending task `id` was going out, and it
+    /// never reached the agent: that attempt does not count.
+    pub fn give_back(&mut self, id: &TaskId) -> Vec<Action> {
+        let Some(i) = self.position(id) else {
+            return Vec::new();
+        };
+        let task = &mut self.tasks[i];
+        if task.status != TaskStatus::Pending || task.attempts == 0 {
+            return Vec::new();
+        }
+        task.attempts -= 1;
+        vec![Action::Journal(Record::Unsent {
+            task: id.clone(),
+            reason: "swarm stopped before the prompt reached the agent".into(),
+        })]
     }
 
     /// Takes over a live pane left by an orchestrator that died, with the task it is
