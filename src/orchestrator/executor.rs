@@ -88,10 +88,9 @@ impl Executor {
         sentinels: HashMap<TaskId, PathBuf>,
         tx: Sender<Msg>,
         (journal, replay): (Journal, Replay),
-        lander: Option<Lander>,
     ) -> anyhow::Result<Executor> {
         Ok(Executor {
-            lander,
+            lander: None,
             stages: HashMap::new(),
             plan: PlanFile::open(&ws.plan)?,
             checkoffs: Vec::new(),
@@ -114,6 +113,12 @@ impl Executor {
             replay,
             monitors: HashMap::new(),
         })
+    }
+
+    /// Runs tasks in worktrees, and lands their work through `lander`'s merge queue.
+    pub fn isolated(mut self, lander: Option<Lander>) -> Executor {
+        self.lander = lander;
+        self
     }
 
     /// The merge queue, in an isolated run.

@@ -168,8 +168,8 @@ impl<'p> Loop<'p> {
             sentinels.clone(),
             tx,
             (journal, replay),
-            lander,
-        )?;
+        )?
+        .isolated(lander);
 
         let mut actions: Vec<Action> = unsent.iter().flat_map(|id| state.give_back(id)).collect();
         // A sentinel that already exists means the task is done, even if PLAN.md says not

@@ -384,6 +384,95 @@ fn codex_completes_six_tasks_with_three_workers() {
     six_tasks_complete_with("codex");
 }
 
+/// The six-task plan again, with `isolation = "worktree"`: each task's work is committed
+/// in its worker's worktree and lands on `swarm/main`, and the person's checkout is left
+/// as it was, but for PLAN.md's checkboxes.
+fn six_tasks_land_from_worktrees_with(agent: &str) {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start(agent, Some(&env.ws()));
+    let plan = six_task_plan();
+    env.write("PLAN.md", &plan);
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(env.ws())
+            .args(["-c", "user.name=Pat", "-c", "user.email=pat@example.com"])
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", env.dir.path().join("home"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        crate::common::stdout(&out)
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "the plan"]);
+
+    // The launcher `cd`s into its argument: `.` keeps the worktree swarm starts it in.
+    let agent_cmd = format!("{} .", api.launcher.display());
+    let out = env
+        .swarm()
+        .args([
+            "run",
+            "--headless",
+            "--socket",
+            &env.socket,
+            "--agent",
+            agent,
+        ])
+        .args(["--agent-cmd", &agent_cmd, "--workers", "3"])
+        .args(["--isolate", "worktree", "--task-timeout", "120"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    assert!(err.contains("6 done (6 landed on swarm/main)"), "{err}");
+    assert_eq!(env.read("PLAN.md"), plan.replace("- [ ]", "- [x]"));
+
+    // Each task's file is on the landing branch, in a commit that names the task, and
+    // none is in the person's own working tree.
+    let landed = git(&[
+        "log",
+        "--format=%(trailers:key=Swarm-Task,valueonly)",
+        "main..swarm/main",
+    ]);
+    assert_eq!(
+        landed.lines().filter(|l| !l.trim().is_empty()).count(),
+        6,
+        "{landed}"
+    );
+    for file in ["n1.md", "c2.txt", "n3.md", "c4.txt", "n5.md", "c6.txt"] {
+        git(&["cat-file", "-e", &format!("swarm/main:notes/{file}")]);
+        assert!(
+            !env.path(&format!("notes/{file}")).exists(),
+            "notes/{file} in the checkout"
+        );
+    }
+    let names = git(&["log", "--all", "--name-only", "--format="]);
+    assert!(
+        !names
+            .lines()
+            .any(|n| n.contains(".swarm") || n.ends_with(".done")),
+        "{names}"
+    );
+    let status = git(&["status", "--porcelain"]);
+    assert_eq!(status.trim(), "M PLAN.md", "{status}");
+}
+
+#[test]
+fn claude_lands_six_tasks_from_worktrees() {
+    six_tasks_land_from_worktrees_with("claude");
+}
+
+#[test]
+fn codex_lands_six_tasks_from_worktrees() {
+    six_tasks_land_from_worktrees_with("codex");
+}
+
 fn worker_states(status: &serde_json::Value) -> Vec<String> {
     status["state"]["workers"]
         .as_array()
