@@ -74,6 +74,9 @@ impl Sentinels {
             } else if path.is_dir() && self.is_ancestor_of_expected(path) {
                 // A directory on the way appeared: watch it, and look inside at once,
                 // since the sentinel may have been created before the watch was added.
+                // It may be one that was watched, removed (a `git switch` in a worktree
+                // empties and removes a folder) and made again: its watch went with it.
+                self.watched.remove(path);
                 let targets: Vec<PathBuf> = self
                     .expected
                     .keys()
@@ -107,7 +110,8 @@ impl Sentinels {
         self.expected.keys().any(|p| p.starts_with(dir))
     }
 
-    /// Watches the deepest existing directory on the way to `path`.
+    /// Watches every existing directory on the way to `path`, so that a folder on the way
+    /// that is removed and made again (git does that in a worktree) is seen coming back.
     fn watch_towards(&mut self, path: &Path) {
         let mut dir = path.parent();
         while let Some(d) = dir {
@@ -116,7 +120,6 @@ impl Sentinels {
             }
             if d.is_dir() {
                 self.watch(d.to_path_buf());
-                return;
             }
             dir = d.parent();
         }

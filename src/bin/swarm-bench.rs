@@ -533,7 +533,7 @@ fn landing(opts: &Opts, tasks: usize) -> anyhow::Result<Vec<Figure>> {
         let mut text = String::from("# Benchmark plan\n\n");
         for i in 0..tasks {
             text.push_str(&format!(
-                "- [ ] Benchmark task number {i} {{#t{i:05}}} {{out=out/t{i:05}}}\n"
+                "- [ ] Benchmark task number {i} {{out=out/t{i:05}}} {{#t{i:05}}}\n"
             ));
         }
         std::fs::write(ws.join("PLAN.md"), text)?;

@@ -143,7 +143,7 @@ impl Executor {
             stage: stage.name().to_string(),
             commit: commit.clone(),
         };
-        self.journal.append(&record)?;
+        self.journal.note(&record)?;
         let commit = commit.or_else(|| self.stages.get(&task).and_then(|(_, c)| c.clone()));
         self.stages.insert(task, (stage, commit));
         Ok(())
@@ -391,8 +391,13 @@ impl Executor {
         let sentinel = self.sentinels[&id].clone();
         let watched = self.sentinel_at(&id, worker).unwrap_or(sentinel.clone());
         if self.lander.is_some() {
-            // In a worktree, a sentinel no attempt is running for is a stale one.
-            let _ = std::fs::remove_file(self.ws.root.join(&watched));
+            // In a worktree, a sentinel no attempt is running for is a stale one. Its
+            // folder is made now, so that it is watched from the start.
+            let path = self.ws.root.join(&watched);
+            let _ = std::fs::remove_file(&path);
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
         }
         // Expect the sentinel before the prompt goes out: a fast agent may beat us to it.
         if let Some(done) = watch.expect(&watched, id.clone()) {

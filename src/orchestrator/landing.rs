@@ -495,16 +495,23 @@ fn land_one(
                 }
                 Integrated::Ready { head, onto } => (head, onto),
             };
-        // Verified where it was made; again only if the landing tip moved since.
+        // Verified where it was made; again only if the landing tip moved since, on the
+        // result, checked out in the landing worktree.
         if let Some(verify) = verify
             && !git.contains(&head, &onto)?
-            && let Err((why, output)) = verify.run(wt)?
         {
-            return Ok(Landing::Failed {
-                stage: Stage::VerifyFailed,
-                reason: format!("on the landing tip, {why}"),
-                retry: Retry::Verify { output },
-            });
+            anyhow::ensure!(
+                git.park(wt, &new)?,
+                "the landing worktree {} holds changes of its own",
+                wt.display()
+            );
+            if let Err((why, output)) = verify.run(wt)? {
+                return Ok(Landing::Failed {
+                    stage: Stage::VerifyFailed,
+                    reason: format!("on the landing tip, {why}"),
+                    retry: Retry::Verify { output },
+                });
+            }
         }
         if git.advance(land, &new, &onto)? {
             let _ = git.delete_branch(&branch, &new);
