@@ -473,6 +473,7 @@ fn plan_task(task: &Task, scopes: ScopeDefault) -> PlanTask {
         checked: task.checked,
         after: task.waits_for().cloned().collect(),
         scope: Scope::of(&task.files, scopes),
+        agent: task.agent.clone(),
     }
 }
 
