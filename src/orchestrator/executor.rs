@@ -5,6 +5,7 @@
 use super::Msg;
 use super::jobs::Jobs;
 use super::notify::Notifier;
+use super::profiles::Profiles;
 use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -53,7 +54,8 @@ pub struct Edges {
 
 pub struct Executor {
     edges: Edges,
-    profile: Arc<Profile>,
+    /// The profile of each worker, and of each worker pane.
+    profiles: Profiles,
     template: PromptTemplate,
     ws: Workspace,
     panes_per_window: usize,
@@ -78,14 +80,23 @@ impl Executor {
     pub fn new(
         edges: Edges,
         settings: &Settings,
+        profiles: Profiles,
         ws: Workspace,
         tasks: &[Task],
         sentinels: HashMap<TaskId, PathBuf>,
         tx: Sender<Msg>,
         (journal, replay): (Journal, Replay),
     ) -> anyhow::Result<Executor> {
+        let mut plan = PlanFile::open(&ws.plan)?;
+        // A save that gives a task to a profile no pool runs is a bad save: the run keeps
+        // its last good plan, as for a cycle.
+        let routes = settings.clone();
+        let path = ws.plan.clone();
+        plan.check_with(Box::new(move |tasks| {
+            routes.check_agents(tasks, &path).map_err(|bad| bad.message)
+        }));
         Ok(Executor {
-            plan: PlanFile::open(&ws.plan)?,
+            plan,
             checkoffs: Vec::new(),
             notifier: Notifier::new(
                 edges.mux.clone(),
@@ -94,7 +105,7 @@ impl Executor {
                 ws.clone(),
             ),
             edges,
-            profile: Arc::new(settings.profile.clone()),
+            profiles,
             template: settings.template.clone(),
             ws,
             panes_per_window: settings.panes_per_window.max(1),
@@ -276,14 +287,15 @@ impl Executor {
         if self.windows.len() <= index {
             self.windows.resize(index + 1, None);
         }
+        let profile = self.profiles.worker(worker);
         let mut spec = SpawnSpec {
             window: self.windows[index].clone(),
             window_name: format!("workers-{}", index + 1),
             label: format!("w{worker}"),
-            profile: self.profile.name.clone(),
-            argv: launch::argv(&self.profile, &self.ws)?,
+            profile: profile.name.clone(),
+            argv: launch::argv(&profile, &self.ws)?,
             cwd: self.ws.root.clone(),
-            env: launch::env(&self.profile, &self.ws, worker),
+            env: launch::env(&profile, &self.ws, worker),
         };
         let spawned = match self.edges.mux.spawn(&spec) {
             Ok(spawned) => spawned,
@@ -299,6 +311,7 @@ impl Executor {
         };
         self.windows[index] = Some(spawned.window.clone());
         let pane = spawned.pane;
+        self.profiles.started(worker, &pane);
         self.then_ready(worker, pane.clone(), |_, _, _, _| Ok(()));
         Ok(vec![Event::Spawned { worker, pane }])
     }
@@ -350,7 +363,7 @@ impl Executor {
         text: String,
         log: Option<PathBuf>,
     ) {
-        let (edges, profile) = (self.edges.clone(), self.profile.clone());
+        let (edges, profile) = (self.edges.clone(), self.profiles.worker(worker));
         self.background(move || {
             if let Some(log) = log {
                 // A transcript is for people; a failure to start one must not stop work.
@@ -380,8 +393,9 @@ impl Executor {
         self.stop_monitor(worker);
         let stop = Arc::new(AtomicBool::new(false));
         self.monitors.insert(worker, stop.clone());
-        let (edges, profile, tx) = (self.edges.clone(), self.profile.clone(), self.tx.clone());
-        let hooks = launch::hooks_dir(&self.profile, &self.ws);
+        let profile = self.profiles.worker(worker);
+        let (edges, tx) = (self.edges.clone(), self.tx.clone());
+        let hooks = launch::hooks_dir(&profile, &self.ws);
         let name = worker.to_string();
         let hook = move || hooks.as_ref().and_then(|dir| hooks::read_state(dir, &name));
         self.edges.jobs.spawn(Box::new(move || {
@@ -486,13 +500,15 @@ impl Executor {
     /// quit first, so that it ends its session the way it would for a person (its
     /// transcript saved); the pane is killed whatever it does.
     fn kill(&self, pane: PaneId) {
-        let (edges, profile) = (self.edges.clone(), self.profile.clone());
+        let edges = self.edges.clone();
         let alive = |mux: &dyn Mux, pane: &PaneId| {
             mux.panes()
                 .is_ok_and(|panes| panes.iter().any(|p| &p.id == pane && !p.dead))
         };
-        match profile.quit.clone() {
+        let profile = self.profiles.pane(&pane);
+        match profile.as_ref().and_then(|p| p.quit.clone()) {
             Some(quit) if alive(&*edges.mux, &pane) => self.edges.jobs.spawn(Box::new(move || {
+                let profile = profile.expect("a quit command comes from a profile");
                 let (mux, clock) = (&*edges.mux, &*edges.clock);
                 if waits::type_command(mux, clock, &pane, &profile, &quit).is_ok() {
                     let deadline = clock.now() + QUIT_GRACE;
@@ -510,7 +526,7 @@ impl Executor {
     }
 
     fn reset(&mut self, worker: WorkerId, pane: PaneId) -> anyhow::Result<Vec<Event>> {
-        match self.profile.reset.clone() {
+        match self.profiles.worker(worker).reset.clone() {
             Reset::Restart => {
                 let _ = self.edges.mux.kill_pane(&pane);
                 self.spawn(worker)
@@ -549,7 +565,7 @@ impl Executor {
     /// popup) is closed with the interrupt key, never accepted with Enter; then the agent
     /// gets a fresh context, which also clears the old condition from its screen.
     fn unpark(&mut self, worker: WorkerId, pane: PaneId) -> anyhow::Result<Vec<Event>> {
-        let Reset::Command(command) = self.profile.reset.clone() else {
+        let Reset::Command(command) = self.profiles.worker(worker).reset.clone() else {
             return self.reset(worker, pane);
         };
         self.then_ready(worker, pane, move |edges, pane, profile, blocked| {
@@ -576,7 +592,8 @@ impl Executor {
         + Send
         + 'static,
     ) {
-        let (edges, profile, tx) = (self.edges.clone(), self.profile.clone(), self.tx.clone());
+        let profile = self.profiles.worker(worker);
+        let (edges, tx) = (self.edges.clone(), self.tx.clone());
         self.background(move || {
             let mut blocked = |what: Blocked| {
                 let _ = tx.send(Msg::Event(blocked_event(worker, &pane, what)));

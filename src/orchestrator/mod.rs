@@ -6,6 +6,7 @@ mod joblog;
 mod jobs;
 pub mod lock;
 mod notify;
+mod profiles;
 mod progress;
 mod resume;
 pub mod snapshot;
@@ -14,7 +15,6 @@ pub mod stop;
 #[cfg(test)]
 mod tests;
 
-use crate::agent::Profile;
 use crate::clock::SystemClock;
 use crate::commands;
 use crate::config::Settings;
@@ -28,6 +28,7 @@ use crate::workspace::Workspace;
 use anyhow::Context;
 use crossbeam_channel::{Receiver, Sender, select};
 use executor::Edges;
+use profiles::Profiles;
 pub use progress::Progress;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -113,8 +114,8 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
     if let Some(dir) = plan_target.as_deref().and_then(std::path::Path::parent) {
         watch.watch_dir(dir);
     }
-    let profile = Arc::new(settings.profile.clone());
-    watch_panes(mux.clone(), profile, pane_news, tx.clone());
+    let profiles = Profiles::new(&settings);
+    watch_panes(mux.clone(), profiles.clone(), pane_news, tx.clone());
     watch_signals(tx.clone())?;
 
     let edges = Edges {
@@ -132,6 +133,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         journal,
         socket,
         plan_target,
+        profiles,
     };
     let mut lp = Loop::start(start, edges, tx, watch, progress)?;
     let ticker = crossbeam_channel::tick(TICK);
@@ -174,21 +176,14 @@ fn already_running(ws: &Workspace, pid: Option<u32>) -> BadInput {
 /// Reports dead panes (or panes with a shell in front) once each, and a lost server:
 /// pushed by the link's subscription, with a slow `list-panes` (over the same link) as the
 /// safety net: under load the subscription was seen to miss a change.
-fn watch_panes(
-    mux: Arc<dyn Mux>,
-    profile: Arc<Profile>,
-    news: Receiver<PaneNews>,
-    tx: Sender<Msg>,
-) {
+fn watch_panes(mux: Arc<dyn Mux>, profiles: Profiles, news: Receiver<PaneNews>, tx: Sender<Msg>) {
     let reported = Arc::new(Mutex::new(HashSet::new()));
     let report = {
         let (reported, tx) = (reported.clone(), tx.clone());
         move |info: PaneInfo| -> bool {
             // An agent that exited to a shell, or to any program not its own, is as gone
             // as a dead pane.
-            let gone = info.dead
-                || info.shell_in_front()
-                || profile.agent_gone(&info.current_command, info.pid);
+            let gone = info.dead || info.shell_in_front() || profiles.agent_gone(&info);
             if gone
                 && reported
                     .lock()

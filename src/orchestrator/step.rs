@@ -4,6 +4,7 @@
 //! tmux and a manual clock (docs/architecture.md, "The run loop").
 
 use super::executor::{Edges, Executor};
+use super::profiles::Profiles;
 use super::snapshot::{self, Header, Snapshot};
 use super::{Msg, Progress, Summary, resume};
 use crate::clock::Clock;
@@ -63,6 +64,8 @@ pub struct Start {
     pub socket: String,
     /// Where a symlinked PLAN.md really is: edits show up there.
     pub plan_target: Option<PathBuf>,
+    /// The profile of each worker (shared with the pane watcher).
+    pub profiles: Profiles,
 }
 
 /// The status file's budget: after a write that took `t`, the next waits `t × 20`.
@@ -111,8 +114,6 @@ pub struct Loop<'p> {
     already_checked: usize,
     /// What a task without `{files=…}` may change.
     scopes: ScopeDefault,
-    /// The profile the workers run, for tasks that ask for one.
-    agent: String,
 }
 
 impl<'p> Loop<'p> {
@@ -135,17 +136,22 @@ impl<'p> Loop<'p> {
             journal: (journal, replay),
             socket,
             plan_target,
+            profiles,
         } = start;
         let scopes = settings.scope_default;
         let plan_tasks: Vec<PlanTask> = tasks.iter().map(|t| plan_task(t, scopes)).collect();
-        let mut state = State::new(&plan_tasks, settings.workers, limits);
+        let pools = settings.scheduler_pools();
+        let mut state = State::with_pools(&plan_tasks, &pools, &settings.profile.name, limits);
         state.restore(&replay);
-        let adoptions =
-            resume::reconcile(&*edges.mux, &settings.profile, &replay, settings.workers);
+        let adoptions = resume::reconcile(&*edges.mux, &profiles, &replay);
+        for adoption in &adoptions {
+            profiles.started(adoption.worker, &adoption.pane);
+        }
         let clock = edges.clock.clone();
         let mut exec = Executor::new(
             edges,
             &settings,
+            profiles,
             ws.clone(),
             &tasks,
             sentinels.clone(),
@@ -196,7 +202,6 @@ impl<'p> Loop<'p> {
             edited: HashSet::new(),
             already_checked: tasks.iter().filter(|t| t.checked).count(),
             scopes,
-            agent: settings.profile.name.clone(),
         };
         lp.carry_out()?;
         lp.idle()?;
@@ -394,12 +399,11 @@ impl<'p> Loop<'p> {
         };
         for task in &tasks {
             if !self.exec.tasks().contains_key(&task.id) {
-                // A new task with an unusable sentinel path, a forbidden output or a
-                // profile no worker runs is left out, not fatal.
-                let routed = task.agent.as_ref().is_none_or(|a| *a == self.agent);
+                // A new task with an unusable sentinel path or a forbidden output is left
+                // out, not fatal. (A plan with a task for a profile no pool runs is not
+                // taken at all: the executor's plan reports it.)
                 let sentinel = crate::plan::check_output(task, &self.ws.plan)
                     .ok()
-                    .filter(|()| routed)
                     .and_then(|()| crate::prompt::sentinel_for(task).ok());
                 if let Some(sentinel) = sentinel {
                     self.exec.learn(task.clone(), sentinel);

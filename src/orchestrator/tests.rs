@@ -5,8 +5,10 @@
 
 use super::executor::Edges;
 use super::jobs::Jobs;
+use super::profiles::Profiles;
 use super::step::{Flow, Input, Loop, PLAN_QUIET, Start};
 use super::{Msg, Progress};
+use crate::agent::Profile;
 use crate::clock::manual::ManualClock;
 use crate::commands;
 use crate::config::{self, Overrides};
@@ -66,6 +68,8 @@ struct Setup {
     earlier: Vec<Record>,
     live_panes: usize,
     slow_start: bool,
+    /// Pools of fake agents by profile name, instead of `workers` of the default profile.
+    pools: Vec<(&'static str, usize)>,
 }
 
 impl Default for Setup {
@@ -78,6 +82,7 @@ impl Default for Setup {
             earlier: Vec::new(),
             live_panes: 0,
             slow_start: false,
+            pools: Vec::new(),
         }
     }
 }
@@ -107,6 +112,28 @@ impl Harness {
         };
         let mut settings = config::resolve(None, &overrides, &ws.root).unwrap();
         settings.profile = fake::profile(setup.interrupt);
+        settings.pools = setup
+            .pools
+            .iter()
+            .map(|&(name, workers)| config::Pool {
+                profile: Profile {
+                    name: name.into(),
+                    ..settings.profile.clone()
+                },
+                workers,
+            })
+            .collect();
+        match settings.pools.first() {
+            // The first pool's profile is the default.
+            Some(first) => settings.profile = first.profile.clone(),
+            None => {
+                settings.pools = vec![config::Pool {
+                    profile: settings.profile.clone(),
+                    workers: setup.workers,
+                }];
+            }
+        }
+        let profiles = Profiles::new(&settings);
         let sentinels: HashMap<TaskId, PathBuf> = tasks
             .iter()
             .map(|t| (t.id.clone(), crate::prompt::sentinel_for(t).unwrap()))
@@ -145,6 +172,7 @@ impl Harness {
             journal,
             socket: "fake".into(),
             plan_target: None,
+            profiles,
         };
         let progress: &'static mut Progress = Box::leak(Box::new(Progress::quiet()));
         let lp = Loop::start(start, edges, tx, watch, progress).unwrap();
