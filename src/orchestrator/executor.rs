@@ -80,7 +80,6 @@ impl Executor {
     pub fn new(
         edges: Edges,
         settings: &Settings,
-        profiles: Profiles,
         ws: Workspace,
         tasks: &[Task],
         sentinels: HashMap<TaskId, PathBuf>,
@@ -105,7 +104,7 @@ impl Executor {
                 ws.clone(),
             ),
             edges,
-            profiles,
+            profiles: Profiles::new(settings),
             template: settings.template.clone(),
             ws,
             panes_per_window: settings.panes_per_window.max(1),
@@ -117,6 +116,16 @@ impl Executor {
             replay,
             monitors: HashMap::new(),
         })
+    }
+
+    /// The profile of each worker, and of each worker pane as it starts.
+    pub fn profiles(&self) -> &Profiles {
+        &self.profiles
+    }
+
+    /// What the journal holds.
+    pub fn replay(&self) -> &Replay {
+        &self.replay
     }
 
     /// The tasks the executor knows, for labels and the status snapshot.

@@ -114,8 +114,6 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
     if let Some(dir) = plan_target.as_deref().and_then(std::path::Path::parent) {
         watch.watch_dir(dir);
     }
-    let profiles = Profiles::new(&settings);
-    watch_panes(mux.clone(), profiles.clone(), pane_news, tx.clone());
     watch_signals(tx.clone())?;
 
     let edges = Edges {
@@ -133,9 +131,12 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         journal,
         socket,
         plan_target,
-        profiles,
     };
+    let watcher = (edges.mux.clone(), tx.clone());
     let mut lp = Loop::start(start, edges, tx, watch, progress)?;
+    // Started once the executor knows the workers' profiles; what tmux says of the panes
+    // meanwhile waits in `pane_news`.
+    watch_panes(watcher.0, lp.profiles().clone(), pane_news, watcher.1);
     let ticker = crossbeam_channel::tick(TICK);
     let mut flow = lp.flow();
     while flow == Flow::Go {

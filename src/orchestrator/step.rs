@@ -64,8 +64,6 @@ pub struct Start {
     pub socket: String,
     /// Where a symlinked PLAN.md really is: edits show up there.
     pub plan_target: Option<PathBuf>,
-    /// The profile of each worker (shared with the pane watcher).
-    pub profiles: Profiles,
 }
 
 /// The status file's budget: after a write that took `t`, the next waits `t × 20`.
@@ -136,28 +134,26 @@ impl<'p> Loop<'p> {
             journal: (journal, replay),
             socket,
             plan_target,
-            profiles,
         } = start;
         let scopes = settings.scope_default;
         let plan_tasks: Vec<PlanTask> = tasks.iter().map(|t| plan_task(t, scopes)).collect();
         let pools = settings.scheduler_pools();
         let mut state = State::with_pools(&plan_tasks, &pools, &settings.profile.name, limits);
-        state.restore(&replay);
-        let adoptions = resume::reconcile(&*edges.mux, &profiles, &replay);
-        for adoption in &adoptions {
-            profiles.started(adoption.worker, &adoption.pane);
-        }
-        let clock = edges.clock.clone();
+        let (clock, mux) = (edges.clock.clone(), edges.mux.clone());
         let mut exec = Executor::new(
             edges,
             &settings,
-            profiles,
             ws.clone(),
             &tasks,
             sentinels.clone(),
             tx,
             (journal, replay),
         )?;
+        state.restore(exec.replay());
+        let adoptions = resume::reconcile(&*mux, exec.profiles(), exec.replay());
+        for adoption in &adoptions {
+            exec.profiles().started(adoption.worker, &adoption.pane);
+        }
 
         // A sentinel that already exists means the task is done, even if PLAN.md says not.
         let mut actions = Vec::new();
@@ -307,6 +303,11 @@ impl<'p> Loop<'p> {
             skipped: state.count(|s| *s == TaskStatus::Skipped),
             interrupted,
         }
+    }
+
+    /// The profile of each worker, and of each worker pane as it starts.
+    pub fn profiles(&self) -> &Profiles {
+        self.exec.profiles()
     }
 
     #[cfg(test)]

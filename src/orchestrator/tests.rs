@@ -5,7 +5,6 @@
 
 use super::executor::Edges;
 use super::jobs::Jobs;
-use super::profiles::Profiles;
 use super::step::{Flow, Input, Loop, PLAN_QUIET, Start};
 use super::{Msg, Progress};
 use crate::agent::Profile;
@@ -133,7 +132,6 @@ impl Harness {
                 }];
             }
         }
-        let profiles = Profiles::new(&settings);
         let sentinels: HashMap<TaskId, PathBuf> = tasks
             .iter()
             .map(|t| (t.id.clone(), crate::prompt::sentinel_for(t).unwrap()))
@@ -172,7 +170,6 @@ impl Harness {
             journal,
             socket: "fake".into(),
             plan_target: None,
-            profiles,
         };
         let progress: &'static mut Progress = Box::leak(Box::new(Progress::quiet()));
         let lp = Loop::start(start, edges, tx, watch, progress).unwrap();
@@ -602,9 +599,13 @@ fn a_rate_limit_parks_every_worker_and_resumes_at_the_reset_without_charging_the
         p.resets = "6:01pm".into();
     });
     h.advance(Duration::from_secs(2));
+    // Whichever agent came up first took a.
+    let worker = h.mux.pane(&limited, |p| p.worker.clone());
     assert!(
         !h.mux
-            .calls("alert swarm: w0 needs you: rate-limited until 18:01")
+            .calls(&format!(
+                "alert swarm: {worker} needs you: rate-limited until 18:01"
+            ))
             .is_empty()
     );
     // The other worker finishes b, and gets nothing while the limit holds.
@@ -1047,4 +1048,44 @@ fn claude_hooks_say_when_a_turn_ended_on_a_limit_or_an_api_error_or_asks_a_perso
     assert_eq!(said("Notification", idle), None);
     assert_eq!(said("Stop", serde_json::Value::Null), None);
     assert_eq!(said("UserPromptSubmit", serde_json::json!({})), None);
+}
+
+#[test]
+fn routed_tasks_reach_only_their_pools_agents_and_an_edit_with_no_pool_is_refused() {
+    let plan = "- [ ] A {#a}\n- [ ] X {#x agent=codex}\n- [ ] B {#b}\n- [ ] Y {#y agent=codex}\n";
+    let mut h = Harness::new(Setup {
+        plan,
+        pools: vec![("claude", 1), ("codex", 1)],
+        ..Setup::default()
+    });
+    let profile = |h: &Harness, task: &str| {
+        let pane = h.pane_of(task);
+        h.mux.world().panes[&pane].profile.clone()
+    };
+    assert_eq!(profile(&h, "a"), "claude");
+    assert_eq!(profile(&h, "x"), "codex");
+    h.agent_done("x");
+    h.advance(TURN * 3);
+    assert_eq!(profile(&h, "y"), "codex");
+    assert_eq!(h.prompts_for("b"), 0, "b waits for the claude agent");
+    // A task for a profile no pool runs: the edit is refused, the last good plan stays.
+    h.edit_plan(&format!("{plan}- [ ] Z {{#z agent=gemini}}\n"));
+    h.advance(PLAN_QUIET + STEP);
+    assert!(h.lp().state().task(&TaskId("z".into())).is_none());
+    h.agent_done("a");
+    h.advance(TURN * 3);
+    assert_eq!(profile(&h, "b"), "claude");
+    // A task added for a pool goes to it.
+    h.edit_plan(&format!("{plan}- [ ] W {{#w agent=codex}}\n"));
+    h.advance(PLAN_QUIET + STEP);
+    let (_, tasks) = crate::plan::load(&h.ws.plan).unwrap();
+    let w = tasks
+        .iter()
+        .find(|t| t.id.0 == "w")
+        .expect("the new task is taken");
+    h.sentinels
+        .insert(w.id.clone(), crate::prompt::sentinel_for(w).unwrap());
+    h.agent_done("y");
+    h.advance(TURN * 3);
+    assert_eq!(profile(&h, "w"), "codex");
 }

@@ -1004,3 +1004,25 @@ fn a_dependency_follows_a_task_whose_text_a_person_edits() {
     assert_eq!(plan.tasks()[0].id, tid("collect"));
     assert_eq!(plan.tasks()[1].after, [tid("collect")]);
 }
+
+#[test]
+fn a_save_that_breaks_the_runs_own_rule_keeps_the_last_good_plan() {
+    let (_dir, path) = plan_file("- [ ] One\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    plan.check_with(Box::new(|tasks| {
+        match tasks.iter().find(|t| t.agent.is_some()) {
+            Some(t) => Err(format!("PLAN.md:{}: no pool for it", t.line)),
+            None => Ok(()),
+        }
+    }));
+    write_in_place(&path, "- [ ] One\n- [ ] Two {agent=codex}\n");
+    let refresh = plan.refresh();
+    assert!(!refresh.changed);
+    assert_eq!(
+        refresh.problem.as_deref(),
+        Some("PLAN.md:2: no pool for it")
+    );
+    assert_eq!(ids(plan.text()), ["one"], "the last good plan stays");
+    write_in_place(&path, "- [ ] One\n- [ ] Two\n");
+    assert!(plan.refresh().changed);
+}

@@ -32,6 +32,7 @@ fn worker(id: usize, pane: &str, state: &str, task: Option<&str>) -> WorkerRow {
     WorkerRow {
         id,
         pane: Some(pane.into()),
+        profile: String::new(),
         state: state.into(),
         task: task.map(Into::into),
         restarts: 0,
