@@ -349,3 +349,27 @@ fn quitting_asks_whether_to_leave_the_workers_running() {
         Some(UiAction::Quit(Quit::LeaveRunning))
     );
 }
+
+#[test]
+fn pools_of_several_profiles_get_a_profile_column() {
+    let mut snapshot = mid_run();
+    for (w, profile) in snapshot
+        .workers
+        .iter_mut()
+        .zip(["claude", "claude", "codex"])
+    {
+        w.profile = profile.into();
+    }
+    let drawn = screen(&plain(Some(snapshot)));
+    let header = drawn.lines().find(|l| l.contains("WKR  PANE")).unwrap();
+    assert!(header.contains("PROFILE"), "{drawn}");
+    let w2 = drawn.lines().find(|l| l.contains(" w2 ")).unwrap();
+    assert!(w2.contains("codex"), "{drawn}");
+    // One profile for all: no column to tell them apart.
+    let mut one = mid_run();
+    for w in &mut one.workers {
+        w.profile = "claude".into();
+    }
+    let single = screen(&plain(Some(one)));
+    assert!(!single.contains("PROFILE"), "{single}");
+}
