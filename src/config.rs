@@ -1022,11 +1022,6 @@ impl Settings {
         self.pools.iter().any(|p| p.profile.name == name)
     }
 
-    /// How many workers the run has, in all its pools.
-    pub fn worker_count(&self) -> usize {
-        self.pools.iter().map(|p| p.workers).sum()
-    }
-
     /// The profile of each worker, by worker id.
     pub fn worker_profiles(&self) -> Vec<&Profile> {
         self.pools
@@ -1149,7 +1144,7 @@ mod tests {
         assert!(missing.is_none());
         let overrides = Overrides::default();
         let settings = resolve(None, &overrides, Path::new("/nonexistent")).unwrap();
-        assert_eq!(settings.worker_count(), 4);
+        assert_eq!(settings.worker_profiles().len(), 4);
         assert_eq!(settings.profile.name, "claude");
         assert_eq!(settings.session, "swarm");
         assert_eq!(settings.socket, None);
@@ -1173,7 +1168,7 @@ height = 40
 panes = 6
 "#;
         let settings = resolved(text, &Overrides::default()).unwrap();
-        assert_eq!(settings.worker_count(), 8);
+        assert_eq!(settings.worker_profiles().len(), 8);
         assert_eq!(settings.profile.name, "sim");
         assert_eq!(
             settings.profile.command,
@@ -1304,7 +1299,7 @@ panes = 6
         let text = "agent = 'sim'\nagent_cmd = 'swarm sim-agent --think-ms 5'\nworkers = { sim = 2, codex = 1 }\n";
         let settings = resolved(text, &Overrides::default()).unwrap();
         assert_eq!(pools(&settings), [("sim".into(), 2), ("codex".into(), 1)]);
-        assert_eq!(settings.worker_count(), 3);
+        assert_eq!(settings.worker_profiles().len(), 3);
         let names: Vec<&str> = settings
             .worker_profiles()
             .iter()
@@ -1592,7 +1587,7 @@ panes = 6
             task_timeout: None,
         };
         let settings = resolved(text, &overrides).unwrap();
-        assert_eq!(settings.worker_count(), 6);
+        assert_eq!(settings.worker_profiles().len(), 6);
         assert_eq!(settings.max_attempts, 2);
         assert_eq!(
             settings.task_timeout,

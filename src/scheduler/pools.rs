@@ -22,11 +22,6 @@ impl State {
         self.pools.len() - 1
     }
 
-    /// The profile names of the pools, as workers' `pool` indexes them.
-    pub fn pools(&self) -> &[String] {
-        &self.pools
-    }
-
     /// How many pending tasks each pool has; with one pool, without a scan.
     pub(super) fn pending_by_pool(&self) -> Vec<usize> {
         let mut counts = vec![0; self.pools.len()];
@@ -44,6 +39,10 @@ impl State {
     /// for want of work starts again; with none, the pool's ready tasks fail, as every
     /// task does when no worker at all is left.
     pub(super) fn strand_dead_pools(&mut self, actions: &mut Vec<Action>) {
+        // One pool is all the workers: `check_finished` has seen whether any is left.
+        if self.pools.len() == 1 {
+            return;
+        }
         for pool in 0..self.pools.len() {
             if self.graph.ready[pool].is_empty() {
                 continue;
