@@ -17,9 +17,10 @@ impl State {
             return p;
         }
         self.pools.push(name.to_owned());
-        self.fleet_limit.push(None);
-        self.graph.ready.push(Default::default());
-        self.pools.len() - 1
+        let pools = self.pools.len();
+        self.fleet_limit.resize(pools, None);
+        self.graph.ready.resize(pools, Default::default());
+        pools - 1
     }
 
     /// How many pending tasks each pool has; with one pool, without a scan.
