@@ -29,6 +29,63 @@ pub enum TimeSpec {
     Text(String),
 }
 
+/// swarm.toml's `workers`: how many workers run the default profile, or a pool per
+/// profile (`{ claude = 3, codex = 1 }`), in the order written.
+#[derive(Debug, Clone)]
+pub enum WorkersSpec {
+    Count(i64),
+    Pools(Vec<(String, i64)>),
+}
+
+impl<'de> Deserialize<'de> for WorkersSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WorkersSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a number of workers, or a pool per profile as in { claude = 3, codex = 1 }",
+                )
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<WorkersSpec, E> {
+                Ok(WorkersSpec::Count(n))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<WorkersSpec, E> {
+                Ok(WorkersSpec::Count(i64::try_from(n).unwrap_or(i64::MAX)))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WorkersSpec, A::Error> {
+                let mut pools = Vec::new();
+                while let Some((name, n)) = map.next_entry::<Spanned<String>, i64>()? {
+                    pools.push((name, n));
+                }
+                // The table comes sorted by name; people mean the order they wrote.
+                pools.sort_by_key(|(name, _)| name.span().start);
+                Ok(WorkersSpec::Pools(
+                    pools
+                        .into_iter()
+                        .map(|(name, n)| (name.into_inner(), n))
+                        .collect(),
+                ))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// `workers` once checked.
+enum Workers {
+    Count(usize),
+    /// Profile names and their workers, in the order written.
+    Pools(Vec<(String, usize)>),
+}
+
 /// The message for a task timeout outside [`TIMEOUT`].
 fn timeout_out_of_range(what: &str) -> String {
     format!("{what} is out of range\nhint: use 1s to 7 days (604800 seconds)")
@@ -91,11 +148,16 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # Every key is optional; the values shown are the defaults or examples.
 # Command-line flags win over this file.
 
-# How many agents work at once, 1 to 256 (--workers).
+# How many agents work at once, 1 to 256 (--workers): all of them run the profile of
+# `agent`. Or a pool per profile, each running its own:
+#   workers = { claude = 3, codex = 1 }
+# A task goes only to its pool: `{agent=codex}` in PLAN.md, or `agent` for a task that
+# names none. --workers N replaces the pools with N workers of `agent`.
 # workers = 4
 
 # The agent profile: a built-in (`swarm profiles` lists them: claude, codex, gemini,
 # qwen-code, aider, opencode, ollama, generic, sim) or one of [profiles] below (--agent).
+# With pools, the profile of the tasks that name none.
 # agent = "claude"
 
 # Replace the profile's command, keeping its other rules; split like a shell would
@@ -155,6 +217,11 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # panes = 4
 
 # A profile of your own, or changes to the built-in of the same name (field by field).
+# `base` inherits every field of another profile (a built-in or one of these tables)
+# before the table's own, so that a second model of an agent is a few lines:
+#   [profiles.opus]
+#   base = "claude"
+#   command = ["claude", "--dangerously-skip-permissions", "--model", "opus"]
 # Patterns are regexes matched against the pane's screen.
 # [profiles.claude]
 # description = "Claude Code, unattended"
@@ -193,8 +260,8 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// How many agents work at once.
-    pub workers: Option<Spanned<i64>>,
+    /// How many agents work at once, or a pool per profile.
+    pub workers: Option<Spanned<WorkersSpec>>,
     /// The agent profile's name.
     pub agent: Option<Spanned<String>>,
     /// A command line replacing the profile's command.
@@ -393,10 +460,51 @@ impl Config {
         }
     }
 
-    fn workers(&self) -> Result<Option<usize>, ConfigError> {
-        Ok(self
-            .ranged("workers", &self.workers, WORKERS)?
-            .map(|n| n as usize))
+    fn workers(&self) -> Result<Option<Workers>, ConfigError> {
+        let Some(spec) = &self.workers else {
+            return Ok(None);
+        };
+        let span = spec.span();
+        let pools = match spec.get_ref() {
+            WorkersSpec::Count(n) => {
+                let count = Spanned::new(span, *n);
+                let n = self.ranged("workers", &Some(count), WORKERS)?;
+                return Ok(n.map(|n| Workers::Count(n as usize)));
+            }
+            WorkersSpec::Pools(pools) => pools,
+        };
+        if pools.is_empty() {
+            return Err(self.invalid(
+                span,
+                "workers = {} names no pool\nhint: give a profile its workers, as in \
+                 `workers = { claude = 3 }`, or write a number",
+            ));
+        }
+        let mut checked = Vec::with_capacity(pools.len());
+        for (name, n) in pools {
+            if !WORKERS.contains(n) {
+                return Err(self.invalid(
+                    span.clone(),
+                    format!(
+                        "workers: {name} = {n} is out of range\nhint: use 1 to {}",
+                        WORKERS.end()
+                    ),
+                ));
+            }
+            self.pool_profile(name)?;
+            checked.push((name.clone(), *n as usize));
+        }
+        let total: usize = checked.iter().map(|(_, n)| n).sum();
+        if total as i64 > *WORKERS.end() {
+            return Err(self.invalid(
+                span,
+                format!(
+                    "workers: the pools add up to {total} workers\nhint: use {} at most in all",
+                    WORKERS.end()
+                ),
+            ));
+        }
+        Ok(Some(Workers::Pools(checked)))
     }
 
     fn limits(&self) -> Result<(Option<u32>, Option<TaskTimeout>), ConfigError> {
@@ -554,16 +662,39 @@ impl Config {
 
     /// The profile `name`, with swarm.toml's tables laid over the built-ins.
     fn profile(&self, name: &str) -> Result<Profile, ConfigError> {
+        let span = self.agent.as_ref().map_or(0..0, Spanned::span);
+        self.profile_named(name, |known| {
+            let message = format!(
+                "agent = {name:?} is not a known profile\nhint: use one of {}, or define \
+                 it in a [profiles.{name}] table",
+                known.join(", ")
+            );
+            self.invalid(span, message)
+        })
+    }
+
+    /// The profile of the pool `name` in `workers`.
+    fn pool_profile(&self, name: &str) -> Result<Profile, ConfigError> {
+        let span = self.workers.as_ref().map_or(0..0, Spanned::span);
+        self.profile_named(name, |known| {
+            let message = format!(
+                "workers: {name:?} is not a known profile\nhint: use one of {}, or define \
+                 it in a [profiles.{name}] table",
+                known.join(", ")
+            );
+            self.invalid(span, message)
+        })
+    }
+
+    /// The profile `name`; `unknown` says what is wrong when there is none, given the
+    /// names there are.
+    fn profile_named(
+        &self,
+        name: &str,
+        unknown: impl FnOnce(Vec<String>) -> ConfigError,
+    ) -> Result<Profile, ConfigError> {
         agent::resolve_profile(name, &self.profiles).map_err(|err| match err {
-            ProfileError::Unknown { known, .. } => {
-                let span = self.agent.as_ref().map_or(0..0, Spanned::span);
-                let message = format!(
-                    "agent = {name:?} is not a known profile\nhint: use one of {}, or define \
-                     it in a [profiles.{name}] table",
-                    known.join(", ")
-                );
-                self.invalid(span, message)
-            }
+            ProfileError::Unknown { known, .. } => unknown(known),
             ProfileError::Invalid { ref span, .. } => {
                 let line = span.clone().map_or_else(
                     || self.profile_table_line(name),
@@ -722,12 +853,22 @@ pub struct Overrides {
     pub isolate: Option<IsolationKind>,
 }
 
+/// Workers that run one profile.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub profile: Profile,
+    /// How many of them work at once.
+    pub workers: usize,
+}
+
 /// Everything a run needs to know, from flags, swarm.toml and defaults.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How many agents work at once.
-    pub workers: usize,
-    /// The agent profile, its command replaced by `agent_cmd` if given.
+    /// The workers, a pool per profile, in the order swarm.toml gives them: worker ids
+    /// count through them pool after pool.
+    pub pools: Vec<Pool>,
+    /// The default profile (`agent`), its command replaced by `agent_cmd` if given: the
+    /// profile of tasks that name none, and of `swarm spawn`.
     pub profile: Profile,
     /// The prompt template.
     pub template: PromptTemplate,
@@ -773,13 +914,13 @@ pub fn resolve(
     let config = config.unwrap_or_default();
 
     let workers = match overrides.workers {
-        Some(n) if WORKERS.contains(&i64::from(n)) => n as usize,
+        Some(n) if WORKERS.contains(&i64::from(n)) => Workers::Count(n as usize),
         Some(n) => {
             return Err(BadInput::new(format!("--workers {n} is out of range"))
                 .hint(format!("use --workers 1 to {}", WORKERS.end()))
                 .into());
         }
-        None => config.workers()?.unwrap_or(DEFAULT_WORKERS),
+        None => config.workers()?.unwrap_or(Workers::Count(DEFAULT_WORKERS)),
     };
 
     let (config_attempts, config_timeout) = config.limits()?;
@@ -843,6 +984,34 @@ pub fn resolve(
         .into());
     }
 
+    let pools = match workers {
+        Workers::Count(workers) => vec![Pool {
+            profile: profile.clone(),
+            workers,
+        }],
+        Workers::Pools(pools) => {
+            let mut out = Vec::with_capacity(pools.len());
+            for (name, workers) in pools {
+                // The default profile is the one `agent_cmd` and `--agent-cmd` change.
+                let profile = match name == profile.name {
+                    true => profile.clone(),
+                    false => config.pool_profile(&name)?,
+                };
+                if profile.command.is_empty() {
+                    return Err(BadInput::new(format!(
+                        "workers: the `{name}` profile has no command to start"
+                    ))
+                    .hint(format!(
+                        "give it one in a [profiles.{name}] table of swarm.toml (`base = \"{name}\"` and a `command`)"
+                    ))
+                    .into());
+                }
+                out.push(Pool { profile, workers });
+            }
+            out
+        }
+    };
+
     let (width, height, panes_per_window) = config.window()?;
     Ok(Settings {
         notify: Notify {
@@ -852,7 +1021,7 @@ pub fn resolve(
         },
         max_attempts,
         task_timeout,
-        workers,
+        pools,
         template: config.template(workspace)?,
         session: config.session()?,
         scope_default: config.scope_default()?,
@@ -867,31 +1036,64 @@ pub fn resolve(
 }
 
 impl Settings {
-    /// Whether this run's workers run profile `name`. They all run one profile: pools of
-    /// several (`workers = { claude = 3, codex = 1 }`) are not built yet.
+    /// Whether a pool of this run runs profile `name`.
     pub fn runs_agent(&self, name: &str) -> bool {
-        self.profile.name == name
+        self.pools.iter().any(|p| p.profile.name == name)
     }
 
-    /// Every open task that asks for a profile with `{agent=…}` asks for one this run's
-    /// workers run: otherwise nothing would ever take it.
+    /// The profile of each worker, by worker id.
+    pub fn worker_profiles(&self) -> Vec<&Profile> {
+        self.pools
+            .iter()
+            .flat_map(|p| std::iter::repeat_n(&p.profile, p.workers))
+            .collect()
+    }
+
+    /// The pools as the scheduler knows them: profile names and sizes.
+    pub fn scheduler_pools(&self) -> Vec<crate::scheduler::Pool> {
+        self.pools
+            .iter()
+            .map(|p| crate::scheduler::Pool {
+                profile: p.profile.name.clone(),
+                workers: p.workers,
+            })
+            .collect()
+    }
+
+    /// Every open task goes to a profile some pool runs: the one it asks for with
+    /// `{agent=…}`, or the default. Otherwise nothing would ever take it.
     pub fn check_agents(&self, tasks: &[crate::plan::Task], plan: &Path) -> Result<(), BadInput> {
         let stray = tasks
             .iter()
             .filter(|t| !t.checked)
-            .find_map(|t| Some((t, t.agent.as_deref().filter(|a| !self.runs_agent(a))?)));
-        match stray {
-            None => Ok(()),
-            Some((task, agent)) => Err(BadInput::new(format!(
-                "{}:{}: `{{agent={agent}}}`: no worker of this run runs the `{agent}` profile",
-                plan.display(),
-                task.line
+            .find(|t| !self.runs_agent(t.agent.as_deref().unwrap_or(&self.profile.name)));
+        let Some(task) = stray else {
+            return Ok(());
+        };
+        let at = format!("{}:{}", plan.display(), task.line);
+        let names: Vec<String> = self
+            .pools
+            .iter()
+            .map(|p| format!("`{}`", p.profile.name))
+            .collect();
+        let runs = format!("this run's workers run {}", names.join(", "));
+        Err(match &task.agent {
+            Some(agent) => BadInput::new(format!(
+                "{at}: `{{agent={agent}}}`: no worker of this run runs the `{agent}` profile"
             ))
             .hint(format!(
-                "this run's workers run `{}`: run with `--agent {agent}`, or drop the attribute",
+                "{runs}: give `{agent}` a pool in swarm.toml (`workers = {{ {} = 2, {agent} = 1 }}`), or drop the attribute",
                 self.profile.name
-            ))),
-        }
+            )),
+            None => BadInput::new(format!(
+                "{at}: the task names no profile, and no worker of this run runs the default, `{}`",
+                self.profile.name
+            ))
+            .hint(format!(
+                "{runs}: set `agent` in swarm.toml to one of them, add `{} = N` to `workers`, or give the task `{{agent=…}}`",
+                self.profile.name
+            )),
+        })
     }
 }
 
@@ -961,7 +1163,7 @@ mod tests {
         assert!(missing.is_none());
         let overrides = Overrides::default();
         let settings = resolve(None, &overrides, Path::new("/nonexistent")).unwrap();
-        assert_eq!(settings.workers, 4);
+        assert_eq!(settings.worker_profiles().len(), 4);
         assert_eq!(settings.profile.name, "claude");
         assert_eq!(settings.session, "swarm");
         assert_eq!(settings.socket, None);
@@ -985,7 +1187,7 @@ height = 40
 panes = 6
 "#;
         let settings = resolved(text, &Overrides::default()).unwrap();
-        assert_eq!(settings.workers, 8);
+        assert_eq!(settings.worker_profiles().len(), 8);
         assert_eq!(settings.profile.name, "sim");
         assert_eq!(
             settings.profile.command,
@@ -1101,6 +1303,129 @@ panes = 6
             ),
             "{err}"
         );
+    }
+
+    fn pools(settings: &Settings) -> Vec<(String, usize)> {
+        settings
+            .pools
+            .iter()
+            .map(|p| (p.profile.name.clone(), p.workers))
+            .collect()
+    }
+
+    #[test]
+    fn workers_may_be_a_pool_per_profile_in_the_order_written() {
+        let text = "agent = 'sim'\nagent_cmd = 'swarm sim-agent --think-ms 5'\nworkers = { sim = 2, codex = 1 }\n";
+        let settings = resolved(text, &Overrides::default()).unwrap();
+        assert_eq!(pools(&settings), [("sim".into(), 2), ("codex".into(), 1)]);
+        assert_eq!(settings.worker_profiles().len(), 3);
+        let names: Vec<&str> = settings
+            .worker_profiles()
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["sim", "sim", "codex"]);
+        // agent_cmd changes the default profile, and so its pool.
+        assert_eq!(
+            settings.pools[0].profile.command,
+            ["swarm", "sim-agent", "--think-ms", "5"]
+        );
+        let codex = crate::agent::builtin("codex").unwrap();
+        assert_eq!(settings.pools[1].profile.command, codex.command);
+        // --workers N is N workers of the default profile, as before.
+        let flag = Overrides {
+            workers: Some(3),
+            ..Overrides::default()
+        };
+        assert_eq!(pools(&resolved(text, &flag).unwrap()), [("sim".into(), 3)]);
+    }
+
+    #[test]
+    fn a_number_of_workers_is_one_pool_of_the_default_profile() {
+        let settings = resolved("workers = 4\nagent = 'sim'\n", &Overrides::default()).unwrap();
+        assert_eq!(pools(&settings), [("sim".into(), 4)]);
+        let settings = resolved("", &Overrides::default()).unwrap();
+        assert_eq!(pools(&settings), [("claude".into(), 4)]);
+    }
+
+    #[test]
+    fn bad_pools_name_their_line() {
+        insta::assert_snapshot!(error("agent = 'sim'\nworkers = { sim = 2, codx = 1 }\n"), @r#"
+        swarm.toml:2: workers: "codx" is not a known profile
+        hint: use one of aider, claude, codex, gemini, generic, ollama, opencode, qwen-code, sim, or define it in a [profiles.codx] table
+        "#);
+        insta::assert_snapshot!(error("\nworkers = { sim = 0 }\n"), @"
+        swarm.toml:2: workers: sim = 0 is out of range
+        hint: use 1 to 256
+        ");
+        let message = error("workers = {}\n");
+        assert!(
+            message.starts_with("swarm.toml:1: workers = {} names no pool"),
+            "{message}"
+        );
+        let message = error("workers = { sim = 200, codex = 100 }\n");
+        assert!(message.contains("add up to 300 workers"), "{message}");
+        let message = error("workers = { sim = 'two' }\n");
+        assert!(
+            message.starts_with("swarm.toml:1: invalid type: string"),
+            "{message}"
+        );
+        let message = resolved("workers = { generic = 1 }\n", &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.starts_with("workers: the `generic` profile has no command to start"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_profile_inherits_its_base_and_changes_its_command() {
+        let text = "workers = { sim = 1, quick = 2 }\nagent = 'sim'\n\n[profiles.quick]\nbase = 'sim'\ncommand = ['swarm', 'sim-agent', '--think-ms', '1']\n";
+        let settings = resolved(text, &Overrides::default()).unwrap();
+        let quick = &settings.pools[1].profile;
+        let sim = crate::agent::builtin("sim").unwrap();
+        assert_eq!(quick.name, "quick");
+        assert_eq!(quick.command, ["swarm", "sim-agent", "--think-ms", "1"]);
+        assert_eq!(quick.ready.as_str(), sim.ready.as_str());
+        assert_eq!(quick.reset, sim.reset);
+    }
+
+    #[test]
+    fn an_unknown_base_or_a_cycle_of_bases_is_named_with_its_line() {
+        let message = error("workers = 2\n[profiles.opus]\nbase = 'claud'\n");
+        assert!(
+            message.starts_with(
+                "swarm.toml:3: profile `opus`: base = \"claud\" is not a known profile"
+            ),
+            "{message}"
+        );
+        let message = error("[profiles.a]\nbase = 'b'\n[profiles.b]\nbase = 'a'\n");
+        assert!(
+            message.starts_with("swarm.toml:")
+                && message.contains("its bases form a cycle: a → b → a"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_task_without_a_profile_needs_a_pool_for_the_default() {
+        let text = "agent = 'claude'\nworkers = { sim = 2, codex = 1 }\n";
+        let settings = resolved(text, &Overrides::default()).unwrap();
+        let plan = "- [ ] a {agent=sim}\n- [ ] b {agent=codex}\n- [ ] c\n";
+        let tasks = crate::plan::parse(plan, Path::new("PLAN.md")).unwrap();
+        assert!(
+            settings
+                .check_agents(&tasks[..2], Path::new("PLAN.md"))
+                .is_ok()
+        );
+        let err = settings
+            .check_agents(&tasks, Path::new("PLAN.md"))
+            .unwrap_err();
+        insta::assert_snapshot!(err, @"
+        PLAN.md:3: the task names no profile, and no worker of this run runs the default, `claude`
+        hint: this run's workers run `sim`, `codex`: set `agent` in swarm.toml to one of them, add `claude = N` to `workers`, or give the task `{agent=…}`
+        ");
     }
 
     #[test]
@@ -1282,7 +1607,7 @@ panes = 6
             isolate: None,
         };
         let settings = resolved(text, &overrides).unwrap();
-        assert_eq!(settings.workers, 6);
+        assert_eq!(settings.worker_profiles().len(), 6);
         assert_eq!(settings.max_attempts, 2);
         assert_eq!(
             settings.task_timeout,
@@ -1410,7 +1735,10 @@ panes = 6
         for skip in ["# prompt_file", "# prompt ="] {
             let text = uncommented(skip);
             let config = parse(&text).unwrap_or_else(|err| panic!("{err}\n{text}"));
-            assert_eq!(config.workers.as_ref().map(|w| *w.get_ref()), Some(4));
+            assert!(matches!(
+                config.workers.as_ref().map(|w| w.get_ref()),
+                Some(WorkersSpec::Count(4))
+            ));
             assert!(config.window.panes.is_some());
             let profile = &config.profiles["claude"];
             assert!(profile.busy.is_some() && profile.startup_timeout_ms.is_some());

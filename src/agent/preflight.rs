@@ -19,12 +19,22 @@ const INSTALL: &[(&str, &str)] = &[
 /// Checks the agent's program and the `on_done`/`on_fail` programs of `settings`; they
 /// run in `workspace`, which a relative program path is taken from.
 pub fn check(settings: &Settings, workspace: &Path) -> Result<(), BadInput> {
-    let profile = &settings.profile;
-    if let Some(program) = profile.command.first() {
+    for profile in settings.pools.iter().map(|pool| &pool.profile) {
+        let Some(program) = profile.command.first() else {
+            continue;
+        };
         let source = format!("the `{}` agent's command", profile.name);
-        let other = "or pick another agent with --agent, or name its program with \
-                     --agent-cmd 'PROGRAM ARGS' (agent_cmd in swarm.toml)";
-        check_program(program, &source, other, workspace)?;
+        let other = if settings.pools.len() == 1 {
+            "or pick another agent with --agent, or name its program with \
+             --agent-cmd 'PROGRAM ARGS' (agent_cmd in swarm.toml)"
+                .to_string()
+        } else {
+            format!(
+                "or give the `{}` pool another command in a [profiles.{}] table of swarm.toml",
+                profile.name, profile.name
+            )
+        };
+        check_program(program, &source, &other, workspace)?;
     }
     let hooks = [
         ("on_done", &settings.notify.on_done),

@@ -42,6 +42,9 @@ pub enum Reset {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileSpec {
+    /// The profile this one inherits every field from, before its own (swarm.toml only):
+    /// a built-in or another `[profiles.NAME]`.
+    pub base: Option<Spanned<String>>,
     /// One line for people choosing a profile.
     pub description: Option<String>,
     /// argv, as an array or as one string split like a shell would.
@@ -133,6 +136,8 @@ impl ProfileSpec {
     /// Fields set here win; the rest come from `base`.
     fn over(self, base: ProfileSpec) -> ProfileSpec {
         ProfileSpec {
+            // Resolved: what it inherits is in the fields now.
+            base: None,
             description: self.description.or(base.description),
             command: self.command.or(base.command),
             ready: self.ready.or(base.ready),
@@ -554,23 +559,74 @@ pub fn resolve_spec(
     name: &str,
     user_profiles: &BTreeMap<String, ProfileSpec>,
 ) -> Result<ProfileSpec, ProfileError> {
-    Ok(
-        match (user_profiles.get(name).cloned(), builtin_spec(name)) {
-            (Some(user), Some(builtin)) => user.over(builtin),
-            (Some(spec), None) | (None, Some(spec)) => spec,
-            (None, None) => {
-                let mut known: Vec<String> =
-                    builtin_names().into_iter().map(String::from).collect();
-                known.extend(user_profiles.keys().cloned());
-                known.sort();
-                known.dedup();
-                return Err(ProfileError::Unknown {
-                    name: name.to_owned(),
-                    known,
-                });
+    resolve_from(name, user_profiles, &mut Vec::new())
+}
+
+/// [`resolve_spec`], following `base` through `chain`: the user profiles that led here.
+fn resolve_from(
+    name: &str,
+    user_profiles: &BTreeMap<String, ProfileSpec>,
+    chain: &mut Vec<String>,
+) -> Result<ProfileSpec, ProfileError> {
+    let user = user_profiles.get(name).cloned();
+    let Some(base) = user.as_ref().and_then(|spec| spec.base.clone()) else {
+        return match (user, builtin_spec(name)) {
+            (Some(user), Some(builtin)) => Ok(user.over(builtin)),
+            (Some(spec), None) | (None, Some(spec)) => Ok(spec),
+            (None, None) => Err(ProfileError::Unknown {
+                name: name.to_owned(),
+                known: known_names(user_profiles),
+            }),
+        };
+    };
+    let user = user.expect("a base comes from a user profile");
+    let invalid = |message: String| ProfileError::Invalid {
+        profile: name.to_owned(),
+        key: "base",
+        span: Some(base.span()),
+        message,
+    };
+    chain.push(name.to_owned());
+    let base_name = base.get_ref().as_str();
+    // `[profiles.claude] base = "claude"` builds on the built-in of its own name.
+    let inherited = if base_name == name {
+        builtin_spec(name).ok_or_else(|| {
+            invalid(format!(
+                "base = {base_name:?} names the profile itself, and no built-in has its name
+hint: name a built-in ({}) or another [profiles.NAME]",
+                builtin_names().join(", ")
+            ))
+        })?
+    } else if let Some(start) = chain.iter().position(|n| n == base_name) {
+        let mut cycle = chain[start..].to_vec();
+        cycle.push(base_name.to_owned());
+        return Err(invalid(format!(
+            "its bases form a cycle: {}
+hint: let one of them build on a built-in, or on nothing",
+            cycle.join(" → ")
+        )));
+    } else {
+        match resolve_from(base_name, user_profiles, chain) {
+            Err(ProfileError::Unknown { known, .. }) => {
+                return Err(invalid(format!(
+                    "base = {base_name:?} is not a known profile
+hint: use one of {}, or define it in a [profiles.{base_name}] table",
+                    known.join(", ")
+                )));
             }
-        },
-    )
+            other => other?,
+        }
+    };
+    Ok(user.over(inherited))
+}
+
+/// Every profile name there is: the built-ins and `user_profiles`, sorted.
+fn known_names(user_profiles: &BTreeMap<String, ProfileSpec>) -> Vec<String> {
+    let mut known: Vec<String> = builtin_names().into_iter().map(String::from).collect();
+    known.extend(user_profiles.keys().cloned());
+    known.sort();
+    known.dedup();
+    known
 }
 
 #[cfg(test)]
@@ -686,6 +742,67 @@ mod tests {
         );
         assert_eq!(sim.command, ["swarm", "sim-agent"]);
         assert_eq!(sim.reset, Reset::Command("/clear".into()));
+    }
+
+    fn user(tables: &[(&str, &str)]) -> BTreeMap<String, ProfileSpec> {
+        tables
+            .iter()
+            .map(|(name, toml)| (name.to_string(), toml::from_str(toml).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_base_gives_every_field_the_profile_does_not_set() {
+        let profiles = user(&[
+            (
+                "opus",
+                "base = 'claude'\ncommand = ['claude', '--model', 'opus']",
+            ),
+            ("fast", "base = 'opus'\nsettle_ms = 10"),
+            ("claude", "settle_ms = 700"),
+        ]);
+        let opus = resolve_profile("opus", &profiles).unwrap();
+        let claude = resolve_profile("claude", &profiles).unwrap();
+        assert_eq!(opus.name, "opus");
+        assert_eq!(opus.command, ["claude", "--model", "opus"]);
+        assert_eq!(opus.ready.as_str(), claude.ready.as_str());
+        assert_eq!(opus.foreground, claude.foreground);
+        // The base as swarm.toml changes it, not only the built-in.
+        assert_eq!(opus.settle, Duration::from_millis(700));
+        let fast = resolve_profile("fast", &profiles).unwrap();
+        assert_eq!(fast.command, opus.command);
+        assert_eq!(fast.settle, Duration::from_millis(10));
+        let own = user(&[("sim", "base = 'sim'\nsettle_ms = 5")]);
+        let sim = resolve_profile("sim", &own).unwrap();
+        assert_eq!(sim.command, ["swarm", "sim-agent"]);
+        assert!(resolve_spec("fast", &profiles).unwrap().base.is_none());
+    }
+
+    #[test]
+    fn an_unknown_base_or_a_cycle_of_bases_names_the_profile() {
+        let profiles = user(&[("mine", "base = 'claud'")]);
+        let err = resolve_profile("mine", &profiles).unwrap_err();
+        assert!(matches!(err, ProfileError::Invalid { key: "base", .. }));
+        assert!(
+            err.to_string()
+                .starts_with("profile `mine`: base = \"claud\" is not a known profile"),
+            "{err}"
+        );
+        let profiles = user(&[
+            ("a", "base = 'b'"),
+            ("b", "base = 'c'"),
+            ("c", "base = 'a'"),
+        ]);
+        let err = resolve_profile("a", &profiles).unwrap_err().to_string();
+        assert!(
+            err.starts_with("profile `c`: its bases form a cycle: a → b → c → a"),
+            "{err}"
+        );
+        let err = resolve_profile("x", &user(&[("x", "base = 'x'")])).unwrap_err();
+        assert!(
+            err.to_string().contains("names the profile itself"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ struct WorkerJson {
     paused: bool,
     needs: Option<String>,
     restarts: u32,
-    /// The agent profile reading the pane; `null` in an orchestrator's snapshot.
+    /// The agent profile its agent runs; `null` in the snapshot of an older swarm.
     profile: Option<String>,
 }
 
@@ -144,7 +144,7 @@ fn listing(ws: &Workspace, tmux: &Tmux, fallback: &Profile) -> anyhow::Result<Li
             paused: w.paused || snapshot.paused,
             needs: w.needs.clone(),
             restarts: w.restarts,
-            profile: None,
+            profile: (!w.profile.is_empty()).then(|| w.profile.clone()),
         })
         .collect();
     Ok(Listing {
@@ -162,7 +162,7 @@ fn render(listing: &Listing) -> String {
         return "no workers yet\nhint: `swarm spawn` starts some; `swarm run` works through the plan\n"
             .into();
     }
-    let mut out = String::from("WORKER  PANE   STATE        TASK\n");
+    let mut out = String::from("WORKER  PANE   PROFILE    STATE        TASK\n");
     for w in &listing.workers {
         let doing = match (&w.needs, &w.task) {
             (Some(needs), _) if w.state == "rate-limited" => needs.clone(),
@@ -175,7 +175,11 @@ fn render(listing: &Listing) -> String {
             w.state.clone()
         };
         let pane = w.pane.as_deref().unwrap_or("-");
-        let row = format!("{:<7} {pane:<6} {state:<12} {doing}", w.worker);
+        let profile = w.profile.as_deref().unwrap_or("-");
+        let row = format!(
+            "{:<7} {pane:<6} {profile:<10} {state:<12} {doing}",
+            w.worker
+        );
         let _ = writeln!(out, "{}", row.trim_end());
     }
     out

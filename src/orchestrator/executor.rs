@@ -6,6 +6,7 @@ use super::Msg;
 use super::jobs::Jobs;
 use super::landing::{self, Lander};
 use super::notify::Notifier;
+use super::profiles::Profiles;
 use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -54,7 +55,8 @@ pub struct Edges {
 
 pub struct Executor {
     edges: Edges,
-    profile: Arc<Profile>,
+    /// The profile of each worker, and of each worker pane.
+    profiles: Profiles,
     template: PromptTemplate,
     ws: Workspace,
     panes_per_window: usize,
@@ -89,10 +91,18 @@ impl Executor {
         tx: Sender<Msg>,
         (journal, replay): (Journal, Replay),
     ) -> anyhow::Result<Executor> {
+        let mut plan = PlanFile::open(&ws.plan)?;
+        // A save that gives a task to a profile no pool runs is a bad save: the run keeps
+        // its last good plan, as for a cycle.
+        let routes = settings.clone();
+        let path = ws.plan.clone();
+        plan.check_with(Box::new(move |tasks| {
+            routes.check_agents(tasks, &path).map_err(|bad| bad.message)
+        }));
         Ok(Executor {
             lander: None,
             stages: HashMap::new(),
-            plan: PlanFile::open(&ws.plan)?,
+            plan,
             checkoffs: Vec::new(),
             notifier: Notifier::new(
                 edges.mux.clone(),
@@ -101,7 +111,7 @@ impl Executor {
                 ws.clone(),
             ),
             edges,
-            profile: Arc::new(settings.profile.clone()),
+            profiles: Profiles::new(settings),
             template: settings.template.clone(),
             ws,
             panes_per_window: settings.panes_per_window.max(1),
@@ -157,6 +167,16 @@ impl Executor {
             Some(lander) => lander.in_worktree(worker, rel),
             None => rel.clone(),
         })
+    }
+
+    /// The profile of each worker, and of each worker pane as it starts.
+    pub fn profiles(&self) -> &Profiles {
+        &self.profiles
+    }
+
+    /// What the journal holds.
+    pub fn replay(&self) -> &Replay {
+        &self.replay
     }
 
     /// The tasks the executor knows, for labels and the status snapshot.
@@ -346,12 +366,13 @@ impl Executor {
         if self.windows.len() <= index {
             self.windows.resize(index + 1, None);
         }
+        let profile = self.profiles.worker(worker);
         let mut spec = SpawnSpec {
             window: self.windows[index].clone(),
             window_name: format!("workers-{}", index + 1),
             label: format!("w{worker}"),
-            profile: self.profile.name.clone(),
-            argv: launch::argv(&self.profile, &self.ws)?,
+            profile: profile.name.clone(),
+            argv: launch::argv(&profile, &self.ws)?,
             cwd: match &self.lander {
                 Some(lander) => {
                     lander.ensure(worker)?;
@@ -359,7 +380,7 @@ impl Executor {
                 }
                 None => self.ws.root.clone(),
             },
-            env: launch::env(&self.profile, &self.ws, worker),
+            env: launch::env(&profile, &self.ws, worker),
         };
         let spawned = match self.edges.mux.spawn(&spec) {
             Ok(spawned) => spawned,
@@ -375,6 +396,7 @@ impl Executor {
         };
         self.windows[index] = Some(spawned.window.clone());
         let pane = spawned.pane;
+        self.profiles.started(worker, &pane);
         self.then_ready(worker, pane.clone(), |_, _, _, _| Ok(()));
         Ok(vec![Event::Spawned { worker, pane }])
     }
@@ -461,7 +483,7 @@ impl Executor {
         log: Option<PathBuf>,
         prep: Option<landing::Prep>,
     ) {
-        let (edges, profile) = (self.edges.clone(), self.profile.clone());
+        let (edges, profile) = (self.edges.clone(), self.profiles.worker(worker));
         self.background(move || {
             // The task's branch is checked out in the worker's worktree before the prompt
             // names it; if it cannot be, nothing is typed.
@@ -501,8 +523,9 @@ impl Executor {
         self.stop_monitor(worker);
         let stop = Arc::new(AtomicBool::new(false));
         self.monitors.insert(worker, stop.clone());
-        let (edges, profile, tx) = (self.edges.clone(), self.profile.clone(), self.tx.clone());
-        let hooks = launch::hooks_dir(&self.profile, &self.ws);
+        let profile = self.profiles.worker(worker);
+        let (edges, tx) = (self.edges.clone(), self.tx.clone());
+        let hooks = launch::hooks_dir(&profile, &self.ws);
         let name = worker.to_string();
         let hook = move || hooks.as_ref().and_then(|dir| hooks::read_state(dir, &name));
         self.edges.jobs.spawn(Box::new(move || {
@@ -607,13 +630,15 @@ impl Executor {
     /// quit first, so that it ends its session the way it would for a person (its
     /// transcript saved); the pane is killed whatever it does.
     fn kill(&self, pane: PaneId) {
-        let (edges, profile) = (self.edges.clone(), self.profile.clone());
+        let edges = self.edges.clone();
         let alive = |mux: &dyn Mux, pane: &PaneId| {
             mux.panes()
                 .is_ok_and(|panes| panes.iter().any(|p| &p.id == pane && !p.dead))
         };
-        match profile.quit.clone() {
+        let profile = self.profiles.pane(&pane);
+        match profile.as_ref().and_then(|p| p.quit.clone()) {
             Some(quit) if alive(&*edges.mux, &pane) => self.edges.jobs.spawn(Box::new(move || {
+                let profile = profile.expect("a quit command comes from a profile");
                 let (mux, clock) = (&*edges.mux, &*edges.clock);
                 if waits::type_command(mux, clock, &pane, &profile, &quit).is_ok() {
                     let deadline = clock.now() + QUIT_GRACE;
@@ -631,7 +656,7 @@ impl Executor {
     }
 
     fn reset(&mut self, worker: WorkerId, pane: PaneId) -> anyhow::Result<Vec<Event>> {
-        match self.profile.reset.clone() {
+        match self.profiles.worker(worker).reset.clone() {
             Reset::Restart => {
                 let _ = self.edges.mux.kill_pane(&pane);
                 self.spawn(worker)
@@ -670,7 +695,7 @@ impl Executor {
     /// popup) is closed with the interrupt key, never accepted with Enter; then the agent
     /// gets a fresh context, which also clears the old condition from its screen.
     fn unpark(&mut self, worker: WorkerId, pane: PaneId) -> anyhow::Result<Vec<Event>> {
-        let Reset::Command(command) = self.profile.reset.clone() else {
+        let Reset::Command(command) = self.profiles.worker(worker).reset.clone() else {
             return self.reset(worker, pane);
         };
         self.then_ready(worker, pane, move |edges, pane, profile, blocked| {
@@ -697,7 +722,8 @@ impl Executor {
         + Send
         + 'static,
     ) {
-        let (edges, profile, tx) = (self.edges.clone(), self.profile.clone(), self.tx.clone());
+        let profile = self.profiles.worker(worker);
+        let (edges, tx) = (self.edges.clone(), self.tx.clone());
         self.background(move || {
             let mut blocked = |what: Blocked| {
                 let _ = tx.send(Msg::Event(blocked_event(worker, &pane, what)));

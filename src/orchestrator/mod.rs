@@ -8,6 +8,7 @@ mod landing;
 pub use landing::LandSpec;
 pub mod lock;
 mod notify;
+mod profiles;
 mod progress;
 mod resume;
 pub mod snapshot;
@@ -16,7 +17,6 @@ pub mod stop;
 #[cfg(test)]
 mod tests;
 
-use crate::agent::Profile;
 use crate::clock::SystemClock;
 use crate::commands;
 use crate::config::Settings;
@@ -30,6 +30,7 @@ use crate::workspace::Workspace;
 use anyhow::Context;
 use crossbeam_channel::{Receiver, Sender, select};
 use executor::Edges;
+use profiles::Profiles;
 pub use progress::Progress;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -126,8 +127,6 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
     if let Some(dir) = plan_target.as_deref().and_then(std::path::Path::parent) {
         watch.watch_dir(dir);
     }
-    let profile = Arc::new(settings.profile.clone());
-    watch_panes(mux.clone(), profile, pane_news, tx.clone());
     watch_signals(tx.clone())?;
 
     let edges = Edges {
@@ -147,7 +146,11 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         plan_target,
         landing,
     };
+    let watcher = (edges.mux.clone(), tx.clone());
     let mut lp = Loop::start(start, edges, tx, watch, progress)?;
+    // Started once the executor knows the workers' profiles; what tmux says of the panes
+    // meanwhile waits in `pane_news`.
+    watch_panes(watcher.0, lp.profiles().clone(), pane_news, watcher.1);
     let ticker = crossbeam_channel::tick(TICK);
     let mut flow = lp.flow();
     while flow == Flow::Go {
@@ -188,21 +191,14 @@ fn already_running(ws: &Workspace, pid: Option<u32>) -> BadInput {
 /// Reports dead panes (or panes with a shell in front) once each, and a lost server:
 /// pushed by the link's subscription, with a slow `list-panes` (over the same link) as the
 /// safety net: under load the subscription was seen to miss a change.
-fn watch_panes(
-    mux: Arc<dyn Mux>,
-    profile: Arc<Profile>,
-    news: Receiver<PaneNews>,
-    tx: Sender<Msg>,
-) {
+fn watch_panes(mux: Arc<dyn Mux>, profiles: Profiles, news: Receiver<PaneNews>, tx: Sender<Msg>) {
     let reported = Arc::new(Mutex::new(HashSet::new()));
     let report = {
         let (reported, tx) = (reported.clone(), tx.clone());
         move |info: PaneInfo| -> bool {
             // An agent that exited to a shell, or to any program not its own, is as gone
             // as a dead pane.
-            let gone = info.dead
-                || info.shell_in_front()
-                || profile.agent_gone(&info.current_command, info.pid);
+            let gone = info.dead || info.shell_in_front() || profiles.agent_gone(&info);
             if gone
                 && reported
                     .lock()

@@ -2,6 +2,7 @@
 //! terminal): the journal says which pane had which task, tmux says which panes live, and
 //! the screen settles what the journal could not know. Nothing is sent twice blindly.
 
+use super::profiles::Profiles;
 use crate::agent::{Profile, ScreenState};
 use crate::journal::Replay;
 use crate::plan::TaskId;
@@ -18,13 +19,10 @@ pub struct Adoption {
     pub task: Option<TaskId>,
 }
 
-/// Finds the journal's worker panes that still live, and what each is doing.
-pub fn reconcile(
-    mux: &dyn Mux,
-    profile: &Profile,
-    replay: &Replay,
-    workers: usize,
-) -> Vec<Adoption> {
+/// Finds the journal's worker panes that still live, and what each is doing. A pane whose
+/// worker runs another profile now (swarm.toml changed its pools), as far as its program
+/// tells, is not taken over.
+pub fn reconcile(mux: &dyn Mux, profiles: &Profiles, replay: &Replay) -> Vec<Adoption> {
     let Ok(panes) = mux.panes() else {
         return Vec::new();
     };
@@ -33,10 +31,15 @@ pub fn reconcile(
         let Some(info) = panes.iter().find(|p| &p.id == pane) else {
             continue;
         };
-        if info.dead || worker >= workers {
-            let _ = mux.kill_pane(pane);
-            continue;
-        }
+        let profile = match profiles.get(worker) {
+            Some(profile) if !info.dead && !profile.agent_gone(&info.current_command, info.pid) => {
+                profile
+            }
+            _ => {
+                let _ = mux.kill_pane(pane);
+                continue;
+            }
+        };
         let flight = replay.tasks.iter().find_map(|(id, history)| {
             history
                 .running
@@ -46,7 +49,7 @@ pub fn reconcile(
         });
         let task = match flight {
             Some((id, true)) => Some(id),
-            Some((id, false)) => settle(mux, profile, pane).then_some(id),
+            Some((id, false)) => settle(mux, &profile, pane).then_some(id),
             None => None,
         };
         adopted.push(Adoption {

@@ -83,6 +83,9 @@ pub struct TaskRow {
 pub struct WorkerRow {
     pub id: usize,
     pub pane: Option<String>,
+    /// The profile its agent runs (its pool's); empty in snapshots of older swarms.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub profile: String,
     /// `starting`, `idle`, `delivering`, `busy`, `resetting`, `interrupting`,
     /// `needs-human`, `rate-limited`, `waiting` (for a person to free its pane) or `retired`.
     pub state: String,
@@ -190,6 +193,7 @@ impl Snapshot {
             .map(|w| WorkerRow {
                 id: w.id,
                 pane: w.pane().map(|p| p.to_string()),
+                profile: state.profile(w.id).to_string(),
                 state: w.state().name().to_string(),
                 task: w.task().map(|t| t.to_string()),
                 restarts: w.restarts(),
@@ -327,13 +331,18 @@ impl Snapshot {
                 }
             );
         }
-        let _ = writeln!(out, "\nWORKER  PANE   STATE       TASK");
+        let _ = writeln!(out, "\nWORKER  PANE   PROFILE    STATE       TASK");
         for w in &self.workers {
             let _ = writeln!(
                 out,
-                "w{:<6} {:<6} {:<11} {}",
+                "w{:<6} {:<6} {:<10} {:<11} {}",
                 w.id,
                 w.pane.as_deref().unwrap_or("-"),
+                if w.profile.is_empty() {
+                    "-"
+                } else {
+                    &w.profile
+                },
                 w.state,
                 match (&w.needs, &w.retired) {
                     (Some(what), _) if w.state == "rate-limited" => what.clone(),

@@ -5,6 +5,7 @@
 
 use super::executor::{Edges, Executor};
 use super::landing::{LandSpec, Lander};
+use super::profiles::Profiles;
 use super::snapshot::{self, Header, Snapshot};
 use super::{Msg, Progress, Summary, resume};
 use crate::clock::Clock;
@@ -114,8 +115,6 @@ pub struct Loop<'p> {
     already_checked: usize,
     /// What a task without `{files=…}` may change.
     scopes: ScopeDefault,
-    /// The profile the workers run, for tasks that ask for one.
-    agent: String,
 }
 
 impl<'p> Loop<'p> {
@@ -142,20 +141,9 @@ impl<'p> Loop<'p> {
         } = start;
         let scopes = settings.scope_default;
         let plan_tasks: Vec<PlanTask> = tasks.iter().map(|t| plan_task(t, scopes)).collect();
-        let mut state = State::new(&plan_tasks, settings.workers, limits);
-        state.restore(&replay);
-        let adoptions =
-            resume::reconcile(&*edges.mux, &settings.profile, &replay, settings.workers);
-        // A prompt that was going out when the last orchestrator died, and that no agent
-        // is working on now, never reached one: its attempt is given back.
-        let unsent: Vec<TaskId> = replay
-            .tasks
-            .iter()
-            .filter(|(_, h)| h.running.as_ref().is_some_and(|f| !f.delivered))
-            .map(|(id, _)| id.clone())
-            .filter(|id| !adoptions.iter().any(|a| a.task.as_ref() == Some(id)))
-            .collect();
-        let clock = edges.clock.clone();
+        let pools = settings.scheduler_pools();
+        let mut state = State::with_pools(&plan_tasks, &pools, &settings.profile.name, limits);
+        let (clock, mux) = (edges.clock.clone(), edges.mux.clone());
         let lander = landing
             .map(|(git, spec)| Lander::new(git, ws.clone(), spec, tx.clone()))
             .transpose()?;
@@ -170,6 +158,21 @@ impl<'p> Loop<'p> {
             (journal, replay),
         )?
         .isolated(lander);
+        state.restore(exec.replay());
+        let adoptions = resume::reconcile(&*mux, exec.profiles(), exec.replay());
+        for adoption in &adoptions {
+            exec.profiles().started(adoption.worker, &adoption.pane);
+        }
+        // A prompt that was going out when the last orchestrator died, and that no agent
+        // is working on now, never reached one: its attempt is given back.
+        let unsent: Vec<TaskId> = exec
+            .replay()
+            .tasks
+            .iter()
+            .filter(|(_, h)| h.running.as_ref().is_some_and(|f| !f.delivered))
+            .map(|(id, _)| id.clone())
+            .filter(|id| !adoptions.iter().any(|a| a.task.as_ref() == Some(id)))
+            .collect();
 
         let mut actions: Vec<Action> = unsent.iter().flat_map(|id| state.give_back(id)).collect();
         // A sentinel that already exists means the task is done, even if PLAN.md says not
@@ -224,7 +227,6 @@ impl<'p> Loop<'p> {
             edited: HashSet::new(),
             already_checked: tasks.iter().filter(|t| t.checked).count(),
             scopes,
-            agent: settings.profile.name.clone(),
         };
         lp.carry_out()?;
         lp.idle()?;
@@ -356,6 +358,11 @@ impl<'p> Loop<'p> {
         }
     }
 
+    /// The profile of each worker, and of each worker pane as it starts.
+    pub fn profiles(&self) -> &Profiles {
+        self.exec.profiles()
+    }
+
     #[cfg(test)]
     pub fn state(&self) -> &State {
         &self.state
@@ -446,12 +453,11 @@ impl<'p> Loop<'p> {
         };
         for task in &tasks {
             if !self.exec.tasks().contains_key(&task.id) {
-                // A new task with an unusable sentinel path, a forbidden output or a
-                // profile no worker runs is left out, not fatal.
-                let routed = task.agent.as_ref().is_none_or(|a| *a == self.agent);
+                // A new task with an unusable sentinel path or a forbidden output is left
+                // out, not fatal. (A plan with a task for a profile no pool runs is not
+                // taken at all: the executor's plan reports it.)
                 let sentinel = crate::plan::check_output(task, &self.ws.plan)
                     .ok()
-                    .filter(|()| routed)
                     .and_then(|()| crate::prompt::sentinel_for(task).ok());
                 if let Some(sentinel) = sentinel {
                     self.exec.learn(task.clone(), sentinel);
@@ -532,6 +538,7 @@ fn plan_task(task: &Task, scopes: ScopeDefault) -> PlanTask {
         checked: task.checked,
         after: task.waits_for().cloned().collect(),
         scope: Scope::of(&task.files, scopes),
+        agent: task.agent.clone(),
     }
 }
 

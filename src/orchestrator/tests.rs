@@ -8,6 +8,7 @@ use super::executor::Edges;
 use super::jobs::Jobs;
 use super::step::{Flow, Input, Loop, PLAN_QUIET, Start};
 use super::{Msg, Progress};
+use crate::agent::Profile;
 use crate::clock::manual::ManualClock;
 use crate::commands;
 use crate::config::{self, Overrides};
@@ -71,6 +72,8 @@ struct Setup {
     slow_start: bool,
     /// Tasks run in worktrees of a fake git, and land on `swarm/main`.
     isolated: bool,
+    /// Pools of fake agents by profile name, instead of `workers` of the default profile.
+    pools: Vec<(&'static str, usize)>,
 }
 
 impl Default for Setup {
@@ -84,6 +87,7 @@ impl Default for Setup {
             live_panes: 0,
             slow_start: false,
             isolated: false,
+            pools: Vec::new(),
         }
     }
 }
@@ -114,6 +118,27 @@ impl Harness {
         };
         let mut settings = config::resolve(None, &overrides, &ws.root).unwrap();
         settings.profile = fake::profile(setup.interrupt);
+        settings.pools = setup
+            .pools
+            .iter()
+            .map(|&(name, workers)| config::Pool {
+                profile: Profile {
+                    name: name.into(),
+                    ..settings.profile.clone()
+                },
+                workers,
+            })
+            .collect();
+        match settings.pools.first() {
+            // The first pool's profile is the default.
+            Some(first) => settings.profile = first.profile.clone(),
+            None => {
+                settings.pools = vec![config::Pool {
+                    profile: settings.profile.clone(),
+                    workers: setup.workers,
+                }];
+            }
+        }
         let sentinels: HashMap<TaskId, PathBuf> = tasks
             .iter()
             .map(|t| (t.id.clone(), crate::prompt::sentinel_for(t).unwrap()))
@@ -600,9 +625,13 @@ fn a_rate_limit_parks_every_worker_and_resumes_at_the_reset_without_charging_the
         p.resets = "6:01pm".into();
     });
     h.advance(Duration::from_secs(2));
+    // Whichever agent came up first took a.
+    let worker = h.mux.pane(&limited, |p| p.worker.clone());
     assert!(
         !h.mux
-            .calls("alert swarm: w0 needs you: rate-limited until 18:01")
+            .calls(&format!(
+                "alert swarm: {worker} needs you: rate-limited until 18:01"
+            ))
             .is_empty()
     );
     // The other worker finishes b, and gets nothing while the limit holds.
@@ -1115,4 +1144,44 @@ fn a_task_that_conflicts_goes_back_with_the_files_and_the_rebase_asked_for() {
         .filter(|c| *c == "integrate swarm/task/a")
         .count();
     assert_eq!(integrations, 2);
+}
+
+#[test]
+fn routed_tasks_reach_only_their_pools_agents_and_an_edit_with_no_pool_is_refused() {
+    let plan = "- [ ] A {#a}\n- [ ] X {#x agent=codex}\n- [ ] B {#b}\n- [ ] Y {#y agent=codex}\n";
+    let mut h = Harness::new(Setup {
+        plan,
+        pools: vec![("claude", 1), ("codex", 1)],
+        ..Setup::default()
+    });
+    let profile = |h: &Harness, task: &str| {
+        let pane = h.pane_of(task);
+        h.mux.world().panes[&pane].profile.clone()
+    };
+    assert_eq!(profile(&h, "a"), "claude");
+    assert_eq!(profile(&h, "x"), "codex");
+    h.agent_done("x");
+    h.advance(TURN * 3);
+    assert_eq!(profile(&h, "y"), "codex");
+    assert_eq!(h.prompts_for("b"), 0, "b waits for the claude agent");
+    // A task for a profile no pool runs: the edit is refused, the last good plan stays.
+    h.edit_plan(&format!("{plan}- [ ] Z {{#z agent=gemini}}\n"));
+    h.advance(PLAN_QUIET + STEP);
+    assert!(h.lp().state().task(&TaskId("z".into())).is_none());
+    h.agent_done("a");
+    h.advance(TURN * 3);
+    assert_eq!(profile(&h, "b"), "claude");
+    // A task added for a pool goes to it.
+    h.edit_plan(&format!("{plan}- [ ] W {{#w agent=codex}}\n"));
+    h.advance(PLAN_QUIET + STEP);
+    let (_, tasks) = crate::plan::load(&h.ws.plan).unwrap();
+    let w = tasks
+        .iter()
+        .find(|t| t.id.0 == "w")
+        .expect("the new task is taken");
+    h.sentinels
+        .insert(w.id.clone(), crate::prompt::sentinel_for(w).unwrap());
+    h.agent_done("y");
+    h.advance(TURN * 3);
+    assert_eq!(profile(&h, "w"), "codex");
 }

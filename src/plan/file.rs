@@ -61,6 +61,20 @@ pub struct PlanFile {
     deferred: bool,
     /// The problem last reported, so that it is reported once.
     problem: Option<String>,
+    /// What else a new plan must pass to be taken (the run's own rules, such as every
+    /// task having a pool to go to).
+    check: Option<Check>,
+}
+
+/// A rule a new plan must pass: `Err` says what is wrong, as `PLAN.md:LINE: ...`.
+pub type Rule = Box<dyn Fn(&[Task]) -> Result<(), String> + Send>;
+
+struct Check(Rule);
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Check")
+    }
 }
 
 impl PlanFile {
@@ -79,6 +93,7 @@ impl PlanFile {
             notes: Vec::new(),
             deferred: false,
             problem: None,
+            check: None,
         };
         let text = super::read(path)?;
         let tasks = super::parse(&text, path)?;
@@ -123,6 +138,12 @@ impl PlanFile {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// From now on, a changed plan is taken only if it passes `rule`; one that does not is
+    /// a problem, reported as a plan that does not parse is.
+    pub fn check_with(&mut self, rule: Rule) {
+        self.check = Some(Check(rule));
     }
 
     /// The plan's text as last read or written.
@@ -245,6 +266,9 @@ impl PlanFile {
             return Err(format!("{path}:1: the plan is empty (a save under way?)"));
         }
         let tasks = super::parse(text, &self.path).map_err(|e| first_line(&e.to_string()))?;
+        if let Some(Check(rule)) = &self.check {
+            rule(&tasks)?;
+        }
         if tasks.is_empty() && !self.tasks.is_empty() {
             let lines = text.lines().count();
             return Err(format!(

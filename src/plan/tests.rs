@@ -1050,3 +1050,25 @@ fn a_task_that_would_break_the_plan_is_refused_and_nothing_is_written() {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "{bad}");
     }
 }
+
+#[test]
+fn a_save_that_breaks_the_runs_own_rule_keeps_the_last_good_plan() {
+    let (_dir, path) = plan_file("- [ ] One\n");
+    let mut plan = PlanFile::open(&path).unwrap();
+    plan.check_with(Box::new(|tasks| {
+        match tasks.iter().find(|t| t.agent.is_some()) {
+            Some(t) => Err(format!("PLAN.md:{}: no pool for it", t.line)),
+            None => Ok(()),
+        }
+    }));
+    write_in_place(&path, "- [ ] One\n- [ ] Two {agent=codex}\n");
+    let refresh = plan.refresh();
+    assert!(!refresh.changed);
+    assert_eq!(
+        refresh.problem.as_deref(),
+        Some("PLAN.md:2: no pool for it")
+    );
+    assert_eq!(ids(plan.text()), ["one"], "the last good plan stays");
+    write_in_place(&path, "- [ ] One\n- [ ] Two\n");
+    assert!(plan.refresh().changed);
+}

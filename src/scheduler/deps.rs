@@ -19,8 +19,9 @@ use std::collections::{BTreeSet, HashMap};
 #[derive(Debug, Clone, Default)]
 pub(super) struct Graph {
     nodes: Vec<Node>,
-    /// Pending tasks with every dependency done and not parked: the first goes out next.
-    pub(super) ready: BTreeSet<usize>,
+    /// Pending tasks with every dependency done and not parked, one set per pool (the
+    /// pool a task is routed to): the first of a pool's goes out next to that pool.
+    pub(super) ready: Vec<BTreeSet<usize>>,
     /// Running tasks that have a scope (as many as the workers, at most).
     holding: Vec<usize>,
     /// Ready tasks set aside because their scope overlaps the running task they are
@@ -33,6 +34,8 @@ struct Node {
     /// As the plan names them.
     after: Vec<TaskId>,
     scope: Scope,
+    /// The pool it is routed to.
+    pool: usize,
     /// The task entries it waits for, and the ones that wait for it.
     deps: Vec<usize>,
     dependents: Vec<usize>,
@@ -91,18 +94,21 @@ impl State {
     pub(super) fn relink(&mut self, plan: &[PlanTask]) {
         let by_id: HashMap<&TaskId, &PlanTask> = plan.iter().map(|t| (&t.id, t)).collect();
         let n = self.tasks.len();
-        let mut nodes: Vec<Node> = self
-            .tasks
-            .iter()
-            .map(|t| match by_id.get(&t.id) {
+        let mut nodes: Vec<Node> = Vec::with_capacity(n);
+        for i in 0..n {
+            nodes.push(match by_id.get(&self.tasks[i].id) {
                 Some(p) => Node {
                     after: p.after.clone(),
                     scope: p.scope.clone(),
+                    pool: self.pool_for(p.agent.as_deref()),
                     ..Node::default()
                 },
-                None => Node::default(),
-            })
-            .collect();
+                None => Node {
+                    pool: self.default_pool,
+                    ..Node::default()
+                },
+            });
+        }
         for i in 0..n {
             let mut deps: Vec<usize> = nodes[i]
                 .after
@@ -121,6 +127,7 @@ impl State {
         }
         self.graph = Graph {
             nodes,
+            ready: vec![BTreeSet::new(); self.pools.len()],
             ..Graph::default()
         };
         for i in 0..n {
@@ -215,21 +222,30 @@ impl State {
     /// Puts task `i` in `ready`, or takes it out, as its status and counts say.
     fn refresh_ready(&mut self, i: usize) {
         let node = &self.graph.nodes[i];
+        let ready = &mut self.graph.ready[node.pool];
         if self.tasks[i].status == TaskStatus::Pending
             && node.waits == 0
             && node.parked_on.is_none()
         {
-            self.graph.ready.insert(i);
+            ready.insert(i);
         } else {
-            self.graph.ready.remove(&i);
+            ready.remove(&i);
         }
     }
 
-    /// The first ready task whose scope overlaps no running task's; the ones before it
-    /// that overlap are parked on the running task they overlap.
-    pub(super) fn next_ready(&mut self) -> Option<usize> {
+    /// The pool task entry `i` is routed to.
+    pub(super) fn pool_of_task(&self, i: usize) -> usize {
+        self.graph
+            .nodes
+            .get(i)
+            .map_or(self.default_pool, |n| n.pool)
+    }
+
+    /// The first ready task of `pool` whose scope overlaps no running task's; the ones
+    /// before it that overlap are parked on the running task they overlap.
+    pub(super) fn next_ready(&mut self, pool: usize) -> Option<usize> {
         loop {
-            let &next = self.graph.ready.first()?;
+            let &next = self.graph.ready[pool].first()?;
             let scope = &self.graph.nodes[next].scope;
             let holder = self
                 .graph
@@ -240,7 +256,7 @@ impl State {
             let Some(holder) = holder else {
                 return Some(next);
             };
-            self.graph.ready.remove(&next);
+            self.graph.ready[pool].remove(&next);
             self.graph.nodes[next].parked_on = Some(holder);
             self.graph.parked.entry(holder).or_default().push(next);
         }

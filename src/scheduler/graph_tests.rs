@@ -21,6 +21,7 @@ pub(super) fn task(name: &str, after: &[&str], files: &[&str]) -> PlanTask {
             &files.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
             ScopeDefault::None,
         ),
+        agent: None,
     }
 }
 

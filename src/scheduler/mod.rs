@@ -3,6 +3,7 @@
 
 mod deps;
 mod landing;
+mod pools;
 pub mod record;
 pub mod scope;
 mod worker;
@@ -230,6 +231,18 @@ pub struct PlanTask {
     pub after: Vec<TaskId>,
     /// What it may change: it never runs beside a task whose scope overlaps.
     pub scope: Scope,
+    /// The profile it asks for (`{agent=…}`): only a worker of that pool takes it. `None`:
+    /// the run's default pool.
+    pub agent: Option<String>,
+}
+
+/// Workers that run one agent profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    /// The profile's name.
+    pub profile: String,
+    /// How many workers run it.
+    pub workers: usize,
 }
 
 /// Something the edges must do.
@@ -376,34 +389,61 @@ pub struct State {
     /// What waits for what, and the write scopes: which pending tasks may go out now.
     graph: deps::Graph,
     workers: Vec<Worker>,
+    /// The pools' profile names; a worker's `pool` and a task's routing index it. A task
+    /// that names a profile no pool runs adds a pool without workers.
+    pools: Vec<String>,
+    /// The pool of tasks that name no profile.
+    default_pool: usize,
     limits: Limits,
     finished: bool,
     paused: bool,
     now: Duration,
-    /// A rate limit holds every worker (they share one agent and account) until then
-    /// (run time): no prompt goes out meanwhile.
-    fleet_limit: Option<(Option<String>, Duration)>,
+    /// Per pool: a rate limit holds every worker of the pool (they share one agent and
+    /// account) until then (run time): no prompt goes to the pool meanwhile. Other pools
+    /// run other agents, on other accounts, and go on.
+    fleet_limit: Vec<Option<(Option<String>, Duration)>>,
     /// Tasks run in worktrees of their own, and are done once their work has landed.
     lands: bool,
 }
 
 impl State {
-    /// A state for `tasks` (checked ones count as done) and `workers` worker slots.
+    /// A state for `tasks` (checked ones count as done) and `workers` worker slots, all of
+    /// one pool that takes every task.
     pub fn new(tasks: &[PlanTask], workers: usize, limits: Limits) -> State {
+        let pool = Pool {
+            profile: String::new(),
+            workers,
+        };
+        State::with_pools(tasks, &[pool], "", limits)
+    }
+
+    /// A state for `tasks` and the workers of `pools`, numbered pool after pool; a task
+    /// that names no profile goes to the pool of profile `default`.
+    pub fn with_pools(tasks: &[PlanTask], pools: &[Pool], default: &str, limits: Limits) -> State {
+        let workers = pools
+            .iter()
+            .enumerate()
+            .flat_map(|(p, pool)| std::iter::repeat_n(p, pool.workers))
+            .enumerate()
+            .map(|(id, pool)| Worker::new(id, pool))
+            .collect();
         let mut state = State {
             tasks: Vec::with_capacity(tasks.len()),
             index: HashMap::with_capacity(tasks.len()),
             pending: BTreeSet::new(),
             tally: Tally::default(),
             graph: deps::Graph::default(),
-            workers: (0..workers).map(Worker::new).collect(),
+            workers,
+            pools: pools.iter().map(|p| p.profile.clone()).collect(),
+            default_pool: 0,
             limits,
             finished: false,
             paused: false,
             now: Duration::ZERO,
-            fleet_limit: None,
+            fleet_limit: vec![None; pools.len()],
             lands: false,
         };
+        state.default_pool = state.pool_for(Some(default));
         for task in tasks {
             state.add_task(task);
         }
@@ -484,18 +524,19 @@ impl State {
         }
     }
 
-    /// The first actions: start as many agents as there is work for, besides adopted ones.
+    /// The first actions: start as many agents of each pool as there is work for it,
+    /// besides adopted ones.
     pub fn start(&mut self) -> Vec<Action> {
-        let adopted_free = self
-            .workers
-            .iter()
-            .filter(|w| w.pane.is_some() && w.task().is_none())
-            .count();
-        let mut wanted = self.tally.pending.saturating_sub(adopted_free);
+        let mut wanted = self.pending_by_pool();
+        for w in &self.workers {
+            if w.pane.is_some() && w.task().is_none() {
+                wanted[w.pool] = wanted[w.pool].saturating_sub(1);
+            }
+        }
         let mut actions = Vec::new();
         for w in self.workers.iter_mut().filter(|w| w.pane.is_none()) {
-            if wanted > 0 {
-                wanted -= 1;
+            if wanted[w.pool] > 0 {
+                wanted[w.pool] -= 1;
                 actions.push(Action::Spawn {
                     worker: w.id,
                     delay: Duration::ZERO,
@@ -517,6 +558,13 @@ impl State {
 
     pub fn workers(&self) -> &[Worker] {
         &self.workers
+    }
+
+    /// The profile worker `worker` runs (empty for a state made with [`State::new`]).
+    pub fn profile(&self, worker: WorkerId) -> &str {
+        self.workers
+            .get(worker)
+            .map_or("", |w| self.pools[w.pool].as_str())
     }
 
     pub fn task(&self, id: &TaskId) -> Option<&TaskEntry> {
@@ -795,9 +843,10 @@ impl State {
                 return;
             }
         };
-        // The agent went on by itself: the limit is over for the whole fleet.
+        // The agent went on by itself: the limit is over for its whole pool.
         if matches!(why, PauseReason::RateLimited { .. }) {
-            self.lift_fleet_limit(actions);
+            let pool = self.workers[worker].pool;
+            self.lift_fleet_limit(pool, actions);
         }
         let w = &mut self.workers[worker];
         w.state = match *inner {
@@ -886,8 +935,9 @@ impl State {
         }
     }
 
-    /// A rate limit: the worker is parked, and so is every other one as it comes free
-    /// (they share the agent and its account), until the reset time plus a margin.
+    /// A rate limit: the worker is parked, and so is every other one of its pool as it
+    /// comes free (they share the agent and its account), until the reset time plus a
+    /// margin.
     fn rate_limited(
         &mut self,
         worker: WorkerId,
@@ -900,11 +950,12 @@ impl State {
                 Some(wait) if !wait.is_zero() => wait + LIMIT_MARGIN,
                 _ => LIMIT_RECHECK,
             };
-        let resume_at = match &self.fleet_limit {
+        let pool = self.workers[worker].pool;
+        let resume_at = match &self.fleet_limit[pool] {
             Some((_, fleet)) => resume_at.max(*fleet),
             None => resume_at,
         };
-        self.fleet_limit = Some((until.clone(), resume_at));
+        self.fleet_limit[pool] = Some((until.clone(), resume_at));
         self.pause(
             worker,
             PauseReason::RateLimited { until, resume_at },
@@ -912,18 +963,22 @@ impl State {
         );
     }
 
-    /// Parks the idle workers while a rate limit holds: no prompt goes into a limit.
+    /// Parks the idle workers of the pools a rate limit holds: no prompt goes into a
+    /// limit.
     fn park_fleet(&mut self, actions: &mut Vec<Action>) {
-        let Some((until, resume_at)) = self.fleet_limit.clone() else {
+        if self.fleet_limit.iter().all(Option::is_none) {
             return;
-        };
+        }
         for w in &mut self.workers {
             if w.state != WorkerState::Idle {
                 continue;
             }
+            let Some((until, resume_at)) = &self.fleet_limit[w.pool] else {
+                continue;
+            };
             let why = PauseReason::RateLimited {
                 until: until.clone(),
-                resume_at,
+                resume_at: *resume_at,
             };
             if let Some(pane) = w.pane.clone() {
                 actions.push(Action::Label {
@@ -939,10 +994,10 @@ impl State {
         }
     }
 
-    /// The limit is over: the idle workers it parked are free at once.
-    fn lift_fleet_limit(&mut self, actions: &mut Vec<Action>) {
-        self.fleet_limit = None;
-        for w in &mut self.workers {
+    /// The limit of `pool` is over: the idle workers it parked are free at once.
+    fn lift_fleet_limit(&mut self, pool: usize, actions: &mut Vec<Action>) {
+        self.fleet_limit[pool] = None;
+        for w in self.workers.iter_mut().filter(|w| w.pool == pool) {
             if let WorkerState::Paused {
                 inner,
                 why: PauseReason::RateLimited { .. },
@@ -965,12 +1020,10 @@ impl State {
     /// time the agent lost is not the task's, so a task one held goes back in line with
     /// its attempt given back, and the worker gets a fresh context.
     fn check_parked(&mut self, actions: &mut Vec<Action>) {
-        if self
-            .fleet_limit
-            .as_ref()
-            .is_some_and(|(_, at)| self.now >= *at)
-        {
-            self.fleet_limit = None;
+        for limit in &mut self.fleet_limit {
+            if limit.as_ref().is_some_and(|(_, at)| self.now >= *at) {
+                *limit = None;
+            }
         }
         let now = self.now;
         let due: Vec<WorkerId> = self
@@ -1608,18 +1661,18 @@ impl State {
         self.wake_workers(actions);
     }
 
-    /// New work may need workers that were retired for lack of it.
+    /// New work may need workers that were retired for lack of it (of the pool the work
+    /// is routed to).
     fn wake_workers(&mut self, actions: &mut Vec<Action>) {
-        let pending = self.tally.pending;
-        let free = self
-            .workers
-            .iter()
-            .filter(|w| matches!(w.state, WorkerState::Idle | WorkerState::Starting))
-            .count();
-        let mut wanted = pending.saturating_sub(free);
+        let mut wanted = self.pending_by_pool();
+        for w in &self.workers {
+            if matches!(w.state, WorkerState::Idle | WorkerState::Starting) {
+                wanted[w.pool] = wanted[w.pool].saturating_sub(1);
+            }
+        }
         for w in &mut self.workers {
-            if wanted == 0 {
-                break;
+            if wanted[w.pool] == 0 {
+                continue;
             }
             if w.state
                 == (WorkerState::Retired {
@@ -1632,20 +1685,17 @@ impl State {
                     worker: w.id,
                     delay: Duration::ZERO,
                 });
-                wanted -= 1;
+                wanted[w.pool] -= 1;
             }
         }
     }
 
-    /// Hands pending tasks, in plan order, to idle workers.
+    /// Hands pending tasks, in plan order, to idle workers of the pools they are routed to.
     fn assign(&mut self, actions: &mut Vec<Action>) {
         if self.paused {
             return;
         }
-        if self.fleet_limit.is_some() {
-            self.park_fleet(actions);
-            return;
-        }
+        self.park_fleet(actions);
         for worker in 0..self.workers.len() {
             let w = &self.workers[worker];
             if w.state != WorkerState::Idle || w.held || w.checking.is_some() {
@@ -1654,8 +1704,8 @@ impl State {
             let Some(pane) = w.pane.clone() else {
                 continue;
             };
-            let Some(next) = self.next_ready() else {
-                return;
+            let Some(next) = self.next_ready(w.pool) else {
+                continue;
             };
             self.set_status(next, TaskStatus::Running);
             let task = &mut self.tasks[next];
@@ -1707,6 +1757,8 @@ impl State {
                     actions,
                 );
             }
+        } else {
+            self.strand_dead_pools(actions);
         }
         if self.tally.open() == 0 {
             self.finished = true;
@@ -1723,5 +1775,7 @@ impl State {
 mod graph_tests;
 #[cfg(test)]
 mod landing_tests;
+#[cfg(test)]
+mod pool_tests;
 #[cfg(test)]
 mod tests;

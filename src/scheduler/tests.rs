@@ -1508,7 +1508,7 @@ fn assert_graph_holds(state: &State, actions: &[Action], adopted: Option<&TaskId
             _ => {}
         }
         let waits = deps.iter().any(|d| d.status != TaskStatus::Done);
-        if state.graph.ready.contains(&i) {
+        if state.graph.ready.iter().any(|r| r.contains(&i)) {
             assert!(
                 task.status == TaskStatus::Pending && !waits,
                 "{} is not ready",
@@ -1627,6 +1627,7 @@ fn plan_tasks(picks: &[(usize, bool)], graph: Graph) -> Vec<PlanTask> {
                 checked,
                 after,
                 scope,
+                agent: None,
             });
         }
     }

@@ -153,6 +153,9 @@ impl PauseReason {
 #[derive(Debug, Clone)]
 pub struct Worker {
     pub id: WorkerId,
+    /// The pool it belongs to (an index into the state's pools): it runs that pool's
+    /// profile, and takes only the tasks routed there.
+    pub(super) pool: usize,
     pub(super) state: WorkerState,
     pub(super) pane: Option<PaneId>,
     /// Its agent's failures in a row; a task it completes clears them.
@@ -168,9 +171,10 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub(super) fn new(id: WorkerId) -> Worker {
+    pub(super) fn new(id: WorkerId, pool: usize) -> Worker {
         Worker {
             id,
+            pool,
             state: WorkerState::Starting,
             pane: None,
             restarts: 0,
@@ -178,6 +182,11 @@ impl Worker {
             api_errors: 0,
             checking: None,
         }
+    }
+
+    /// The pool it belongs to: [`super::State::profile`] names its profile.
+    pub fn pool(&self) -> usize {
+        self.pool
     }
 
     pub fn state(&self) -> &WorkerState {

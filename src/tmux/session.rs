@@ -10,10 +10,11 @@ use std::process::ExitStatus;
 /// What `-P -F` prints for a new pane: its id and its window's id.
 pub(super) const SPAWNED_FORMAT: &str = "#{pane_id} #{window_id}";
 
-/// The border line of each pane: agents overwrite pane titles, so the worker and task live
-/// in the pane options `@worker` and `@task` (docs/tmux-facts.md §4).
-const BORDER_FORMAT: &str =
-    " #{@worker}#{?#{@task}, · #{@task},}#{?pane_dead, [dead #{pane_dead_status}],} ";
+/// The border line of each pane: agents overwrite pane titles, so the worker, its profile
+/// and its task live in the pane options `@worker`, `@profile` and `@task`
+/// (docs/tmux-facts.md §4).
+const BORDER_FORMAT: &str = " #{@worker}#{?#{@profile}, #{@profile},}#{?#{@task}, · #{@task},}\
+                             #{?pane_dead, [dead #{pane_dead_status}],} ";
 
 /// tmux's own colours (a green status line and active border, yellow messages and
 /// selections), turned off when `NO_COLOR` is set: this server is swarm's output too.

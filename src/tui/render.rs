@@ -214,6 +214,11 @@ impl Dashboard {
                 .filter(|t| !t.text.is_empty())
                 .map_or_else(|| id.to_string(), |t| t.text.clone())
         };
+        // With pools of several profiles, which worker runs which is worth a column.
+        let pools = self
+            .workers()
+            .iter()
+            .any(|w| w.profile != self.workers()[0].profile);
         let rows = self.workers().iter().map(|w| {
             let (label, color) = worker_state(w, paused_all);
             let doing = match (&w.needs, &w.task) {
@@ -221,27 +226,31 @@ impl Dashboard {
                 (None, Some(task)) => text_of(task),
                 (None, None) => String::new(),
             };
-            Row::new([
+            let mut cells = vec![
                 Cell::from(format!("w{}", w.id)),
                 // Its place in tmux (window.pane), else its pane id.
                 Cell::from(w.pane.as_ref().map_or_else(String::new, |p| {
                     self.places.get(p).cloned().unwrap_or_else(|| p.clone())
                 })),
-                Cell::from(Span::styled(label, self.paint(color))),
-                Cell::from(doing),
-            ])
+            ];
+            if pools {
+                cells.push(Cell::from(w.profile.clone()));
+            }
+            cells.push(Cell::from(Span::styled(label, self.paint(color))));
+            cells.push(Cell::from(doing));
+            Row::new(cells)
         });
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Length(4),
-                Constraint::Length(5),
-                Constraint::Length(12),
-                Constraint::Fill(1),
-            ],
-        )
-        .header(Row::new(["WKR", "PANE", "STATE", "DOING"]).style(dim()))
-        .block(self.block("Workers", Some(Focus::Workers)));
+        let mut widths = vec![Constraint::Length(4), Constraint::Length(5)];
+        let mut header = vec!["WKR", "PANE"];
+        if pools {
+            widths.push(Constraint::Length(10));
+            header.push("PROFILE");
+        }
+        widths.extend([Constraint::Length(12), Constraint::Fill(1)]);
+        header.extend(["STATE", "DOING"]);
+        let table = Table::new(rows, widths)
+            .header(Row::new(header).style(dim()))
+            .block(self.block("Workers", Some(Focus::Workers)));
         self.render_list(frame, area, table, Focus::Workers, self.worker_sel);
     }
 
@@ -392,7 +401,10 @@ fn task_detail(t: &TaskRow) -> String {
 }
 
 fn worker_detail(w: &WorkerRow, places: &std::collections::HashMap<String, String>) -> String {
-    let mut text = format!("w{} · {}", w.id, w.state);
+    let mut text = match w.profile.as_str() {
+        "" => format!("w{} · {}", w.id, w.state),
+        profile => format!("w{} · {profile} · {}", w.id, w.state),
+    };
     if w.restarts > 0 {
         text.push_str(&format!(" · restarted {}×", w.restarts));
     }

@@ -34,6 +34,7 @@ fn worker(id: usize, pane: &str, state: &str, task: Option<&str>) -> WorkerRow {
     WorkerRow {
         id,
         pane: Some(pane.into()),
+        profile: String::new(),
         state: state.into(),
         task: task.map(Into::into),
         restarts: 0,
@@ -351,4 +352,28 @@ fn quitting_asks_whether_to_leave_the_workers_running() {
         d.on_key(key(KeyCode::Char('l'))),
         Some(UiAction::Quit(Quit::LeaveRunning))
     );
+}
+
+#[test]
+fn pools_of_several_profiles_get_a_profile_column() {
+    let mut snapshot = mid_run();
+    for (w, profile) in snapshot
+        .workers
+        .iter_mut()
+        .zip(["claude", "claude", "codex"])
+    {
+        w.profile = profile.into();
+    }
+    let drawn = screen(&plain(Some(snapshot)));
+    let header = drawn.lines().find(|l| l.contains("WKR  PANE")).unwrap();
+    assert!(header.contains("PROFILE"), "{drawn}");
+    let w2 = drawn.lines().find(|l| l.contains(" w2 ")).unwrap();
+    assert!(w2.contains("codex"), "{drawn}");
+    // One profile for all: no column to tell them apart.
+    let mut one = mid_run();
+    for w in &mut one.workers {
+        w.profile = "claude".into();
+    }
+    let single = screen(&plain(Some(one)));
+    assert!(!single.contains("PROFILE"), "{single}");
 }

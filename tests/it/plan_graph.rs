@@ -258,3 +258,98 @@ fn a_task_for_a_profile_no_worker_runs_is_bad_input_at_start() {
     assert_eq!(env.read("PLAN.md"), plan, "nothing modified");
     assert!(!env.server_alive(), "nothing started");
 }
+
+/// swarm.toml with two pools of the simulated agent, `left` (the default) and `right`:
+/// profiles built on `sim` whose agents log to `left.jsonl` and `right.jsonl`, so that
+/// each log holds what its pool's agents were given.
+fn two_pools(env: &TestEnv, left: usize, right: usize) {
+    let command = |name: &str| {
+        let log = env.dir.path().join(format!("{name}.jsonl"));
+        format!(
+            "[profiles.{name}]\nbase = \"sim\"\ncommand = [\"swarm\", \"sim-agent\", \"--log\", \"{}\", \"--think-ms\", \"300\"]\n",
+            log.display()
+        )
+    };
+    env.write(
+        "swarm.toml",
+        &format!(
+            "agent = \"left\"\nworkers = {{ left = {left}, right = {right} }}\n\n{}\n{}",
+            command("left"),
+            command("right")
+        ),
+    );
+}
+
+/// The tasks the agents logging to `name.jsonl` were given, by the first line of their
+/// prompts.
+fn given(env: &TestEnv, name: &str) -> Vec<String> {
+    let mut ids: Vec<String> =
+        crate::common::read_jsonl(&env.dir.path().join(format!("{name}.jsonl")))
+            .iter()
+            .filter(|e| e["event"] == "prompt")
+            .map(|e| {
+                let first = e["text"].as_str().unwrap().lines().next().unwrap();
+                first.trim_start_matches("Task: ").to_string()
+            })
+            .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn routed_tasks_reach_only_their_pools_agents() {
+    let env = TestEnv::new();
+    two_pools(&env, 2, 1);
+    env.write(
+        "PLAN.md",
+        "# Plan
+- [ ] l1 {#l1}
+- [ ] r1 {#r1 agent=right}
+- [ ] l2 {#l2 agent=left}
+- [ ] r2 {#r2 agent=right}
+- [ ] l3 {#l3}
+- [ ] r3 {#r3 agent=right}
+",
+    );
+    let child = env
+        .swarm()
+        .args(["run", "--headless", "--socket", &env.socket])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finish(child, RUN, "pools");
+    assert_all_done(&env, &out, 6);
+    assert_eq!(given(&env, "left"), ["l1", "l2", "l3"]);
+    assert_eq!(given(&env, "right"), ["r1", "r2", "r3"]);
+    let workers = status(&env)["state"]["workers"].clone();
+    let profiles: Vec<&str> = workers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["profile"].as_str().unwrap())
+        .collect();
+    assert_eq!(profiles, ["left", "left", "right"]);
+}
+
+#[test]
+fn a_task_for_a_profile_with_no_pool_is_bad_input_at_start() {
+    let env = TestEnv::new();
+    two_pools(&env, 1, 1);
+    let plan = "- [ ] a {agent=right}\n- [ ] b {agent=codex}\n";
+    env.write("PLAN.md", plan);
+    let out = env
+        .swarm()
+        .args(["run", "--headless", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("PLAN.md:2: `{agent=codex}`: no worker of this run runs the `codex` profile")
+            && err.contains("this run's workers run `left`, `right`"),
+        "{err}"
+    );
+    assert_eq!(env.read("PLAN.md"), plan, "nothing modified");
+    assert!(!env.server_alive(), "nothing started");
+}
