@@ -389,16 +389,15 @@ impl Lander {
     }
 
     /// At the end of a run: the worktrees go, unless something in one would be lost. A
-    /// worker's worktree still sits on its last task's commit, which landed as a rebased
-    /// copy: it moves to the landing tip first, if it is clean.
+    /// worktree may still sit on a task's commit that landed as a rebased copy: it moves
+    /// to the landing tip first, if it is clean.
     pub fn tidy(&self, workers: usize) {
-        for worker in 0..workers {
-            let wt = self.ws.worktree(worker);
+        let worktrees = (0..workers).map(|w| self.ws.worktree(w));
+        for wt in worktrees.chain([self.ws.land_worktree()]) {
             if self.git.park(&wt, &self.land).unwrap_or(false) {
                 let _ = self.git.remove_worktree(&wt);
             }
         }
-        let _ = self.git.remove_worktree(&self.ws.land_worktree());
     }
 }
 
