@@ -79,6 +79,8 @@ pub struct Executor {
     lander: Option<Lander>,
     /// Where each task's work stands on its way to landing, and its commit.
     stages: HashMap<TaskId, (landing::Stage, Option<String>)>,
+    /// The branches failed and skipped tasks left, with their work on them.
+    kept: HashMap<TaskId, String>,
 }
 
 impl Executor {
@@ -102,6 +104,7 @@ impl Executor {
         Ok(Executor {
             lander: None,
             stages: HashMap::new(),
+            kept: HashMap::new(),
             plan,
             checkoffs: Vec::new(),
             notifier: Notifier::new(
@@ -139,6 +142,11 @@ impl Executor {
     /// Where each task's work stands on its way to landing, with its commit.
     pub fn stages(&self) -> &HashMap<TaskId, (landing::Stage, Option<String>)> {
         &self.stages
+    }
+
+    /// The branches failed and skipped tasks left, by task.
+    pub fn kept(&self) -> &HashMap<TaskId, String> {
+        &self.kept
     }
 
     /// Notes how far `task`'s work got, in the journal too.
@@ -305,6 +313,19 @@ impl Executor {
                     .with_context(|| format!("noting the failure of task `{task}` in the plan"))?;
             }
             Action::Journal(record) => {
+                // A failed or skipped task's branch stays, with its work, for a person.
+                if let (
+                    crate::journal::Record::Failed { task, .. }
+                    | crate::journal::Record::Skipped { task },
+                    Some(lander),
+                ) = (&record, &self.lander)
+                    && let Some(branch) = lander.kept_branch(task)
+                {
+                    self.kept.insert(task.clone(), branch);
+                }
+                if let crate::journal::Record::Retried { task } = &record {
+                    self.kept.remove(task);
+                }
                 self.journal
                     .append(&record)
                     .with_context(|| format!("appending to {}", self.journal.path().display()))?;

@@ -257,6 +257,12 @@ impl Lander {
         }
     }
 
+    /// `task`'s branch, if it is there: a failed or skipped task's work stays on it.
+    pub fn kept_branch(&self, task: &TaskId) -> Option<String> {
+        let branch = Lander::branch(task);
+        self.git.tip(&branch).ok().flatten().map(|_| branch)
+    }
+
     /// What the next attempt at `task` must be told, if its last one did not land.
     pub fn retry(&self, task: &TaskId) -> Option<Retry> {
         self.retries.get(task)

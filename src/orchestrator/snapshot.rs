@@ -62,6 +62,9 @@ pub struct TaskRow {
     /// The commit of its work, once there is one (on the landing branch once landed).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub commit: Option<String>,
+    /// The branch a failed or skipped task left its work on (isolated runs).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub branch: Option<String>,
     /// Why it failed or is blocked, or what a pending task waits for, in words.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
@@ -124,6 +127,7 @@ impl Snapshot {
         texts: &HashMap<crate::plan::TaskId, Task>,
         edited: &HashSet<crate::plan::TaskId>,
         stages: &HashMap<crate::plan::TaskId, (super::landing::Stage, Option<String>)>,
+        kept: &HashMap<crate::plan::TaskId, String>,
     ) -> Snapshot {
         let mut counts = Counts::default();
         // Who holds each running task, and since when: the workers' states say.
@@ -178,6 +182,7 @@ impl Snapshot {
                     state: name.to_string(),
                     stage: stage.map(|(s, _)| s.name().to_string()),
                     commit: stage.and_then(|(_, c)| c.clone()),
+                    branch: kept.get(&t.id).cloned(),
                     reason,
                     waiting,
                     worker: holders.get(&t.id).map(|h| h.0),
@@ -376,6 +381,9 @@ impl Snapshot {
                 }
                 _ => {}
             }
+            if let Some(branch) = &t.branch {
+                let _ = write!(out, " (its work is on branch {branch})");
+            }
             if t.edited_after_dispatch {
                 out.push_str(" (edited after its prompt went out)");
             }
@@ -396,6 +404,7 @@ mod tests {
             state: state.into(),
             stage: None,
             commit: None,
+            branch: None,
             reason: None,
             worker: None,
             attempts,

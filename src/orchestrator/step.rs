@@ -519,6 +519,7 @@ impl<'p> Loop<'p> {
             self.exec.tasks(),
             &self.edited,
             self.exec.stages(),
+            self.exec.kept(),
         )
         .write(&self.ws.state_path());
     }

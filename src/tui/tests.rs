@@ -21,6 +21,7 @@ fn task(id: &str, text: &str, state: &str, worker: Option<usize>, attempts: u32)
         state: state.into(),
         stage: None,
         commit: None,
+        branch: None,
         reason: None,
         waiting: None,
         worker,

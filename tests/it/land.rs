@@ -437,3 +437,44 @@ fn killing_the_orchestrator_ten_times_loses_nothing_and_lands_nothing_twice() {
         .unwrap_or(0);
     assert_eq!(stray, 0, "git still knows worktrees");
 }
+
+#[test]
+fn a_failed_tasks_branch_stays_and_status_and_diff_show_it() {
+    let env = TestEnv::new();
+    repo(
+        &env,
+        &[
+            ("PLAN.md", "- [ ] Write the auth page {out=docs/auth.md}\n"),
+            (
+                "swarm.toml",
+                "isolation = \"worktree\"\nverify = \"echo 'never good enough'; exit 1\"\nmax_attempts = 1\n",
+            ),
+        ],
+    );
+    let out = finish(sim_run(&env, 1, "--think-ms 50", &[]), RUN, "a failing run");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("verify"), "{err}");
+    let branch = "swarm/task/write-the-auth-page";
+    git_ok(&env, &["rev-parse", "--verify", branch]);
+    let status = status(&env);
+    assert_eq!(status["state"]["tasks"][0]["branch"], branch, "{status}");
+    let text = env
+        .swarm()
+        .args(["status", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(stdout(&text).contains(branch), "{}", stdout(&text));
+    let diff = env.swarm().args(["diff", "1"]).output().unwrap();
+    assert!(diff.status.success(), "{}", stderr(&diff));
+    assert!(
+        stdout(&diff).contains("+++ b/docs/auth.md"),
+        "{}",
+        stdout(&diff)
+    );
+    // Its work is in no landing: the landing branch is where it started.
+    assert_eq!(
+        git_ok(&env, &["rev-parse", "swarm/main"]),
+        git_ok(&env, &["rev-parse", "main"])
+    );
+}
