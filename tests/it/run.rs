@@ -550,7 +550,7 @@ fn attached_run_drives_the_plan_from_window_zero_and_stop_ends_only_it() {
 }
 
 #[test]
-fn demo_runs_headless_off_a_terminal_and_checks_off_all_twelve_tasks() {
+fn demo_runs_headless_off_a_terminal_and_lands_all_fourteen_tasks() {
     let env = TestEnv::new();
     let out = env
         .swarm()
@@ -558,8 +558,9 @@ fn demo_runs_headless_off_a_terminal_and_checks_off_all_twelve_tasks() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Twelve tasks change files; the link check and the summary change nothing.
     assert!(
-        stderr(&out).contains("12 done, 0 failed, 12 total"),
+        stderr(&out).contains("14 done (12 landed on swarm/main), 0 failed, 14 total"),
         "{}",
         stderr(&out)
     );
@@ -569,8 +570,21 @@ fn demo_runs_headless_off_a_terminal_and_checks_off_all_twelve_tasks() {
         .find_map(|l| l.strip_prefix("swarm demo: workspace "))
         .expect("the demo prints its workspace");
     let plan = std::fs::read_to_string(Path::new(ws).join("PLAN.md")).unwrap();
-    assert_eq!(plan.matches("- [x]").count(), 12, "{plan}");
-    assert!(Path::new(ws).join("docs/auth.md").exists());
+    assert_eq!(plan.matches("- [x]").count(), 14, "{plan}");
+    let show = |rev: &str| {
+        let out = std::process::Command::new("git")
+            .args(["-C", ws, "show", rev])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git show {rev}: {}", stderr(&out));
+        stdout(&out)
+    };
+    assert!(show("swarm/main:docs/auth.md").contains("auth"));
+    let changelog = show("swarm/main:CHANGELOG.md");
+    assert!(
+        changelog.contains("auth docs") && changelog.contains("billing docs"),
+        "{changelog}"
+    );
     let _ = std::fs::remove_dir_all(ws);
 }
 
