@@ -14,7 +14,10 @@ use std::process::Command;
 pub fn run(args: &TaskArgs) -> anyhow::Result<Outcome> {
     let (ws, _, settings) = super::target_with(&args.workspace, Default::default())?;
     let task = super::find_task(&ws, &args.task)?;
-    let recorded = Snapshot::read(&ws.state_path()).ok().flatten().and_then(|s| s.land);
+    let recorded = Snapshot::read(&ws.state_path())
+        .ok()
+        .flatten()
+        .and_then(|s| s.land);
     let configured = settings.isolation.as_ref().and_then(|i| i.land.clone());
     let land = match recorded.or(configured) {
         Some(land) => land,
@@ -53,7 +56,12 @@ fn resolves(dir: &Path, rev: &str) -> bool {
     Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["rev-parse", "--verify", "--quiet", &format!("refs/heads/{rev}")])
+        .args([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{rev}"),
+        ])
         .output()
         .is_ok_and(|o| o.status.success())
 }

@@ -6,6 +6,7 @@ use super::Msg;
 use super::jobs::Jobs;
 use super::landing::{self, Lander};
 use super::notify::Notifier;
+use super::receipts::Book;
 use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -13,6 +14,7 @@ use crate::deliver::DeliveryError;
 use crate::journal::{Journal, Replay};
 use crate::plan::{PlanFile, Refresh, Task, TaskId};
 use crate::prompt::PromptTemplate;
+use crate::receipt::{Receipt, Stage};
 use crate::scheduler::{Action, DeliveryFailure, Event, WorkerId};
 use crate::sentinel::Sentinels;
 use crate::tmux::{Mux, PaneId, SpawnSpec};
@@ -77,6 +79,8 @@ pub struct Executor {
     lander: Option<Lander>,
     /// Where each task's work stands on its way to landing, and its commit.
     stages: HashMap<TaskId, (landing::Stage, Option<String>)>,
+    /// Each attempt's receipts, and what each task has cost.
+    book: Book,
 }
 
 impl Executor {
@@ -93,6 +97,7 @@ impl Executor {
         Ok(Executor {
             lander,
             stages: HashMap::new(),
+            book: Book::default(),
             plan: PlanFile::open(&ws.plan)?,
             checkoffs: Vec::new(),
             notifier: Notifier::new(
@@ -126,6 +131,44 @@ impl Executor {
         &self.stages
     }
 
+    /// The run's receipts and what its tasks cost.
+    pub fn book(&self) -> &Book {
+        &self.book
+    }
+
+    pub fn book_mut(&mut self) -> &mut Book {
+        &mut self.book
+    }
+
+    /// Journals a receipt (one a job sent, or one a record made) unless it says nothing
+    /// new.
+    pub fn receipt(&mut self, receipt: Receipt) -> anyhow::Result<()> {
+        if self.book.add(receipt.clone()) {
+            let record = crate::journal::Record::Receipt(receipt);
+            self.journal
+                .append(&record)
+                .with_context(|| format!("appending to {}", self.journal.path().display()))?;
+            self.replay.apply(record);
+        }
+        Ok(())
+    }
+
+    /// Where worker `worker`'s agent works.
+    pub fn cwd(&self, worker: WorkerId) -> PathBuf {
+        match &self.lander {
+            Some(lander) => lander.cwd(worker),
+            None => self.ws.root.clone(),
+        }
+    }
+
+    /// Each sentinel path as prompts name it, with its task.
+    pub fn sentinel_names(&self) -> HashMap<String, TaskId> {
+        self.sentinels
+            .iter()
+            .map(|(task, path)| (path.display().to_string(), task.clone()))
+            .collect()
+    }
+
     /// Notes how far `task`'s work got, in the journal too.
     pub fn staged(
         &mut self,
@@ -133,6 +176,18 @@ impl Executor {
         stage: landing::Stage,
         commit: Option<String>,
     ) -> anyhow::Result<()> {
+        // Queued for landing after verifying: verify passed.
+        if stage == landing::Stage::Queued
+            && self.stages.get(&task).map(|(s, _)| *s) == Some(landing::Stage::Verifying)
+            && let Some(receipt) = self.book.latest(&task).map(|l| Receipt {
+                task: task.clone(),
+                attempt: l.attempt,
+                at: crate::cost::now_ms(),
+                stage: Stage::Verified,
+            })
+        {
+            self.receipt(receipt)?;
+        }
         let record = crate::journal::Record::Stage {
             task: task.clone(),
             stage: stage.name().to_string(),
@@ -260,7 +315,7 @@ impl Executor {
                 let text = format!(
                     "Continue with the task. When you have finished, create the empty file `{sentinel}` to signal that you are done."
                 );
-                self.deliver_text(worker, pane, task, text, None, None);
+                self.deliver_text(worker, pane, task, text, None, None, None);
             }
             Action::Monitor { worker, pane } => self.start_monitor(worker, pane),
             Action::NoteFailure {
@@ -280,10 +335,16 @@ impl Executor {
                     .with_context(|| format!("noting the failure of task `{task}` in the plan"))?;
             }
             Action::Journal(record) => {
+                let (lander, root) = (&self.lander, &self.ws.root);
+                let cwds = |w| lander.as_ref().map_or_else(|| root.clone(), |l| l.cwd(w));
+                let receipt = self.book.of_record(&record, crate::cost::now_ms(), cwds);
                 self.journal
                     .append(&record)
                     .with_context(|| format!("appending to {}", self.journal.path().display()))?;
                 self.replay.apply(record);
+                if let Some(receipt) = receipt {
+                    self.receipt(receipt)?;
+                }
                 self.journal.compact_if_long(&self.replay)?;
             }
             Action::Kill { pane } => self.kill(pane),
@@ -311,7 +372,8 @@ impl Executor {
                 let (Some(lander), Some(t)) = (&self.lander, self.tasks.get(&task)) else {
                     anyhow::bail!("checking task `{task}`, which is not in an isolated run");
                 };
-                let job = lander.check(worker, landing::Job::of(t, attempt), &self.sentinels[&task]);
+                let job =
+                    lander.check(worker, landing::Job::of(t, attempt), &self.sentinels[&task]);
                 self.background(job);
             }
             Action::Land { task, attempt } => {
@@ -435,12 +497,14 @@ impl Executor {
             std::fs::create_dir_all(dir)?;
         }
         let prep = self.lander.as_ref().map(|l| l.prep(worker, &id));
-        self.deliver_text(worker, pane, id, prompt, Some(log), prep);
+        self.deliver_text(worker, pane, id, prompt, Some(log), prep, Some(attempt));
         Ok(Vec::new())
     }
 
     /// Delivers `text` as a job of its own and reports how it went; with `log`, the
-    /// pane's transcript starts there first, so that it holds the prompt.
+    /// pane's transcript starts there first, so that it holds the prompt. A prompt (with
+    /// its `attempt`) gets receipts for its paste and its submission.
+    #[allow(clippy::too_many_arguments)]
     fn deliver_text(
         &self,
         worker: WorkerId,
@@ -449,8 +513,9 @@ impl Executor {
         text: String,
         log: Option<PathBuf>,
         prep: Option<landing::Prep>,
+        attempt: Option<u32>,
     ) {
-        let (edges, profile) = (self.edges.clone(), self.profile.clone());
+        let (edges, profile, tx) = (self.edges.clone(), self.profile.clone(), self.tx.clone());
         self.background(move || {
             // The task's branch is checked out in the worker's worktree before the prompt
             // names it; if it cannot be, nothing is typed.
@@ -467,7 +532,14 @@ impl Executor {
                 let _ = edges.mux.transcript(&pane, Some(&log));
             }
             match crate::deliver::deliver(&*edges.mux, &*edges.clock, &pane, &text, &profile) {
-                Ok(_) => Event::Delivered { worker, pane, task },
+                Ok(delivered) => {
+                    if let Some(attempt) = attempt {
+                        for receipt in delivery_receipts(&task, attempt, &pane, &text, &delivered) {
+                            let _ = tx.send(Msg::Receipt(receipt));
+                        }
+                    }
+                    Event::Delivered { worker, pane, task }
+                }
                 Err(e) => Event::DeliveryFailed {
                     worker,
                     pane,
@@ -493,6 +565,8 @@ impl Executor {
         let (edges, profile, tx) = (self.edges.clone(), self.profile.clone(), self.tx.clone());
         let hooks = launch::hooks_dir(&self.profile, &self.ws);
         let name = worker.to_string();
+        // The first sign of the agent at work on the attempt is its `working` receipt.
+        let mut working = self.book.on_worker(worker);
         let hook = move || hooks.as_ref().and_then(|dir| hooks::read_state(dir, &name));
         self.edges.jobs.spawn(Box::new(move || {
             let (mux, clock) = (&*edges.mux, &*edges.clock);
@@ -511,6 +585,22 @@ impl Executor {
                 let earlier = mux.output_count(&pane);
                 clock.sleep(MONITOR_POLL);
                 let count = mux.output_count(&pane);
+                let busy = working.is_some()
+                    && (count != earlier
+                        || hook().is_some_and(|s| s.event == "UserPromptSubmit")
+                        || mux
+                            .capture(&pane)
+                            .is_ok_and(|screen| profile.classify(&screen) == ScreenState::Busy));
+                if busy && let Some((task, attempt)) = working.take() {
+                    let at = crate::cost::now_ms();
+                    let stage = Stage::Working;
+                    let _ = tx.send(Msg::Receipt(Receipt {
+                        task,
+                        attempt,
+                        at,
+                        stage,
+                    }));
+                }
                 if count != earlier && !blocked {
                     idle_since = None;
                     continue;
@@ -711,6 +801,37 @@ impl Executor {
             let _ = tx.send(Msg::Event(job()));
         }));
     }
+}
+
+/// The receipts of a prompt that went in: pasted (when, where, how much, its sha256) and
+/// submitted (when, and how that was seen), timed back from now by what delivery measured.
+fn delivery_receipts(
+    task: &TaskId,
+    attempt: u32,
+    pane: &PaneId,
+    text: &str,
+    delivered: &crate::deliver::Delivered,
+) -> [Receipt; 2] {
+    let now = crate::cost::now_ms();
+    let submitted = now - delivered.confirmed_in.as_millis() as i64;
+    let pasted = submitted - delivered.paste_to_enter.as_millis() as i64;
+    let receipt = |at, stage| Receipt {
+        task: task.clone(),
+        attempt,
+        at,
+        stage,
+    };
+    [
+        receipt(
+            pasted,
+            Stage::Pasted {
+                pane: pane.clone(),
+                bytes: text.len(),
+                sha256: crate::receipt::sha256(text),
+            },
+        ),
+        receipt(submitted, Stage::Submitted { how: delivered.how }),
+    ]
 }
 
 /// What the scheduler hears of a screen that waits for a person or for time.

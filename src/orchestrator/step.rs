@@ -116,6 +116,10 @@ pub struct Loop<'p> {
     scopes: ScopeDefault,
     /// The profile the workers run, for tasks that ask for one.
     agent: String,
+    /// What tokens cost, by model.
+    prices: crate::cost::Prices,
+    /// Where the agents keep their records, for what the run costs.
+    sources: crate::cost::Sources,
 }
 
 impl<'p> Loop<'p> {
@@ -144,6 +148,7 @@ impl<'p> Loop<'p> {
         let plan_tasks: Vec<PlanTask> = tasks.iter().map(|t| plan_task(t, scopes)).collect();
         let mut state = State::new(&plan_tasks, settings.workers, limits);
         state.restore(&replay);
+        state.set_budgets(settings.costing.budgets);
         let adoptions =
             resume::reconcile(&*edges.mux, &settings.profile, &replay, settings.workers);
         let clock = edges.clock.clone();
@@ -194,7 +199,15 @@ impl<'p> Loop<'p> {
         actions.extend(state.start());
         progress.update(&state);
         let now = clock.now();
+        let cwds: HashSet<PathBuf> = (0..settings.workers).map(|w| exec.cwd(w)).collect();
+        let sources = crate::cost::Sources::new(
+            cwds.into_iter().collect(),
+            crate::agent::launch::hooks_dir(&settings.profile, &ws),
+            crate::cost::now_ms(),
+        );
         let mut lp = Loop {
+            prices: settings.costing.prices.clone(),
+            sources,
             plan_name: ws.plan_name(),
             ws,
             state,
@@ -248,6 +261,8 @@ impl<'p> Loop<'p> {
                 .into());
             }
             Input::Msg(Msg::Signal) => return Ok(Flow::Interrupted),
+            Input::Msg(Msg::Receipt(receipt)) => self.exec.receipt(receipt)?,
+            Input::Msg(Msg::Spent(spends)) => self.spent(&spends),
             Input::Msg(Msg::Stage {
                 task,
                 stage,
@@ -306,6 +321,10 @@ impl<'p> Loop<'p> {
     pub fn finish(mut self, interrupted: bool) -> Summary {
         // Check-offs still waiting for a plan a person is saving land before the run ends.
         self.exec.settle_plan(self.progress);
+        // The last word on what the run cost.
+        let spends = self.sources.read();
+        let names = self.exec.sentinel_names();
+        self.exec.book_mut().spent(&spends, &names, &self.prices);
         self.write_snapshot();
         let state = &self.state;
         let failed = state
@@ -334,7 +353,23 @@ impl<'p> Loop<'p> {
             // The work is on its branches; the worktrees go unless one holds more.
             lander.tidy(state.workers().len());
         }
+        let budgets = state.budgets();
+        let book = self.exec.book();
+        let cost = super::Costs {
+            total: book.total().clone(),
+            tasks: book.tasks_spent().clone(),
+            stages: state
+                .tasks()
+                .iter()
+                .filter_map(|t| Some((t.id.clone(), book.latest(&t.id)?)))
+                .collect(),
+            budget: budgets.run,
+            task_budget: budgets.task,
+            budget_reached: state.budget_reached(),
+            left: state.count(|s| *s == TaskStatus::Pending),
+        };
         Summary {
+            cost,
             landed,
             done: state
                 .count(|s| *s == TaskStatus::Done)
@@ -345,6 +380,25 @@ impl<'p> Loop<'p> {
             skipped: state.count(|s| *s == TaskStatus::Skipped),
             interrupted,
         }
+    }
+
+    /// Where the agents keep their records: the cost poller reads them.
+    pub fn cost_sources(&self) -> crate::cost::Sources {
+        self.sources.clone()
+    }
+
+    /// Takes what the agents' records say was spent; a task whose cost changed is news
+    /// for the budgets.
+    fn spent(&mut self, spends: &[crate::cost::Spend]) {
+        let names = self.exec.sentinel_names();
+        let changed = self.exec.book_mut().spent(spends, &names, &self.prices);
+        for (task, spent) in changed {
+            if let Some(cost) = spent.cost {
+                let micros = (cost * 1e6).round() as u64;
+                self.handle(Event::Spent { task, micros });
+            }
+        }
+        self.dirty = true;
     }
 
     #[cfg(test)]
@@ -504,8 +558,9 @@ impl<'p> Loop<'p> {
             self.exec.tasks(),
             &self.edited,
             self.exec.stages(),
+            self.exec.book(),
         )
-            .write(&self.ws.state_path());
+        .write(&self.ws.state_path());
     }
 }
 

@@ -64,6 +64,9 @@ pub enum Record {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         commit: Option<String>,
     },
+    /// A timestamped stage of an attempt (src/receipt.rs): a note for `swarm show`;
+    /// replay keeps it only to carry it through compaction.
+    Receipt(crate::receipt::Receipt),
     Requeued {
         task: TaskId,
         reason: String,
@@ -145,6 +148,8 @@ pub struct Replay {
     pub records: usize,
     /// The run that wrote this journal finished.
     pub finished: bool,
+    /// The receipts so far, for compaction to keep.
+    pub receipts: Vec<crate::receipt::Receipt>,
 }
 
 impl Replay {
@@ -158,6 +163,7 @@ impl Replay {
             | Record::Finished
             | Record::Edited { .. }
             | Record::Stage { .. } => {}
+            Record::Receipt(receipt) => self.receipts.push(receipt),
             Record::Spawned { worker, pane } => {
                 self.workers.insert(worker, pane);
             }
@@ -257,6 +263,7 @@ impl Replay {
             closed: h.closed.clone(),
             landing: h.landing,
         }));
+        out.extend(self.receipts.iter().cloned().map(Record::Receipt));
         out
     }
 }
