@@ -430,6 +430,8 @@ mod tests {
             started: None,
             edited_after_dispatch: false,
             waiting: None,
+            receipt: None,
+            spent: None,
         };
         let mut tasks: Vec<TaskRow> = (0..done).map(|n| task(n, "done", 1)).collect();
         tasks.extend((done..done + failed).map(|n| task(n, "failed", 3)));
@@ -457,6 +459,7 @@ mod tests {
             tasks,
             workers: Vec::new(),
             land: None,
+            spent: SpentRow::default(),
         }
     }
 
