@@ -387,6 +387,31 @@ impl Executor {
         Ok(Vec::new())
     }
 
+    /// Waits, up to `within`, for the agents in `panes` to end the turns they still have
+    /// going (the reply after a sentinel), so that their own records hold all the run
+    /// spent before their panes go.
+    pub fn settle_agents(&self, panes: &[PaneId], within: Duration) {
+        let (mux, clock) = (&*self.edges.mux, &*self.edges.clock);
+        let deadline = clock.now() + within;
+        let ready = |pane| {
+            mux.capture(pane)
+                .map(|screen| self.profile.classify(&screen) == ScreenState::Ready)
+        };
+        for pane in panes {
+            // Ready twice in a row, a poll apart: a screen between two requests of one
+            // turn can look ready for a moment. A pane that is gone has nothing to wait for.
+            let mut before = false;
+            while clock.now() < deadline {
+                match ready(pane) {
+                    Ok(true) if before => break,
+                    Ok(now) => before = now,
+                    Err(_) => break,
+                }
+                clock.sleep(MONITOR_POLL);
+            }
+        }
+    }
+
     /// Remembers the window of a pane taken over from an earlier orchestrator.
     pub fn adopt_window(&mut self, worker: WorkerId, window: String) {
         let index = worker / self.panes_per_window;

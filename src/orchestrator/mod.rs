@@ -196,6 +196,9 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         }
     }
     lp.idle()?;
+    if flow == Flow::Finished {
+        lp.settle_agents();
+    }
     Ok(lp.finish(flow == Flow::Interrupted))
 }
 

@@ -87,14 +87,19 @@ impl Book {
         self.workers.get(&worker).cloned()
     }
 
-    /// Keeps `receipt`; false when it says nothing new (a second `working` for an attempt
-    /// whose monitor restarted after a pause).
+    /// Keeps `receipt`; false when it says nothing new: a second `working` for an attempt
+    /// whose monitor restarted after a pause, or one seen only after the attempt ended
+    /// (a fast agent's sentinel can beat the monitor's first look).
     pub fn add(&mut self, receipt: Receipt) -> bool {
         let list = self.receipts.entry(receipt.task.clone()).or_default();
         if receipt.stage == Stage::Working
-            && list
-                .iter()
-                .any(|r| r.attempt == receipt.attempt && r.stage == Stage::Working)
+            && list.iter().any(|r| {
+                r.attempt == receipt.attempt
+                    && !matches!(
+                        r.stage,
+                        Stage::Queued { .. } | Stage::Pasted { .. } | Stage::Submitted { .. }
+                    )
+            })
         {
             return false;
         }
@@ -155,5 +160,78 @@ impl Book {
     /// What the run has cost so far.
     pub fn total(&self) -> &Spent {
         &self.total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tmux::PaneId;
+
+    fn receipt(attempt: u32, at: i64, stage: Stage) -> Receipt {
+        Receipt {
+            task: TaskId("a".into()),
+            attempt,
+            at,
+            stage,
+        }
+    }
+
+    #[test]
+    fn records_make_receipts_of_the_attempt_they_belong_to() {
+        let mut book = Book::default();
+        let assigned = Record::Assigned {
+            task: TaskId("a".into()),
+            worker: 1,
+            pane: PaneId("%4".into()),
+            attempt: 2,
+        };
+        let queued = book.of_record(&assigned, 1000, |w| PathBuf::from(format!("/wt/{w}")));
+        let queued = queued.unwrap();
+        assert_eq!(queued.attempt, 2);
+        assert_eq!(
+            queued.stage,
+            Stage::Queued {
+                worker: 1,
+                pane: PaneId("%4".into()),
+                cwd: PathBuf::from("/wt/1"),
+            }
+        );
+        assert_eq!(book.on_worker(1), Some((TaskId("a".into()), 2)));
+        let done = Record::Done {
+            task: TaskId("a".into()),
+        };
+        let sentinel = book.of_record(&done, 5000, |_| PathBuf::new()).unwrap();
+        assert_eq!((sentinel.attempt, sentinel.stage), (2, Stage::Sentinel));
+        assert_eq!(
+            book.of_record(&Record::Finished, 6000, |_| PathBuf::new()),
+            None
+        );
+    }
+
+    #[test]
+    fn working_is_kept_once_and_only_while_the_attempt_runs() {
+        let mut book = Book::default();
+        assert!(book.add(receipt(1, 1000, Stage::Working)));
+        assert!(
+            !book.add(receipt(1, 1200, Stage::Working)),
+            "a restarted monitor"
+        );
+        assert!(book.add(receipt(1, 3000, Stage::Sentinel)));
+        assert!(book.add(receipt(
+            2,
+            4000,
+            Stage::Submitted {
+                how: crate::receipt::Submitted::Busy
+            }
+        )));
+        assert!(book.add(receipt(2, 4100, Stage::Sentinel)));
+        assert!(
+            !book.add(receipt(2, 4200, Stage::Working)),
+            "seen after its sentinel"
+        );
+        let latest = book.latest(&TaskId("a".into())).unwrap();
+        assert_eq!(latest.stage, "sentinel");
+        assert_eq!(latest.took, Some(0.1));
     }
 }

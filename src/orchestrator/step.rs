@@ -31,6 +31,9 @@ const CHECKOFF_BATCH: Duration = Duration::from_millis(5);
 /// The share of the loop's time the status file may take: a 10,000-task plan's takes
 /// milliseconds to write, so it is written less often.
 const SNAPSHOT_SHARE: u32 = 20;
+/// How long the end of a run waits for agents still busy with a reply after their
+/// sentinels.
+const AGENTS_SETTLE: Duration = Duration::from_secs(15);
 
 /// What wakes the loop.
 pub enum Input {
@@ -380,6 +383,18 @@ impl<'p> Loop<'p> {
             skipped: state.count(|s| *s == TaskStatus::Skipped),
             interrupted,
         }
+    }
+
+    /// Lets the agents end the turns that outlive their tasks' sentinels (bounded), so
+    /// that what they record, and so what the run cost, is complete.
+    pub fn settle_agents(&self) {
+        let panes: Vec<_> = self
+            .state
+            .workers()
+            .iter()
+            .filter_map(|w| w.pane().cloned())
+            .collect();
+        self.exec.settle_agents(&panes, AGENTS_SETTLE);
     }
 
     /// Where the agents keep their records: the cost poller reads them.

@@ -918,8 +918,13 @@ fn priced_config(env: &TestEnv, agent: &str, prices: [f64; 4], more: &str) {
 /// `CODEX_HOME`, which swarm reads as Codex does.
 fn costed_run(env: &TestEnv, api: &FakeApi, agent: &str, workers: u32, extra: &[&str]) -> Command {
     let mut cmd = swarm_run(env, api, agent, workers, extra);
-    cmd.env("CODEX_HOME", api.launcher.parent().unwrap().join("codex-home"));
+    cmd.env("CODEX_HOME", codex_home(api));
     cmd
+}
+
+/// The harness's `CODEX_HOME`, beside its launcher.
+fn codex_home(api: &FakeApi) -> PathBuf {
+    api.launcher.parent().unwrap().join("codex-home")
 }
 
 /// What the fake API reported for each task's requests (by its sentinel, the `done_path`
@@ -934,9 +939,11 @@ fn api_tokens(api: &FakeApi, agent: &str) -> BTreeMap<String, [u64; 4]> {
         .collect();
     let mut sums: BTreeMap<String, [u64; 4]> = BTreeMap::new();
     for r in &requests {
-        let (Some(done), Some(usage), Some(seq)) =
-            (r["done_path"].as_str(), r["usage"].as_object(), r["seq"].as_u64())
-        else {
+        let (Some(done), Some(usage), Some(seq)) = (
+            r["done_path"].as_str(),
+            r["usage"].as_object(),
+            r["seq"].as_u64(),
+        ) else {
             continue;
         };
         if cut.contains(&seq) || (agent == "codex" && r["kind"] != "main") {
@@ -965,9 +972,14 @@ fn api_tokens(api: &FakeApi, agent: &str) -> BTreeMap<String, [u64; 4]> {
     sums
 }
 
-/// `swarm show TASK --json`, parsed.
-fn show(env: &TestEnv, task: &str) -> serde_json::Value {
-    let out = env.swarm().args(["show", task, "--json"]).output().unwrap();
+/// `swarm show TASK --json`, parsed; `codex_home` is where Codex keeps its sessions.
+fn show(env: &TestEnv, task: &str, codex_home: &Path) -> serde_json::Value {
+    let out = env
+        .swarm()
+        .args(["show", task, "--json"])
+        .env("CODEX_HOME", codex_home)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     serde_json::from_str(&crate::common::stdout(&out)).unwrap()
 }
@@ -995,7 +1007,10 @@ fn tokens_and_cost_match_the_api(agent: &str) {
         .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("swarm: spent "), "no cost in the summary: {err}");
+    assert!(
+        err.contains("swarm: spent "),
+        "no cost in the summary: {err}"
+    );
 
     let tasks = swarm::plan::parse(&plan, Path::new("PLAN.md")).unwrap();
     let mut run_total = [0u64; 4];
@@ -1003,19 +1018,41 @@ fn tokens_and_cost_match_the_api(agent: &str) {
         let sentinel = swarm::prompt::sentinel_for(task).unwrap();
         let id = task.id.to_string();
         // The agent may still be writing its last reply to its records.
-        let mut last = (None, [0; 4]);
-        wait_until(&format!("task {id}'s tokens to match the API's"), Duration::from_secs(30), || {
-            let want = api_tokens(&api, agent).get(&sentinel.display().to_string()).copied();
-            let shown = show(&env, &id);
-            last = (want, shown_tokens(&shown));
-            want.is_some_and(|w| w == last.1)
-        });
-        let (want, got) = last;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let (want, got) = loop {
+            let want = api_tokens(&api, agent)
+                .get(&sentinel.display().to_string())
+                .copied();
+            let got = shown_tokens(&show(&env, &id, &codex_home(&api)));
+            if want == Some(got) {
+                break (want, got);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "task {id}: the API returned {want:?} (input, output, cache read, cache write), swarm read {got:?}\n{}",
+                api.requests()
+                    .iter()
+                    .filter(|r| r["done_path"].as_str() == Some(&sentinel.display().to_string()))
+                    .map(|r| format!("{} {} {}", r["seq"], r["action"], r["usage"]))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
         eprintln!("{agent}: task {id}: API {want:?}, swarm {got:?}");
-        let shown = show(&env, &id);
-        let cost = shown["total"]["cost"].as_f64().expect("a priced model has a cost");
-        let priced: f64 = got.iter().zip(prices).map(|(&n, p)| n as f64 * p / 1e6).sum();
-        assert!((cost - priced).abs() < 1e-9, "task {id}: cost {cost}, tokens × prices {priced}");
+        let shown = show(&env, &id, &codex_home(&api));
+        let cost = shown["total"]["cost"]
+            .as_f64()
+            .expect("a priced model has a cost");
+        let priced: f64 = got
+            .iter()
+            .zip(prices)
+            .map(|(&n, p)| n as f64 * p / 1e6)
+            .sum();
+        assert!(
+            (cost - priced).abs() < 1e-9,
+            "task {id}: cost {cost}, tokens × prices {priced}"
+        );
         for (t, g) in run_total.iter_mut().zip(got) {
             *t += g;
         }
@@ -1027,7 +1064,10 @@ fn tokens_and_cost_match_the_api(agent: &str) {
             .map(|r| r["stage"].as_str().unwrap())
             .collect();
         for stage in ["queued", "pasted", "submitted", "sentinel"] {
-            assert!(stages.contains(&stage), "task {id}: no {stage} in {stages:?}");
+            assert!(
+                stages.contains(&stage),
+                "task {id}: no {stage} in {stages:?}"
+            );
         }
         let pasted = shown["receipts"]
             .as_array()
@@ -1039,11 +1079,25 @@ fn tokens_and_cost_match_the_api(agent: &str) {
         assert!(pasted["bytes"].as_u64().unwrap() > 100);
     }
     eprintln!("{agent}: run total {run_total:?} tokens");
-    let status = status(&env);
-    let task = &status["tasks"][0];
+    let state = &status(&env)["state"];
+    let task = &state["tasks"][0];
     assert_eq!(task["receipt"]["stage"], "sentinel", "{task}");
-    assert!(task["spent"]["tokens"]["input"].as_u64().unwrap() > 0, "{task}");
-    assert!(status["spent"]["tokens"]["output"].as_u64().unwrap() > 0, "{status}");
+    assert!(
+        task["spent"]["tokens"]["input"].as_u64().unwrap() > 0,
+        "{task}"
+    );
+    let run = &state["spent"]["tokens"];
+    let summed = [
+        run["input"].as_u64(),
+        run["output"].as_u64(),
+        run["cache_read"].as_u64(),
+        run["cache_write"].as_u64(),
+    ];
+    assert_eq!(
+        summed,
+        run_total.map(Some),
+        "the run's tokens are its tasks'"
+    );
 }
 
 #[test]
@@ -1085,11 +1139,18 @@ fn a_run_budget_stops_dispatch_and_running_tasks_finish() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "open tasks are not success: {err}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "open tasks are not success: {err}"
+    );
     assert!(err.contains("the budget was reached"), "{err}");
     assert!(err.contains("(budget $1.00)"), "{err}");
     let after = env.read("PLAN.md");
-    assert!(after.contains("- [x] Chore 1"), "the running task finished:\n{after}");
+    assert!(
+        after.contains("- [x] Chore 1"),
+        "the running task finished:\n{after}"
+    );
     for i in 2..=4 {
         assert!(after.contains(&format!("- [ ] Chore {i}")), "{after}");
     }
@@ -1124,10 +1185,16 @@ fn a_task_over_its_budget_is_interrupted_and_failed_with_its_note() {
         .lines()
         .find(|l| l.contains("over its budget"))
         .unwrap_or_else(|| panic!("no budget note:\n{after}"));
-    assert!(note.contains("it spent $") && note.contains(" of $1.00"), "{note}");
+    assert!(
+        note.contains("it spent $") && note.contains(" of $1.00"),
+        "{note}"
+    );
     eprintln!("the note: {}", note.trim());
-    assert!(!env.path(".swarm/done/s1.done").exists(), "the agent was stopped before its sentinel");
-    let shown = show(&env, "s1");
+    assert!(
+        !env.path(".swarm/done/s1.done").exists(),
+        "the agent was stopped before its sentinel"
+    );
+    let shown = show(&env, "s1", &codex_home(&api));
     let stages: Vec<&str> = shown["receipts"]
         .as_array()
         .unwrap()
