@@ -27,19 +27,10 @@ pub struct PriceSpec {
 }
 
 /// What a run counts and caps.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Costing {
     pub prices: Prices,
     pub budgets: Budgets,
-}
-
-impl Default for Costing {
-    fn default() -> Self {
-        Costing {
-            prices: Prices::default(),
-            budgets: Budgets::default(),
-        }
-    }
 }
 
 impl Config {

@@ -301,8 +301,7 @@ fn written_since(dir: &Path, since_ms: i64) -> Vec<PathBuf> {
 fn last_sentinel(text: &str) -> Option<String> {
     text.split(|c: char| c.is_whitespace() || "`'\"()<>[]".contains(c))
         .map(|w| w.trim_end_matches(['.', ',', ';', ':']))
-        .filter(|w| w.ends_with(".done") && w.len() > ".done".len())
-        .last()
+        .rfind(|w| w.ends_with(".done") && w.len() > ".done".len())
         .map(str::to_string)
 }
 

@@ -84,6 +84,7 @@ pub struct Executor {
 }
 
 impl Executor {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         edges: Edges,
         settings: &Settings,
