@@ -84,3 +84,57 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn costing(text: &str) -> Result<Costing, ConfigError> {
+        Config::parse(text, Path::new("swarm.toml"))?.costing()
+    }
+
+    #[test]
+    fn budgets_and_prices_are_read_in_micro_dollars_and_dollars_per_million() {
+        let c = costing(
+            "budget = \"$20\"\nbudget_hard = true\ntask_budget = 0.5\n\n\
+             [prices.\"my-model\"]\ninput = 3.0\noutput = 15.0\ncache_read = 0.3\ncache_write = 3.75\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.budgets,
+            Budgets {
+                run: Some(20_000_000),
+                hard: true,
+                task: Some(500_000),
+            }
+        );
+        assert_eq!(c.prices.get("my-model").unwrap().cache_write, 3.75);
+        assert!(c.prices.get("gpt-5").is_some(), "the shipped prices stay");
+        assert_eq!(costing("").unwrap(), Costing::default());
+    }
+
+    #[test]
+    fn a_bad_budget_or_a_partial_price_names_the_line() {
+        let err = costing("workers = 2\nbudget = \"twenty\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("swarm.toml:2") && err.contains("hint"),
+            "{err}"
+        );
+        let err = costing("[prices.m]\ninput = 1.0\noutput = 2.0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cache_read"),
+            "every price is asked for: {err}"
+        );
+        let err = costing(
+            "[prices.m]\ninput = -1.0\noutput = 2.0\ncache_read = 0.0\ncache_write = 0.0\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("negative"), "{err}");
+    }
+}

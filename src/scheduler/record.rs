@@ -277,6 +277,30 @@ mod tests {
     }
 
     #[test]
+    fn a_receipt_is_a_note_replay_skips_and_compaction_keeps() {
+        let receipt = crate::receipt::Receipt {
+            task: id("a"),
+            attempt: 1,
+            at: 1_700_000_000_000,
+            stage: crate::receipt::Stage::Submitted {
+                how: crate::receipt::Submitted::BoxCleared,
+            },
+        };
+        let line = serde_json::to_string(&Record::Receipt(receipt.clone())).unwrap();
+        assert!(line.starts_with(r#"{"event":"receipt","#), "{line}");
+        assert!(
+            line.contains(r#""stage":"submitted","how":"box-cleared""#),
+            "{line}"
+        );
+        let back: Record = serde_json::from_str(&line).unwrap();
+        let mut replay = Replay::default();
+        replay.apply(back);
+        assert!(replay.tasks.is_empty(), "no task state comes of a receipt");
+        let compacted = replay.compacted(Path::new("PLAN.md"));
+        assert_eq!(compacted.last(), Some(&Record::Receipt(receipt)));
+    }
+
+    #[test]
     fn an_unsent_prompt_gives_its_attempt_back() {
         let mut replay = Replay::default();
         let assigned = |attempt| Record::Assigned {
