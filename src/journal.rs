@@ -120,6 +120,16 @@ impl Journal {
         Ok(())
     }
 
+    /// Appends a note (a receipt) without waiting for the disk: replay needs none, and
+    /// the next record's fsync takes it along. A crash may lose the last few notes.
+    pub fn note(&mut self, record: &Record) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(record)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.records += 1;
+        Ok(())
+    }
+
     /// Rewrites the journal as its state when it has grown long. `state` is the replay of
     /// everything appended so far.
     pub fn compact_if_long(&mut self, state: &Replay) -> std::io::Result<bool> {

@@ -256,16 +256,27 @@ impl Sources {
         if let Some(home) = &self.codex {
             let ours: BTreeSet<PathBuf> = self.cwds.iter().map(|c| canonical(c)).collect();
             for file in codex::rollouts(&home.join("sessions"), self.since_ms) {
-                let Ok(text) = std::fs::read_to_string(&file) else {
+                // The first line says where the session ran: the rest is read only if here.
+                let Ok(first) = first_line(&file) else {
                     continue;
                 };
-                if codex::cwd(&text).is_some_and(|cwd| ours.contains(&canonical(&cwd))) {
+                if !codex::cwd(&first).is_some_and(|cwd| ours.contains(&canonical(&cwd))) {
+                    continue;
+                }
+                if let Ok(text) = std::fs::read_to_string(&file) {
                     spends.extend(codex::spends(&text));
                 }
             }
         }
         spends
     }
+}
+
+fn first_line(path: &Path) -> std::io::Result<String> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(std::fs::File::open(path)?).read_line(&mut line)?;
+    Ok(line)
 }
 
 fn canonical(path: &Path) -> PathBuf {
@@ -331,6 +342,83 @@ mod tests {
         );
         assert_eq!(last_sentinel("nothing here"), None);
         assert_eq!(last_sentinel("a file named .done"), None);
+    }
+
+    #[test]
+    fn sources_find_this_runs_records_and_no_one_elses() {
+        let home = tempfile::tempdir().unwrap();
+        let cwd = home.path().join("ws");
+        std::fs::create_dir_all(&cwd).unwrap();
+        let claude_dir = home.path().join("claude");
+        let project = claude::project_dir(&claude_dir, &cwd);
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::write(
+            project.join("s1.jsonl"),
+            r#"{"type":"user","uuid":"u1","message":{"content":"create the empty file `a.done`"}}
+{"type":"assistant","uuid":"a1","parentUuid":"u1","timestamp":"2026-12-01T00:00:01Z","message":{"id":"m1","model":"m","usage":{"input_tokens":7,"output_tokens":1}}}
+"#,
+        )
+        .unwrap();
+        let codex_home = home.path().join("codex");
+        let today = jiff::Timestamp::now()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .date();
+        let day = codex_home.join(format!(
+            "sessions/{:04}/{:02}/{:02}",
+            today.year(),
+            today.month(),
+            today.day()
+        ));
+        std::fs::create_dir_all(&day).unwrap();
+        let rollout = |cwd: &Path| {
+            format!(
+                "{{\"type\":\"session_meta\",\"payload\":{{\"cwd\":\"{}\"}}}}\n\
+                 {{\"type\":\"response_item\",\"payload\":{{\"type\":\"message\",\"role\":\"user\",\"content\":[{{\"text\":\"touch `b.done`\"}}]}}}}\n\
+                 {{\"type\":\"event_msg\",\"payload\":{{\"type\":\"token_count\",\"info\":{{\"total_token_usage\":{{\"input_tokens\":10,\"cached_input_tokens\":4,\"output_tokens\":2}}}}}}}}\n",
+                cwd.display()
+            )
+        };
+        std::fs::write(day.join("rollout-ours.jsonl"), rollout(&cwd)).unwrap();
+        std::fs::write(
+            day.join("rollout-theirs.jsonl"),
+            rollout(Path::new("/elsewhere")),
+        )
+        .unwrap();
+        let sources = Sources {
+            cwds: vec![cwd],
+            hooks: None,
+            claude: Some(claude_dir),
+            codex: Some(codex_home),
+            since_ms: now_ms() - 5_000,
+        };
+        let mut spends = sources.read();
+        spends.sort_by(|a, b| a.sentinel.cmp(&b.sentinel));
+        let found: Vec<(Option<&str>, Tokens)> = spends
+            .iter()
+            .map(|s| (s.sentinel.as_deref(), s.tokens))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Some("a.done"),
+                    Tokens {
+                        input: 7,
+                        output: 1,
+                        ..Tokens::default()
+                    }
+                ),
+                (
+                    Some("b.done"),
+                    Tokens {
+                        input: 6,
+                        output: 2,
+                        cache_read: 4,
+                        cache_write: 0
+                    }
+                ),
+            ]
+        );
     }
 
     #[test]

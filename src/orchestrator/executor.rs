@@ -147,7 +147,7 @@ impl Executor {
         if self.book.add(receipt.clone()) {
             let record = crate::journal::Record::Receipt(receipt);
             self.journal
-                .append(&record)
+                .note(&record)
                 .with_context(|| format!("appending to {}", self.journal.path().display()))?;
             self.replay.apply(record);
         }
