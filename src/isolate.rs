@@ -64,10 +64,7 @@ pub fn exclude_own_files(ws: &Workspace, tasks: &[Task]) {
         return;
     };
     let root = std::fs::canonicalize(&ws.root).unwrap_or_else(|_| ws.root.clone());
-    let prefix = root
-        .strip_prefix(&top)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let prefix = root.strip_prefix(&top).map(Path::to_path_buf).unwrap_or_default();
     // A read-only repository, say, must not stop the work.
     let _ = git::exclude::install(&top, &excludes(&prefix, tasks));
 }

@@ -242,6 +242,13 @@ fn render(shown: &Shown) -> String {
     }
     if let Some(total) = &shown.total {
         let _ = writeln!(out, "total: {}", total.describe());
+        if total.cost.is_some() {
+            let _ = writeln!(
+                out,
+                "(prices: swarm.toml's [prices], else the shipped ones of {})",
+                crate::cost::prices::PRICES_TAKEN
+            );
+        }
     }
     for t in &shown.transcripts {
         let _ = writeln!(out, "transcript {}: {}", t.attempt, t.path.display());

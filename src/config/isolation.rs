@@ -81,21 +81,19 @@ impl Config {
         };
         let verify_timeout = match &self.verify_timeout {
             None => Some(DEFAULT_VERIFY_TIMEOUT),
-            Some(spec) => {
-                match spec.get_ref() {
-                    TimeSpec::Text(text) if text.trim().eq_ignore_ascii_case("none") => None,
-                    TimeSpec::Seconds(n) if *n > 0 => Some(Duration::from_secs(*n as u64)),
-                    TimeSpec::Text(text) => Some(crate::duration::parse(text).map_err(|why| {
-                        self.invalid(spec.span(), format!("verify_timeout: {why}"))
-                    })?),
-                    TimeSpec::Seconds(n) => {
-                        return Err(self.invalid(
+            Some(spec) => match spec.get_ref() {
+                TimeSpec::Text(text) if text.trim().eq_ignore_ascii_case("none") => None,
+                TimeSpec::Seconds(n) if *n > 0 => Some(Duration::from_secs(*n as u64)),
+                TimeSpec::Text(text) => Some(crate::duration::parse(text).map_err(|why| {
+                    self.invalid(spec.span(), format!("verify_timeout: {why}"))
+                })?),
+                TimeSpec::Seconds(n) => {
+                    return Err(self.invalid(
                         spec.span(),
                         format!("verify_timeout = {n} is not a duration\nhint: use seconds above 0, \"10m\", or \"none\""),
                     ));
-                    }
                 }
-            }
+            },
         };
         if kind == IsolationKind::None {
             let stray = [

@@ -136,10 +136,7 @@ fn a_retry_on_another_worker_takes_the_branch_from_the_worktree_that_had_it() {
     run.git.ensure_worktree(&w2, LAND).unwrap();
     let prepared = run.git.prepare(&w2, "swarm/task/a", LAND).unwrap();
     assert!(matches!(prepared, Prepared::Resumed { .. }), "{prepared:?}");
-    assert_eq!(
-        std::fs::read_to_string(w2.join("half.txt")).unwrap(),
-        "half done\n"
-    );
+    assert_eq!(std::fs::read_to_string(w2.join("half.txt")).unwrap(), "half done\n");
     assert!(run.is_detached(&run.w1));
     assert_eq!(run.status(&run.w1), "");
 }

@@ -323,11 +323,7 @@ impl Lander {
                     retries.lock().unwrap().remove(&task);
                     Event::Landed { task, commit }
                 }
-                Ok(Landing::Failed {
-                    stage: at,
-                    retry,
-                    reason,
-                }) => {
+                Ok(Landing::Failed { stage: at, retry, reason }) => {
                     stage(&task, at, None);
                     retries.lock().unwrap().insert(task.clone(), retry);
                     Event::LandFailed { task, reason }
@@ -433,22 +429,28 @@ fn land_one(
         return Ok(Landing::Landed(None));
     }
     for _ in 0..LAND_TRIES {
-        let (new, onto) =
-            match git.integrate(wt, &branch, land, strategy, &job.message, &job.trailers())? {
-                Integrated::Conflict { files } => {
-                    let list: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
-                    return Ok(Landing::Failed {
-                        stage: Stage::Conflict,
-                        reason: format!("it conflicts with `{land}` in {}", list.join(", ")),
-                        retry: Retry::Conflict { files },
-                    });
-                }
-                Integrated::Empty => {
-                    let _ = git.delete_branch(&branch, &head);
-                    return Ok(Landing::Landed(None));
-                }
-                Integrated::Ready { head, onto } => (head, onto),
-            };
+        let (new, onto) = match git.integrate(
+            wt,
+            &branch,
+            land,
+            strategy,
+            &job.message,
+            &job.trailers(),
+        )? {
+            Integrated::Conflict { files } => {
+                let list: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
+                return Ok(Landing::Failed {
+                    stage: Stage::Conflict,
+                    reason: format!("it conflicts with `{land}` in {}", list.join(", ")),
+                    retry: Retry::Conflict { files },
+                });
+            }
+            Integrated::Empty => {
+                let _ = git.delete_branch(&branch, &head);
+                return Ok(Landing::Landed(None));
+            }
+            Integrated::Ready { head, onto } => (head, onto),
+        };
         // Verified where it was made; again only if the landing tip moved since.
         if let Some(verify) = verify
             && !git.contains(&head, &onto)?

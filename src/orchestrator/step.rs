@@ -575,7 +575,7 @@ impl<'p> Loop<'p> {
             self.exec.stages(),
             self.exec.book(),
         )
-        .write(&self.ws.state_path());
+            .write(&self.ws.state_path());
     }
 }
 

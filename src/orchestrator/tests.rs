@@ -3,13 +3,13 @@
 //! real threads; the harness knows the system has settled when every job alive sleeps on
 //! the manual clock and no event is waiting, so no test sleeps and hopes.
 
-use super::LandSpec;
 use super::executor::Edges;
 use super::jobs::Jobs;
 use super::step::{Flow, Input, Loop, PLAN_QUIET, Start};
 use super::{Msg, Progress};
 use crate::clock::manual::ManualClock;
 use crate::commands;
+use super::LandSpec;
 use crate::config::{self, Overrides};
 use crate::git::fake::FakeGit;
 use crate::git::{Git, Strategy};
@@ -1055,10 +1055,7 @@ fn an_isolated_task_is_checked_off_only_once_its_work_has_landed() {
     });
     let git = h.git.clone().unwrap();
     assert!(
-        git.world()
-            .calls
-            .iter()
-            .any(|c| c == "prepare swarm/task/a"),
+        git.world().calls.iter().any(|c| c == "prepare swarm/task/a"),
         "the branch is checked out before the prompt goes: {:?}",
         git.world().calls
     );
@@ -1072,17 +1069,10 @@ fn an_isolated_task_is_checked_off_only_once_its_work_has_landed() {
         .filter(|want| calls.iter().any(|c| c == want))
         .collect();
     assert_eq!(order.len(), 3, "{calls:?}");
-    assert!(
-        h.journal().contains("\"event\":\"landed\""),
-        "{}",
-        h.journal()
-    );
+    assert!(h.journal().contains("\"event\":\"landed\""), "{}", h.journal());
     // The next task went out in the same worktree, on its own branch.
     assert_eq!(h.prompts_for("b"), 1);
-    assert!(
-        calls.iter().any(|c| c == "prepare swarm/task/b"),
-        "{calls:?}"
-    );
+    assert!(calls.iter().any(|c| c == "prepare swarm/task/b"), "{calls:?}");
 }
 
 #[test]

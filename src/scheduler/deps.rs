@@ -157,7 +157,8 @@ impl State {
                     }
                 }
             }
-            if holds_scope(&now) && !holds_scope(&was) && !self.graph.nodes[i].scope.is_free() {
+            if holds_scope(&now) && !holds_scope(&was) && !self.graph.nodes[i].scope.is_free()
+            {
                 self.graph.holding.push(i);
             }
             if now != TaskStatus::Pending {

@@ -123,10 +123,7 @@ impl State {
     }
 
     pub(super) fn land_failed(&mut self, task: &TaskId, reason: &str, actions: &mut Vec<Action>) {
-        if self
-            .position(task)
-            .is_some_and(|i| self.tasks[i].status == TaskStatus::Landing)
-        {
+        if self.position(task).is_some_and(|i| self.tasks[i].status == TaskStatus::Landing) {
             self.requeue(task, reason, actions);
         }
     }

@@ -120,11 +120,7 @@ fn a_task_that_failed_to_land_is_a_new_attempt_until_attempts_run_out() {
         reason: "it conflicts with `swarm/main` in `shared.txt`".into(),
     });
     assert!(!checked_off(&actions));
-    assert_eq!(
-        status(&state, "a"),
-        TaskStatus::Running,
-        "attempt 2 went out"
-    );
+    assert_eq!(status(&state, "a"), TaskStatus::Running, "attempt 2 went out");
     assert_eq!(state.task(&id("a")).unwrap().attempts, 2);
 
     sentinel(&mut state, "a");
@@ -166,11 +162,7 @@ fn a_landing_task_keeps_its_files_and_its_dependents_wait_for_the_landing() {
         task: id("a"),
         outcome: Checked::ToLand,
     });
-    assert_eq!(
-        delivers(&actions),
-        Vec::<String>::new(),
-        "b and c wait on a's landing"
-    );
+    assert_eq!(delivers(&actions), Vec::<String>::new(), "b and c wait on a's landing");
     let actions = state.handle(Event::Landed {
         task: id("a"),
         commit: Some("c0ffee".into()),

@@ -157,10 +157,7 @@ pub enum Event {
         outcome: Checked,
     },
     /// `task`'s work is on the landing branch (`commit`), or there was nothing to land.
-    Landed {
-        task: TaskId,
-        commit: Option<String>,
-    },
+    Landed { task: TaskId, commit: Option<String> },
     /// `task`'s work could not land (a conflict, a failed verify on the landing tip): it
     /// goes back to an agent as a new attempt.
     LandFailed { task: TaskId, reason: String },

@@ -108,10 +108,7 @@ fn eight_tasks_land_with_their_conflicts_resolved_by_a_retry() {
             ("PLAN.md", PAIRS),
             ("CHANGES.md", "# Changes\n"),
             ("NOTES.md", "# Notes\n"),
-            (
-                "swarm.toml",
-                "isolation = \"worktree\"\nland = \"swarm/integration\"\n",
-            ),
+            ("swarm.toml", "isolation = \"worktree\"\nland = \"swarm/integration\"\n"),
         ],
     );
     // The person has work of their own in progress: staged and not.
@@ -158,18 +155,12 @@ fn eight_tasks_land_with_their_conflicts_resolved_by_a_retry() {
         .iter()
         .filter(|e| e["event"] == "rebase" && e["result"] == "resolved")
         .count();
-    assert!(
-        resolved >= 1,
-        "no conflict was resolved: {:?}",
-        sim_log(&env)
-    );
+    assert!(resolved >= 1, "no conflict was resolved: {:?}", sim_log(&env));
 
     // swarm's files are in no commit.
     let names = git_ok(&env, &["log", "--all", "--name-only", "--format="]);
     assert!(
-        !names
-            .lines()
-            .any(|n| n.contains(".swarm") || n.ends_with(".done")),
+        !names.lines().any(|n| n.contains(".swarm") || n.ends_with(".done")),
         "{names}"
     );
 
@@ -183,10 +174,7 @@ fn eight_tasks_land_with_their_conflicts_resolved_by_a_retry() {
     assert_eq!(branches.trim(), "", "{branches}");
     let worktrees = git_ok(&env, &["worktree", "list", "--porcelain"]);
     assert_eq!(
-        worktrees
-            .lines()
-            .filter(|l| l.starts_with("worktree "))
-            .count(),
+        worktrees.lines().filter(|l| l.starts_with("worktree ")).count(),
         1,
         "{worktrees}"
     );
@@ -207,11 +195,7 @@ fn a_verify_that_fails_once_sends_its_output_to_the_next_attempt() {
             ("swarm.toml", &toml),
         ],
     );
-    let out = finish(
-        sim_run(&env, 1, "--think-ms 50", &[]),
-        RUN,
-        "a verified run",
-    );
+    let out = finish(sim_run(&env, 1, "--think-ms 50", &[]), RUN, "a verified run");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let prompts = received_prompts(&env);
@@ -248,11 +232,7 @@ fn diff_shows_a_landed_task_and_status_its_commit() {
     let commit = task["commit"].as_str().unwrap();
     assert_eq!(git_ok(&env, &["rev-parse", "swarm/main"]).trim(), commit);
 
-    let diff = env
-        .swarm()
-        .args(["diff", "write-the-auth-page"])
-        .output()
-        .unwrap();
+    let diff = env.swarm().args(["diff", "write-the-auth-page"]).output().unwrap();
     assert!(diff.status.success(), "{}", stderr(&diff));
     let shown = stdout(&diff);
     assert!(shown.contains("+++ b/docs/auth.md"), "{shown}");
@@ -378,10 +358,7 @@ fn killing_the_orchestrator_ten_times_loses_nothing_and_lands_nothing_twice() {
         let grown = before + 2 + kills % 4;
         let deadline = std::time::Instant::now() + RUN;
         while lines() < grown && child.try_wait().unwrap().is_none() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the run made no progress"
-            );
+            assert!(std::time::Instant::now() < deadline, "the run made no progress");
             std::thread::sleep(Duration::from_millis(20));
         }
         if child.try_wait().unwrap().is_some() {
@@ -394,11 +371,7 @@ fn killing_the_orchestrator_ten_times_loses_nothing_and_lands_nothing_twice() {
         if let Some(tip) = git(&env, &["rev-parse", "--verify", "-q", "swarm/main"])
             .status
             .success()
-            .then(|| {
-                git_ok(&env, &["rev-parse", "swarm/main"])
-                    .trim()
-                    .to_string()
-            })
+            .then(|| git_ok(&env, &["rev-parse", "swarm/main"]).trim().to_string())
             && tip != base
         {
             let passed = std::fs::read_to_string(&verified).unwrap_or_default();
@@ -420,10 +393,7 @@ fn killing_the_orchestrator_ten_times_loses_nothing_and_lands_nothing_twice() {
     );
     let worktrees = git_ok(&env, &["worktree", "list", "--porcelain"]);
     assert_eq!(
-        worktrees
-            .lines()
-            .filter(|l| l.starts_with("worktree "))
-            .count(),
+        worktrees.lines().filter(|l| l.starts_with("worktree ")).count(),
         1,
         "{worktrees}"
     );
