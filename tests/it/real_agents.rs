@@ -1203,3 +1203,41 @@ fn a_task_over_its_budget_is_interrupted_and_failed_with_its_note() {
         .collect();
     assert_eq!(stages.last(), Some(&"failed"), "{stages:?}");
 }
+
+#[test]
+fn a_hard_run_budget_interrupts_the_running_tasks_too() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("claude", Some(&env.ws()));
+    let plan = slow_plan(3);
+    env.write("PLAN.md", &plan);
+    priced_config(&env, "claude", DEAR, "budget = \"$1\"\nbudget_hard = true");
+    let started = SystemTime::now();
+    let out = costed_run(&env, &api, "claude", 2, &["--task-timeout", "120"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the budget was reached"), "{err}");
+    // Both running agents were stopped in their 4-second tools: no sentinel, nothing
+    // checked, and the third task never went out.
+    assert_eq!(env.read("PLAN.md"), plan, "nothing checked");
+    for i in 1..=3 {
+        assert!(
+            !env.path(&format!(".swarm/done/s{i}.done")).exists(),
+            "s{i}"
+        );
+    }
+    let asked: Vec<String> = api
+        .requests()
+        .iter()
+        .filter_map(|r| r["done_path"].as_str().map(str::to_string))
+        .collect();
+    assert!(!asked.iter().any(|d| d.ends_with("s3.done")), "{asked:?}");
+    eprintln!(
+        "hard budget: stopped after {:.1}s",
+        started.elapsed().unwrap().as_secs_f64()
+    );
+}
