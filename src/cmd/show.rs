@@ -220,14 +220,14 @@ fn render(shown: &Shown) -> String {
             let _ = writeln!(out, "attempt {}:", r.attempt);
         }
         let took = step.took.map(|t| format!("+{t:.1}s")).unwrap_or_default();
-        let _ = writeln!(
-            out,
+        let line = format!(
             "  {}  {:<10} {:>8}  {}",
             clock(r.at),
             r.stage.name(),
             took,
             r.stage.detail()
         );
+        let _ = writeln!(out, "{}", line.trim_end());
         if let Some(a) = shown
             .spent
             .iter()

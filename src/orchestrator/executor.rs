@@ -605,21 +605,18 @@ impl Executor {
             // A condition (a dialog, a question, a rate limit, an API error) reported in
             // the middle of the turn, until the screen no longer shows one.
             let mut blocked = false;
-            while !stop.load(Ordering::Relaxed) {
-                // Compared across a sleep, not awaited: an agent at work animates many
-                // times a second, and waking on each frame would cost more than looking.
-                let earlier = mux.output_count(&pane);
-                clock.sleep(MONITOR_POLL);
-                let count = mux.output_count(&pane);
-                let busy = working.is_some()
-                    && (count != earlier
+            // Sends the attempt's `working` receipt once the agent shows it at work: its
+            // output moved, its hook says a turn began, or its screen is busy.
+            let mut tell_working = |moved: bool| {
+                let at_work = |_: &mut (TaskId, u32)| {
+                    moved
                         || hook().is_some_and(|s| s.event == "UserPromptSubmit")
                         || mux
                             .capture(&pane)
-                            .is_ok_and(|screen| profile.classify(&screen) == ScreenState::Busy));
-                if busy && let Some((task, attempt)) = working.take() {
-                    let at = crate::cost::now_ms();
-                    let stage = Stage::Working;
+                            .is_ok_and(|screen| profile.classify(&screen) == ScreenState::Busy)
+                };
+                if let Some((task, attempt)) = working.take_if(at_work) {
+                    let (at, stage) = (crate::cost::now_ms(), Stage::Working);
                     let _ = tx.send(Msg::Receipt(Receipt {
                         task,
                         attempt,
@@ -627,6 +624,16 @@ impl Executor {
                         stage,
                     }));
                 }
+            };
+            while !stop.load(Ordering::Relaxed) {
+                // Compared across a sleep, not awaited: an agent at work animates many
+                // times a second, and waking on each frame would cost more than looking.
+                let earlier = mux.output_count(&pane);
+                // Looked at before the first sleep too: the turn began as the prompt went in.
+                tell_working(false);
+                clock.sleep(MONITOR_POLL);
+                let count = mux.output_count(&pane);
+                tell_working(count != earlier);
                 if count != earlier && !blocked {
                     idle_since = None;
                     continue;
