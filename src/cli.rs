@@ -34,6 +34,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Show a task's change in an isolated run: its branch, or its landed commits.
     Diff(TaskArgs),
+    /// Show a task's receipts (each attempt's stages, with times), tokens and cost.
+    Show(ShowArgs),
     /// List the workers and what they do (`--json` for scripts).
     Workers(WorkersArgs),
     /// Print what a worker's pane shows right now.
@@ -179,6 +181,19 @@ pub struct LogsArgs {
     /// Print the pane's bytes as recorded, escape sequences and all.
     #[arg(long)]
     pub raw: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// The task: its id, a prefix only its id starts with, or its number (`3`), as
+    /// `swarm status` shows them.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+    /// Print JSON for scripts (schema in docs/cli.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

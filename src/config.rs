@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
 
+mod cost;
 mod isolation;
+pub use cost::Costing;
 pub use isolation::{Isolation, IsolationKind};
 
 pub use crate::tmux::TmuxConf;
@@ -299,6 +301,15 @@ pub struct Config {
     pub land: Option<Spanned<String>>,
     /// "rebase", "merge" or "squash".
     pub land_strategy: Option<Spanned<String>>,
+    /// What the run may cost (`"$20"`): no task is handed out once it is spent.
+    pub budget: Option<Spanned<cost::Amount>>,
+    /// Interrupt running tasks too when the run's budget is reached.
+    pub budget_hard: Option<bool>,
+    /// What one task may cost over its attempts; a task over it fails.
+    pub task_budget: Option<Spanned<cost::Amount>>,
+    /// `[prices.MODEL]` tables: dollars per million tokens.
+    #[serde(default)]
+    pub prices: BTreeMap<String, Spanned<cost::PriceSpec>>,
     /// The `[window]` table.
     #[serde(default)]
     pub window: WindowConfig,
@@ -414,6 +425,7 @@ impl Config {
         self.socket()?;
         self.scope_default()?;
         self.isolation(None)?;
+        self.costing()?;
         self.agent_cmd()?;
         self.hook("on_done", &self.on_done)?;
         self.hook("on_fail", &self.on_fail)?;
@@ -894,6 +906,8 @@ pub struct Settings {
     pub scope_default: ScopeDefault,
     /// Worktrees, verify and landing, when tasks are isolated.
     pub isolation: Option<Isolation>,
+    /// Prices and budgets.
+    pub costing: Costing,
 }
 
 /// How news reaches people (swarm.toml's `notify`, `on_done` and `on_fail`).
@@ -1026,6 +1040,7 @@ pub fn resolve(
         session: config.session()?,
         scope_default: config.scope_default()?,
         isolation: config.isolation(overrides.isolate)?,
+        costing: config.costing()?,
         tmux_conf: config.tmux_conf(workspace)?,
         profile,
         socket,

@@ -3,6 +3,7 @@
 
 use crate::agent::{Profile, ScreenState};
 use crate::clock::Clock;
+use crate::receipt::Submitted;
 use crate::tmux::{Mux, PaneId, PasteOutcome, TmuxError};
 use std::time::Duration;
 
@@ -13,6 +14,10 @@ pub struct Delivered {
     pub enter_presses: u32,
     /// From the paste to the first Enter.
     pub paste_to_enter: Duration,
+    /// From the last Enter to the sign that the agent took the prompt.
+    pub confirmed_in: Duration,
+    /// That sign.
+    pub how: Submitted,
 }
 
 /// Why a prompt was not delivered.
@@ -148,10 +153,13 @@ fn submit(
         // the paste is taken as a newline by Claude's Ink (docs/tmux-facts.md §1).
         mux.send_key(pane, "Enter")?;
         presses += 1;
-        if took_prompt(mux, clock, pane, &screen, profile, timing)? {
+        let entered = clock.now();
+        if let Some(how) = took_prompt(mux, clock, pane, &screen, profile, timing)? {
             return Ok(Delivered {
                 enter_presses: presses,
                 paste_to_enter,
+                confirmed_in: clock.now() - entered,
+                how,
             });
         }
         if presses > profile.enter_retries {
@@ -187,8 +195,9 @@ fn wait_for_landing(
     }
 }
 
-/// Whether the agent took the prompt within `timing.confirm` of an Enter: the input box
-/// no longer holds it, or, for a profile that cannot see the box, the screen moved.
+/// Whether, and how, the agent took the prompt within `timing.confirm` of an Enter: it
+/// queued it, its screen turned busy, its input box no longer holds it, or, for a profile
+/// that cannot see the box, the screen moved.
 fn took_prompt(
     mux: &dyn Mux,
     clock: &dyn Clock,
@@ -196,22 +205,26 @@ fn took_prompt(
     before_enter: &str,
     profile: &Profile,
     timing: &Timing,
-) -> Result<bool, DeliveryError> {
+) -> Result<Option<Submitted>, DeliveryError> {
     let started = clock.now();
     while clock.now() - started < timing.confirm {
         clock.sleep(timing.poll);
         let screen = mux.capture(pane)?;
         // A queued prompt was delivered: the agent runs it after the current turn.
-        let took = profile.is_queued(&screen)
-            || match profile.input_pending {
-                Some(_) => profile.classify(&screen) != ScreenState::InputPending,
-                None => screen != before_enter,
-            };
-        if took {
-            return Ok(true);
+        if profile.is_queued(&screen) {
+            return Ok(Some(Submitted::Queued));
+        }
+        let seen = profile.classify(&screen);
+        let took = match profile.input_pending {
+            Some(_) if seen == ScreenState::Busy => Some(Submitted::Busy),
+            Some(_) => (seen != ScreenState::InputPending).then_some(Submitted::BoxCleared),
+            None => (screen != before_enter).then_some(Submitted::ScreenMoved),
+        };
+        if took.is_some() {
+            return Ok(took);
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// Whether the pane is dead or gone; if tmux cannot tell, the caller's own result stands.

@@ -83,7 +83,12 @@ fn repository(dir: &Path) -> anyhow::Result<()> {
         let status = Command::new("git")
             .arg("-C")
             .arg(dir)
-            .args(["-c", "user.name=swarm demo", "-c", "user.email=demo@localhost"])
+            .args([
+                "-c",
+                "user.name=swarm demo",
+                "-c",
+                "user.email=demo@localhost",
+            ])
             .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -16,6 +16,7 @@ mod resume;
 mod retry;
 mod run;
 pub(crate) mod send;
+pub(crate) mod show;
 mod skip;
 pub(crate) mod spawn;
 pub(crate) mod status;
@@ -51,6 +52,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Skip(args) => skip::run(&args),
         Command::Logs(args) => logs::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Show(args) => show::run(&args),
         Command::Workers(args) => workers::run(&args),
         Command::Capture(args) => capture::run(&args),
         Command::Spawn(args) => spawn::run(&args),
@@ -74,6 +76,7 @@ fn only_prints(command: &Command) -> bool {
         Command::Status(_)
             | Command::Logs(_)
             | Command::Diff(_)
+            | Command::Show(_)
             | Command::Wait(_)
             | Command::Workers(_)
             | Command::Capture(_)

@@ -256,7 +256,7 @@ fn joblog(progress: &Progress, ws: &Workspace) {
 fn outcome(summary: &orchestrator::Summary) -> Outcome {
     if summary.interrupted {
         Outcome::Interrupted
-    } else if summary.failed.is_empty() {
+    } else if summary.failed.is_empty() && !(summary.cost.budget_reached && summary.cost.left > 0) {
         Outcome::Success
     } else {
         Outcome::TasksFailed

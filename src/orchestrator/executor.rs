@@ -7,6 +7,7 @@ use super::jobs::Jobs;
 use super::landing::{self, Lander};
 use super::notify::Notifier;
 use super::profiles::Profiles;
+use super::receipts::Book;
 use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -14,6 +15,7 @@ use crate::deliver::DeliveryError;
 use crate::journal::{Journal, Replay};
 use crate::plan::{PlanFile, Refresh, Task, TaskId};
 use crate::prompt::PromptTemplate;
+use crate::receipt::{Receipt, Stage};
 use crate::scheduler::{Action, DeliveryFailure, Event, WorkerId};
 use crate::sentinel::Sentinels;
 use crate::tmux::{Mux, PaneId, SpawnSpec};
@@ -81,6 +83,8 @@ pub struct Executor {
     stages: HashMap<TaskId, (landing::Stage, Option<String>)>,
     /// The branches failed and skipped tasks left, with their work on them.
     kept: HashMap<TaskId, String>,
+    /// Each attempt's receipts, and what each task has cost.
+    book: Book,
 }
 
 impl Executor {
@@ -105,6 +109,7 @@ impl Executor {
             lander: None,
             stages: HashMap::new(),
             kept: HashMap::new(),
+            book: Book::default(),
             plan,
             checkoffs: Vec::new(),
             notifier: Notifier::new(
@@ -149,6 +154,44 @@ impl Executor {
         &self.kept
     }
 
+    /// The run's receipts and what its tasks cost.
+    pub fn book(&self) -> &Book {
+        &self.book
+    }
+
+    pub fn book_mut(&mut self) -> &mut Book {
+        &mut self.book
+    }
+
+    /// Journals a receipt (one a job sent, or one a record made) unless it says nothing
+    /// new.
+    pub fn receipt(&mut self, receipt: Receipt) -> anyhow::Result<()> {
+        if self.book.add(receipt.clone()) {
+            let record = crate::journal::Record::Receipt(receipt);
+            self.journal
+                .note(&record)
+                .with_context(|| format!("appending to {}", self.journal.path().display()))?;
+            self.replay.apply(record);
+        }
+        Ok(())
+    }
+
+    /// Where worker `worker`'s agent works.
+    pub fn cwd(&self, worker: WorkerId) -> PathBuf {
+        match &self.lander {
+            Some(lander) => lander.cwd(worker),
+            None => self.ws.root.clone(),
+        }
+    }
+
+    /// Each sentinel path as prompts name it, with its task.
+    pub fn sentinel_names(&self) -> HashMap<String, TaskId> {
+        self.sentinels
+            .iter()
+            .map(|(task, path)| (path.display().to_string(), task.clone()))
+            .collect()
+    }
+
     /// Notes how far `task`'s work got, in the journal too.
     pub fn staged(
         &mut self,
@@ -156,6 +199,18 @@ impl Executor {
         stage: landing::Stage,
         commit: Option<String>,
     ) -> anyhow::Result<()> {
+        // Queued for landing after verifying: verify passed.
+        if stage == landing::Stage::Queued
+            && self.stages.get(&task).map(|(s, _)| *s) == Some(landing::Stage::Verifying)
+            && let Some(receipt) = self.book.latest(&task).map(|l| Receipt {
+                task: task.clone(),
+                attempt: l.attempt,
+                at: crate::cost::now_ms(),
+                stage: Stage::Verified,
+            })
+        {
+            self.receipt(receipt)?;
+        }
         let record = crate::journal::Record::Stage {
             task: task.clone(),
             stage: stage.name().to_string(),
@@ -293,7 +348,7 @@ impl Executor {
                 let text = format!(
                     "Continue with the task. When you have finished, create the empty file `{sentinel}` to signal that you are done."
                 );
-                self.deliver_text(worker, pane, task, text, None, None);
+                self.deliver_text(worker, pane, task, text, None);
             }
             Action::Monitor { worker, pane } => self.start_monitor(worker, pane),
             Action::NoteFailure {
@@ -326,10 +381,16 @@ impl Executor {
                 if let crate::journal::Record::Retried { task } = &record {
                     self.kept.remove(task);
                 }
+                let (lander, root) = (&self.lander, &self.ws.root);
+                let cwds = |w| lander.as_ref().map_or_else(|| root.clone(), |l| l.cwd(w));
+                let receipt = self.book.of_record(&record, crate::cost::now_ms(), cwds);
                 self.journal
                     .append(&record)
                     .with_context(|| format!("appending to {}", self.journal.path().display()))?;
                 self.replay.apply(record);
+                if let Some(receipt) = receipt {
+                    self.receipt(receipt)?;
+                }
                 self.journal.compact_if_long(&self.replay)?;
             }
             Action::Kill { pane } => self.kill(pane),
@@ -370,6 +431,32 @@ impl Executor {
             }
         }
         Ok(Vec::new())
+    }
+
+    /// Waits, up to `within`, for the agents in `panes` to end the turns they still have
+    /// going (the reply after a sentinel), so that their own records hold all the run
+    /// spent before their panes go.
+    pub fn settle_agents(&self, panes: &[(WorkerId, PaneId)], within: Duration) {
+        let (mux, clock) = (&*self.edges.mux, &*self.edges.clock);
+        let deadline = clock.now() + within;
+        let ready = |worker: WorkerId, pane| {
+            let profile = self.profiles.worker(worker);
+            mux.capture(pane)
+                .map(|screen| profile.classify(&screen) == ScreenState::Ready)
+        };
+        for (worker, pane) in panes {
+            // Ready twice in a row, a poll apart: a screen between two requests of one
+            // turn can look ready for a moment. A pane that is gone has nothing to wait for.
+            let mut before = false;
+            while clock.now() < deadline {
+                match ready(*worker, pane) {
+                    Ok(true) if before => break,
+                    Ok(now) => before = now,
+                    Err(_) => break,
+                }
+                clock.sleep(MONITOR_POLL);
+            }
+        }
     }
 
     /// Remembers the window of a pane taken over from an earlier orchestrator.
@@ -489,25 +576,42 @@ impl Executor {
             std::fs::create_dir_all(dir)?;
         }
         let prep = self.lander.as_ref().map(|l| l.prep(worker, &id));
-        self.deliver_text(worker, pane, id, prompt, Some(log), prep);
+        let attempt = Attempt {
+            n: attempt,
+            log,
+            prep,
+        };
+        self.deliver_text(worker, pane, id, prompt, Some(attempt));
         Ok(Vec::new())
     }
 
-    /// Delivers `text` as a job of its own and reports how it went; with `log`, the
-    /// pane's transcript starts there first, so that it holds the prompt.
+    /// Delivers `text` as a job of its own and reports how it went. A task's prompt (an
+    /// `attempt`, not a reminder) has its worktree made ready first, its transcript
+    /// started, so that it holds the prompt, and receipts for its paste and submission.
     fn deliver_text(
         &self,
         worker: WorkerId,
         pane: PaneId,
         task: TaskId,
         text: String,
-        log: Option<PathBuf>,
-        prep: Option<landing::Prep>,
+        attempt: Option<Attempt>,
     ) {
-        let (edges, profile) = (self.edges.clone(), self.profiles.worker(worker));
+        let (edges, profile, tx) = (
+            self.edges.clone(),
+            self.profiles.worker(worker),
+            self.tx.clone(),
+        );
         self.background(move || {
             // The task's branch is checked out in the worker's worktree before the prompt
             // names it; if it cannot be, nothing is typed.
+            let (attempt, prep) = match attempt {
+                Some(Attempt { n, log, prep }) => {
+                    // A transcript is for people; a failure to start one must not stop work.
+                    let _ = edges.mux.transcript(&pane, Some(&log));
+                    (Some(n), prep)
+                }
+                None => (None, None),
+            };
             if let Some(Err(why)) = prep.map(landing::Prep::run) {
                 return Event::DeliveryFailed {
                     worker,
@@ -516,12 +620,15 @@ impl Executor {
                     failure: DeliveryFailure::NotSubmitted(why),
                 };
             }
-            if let Some(log) = log {
-                // A transcript is for people; a failure to start one must not stop work.
-                let _ = edges.mux.transcript(&pane, Some(&log));
-            }
             match crate::deliver::deliver(&*edges.mux, &*edges.clock, &pane, &text, &profile) {
-                Ok(_) => Event::Delivered { worker, pane, task },
+                Ok(delivered) => {
+                    if let Some(attempt) = attempt {
+                        for receipt in delivery_receipts(&task, attempt, &pane, &text, &delivered) {
+                            let _ = tx.send(Msg::Receipt(receipt));
+                        }
+                    }
+                    Event::Delivered { worker, pane, task }
+                }
                 Err(e) => Event::DeliveryFailed {
                     worker,
                     pane,
@@ -548,6 +655,8 @@ impl Executor {
         let (edges, tx) = (self.edges.clone(), self.tx.clone());
         let hooks = launch::hooks_dir(&profile, &self.ws);
         let name = worker.to_string();
+        // The first sign of the agent at work on the attempt is its `working` receipt.
+        let mut working = self.book.on_worker(worker);
         let hook = move || hooks.as_ref().and_then(|dir| hooks::read_state(dir, &name));
         self.edges.jobs.spawn(Box::new(move || {
             let (mux, clock) = (&*edges.mux, &*edges.clock);
@@ -560,12 +669,35 @@ impl Executor {
             // A condition (a dialog, a question, a rate limit, an API error) reported in
             // the middle of the turn, until the screen no longer shows one.
             let mut blocked = false;
+            // Sends the attempt's `working` receipt once the agent shows it at work: its
+            // output moved, its hook says a turn began, or its screen is busy.
+            let mut tell_working = |moved: bool| {
+                let at_work = |_: &mut (TaskId, u32)| {
+                    moved
+                        || hook().is_some_and(|s| s.event == "UserPromptSubmit")
+                        || mux
+                            .capture(&pane)
+                            .is_ok_and(|screen| profile.classify(&screen) == ScreenState::Busy)
+                };
+                if let Some((task, attempt)) = working.take_if(at_work) {
+                    let (at, stage) = (crate::cost::now_ms(), Stage::Working);
+                    let _ = tx.send(Msg::Receipt(Receipt {
+                        task,
+                        attempt,
+                        at,
+                        stage,
+                    }));
+                }
+            };
             while !stop.load(Ordering::Relaxed) {
                 // Compared across a sleep, not awaited: an agent at work animates many
                 // times a second, and waking on each frame would cost more than looking.
                 let earlier = mux.output_count(&pane);
+                // Looked at before the first sleep too: the turn began as the prompt went in.
+                tell_working(false);
                 clock.sleep(MONITOR_POLL);
                 let count = mux.output_count(&pane);
+                tell_working(count != earlier);
                 if count != earlier && !blocked {
                     idle_since = None;
                     continue;
@@ -769,6 +901,46 @@ impl Executor {
             let _ = tx.send(Msg::Event(job()));
         }));
     }
+}
+
+/// The receipts of a prompt that went in: pasted (when, where, how much, its sha256) and
+/// submitted (when, and how that was seen), timed back from now by what delivery measured.
+fn delivery_receipts(
+    task: &TaskId,
+    attempt: u32,
+    pane: &PaneId,
+    text: &str,
+    delivered: &crate::deliver::Delivered,
+) -> [Receipt; 2] {
+    let now = crate::cost::now_ms();
+    let submitted = now - delivered.confirmed_in.as_millis() as i64;
+    let pasted = submitted - delivered.paste_to_enter.as_millis() as i64;
+    let receipt = |at, stage| Receipt {
+        task: task.clone(),
+        attempt,
+        at,
+        stage,
+    };
+    [
+        receipt(
+            pasted,
+            Stage::Pasted {
+                pane: pane.clone(),
+                bytes: text.len(),
+                sha256: crate::receipt::sha256(text),
+            },
+        ),
+        receipt(submitted, Stage::Submitted { how: delivered.how }),
+    ]
+}
+
+/// What goes out with a task's prompt, and not with a reminder.
+struct Attempt {
+    n: u32,
+    /// Where the pane's transcript of the attempt goes.
+    log: PathBuf,
+    /// The task's branch, checked out in the worker's worktree (isolated runs).
+    prep: Option<landing::Prep>,
 }
 
 /// What the scheduler hears of a screen that waits for a person or for time.

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The columns of `.swarm/joblog.tsv` (docs/cli.md).
-const HEADER: &str = "seq\ttask\tworker\tstarted\truntime\tattempts\tresult\ttext";
+const HEADER: &str =
+    "seq\ttask\tworker\tstarted\truntime\tattempts\tresult\tstage\ttokens\tcost\ttext";
 
 /// One task the run handed out.
 #[derive(Debug, Clone)]
@@ -21,6 +22,10 @@ struct Job {
     attempts: u32,
     /// `running`, `done`, `failed`, `skipped`, or `pending` (its attempt ended, another waits).
     result: &'static str,
+    /// Its latest receipt's stage.
+    stage: Option<String>,
+    /// What it cost, over its attempts.
+    spent: Option<crate::cost::Spent>,
 }
 
 /// The tasks handed out, in the order of their first delivery.
@@ -47,6 +52,8 @@ impl JobLog {
             ended: None,
             attempts: 0,
             result: "running",
+            stage: None,
+            spent: None,
         });
         if job.attempts == 0 {
             self.order.push(task.clone());
@@ -87,6 +94,14 @@ impl JobLog {
         }
     }
 
+    /// Takes each task's latest stage and what it cost, at the end of the run.
+    pub fn costs(&mut self, costs: &super::Costs) {
+        for (id, job) in &mut self.jobs {
+            job.stage = costs.stages.get(id).map(|l| l.stage.clone());
+            job.spent = costs.tasks.get(id).cloned();
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
     }
@@ -110,18 +125,19 @@ impl JobLog {
             .unwrap_or(4)
             .max(4);
         let mut out = format!(
-            "{:>3}  {:<width$}  WORKER  TRIES  TIME     RESULT\n",
+            "{:>3}  {:<width$}  WORKER  TRIES  TIME     RESULT   COST\n",
             "#", "TASK"
         );
         for (seq, id, job, runtime) in self.rows(now) {
             let _ = writeln!(
                 out,
-                "{seq:>3}  {:<width$}  w{:<5}  {:<5}  {:<7}  {}",
+                "{seq:>3}  {:<width$}  w{:<5}  {:<5}  {:<7}  {:<7}  {}",
                 id.0,
                 job.worker,
                 job.attempts,
                 super::progress::short(runtime),
-                job.result
+                job.result,
+                job.spent.as_ref().map(|s| s.describe()).unwrap_or_default()
             );
         }
         out
@@ -142,13 +158,22 @@ impl JobLog {
                 .chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect();
+            let tokens = job.spent.as_ref().map(|s| s.tokens.total().to_string());
+            let cost = job
+                .spent
+                .as_ref()
+                .and_then(|s| s.cost)
+                .map(|c| format!("{c:.6}"));
             let _ = writeln!(
                 out,
-                "{seq}\t{id}\tw{}\t{started:.3}\t{:.3}\t{}\t{}\t{text}",
+                "{seq}\t{id}\tw{}\t{started:.3}\t{:.3}\t{}\t{}\t{}\t{}\t{}\t{text}",
                 job.worker,
                 runtime.as_secs_f64(),
                 job.attempts,
-                job.result
+                job.result,
+                job.stage.as_deref().unwrap_or(""),
+                tokens.as_deref().unwrap_or(""),
+                cost.as_deref().unwrap_or(""),
             );
         }
         out
@@ -184,16 +209,16 @@ mod tests {
         assert_eq!(lines[0], HEADER);
         assert_eq!(
             lines[1],
-            "1\twrite-docs\tw1\t1000000.000\t95.000\t2\tdone\tWrite the docs"
+            "1\twrite-docs\tw1\t1000000.000\t95.000\t2\tdone\t\t\t\tWrite the docs"
         );
         assert!(
-            lines[2].ends_with("\t30.000\t1\tfailed\tFix the bug "),
+            lines[2].ends_with("\t30.000\t1\tfailed\t\t\t\tFix the bug "),
             "{}",
             lines[2]
         );
         let table = log.table(t0 + Duration::from_secs(200));
         assert!(
-            table.contains("  1  write-docs  w1      2      1m35s    done"),
+            table.contains("  1  write-docs  w1      2      1m35s    done   "),
             "{table}"
         );
     }

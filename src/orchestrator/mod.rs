@@ -10,6 +10,7 @@ pub mod lock;
 mod notify;
 mod profiles;
 mod progress;
+mod receipts;
 mod resume;
 pub mod snapshot;
 mod step;
@@ -52,6 +53,10 @@ pub enum Msg {
     ServerLost(String),
     /// SIGINT, SIGTERM or SIGHUP.
     Signal,
+    /// A stage of an attempt, timed where it happened (a delivery, a monitor).
+    Receipt(crate::receipt::Receipt),
+    /// What the agents' records say was spent so far this run.
+    Spent(Vec<crate::cost::Spend>),
     /// A task's work moved on towards the landing branch.
     Stage {
         task: TaskId,
@@ -72,6 +77,23 @@ pub struct Summary {
     pub interrupted: bool,
     /// In an isolated run: the landing branch, and how many tasks landed on it.
     pub landed: Option<(String, usize)>,
+    /// What the run cost, against its budgets.
+    pub cost: Costs,
+}
+
+/// What a run cost, by its agents' records, and its budgets (micro-dollars).
+#[derive(Debug, Default)]
+pub struct Costs {
+    pub total: crate::cost::Spent,
+    pub tasks: std::collections::BTreeMap<TaskId, crate::cost::Spent>,
+    /// Each task's latest receipt.
+    pub stages: HashMap<TaskId, crate::receipt::Latest>,
+    pub budget: Option<u64>,
+    pub task_budget: Option<u64>,
+    /// The run's budget was reached, and dispatch stopped.
+    pub budget_reached: bool,
+    /// Tasks left pending (never started, or waiting to go again).
+    pub left: usize,
 }
 
 /// Everything a run needs, checked before any of it starts.
@@ -147,10 +169,11 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         landing,
     };
     let watcher = (edges.mux.clone(), tx.clone());
-    let mut lp = Loop::start(start, edges, tx, watch, progress)?;
+    let mut lp = Loop::start(start, edges, tx.clone(), watch, progress)?;
     // Started once the executor knows the workers' profiles; what tmux says of the panes
     // meanwhile waits in `pane_news`.
     watch_panes(watcher.0, lp.profiles().clone(), pane_news, watcher.1);
+    let _polling = poll_costs(lp.cost_sources(), tx);
     let ticker = crossbeam_channel::tick(TICK);
     let mut flow = lp.flow();
     while flow == Flow::Go {
@@ -176,6 +199,9 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         }
     }
     lp.idle()?;
+    if flow == Flow::Finished {
+        lp.settle_agents();
+    }
     Ok(lp.finish(flow == Flow::Interrupted))
 }
 
@@ -248,6 +274,39 @@ fn watch_panes(mux: Arc<dyn Mux>, profiles: Profiles, news: Receiver<PaneNews>, 
         }
         let _ = tx.send(Msg::ServerLost("no tmux server on the socket".into()));
     });
+}
+
+/// How often the agents' records are read for what the running tasks cost.
+const COST_POLL: Duration = Duration::from_secs(1);
+
+/// Stops the cost poller when dropped: when the run ends, however it ends.
+struct Polling(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Reads the agents' records now and then, off the loop's thread, and sends what they
+/// say was spent when it changed, until the returned guard is dropped.
+fn poll_costs(sources: crate::cost::Sources, tx: Sender<Msg>) -> Polling {
+    let polling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let guard = Polling(polling.clone());
+    std::thread::spawn(move || {
+        let mut last = Vec::new();
+        while polling.load(std::sync::atomic::Ordering::Relaxed) {
+            let spends = sources.read();
+            if spends != last {
+                last = spends.clone();
+                if tx.send(Msg::Spent(spends)).is_err() {
+                    return;
+                }
+            }
+            std::thread::sleep(COST_POLL);
+        }
+    });
+    guard
 }
 
 fn watch_signals(tx: Sender<Msg>) -> anyhow::Result<()> {

@@ -226,6 +226,7 @@ impl Progress {
         for (task, _) in &summary.failed {
             self.jobs.ended(task, "failed", now);
         }
+        self.jobs.costs(&summary.cost);
         if !self.jobs.is_empty() {
             eprint!("{}", self.jobs.table(now));
         }
@@ -258,12 +259,43 @@ impl Progress {
                 ""
             }
         );
+        if let Some(line) = cost_line(&summary.cost) {
+            eprintln!("{line}");
+        }
         if let Some((branch, n)) = &summary.landed
             && *n > 0
         {
             eprintln!("hint: git merge {branch}   # or open a pull request from it");
         }
     }
+}
+
+/// What the run cost, against its budgets: `swarm: spent 12345 tokens, $0.042 (budget
+/// $20.00; per task $2.00)`, and a line when the budget stopped the run. None when
+/// nothing was recorded and no budget was set.
+pub fn cost_line(cost: &super::Costs) -> Option<String> {
+    use crate::scheduler::budget::dollars;
+    let budgets: Vec<String> = [
+        cost.budget.map(|b| format!("budget {}", dollars(b))),
+        cost.task_budget.map(|b| format!("per task {}", dollars(b))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if cost.total.tokens.total() == 0 && budgets.is_empty() {
+        return None;
+    }
+    let mut line = format!("swarm: spent {}", cost.total.describe());
+    if !budgets.is_empty() {
+        line.push_str(&format!(" ({})", budgets.join("; ")));
+    }
+    if cost.budget_reached {
+        line.push_str(&format!(
+            "\nswarm: the budget was reached: no more tasks went out; {} left open for the next run",
+            cost.left
+        ));
+    }
+    Some(line)
 }
 
 /// The heartbeat line: where the run stands.

@@ -31,6 +31,23 @@ pub struct Snapshot {
     /// In an isolated run, the branch finished tasks land on.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub land: Option<String>,
+    /// What the run has cost so far, by its agents' records, against its budgets.
+    #[serde(default)]
+    pub spent: SpentRow,
+}
+
+/// What the run has cost, and its budgets, in dollars.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SpentRow {
+    #[serde(flatten)]
+    pub spent: crate::cost::Spent,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub budget: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub task_budget: Option<f64>,
+    /// The run's budget was reached: no task is handed out any more.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub budget_reached: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +97,13 @@ pub struct TaskRow {
     /// the text before the edit.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub edited_after_dispatch: bool,
+    /// Its latest receipt: the stage, its attempt, when, and how long it took since the
+    /// stage before it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub receipt: Option<crate::receipt::Latest>,
+    /// What it has cost so far, over its attempts.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub spent: Option<crate::cost::Spent>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +152,7 @@ impl Snapshot {
         edited: &HashSet<crate::plan::TaskId>,
         stages: &HashMap<crate::plan::TaskId, (super::landing::Stage, Option<String>)>,
         kept: &HashMap<crate::plan::TaskId, String>,
+        book: &super::receipts::Book,
     ) -> Snapshot {
         let mut counts = Counts::default();
         // Who holds each running task, and since when: the workers' states say.
@@ -189,6 +214,8 @@ impl Snapshot {
                     attempts: t.attempts,
                     started: holders.get(&t.id).and_then(|h| h.1),
                     edited_after_dispatch: edited.contains(&t.id),
+                    receipt: book.latest(&t.id),
+                    spent: book.task_spent(&t.id).cloned(),
                 }
             })
             .collect();
@@ -221,6 +248,16 @@ impl Snapshot {
             tasks,
             workers,
             land: header.land.map(str::to_string),
+            spent: {
+                let budgets = state.budgets();
+                let dollars = |m: u64| m as f64 / 1e6;
+                SpentRow {
+                    spent: book.total().clone(),
+                    budget: budgets.run.map(dollars),
+                    task_budget: budgets.task.map(dollars),
+                    budget_reached: state.budget_reached(),
+                }
+            },
         }
     }
 
@@ -411,6 +448,8 @@ mod tests {
             started: None,
             edited_after_dispatch: false,
             waiting: None,
+            receipt: None,
+            spent: None,
         };
         let mut tasks: Vec<TaskRow> = (0..done).map(|n| task(n, "done", 1)).collect();
         tasks.extend((done..done + failed).map(|n| task(n, "failed", 3)));
@@ -438,6 +477,7 @@ mod tests {
             tasks,
             workers: Vec::new(),
             land: None,
+            spent: SpentRow::default(),
         }
     }
 

@@ -32,6 +32,9 @@ const CHECKOFF_BATCH: Duration = Duration::from_millis(5);
 /// The share of the loop's time the status file may take: a 10,000-task plan's takes
 /// milliseconds to write, so it is written less often.
 const SNAPSHOT_SHARE: u32 = 20;
+/// How long the end of a run waits for agents still busy with a reply after their
+/// sentinels.
+const AGENTS_SETTLE: Duration = Duration::from_secs(15);
 
 /// What wakes the loop.
 pub enum Input {
@@ -115,6 +118,10 @@ pub struct Loop<'p> {
     already_checked: usize,
     /// What a task without `{files=…}` may change.
     scopes: ScopeDefault,
+    /// What tokens cost, by model.
+    prices: crate::cost::Prices,
+    /// Where the agents keep their records, for what the run costs.
+    sources: crate::cost::Sources,
 }
 
 impl<'p> Loop<'p> {
@@ -144,6 +151,7 @@ impl<'p> Loop<'p> {
         let pools = settings.scheduler_pools();
         let mut state = State::with_pools(&plan_tasks, &pools, &settings.profile.name, limits);
         let (clock, mux) = (edges.clock.clone(), edges.mux.clone());
+        state.set_budgets(settings.costing.budgets);
         let lander = landing
             .map(|(git, spec)| Lander::new(git, ws.clone(), spec, tx.clone()))
             .transpose()?;
@@ -206,7 +214,16 @@ impl<'p> Loop<'p> {
         actions.extend(state.start());
         progress.update(&state);
         let now = clock.now();
+        let workers = state.workers().len();
+        let cwds: HashSet<PathBuf> = (0..workers).map(|w| exec.cwd(w)).collect();
+        let sources = crate::cost::Sources::new(
+            cwds.into_iter().collect(),
+            crate::agent::launch::hooks_dir(&settings.profile, &ws),
+            crate::cost::now_ms(),
+        );
         let mut lp = Loop {
+            prices: settings.costing.prices.clone(),
+            sources,
             plan_name: ws.plan_name(),
             ws,
             state,
@@ -259,6 +276,8 @@ impl<'p> Loop<'p> {
                 .into());
             }
             Input::Msg(Msg::Signal) => return Ok(Flow::Interrupted),
+            Input::Msg(Msg::Receipt(receipt)) => self.exec.receipt(receipt)?,
+            Input::Msg(Msg::Spent(spends)) => self.spent(&spends),
             Input::Msg(Msg::Stage {
                 task,
                 stage,
@@ -317,6 +336,10 @@ impl<'p> Loop<'p> {
     pub fn finish(mut self, interrupted: bool) -> Summary {
         // Check-offs still waiting for a plan a person is saving land before the run ends.
         self.exec.settle_plan(self.progress);
+        // The last word on what the run cost.
+        let spends = self.sources.read();
+        let names = self.exec.sentinel_names();
+        self.exec.book_mut().spent(&spends, &names, &self.prices);
         self.write_snapshot();
         let state = &self.state;
         let failed = state
@@ -345,7 +368,23 @@ impl<'p> Loop<'p> {
             // The work is on its branches; the worktrees go unless one holds more.
             lander.tidy(state.workers().len());
         }
+        let budgets = state.budgets();
+        let book = self.exec.book();
+        let cost = super::Costs {
+            total: book.total().clone(),
+            tasks: book.tasks_spent().clone(),
+            stages: state
+                .tasks()
+                .iter()
+                .filter_map(|t| Some((t.id.clone(), book.latest(&t.id)?)))
+                .collect(),
+            budget: budgets.run,
+            task_budget: budgets.task,
+            budget_reached: state.budget_reached(),
+            left: state.count(|s| *s == TaskStatus::Pending),
+        };
         Summary {
+            cost,
             landed,
             done: state
                 .count(|s| *s == TaskStatus::Done)
@@ -361,6 +400,37 @@ impl<'p> Loop<'p> {
     /// The profile of each worker, and of each worker pane as it starts.
     pub fn profiles(&self) -> &Profiles {
         self.exec.profiles()
+    }
+
+    /// Lets the agents end the turns that outlive their tasks' sentinels (bounded), so
+    /// that what they record, and so what the run cost, is complete.
+    pub fn settle_agents(&self) {
+        let panes: Vec<_> = self
+            .state
+            .workers()
+            .iter()
+            .filter_map(|w| Some((w.id, w.pane()?.clone())))
+            .collect();
+        self.exec.settle_agents(&panes, AGENTS_SETTLE);
+    }
+
+    /// Where the agents keep their records: the cost poller reads them.
+    pub fn cost_sources(&self) -> crate::cost::Sources {
+        self.sources.clone()
+    }
+
+    /// Takes what the agents' records say was spent; a task whose cost changed is news
+    /// for the budgets.
+    fn spent(&mut self, spends: &[crate::cost::Spend]) {
+        let names = self.exec.sentinel_names();
+        let changed = self.exec.book_mut().spent(spends, &names, &self.prices);
+        for (task, spent) in changed {
+            if let Some(cost) = spent.cost {
+                let micros = (cost * 1e6).round() as u64;
+                self.handle(Event::Spent { task, micros });
+            }
+        }
+        self.dirty = true;
     }
 
     #[cfg(test)]
@@ -520,6 +590,7 @@ impl<'p> Loop<'p> {
             &self.edited,
             self.exec.stages(),
             self.exec.kept(),
+            self.exec.book(),
         )
         .write(&self.ws.state_path());
     }

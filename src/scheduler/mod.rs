@@ -1,6 +1,7 @@
 //! The pure core: `State + Event → Vec<Action>`. It owns every decision and does no I/O,
 //! so the whole lifecycle of tasks and workers is testable in microseconds.
 
+pub mod budget;
 mod deps;
 mod landing;
 mod pools;
@@ -8,6 +9,7 @@ pub mod record;
 pub mod scope;
 mod worker;
 
+pub use budget::Budgets;
 pub use deps::Waiting;
 use record::{Closed, Record, Replay};
 pub use scope::{Scope, ScopeDefault};
@@ -163,6 +165,8 @@ pub enum Event {
     /// `task`'s work could not land (a conflict, a failed verify on the landing tip): it
     /// goes back to an agent as a new attempt.
     LandFailed { task: TaskId, reason: String },
+    /// `task` has cost `micros` micro-dollars so far, by its agents' records.
+    Spent { task: TaskId, micros: u64 },
 }
 
 /// What committing and verifying a finished task's worktree found.
@@ -404,6 +408,8 @@ pub struct State {
     fleet_limit: Vec<Option<(Option<String>, Duration)>>,
     /// Tasks run in worktrees of their own, and are done once their work has landed.
     lands: bool,
+    /// What was spent, against the budgets.
+    spending: budget::Spending,
 }
 
 impl State {
@@ -442,6 +448,7 @@ impl State {
             now: Duration::ZERO,
             fleet_limit: vec![None; pools.len()],
             lands: false,
+            spending: budget::Spending::default(),
         };
         state.default_pool = state.pool_for(Some(default));
         for task in tasks {
@@ -699,6 +706,7 @@ impl State {
             } => self.checked(worker, &task, outcome, &mut actions),
             Event::Landed { task, commit } => self.landed(&task, commit, &mut actions),
             Event::LandFailed { task, reason } => self.land_failed(&task, &reason, &mut actions),
+            Event::Spent { task, micros } => self.spent_on(task, micros, &mut actions),
         }
         self.assign(&mut actions);
         self.check_finished(&mut actions);
@@ -1692,7 +1700,7 @@ impl State {
 
     /// Hands pending tasks, in plan order, to idle workers of the pools they are routed to.
     fn assign(&mut self, actions: &mut Vec<Action>) {
-        if self.paused {
+        if self.paused || self.spending.reached {
             return;
         }
         self.park_fleet(actions);
@@ -1760,7 +1768,9 @@ impl State {
         } else {
             self.strand_dead_pools(actions);
         }
-        if self.tally.open() == 0 {
+        // Past the run's budget, the run ends once nothing runs: what waits stays open.
+        let stopped = self.spending.reached && self.tally.running + self.tally.landing == 0;
+        if self.tally.open() == 0 || stopped {
             self.finished = true;
             actions.push(Action::Finished);
             actions.push(Action::Notify(Notice::Finished {

@@ -70,6 +70,9 @@ pub enum Record {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         commit: Option<String>,
     },
+    /// A timestamped stage of an attempt (src/receipt.rs): a note for `swarm show`;
+    /// replay keeps it only to carry it through compaction.
+    Receipt(crate::receipt::Receipt),
     Requeued {
         task: TaskId,
         reason: String,
@@ -155,6 +158,8 @@ pub struct Replay {
     pub records: usize,
     /// The run that wrote this journal finished.
     pub finished: bool,
+    /// The receipts so far, for compaction to keep.
+    pub receipts: Vec<crate::receipt::Receipt>,
 }
 
 impl Replay {
@@ -168,6 +173,7 @@ impl Replay {
             | Record::Finished
             | Record::Edited { .. }
             | Record::Stage { .. } => {}
+            Record::Receipt(receipt) => self.receipts.push(receipt),
             Record::Spawned { worker, pane } => {
                 self.workers.insert(worker, pane);
             }
@@ -275,6 +281,7 @@ impl Replay {
             landing: h.landing,
             queued: h.queued,
         }));
+        out.extend(self.receipts.iter().cloned().map(Record::Receipt));
         out
     }
 }
@@ -285,6 +292,30 @@ mod tests {
 
     fn id(s: &str) -> TaskId {
         TaskId(s.into())
+    }
+
+    #[test]
+    fn a_receipt_is_a_note_replay_skips_and_compaction_keeps() {
+        let receipt = crate::receipt::Receipt {
+            task: id("a"),
+            attempt: 1,
+            at: 1_700_000_000_000,
+            stage: crate::receipt::Stage::Submitted {
+                how: crate::receipt::Submitted::BoxCleared,
+            },
+        };
+        let line = serde_json::to_string(&Record::Receipt(receipt.clone())).unwrap();
+        assert!(line.starts_with(r#"{"event":"receipt","#), "{line}");
+        assert!(
+            line.contains(r#""stage":"submitted","how":"box-cleared""#),
+            "{line}"
+        );
+        let back: Record = serde_json::from_str(&line).unwrap();
+        let mut replay = Replay::default();
+        replay.apply(back);
+        assert!(replay.tasks.is_empty(), "no task state comes of a receipt");
+        let compacted = replay.compacted(Path::new("PLAN.md"));
+        assert_eq!(compacted.last(), Some(&Record::Receipt(receipt)));
     }
 
     #[test]

@@ -155,7 +155,16 @@ impl Dashboard {
         if let Some(eta) = eta(s, self.now) {
             second.push(Span::raw(format!(" · ETA {}", clock(eta))));
         }
-        vec![first, Line::from(second)]
+        let mut lines = vec![first, Line::from(second)];
+        if let Some(spent) = spent_line(&s.spent) {
+            let color = if s.spent.budget_reached {
+                Color::Red
+            } else {
+                Color::Reset
+            };
+            lines[0].push_span(Span::styled(spent, self.paint(color)));
+        }
+        lines
     }
 
     fn block(&self, title: &str, focus: Option<Focus>) -> Block<'static> {
@@ -187,6 +196,7 @@ impl Dashboard {
                     n => n.to_string(),
                 }),
                 Cell::from(time),
+                Cell::from(receipt_cell(t.receipt.as_ref())),
                 Cell::from(text.clone()),
             ])
         });
@@ -197,10 +207,11 @@ impl Dashboard {
                 Constraint::Length(4),
                 Constraint::Length(3),
                 Constraint::Length(6),
+                Constraint::Length(15),
                 Constraint::Fill(1),
             ],
         )
-        .header(Row::new(["STATE", "WKR", "TRY", "TIME", "TASK"]).style(dim()))
+        .header(Row::new(["STATE", "WKR", "TRY", "TIME", "STAGE", "TASK"]).style(dim()))
         .block(self.block("Tasks", Some(Focus::Tasks)));
         self.render_list(frame, area, table, Focus::Tasks, self.task_sel);
     }
@@ -352,6 +363,41 @@ fn sections(height: u16, workers: usize) -> (u16, u16) {
 
 fn dim() -> Style {
     Style::new().add_modifier(Modifier::DIM)
+}
+
+/// A task's latest receipt and how long it took: `working 2.1s`, `sentinel 1m05s`.
+fn receipt_cell(latest: Option<&crate::receipt::Latest>) -> String {
+    let Some(latest) = latest else {
+        return String::new();
+    };
+    match latest.took {
+        Some(t) if t < 10.0 => format!("{} {t:.1}s", latest.stage),
+        Some(t) => format!("{} {}", latest.stage, clock(t)),
+        None => latest.stage.clone(),
+    }
+}
+
+/// What the run has spent, against its budgets: ` · $0.42 of $20.00 · ≤$2.00 a task`.
+fn spent_line(spent: &crate::orchestrator::snapshot::SpentRow) -> Option<String> {
+    use crate::cost::dollars;
+    let tokens = spent.spent.tokens.total();
+    if tokens == 0 && spent.budget.is_none() && spent.task_budget.is_none() {
+        return None;
+    }
+    let mut line = match spent.spent.cost {
+        Some(cost) => format!(" · {}", dollars(cost)),
+        None => format!(" · {tokens} tokens"),
+    };
+    if let Some(budget) = spent.budget {
+        line.push_str(&format!(" of {}", dollars(budget)));
+    }
+    if let Some(per) = spent.task_budget {
+        line.push_str(&format!(" · ≤{} a task", dollars(per)));
+    }
+    if spent.budget_reached {
+        line.push_str(" · budget reached");
+    }
+    Some(line)
 }
 
 /// A task's mark and words; a landing task shows how far its work got.

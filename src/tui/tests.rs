@@ -28,6 +28,8 @@ fn task(id: &str, text: &str, state: &str, worker: Option<usize>, attempts: u32)
         attempts,
         started: None,
         edited_after_dispatch: false,
+        receipt: None,
+        spent: None,
     }
 }
 
@@ -49,6 +51,12 @@ fn worker(id: usize, pane: &str, state: &str, task: Option<&str>) -> WorkerRow {
 fn mid_run() -> Snapshot {
     let mut auth = task("auth", "Write docs/auth.md", "running", Some(0), 1);
     auth.started = Some(T0 + 80.0);
+    auth.receipt = Some(crate::receipt::Latest {
+        stage: "working".into(),
+        attempt: 1,
+        at: T0 + 81.0,
+        took: Some(0.4),
+    });
     let mut login = task("login", "Refactor src/login.ts", "running", Some(1), 2);
     login.started = Some(T0 + 30.0);
     let mut billing = task("billing", "Write docs/billing.md", "failed", None, 3);
@@ -100,6 +108,21 @@ fn mid_run() -> Snapshot {
             dead,
         ],
         land: None,
+        spent: crate::orchestrator::snapshot::SpentRow {
+            spent: crate::cost::Spent {
+                tokens: crate::cost::Tokens {
+                    input: 1200,
+                    output: 300,
+                    cache_read: 5000,
+                    cache_write: 800,
+                },
+                cost: Some(0.42),
+                models: Default::default(),
+            },
+            budget: Some(20.0),
+            task_budget: Some(2.0),
+            budget_reached: false,
+        },
     }
 }
 

@@ -980,3 +980,353 @@ fn a_permission_question_needs_a_person_and_nothing_is_pasted_until_answered() {
         "a nudge went into a question"
     );
 }
+
+/// The model each fake API names, and the prices the cost tests give it in swarm.toml
+/// (dollars per million tokens: input, output, cache read, cache write).
+fn priced_model(agent: &str) -> (&'static str, [f64; 4]) {
+    match agent {
+        "claude" => ("claude-opus-5-5", [3.0, 15.0, 0.5, 4.0]),
+        _ => ("gpt-5.5-codex", [2.0, 8.0, 0.25, 0.0]),
+    }
+}
+
+/// swarm.toml pricing the fake API's model at `prices`, with more keys (`budget = …`).
+fn priced_config(env: &TestEnv, agent: &str, prices: [f64; 4], more: &str) {
+    let (model, _) = priced_model(agent);
+    let [input, output, cache_read, cache_write] = prices;
+    env.write(
+        "swarm.toml",
+        &format!(
+            "{more}\n[prices.\"{model}\"]\ninput = {input}\noutput = {output}\n\
+             cache_read = {cache_read}\ncache_write = {cache_write}\n"
+        ),
+    );
+}
+
+/// `swarm run` for the cost tests: Codex's sessions are under the harness's own
+/// `CODEX_HOME`, which swarm reads as Codex does.
+fn costed_run(env: &TestEnv, api: &FakeApi, agent: &str, workers: u32, extra: &[&str]) -> Command {
+    let mut cmd = swarm_run(env, api, agent, workers, extra);
+    cmd.env("CODEX_HOME", codex_home(api));
+    cmd
+}
+
+/// The harness's `CODEX_HOME`, beside its launcher.
+fn codex_home(api: &FakeApi) -> PathBuf {
+    api.launcher.parent().unwrap().join("codex-home")
+}
+
+/// What the fake API reported for each task's requests (by its sentinel, the `done_path`
+/// the API logs): input, output, cache read, cache write, as swarm counts them. Responses
+/// cut short, and Codex's side queries (which it does not record), are left out.
+fn api_tokens(api: &FakeApi, agent: &str) -> BTreeMap<String, [u64; 4]> {
+    let requests = api.requests();
+    let cut: Vec<u64> = requests
+        .iter()
+        .filter(|r| r["action"] == "client-disconnected")
+        .filter_map(|r| r["seq"].as_u64())
+        .collect();
+    let mut sums: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+    for r in &requests {
+        let (Some(done), Some(usage), Some(seq)) = (
+            r["done_path"].as_str(),
+            r["usage"].as_object(),
+            r["seq"].as_u64(),
+        ) else {
+            continue;
+        };
+        if cut.contains(&seq) || (agent == "codex" && r["kind"] != "main") {
+            continue;
+        }
+        let n = |key: &str| usage.get(key).and_then(|v| v.as_u64()).unwrap_or(0);
+        let row = match agent {
+            "claude" => [
+                n("input_tokens"),
+                n("output_tokens"),
+                n("cache_read_input_tokens"),
+                n("cache_creation_input_tokens"),
+            ],
+            _ => {
+                let cached = usage["input_tokens_details"]["cached_tokens"]
+                    .as_u64()
+                    .unwrap_or(0);
+                [n("input_tokens") - cached, n("output_tokens"), cached, 0]
+            }
+        };
+        let sum = sums.entry(done.to_string()).or_default();
+        for (s, v) in sum.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    sums
+}
+
+/// `swarm show TASK --json`, parsed; `codex_home` is where Codex keeps its sessions.
+fn show(env: &TestEnv, task: &str, codex_home: &Path) -> serde_json::Value {
+    let out = env
+        .swarm()
+        .args(["show", task, "--json"])
+        .env("CODEX_HOME", codex_home)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&crate::common::stdout(&out)).unwrap()
+}
+
+fn shown_tokens(shown: &serde_json::Value) -> [u64; 4] {
+    let t = &shown["total"]["tokens"];
+    let n = |k: &str| t[k].as_u64().unwrap_or(0);
+    [n("input"), n("output"), n("cache_read"), n("cache_write")]
+}
+
+/// Each task's tokens, read from the agent's own records, equal what the fake API
+/// returned for that task's requests, and its cost is those tokens times the prices.
+fn tokens_and_cost_match_the_api(agent: &str) {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start(agent, Some(&env.ws()));
+    let plan = six_task_plan();
+    env.write("PLAN.md", &plan);
+    let (_, prices) = priced_model(agent);
+    priced_config(&env, agent, prices, "");
+    let out = costed_run(&env, &api, agent, 3, &["--task-timeout", "120"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("swarm: spent "),
+        "no cost in the summary: {err}"
+    );
+
+    let tasks = swarm::plan::parse(&plan, Path::new("PLAN.md")).unwrap();
+    let mut run_total = [0u64; 4];
+    for task in &tasks {
+        let sentinel = swarm::prompt::sentinel_for(task).unwrap();
+        let id = task.id.to_string();
+        // The agent may still be writing its last reply to its records.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let (want, got) = loop {
+            let want = api_tokens(&api, agent)
+                .get(&sentinel.display().to_string())
+                .copied();
+            let got = shown_tokens(&show(&env, &id, &codex_home(&api)));
+            if want == Some(got) {
+                break (want, got);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "task {id}: the API returned {want:?} (input, output, cache read, cache write), swarm read {got:?}\n{}",
+                api.requests()
+                    .iter()
+                    .filter(|r| r["done_path"].as_str() == Some(&sentinel.display().to_string()))
+                    .map(|r| format!("{} {} {}", r["seq"], r["action"], r["usage"]))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        eprintln!("{agent}: task {id}: API {want:?}, swarm {got:?}");
+        let shown = show(&env, &id, &codex_home(&api));
+        let cost = shown["total"]["cost"]
+            .as_f64()
+            .expect("a priced model has a cost");
+        let priced: f64 = got
+            .iter()
+            .zip(prices)
+            .map(|(&n, p)| n as f64 * p / 1e6)
+            .sum();
+        assert!(
+            (cost - priced).abs() < 1e-9,
+            "task {id}: cost {cost}, tokens × prices {priced}"
+        );
+        for (t, g) in run_total.iter_mut().zip(got) {
+            *t += g;
+        }
+        // Its receipts: every stage of a plain run, in order, with the prompt's hash.
+        let stages: Vec<&str> = shown["receipts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["stage"].as_str().unwrap())
+            .collect();
+        for stage in ["queued", "pasted", "submitted", "sentinel"] {
+            assert!(
+                stages.contains(&stage),
+                "task {id}: no {stage} in {stages:?}"
+            );
+        }
+        let pasted = shown["receipts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["stage"] == "pasted")
+            .unwrap();
+        assert_eq!(pasted["sha256"].as_str().unwrap().len(), 64);
+        assert!(pasted["bytes"].as_u64().unwrap() > 100);
+    }
+    eprintln!("{agent}: run total {run_total:?} tokens");
+    let state = &status(&env)["state"];
+    let task = &state["tasks"][0];
+    assert_eq!(task["receipt"]["stage"], "sentinel", "{task}");
+    assert!(
+        task["spent"]["tokens"]["input"].as_u64().unwrap() > 0,
+        "{task}"
+    );
+    let run = &state["spent"]["tokens"];
+    let summed = [
+        run["input"].as_u64(),
+        run["output"].as_u64(),
+        run["cache_read"].as_u64(),
+        run["cache_write"].as_u64(),
+    ];
+    assert_eq!(
+        summed,
+        run_total.map(Some),
+        "the run's tokens are its tasks'"
+    );
+}
+
+#[test]
+fn claude_tokens_and_cost_match_what_the_api_returned() {
+    tokens_and_cost_match_the_api("claude");
+}
+
+#[test]
+fn codex_tokens_and_cost_match_what_the_api_returned() {
+    tokens_and_cost_match_the_api("codex");
+}
+
+/// Four tasks whose agents take a few seconds each (their last tool sleeps), so that what
+/// the first response cost is read while the task still runs.
+fn slow_plan(n: usize) -> String {
+    let mut plan = String::from("# Slow chores\n\n");
+    for i in 1..=n {
+        plan.push_str(&format!(
+            "- [ ] Chore {i} {{#s{i}}}\n  SWARM-TEST: bash-sleep 4\n"
+        ));
+    }
+    plan
+}
+
+/// Prices that make one response of the fake API cost dollars, for budgets of a dollar.
+const DEAR: [f64; 4] = [100.0, 100.0, 100.0, 100.0];
+
+#[test]
+fn a_run_budget_stops_dispatch_and_running_tasks_finish() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("claude", Some(&env.ws()));
+    let plan = slow_plan(4);
+    env.write("PLAN.md", &plan);
+    priced_config(&env, "claude", DEAR, "budget = \"$1\"");
+    let out = costed_run(&env, &api, "claude", 1, &["--task-timeout", "120"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "open tasks are not success: {err}"
+    );
+    assert!(err.contains("the budget was reached"), "{err}");
+    assert!(err.contains("(budget $1.00)"), "{err}");
+    let after = env.read("PLAN.md");
+    assert!(
+        after.contains("- [x] Chore 1"),
+        "the running task finished:\n{after}"
+    );
+    for i in 2..=4 {
+        assert!(after.contains(&format!("- [ ] Chore {i}")), "{after}");
+    }
+    // Nothing went out after the limit: the API only ever saw the first task.
+    let asked: Vec<String> = api
+        .requests()
+        .iter()
+        .filter_map(|r| r["done_path"].as_str().map(str::to_string))
+        .collect();
+    assert!(!asked.is_empty());
+    assert!(asked.iter().all(|d| d.ends_with("s1.done")), "{asked:?}");
+}
+
+#[test]
+fn a_task_over_its_budget_is_interrupted_and_failed_with_its_note() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("claude", Some(&env.ws()));
+    let plan = slow_plan(1);
+    env.write("PLAN.md", &plan);
+    priced_config(&env, "claude", DEAR, "task_budget = \"$1\"");
+    let out = costed_run(&env, &api, "claude", 1, &["--task-timeout", "120"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let after = env.read("PLAN.md");
+    assert!(after.contains("- [ ] Chore 1"), "{after}");
+    let note = after
+        .lines()
+        .find(|l| l.contains("over its budget"))
+        .unwrap_or_else(|| panic!("no budget note:\n{after}"));
+    assert!(
+        note.contains("it spent $") && note.contains(" of $1.00"),
+        "{note}"
+    );
+    eprintln!("the note: {}", note.trim());
+    assert!(
+        !env.path(".swarm/done/s1.done").exists(),
+        "the agent was stopped before its sentinel"
+    );
+    let shown = show(&env, "s1", &codex_home(&api));
+    let stages: Vec<&str> = shown["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages.last(), Some(&"failed"), "{stages:?}");
+}
+
+#[test]
+fn a_hard_run_budget_interrupts_the_running_tasks_too() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("claude", Some(&env.ws()));
+    let plan = slow_plan(3);
+    env.write("PLAN.md", &plan);
+    priced_config(&env, "claude", DEAR, "budget = \"$1\"\nbudget_hard = true");
+    let started = SystemTime::now();
+    let out = costed_run(&env, &api, "claude", 2, &["--task-timeout", "120"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the budget was reached"), "{err}");
+    // Both running agents were stopped in their 4-second tools: no sentinel, nothing
+    // checked, and the third task never went out.
+    assert_eq!(env.read("PLAN.md"), plan, "nothing checked");
+    for i in 1..=3 {
+        assert!(
+            !env.path(&format!(".swarm/done/s{i}.done")).exists(),
+            "s{i}"
+        );
+    }
+    let asked: Vec<String> = api
+        .requests()
+        .iter()
+        .filter_map(|r| r["done_path"].as_str().map(str::to_string))
+        .collect();
+    assert!(!asked.iter().any(|d| d.ends_with("s3.done")), "{asked:?}");
+    eprintln!(
+        "hard budget: stopped after {:.1}s",
+        started.elapsed().unwrap().as_secs_f64()
+    );
+}

@@ -697,3 +697,84 @@ impl Drop for Outer<'_> {
         self.tmux(&["kill-server"]);
     }
 }
+
+#[test]
+fn show_prints_each_stage_of_an_attempt_with_its_time_and_the_prompts_hash() {
+    let env = TestEnv::new();
+    env.write(
+        "PLAN.md",
+        "- [ ] Write the docs {#docs}\n- [ ] Tidy up {#tidy}\n",
+    );
+    let out = run_headless(&env, 1, "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let out = env
+        .swarm()
+        .args(["show", "docs", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let receipts = shown["receipts"].as_array().unwrap();
+    let stages: Vec<&str> = receipts
+        .iter()
+        .map(|r| r["stage"].as_str().unwrap())
+        .collect();
+    let order = ["queued", "pasted", "submitted", "sentinel"];
+    let mut at = 0;
+    for stage in order {
+        let i = stages[at..]
+            .iter()
+            .position(|s| *s == stage)
+            .unwrap_or_else(|| panic!("no {stage} after {:?} in {stages:?}", &stages[..at]));
+        at += i + 1;
+    }
+    let times: Vec<i64> = receipts.iter().map(|r| r["at"].as_i64().unwrap()).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "in time order: {times:?}"
+    );
+    // The hash is of the prompt as swarm rendered it.
+    let prompt = crate::common::expected_prompts(&env.read("PLAN.md").replace("[x]", "[ ]"))
+        .remove("docs")
+        .unwrap();
+    let pasted = receipts.iter().find(|r| r["stage"] == "pasted").unwrap();
+    assert_eq!(pasted["bytes"].as_u64(), Some(prompt.len() as u64));
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(prompt.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(pasted["sha256"].as_str(), Some(hex.as_str()));
+    let how = receipts.iter().find(|r| r["stage"] == "submitted").unwrap()["how"].clone();
+    assert!(
+        ["busy", "box-cleared", "queued", "screen-moved"].contains(&how.as_str().unwrap()),
+        "{how}"
+    );
+
+    // For people: each stage on a line with its time and how long it took.
+    let out = env.swarm().args(["show", "docs"]).output().unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("attempt 1:"), "{text}");
+    let pasted_line = text.lines().find(|l| l.contains(" pasted ")).unwrap();
+    assert!(
+        regex::Regex::new(r"^  \d\d:\d\d:\d\d\.\d{3}  pasted\s+\+\d+\.\ds  \d+ bytes into %\d+, sha256 [0-9a-f]{16}$")
+            .unwrap()
+            .is_match(pasted_line),
+        "{pasted_line:?}"
+    );
+
+    // status --json carries the latest stage; the joblog, the stage column.
+    let state = &crate::common::status(&env)["state"];
+    assert_eq!(state["tasks"][0]["receipt"]["stage"], "sentinel", "{state}");
+    let joblog = env.read(".swarm/joblog.tsv");
+    let header: Vec<&str> = joblog.lines().next().unwrap().split('\t').collect();
+    let stage = header.iter().position(|c| *c == "stage").unwrap();
+    assert!(
+        joblog
+            .lines()
+            .skip(1)
+            .all(|l| l.split('\t').nth(stage) == Some("sentinel")),
+        "{joblog}"
+    );
+}
