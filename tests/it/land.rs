@@ -478,3 +478,49 @@ fn a_failed_tasks_branch_stays_and_status_and_diff_show_it() {
         git_ok(&env, &["rev-parse", "main"])
     );
 }
+
+#[test]
+fn a_persons_commit_to_the_landing_branch_mid_run_is_kept_and_squash_lands_one_commit_each() {
+    let env = TestEnv::new();
+    repo(
+        &env,
+        &[
+            (
+                "PLAN.md",
+                "- [ ] Write the auth page {out=docs/auth.md}\n- [ ] Write the login page {out=docs/login.md}\n- [ ] Write the logout page {out=docs/logout.md}\n",
+            ),
+            (
+                "swarm.toml",
+                "isolation = \"worktree\"\nland_strategy = \"squash\"\n",
+            ),
+        ],
+    );
+    let child = sim_run(&env, 1, "--think-ms 700", &[]);
+    // Once the landing branch exists, a person adds a commit of their own to it, as a
+    // push from elsewhere would.
+    wait_until("the landing branch", RUN, || {
+        git(&env, &["rev-parse", "--verify", "-q", "swarm/main"])
+            .status
+            .success()
+    });
+    let tip = git_ok(&env, &["rev-parse", "swarm/main"]).trim().to_string();
+    let tree = git_ok(&env, &["rev-parse", "main^{tree}"]).trim().to_string();
+    let mine = git_ok(
+        &env,
+        &["commit-tree", &tree, "-p", &tip, "-m", "A person's own commit"],
+    )
+    .trim()
+    .to_string();
+    git_ok(&env, &["update-ref", "refs/heads/swarm/main", &mine, &tip]);
+    let out = finish(child, RUN, "a squash run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    git_ok(&env, &["merge-base", "--is-ancestor", &mine, "swarm/main"]);
+    let want: BTreeMap<String, usize> = task_ids(&env).into_iter().map(|id| (id, 1)).collect();
+    assert_eq!(landed(&env, "swarm/main"), want);
+    // Squash: one commit per task, none of them a merge.
+    let merges = git_ok(&env, &["rev-list", "--merges", "main..swarm/main"]);
+    assert_eq!(merges.trim(), "");
+    let count = git_ok(&env, &["rev-list", "--count", "main..swarm/main"]);
+    assert_eq!(count.trim(), "4", "three tasks and the person's commit");
+}
