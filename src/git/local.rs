@@ -98,11 +98,23 @@ impl Local {
     }
 
     fn worktrees(&self) -> Result<Vec<Listed>> {
-        let out = self
-            .git(&self.repo)
-            .args(["worktree", "list", "--porcelain", "-z"])
-            .ok()?;
-        Ok(listing::parse(&out))
+        // A worktree another thread is adding or removing can be half there for a moment
+        // (`failed to read .git/worktrees/w3/commondir`): that is asked again, not failed.
+        let mut tries = 0;
+        loop {
+            match self
+                .git(&self.repo)
+                .args(["worktree", "list", "--porcelain", "-z"])
+                .ok()
+            {
+                Ok(out) => return Ok(listing::parse(&out)),
+                Err(err) if tries < 5 && err.message.contains("failed to read") => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     /// Several revisions resolved in one command.

@@ -503,11 +503,22 @@ fn a_persons_commit_to_the_landing_branch_mid_run_is_kept_and_squash_lands_one_c
             .status
             .success()
     });
-    let tip = git_ok(&env, &["rev-parse", "swarm/main"]).trim().to_string();
-    let tree = git_ok(&env, &["rev-parse", "main^{tree}"]).trim().to_string();
+    let tip = git_ok(&env, &["rev-parse", "swarm/main"])
+        .trim()
+        .to_string();
+    let tree = git_ok(&env, &["rev-parse", "main^{tree}"])
+        .trim()
+        .to_string();
     let mine = git_ok(
         &env,
-        &["commit-tree", &tree, "-p", &tip, "-m", "A person's own commit"],
+        &[
+            "commit-tree",
+            &tree,
+            "-p",
+            &tip,
+            "-m",
+            "A person's own commit",
+        ],
     )
     .trim()
     .to_string();
