@@ -321,6 +321,15 @@ impl Snapshot {
         } else if let Some(eta) = super::progress::eta(elapsed, done_here, c.pending + c.running) {
             line.push_str(&format!(" · ETA {}", super::progress::short(eta)));
         }
+        // A limit holds work up: say until when, once (a pool's workers share one).
+        let limited = self
+            .workers
+            .iter()
+            .filter(|w| w.state == "rate-limited")
+            .find_map(|w| w.needs.as_deref());
+        if let Some(limit) = limited.filter(|_| !self.finished) {
+            line.push_str(&format!(" · {limit}"));
+        }
         line
     }
 
@@ -492,5 +501,25 @@ mod tests {
         let mut done = snapshot(3, 3, 0);
         done.finished = true;
         assert_eq!(done.status_line(2000.0), "swarm 3/3 ✓ 0 ✗ · finished");
+    }
+
+    #[test]
+    fn the_status_line_says_until_when_a_rate_limit_holds_work_up() {
+        let mut held = snapshot(0, 3, 0);
+        held.workers.push(WorkerRow {
+            id: 0,
+            pane: Some("%1".into()),
+            profile: "claude".into(),
+            state: "rate-limited".into(),
+            task: None,
+            restarts: 0,
+            paused: false,
+            needs: Some("rate-limited until 21:20".into()),
+            retired: None,
+        });
+        assert_eq!(
+            held.status_line(1010.0),
+            "swarm 0/3 ✓ 0 ✗ · rate-limited until 21:20"
+        );
     }
 }
