@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
 
+mod hosts;
 mod isolation;
+pub use hosts::{HostConfig, HostSpec, RemoteSpec};
 pub use isolation::{Isolation, IsolationKind};
 
 pub use crate::tmux::TmuxConf;
@@ -305,6 +307,12 @@ pub struct Config {
     /// `[profiles.NAME]` tables.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileSpec>,
+    /// `[[hosts]]` tables: other machines agents may run on.
+    #[serde(default)]
+    pub hosts: Vec<HostSpec>,
+    /// The `[remote]` table.
+    #[serde(default)]
+    pub remote: RemoteSpec,
     #[serde(skip)]
     source: Source,
 }
@@ -414,6 +422,7 @@ impl Config {
         self.socket()?;
         self.scope_default()?;
         self.isolation(None)?;
+        self.remote()?;
         self.agent_cmd()?;
         self.hook("on_done", &self.on_done)?;
         self.hook("on_fail", &self.on_fail)?;
@@ -468,7 +477,12 @@ impl Config {
         let pools = match spec.get_ref() {
             WorkersSpec::Count(n) => {
                 let count = Spanned::new(span, *n);
-                let n = self.ranged("workers", &Some(count), WORKERS)?;
+                // With hosts declared, every agent may run on them.
+                let range = match self.hosts.is_empty() {
+                    true => WORKERS,
+                    false => 0..=*WORKERS.end(),
+                };
+                let n = self.ranged("workers", &Some(count), range)?;
                 return Ok(n.map(|n| Workers::Count(n as usize)));
             }
             WorkersSpec::Pools(pools) => pools,
@@ -595,7 +609,7 @@ impl Config {
         Ok(name.clone())
     }
 
-    fn socket(&self) -> Result<Option<String>, ConfigError> {
+    pub(crate) fn socket(&self) -> Result<Option<String>, ConfigError> {
         let Some(socket) = &self.socket else {
             return Ok(None);
         };
@@ -922,6 +936,13 @@ pub fn resolve(
         }
         None => config.workers()?.unwrap_or(Workers::Count(DEFAULT_WORKERS)),
     };
+    if matches!(workers, Workers::Count(0)) {
+        return Err(BadInput::new(
+            "workers = 0 leaves every agent to [[hosts]], and swarm does not run agents on other hosts yet",
+        )
+        .hint("set workers to 1 or more in swarm.toml; `swarm hosts check` checks the hosts (docs/multihost.md)")
+        .into());
+    }
 
     let (config_attempts, config_timeout) = config.limits()?;
     let max_attempts = match overrides.max_attempts {

@@ -6,6 +6,7 @@ mod completions;
 mod dashboard;
 mod demo;
 mod diff;
+mod hosts;
 mod init;
 pub(crate) mod logs;
 mod man;
@@ -63,6 +64,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Init(args) => init::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Profiles(args) => profiles::run(&args),
+        Command::Hosts(args) => hosts::run(&args),
         Command::SimAgent(args) => crate::sim::run(&args).map(|()| Outcome::Success),
     }
 }
