@@ -254,6 +254,20 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # settle_ms = 200
 # enter_retries = 3
 # startup_timeout_ms = 30000
+
+# Other machines agents may run on, reached with your own ssh setup; `swarm hosts check`
+# checks them. `swarm run` does not run agents on them yet (docs/multihost.md).
+# [[hosts]]
+# name = "gpu1"
+# ssh = "alice@gpu1.lan"
+# workers = 8
+# dir = "~/swarm/myrepo"
+# agents = ["claude", "codex"]
+# tags = ["gpu"]
+# ssh_options = []
+#
+# [remote]
+# lease_grace = "2m"
 "#;
 
 /// swarm.toml as written. Every key is optional.
@@ -1741,7 +1755,7 @@ panes = 6
 
     /// SAMPLE with every commented-out key or table switched on, except `skip`.
     fn uncommented(skip: &str) -> String {
-        let key = regex::Regex::new(r"^# (\[[a-z.]+\]|[a-z_]+ = .*)$").unwrap();
+        let key = regex::Regex::new(r"^# (\[\[?[a-z.]+\]\]?|[a-z_]+ = .*)$").unwrap();
         SAMPLE
             .lines()
             .map(|line| match key.captures(line) {
@@ -1763,6 +1777,10 @@ panes = 6
             assert!(config.window.panes.is_some());
             let profile = &config.profiles["claude"];
             assert!(profile.busy.is_some() && profile.startup_timeout_ms.is_some());
+            assert_eq!(
+                config.remote().unwrap().hosts[0].host.dest,
+                "alice@gpu1.lan"
+            );
         }
         let settings = resolved(&uncommented("# prompt_file"), &Overrides::default()).unwrap();
         assert_eq!(settings.profile.name, "claude");

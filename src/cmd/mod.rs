@@ -80,6 +80,7 @@ fn only_prints(command: &Command) -> bool {
             | Command::Workers(_)
             | Command::Capture(_)
             | Command::Profiles(_)
+            | Command::Hosts(_)
             | Command::Completions(_)
             | Command::Man(_)
     )

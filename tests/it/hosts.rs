@@ -334,3 +334,38 @@ fn a_hung_master_gives_host_unreachable_within_the_call_timeout() {
     });
     eprintln!("answering again {:?} after heal", healed.elapsed());
 }
+
+/// Bad input needs no hosts: it is refused before any ssh runs.
+#[test]
+fn hosts_check_refuses_bad_input_with_exit_2() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] a task\n");
+    let out = env.swarm().args(["hosts", "check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no [[hosts]] to check"),
+        "{}",
+        stderr(&out)
+    );
+
+    env.write(
+        "swarm.toml",
+        "[[hosts]]\nname = \"gpu1\"\nssh = \"-oProxyCommand=touch /tmp/owned\"\n",
+    );
+    let out = env.swarm().args(["hosts", "check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("swarm.toml:3:") && err.contains("starts with `-`"),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+
+    env.write(
+        "swarm.toml",
+        "[[hosts]]\nname = \"a\"\n[[hosts]]\nname = \"a\"\nssh = \"b\"\n",
+    );
+    let out = env.swarm().args(["hosts", "check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("swarm.toml:4:"), "{}", stderr(&out));
+}
