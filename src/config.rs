@@ -623,7 +623,7 @@ impl Config {
         Ok(name.clone())
     }
 
-    pub(crate) fn socket(&self) -> Result<Option<String>, ConfigError> {
+    fn socket(&self) -> Result<Option<String>, ConfigError> {
         let Some(socket) = &self.socket else {
             return Ok(None);
         };

@@ -3,6 +3,7 @@
 //! does not yet.
 
 use super::{Config, ConfigError, TimeSpec};
+use crate::error::BadInput;
 use crate::ssh::{Host, check_destination};
 use serde::Deserialize;
 use std::ops::RangeInclusive;
@@ -98,6 +99,20 @@ impl Config {
             hosts,
             lease_grace: self.lease_grace()?,
         })
+    }
+
+    /// swarm's tmux socket name as `--socket` (checked here) or swarm.toml gives it; `None`
+    /// is the workspace's default. The same name is used on every host.
+    pub fn socket_for(&self, flag: Option<&str>) -> Result<Option<String>, ConfigError> {
+        match flag {
+            Some(name) if super::is_socket_name(name) => Ok(Some(name.to_owned())),
+            Some(name) => Err(BadInput::new(format!(
+                "--socket {name:?} is not a valid socket name"
+            ))
+            .hint(super::SOCKET_HINT)
+            .into()),
+            None => self.socket(),
+        }
     }
 
     /// The agents `host` runs, as (profile, program): its `agents`, else the profile a run
