@@ -37,11 +37,6 @@ impl Backoff {
             .and_then(|until| until.checked_duration_since(now))
             .filter(|left| !left.is_zero())
     }
-
-    /// Failures in a row.
-    pub fn failures(&self) -> u32 {
-        self.failures
-    }
 }
 
 #[cfg(test)]
@@ -60,7 +55,7 @@ mod tests {
             waits,
             [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
         );
-        assert_eq!(backoff.failures(), 9);
+        assert_eq!(backoff.failures, 9);
         assert_eq!(backoff.wait(now), Some(LONGEST));
         assert_eq!(
             backoff.wait(now + Duration::from_secs(10)),
@@ -80,6 +75,6 @@ mod tests {
             until: None,
         };
         assert_eq!(backoff.failed(now), LONGEST);
-        assert_eq!(backoff.failures(), u32::MAX);
+        assert_eq!(backoff.failures, u32::MAX);
     }
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The longest socket path swarm lets ssh make: macOS's 104 bytes, less the terminating NUL.
-pub const MAX_SOCKET_PATH: usize = 103;
+const MAX_SOCKET_PATH: usize = 103;
 
 /// `cm-` and `%C` expanded: a 40-character hash of the local host, remote host, port and
 /// user.
@@ -42,10 +42,6 @@ impl ControlPath {
     /// The value of ssh's `ControlPath` option.
     pub fn pattern(&self) -> String {
         format!("{}/cm-%C", self.dir.display())
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 }
 

@@ -7,9 +7,10 @@ mod control_path;
 mod host;
 mod system;
 
-pub use argv::{OPTIONS, master_argv, remote_command, ssh_argv};
-pub use backoff::Backoff;
-pub use control_path::{ControlPath, MAX_SOCKET_PATH};
+// The argv builders are for the remote `Tmux` of the next stage (docs/multihost.md).
+pub use argv::{remote_command, ssh_argv};
+use backoff::Backoff;
+pub use control_path::ControlPath;
 pub use host::{Host, check_destination};
 pub use system::SystemSsh;
 
@@ -31,12 +32,6 @@ pub struct Output {
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
-}
-
-impl Output {
-    pub fn success(&self) -> bool {
-        self.status == 0
-    }
 }
 
 /// Why a remote call failed.
