@@ -33,7 +33,10 @@ impl ControlPath {
     /// mode 0700 if missing, and refused if someone else owns it.
     pub fn prepare() -> io::Result<ControlPath> {
         let uid = rustix::process::getuid().as_raw();
-        let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+        // As for swarm's plan locks: a runtime directory that is not there is not used.
+        let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_dir());
         let dir = choose(runtime.as_deref(), uid);
         ensure_private(&dir, uid)?;
         Ok(ControlPath { dir })
