@@ -105,7 +105,7 @@ struct Checked {
 }
 
 fn check_host(
-    ssh: &SystemSsh,
+    ssh: &impl Remote,
     config: &HostConfig,
     agents: &[(String, String)],
     socket: &str,
