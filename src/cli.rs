@@ -76,6 +76,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// List the agent profiles (built-in and swarm.toml's), or show one as TOML.
     Profiles(ProfilesArgs),
+    /// Check the machines of swarm.toml's `[[hosts]]` over ssh (`swarm hosts check`).
+    Hosts(HostsArgs),
     /// The built-in simulated agent (a stand-in for an LLM CLI in demos and tests).
     SimAgent(crate::sim::SimArgs),
 }
@@ -306,6 +308,31 @@ pub enum ProfilesCommand {
         /// The profile's name, as `swarm profiles` lists it.
         name: String,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HostsArgs {
+    #[command(subcommand)]
+    pub command: HostsCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum HostsCommand {
+    /// For each `[[hosts]]` host, over ssh: tmux, git, inotify-tools, the agents and their
+    /// logins, sshd's MaxSessions against swarm's session budget, and swarm's tmux server.
+    ///
+    /// Exit 0 when every host is ready, 1 when one is unreachable or lacks tmux or git,
+    /// 2 bad input (no hosts, or a bad swarm.toml).
+    Check(HostsCheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HostsCheckArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// Print the report as JSON (schema in docs/cli.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,8 +12,10 @@ use std::time::Duration;
 use toml::Spanned;
 
 mod cost;
+mod hosts;
 mod isolation;
 pub use cost::Costing;
+pub use hosts::{HostConfig, HostSpec, RemoteSpec};
 pub use isolation::{Isolation, IsolationKind};
 
 pub use crate::tmux::TmuxConf;
@@ -254,6 +256,20 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # settle_ms = 200
 # enter_retries = 3
 # startup_timeout_ms = 30000
+
+# Other machines agents may run on, reached with your own ssh setup; `swarm hosts check`
+# checks them. `swarm run` does not run agents on them yet (docs/multihost.md).
+# [[hosts]]
+# name = "gpu1"
+# ssh = "alice@gpu1.lan"
+# workers = 8
+# dir = "~/swarm/myrepo"
+# agents = ["claude", "codex"]
+# tags = ["gpu"]
+# ssh_options = []
+#
+# [remote]
+# lease_grace = "2m"
 "#;
 
 /// swarm.toml as written. Every key is optional.
@@ -316,6 +332,12 @@ pub struct Config {
     /// `[profiles.NAME]` tables.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileSpec>,
+    /// `[[hosts]]` tables: other machines agents may run on.
+    #[serde(default)]
+    pub hosts: Vec<HostSpec>,
+    /// The `[remote]` table.
+    #[serde(default)]
+    pub remote: RemoteSpec,
     #[serde(skip)]
     source: Source,
 }
@@ -426,6 +448,7 @@ impl Config {
         self.scope_default()?;
         self.isolation(None)?;
         self.costing()?;
+        self.remote()?;
         self.agent_cmd()?;
         self.hook("on_done", &self.on_done)?;
         self.hook("on_fail", &self.on_fail)?;
@@ -480,7 +503,12 @@ impl Config {
         let pools = match spec.get_ref() {
             WorkersSpec::Count(n) => {
                 let count = Spanned::new(span, *n);
-                let n = self.ranged("workers", &Some(count), WORKERS)?;
+                // With hosts declared, every agent may run on them.
+                let range = match self.hosts.is_empty() {
+                    true => WORKERS,
+                    false => 0..=*WORKERS.end(),
+                };
+                let n = self.ranged("workers", &Some(count), range)?;
                 return Ok(n.map(|n| Workers::Count(n as usize)));
             }
             WorkersSpec::Pools(pools) => pools,
@@ -936,6 +964,13 @@ pub fn resolve(
         }
         None => config.workers()?.unwrap_or(Workers::Count(DEFAULT_WORKERS)),
     };
+    if matches!(workers, Workers::Count(0)) {
+        return Err(BadInput::new(
+            "workers = 0 leaves every agent to [[hosts]], and swarm does not run agents on other hosts yet",
+        )
+        .hint("set workers to 1 or more in swarm.toml; `swarm hosts check` checks the hosts (docs/multihost.md)")
+        .into());
+    }
 
     let (config_attempts, config_timeout) = config.limits()?;
     let max_attempts = match overrides.max_attempts {
@@ -1735,7 +1770,7 @@ panes = 6
 
     /// SAMPLE with every commented-out key or table switched on, except `skip`.
     fn uncommented(skip: &str) -> String {
-        let key = regex::Regex::new(r"^# (\[[a-z.]+\]|[a-z_]+ = .*)$").unwrap();
+        let key = regex::Regex::new(r"^# (\[\[?[a-z.]+\]\]?|[a-z_]+ = .*)$").unwrap();
         SAMPLE
             .lines()
             .map(|line| match key.captures(line) {
@@ -1757,6 +1792,10 @@ panes = 6
             assert!(config.window.panes.is_some());
             let profile = &config.profiles["claude"];
             assert!(profile.busy.is_some() && profile.startup_timeout_ms.is_some());
+            assert_eq!(
+                config.remote().unwrap().hosts[0].host.dest,
+                "alice@gpu1.lan"
+            );
         }
         let settings = resolved(&uncommented("# prompt_file"), &Overrides::default()).unwrap();
         assert_eq!(settings.profile.name, "claude");

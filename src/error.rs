@@ -13,6 +13,7 @@ use crate::git::check::CheckError;
 use crate::journal::JournalError;
 use crate::plan::PlanError;
 use crate::prompt::PromptError;
+use crate::ssh::SshError;
 use crate::tmux::TmuxError;
 use std::error::Error;
 use std::fmt;
@@ -81,6 +82,7 @@ kinds![
     DeliveryError,
     GitError,
     CheckError,
+    SshError,
 ];
 
 /// Bad input: what happened and where, plus a hint on how to fix it (exit 2).

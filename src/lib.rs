@@ -25,6 +25,7 @@ pub(crate) mod roster;
 pub mod scheduler;
 pub(crate) mod sentinel;
 pub(crate) mod sim;
+pub mod ssh;
 pub mod tmux;
 pub mod transcript;
 pub(crate) mod tui;

@@ -6,6 +6,7 @@ mod completions;
 mod dashboard;
 mod demo;
 mod diff;
+mod hosts;
 mod init;
 pub(crate) mod logs;
 mod man;
@@ -65,6 +66,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Init(args) => init::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Profiles(args) => profiles::run(&args),
+        Command::Hosts(args) => hosts::run(&args),
         Command::SimAgent(args) => crate::sim::run(&args).map(|()| Outcome::Success),
     }
 }
@@ -81,6 +83,7 @@ fn only_prints(command: &Command) -> bool {
             | Command::Workers(_)
             | Command::Capture(_)
             | Command::Profiles(_)
+            | Command::Hosts(_)
             | Command::Completions(_)
             | Command::Man(_)
     )

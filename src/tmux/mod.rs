@@ -14,7 +14,7 @@ mod workers;
 
 pub use command::{Tmux, TmuxConf};
 pub use live::PaneNews;
-pub use version::check_version;
+pub use version::{check_version, usable_version};
 pub use workers::WorkerPane;
 
 use std::collections::BTreeMap;

@@ -30,6 +30,12 @@ pub fn check_version() -> Result<String, TmuxError> {
     }
 }
 
+/// Whether the tmux of a `tmux -V` line (another host's) is new enough for swarm; a line
+/// that is not understood gets the benefit of the doubt, as [`check_version`] gives it.
+pub fn usable_version(line: &str) -> bool {
+    parse_version(line).is_none_or(|version| version >= OLDEST)
+}
+
 /// `(major, minor)` from a `tmux -V` line; builds from master or an OS tree count as newest.
 /// `None` means the line is not understood, and swarm gives such a tmux the benefit of the doubt.
 fn parse_version(line: &str) -> Option<(u32, u32)> {
@@ -56,6 +62,8 @@ mod tests {
         assert_eq!(parse_version("tmux master"), Some((u32::MAX, 0)));
         assert_eq!(parse_version("tmux openbsd-7.4"), Some((u32::MAX, 0)));
         assert_eq!(parse_version("screen 4.09"), None);
+        assert!(usable_version("tmux 3.2a") && usable_version("tmux 3.10"));
+        assert!(!usable_version("tmux 3.1c") && !usable_version("tmux 2.9"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod control;
 mod deliver;
 mod faults;
 mod hostile;
+mod hosts;
 mod human;
 mod land;
 mod mcp;
