@@ -1,12 +1,14 @@
 //! `swarm diff TASK`: one task's change, from an isolated run. While the task's branch is
 //! there (running, failed, waiting to land) it is the branch against the landing branch;
 //! once landed, the commits on the landing branch that carry its `Swarm-Task` trailer.
-//! git prints it, with the person's own pager and colours.
+//! git prints it, with the person's own pager and colours; the dashboard's diff tab shows
+//! the same change (`change`).
 
 use crate::Outcome;
 use crate::cli::TaskArgs;
 use crate::error::BadInput;
 use crate::orchestrator::snapshot::Snapshot;
+use crate::plan::TaskId;
 use anyhow::Context;
 use std::path::Path;
 use std::process::Command;
@@ -23,16 +25,53 @@ pub fn run(args: &TaskArgs) -> anyhow::Result<Outcome> {
         Some(land) => land,
         None => crate::git::check::landing(&ws.root, None)?.branch,
     };
-    let branch = format!("swarm/task/{}", task.id);
-    if resolves(&ws.root, &branch) {
-        // Three dots: what the branch changed since it left the landing branch.
-        return git(&ws.root, &["diff", &format!("{land}...{branch}")]);
-    }
-    let grep = format!("^Swarm-Task: {}$", regex::escape(&task.id.0));
-    let out = Command::new("git")
+    let Some(args) = git_args(&ws.root, &land, &task.id)? else {
+        let branch = crate::orchestrator::task_branch(&task.id);
+        return Err(BadInput::new(format!(
+            "task `{}` has no change to show: no branch `{branch}`, and no commit on `{land}` names it",
+            task.id
+        ))
+        .hint("a task has a change once it ran with isolation = \"worktree\"; one that changed nothing has none")
+        .into());
+    };
+    let status = Command::new("git")
         .arg("-C")
         .arg(&ws.root)
-        .args(["log", "--format=%H", "--grep", &grep, &land, "--"])
+        .args(&args)
+        .status()
+        .context("running git")?;
+    anyhow::ensure!(status.success(), "git {} failed ({status})", args.join(" "));
+    Ok(Outcome::Success)
+}
+
+/// `task`'s change as text, for the dashboard: None if it has none (yet).
+pub fn change(root: &Path, land: &str, task: &TaskId) -> anyhow::Result<Option<String>> {
+    let Some(args) = git_args(root, land, task)? else {
+        return Ok(None);
+    };
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["--no-pager", "-c", "color.ui=never"])
+        .args(&args)
+        .output()
+        .context("running git")?;
+    anyhow::ensure!(out.status.success(), "git {} failed", args.join(" "));
+    Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// The git command that shows `task`'s change: its branch's, else its landed commits'.
+fn git_args(root: &Path, land: &str, task: &TaskId) -> anyhow::Result<Option<Vec<String>>> {
+    let branch = crate::orchestrator::task_branch(task);
+    if resolves(root, &branch) {
+        // Three dots: what the branch changed since it left the landing branch.
+        return Ok(Some(vec!["diff".into(), format!("{land}...{branch}")]));
+    }
+    let grep = format!("^Swarm-Task: {}$", regex::escape(&task.0));
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["log", "--format=%H", "--grep", &grep, land, "--"])
         .output()
         .context("running git")?;
     let commits: Vec<String> = String::from_utf8_lossy(&out.stdout)
@@ -40,19 +79,14 @@ pub fn run(args: &TaskArgs) -> anyhow::Result<Outcome> {
         .map(str::to_string)
         .collect();
     if !out.status.success() || commits.is_empty() {
-        return Err(BadInput::new(format!(
-            "task `{}` has no change to show: no branch `{branch}`, and no commit on `{land}` names it",
-            task.id
-        ))
-        .hint("a task has a change once it ran with isolation = \"worktree\"; one that changed nothing has none")
-        .into());
+        return Ok(None);
     }
-    let mut show = vec!["show", "--format=fuller"];
-    show.extend(commits.iter().rev().map(String::as_str));
-    git(&ws.root, &show)
+    let mut show = vec!["show".to_string(), "--format=fuller".to_string()];
+    show.extend(commits.into_iter().rev());
+    Ok(Some(show))
 }
 
-fn resolves(dir: &Path, rev: &str) -> bool {
+fn resolves(dir: &Path, branch: &str) -> bool {
     Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -60,20 +94,8 @@ fn resolves(dir: &Path, rev: &str) -> bool {
             "rev-parse",
             "--verify",
             "--quiet",
-            &format!("refs/heads/{rev}"),
+            &format!("refs/heads/{branch}"),
         ])
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-/// Runs git with the terminal, so that its pager and colours are the person's own.
-fn git(dir: &Path, args: &[&str]) -> anyhow::Result<Outcome> {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .status()
-        .context("running git")?;
-    anyhow::ensure!(status.success(), "git {} failed ({status})", args.join(" "));
-    Ok(Outcome::Success)
 }

@@ -5,7 +5,7 @@ pub(crate) mod capture;
 mod completions;
 mod dashboard;
 mod demo;
-mod diff;
+pub(crate) mod diff;
 mod hosts;
 mod init;
 pub(crate) mod logs;

@@ -6,6 +6,11 @@ mod joblog;
 mod jobs;
 mod landing;
 pub use landing::LandSpec;
+
+/// The branch every attempt at `task` works on, in an isolated run.
+pub fn task_branch(task: &TaskId) -> String {
+    landing::Lander::branch(task)
+}
 pub mod lock;
 mod notify;
 mod profiles;

@@ -27,6 +27,13 @@ pub struct Preview {
     pub lines: Vec<String>,
 }
 
+/// A task's change, as git showed it, for the diff tab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diff {
+    pub task: String,
+    pub lines: Vec<String>,
+}
+
 /// Everything the dashboard shows, and the person's place in it.
 #[derive(Debug)]
 pub struct Dashboard {
@@ -54,6 +61,10 @@ pub struct Dashboard {
     pub(super) preview: Option<Preview>,
     /// Each pane's place in tmux, `window.pane` (`1.2`), by pane id.
     pub(super) places: HashMap<String, String>,
+    /// `d`: the body shows the selected task's change instead of the lists.
+    pub(super) diff_tab: bool,
+    /// The change the diff tab shows, once read.
+    pub(super) diff: Option<Diff>,
 }
 
 impl Dashboard {
@@ -74,6 +85,8 @@ impl Dashboard {
             color,
             preview: None,
             places: HashMap::new(),
+            diff_tab: false,
+            diff: None,
         }
     }
 
@@ -162,6 +175,8 @@ impl Dashboard {
             KeyCode::Home | KeyCode::Char('g') => self.step(isize::MIN),
             KeyCode::End | KeyCode::Char('G') => self.step(isize::MAX),
             KeyCode::Enter => return self.jump(),
+            KeyCode::Char('d') => self.toggle_diff(),
+            KeyCode::Esc if self.diff_tab => self.diff_tab = false,
             KeyCode::Char('p') => return Some(self.pause(true)),
             KeyCode::Char('r') => return Some(self.pause(false)),
             KeyCode::Char('R') => return self.retry(),
@@ -213,6 +228,49 @@ impl Dashboard {
         self.preview = screen.map(|(worker, text)| Preview {
             worker,
             lines: text.lines().map(|l| l.trim_end().to_string()).collect(),
+        });
+    }
+
+    /// `d`: the selected task's change, in an isolated run; `d` or Esc again goes back.
+    fn toggle_diff(&mut self) {
+        if self.diff_tab {
+            self.diff_tab = false;
+        } else if self.snapshot.as_ref().is_some_and(|s| s.land.is_some()) {
+            self.focus = Focus::Tasks;
+            self.diff_tab = true;
+        } else {
+            self.flash =
+                Some("a task's change is shown in isolated runs (isolation = \"worktree\")".into());
+        }
+    }
+
+    /// The change the diff tab wants, when it is open: the landing branch, the selected
+    /// task, and what says the change may have moved (its stage and commit).
+    pub fn diff_target(&self) -> Option<(String, TaskId, String)> {
+        let land = self
+            .snapshot
+            .as_ref()?
+            .land
+            .clone()
+            .filter(|_| self.diff_tab)?;
+        let task = self.selected_task()?;
+        let version = format!(
+            "{} {} {}",
+            task.state,
+            task.stage.as_deref().unwrap_or(""),
+            task.commit.as_deref().unwrap_or("")
+        );
+        Some((land, TaskId(task.id.clone()), version))
+    }
+
+    /// Takes the change of `task` (`None`: it has none yet).
+    pub fn set_diff(&mut self, task: &TaskId, text: Option<&str>) {
+        self.diff = Some(Diff {
+            task: task.0.clone(),
+            lines: text.map_or_else(
+                || vec!["no change yet: the task has not committed anything".to_string()],
+                |t| t.lines().map(str::to_string).collect(),
+            ),
         });
     }
 

@@ -13,6 +13,7 @@ mod tests;
 pub use dashboard::Dashboard;
 
 use crate::orchestrator::snapshot::{self, Snapshot};
+use crate::plan::TaskId;
 use crate::scheduler::Command;
 use crate::tmux::{PaneId, Tmux};
 use crate::workspace::Workspace;
@@ -75,6 +76,8 @@ fn event_loop(
     let mut dashboard = Dashboard::new(crate::color_enabled());
     let mut next_read = Instant::now();
     let mut next_peek = Instant::now();
+    // The change the diff tab last read, and for which task and version.
+    let mut shown = None;
     loop {
         if Instant::now() >= next_read {
             // Nothing left to show (or to show it on): leave instead of drawing forever.
@@ -86,6 +89,7 @@ fn event_loop(
         }
         if Instant::now() >= next_peek {
             preview(&mut dashboard, tmux);
+            diff(&mut dashboard, ws, &mut shown);
             if let Ok(places) = tmux.places() {
                 dashboard.set_places(places);
             }
@@ -103,7 +107,8 @@ fn event_loop(
             continue;
         }
         match dashboard.on_key(key) {
-            None => {}
+            // A new selection, or the diff tab: its screen or its change now, not in a second.
+            None => next_peek = Instant::now(),
             Some(UiAction::Quit(quit)) => return Ok(quit),
             Some(UiAction::Jump(pane)) => {
                 if let Err(err) = tmux.jump_to(&pane) {
@@ -128,6 +133,23 @@ fn event_loop(
             }
         }
     }
+}
+
+/// Reads the selected task's change for the diff tab, when it is open and the change may
+/// have moved since `shown` was read.
+fn diff(dashboard: &mut Dashboard, ws: &Workspace, shown: &mut Option<(String, TaskId, String)>) {
+    let Some(target) = dashboard.diff_target() else {
+        return;
+    };
+    if shown.as_ref() == Some(&target) {
+        return;
+    }
+    let (land, task, _) = &target;
+    match crate::cmd::diff::change(&ws.root, land, task) {
+        Ok(text) => dashboard.set_diff(task, text.as_deref()),
+        Err(err) => dashboard.flash(format!("cannot show the change: {err}")),
+    }
+    *shown = Some(target);
 }
 
 /// Captures the focused worker's screen for the preview; a pane that is gone shows none.

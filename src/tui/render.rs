@@ -44,6 +44,12 @@ impl Dashboard {
         ])
         .areas(lists);
         frame.render_widget(Paragraph::new(self.header(header.width)), header);
+        if self.diff_tab {
+            self.render_diff(frame, body);
+            frame.render_widget(Paragraph::new(self.detail()), detail);
+            frame.render_widget(Paragraph::new(self.footer(footer.width)), footer);
+            return;
+        }
         self.render_tasks(frame, tasks);
         self.render_workers(frame, workers);
         self.render_events(frame, events);
@@ -79,6 +85,36 @@ impl Dashboard {
         let block = self
             .block(&title, None)
             .borders(Borders::TOP | Borders::LEFT);
+        frame.render_widget(Paragraph::new(lines).block(block), area);
+    }
+
+    /// The diff tab: the selected task's change, its first lines that fit, additions and
+    /// removals in color.
+    fn render_diff(&self, frame: &mut Frame, area: Rect) {
+        let task = self.tasks().get(self.task_sel);
+        let title = format!("Diff · {}", task.map_or("", |t| t.id.as_str()));
+        let room = usize::from(area.height.saturating_sub(1));
+        let lines: Vec<Line> = match &self.diff {
+            Some(diff) if task.is_some_and(|t| t.id == diff.task) => diff
+                .lines
+                .iter()
+                .take(room)
+                .map(|l| {
+                    let color = match l.as_bytes().first() {
+                        Some(b'+') if !l.starts_with("+++") => Some(Color::Green),
+                        Some(b'-') if !l.starts_with("---") => Some(Color::Red),
+                        Some(b'@') => Some(Color::Cyan),
+                        _ => None,
+                    };
+                    match color {
+                        Some(c) => Line::styled(l.clone(), self.paint(c)),
+                        None => Line::raw(l.clone()),
+                    }
+                })
+                .collect(),
+            _ => vec![Line::styled(" reading the change…", dim())],
+        };
+        let block = self.block(&title, None).borders(Borders::TOP);
         frame.render_widget(Paragraph::new(lines).block(block), area);
     }
 
@@ -331,13 +367,18 @@ impl Dashboard {
             _ => "all".to_string(),
         };
         // As much as the width holds, and `q quit` always.
+        if self.diff_tab {
+            return Line::styled(" ↑↓ another task · d/esc back · q quit", dim());
+        }
         let keys = [
             format!(
-                " ↑↓ select · Tab switch list · Enter go to pane · p/r pause/resume {who} · \
+                " ↑↓ select · Tab switch list · Enter go to pane · d diff · p/r pause/resume {who} · \
                  R retry · s skip · q quit"
             ),
-            format!(" ↑↓ Tab · Enter pane · p/r pause/resume {who} · R retry · s skip · q quit"),
-            " ↑↓ Tab Enter p r R s · q quit".to_string(),
+            format!(
+                " ↑↓ Tab · Enter pane · d diff · p/r pause/resume {who} · R retry · s skip · q quit"
+            ),
+            " ↑↓ Tab Enter d p r R s · q quit".to_string(),
         ];
         let fits = |k: &&String| k.chars().count() <= usize::from(width);
         let text = keys.iter().find(fits).unwrap_or(&keys[2]).clone();

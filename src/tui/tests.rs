@@ -401,3 +401,39 @@ fn pools_of_several_profiles_get_a_profile_column() {
     let single = screen(&plain(Some(one)));
     assert!(!single.contains("PROFILE"), "{single}");
 }
+
+#[test]
+fn the_diff_tab_shows_the_selected_tasks_change_in_an_isolated_run() {
+    // Not isolated: there is no change to show, and the dashboard says so.
+    let mut dashboard = plain(Some(mid_run()));
+    dashboard.on_key(key(KeyCode::Char('d')));
+    assert_eq!(dashboard.diff_target(), None);
+    assert!(
+        screen(&dashboard).contains("isolation"),
+        "{}",
+        screen(&dashboard)
+    );
+
+    let mut isolated = mid_run();
+    isolated.land = Some("swarm/main".into());
+    let mut dashboard = plain(Some(isolated));
+    dashboard.on_key(key(KeyCode::Down));
+    dashboard.on_key(key(KeyCode::Char('d')));
+    let (land, task, _) = dashboard.diff_target().expect("the tab wants a change");
+    assert_eq!(land, "swarm/main");
+    assert_eq!(task.0, "auth");
+    assert!(screen(&dashboard).contains("reading the change"));
+    let change = "diff --git a/docs/auth.md b/docs/auth.md\n@@ -0,0 +1 @@\n+# Auth\n";
+    dashboard.set_diff(&task, Some(change));
+    let shown = screen(&dashboard);
+    assert!(shown.contains("Diff · auth"), "{shown}");
+    assert!(shown.contains("+# Auth"), "{shown}");
+    assert!(shown.contains("d/esc back"), "{shown}");
+    // Another task: its change is read anew; Esc goes back to the lists.
+    dashboard.on_key(key(KeyCode::Down));
+    assert_eq!(dashboard.diff_target().unwrap().1.0, "login");
+    assert!(!screen(&dashboard).contains("+# Auth"));
+    dashboard.on_key(key(KeyCode::Esc));
+    assert_eq!(dashboard.diff_target(), None);
+    assert!(screen(&dashboard).contains("Tasks"));
+}
