@@ -44,6 +44,8 @@ const PLAN_SETTLE: Duration = Duration::from_secs(10);
 const INTERRUPT_KEY: &str = "Escape";
 /// How long a closed popup or a cancelled auto-continue takes to leave the screen.
 const UNPARK_SETTLE: Duration = Duration::from_millis(300);
+/// How often the end of a run looks whether the agents' last turns are over.
+const SETTLE_POLL: Duration = Duration::from_millis(150);
 /// How long an agent told to quit has to exit before its pane is killed.
 const QUIT_GRACE: Duration = Duration::from_secs(3);
 
@@ -444,17 +446,24 @@ impl Executor {
             mux.capture(pane)
                 .map(|screen| profile.classify(&screen) == ScreenState::Ready)
         };
-        for (worker, pane) in panes {
-            // Ready twice in a row, a poll apart: a screen between two requests of one
-            // turn can look ready for a moment. A pane that is gone has nothing to wait for.
-            let mut before = false;
-            while clock.now() < deadline {
-                match ready(*worker, pane) {
-                    Ok(true) if before => break,
-                    Ok(now) => before = now,
-                    Err(_) => break,
+        // All the panes in each round: ready twice in a row, a poll apart (a screen between
+        // two requests of one turn can look ready for a moment). A pane that is gone has
+        // nothing to wait for.
+        let mut before = vec![false; panes.len()];
+        let mut settled = vec![false; panes.len()];
+        while clock.now() < deadline && settled.contains(&false) {
+            for (i, (worker, pane)) in panes.iter().enumerate() {
+                if settled[i] {
+                    continue;
                 }
-                clock.sleep(MONITOR_POLL);
+                match ready(*worker, pane) {
+                    Ok(true) if before[i] => settled[i] = true,
+                    Ok(now) => before[i] = now,
+                    Err(_) => settled[i] = true,
+                }
+            }
+            if settled.contains(&false) {
+                clock.sleep(SETTLE_POLL);
             }
         }
     }
