@@ -409,6 +409,8 @@ impl<'p> Loop<'p> {
             .state
             .workers()
             .iter()
+            // An idle agent's turn is over (its reset waited for that): nothing to wait for.
+            .filter(|w| *w.state() != crate::scheduler::WorkerState::Idle)
             .filter_map(|w| Some((w.id, w.pane()?.clone())))
             .collect();
         self.exec.settle_agents(&panes, AGENTS_SETTLE);
