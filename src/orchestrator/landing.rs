@@ -112,6 +112,10 @@ pub struct Lander {
     retries: Retries,
     tickets: Arc<Tickets>,
     tx: Sender<Msg>,
+    /// The commit verify passed for each task in its worktree, in this run: landing it
+    /// unchanged needs no second verify. After a crash nothing is known, and a task's
+    /// commit is verified again before it lands.
+    verified: Arc<Mutex<HashMap<TaskId, Oid>>>,
 }
 
 /// Why each task's last attempt did not land, in memory and on disk.
@@ -208,6 +212,7 @@ impl Lander {
             retries,
             tickets: Arc::default(),
             tx,
+            verified: Arc::default(),
         };
         lander
             .git
@@ -287,6 +292,7 @@ impl Lander {
         let land = self.land.clone();
         let verify = self.verify_run(self.ws.verify_log(&job.task, job.attempt));
         let (retries, tx) = (self.retries.clone(), self.tx.clone());
+        let verified = self.verified.clone();
         move || {
             let stage = |stage: Stage, commit: Option<&Oid>| {
                 let _ = tx.send(Msg::Stage {
@@ -312,7 +318,10 @@ impl Lander {
                 };
                 stage(Stage::Verifying, Some(&head));
                 Ok(match verify.run(&wt)? {
-                    Ok(()) => Checked::ToLand,
+                    Ok(()) => {
+                        verified.lock().unwrap().insert(job.task.clone(), head);
+                        Checked::ToLand
+                    }
                     Err((why, output)) => {
                         retries.insert(&job.task, Retry::Verify { output });
                         stage(Stage::VerifyFailed, Some(&head));
@@ -345,6 +354,7 @@ impl Lander {
                 .join(format!("{}.{}.verify-tip.log", job.task, job.attempt)),
         );
         let (retries, tx) = (self.retries.clone(), self.tx.clone());
+        let verified = self.verified.clone();
         let stage = move |task: &TaskId, stage: Stage, commit: Option<&Oid>| {
             let _ = tx.send(Msg::Stage {
                 task: task.clone(),
@@ -356,7 +366,9 @@ impl Lander {
         move || {
             let _turn = tickets.wait(ticket);
             stage(&job.task, Stage::Rebasing, None);
-            let landed = land_one(&*git, &wt, &land, strategy, &job, verify.as_ref());
+            let passed = verified.lock().unwrap().remove(&job.task);
+            let verify = verify.as_ref().map(|run| (run, passed));
+            let landed = land_one(&*git, &wt, &land, strategy, &job, verify);
             let task = job.task.clone();
             match landed {
                 Ok(Landing::Landed(commit)) => {
@@ -470,7 +482,7 @@ fn land_one(
     land: &str,
     strategy: Strategy,
     job: &Job,
-    verify: Option<&VerifyRun>,
+    verify: Option<(&VerifyRun, Option<Oid>)>,
 ) -> anyhow::Result<Landing> {
     let branch = Lander::branch(&job.task);
     let Some(head) = git.tip(&branch)? else {
@@ -500,10 +512,11 @@ fn land_one(
                 }
                 Integrated::Ready { head, onto } => (head, onto),
             };
-        // Verified where it was made; again only if the landing tip moved since, on the
-        // result, checked out in the landing worktree.
-        if let Some(verify) = verify
-            && !git.contains(&head, &onto)?
+        // Verified where it was made; again, on the result checked out in the landing
+        // worktree, unless it is that very commit (the landing tip had not moved). After
+        // a crash, what verify passed is not known: it runs again.
+        if let Some((verify, passed)) = &verify
+            && passed.as_ref() != Some(&new)
         {
             anyhow::ensure!(
                 git.park(wt, &new)?,
