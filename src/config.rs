@@ -201,6 +201,23 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # "everything" (it runs beside no task with a scope: strict serial safety).
 # scope_default = "none"
 
+# Each task in a git worktree of its own, its work committed, checked by `verify` and
+# landed on the landing branch through a merge queue (--isolate worktree): "none" or
+# "worktree". `land` defaults to swarm/<your current branch>; `land_strategy` is
+# "rebase", "merge" or "squash".
+# isolation = "worktree"
+# verify = "cargo test -q"
+# verify_timeout = "30m"
+# land = "swarm/integration"
+# land_strategy = "rebase"
+
+# What the run may spend, read from the agents' own records (README, "What it cost"):
+# dispatch stops at `budget` (running tasks finish, unless `budget_hard`); a task over
+# `task_budget` is stopped and failed.
+# budget = "$20"
+# budget_hard = false
+# task_budget = "$2"
+
 # A tmux message and a bell when a task is done or fails, when an agent needs you, and
 # when the plan is done.
 # notify = true
