@@ -527,6 +527,21 @@ impl Executor {
         watch: &mut Sentinels,
     ) -> anyhow::Result<Vec<Event>> {
         let task = self.tasks.get(&id).context("delivering an unknown task")?;
+        let worktree = self.ws.worktree(worker);
+        if self.lander.is_some() && !worktree.is_dir() {
+            // A person removed it: the agent's folder is gone under it. A new agent, in
+            // a new worktree, takes the work on.
+            let why = format!(
+                "its worktree {} is gone",
+                relative(&self.ws.root, &worktree)
+            );
+            return Ok(vec![Event::DeliveryFailed {
+                worker,
+                pane,
+                task: id,
+                failure: DeliveryFailure::Broken(why),
+            }]);
+        }
         let sentinel = self.sentinels[&id].clone();
         let watched = self.sentinel_at(&id, worker).unwrap_or(sentinel.clone());
         if self.lander.is_some() {

@@ -191,6 +191,9 @@ pub enum DeliveryFailure {
     NotSubmitted(String),
     /// The pane died before the prompt reached the agent. Not an attempt.
     PaneGone,
+    /// The agent cannot work where it is (say, a person removed its worktree): nothing
+    /// was typed, and it is replaced. Not an attempt.
+    Broken(String),
 }
 
 impl std::fmt::Display for DeliveryFailure {
@@ -201,6 +204,7 @@ impl std::fmt::Display for DeliveryFailure {
             }
             DeliveryFailure::NotSubmitted(why) => f.write_str(why),
             DeliveryFailure::PaneGone => f.write_str("the pane died before the prompt reached it"),
+            DeliveryFailure::Broken(why) => write!(f, "{why}; its agent is replaced"),
         }
     }
 }
@@ -1177,7 +1181,7 @@ impl State {
             (WorkerState::Dying { reason, .. }, _) => self.replace_worker(worker, &reason, actions),
             (
                 WorkerState::Delivering { .. } | WorkerState::Finishing { .. },
-                DeliveryFailure::PaneGone,
+                DeliveryFailure::PaneGone | DeliveryFailure::Broken(_),
             ) => self.replace_worker(worker, &reason, actions),
             // The prompt never reached the agent: not an attempt. Another worker may take
             // the task, and this one waits for its pane to be free.

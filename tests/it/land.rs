@@ -535,3 +535,37 @@ fn a_persons_commit_to_the_landing_branch_mid_run_is_kept_and_squash_lands_one_c
     let count = git_ok(&env, &["rev-list", "--count", "main..swarm/main"]);
     assert_eq!(count.trim(), "4", "three tasks and the person's commit");
 }
+
+#[test]
+fn a_worktree_a_person_removes_mid_run_is_made_again_and_the_run_goes_on() {
+    let env = TestEnv::new();
+    repo(
+        &env,
+        &[
+            (
+                "PLAN.md",
+                "- [ ] First page {out=docs/a.md}\n- [ ] Second page {out=docs/b.md}\n- [ ] Third page {out=docs/c.md}\n",
+            ),
+            ("swarm.toml", "isolation = \"worktree\"\n"),
+        ],
+    );
+    let child = sim_run(&env, 1, "--think-ms 1500", &["--task-timeout", "8"]);
+    wait_until("the first prompt", RUN, || {
+        !received_prompts(&env).is_empty()
+    });
+    std::fs::remove_dir_all(env.path(".swarm/worktrees/w0")).unwrap();
+    let out = finish(child, RUN, "a run whose worktree was removed");
+    let err = stderr(&out);
+    assert!(out.status.code().is_some(), "{err}");
+    let landed = landed(&env, "swarm/main");
+    for id in ["second-page", "third-page"] {
+        assert_eq!(landed.get(id), Some(&1), "{id}: {landed:?}\n{err}");
+    }
+    // The first task's agent lost its folder under it: it landed or failed, but the run
+    // did not wait for it forever.
+    let plan = env.read("PLAN.md");
+    assert!(
+        landed.contains_key("first-page") || plan.contains("failed:"),
+        "{plan}\n{err}"
+    );
+}
