@@ -187,17 +187,9 @@ pub fn landing(repo_dir: &Path, land: Option<&str>) -> Result<Landing, CheckErro
             message: said,
         })
     })?;
-    // swarm's own worktrees sit in `.swarm/worktrees/` beside the plan, wherever in the
-    // repository the plan is.
-    let swarms = |path: &Path| {
-        listing::real(path)
-            .parent()
-            .is_some_and(|dir| dir.ends_with(".swarm/worktrees"))
-    };
-    if let Some(entry) = listing::parse(&listed)
-        .into_iter()
-        .find(|entry| entry.branch.as_deref() == Some(full.as_str()) && !swarms(&entry.path))
-    {
+    if let Some(entry) = listing::parse(&listed).into_iter().find(|entry| {
+        entry.branch.as_deref() == Some(full.as_str()) && !listing::is_swarms(&entry.path)
+    }) {
         return Err(CheckError::CheckedOut {
             branch,
             worktree: entry.path,

@@ -145,6 +145,10 @@ impl Git for FakeGit {
         Ok(true)
     }
 
+    fn checked_out(&self, _branch: &str) -> Result<Option<PathBuf>> {
+        Ok(None)
+    }
+
     fn remove_worktree(&self, wt: &Path) -> Result<bool> {
         let _w = self.call(format!("remove {}", wt.display()));
         Ok(true)

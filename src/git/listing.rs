@@ -11,6 +11,14 @@ pub(crate) struct Listed {
     pub branch: Option<String>,
 }
 
+/// Whether `path` is one of swarm's own worktrees (`.swarm/worktrees/<name>`, beside the
+/// plan, wherever in the repository the plan is), rather than a person's.
+pub(crate) fn is_swarms(path: &Path) -> bool {
+    real(path)
+        .parent()
+        .is_some_and(|dir| dir.ends_with(".swarm/worktrees"))
+}
+
 /// The entries of `git worktree list --porcelain -z`: attributes separated by NUL, an
 /// empty attribute between entries.
 pub(crate) fn parse(out: &str) -> Vec<Listed> {

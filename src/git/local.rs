@@ -306,11 +306,7 @@ impl Local {
         let Some(holder) = holder else {
             return Ok(());
         };
-        let swarms = holder
-            .path
-            .parent()
-            .is_some_and(|dir| dir.ends_with(".swarm/worktrees"));
-        if swarms {
+        if listing::is_swarms(&holder.path) {
             self.save_leftovers(&holder.path)?;
             self.git(&holder.path)
                 .args(["switch", "-q", "--detach"])
@@ -880,6 +876,17 @@ impl Git for Local {
             .args(["switch", "-q", "--detach", &format!("{rev}^{{commit}}")])
             .ok()?;
         Ok(true)
+    }
+
+    fn checked_out(&self, branch: &str) -> Result<Option<PathBuf>> {
+        let full = full_ref(branch);
+        Ok(self
+            .worktrees()?
+            .into_iter()
+            .find(|entry| {
+                entry.branch.as_deref() == Some(&full) && !listing::is_swarms(&entry.path)
+            })
+            .map(|entry| entry.path))
     }
 
     fn remove_worktree(&self, wt: &Path) -> Result<bool> {

@@ -149,6 +149,10 @@ pub trait Git: Send + Sync {
     /// as a rebased copy) to `rev`, detached. False if it was not clean, and so left.
     fn park(&self, wt: &Path, rev: &str) -> Result<bool>;
 
+    /// The working tree of a person's (not swarm's own) that has `branch` checked out, if
+    /// one has: moving the branch would leave its index stale.
+    fn checked_out(&self, branch: &str) -> Result<Option<PathBuf>>;
+
     /// Removes worktree `wt` if nothing in it would be lost; false if it was kept.
     fn remove_worktree(&self, wt: &Path) -> Result<bool>;
 }

@@ -4,6 +4,7 @@
 //! docs/architecture.md, "Worktrees and landing", tells why it is built this way.
 
 use super::Msg;
+use crate::clock::Clock;
 use crate::git::{Committed, Git, Integrated, Oid, Strategy, Trailers};
 use crate::plan::{Task, TaskId};
 use crate::scheduler::{Checked, Event, WorkerId};
@@ -18,6 +19,8 @@ use std::time::Duration;
 /// How often the merge queue tries again when the landing branch moved under it (a
 /// person committed to it) between its rebase and its compare-and-swap.
 const LAND_TRIES: usize = 3;
+/// How often a queue held by a person's checkout of the landing branch looks again.
+const HOLD_POLL: Duration = Duration::from_secs(1);
 
 /// Where a task's work stands on its way to the landing branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +31,8 @@ pub enum Stage {
     Queued,
     Rebasing,
     Conflict,
+    /// A person has the landing branch checked out: the queue waits for them.
+    Held,
     Landed,
     /// The task changed nothing: done, with nothing to land.
     Nothing,
@@ -43,6 +48,7 @@ impl Stage {
             Stage::Queued => "queued",
             Stage::Rebasing => "rebasing",
             Stage::Conflict => "conflict",
+            Stage::Held => "held",
             Stage::Landed => "landed",
             Stage::Nothing => "nothing to land",
         }
@@ -116,6 +122,7 @@ pub struct Lander {
     /// unchanged needs no second verify. After a crash nothing is known, and a task's
     /// commit is verified again before it lands.
     verified: Arc<Mutex<HashMap<TaskId, Oid>>>,
+    clock: Arc<dyn Clock>,
 }
 
 /// Why each task's last attempt did not land, in memory and on disk.
@@ -195,7 +202,7 @@ impl Lander {
         git: Arc<dyn Git>,
         ws: Workspace,
         spec: LandSpec,
-        tx: Sender<Msg>,
+        (tx, clock): (Sender<Msg>, Arc<dyn Clock>),
     ) -> anyhow::Result<Lander> {
         let retries = Retries {
             dir: ws.swarm_dir().join("retries"),
@@ -213,6 +220,7 @@ impl Lander {
             tickets: Arc::default(),
             tx,
             verified: Arc::default(),
+            clock,
         };
         lander
             .git
@@ -355,6 +363,7 @@ impl Lander {
         );
         let (retries, tx) = (self.retries.clone(), self.tx.clone());
         let verified = self.verified.clone();
+        let (clock, warn) = (self.clock.clone(), self.tx.clone());
         let stage = move |task: &TaskId, stage: Stage, commit: Option<&Oid>| {
             let _ = tx.send(Msg::Stage {
                 task: task.clone(),
@@ -368,7 +377,17 @@ impl Lander {
             stage(&job.task, Stage::Rebasing, None);
             let passed = verified.lock().unwrap().remove(&job.task);
             let verify = verify.as_ref().map(|run| (run, passed));
-            let landed = land_one(&*git, &wt, &land, strategy, &job, verify);
+            let hold = Hold {
+                clock: &*clock,
+                told: &|person: &Path| {
+                    stage(&job.task, Stage::Held, None);
+                    let _ = warn.send(Msg::Warn(format!(
+                        "`{land}` is checked out in {}: nothing lands on it until that working tree is on another branch (moving it would leave its index stale)",
+                        person.display()
+                    )));
+                },
+            };
+            let landed = land_one(&*git, &wt, &land, strategy, &job, verify, &hold);
             let task = job.task.clone();
             match landed {
                 Ok(Landing::Landed(commit)) => {
@@ -475,6 +494,29 @@ enum Landing {
     },
 }
 
+/// What the merge queue does while a person has the landing branch checked out: moving
+/// it would leave their index stale, and a commit of theirs then would undo what landed.
+struct Hold<'a> {
+    clock: &'a dyn Clock,
+    /// Tells the people watching, once, which working tree holds it.
+    told: &'a dyn Fn(&Path),
+}
+
+impl Hold<'_> {
+    /// Waits until no working tree of a person's has `land` checked out.
+    fn wait(&self, git: &dyn Git, land: &str) -> anyhow::Result<()> {
+        let mut told = false;
+        while let Some(person) = git.checked_out(land)? {
+            if !told {
+                (self.told)(&person);
+                told = true;
+            }
+            self.clock.sleep(HOLD_POLL);
+        }
+        Ok(())
+    }
+}
+
 /// One turn of the merge queue for `job`.
 fn land_one(
     git: &dyn Git,
@@ -483,6 +525,7 @@ fn land_one(
     strategy: Strategy,
     job: &Job,
     verify: Option<(&VerifyRun, Option<Oid>)>,
+    hold: &Hold,
 ) -> anyhow::Result<Landing> {
     let branch = Lander::branch(&job.task);
     let Some(head) = git.tip(&branch)? else {
@@ -531,6 +574,7 @@ fn land_one(
                 });
             }
         }
+        hold.wait(git, land)?;
         if git.advance(land, &new, &onto)? {
             let _ = git.delete_branch(&branch, &new);
             return Ok(Landing::Landed(Some(new)));

@@ -62,6 +62,8 @@ pub enum Msg {
     Receipt(crate::receipt::Receipt),
     /// What the agents' records say was spent so far this run.
     Spent(Vec<crate::cost::Spend>),
+    /// Something a person should know, for the progress lines.
+    Warn(String),
     /// A task's work moved on towards the landing branch.
     Stage {
         task: TaskId,

@@ -153,7 +153,7 @@ impl<'p> Loop<'p> {
         let (clock, mux) = (edges.clock.clone(), edges.mux.clone());
         state.set_budgets(settings.costing.budgets);
         let lander = landing
-            .map(|(git, spec)| Lander::new(git, ws.clone(), spec, tx.clone()))
+            .map(|(git, spec)| Lander::new(git, ws.clone(), spec, (tx.clone(), clock.clone())))
             .transpose()?;
         state.set_lands(lander.is_some());
         let mut exec = Executor::new(
@@ -276,6 +276,7 @@ impl<'p> Loop<'p> {
                 .into());
             }
             Input::Msg(Msg::Signal) => return Ok(Flow::Interrupted),
+            Input::Msg(Msg::Warn(text)) => self.progress.warn(&text),
             Input::Msg(Msg::Receipt(receipt)) => self.exec.receipt(receipt)?,
             Input::Msg(Msg::Spent(spends)) => self.spent(&spends),
             Input::Msg(Msg::Stage {

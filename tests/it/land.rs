@@ -569,3 +569,58 @@ fn a_worktree_a_person_removes_mid_run_is_made_again_and_the_run_goes_on() {
         "{plan}\n{err}"
     );
 }
+
+#[test]
+fn the_landing_branch_checked_out_by_a_person_mid_run_holds_the_queue_until_they_leave_it() {
+    let env = TestEnv::new();
+    repo(
+        &env,
+        &[
+            (
+                "PLAN.md",
+                "- [ ] First page {out=docs/a.md}\n- [ ] Second page {out=docs/b.md}\n",
+            ),
+            ("swarm.toml", "isolation = \"worktree\"\n"),
+        ],
+    );
+    let child = sim_run(&env, 1, "--think-ms 300", &[]);
+    wait_until("the landing branch", RUN, || {
+        git(&env, &["rev-parse", "--verify", "-q", "swarm/main"])
+            .status
+            .success()
+    });
+    // A person looks at the work so far in a working tree of their own.
+    let mine = env.dir.path().join("mine");
+    let mine_arg = mine.display().to_string();
+    git_ok(&env, &["worktree", "add", "-q", &mine_arg, "swarm/main"]);
+    let tip = git_ok(&env, &["rev-parse", "swarm/main"]);
+    let held = |env: &TestEnv| {
+        let status = status(env);
+        status["state"]["tasks"]
+            .as_array()
+            .is_some_and(|tasks| tasks.iter().any(|t| t["stage"] == "held"))
+    };
+    wait_until("the merge queue held", RUN, || held(&env));
+    assert_eq!(
+        git_ok(&env, &["rev-parse", "swarm/main"]),
+        tip,
+        "moved under them"
+    );
+    // They move on; the queue goes on.
+    let out = Command::new("git")
+        .args(["-C", &mine_arg, "switch", "-q", "--detach"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = finish(child, RUN, "a run a person held up");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("is checked out in"), "{err}");
+    let want: BTreeMap<String, usize> = task_ids(&env).into_iter().map(|id| (id, 1)).collect();
+    assert_eq!(landed(&env, "swarm/main"), want);
+    let theirs = Command::new("git")
+        .args(["-C", &mine_arg, "rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&theirs), tip, "their checkout is where they left it");
+}
