@@ -7,6 +7,7 @@
 use crate::Outcome;
 use crate::cli::TaskArgs;
 use crate::error::BadInput;
+use crate::git::Git;
 use crate::orchestrator::snapshot::Snapshot;
 use crate::plan::TaskId;
 use anyhow::Context;
@@ -63,7 +64,8 @@ pub fn change(root: &Path, land: &str, task: &TaskId) -> anyhow::Result<Option<S
 /// The git command that shows `task`'s change: its branch's, else its landed commits'.
 fn git_args(root: &Path, land: &str, task: &TaskId) -> anyhow::Result<Option<Vec<String>>> {
     let branch = crate::orchestrator::task_branch(task);
-    if resolves(root, &branch) {
+    let local = crate::git::Local::new(root);
+    if local.tip(&format!("refs/heads/{branch}"))?.is_some() {
         // Three dots: what the branch changed since it left the landing branch.
         return Ok(Some(vec!["diff".into(), format!("{land}...{branch}")]));
     }
@@ -84,18 +86,4 @@ fn git_args(root: &Path, land: &str, task: &TaskId) -> anyhow::Result<Option<Vec
     let mut show = vec!["show".to_string(), "--format=fuller".to_string()];
     show.extend(commits.into_iter().rev());
     Ok(Some(show))
-}
-
-fn resolves(dir: &Path, branch: &str) -> bool {
-    Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            &format!("refs/heads/{branch}"),
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }

@@ -40,6 +40,18 @@ impl Run {
         }
     }
 
+    /// The `swarm/salvage/…` branches, one per line.
+    fn salvage_branches(&self) -> String {
+        self.repo.git(
+            &self.repo.path,
+            &[
+                "for-each-ref",
+                "--format=%(refname:short)",
+                "refs/heads/swarm/salvage/",
+            ],
+        )
+    }
+
     /// Runs task `id` in `wt`: prepare, `work`, commit; the branch's head.
     fn task(&self, wt: &Path, id: &str, work: impl FnOnce(&Path)) -> Oid {
         let branch = format!("swarm/task/{id}");
@@ -188,14 +200,7 @@ fn salvage_branches_made_in_the_same_second_do_not_collide() {
         write(&run.w1, "stray.txt", text);
         run.git.ensure_worktree(&run.w1, LAND).unwrap();
     }
-    let salvaged = run.repo.git(
-        &run.repo.path,
-        &[
-            "for-each-ref",
-            "--format=%(refname:short)",
-            "refs/heads/swarm/salvage/",
-        ],
-    );
+    let salvaged = run.salvage_branches();
     let texts: Vec<String> = salvaged
         .lines()
         .map(|branch| run.show(branch, "stray.txt"))
@@ -209,14 +214,7 @@ fn leftovers_in_a_detached_worktree_go_to_a_salvage_branch() {
     let run = Run::new();
     write(&run.w1, "stray.txt", "someone's work\n");
     run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap();
-    let salvage = run.repo.git(
-        &run.repo.path,
-        &[
-            "for-each-ref",
-            "--format=%(refname:short)",
-            "refs/heads/swarm/salvage/",
-        ],
-    );
+    let salvage = run.salvage_branches();
     assert!(salvage.starts_with("swarm/salvage/w1-"), "{salvage}");
     assert_eq!(run.show(&salvage, "stray.txt"), "someone's work");
     assert!(
@@ -580,14 +578,7 @@ fn ensure_worktree_adopts_a_directory_git_forgot_keeping_its_files() {
     run.repo.git(&run.repo.path, &["worktree", "prune"]);
     run.git.ensure_worktree(&run.w1, LAND).unwrap();
     assert_eq!(run.status(&run.w1), "");
-    let salvage = run.repo.git(
-        &run.repo.path,
-        &[
-            "for-each-ref",
-            "--format=%(refname:short)",
-            "refs/heads/swarm/salvage/",
-        ],
-    );
+    let salvage = run.salvage_branches();
     assert_eq!(run.show(&salvage, "unsaved.txt"), "work");
     // And it works as a worktree again.
     run.task(&run.w1, "a", |wt| write(wt, "a.txt", "a\n"));
@@ -622,14 +613,7 @@ fn commit_never_commits_to_a_branch_the_agent_switched_to() {
         "{err}"
     );
     assert_eq!(run.repo.rev(LAND), base, "the landing branch did not move");
-    let salvage = run.repo.git(
-        &run.repo.path,
-        &[
-            "for-each-ref",
-            "--format=%(refname:short)",
-            "refs/heads/swarm/salvage/",
-        ],
-    );
+    let salvage = run.salvage_branches();
     assert!(err.message.contains(&salvage), "{err}");
     assert_eq!(run.show(&salvage, "a.txt"), "a");
 }
@@ -650,14 +634,7 @@ fn commit_keeps_commits_an_agent_made_on_a_detached_head() {
         .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
         .unwrap_err();
     assert!(err.message.contains("a detached HEAD"), "{err}");
-    let salvage = run.repo.git(
-        &run.repo.path,
-        &[
-            "for-each-ref",
-            "--format=%(refname:short)",
-            "refs/heads/swarm/salvage/",
-        ],
-    );
+    let salvage = run.salvage_branches();
     assert!(err.message.contains(&salvage), "{err}");
     assert_eq!(run.show(&salvage, "a.txt"), "a");
 }

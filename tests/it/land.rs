@@ -63,6 +63,16 @@ fn checkout(env: &TestEnv) -> Checkout {
     }
 }
 
+/// No worktree of swarm's is left: git lists only the person's own checkout.
+fn assert_only_the_persons_worktree(env: &TestEnv) {
+    let worktrees = git_ok(env, &["worktree", "list", "--porcelain"]);
+    let listed = worktrees
+        .lines()
+        .filter(|l| l.starts_with("worktree "))
+        .count();
+    assert_eq!(listed, 1, "{worktrees}");
+}
+
 /// Each task id on the landing branch (past `main`), with how many commits name it.
 fn landed(env: &TestEnv, land: &str) -> BTreeMap<String, usize> {
     let mut count = BTreeMap::new();
@@ -181,15 +191,7 @@ fn eight_tasks_land_with_their_conflicts_resolved_by_a_retry() {
     // The landed tasks' branches and every worktree are gone; nothing is half-done.
     let branches = git_ok(&env, &["branch", "--list", "swarm/task/*"]);
     assert_eq!(branches.trim(), "", "{branches}");
-    let worktrees = git_ok(&env, &["worktree", "list", "--porcelain"]);
-    assert_eq!(
-        worktrees
-            .lines()
-            .filter(|l| l.starts_with("worktree "))
-            .count(),
-        1,
-        "{worktrees}"
-    );
+    assert_only_the_persons_worktree(&env);
 }
 
 #[test]
@@ -423,15 +425,7 @@ fn killing_the_orchestrator_ten_times_loses_nothing_and_lands_nothing_twice() {
         "{}",
         env.read("PLAN.md")
     );
-    let worktrees = git_ok(&env, &["worktree", "list", "--porcelain"]);
-    assert_eq!(
-        worktrees
-            .lines()
-            .filter(|l| l.starts_with("worktree "))
-            .count(),
-        1,
-        "{worktrees}"
-    );
+    assert_only_the_persons_worktree(&env);
     let stray = std::fs::read_dir(env.path(".git/worktrees"))
         .map(|d| d.count())
         .unwrap_or(0);
