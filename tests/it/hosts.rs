@@ -3,106 +3,10 @@
 //! openssh-server, so they run only with `SWARM_MULTIHOST=1`; with it set, a machine that
 //! cannot make the hosts fails the tests rather than skipping them.
 
+use crate::common::fakehosts::{FakeHosts, enabled};
 use crate::common::{TestEnv, stderr, stdout, wait_until};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 use swarm::ssh::{ControlPath, Host, Remote, SshError, SystemSsh};
-
-/// Whether the suite should run; says why not when it should not.
-fn enabled() -> bool {
-    let on = std::env::var("SWARM_MULTIHOST").is_ok_and(|v| v == "1");
-    if !on {
-        eprintln!("skipped: set SWARM_MULTIHOST=1 (needs root and openssh-server)");
-    }
-    on
-}
-
-/// N fake hosts `h1`..`hN`, torn down when dropped, whether the test passed or not.
-struct FakeHosts {
-    /// The harness's files: keys, sshd configs, each host's disk. Not under /tmp, which
-    /// every host replaces with a tmpfs of its own.
-    base: tempfile::TempDir,
-    count: usize,
-}
-
-impl FakeHosts {
-    fn up(count: usize) -> FakeHosts {
-        assert!(
-            rustix::process::getuid().is_root(),
-            "SWARM_MULTIHOST=1 needs root: fakehosts.sh makes network namespaces"
-        );
-        let base = tempfile::Builder::new()
-            .prefix("swarm-hosts-")
-            .tempdir_in("/var/tmp")
-            .expect("a scratch directory in /var/tmp");
-        let hosts = FakeHosts { base, count };
-        // A run killed before its drop leaves namespaces of the same names behind.
-        hosts.script(&["down", &count.to_string()]);
-        let out = hosts.script(&["up", &count.to_string()]);
-        assert!(
-            out.status.success(),
-            "fakehosts.sh up {count} failed; the multi-host tests need root, `ip netns`, \
-             unshare and openssh-server:\n{}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        hosts
-    }
-
-    fn script(&self, args: &[&str]) -> std::process::Output {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/multihost/fakehosts.sh");
-        Command::new("bash")
-            .arg(script)
-            .args(args)
-            .env("BASE", self.base.path())
-            .env("HIDE", "")
-            .output()
-            .expect("run fakehosts.sh")
-    }
-
-    /// `cut`, `heal`, `kill`, `crash` or `boot` host `i`.
-    fn act(&self, what: &str, i: usize) {
-        let out = self.script(&[what, &i.to_string()]);
-        assert!(
-            out.status.success(),
-            "fakehosts.sh {what} {i}: {}",
-            stderr(&out)
-        );
-    }
-
-    /// The ssh config that reaches `h1`..`hN`.
-    fn ssh_config(&self) -> PathBuf {
-        self.base.path().join("client/config")
-    }
-
-    /// A file on host `i`'s disk (its `/root`), as the coordinator sees it.
-    fn disk(&self, i: usize, rel: &str) -> PathBuf {
-        self.base.path().join(format!("h{i}/home/{rel}"))
-    }
-
-    /// Runs `script` on host `i` through the harness's own ssh setup.
-    fn ssh(&self, i: usize, script: &str) -> String {
-        let out = Command::new("ssh")
-            .arg("-F")
-            .arg(self.ssh_config())
-            .arg(format!("h{i}"))
-            .arg(script)
-            .output()
-            .expect("run ssh");
-        assert!(out.status.success(), "ssh h{i} {script}: {}", stderr(&out));
-        stdout(&out).trim().to_owned()
-    }
-}
-
-impl Drop for FakeHosts {
-    fn drop(&mut self) {
-        let out = self.script(&["down", &self.count.to_string()]);
-        if !out.status.success() {
-            eprintln!("fakehosts.sh down: {}", stderr(&out));
-        }
-    }
-}
 
 const SOCKET: &str = "swarm-it-hosts";
 
