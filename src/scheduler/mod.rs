@@ -3,6 +3,7 @@
 
 pub mod budget;
 mod deps;
+mod hosts;
 mod landing;
 mod pools;
 pub mod record;
@@ -167,6 +168,14 @@ pub enum Event {
     LandFailed { task: TaskId, reason: String },
     /// `task` has cost `micros` micro-dollars so far, by its agents' records.
     Spent { task: TaskId, micros: u64 },
+    /// A sentinel that names its attempt (a remote host's): only the task's current
+    /// attempt counts.
+    AttemptDone { task: TaskId, attempt: u32 },
+    /// The link to a host went down: its workers are held, their tasks leased.
+    HostLost { host: String },
+    /// The link to a host is up again; `rebooted`: its tmux server is a new one, and the
+    /// agents it ran are gone.
+    HostBack { host: String, rebooted: bool },
 }
 
 /// What committing and verifying a finished task's worktree found.
@@ -194,6 +203,9 @@ pub enum DeliveryFailure {
     /// The agent cannot work where it is (say, a person removed its worktree): nothing
     /// was typed, and it is replaced. Not an attempt.
     Broken(String),
+    /// Its host could not be reached: the prompt may or may not have gone in, which the
+    /// host tells once it is back. The task stays leased to the worker.
+    Unreachable(String),
 }
 
 impl std::fmt::Display for DeliveryFailure {
@@ -205,6 +217,7 @@ impl std::fmt::Display for DeliveryFailure {
             DeliveryFailure::NotSubmitted(why) => f.write_str(why),
             DeliveryFailure::PaneGone => f.write_str("the pane died before the prompt reached it"),
             DeliveryFailure::Broken(why) => write!(f, "{why}; its agent is replaced"),
+            DeliveryFailure::Unreachable(why) => write!(f, "its host could not be reached ({why})"),
         }
     }
 }
@@ -345,6 +358,8 @@ pub struct TaskEntry {
     last_worker: Option<WorkerId>,
     /// Landing, its work checked: it waits in the merge queue.
     queued: bool,
+    /// Attempts that are not charged to it: fenced when their host went silent.
+    forgiven: u32,
 }
 
 impl TaskEntry {
@@ -414,6 +429,10 @@ pub struct State {
     lands: bool,
     /// What was spent, against the budgets.
     spending: budget::Spending,
+    /// The other hosts workers run on (a worker's `host` indexes it).
+    hosts: Vec<hosts::HostEntry>,
+    /// How long a silent host keeps its tasks.
+    lease_grace: Duration,
 }
 
 impl State {
@@ -453,6 +472,8 @@ impl State {
             fleet_limit: vec![None; pools.len()],
             lands: false,
             spending: budget::Spending::default(),
+            hosts: Vec::new(),
+            lease_grace: Duration::from_secs(120),
         };
         state.default_pool = state.pool_for(Some(default));
         for task in tasks {
@@ -470,6 +491,7 @@ impl State {
                 continue;
             };
             self.tasks[i].attempts = history.attempts;
+            self.tasks[i].forgiven = history.forgiven;
             self.tasks[i].last_worker = history
                 .landing
                 .or(history.running.as_ref().map(|f| f.worker));
@@ -609,6 +631,9 @@ impl State {
     /// Applies one event and says what to do about it.
     pub fn handle(&mut self, event: Event) -> Vec<Action> {
         let mut actions = Vec::new();
+        if self.is_from_lost_host(&event) {
+            return actions;
+        }
         match event {
             Event::Spawned { worker, pane } => self.spawned(worker, pane, &mut actions),
             Event::Ready { worker, pane } => {
@@ -663,6 +688,7 @@ impl State {
                 self.now = now;
                 self.check_timeouts(&mut actions);
                 self.check_parked(&mut actions);
+                self.check_leases(&mut actions);
             }
             Event::NeedsHuman { worker, pane, what } => {
                 if self.is_current(worker, &pane) {
@@ -711,10 +737,31 @@ impl State {
             Event::Landed { task, commit } => self.landed(&task, commit, &mut actions),
             Event::LandFailed { task, reason } => self.land_failed(&task, &reason, &mut actions),
             Event::Spent { task, micros } => self.spent_on(task, micros, &mut actions),
+            Event::AttemptDone { task, attempt } => {
+                self.attempt_done(&task, attempt, &mut actions)
+            }
+            Event::HostLost { host } => self.host_lost(&host, &mut actions),
+            Event::HostBack { host, rebooted } => self.host_back(&host, rebooted, &mut actions),
         }
         self.assign(&mut actions);
         self.check_finished(&mut actions);
         actions
+    }
+
+    /// What a worker's screen said before its host went silent is old news: the host
+    /// says how the worker stands once it is back.
+    fn is_from_lost_host(&self, event: &Event) -> bool {
+        match event {
+            Event::Ready { worker, .. }
+            | Event::NotReady { worker, .. }
+            | Event::NeedsHuman { worker, .. }
+            | Event::Occupied { worker, .. }
+            | Event::RateLimited { worker, .. }
+            | Event::ApiError { worker, .. }
+            | Event::IdleWithoutSentinel { worker, .. } => self.host_down(*worker),
+            Event::PaneDead { pane, .. } => self.worker_of(pane).is_some_and(|w| self.host_down(w)),
+            _ => false,
+        }
     }
 
     fn pane_died(
@@ -935,6 +982,7 @@ impl State {
             PauseReason::RateLimited { .. } => what.clone(),
             PauseReason::ApiError { .. } => "API error".into(),
             PauseReason::NeedsHuman(_) | PauseReason::Occupied(_) => "needs you".into(),
+            PauseReason::HostLost { .. } => "host lost".into(),
         };
         let notify = !matches!(why, PauseReason::Occupied(_));
         w.state = WorkerState::Paused { inner, why, at };
@@ -1166,6 +1214,10 @@ impl State {
                 | WorkerState::Finishing { task: t },
                 _,
             ) if t != task => {}
+            // Its host went silent: the host says what came of the prompt once it is back.
+            (_, DeliveryFailure::Unreachable(_)) => {
+                self.delivery_unreachable(worker, &task, actions)
+            }
             // The agent died before the prompt reached it: not an attempt.
             (
                 WorkerState::Dying {
@@ -1257,6 +1309,7 @@ impl State {
             in_plan: true,
             last_worker: None,
             queued: false,
+            forgiven: 0,
         });
         self.track(self.tasks.len() - 1);
     }
@@ -1372,8 +1425,9 @@ impl State {
         if !matches!(task.status, TaskStatus::Running | TaskStatus::Landing) {
             return;
         }
-        if task.attempts >= max {
-            let reason = match task.attempts {
+        let charged = task.attempts.saturating_sub(task.forgiven);
+        if charged >= max {
+            let reason = match charged {
                 1 => format!("{reason} (after 1 attempt)"),
                 n => format!("{reason} (after {n} attempts)"),
             };
@@ -1633,6 +1687,7 @@ impl State {
     fn again(&mut self, i: usize, actions: &mut Vec<Action>) {
         self.set_status(i, TaskStatus::Pending);
         self.tasks[i].attempts = 0;
+        self.tasks[i].forgiven = 0;
         actions.push(Action::Journal(Record::Retried {
             task: self.tasks[i].id.clone(),
         }));
@@ -1793,3 +1848,5 @@ mod landing_tests;
 mod pool_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod host_tests;

@@ -103,6 +103,26 @@ pub enum Record {
     },
     /// Every task was done or failed: the next run starts a fresh journal.
     Finished,
+    /// The link to `host` went down; its tasks are leased for the grace.
+    HostLost {
+        host: String,
+    },
+    /// The link to `host` is up again (`rebooted`: with a new tmux server).
+    HostBack {
+        host: String,
+        rebooted: bool,
+    },
+    /// `task`'s `attempt` is fenced: its host was silent past the grace, or restarted.
+    /// The task goes back in line (a `Requeued` follows), the attempt not charged.
+    LeaseExpired {
+        task: TaskId,
+        attempt: u32,
+    },
+    /// A completion from a fenced `attempt` of `task`: never checked off, never landed.
+    Stale {
+        task: TaskId,
+        attempt: u32,
+    },
     /// A compacted task: its attempts so far (and where it runs, if it does).
     Task {
         task: TaskId,
@@ -115,7 +135,13 @@ pub enum Record {
         landing: Option<WorkerId>,
         #[serde(skip_serializing_if = "std::ops::Not::not", default)]
         queued: bool,
+        #[serde(skip_serializing_if = "is_zero", default)]
+        forgiven: u32,
     },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Where a task was last sent.
@@ -147,6 +173,8 @@ pub struct TaskHistory {
     pub landing: Option<WorkerId>,
     /// That work was checked, and waits in the merge queue.
     pub queued: bool,
+    /// Attempts not charged to it (fenced with their host).
+    pub forgiven: u32,
 }
 
 /// The journal's state after replay.
@@ -172,7 +200,11 @@ impl Replay {
             Record::Header { .. }
             | Record::Finished
             | Record::Edited { .. }
-            | Record::Stage { .. } => {}
+            | Record::Stage { .. }
+            | Record::HostLost { .. }
+            | Record::HostBack { .. }
+            | Record::Stale { .. } => {}
+            Record::LeaseExpired { task, .. } => self.tasks.entry(task).or_default().forgiven += 1,
             Record::Receipt(receipt) => self.receipts.push(receipt),
             Record::Spawned { worker, pane } => {
                 self.workers.insert(worker, pane);
@@ -240,6 +272,7 @@ impl Replay {
                 closed,
                 landing,
                 queued,
+                forgiven,
             } => {
                 self.tasks.insert(
                     task,
@@ -249,6 +282,7 @@ impl Replay {
                         closed,
                         landing,
                         queued,
+                        forgiven,
                     },
                 );
             }
@@ -280,6 +314,7 @@ impl Replay {
             closed: h.closed.clone(),
             landing: h.landing,
             queued: h.queued,
+            forgiven: h.forgiven,
         }));
         out.extend(self.receipts.iter().cloned().map(Record::Receipt));
         out

@@ -72,6 +72,9 @@ pub enum PauseReason {
     /// The pane refused a paste: a person scrolls or types in it, or another program is
     /// in front. Swarm waits until the pane is free; the person's text stays theirs.
     Occupied(String),
+    /// Its host cannot be reached. A task it holds stays its own until `lease_until` (run
+    /// time), then goes elsewhere; the host's return ends the pause.
+    HostLost { host: String, lease_until: Duration },
 }
 
 /// Why a worker was retired.
@@ -116,6 +119,7 @@ impl WorkerState {
                 PauseReason::RateLimited { .. } => "rate-limited",
                 PauseReason::ApiError { .. } => "api-error",
                 PauseReason::Occupied(_) => "waiting",
+                PauseReason::HostLost { .. } => "host-lost",
             },
             WorkerState::Retired { .. } => "retired",
         }
@@ -129,7 +133,9 @@ impl PauseReason {
         match self {
             PauseReason::RateLimited { resume_at, .. }
             | PauseReason::ApiError { resume_at, .. } => Some(*resume_at),
-            PauseReason::NeedsHuman(_) | PauseReason::Occupied(_) => None,
+            PauseReason::NeedsHuman(_)
+            | PauseReason::Occupied(_)
+            | PauseReason::HostLost { .. } => None,
         }
     }
 
@@ -145,6 +151,7 @@ impl PauseReason {
             PauseReason::Occupied(why) => {
                 format!("the pane is in use ({why}); swarm waits until it is free")
             }
+            PauseReason::HostLost { host, .. } => format!("host {host} cannot be reached"),
         }
     }
 }
@@ -168,6 +175,8 @@ pub struct Worker {
     /// The task whose work is being committed and verified in the worker's worktree: no
     /// new task is prepared there until that is over (isolated runs only).
     pub(super) checking: Option<TaskId>,
+    /// The host it runs on (an index into the state's hosts); `None`: this machine.
+    pub(super) host: Option<usize>,
 }
 
 impl Worker {
@@ -181,6 +190,7 @@ impl Worker {
             held: false,
             api_errors: 0,
             checking: None,
+            host: None,
         }
     }
 

@@ -1,0 +1,304 @@
+//! Workers on other hosts: leases and fencing (docs/multihost.md). A host that goes
+//! silent keeps its workers' tasks for `lease_grace`; then they go back in line as new
+//! attempts, uncharged. The attempt number is the fencing token: a completion counts only
+//! from a task's current attempt, so a late one from a fenced attempt is never checked off.
+
+use super::record::Record;
+use super::{Action, Notice, PauseReason, State, TaskStatus, Worker, WorkerId, WorkerState};
+use crate::plan::TaskId;
+use std::time::Duration;
+
+/// One host's workers and whether its link is up.
+#[derive(Debug, Clone)]
+pub(super) struct HostEntry {
+    pub(super) name: String,
+    /// Run time its link went down, while it is down.
+    pub(super) lost_since: Option<Duration>,
+}
+
+impl State {
+    /// Adds `count` workers of profile `profile` that run on host `host`, after the
+    /// workers there are; returns their ids.
+    pub fn add_remote_workers(&mut self, host: &str, profile: &str, count: usize) -> Vec<WorkerId> {
+        let h = match self.hosts.iter().position(|e| e.name == host) {
+            Some(h) => h,
+            None => {
+                self.hosts.push(HostEntry {
+                    name: host.to_owned(),
+                    lost_since: None,
+                });
+                self.hosts.len() - 1
+            }
+        };
+        let pool = self.pool_for(Some(profile));
+        let first = self.workers.len();
+        for id in first..first + count {
+            let mut worker = Worker::new(id, pool);
+            worker.host = Some(h);
+            self.workers.push(worker);
+        }
+        (first..first + count).collect()
+    }
+
+    /// How long a silent host keeps its tasks before they go elsewhere.
+    pub fn set_lease_grace(&mut self, grace: Duration) {
+        self.lease_grace = grace;
+    }
+
+    /// The host `worker` runs on; `None`: this machine.
+    pub fn host_of(&self, worker: WorkerId) -> Option<&str> {
+        let h = self.workers.get(worker)?.host?;
+        Some(&self.hosts[h].name)
+    }
+
+    /// Each host, and since when (run time) its link is down, while it is.
+    pub fn hosts(&self) -> impl Iterator<Item = (&str, Option<Duration>)> {
+        self.hosts.iter().map(|h| (h.name.as_str(), h.lost_since))
+    }
+
+    /// The lease of a silent host's tasks runs out this long after the host went silent.
+    pub fn lease_grace(&self) -> Duration {
+        self.lease_grace
+    }
+
+    /// Whether `worker` is on a host whose link is down: nothing it says is news until
+    /// the host is back.
+    pub(super) fn host_down(&self, worker: WorkerId) -> bool {
+        self.workers
+            .get(worker)
+            .and_then(|w| w.host)
+            .is_some_and(|h| self.hosts[h].lost_since.is_some())
+    }
+
+    /// The link to `host` went down: its workers are held, and keep their tasks for the
+    /// lease's grace.
+    pub(super) fn host_lost(&mut self, host: &str, actions: &mut Vec<Action>) {
+        let Some(h) = self.hosts.iter().position(|e| e.name == host) else {
+            return;
+        };
+        if self.hosts[h].lost_since.is_some() {
+            return;
+        }
+        let now = self.now;
+        self.hosts[h].lost_since = Some(now);
+        actions.push(Action::Journal(Record::HostLost { host: host.into() }));
+        let lease_until = now + self.lease_grace;
+        let mut first = None;
+        for w in self.workers.iter_mut().filter(|w| w.host == Some(h)) {
+            let inner = match std::mem::replace(&mut w.state, WorkerState::Starting) {
+                state @ WorkerState::Retired { .. } => {
+                    w.state = state;
+                    continue;
+                }
+                // What it was held up by shows again, if it still holds, once the host is
+                // back; its task's clock stopped when that began.
+                WorkerState::Paused { inner, .. } => inner,
+                state => Box::new(state),
+            };
+            first.get_or_insert(w.id);
+            w.state = WorkerState::Paused {
+                inner,
+                why: PauseReason::HostLost {
+                    host: host.into(),
+                    lease_until,
+                },
+                at: now,
+            };
+        }
+        if let Some(worker) = first {
+            let grace = self.lease_grace.as_secs();
+            actions.push(Action::Notify(Notice::NeedsPerson {
+                worker,
+                what: format!(
+                    "host {host} cannot be reached; its tasks go to other workers if it is not back within {grace}s"
+                ),
+            }));
+        }
+    }
+
+    /// The lease of each silent host that has been silent for the grace runs out: the
+    /// tasks its workers held go back in line as new attempts, not charged to the task.
+    pub(super) fn check_leases(&mut self, actions: &mut Vec<Action>) {
+        let now = self.now;
+        let expired: Vec<usize> = (0..self.hosts.len())
+            .filter(|&h| {
+                self.hosts[h]
+                    .lost_since
+                    .is_some_and(|since| now >= since + self.lease_grace)
+            })
+            .collect();
+        for h in expired {
+            let secs = now
+                .saturating_sub(self.hosts[h].lost_since.unwrap_or(now))
+                .as_secs();
+            let reason = format!(
+                "its host {} could not be reached for {secs}s",
+                self.hosts[h].name
+            );
+            self.fence_host(h, &reason, actions);
+        }
+    }
+
+    /// Takes back every task the workers of host `h` hold (their attempts are fenced
+    /// from now on), leaving the workers without one.
+    fn fence_host(&mut self, h: usize, reason: &str, actions: &mut Vec<Action>) {
+        let held: Vec<(WorkerId, TaskId)> = self
+            .workers
+            .iter()
+            .filter(|w| w.host == Some(h))
+            .filter_map(|w| match &w.state {
+                WorkerState::Paused { inner, .. } => inner.task().map(|t| (w.id, t.clone())),
+                state => state.task().map(|t| (w.id, t.clone())),
+            })
+            .collect();
+        for (worker, task) in held {
+            if let WorkerState::Paused { inner, .. } = &mut self.workers[worker].state {
+                **inner = WorkerState::Starting;
+            } else {
+                self.workers[worker].state = WorkerState::Starting;
+            }
+            self.expire(&task, reason, actions);
+        }
+        // Workers that were let go for want of work may be what the tasks need now.
+        self.wake_workers(actions);
+    }
+
+    /// `task`'s current attempt is fenced: it goes back in line, and the attempt is not
+    /// charged (its host, not the task, failed).
+    fn expire(&mut self, task: &TaskId, reason: &str, actions: &mut Vec<Action>) {
+        let Some(i) = self.position(task) else {
+            return;
+        };
+        if self.tasks[i].status != TaskStatus::Running {
+            return;
+        }
+        let attempt = self.tasks[i].attempts;
+        self.tasks[i].forgiven += 1;
+        actions.push(Action::Journal(Record::LeaseExpired {
+            task: task.clone(),
+            attempt,
+        }));
+        self.requeue(task, reason, actions);
+    }
+
+    /// The link to `host` is up again. A host that rebooted (a new tmux server) lost
+    /// every agent it ran: their tasks go back in line and new agents start. Otherwise a
+    /// worker whose lease held goes on where it was, and one whose lease ran out gets a
+    /// new agent, its old one (a fenced attempt's) killed.
+    pub(super) fn host_back(&mut self, host: &str, rebooted: bool, actions: &mut Vec<Action>) {
+        let Some(h) = self.hosts.iter().position(|e| e.name == host) else {
+            return;
+        };
+        self.hosts[h].lost_since = None;
+        actions.push(Action::Journal(Record::HostBack {
+            host: host.into(),
+            rebooted,
+        }));
+        if rebooted {
+            self.fence_host(h, &format!("its host {host} restarted"), actions);
+        }
+        let members: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|w| w.host == Some(h))
+            .map(|w| w.id)
+            .collect();
+        for worker in members {
+            let w = &mut self.workers[worker];
+            let inner = match &w.state {
+                WorkerState::Paused {
+                    inner,
+                    why: PauseReason::HostLost { .. },
+                    ..
+                } => (**inner).clone(),
+                // A rebooted host's agents are gone whatever they were doing.
+                WorkerState::Retired { .. } => continue,
+                state if rebooted => state.clone(),
+                _ => continue,
+            };
+            let lost_agent = rebooted || matches!(inner, WorkerState::Starting);
+            match (lost_agent, w.pane.clone()) {
+                (false, Some(pane)) => self.resume(worker, pane, actions),
+                _ => self.respawn(worker, host, rebooted, actions),
+            }
+        }
+    }
+
+    /// A new agent for `worker`, its old pane (gone with a reboot, or a fenced attempt's)
+    /// killed; not counted against the worker, whose host, not agent, failed.
+    fn respawn(&mut self, worker: WorkerId, host: &str, rebooted: bool, actions: &mut Vec<Action>) {
+        let w = &mut self.workers[worker];
+        w.state = WorkerState::Starting;
+        if let Some(pane) = w.pane.take() {
+            let reason = if rebooted {
+                format!("its host {host} restarted")
+            } else {
+                "its attempt was fenced while its host could not be reached".to_string()
+            };
+            actions.push(Action::Journal(Record::WorkerDied {
+                worker,
+                pane: pane.clone(),
+                reason,
+            }));
+            actions.push(Action::Kill { pane });
+        }
+        actions.push(Action::Spawn {
+            worker,
+            delay: Duration::ZERO,
+        });
+    }
+
+    /// A sentinel that names its attempt (a remote host's): it counts only if that is the
+    /// task's current attempt; a fenced attempt's is journaled as stale, and nothing else.
+    pub(super) fn attempt_done(&mut self, task: &TaskId, attempt: u32, actions: &mut Vec<Action>) {
+        let Some(i) = self.position(task) else {
+            return;
+        };
+        let entry = &self.tasks[i];
+        let current = entry.attempts == attempt
+            && matches!(entry.status, TaskStatus::Running | TaskStatus::Landing);
+        if current {
+            self.task_done(task, actions);
+        } else if entry.status != TaskStatus::Done || entry.attempts != attempt {
+            actions.push(Action::Journal(Record::Stale {
+                task: task.clone(),
+                attempt,
+            }));
+        }
+    }
+
+    /// A prompt could not reach `worker` because its host could not: the host is lost,
+    /// and whether the prompt went in is for the host to tell once it is back, so the
+    /// task stays the worker's, under the lease.
+    pub(super) fn delivery_unreachable(
+        &mut self,
+        worker: WorkerId,
+        task: &TaskId,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(host) = self.host_of(worker).map(str::to_owned) else {
+            return;
+        };
+        self.host_lost(&host, actions);
+        let w = &mut self.workers[worker];
+        let state = match &mut w.state {
+            WorkerState::Paused { inner, .. } => &mut **inner,
+            state => state,
+        };
+        if let WorkerState::Delivering {
+            task: t,
+            since,
+            nudges,
+        } = state
+            && t == task
+        {
+            // Seen as busy once the host is back: the monitor then tells whether the
+            // agent works on it or stopped without its sentinel.
+            *state = WorkerState::Busy {
+                task: task.clone(),
+                since: *since,
+                nudges: *nudges,
+            };
+        }
+    }
+}
