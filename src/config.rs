@@ -953,6 +953,18 @@ pub struct Settings {
     pub isolation: Option<Isolation>,
     /// Prices and budgets.
     pub costing: Costing,
+    /// The workers on other hosts, after this machine's in worker order.
+    pub remote_pools: Vec<RemotePool>,
+    /// How long a silent host keeps its tasks (`[remote] lease_grace`).
+    pub lease_grace: std::time::Duration,
+}
+
+/// Workers on another host, all running one profile.
+#[derive(Debug, Clone)]
+pub struct RemotePool {
+    pub host: HostConfig,
+    pub profile: Profile,
+    pub workers: usize,
 }
 
 /// How news reaches people (swarm.toml's `notify`, `on_done` and `on_fail`).
@@ -981,11 +993,12 @@ pub fn resolve(
         }
         None => config.workers()?.unwrap_or(Workers::Count(DEFAULT_WORKERS)),
     };
-    if matches!(workers, Workers::Count(0)) {
+    let remote = config.remote()?;
+    if matches!(workers, Workers::Count(0)) && remote.hosts.iter().all(|h| h.workers == 0) {
         return Err(BadInput::new(
-            "workers = 0 leaves every agent to [[hosts]], and swarm does not run agents on other hosts yet",
+            "workers = 0 and no [[hosts]] with workers: no agent would run",
         )
-        .hint("set workers to 1 or more in swarm.toml; `swarm hosts check` checks the hosts (docs/multihost.md)")
+        .hint("set workers to 1 or more in swarm.toml, or declare [[hosts]] with workers (docs/multihost.md)")
         .into());
     }
 
@@ -1078,8 +1091,36 @@ pub fn resolve(
         }
     };
 
+    let mut remote_pools = Vec::new();
+    for host in remote.hosts.iter().filter(|h| h.workers > 0) {
+        // A host runs the run's own profile if it may, else the first it lists.
+        let name = match host.agents.iter().any(|a| *a == profile.name) || host.agents.is_empty() {
+            true => profile.name.clone(),
+            false => host.agents[0].clone(),
+        };
+        let host_profile = match name == profile.name {
+            true => profile.clone(),
+            false => config.pool_profile(&name)?,
+        };
+        remote_pools.push(RemotePool {
+            host: host.clone(),
+            profile: host_profile,
+            workers: host.workers,
+        });
+    }
+
+    let isolation = config.isolation(overrides.isolate)?;
+    if isolation.is_some() && !remote_pools.is_empty() {
+        return Err(BadInput::new(
+            "isolation = \"worktree\" with workers on [[hosts]]: tasks on other hosts cannot be isolated yet",
+        )
+        .hint("run the hosts' workers without isolation, or set their workers to 0 (docs/multihost.md)")
+        .into());
+    }
     let (width, height, panes_per_window) = config.window()?;
     Ok(Settings {
+        remote_pools,
+        lease_grace: remote.lease_grace,
         notify: Notify {
             tmux: config.notify.unwrap_or(true),
             on_done: config.hook("on_done", &config.on_done)?,
@@ -1091,7 +1132,7 @@ pub fn resolve(
         template: config.template(workspace)?,
         session: config.session()?,
         scope_default: config.scope_default()?,
-        isolation: config.isolation(overrides.isolate)?,
+        isolation,
         costing: config.costing()?,
         tmux_conf: config.tmux_conf(workspace)?,
         profile,
@@ -1106,14 +1147,25 @@ impl Settings {
     /// Whether a pool of this run runs profile `name`.
     pub fn runs_agent(&self, name: &str) -> bool {
         self.pools.iter().any(|p| p.profile.name == name)
+            || self.remote_pools.iter().any(|p| p.profile.name == name)
     }
 
-    /// The profile of each worker, by worker id.
+    /// The profile of each worker, by worker id: this machine's, then the hosts'.
     pub fn worker_profiles(&self) -> Vec<&Profile> {
-        self.pools
+        let local = self
+            .pools
             .iter()
-            .flat_map(|p| std::iter::repeat_n(&p.profile, p.workers))
-            .collect()
+            .flat_map(|p| std::iter::repeat_n(&p.profile, p.workers));
+        let remote = self
+            .remote_pools
+            .iter()
+            .flat_map(|p| std::iter::repeat_n(&p.profile, p.workers));
+        local.chain(remote).collect()
+    }
+
+    /// How many workers run on this machine; the hosts' come after them.
+    pub fn local_workers(&self) -> usize {
+        self.pools.iter().map(|p| p.workers).sum()
     }
 
     /// The pools as the scheduler knows them: profile names and sizes.

@@ -95,6 +95,7 @@ pub(crate) fn spawn(args: &SpawnArgs) -> anyhow::Result<super::workers::Listing>
             argv: argv.clone(),
             cwd: ws.root.clone(),
             env: launch::env(profile, &ws, id),
+            host: None,
         };
         forget_hook_state(profile, &ws, id)?;
         let spawned = tmux

@@ -45,6 +45,8 @@ struct WorkerJson {
     restarts: u32,
     /// The agent profile its agent runs; `null` in the snapshot of an older swarm.
     profile: Option<String>,
+    /// The host it runs on; `null` on this machine.
+    host: Option<String>,
 }
 
 pub fn run(args: &WorkersArgs) -> anyhow::Result<Outcome> {
@@ -87,6 +89,8 @@ pub(super) fn live<'a>(
                 needs: activity.needs(),
                 restarts: 0,
                 profile: Some(w.profile.name.clone()),
+                // Only this machine's panes are listed live.
+                host: None,
             }
         })
         .collect();
@@ -145,6 +149,7 @@ fn listing(ws: &Workspace, tmux: &Tmux, fallback: &Profile) -> anyhow::Result<Li
             needs: w.needs.clone(),
             restarts: w.restarts,
             profile: (!w.profile.is_empty()).then(|| w.profile.clone()),
+            host: w.host.clone(),
         })
         .collect();
     Ok(Listing {
@@ -176,10 +181,11 @@ fn render(listing: &Listing) -> String {
         };
         let pane = w.pane.as_deref().unwrap_or("-");
         let profile = w.profile.as_deref().unwrap_or("-");
-        let row = format!(
-            "{:<7} {pane:<6} {profile:<10} {state:<12} {doing}",
-            w.worker
-        );
+        let name = match &w.host {
+            Some(host) => format!("{}@{host}", w.worker),
+            None => w.worker.clone(),
+        };
+        let row = format!("{name:<7} {pane:<6} {profile:<10} {state:<12} {doing}");
         let _ = writeln!(out, "{}", row.trim_end());
     }
     out

@@ -8,6 +8,7 @@ use super::landing::{self, Lander};
 use super::notify::Notifier;
 use super::profiles::Profiles;
 use super::receipts::Book;
+use super::seats::{Place, Seats};
 use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -64,8 +65,8 @@ pub struct Executor {
     template: PromptTemplate,
     ws: Workspace,
     panes_per_window: usize,
-    /// Worker windows (`@id`) by index; a window disappears with its last pane.
-    windows: Vec<Option<String>>,
+    /// Worker windows (`@id`) by host and index; a window disappears with its last pane.
+    windows: HashMap<(Option<String>, usize), String>,
     tasks: HashMap<TaskId, Task>,
     sentinels: HashMap<TaskId, PathBuf>,
     tx: Sender<Msg>,
@@ -87,6 +88,11 @@ pub struct Executor {
     kept: HashMap<TaskId, String>,
     /// Each attempt's receipts, and what each task has cost.
     book: Book,
+    /// The workers on other hosts, and where they work there.
+    seats: Option<Seats>,
+    /// The sentinel each remote worker's prompt named last, with its task: reminders
+    /// name the same.
+    named: HashMap<WorkerId, (TaskId, PathBuf)>,
 }
 
 impl Executor {
@@ -112,6 +118,8 @@ impl Executor {
             stages: HashMap::new(),
             kept: HashMap::new(),
             book: Book::default(),
+            seats: None,
+            named: HashMap::new(),
             plan,
             checkoffs: Vec::new(),
             notifier: Notifier::new(
@@ -125,7 +133,7 @@ impl Executor {
             template: settings.template.clone(),
             ws,
             panes_per_window: settings.panes_per_window.max(1),
-            windows: Vec::new(),
+            windows: HashMap::new(),
             tasks: tasks.iter().map(|t| (t.id.clone(), t.clone())).collect(),
             sentinels,
             tx,
@@ -139,6 +147,17 @@ impl Executor {
     pub fn isolated(mut self, lander: Option<Lander>) -> Executor {
         self.lander = lander;
         self
+    }
+
+    /// Runs some workers on other hosts, at `seats`.
+    pub fn seated(mut self, seats: Seats) -> Executor {
+        self.seats = Some(seats);
+        self
+    }
+
+    /// Where worker `worker` runs, if on another host.
+    fn place(&self, worker: WorkerId) -> Option<&Place> {
+        self.seats.as_ref()?.of(worker)
     }
 
     /// The merge queue, in an isolated run.
@@ -346,7 +365,11 @@ impl Executor {
             }
             Action::Unpark { worker, pane } => return self.unpark(worker, pane),
             Action::Nudge { worker, pane, task } => {
-                let sentinel = self.sentinels[&task].display().to_string();
+                let sentinel = match self.named.get(&worker) {
+                    Some((t, path)) if *t == task => path,
+                    _ => &self.sentinels[&task],
+                };
+                let sentinel = sentinel.display().to_string();
                 let text = format!(
                     "Continue with the task. When you have finished, create the empty file `{sentinel}` to signal that you are done."
                 );
@@ -470,22 +493,27 @@ impl Executor {
 
     /// Remembers the window of a pane taken over from an earlier orchestrator.
     pub fn adopt_window(&mut self, worker: WorkerId, window: String) {
-        let index = worker / self.panes_per_window;
-        if self.windows.len() <= index {
-            self.windows.resize(index + 1, None);
-        }
-        self.windows[index] = Some(window);
+        let key = self.window_key(worker);
+        self.windows.insert(key, window);
+    }
+
+    /// The window worker `worker`'s pane goes in: a host's workers share windows only
+    /// with each other.
+    fn window_key(&self, worker: WorkerId) -> (Option<String>, usize) {
+        let host = self.place(worker).map(|p| p.host.name.clone());
+        (host, worker / self.panes_per_window)
     }
 
     /// Starts worker `worker`'s agent in its window (made when missing).
     pub fn spawn(&mut self, worker: WorkerId) -> anyhow::Result<Vec<Event>> {
-        let index = worker / self.panes_per_window;
-        if self.windows.len() <= index {
-            self.windows.resize(index + 1, None);
-        }
+        let key = self.window_key(worker);
+        let index = key.1;
         let profile = self.profiles.worker(worker);
+        if let Some(place) = self.place(worker).cloned() {
+            return self.spawn_remote(worker, key, &profile, &place);
+        }
         let mut spec = SpawnSpec {
-            window: self.windows[index].clone(),
+            window: self.windows.get(&key).cloned(),
             window_name: format!("workers-{}", index + 1),
             label: format!("w{worker}"),
             profile: profile.name.clone(),
@@ -498,6 +526,7 @@ impl Executor {
                 None => self.ws.root.clone(),
             },
             env: launch::env(&profile, &self.ws, worker),
+            host: None,
         };
         let spawned = match self.edges.mux.spawn(&spec) {
             Ok(spawned) => spawned,
@@ -511,7 +540,52 @@ impl Executor {
             }
             Err(e) => return Err(e).context("starting an agent pane"),
         };
-        self.windows[index] = Some(spawned.window.clone());
+        self.windows.insert(key, spawned.window.clone());
+        let pane = spawned.pane;
+        self.profiles.started(worker, &pane);
+        self.then_ready(worker, pane.clone(), |_, _, _, _| Ok(()));
+        Ok(vec![Event::Spawned { worker, pane }])
+    }
+
+    /// Starts worker `worker`'s agent on its host, in the host's directory. A host that
+    /// cannot be reached is not a failed agent: the scheduler hears the host is lost,
+    /// and asks again once it is back.
+    fn spawn_remote(
+        &mut self,
+        worker: WorkerId,
+        key: (Option<String>, usize),
+        profile: &Profile,
+        place: &Place,
+    ) -> anyhow::Result<Vec<Event>> {
+        let mut spec = SpawnSpec {
+            window: self.windows.get(&key).cloned(),
+            window_name: format!("{}-{}", place.host.name, key.1 + 1),
+            label: format!("w{worker}@{}", place.host.name),
+            profile: profile.name.clone(),
+            argv: Seats::argv(profile),
+            cwd: PathBuf::from(&place.dir),
+            env: Seats::env(profile, place, worker),
+            host: Some(place.host.name.clone()),
+        };
+        let spawned = match self.edges.mux.spawn(&spec) {
+            Ok(spawned) => Ok(spawned),
+            Err(_) if spec.window.is_some() => {
+                spec.window = None;
+                self.edges.mux.spawn(&spec)
+            }
+            Err(e) => Err(e),
+        };
+        let spawned = match spawned {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                let host = place.host.name.clone();
+                let _ = self.tx.send(Msg::Warn(format!(
+                    "w{worker}: its agent could not start on {host}: {e}"
+                )));
+                return Ok(vec![Event::HostLost { host }]);
+            }
+        };
+        self.windows.insert(key, spawned.window.clone());
         let pane = spawned.pane;
         self.profiles.started(worker, &pane);
         self.then_ready(worker, pane.clone(), |_, _, _, _| Ok(()));
@@ -542,7 +616,13 @@ impl Executor {
                 failure: DeliveryFailure::Broken(why),
             }]);
         }
-        let sentinel = self.sentinels[&id].clone();
+        // On another host, the sentinel names the attempt, and that host's watcher
+        // reports it (docs/multihost.md).
+        let remote = self.seats.clone().filter(|s| s.of(worker).is_some());
+        let sentinel = match remote {
+            Some(_) => Seats::sentinel(&id, attempt, &self.sentinels[&id]),
+            None => self.sentinels[&id].clone(),
+        };
         let watched = self.sentinel_at(&id, worker).unwrap_or(sentinel.clone());
         if self.lander.is_some() {
             // In a worktree, a sentinel no attempt is running for is a stale one. Its
@@ -554,7 +634,9 @@ impl Executor {
             }
         }
         // Expect the sentinel before the prompt goes out: a fast agent may beat us to it.
-        if let Some(done) = watch.expect(&watched, id.clone()) {
+        if remote.is_none()
+            && let Some(done) = watch.expect(&watched, id.clone())
+        {
             // Nothing goes out, and the worker must hear so, or it waits for a delivery.
             let failure = DeliveryFailure::NotSubmitted("its sentinel was already there".into());
             return Ok(vec![
@@ -600,10 +682,14 @@ impl Executor {
             std::fs::create_dir_all(dir)?;
         }
         let prep = self.lander.as_ref().map(|l| l.prep(worker, &id));
+        if remote.is_some() {
+            self.named.insert(worker, (id.clone(), sentinel.clone()));
+        }
         let attempt = Attempt {
             n: attempt,
             log,
             prep,
+            remote: remote.map(|seats| (seats, sentinel)),
         };
         self.deliver_text(worker, pane, id, prompt, Some(attempt));
         Ok(Vec::new())
@@ -629,7 +715,22 @@ impl Executor {
             // The task's branch is checked out in the worker's worktree before the prompt
             // names it; if it cannot be, nothing is typed.
             let (attempt, prep) = match attempt {
-                Some(Attempt { n, log, prep }) => {
+                Some(Attempt {
+                    n,
+                    log,
+                    prep,
+                    remote,
+                }) => {
+                    if let Some((seats, sentinel)) = remote
+                        && let Err(e) = seats.prepare(worker, &sentinel)
+                    {
+                        return Event::DeliveryFailed {
+                            worker,
+                            pane,
+                            task,
+                            failure: DeliveryFailure::Unreachable(e.to_string()),
+                        };
+                    }
                     // A transcript is for people; a failure to start one must not stop work.
                     let _ = edges.mux.transcript(&pane, Some(&log));
                     (Some(n), prep)
@@ -965,6 +1066,8 @@ struct Attempt {
     log: PathBuf,
     /// The task's branch, checked out in the worker's worktree (isolated runs).
     prep: Option<landing::Prep>,
+    /// On another host: the attempt's folder to make there, for its sentinel.
+    remote: Option<(Seats, PathBuf)>,
 }
 
 /// What the scheduler hears of a screen that waits for a person or for time.

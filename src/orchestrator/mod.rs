@@ -2,6 +2,7 @@
 //! edits, timers, signals) to the pure scheduler and hands its actions to the executor.
 
 mod executor;
+mod fleet;
 mod joblog;
 mod jobs;
 mod landing;
@@ -17,6 +18,7 @@ mod profiles;
 mod progress;
 mod receipts;
 mod resume;
+mod seats;
 pub mod snapshot;
 mod step;
 pub mod stop;

@@ -31,6 +31,9 @@ pub struct Snapshot {
     /// In an isolated run, the branch finished tasks land on.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub land: Option<String>,
+    /// The other hosts workers run on, and how each stands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostRow>,
     /// What the run has cost so far, by its agents' records, against its budgets.
     #[serde(default)]
     pub spent: SpentRow,
@@ -106,9 +109,23 @@ pub struct TaskRow {
     pub spent: Option<crate::cost::Spent>,
 }
 
+/// A host other than this machine, as `status --json` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostRow {
+    pub name: String,
+    /// `up`, or `unreachable` while its link is down.
+    pub state: String,
+    /// While unreachable: seconds until its workers' tasks go elsewhere (0: they have).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lease_left: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerRow {
     pub id: usize,
+    /// The host it runs on; none on this machine.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub host: Option<String>,
     pub pane: Option<String>,
     /// The profile its agent runs (its pool's); empty in snapshots of older swarms.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -224,6 +241,7 @@ impl Snapshot {
             .iter()
             .map(|w| WorkerRow {
                 id: w.id,
+                host: state.host_of(w.id).map(str::to_owned),
                 pane: w.pane().map(|p| p.to_string()),
                 profile: state.profile(w.id).to_string(),
                 state: w.state().name().to_string(),
@@ -248,6 +266,18 @@ impl Snapshot {
             tasks,
             workers,
             land: header.land.map(str::to_string),
+            hosts: state
+                .hosts()
+                .map(|(name, lost)| HostRow {
+                    name: name.to_owned(),
+                    state: if lost.is_some() { "unreachable" } else { "up" }.into(),
+                    lease_left: lost.map(|since| {
+                        (since + state.lease_grace())
+                            .saturating_sub(state.now())
+                            .as_secs_f64()
+                    }),
+                })
+                .collect(),
             spent: {
                 let budgets = state.budgets();
                 let dollars = |m: u64| m as f64 / 1e6;
@@ -382,12 +412,31 @@ impl Snapshot {
                 }
             );
         }
+        for h in &self.hosts {
+            let _ = match h.lease_left {
+                Some(left) if left > 0.0 => writeln!(
+                    out,
+                    "host {}: unreachable; its tasks go to other workers in {left:.0}s",
+                    h.name
+                ),
+                Some(_) => writeln!(
+                    out,
+                    "host {}: unreachable; its tasks went to other workers",
+                    h.name
+                ),
+                None => writeln!(out, "host {}: {}", h.name, h.state),
+            };
+        }
         let _ = writeln!(out, "\nWORKER  PANE   PROFILE    STATE       TASK");
         for w in &self.workers {
+            let name = match &w.host {
+                Some(host) => format!("w{}@{host}", w.id),
+                None => format!("w{}", w.id),
+            };
             let _ = writeln!(
                 out,
-                "w{:<6} {:<6} {:<10} {:<11} {}",
-                w.id,
+                "{:<7} {:<6} {:<10} {:<11} {}",
+                name,
                 w.pane.as_deref().unwrap_or("-"),
                 if w.profile.is_empty() {
                     "-"
@@ -464,6 +513,7 @@ mod tests {
         tasks.extend((done..done + failed).map(|n| task(n, "failed", 3)));
         tasks.extend((done + failed..total).map(|n| task(n, "pending", 0)));
         Snapshot {
+            hosts: Vec::new(),
             schema: SCHEMA,
             plan: "PLAN.md".into(),
             socket: "s".into(),
@@ -507,6 +557,7 @@ mod tests {
     fn the_status_line_says_until_when_a_rate_limit_holds_work_up() {
         let mut held = snapshot(0, 3, 0);
         held.workers.push(WorkerRow {
+            host: None,
             id: 0,
             pane: Some("%1".into()),
             profile: "claude".into(),

@@ -61,6 +61,11 @@ impl State {
         self.lease_grace
     }
 
+    /// Run time, as of the last tick.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
     /// Whether `worker` is on a host whose link is down: nothing it says is news until
     /// the host is back.
     pub(super) fn host_down(&self, worker: WorkerId) -> bool {

@@ -76,6 +76,8 @@ pub struct SpawnSpec {
     pub argv: Vec<String>,
     pub cwd: PathBuf,
     pub env: BTreeMap<String, String>,
+    /// The host to start it on (`[[hosts]]` name); `None`: this machine.
+    pub host: Option<String>,
 }
 
 /// A freshly started pane and the window (`@id`) it sits in.

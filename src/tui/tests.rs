@@ -35,6 +35,7 @@ fn task(id: &str, text: &str, state: &str, worker: Option<usize>, attempts: u32)
 
 fn worker(id: usize, pane: &str, state: &str, task: Option<&str>) -> WorkerRow {
     WorkerRow {
+        host: None,
         id,
         pane: Some(pane.into()),
         profile: String::new(),
@@ -79,6 +80,7 @@ fn mid_run() -> Snapshot {
     let mut dead = worker(5, "%2", "retired", None);
     dead.restarts = 5;
     Snapshot {
+        hosts: Vec::new(),
         schema: 1,
         plan: "PLAN.md".into(),
         socket: "swarm-test".into(),

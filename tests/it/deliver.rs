@@ -30,6 +30,7 @@ fn spawn(tmux: &Tmux, env: &TestEnv, window: Option<&str>, argv: &[&str]) -> Spa
         argv: strings(argv),
         cwd: env.ws(),
         env: BTreeMap::from([("SWARM_TEST".into(), "1;".into())]),
+        host: None,
     };
     tmux.spawn(&spec).expect("spawn")
 }

@@ -336,6 +336,7 @@ fn repl_in_front_refuses_swarm_send() {
             argv: vec!["sh".into(), "-c".into(), format!("set -m; {repl}; exit")],
             cwd: env.ws(),
             env: BTreeMap::new(),
+            host: None,
         };
         let spawned = tmux.spawn(&spec).unwrap();
         window = Some(spawned.window);

@@ -289,6 +289,7 @@ fn send_refuses_a_dead_pane_and_a_shell_and_types_nothing() {
             argv: argv.into_iter().map(String::from).collect(),
             cwd: env.ws(),
             env: BTreeMap::new(),
+            host: None,
         };
         let spawned = tmux.spawn(&spec).unwrap();
         window = Some(spawned.window);
