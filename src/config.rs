@@ -993,14 +993,8 @@ pub fn resolve(
         }
         None => config.workers()?.unwrap_or(Workers::Count(DEFAULT_WORKERS)),
     };
+    // `workers = 0` passed only with [[hosts]], each of which has 1 worker or more.
     let remote = config.remote()?;
-    if matches!(workers, Workers::Count(0)) && remote.hosts.iter().all(|h| h.workers == 0) {
-        return Err(BadInput::new(
-            "workers = 0 and no [[hosts]] with workers: no agent would run",
-        )
-        .hint("set workers to 1 or more in swarm.toml, or declare [[hosts]] with workers (docs/multihost.md)")
-        .into());
-    }
 
     let (config_attempts, config_timeout) = config.limits()?;
     let max_attempts = match overrides.max_attempts {

@@ -414,20 +414,19 @@ lease_grace = "90s"
     }
 
     #[test]
-    fn no_local_workers_needs_hosts_and_is_not_run_yet() {
+    fn no_local_workers_needs_hosts_with_workers() {
         assert!(error("workers = 0\n").contains("swarm.toml:1: workers = 0 is out of range"));
-        let config = parse("workers = 0\n[[hosts]]\nname = \"a\"\n").unwrap();
-        let err = crate::config::resolve(
-            Some(config),
-            &crate::config::Overrides::default(),
-            Path::new("/w"),
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("does not run agents on other hosts yet"),
-            "{err}"
-        );
+        let resolve = |text: &str| {
+            crate::config::resolve(
+                Some(parse(text).unwrap()),
+                &crate::config::Overrides::default(),
+                Path::new("/w"),
+            )
+        };
+        let settings = resolve("workers = 0\n[[hosts]]\nname = \"a\"\nworkers = 3\n").unwrap();
+        assert_eq!(settings.local_workers(), 0);
+        assert_eq!(settings.worker_profiles().len(), 3);
+        assert_eq!(settings.remote_pools[0].host.host.name, "a");
     }
 
     #[test]

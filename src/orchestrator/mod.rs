@@ -176,6 +176,7 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         socket,
         plan_target,
         landing,
+        seats: None,
     };
     let watcher = (edges.mux.clone(), tx.clone());
     let mut lp = Loop::start(start, edges, tx.clone(), watch, progress)?;

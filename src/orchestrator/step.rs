@@ -70,6 +70,8 @@ pub struct Start {
     pub plan_target: Option<PathBuf>,
     /// In an isolated run: git, and where and how tasks land.
     pub landing: Option<(Arc<dyn crate::git::Git>, LandSpec)>,
+    /// Workers on other hosts (`settings.remote_pools`), where they work there.
+    pub seats: Option<super::seats::Seats>,
 }
 
 /// The status file's budget: after a write that took `t`, the next waits `t × 20`.
@@ -145,11 +147,16 @@ impl<'p> Loop<'p> {
             socket,
             plan_target,
             landing,
+            seats,
         } = start;
         let scopes = settings.scope_default;
         let plan_tasks: Vec<PlanTask> = tasks.iter().map(|t| plan_task(t, scopes)).collect();
         let pools = settings.scheduler_pools();
         let mut state = State::with_pools(&plan_tasks, &pools, &settings.profile.name, limits);
+        for pool in &settings.remote_pools {
+            state.add_remote_workers(&pool.host.host.name, &pool.profile.name, pool.workers);
+        }
+        state.set_lease_grace(settings.lease_grace);
         let (clock, mux) = (edges.clock.clone(), edges.mux.clone());
         state.set_budgets(settings.costing.budgets);
         let lander = landing
@@ -166,6 +173,9 @@ impl<'p> Loop<'p> {
             (journal, replay),
         )?
         .isolated(lander);
+        if let Some(seats) = seats {
+            exec = exec.seated(seats);
+        }
         state.restore(exec.replay());
         let adoptions = resume::reconcile(&*mux, exec.profiles(), exec.replay());
         for adoption in &adoptions {

@@ -74,6 +74,9 @@ struct Setup {
     isolated: bool,
     /// Pools of fake agents by profile name, instead of `workers` of the default profile.
     pools: Vec<(&'static str, usize)>,
+    /// Workers on a host `h1` (a fake tmux of its own, behind the fleet), after the
+    /// local ones.
+    remote: usize,
 }
 
 impl Default for Setup {
@@ -88,6 +91,7 @@ impl Default for Setup {
             slow_start: false,
             isolated: false,
             pools: Vec::new(),
+            remote: 0,
         }
     }
 }
@@ -104,6 +108,38 @@ struct Harness {
     lp: Option<Loop<'static>>,
     flow: Flow,
     git: Option<Arc<FakeGit>>,
+    /// Host `h1`'s tmux, and the ssh that reaches it, with `Setup::remote`.
+    h1: Arc<FakeMux>,
+    ssh: Arc<FakeSsh>,
+}
+
+/// ssh to a fake host: it runs nothing, records each command, and can be cut off.
+#[derive(Default)]
+struct FakeSsh {
+    cut: std::sync::atomic::AtomicBool,
+    calls: std::sync::Mutex<Vec<String>>,
+}
+
+impl crate::ssh::Remote for FakeSsh {
+    fn exec(
+        &self,
+        host: &crate::ssh::Host,
+        argv: &[&str],
+        _timeout: Duration,
+    ) -> Result<crate::ssh::Output, crate::ssh::SshError> {
+        if self.cut.load(Ordering::SeqCst) {
+            return Err(crate::ssh::SshError::HostUnreachable {
+                host: host.name.clone(),
+                why: "ssh exited with status 255".into(),
+            });
+        }
+        self.calls.lock().unwrap().push(argv.join(" "));
+        Ok(crate::ssh::Output {
+            status: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+        })
+    }
 }
 
 impl Harness {
@@ -113,7 +149,8 @@ impl Harness {
         let ws = Workspace::locate(&dir.path().join("PLAN.md")).unwrap();
         let (_, tasks) = crate::plan::load(&ws.plan).unwrap();
         let overrides = Overrides {
-            workers: Some(setup.workers as u32),
+            // A run of only remote workers has 0 here; swarm.toml's hosts allow that.
+            workers: Some(setup.workers.max(1) as u32),
             ..Overrides::default()
         };
         let mut settings = config::resolve(None, &overrides, &ws.root).unwrap();
@@ -139,6 +176,33 @@ impl Harness {
                 }];
             }
         }
+        let (h1, ssh) = (Arc::new(FakeMux::new()), Arc::new(FakeSsh::default()));
+        let mut seats = None;
+        if setup.remote > 0 {
+            let host = crate::ssh::Host::new("h1", "h1.lan", Vec::new()).unwrap();
+            settings.lease_grace = Duration::from_secs(2);
+            settings.remote_pools = vec![config::RemotePool {
+                host: config::HostConfig {
+                    host: host.clone(),
+                    workers: setup.remote,
+                    dir: Some("/srv/h1".into()),
+                    agents: Vec::new(),
+                    tags: Vec::new(),
+                },
+                profile: settings.profile.clone(),
+                workers: setup.remote,
+            }];
+            let mut seated = super::seats::Seats::none(ssh.clone());
+            let local = settings.local_workers();
+            for worker in local..local + setup.remote {
+                let place = super::seats::Place {
+                    host: host.clone(),
+                    dir: "/srv/h1".into(),
+                };
+                seated.seat(worker, place);
+            }
+            seats = Some(seated);
+        }
         let sentinels: HashMap<TaskId, PathBuf> = tasks
             .iter()
             .map(|t| (t.id.clone(), crate::prompt::sentinel_for(t).unwrap()))
@@ -150,6 +214,7 @@ impl Harness {
             mux.add_agent(&format!("w{worker}"));
         }
         mux.world().slow_start = setup.slow_start;
+        h1.world().slow_start = setup.slow_start;
         if !setup.earlier.is_empty() {
             let (mut journal, _) = Journal::open(&ws.journal_path(), &ws.plan).unwrap();
             for record in &setup.earlier {
@@ -163,8 +228,9 @@ impl Harness {
         let (tx, rx) = crossbeam_channel::unbounded();
         let (fs_tx, fs) = crossbeam_channel::unbounded();
         let watch = Sentinels::new(&ws.root, fs_tx).unwrap();
+        let fleet = super::fleet::Fleet::new(mux.clone(), vec![("h1".into(), h1.clone())]);
         let edges = Edges {
-            mux: mux.clone(),
+            mux: Arc::new(fleet),
             clock: clock.clone(),
             jobs: Arc::new(jobs),
         };
@@ -189,6 +255,7 @@ impl Harness {
             socket: "fake".into(),
             plan_target: None,
             landing,
+            seats,
         };
         let progress: &'static mut Progress = Box::leak(Box::new(Progress::quiet()));
         let lp = Loop::start(start, edges, tx, watch, progress).unwrap();
@@ -205,6 +272,8 @@ impl Harness {
             lp: Some(lp),
             flow,
             git,
+            h1,
+            ssh,
         };
         // Long enough for the first prompts to be pasted, settle and be submitted.
         h.advance(Duration::from_millis(200));
@@ -1184,4 +1253,120 @@ fn routed_tasks_reach_only_their_pools_agents_and_an_edit_with_no_pool_is_refuse
     h.agent_done("y");
     h.advance(TURN * 3);
     assert_eq!(profile(&h, "w"), "codex");
+}
+
+/// The prompts the agents on host `h1` took, in order.
+fn h1_prompts(h: &Harness) -> Vec<String> {
+    let world = h.h1.world();
+    world.panes.values().flat_map(|p| p.prompts.clone()).collect()
+}
+
+#[test]
+fn a_remote_worker_is_told_a_sentinel_named_for_its_attempt_and_it_counts() {
+    let mut h = Harness::new(Setup {
+        plan: "- [ ] Here {#a}\n- [ ] There {#b}\n",
+        workers: 1,
+        remote: 1,
+        ..Setup::default()
+    });
+    // Worker 1 is on h1: its pane, prompt and folder are there.
+    let prompts = h1_prompts(&h);
+    assert_eq!(prompts.len(), 1, "{prompts:?}");
+    assert!(prompts[0].contains("wt/b.1/"), "{}", prompts[0]);
+    let prepared = h.ssh.calls.lock().unwrap().clone();
+    assert!(
+        prepared.iter().any(|c| c.contains("/srv/h1/wt/b.1/")),
+        "{prepared:?}"
+    );
+    let worker = h.lp().state().holder(&TaskId("b".into())).unwrap();
+    assert_eq!(h.lp().state().host_of(worker), Some("h1"));
+
+    // h1's watcher reports the sentinel, naming the attempt.
+    let finished = Event::AttemptDone {
+        task: TaskId("b".into()),
+        attempt: 1,
+    };
+    h.on(Input::Msg(Msg::Event(finished)));
+    h.settle();
+    assert_eq!(h.status("b"), TaskStatus::Done);
+    assert!(h.plan().contains(&done("There")), "{}", h.plan());
+}
+
+
+#[test]
+fn a_silent_hosts_task_goes_elsewhere_after_the_grace_and_its_late_finish_is_stale() {
+    let mut h = Harness::new(Setup {
+        plan: "- [ ] Here {#a}\n- [ ] There {#b}\n",
+        workers: 1,
+        remote: 1,
+        limits: Limits {
+            max_attempts: 1,
+            ..Limits::default()
+        },
+        ..Setup::default()
+    });
+    let b = TaskId("b".into());
+    h.ssh.cut.store(true, Ordering::SeqCst);
+    h.on(Input::Msg(Msg::Event(Event::HostLost { host: "h1".into() })));
+    h.agent_done("a");
+    h.advance(TURN);
+    assert_eq!(h.status("a"), TaskStatus::Done);
+    // Within the grace, b stays h1's.
+    assert_eq!(h.status("b"), TaskStatus::Running);
+    h.advance(Duration::from_secs(2));
+    // Past it, b goes to the local worker as attempt 2, though 1 is its limit: the
+    // first attempt was lost with its host.
+    assert_eq!(h.attempts("b"), 2);
+    assert_eq!(h.prompts_for("b"), 1, "the local agent has it");
+    let journal = h.journal();
+    assert!(journal.contains("\"lease-expired\""), "{journal}");
+
+    // Attempt 1 finishes on h1 after all: stale, nothing checked.
+    let late = Event::AttemptDone {
+        task: b.clone(),
+        attempt: 1,
+    };
+    h.on(Input::Msg(Msg::Event(late)));
+    h.settle();
+    assert_eq!(h.status("b"), TaskStatus::Running);
+    assert!(!h.plan().contains(&done("There")));
+    assert!(h.journal().contains("\"stale\""));
+
+    // h1 comes back: its pane, attempt 1's, is killed and a new agent starts there.
+    h.ssh.cut.store(false, Ordering::SeqCst);
+    let back = Event::HostBack {
+        host: "h1".into(),
+        rebooted: false,
+    };
+    h.on(Input::Msg(Msg::Event(back)));
+    h.settle();
+    let old = PaneId("%1".into());
+    assert_eq!(h.h1.calls(&format!("text {old} /exit")).len(), 1);
+    assert_eq!(h.h1.calls("spawn").len(), 2);
+
+    h.agent_done("b");
+    h.advance(TURN);
+    assert_eq!(h.flow, Flow::Finished);
+    assert_eq!(h.plan().matches(&done("There")).count(), 1);
+    assert_eq!(h.journal().matches("\"done\"").count(), 2);
+}
+
+#[test]
+fn a_prompt_that_cannot_reach_its_host_keeps_the_task_leased_and_uncharged() {
+    let mut h = Harness::new(Setup {
+        plan: "- [ ] There {#b}\n",
+        workers: 0,
+        remote: 1,
+        slow_start: true,
+        ..Setup::default()
+    });
+    // h1's agent comes up, and then the link goes.
+    h.ssh.cut.store(true, Ordering::SeqCst);
+    let pane = h.h1.live()[0].clone();
+    h.h1.pane(&pane, |p| p.up = true);
+    h.advance(TURN);
+    assert_eq!(h.status("b"), TaskStatus::Running);
+    assert_eq!(h.lp().state().workers()[0].state().name(), "host-lost");
+    assert_eq!(h.attempts("b"), 1);
+    assert!(h1_prompts(&h).is_empty(), "nothing was pasted");
 }
