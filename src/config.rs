@@ -274,8 +274,8 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # enter_retries = 3
 # startup_timeout_ms = 30000
 
-# Other machines agents may run on, reached with your own ssh setup; `swarm hosts check`
-# checks them. `swarm run` does not run agents on them yet (docs/multihost.md).
+# Other machines agents run on, reached with your own ssh setup; `swarm hosts check`
+# checks them. Their tasks cannot be isolated in worktrees yet (docs/multihost.md).
 # [[hosts]]
 # name = "gpu1"
 # ssh = "alice@gpu1.lan"
@@ -1843,6 +1843,12 @@ panes = 6
             .collect()
     }
 
+    /// The sample without its `[[hosts]]`: their workers cannot be isolated yet, and the
+    /// sample shows isolation too.
+    fn without_hosts(text: &str) -> String {
+        text[..text.find("[[hosts]]").expect("the sample shows hosts")].to_owned()
+    }
+
     #[test]
     fn sample_with_its_keys_uncommented_parses() {
         for skip in ["# prompt_file", "# prompt ="] {
@@ -1860,7 +1866,8 @@ panes = 6
                 "alice@gpu1.lan"
             );
         }
-        let settings = resolved(&uncommented("# prompt_file"), &Overrides::default()).unwrap();
+        let text = without_hosts(&uncommented("# prompt_file"));
+        let settings = resolved(&text, &Overrides::default()).unwrap();
         assert_eq!(settings.profile.name, "claude");
         assert_eq!(
             settings.profile.command,
@@ -1870,7 +1877,7 @@ panes = 6
 
     #[test]
     fn sample_profile_matches_the_builtin() {
-        let text = uncommented("# prompt_file");
+        let text = without_hosts(&uncommented("# prompt_file"));
         let sample = resolved(&text, &Overrides::default()).unwrap().profile;
         let builtin = crate::agent::builtin("claude").unwrap();
         assert_eq!(sample.ready.as_str(), builtin.ready.as_str());
