@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Turns a leading `~` of the script's `$1` into the remote user's home: ssh hands the
+/// words to the host's shell quoted, so it expands nothing.
+const EXPAND_HOME: &str = r#"case "$1" in "~") set -- "$HOME" ;; "~/"*) set -- "$HOME/${1#"~/"}" ;; esac; "#;
+
 /// How long preparing an attempt's folder on a host may take.
 const PREPARE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -61,10 +65,10 @@ impl Seats {
             return Ok(());
         };
         let path = format!("{}/{}", place.dir, sentinel.display());
-        let script = r#"mkdir -p "$(dirname "$1")" && rm -f "$1""#;
+        let script = format!(r#"{EXPAND_HOME}mkdir -p "$(dirname "$1")" && rm -f "$1""#);
         let out = self.ssh.exec(
             &place.host,
-            &["sh", "-c", script, "sh", &path],
+            &["sh", "-c", &script, "sh", &path],
             PREPARE_TIMEOUT,
         )?;
         match out.status {
@@ -103,8 +107,8 @@ impl Seats {
 /// Resolves `dir` on `host` (a leading `~/` is the remote user's home) and makes it;
 /// returns the absolute path.
 pub fn resolve_dir(ssh: &dyn Remote, host: &Host, dir: &str) -> Result<String, SshError> {
-    let script = r#"case "$1" in "~") set -- "$HOME" ;; "~/"*) set -- "$HOME/${1#"~/"}" ;; esac; mkdir -p "$1" && cd "$1" && pwd -P"#;
-    let out = ssh.exec(host, &["sh", "-c", script, "sh", dir], PREPARE_TIMEOUT)?;
+    let script = format!(r#"{EXPAND_HOME}mkdir -p "$1" && cd "$1" && pwd -P"#);
+    let out = ssh.exec(host, &["sh", "-c", &script, "sh", dir], PREPARE_TIMEOUT)?;
     match (out.status, out.stdout.trim()) {
         (0, path) if path.starts_with('/') => Ok(path.to_owned()),
         (status, _) => Err(SshError::HostUnreachable {

@@ -1,0 +1,219 @@
+//! A run's other hosts: for each, swarm's tmux session there (over ssh), its control
+//! link, and its sentinel stream; and one thread per host that turns what they report
+//! into the loop's events (a host lost or back, a pane changed, an attempt's sentinel).
+//! docs/multihost.md has the design.
+
+use super::Msg;
+use super::seats::{Place, Seats, resolve_dir};
+use crate::config::Settings;
+use crate::remote::sentinels::{SentinelEvent, SentinelStream, Watch};
+use crate::scheduler::Event;
+use crate::ssh::{Host, SystemSsh};
+use crate::tmux::{Mux, PaneId, PaneNews, Tmux};
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long one tmux call on a host may take before the host counts as silent.
+const CALL_TIMEOUT: Duration = Duration::from_secs(8);
+/// The first wait before starting a host's session again, doubling to `RESTART_MAX`.
+const RESTART_FIRST: Duration = Duration::from_millis(500);
+const RESTART_MAX: Duration = Duration::from_secs(15);
+
+/// One host of the run, connected (or trying to be).
+struct Linked {
+    host: Host,
+    tmux: Tmux,
+    news: Receiver<PaneNews>,
+    /// The server's incarnation when the run connected; `None` if it could not.
+    incarnation: Option<String>,
+}
+
+/// The run's other hosts, connected: their multiplexers for the fleet, where their
+/// workers work, and what keeps them watched.
+pub struct Hosts {
+    pub muxes: Vec<(String, Arc<dyn Mux>)>,
+    pub seats: Seats,
+    linked: Vec<Linked>,
+    ssh: Arc<SystemSsh>,
+    dirs: Vec<(Host, String)>,
+    size: (u16, u16),
+}
+
+/// Connects to every host that runs workers: resolves its directory, starts swarm's
+/// session there and attaches a control link. Worker ids on hosts follow this machine's.
+/// A host that cannot be reached is no error: it is lost from the start, and its
+/// session is started once it answers.
+pub fn connect(
+    settings: &Settings,
+    root: &std::path::Path,
+    socket: &str,
+    ssh: Arc<SystemSsh>,
+) -> anyhow::Result<Hosts> {
+    let mut seats = Seats::none(ssh.clone());
+    let mut linked = Vec::new();
+    let mut dirs = Vec::new();
+    let mut muxes: Vec<(String, Arc<dyn Mux>)> = Vec::new();
+    let mut worker = settings.local_workers();
+    for pool in &settings.remote_pools {
+        let host = pool.host.host.clone();
+        let wanted = pool.host.dir(root);
+        let dir = resolve_dir(&*ssh, &host, &wanted).unwrap_or(wanted);
+        for _ in 0..pool.workers {
+            let place = Place {
+                host: host.clone(),
+                dir: dir.clone(),
+            };
+            seats.seat(worker, place);
+            worker += 1;
+        }
+        let tmux = Tmux::new(socket, settings.session.clone())
+            .with_conf(settings.tmux_conf.clone())
+            .with_timeout(CALL_TIMEOUT)
+            .over_ssh(ssh.clone(), host.clone());
+        let incarnation = tmux
+            .start_host_session(settings.width, settings.height)
+            .ok();
+        let (tmux, news) = tmux.linked();
+        muxes.push((host.name.clone(), Arc::new(tmux.clone())));
+        dirs.push((host.clone(), dir));
+        linked.push(Linked {
+            host,
+            tmux,
+            news,
+            incarnation,
+        });
+    }
+    Ok(Hosts {
+        muxes,
+        seats,
+        linked,
+        ssh,
+        dirs,
+        size: (settings.width, settings.height),
+    })
+}
+
+impl Hosts {
+    /// Starts watching every host: its link's news and its sentinels become the loop's
+    /// events, and its panes' changes go to `panes` (their ids qualified with the host).
+    /// The sentinel streams stop when the returned guards are dropped.
+    pub fn watch(self, tx: &Sender<Msg>, panes: &Sender<PaneNews>) -> Vec<SentinelStream> {
+        let (sentinel_tx, sentinel_rx) = crossbeam_channel::unbounded();
+        let streams = self
+            .dirs
+            .iter()
+            .map(|(host, dir)| {
+                let watch = Watch::new(host.clone(), dir);
+                SentinelStream::start(self.ssh.clone(), watch, sentinel_tx.clone())
+            })
+            .collect();
+        let sentinels = tx.clone();
+        std::thread::spawn(move || {
+            for event in sentinel_rx {
+                // The link says whether a host is there; the stream only finds sentinels.
+                if let SentinelEvent::Done { sentinel, .. } = event {
+                    let done = Event::AttemptDone {
+                        task: sentinel.task,
+                        attempt: sentinel.attempt,
+                    };
+                    if sentinels.send(Msg::Event(done)).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let size = self.size;
+        for linked in self.linked {
+            let (tx, panes) = (tx.clone(), panes.clone());
+            std::thread::spawn(move || supervise(linked, size, &tx, &panes));
+        }
+        streams
+    }
+}
+
+/// Turns one host's link news into events until the run ends. A host whose server is
+/// gone (restarted, or killed) gets swarm's session again, with backoff; its new
+/// incarnation tells the scheduler that the agents there are gone.
+fn supervise(linked: Linked, size: (u16, u16), tx: &Sender<Msg>, panes: &Sender<PaneNews>) {
+    let Linked {
+        host,
+        tmux,
+        news,
+        incarnation,
+    } = linked;
+    let mut link = LinkState {
+        host: host.name,
+        known: incarnation.clone(),
+        needs_start: incarnation.is_none(),
+    };
+    let lost = Event::HostLost {
+        host: link.host.clone(),
+    };
+    if link.needs_start && tx.send(Msg::Event(lost)).is_err() {
+        return;
+    }
+    let mut wait = RESTART_FIRST;
+    loop {
+        let item = if link.needs_start {
+            if tmux.start_host_session(size.0, size.1).is_ok() {
+                link.needs_start = false;
+                wait = RESTART_FIRST;
+                continue;
+            }
+            // Tried again after a wait, unless the link has news first.
+            match news.recv_timeout(wait) {
+                Ok(item) => item,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    wait = (wait * 2).min(RESTART_MAX);
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match news.recv() {
+                Ok(item) => item,
+                Err(_) => return,
+            }
+        };
+        if !link.on_news(item, tx, panes) {
+            return;
+        }
+    }
+}
+
+/// What the supervisor of one host's link knows.
+struct LinkState {
+    host: String,
+    /// The incarnation of the server the host's workers' panes were started on.
+    known: Option<String>,
+    /// swarm's session is not running there: it must be started.
+    needs_start: bool,
+}
+
+impl LinkState {
+    /// One item of the link's news, as the loop's events; false once the loop is gone.
+    fn on_news(&mut self, item: PaneNews, tx: &Sender<Msg>, panes: &Sender<PaneNews>) -> bool {
+        let host = self.host.clone();
+        let send = |event: Event| tx.send(Msg::Event(event)).is_ok();
+        match item {
+            PaneNews::Changed(mut info) => {
+                info.id = PaneId(format!("{host}:{}", info.id));
+                info.window = format!("{host}:{}", info.window);
+                panes.send(PaneNews::Changed(info)).is_ok()
+            }
+            PaneNews::HostLost => send(Event::HostLost { host }),
+            // The server there is gone and its agents with it: the host is lost until
+            // swarm's session runs there again.
+            PaneNews::ServerGone => {
+                self.needs_start = true;
+                send(Event::HostLost { host })
+            }
+            PaneNews::HostBack { incarnation } => {
+                let rebooted = self.known.as_ref().is_some_and(|was| *was != incarnation);
+                self.known = Some(incarnation);
+                send(Event::HostBack { host, rebooted })
+            }
+        }
+    }
+}
