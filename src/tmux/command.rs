@@ -132,14 +132,17 @@ impl Tmux {
     }
 
     /// The words the host's shell runs for `tmux args` on our socket: what `command` does
-    /// here, with `TMUX_TMPDIR` passed through `env` (ssh does not carry the environment).
+    /// here, with `TMUX_TMPDIR` passed through `env` (ssh carries no environment).
     fn remote_words(&self, args: &[&str]) -> Vec<String> {
         let mut words = Vec::with_capacity(args.len() + 6);
         if let Some(dir) = &self.tmpdir {
             words.push("env".to_owned());
             words.push(format!("TMUX_TMPDIR={}", dir.display()));
         }
-        words.extend(["tmux".to_owned(), "-L".to_owned(), self.socket.clone()]);
+        // `-u`: ssh passes no locale, and a client that does not know UTF-8 prints
+        // tabs (list-panes' field separator) and non-ASCII as `_`.
+        words.extend(["tmux", "-u", "-L"].map(str::to_owned));
+        words.push(self.socket.clone());
         match &self.conf {
             TmuxConf::None => words.extend(["-f".to_owned(), "/dev/null".to_owned()]),
             TmuxConf::Default => {}
