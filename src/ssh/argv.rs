@@ -112,6 +112,9 @@ mod tests {
         assert!(!argv.iter().any(|a| a.contains("StrictHostKeyChecking")));
         assert_eq!(argv[argv.len() - 4], "-T");
         let attach = ssh_terminal_argv(&host, &control, &["tmux", "attach"]);
-        assert_eq!(&attach[attach.len() - 4..], ["-t", "--", "alice@gpu1", "tmux attach"]);
+        assert_eq!(
+            &attach[attach.len() - 4..],
+            ["-t", "--", "alice@gpu1", "tmux attach"]
+        );
     }
 }

@@ -198,8 +198,9 @@ impl Tmux {
         let Some(via) = &self.via else {
             return self.failure(argv, why);
         };
-        link.hang_up();
+        // The master first: a keeper that probed while it was closing would fail on it.
         via.ssh().exit_master(via.host());
+        link.hang_up();
         TmuxError::HostUnreachable {
             host: via.host().name.clone(),
             why,
@@ -269,9 +270,7 @@ impl Tmux {
             .ssh()
             .exec(via.host(), &words, self.timeout)
             .map_err(|err| match err {
-                SshError::HostUnreachable { host, why } => {
-                    TmuxError::HostUnreachable { host, why }
-                }
+                SshError::HostUnreachable { host, why } => TmuxError::HostUnreachable { host, why },
                 SshError::Spawn { source, .. } => TmuxError::Io(source),
             })?;
         if out.status != 0 {

@@ -142,8 +142,9 @@ impl Link {
                     Some(Waiter::Until { marker, blocks, .. }) => {
                         let last = lines.len() == 1 && lines[0] == *marker;
                         blocks.push((ok, lines));
-                        if last && let Some(Waiter::Until { blocks, reply, .. }) =
-                            wire.waiting.pop_front()
+                        if last
+                            && let Some(Waiter::Until { blocks, reply, .. }) =
+                                wire.waiting.pop_front()
                         {
                             let _ = reply.send(blocks);
                         }

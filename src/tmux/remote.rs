@@ -83,10 +83,7 @@ pub(super) fn paste(
     let guard = guard
         .control_line()
         .ok_or_else(|| TmuxError::Invalid("the paste guard is not one line".into()))?;
-    let lines = [
-        format!("set-buffer -b {buffer} -- {}", quoted(text)),
-        guard,
-    ];
+    let lines = [format!("set-buffer -b {buffer} -- {}", quoted(text)), guard];
     match link.exchange(&lines, &format!("swarm-done-{buffer}"), tmux.timeout()) {
         Exchange::Unsent => Err(via.unreachable(
             "the control link is down (nothing was pasted); try again once it is back",
@@ -132,8 +129,11 @@ fn settle(
         format!("display-message -p -t {pane} '#{{{PASTED_MARK}}}'"),
         "list-buffers -F '#{buffer_name}'".to_owned(),
     ];
-    let blocks = match link.exchange(&lines, &format!("swarm-settle-{}", doubt.buffer), tmux.timeout())
-    {
+    let blocks = match link.exchange(
+        &lines,
+        &format!("swarm-settle-{}", doubt.buffer),
+        tmux.timeout(),
+    ) {
         Exchange::Replies(blocks) => blocks,
         Exchange::Unsent | Exchange::Lost => {
             via.doubts().insert(pane.clone(), doubt);
@@ -151,7 +151,10 @@ fn settle(
         .get(1)
         .is_some_and(|(_, names)| names.contains(&doubt.buffer));
     if loaded {
-        let _ = link.run(&format!("delete-buffer -b {}", doubt.buffer), tmux.timeout());
+        let _ = link.run(
+            &format!("delete-buffer -b {}", doubt.buffer),
+            tmux.timeout(),
+        );
     }
     Ok(false)
 }
@@ -159,8 +162,9 @@ fn settle(
 /// The link went silent mid-paste: end its client, so that its keeper attaches again
 /// (or says `HostLost`), and close the master, which a silent network would hang.
 fn hang_up(via: &Via, link: &Link) {
-    link.hang_up();
+    // The master first: a keeper that probed while it was closing would fail on it.
     via.ssh().exit_master(via.host());
+    link.hang_up();
 }
 
 /// `PASTED`, or `REFUSED <why>`, from the blocks of a guarded paste: one each for
