@@ -510,6 +510,81 @@ mod tests {
         assert_eq!(escape_time_format("/w/#%d%%"), "/w/##%%d%%%%");
     }
 
+    fn args(cmd: &Command) -> Vec<String> {
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_remote_tmux_runs_through_ssh_with_each_word_quoted_for_the_host() {
+        let local = Tmux::new("swarm-x", "s");
+        let here = local.process(&["list-panes", "-F", "#{pane_id}\t#{pane_dead}"], false);
+        assert_eq!(here.get_program(), "tmux");
+        assert_eq!(
+            args(&here),
+            [
+                "-L",
+                "swarm-x",
+                "-f",
+                "/dev/null",
+                "list-panes",
+                "-F",
+                "#{pane_id}\t#{pane_dead}"
+            ]
+        );
+
+        let control = crate::ssh::ControlPath::at(std::path::Path::new("/run/swarm"));
+        let ssh = Arc::new(SystemSsh::with_program("my-ssh".into(), control));
+        let host = Host::new("gpu1", "alice@gpu1", vec!["-F".into(), "/cfg".into()]).unwrap();
+        let remote = Tmux::new("swarm-x", "s")
+            .with_tmpdir("/var/run/t x")
+            .over_ssh(ssh, host.clone());
+        assert_eq!(remote.host(), Some(&host));
+        let there = remote.process(&["list-panes", "-F", "#{pane_id}\t#{pane_dead}"], false);
+        assert_eq!(there.get_program(), "my-ssh");
+        let argv = args(&there);
+        assert_eq!(&argv[argv.len() - 3..argv.len() - 1], ["--", "alice@gpu1"]);
+        assert_eq!(argv[argv.len() - 4], "-T");
+        assert!(argv.contains(&"ControlPath=/run/swarm/cm-%C".to_owned()));
+        // What the host's shell splits the command back into.
+        assert_eq!(
+            shell_words::split(argv.last().unwrap()).unwrap(),
+            [
+                "env",
+                "TMUX_TMPDIR=/var/run/t x",
+                "tmux",
+                "-u",
+                "-L",
+                "swarm-x",
+                "-f",
+                "/dev/null",
+                "list-panes",
+                "-F",
+                "#{pane_id}\t#{pane_dead}"
+            ]
+        );
+        // A person attaching gets a terminal on the host.
+        let attach = args(&remote.process(&["attach-session"], true));
+        assert_eq!(attach[attach.len() - 4], "-t");
+    }
+
+    #[test]
+    fn a_remote_tmux_never_sends_input_over_an_exec_channel() {
+        let control = crate::ssh::ControlPath::at(std::path::Path::new("/nonexistent"));
+        let ssh = Arc::new(SystemSsh::with_program("/nonexistent/ssh".into(), control));
+        let host = Host::new("h1", "h1", vec![]).unwrap();
+        let remote = Tmux::new("swarm-x", "s").over_ssh(ssh, host);
+        let err = remote
+            .run_with_input(&Argv::new("load-buffer").arg("-"), Some(b"prompt"))
+            .unwrap_err();
+        assert!(matches!(err, TmuxError::Invalid(_)), "{err}");
+        // And a paste without the control link is refused rather than sent another way.
+        let err =
+            crate::tmux::Mux::paste(&remote, &crate::tmux::PaneId("%1".into()), "hi").unwrap_err();
+        assert!(matches!(err, TmuxError::Invalid(_)), "{err}");
+    }
+
     #[test]
     fn a_hung_command_is_killed_at_the_timeout() {
         let mut cmd = Command::new("sleep");
