@@ -135,7 +135,10 @@ fn settle(
         tmux.timeout(),
     ) {
         Exchange::Replies(blocks) => blocks,
-        Exchange::Unsent | Exchange::Lost => {
+        unanswered => {
+            if matches!(unanswered, Exchange::Lost) {
+                hang_up(via, link);
+            }
             via.doubts().insert(pane.clone(), doubt);
             return Err(via.unreachable(
                 "the control link is down (nothing was pasted); try again once it is back",
