@@ -322,19 +322,27 @@ fn keep_attached(link: &Weak<Link>, tmux: &Tmux, news: &Sender<PaneNews>) {
             strong.go_up(control);
             let (ignored, _) = crossbeam_channel::bounded(1);
             let _ = strong.send(SUBSCRIPTION, ignored);
-            if lost || gone {
+            // Back after a loss only once the incarnation is known: if it cannot be read,
+            // the client is dropped and tried again, so that `HostBack` is never missed.
+            let back = !(lost || gone) || {
                 let line = format!("display-message -p '{INCARNATION}'");
-                if let Answer::Out(out) = strong.run(&line, tmux.timeout()) {
-                    let incarnation = out.trim().to_owned();
-                    let _ = news.send(PaneNews::HostBack { incarnation });
-                    (lost, gone) = (false, false);
-                    backoff.succeeded();
+                match strong.run(&line, tmux.timeout()) {
+                    Answer::Out(out) => {
+                        let incarnation = out.trim().to_owned();
+                        let _ = news.send(PaneNews::HostBack { incarnation });
+                        (lost, gone) = (false, false);
+                        true
+                    }
+                    _ => false,
                 }
-            } else {
+            };
+            if back {
                 backoff.succeeded();
+                drop(strong);
+                let _ = ended.recv();
+            } else {
+                drop(strong);
             }
-            drop(strong);
-            let _ = ended.recv();
             match link.upgrade() {
                 Some(strong) => strong.go_down(),
                 None => return,
