@@ -305,7 +305,7 @@ fn prompts_reach_a_remote_pane_whole_through_a_partition_and_a_reboot() {
 }
 
 #[test]
-fn killing_the_remote_server_spares_the_hosts_other_servers() {
+fn a_killed_remote_server_is_gone_not_lost_and_the_hosts_other_servers_live() {
     if !enabled() {
         return;
     }
@@ -325,15 +325,38 @@ fn killing_the_remote_server_spares_the_hosts_other_servers() {
         "tmux -L persons -f /dev/null new-session -d -s mine",
     );
     let h2 = remote(&hosts, &ssh, 2, &socket);
-    h2.start_host_session(120, 40).unwrap();
+    let first = h2.start_host_session(120, 40).unwrap();
+    let (h2, news) = h2.linked();
     assert!(h2.has_session().unwrap());
     // Only the host's window, which idles.
     let panes = h2.panes().unwrap();
     assert_eq!(panes.len(), 1, "{panes:?}");
     assert_eq!(panes[0].current_command, "tail");
+    let started = Instant::now();
     h2.kill_server().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
     assert!(!h2.has_session().unwrap());
     on_host(&hosts, 2, "tmux -L persons has-session -t mine");
+
+    // The host answers and its server is gone: ServerGone, never HostLost. The link
+    // keeps watching, and a new session brings it back with a new incarnation.
+    await_news(&news, "ServerGone", Duration::from_secs(30), true, |n| {
+        assert!(
+            !matches!(n, PaneNews::HostLost),
+            "HostLost for a host that answers"
+        );
+        matches!(n, PaneNews::ServerGone)
+    });
+    let second = h2.start_host_session(120, 40).unwrap();
+    assert_ne!(second, first);
+    await_news(
+        &news,
+        "HostBack",
+        Duration::from_secs(60),
+        true,
+        |n| matches!(n, PaneNews::HostBack { incarnation } if *incarnation == second),
+    );
+    h2.kill_server().unwrap();
     // A handle on a host that is down answers at once, as unreachable.
     hosts.act("kill", 2);
     let started = Instant::now();
