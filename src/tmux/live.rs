@@ -5,6 +5,7 @@
 //! For a server on another host the client runs through ssh, and the link tells a host
 //! that does not answer (it keeps trying, backing off) from a server that is gone.
 
+use super::command::Argv;
 use super::control::{Control, Message, Notification};
 use super::{PaneId, PaneInfo, Tmux, TmuxError};
 use crate::ssh::Backoff;
@@ -260,6 +261,26 @@ impl Link {
         }
     }
 
+    /// Detaches the other control clients of the server: after a partition, the client
+    /// of the link's last connection can stay registered on the host until its sshd
+    /// notices the dead connection. A person's terminal is not a control client.
+    fn detach_stale_clients(&self, timeout: Duration) {
+        let Answer::Out(me) = self.run("display-message -p '#{client_name}'", timeout) else {
+            return;
+        };
+        let format = "list-clients -F '#{client_control_mode} #{client_name}'";
+        let Answer::Out(clients) = self.run(format, timeout) else {
+            return;
+        };
+        for name in clients.lines().filter_map(|l| l.strip_prefix("1 ")) {
+            if name != me.trim()
+                && let Some(line) = Argv::new("detach-client").args(["-t", name]).control_line()
+            {
+                let _ = self.run(&line, timeout);
+            }
+        }
+    }
+
     /// Ends the client now (a host that went silent); the keeper attaches again when it
     /// can. Commands still waiting get no reply.
     pub(super) fn hang_up(&self) {
@@ -329,6 +350,7 @@ fn keep_attached(link: &Weak<Link>, tmux: &Tmux, news: &Sender<PaneNews>) {
                 match strong.run(&line, tmux.timeout()) {
                     Answer::Out(out) => {
                         let incarnation = out.trim().to_owned();
+                        strong.detach_stale_clients(tmux.timeout());
                         let _ = news.send(PaneNews::HostBack { incarnation });
                         (lost, gone) = (false, false);
                         true
