@@ -280,6 +280,8 @@ fn watch_panes(mux: Arc<dyn Mux>, profiles: Profiles, news: Receiver<PaneNews>, 
                     }
                 }
                 PaneNews::ServerGone => break,
+                // Only a link to a server on another host says these.
+                PaneNews::HostLost | PaneNews::HostBack { .. } => {}
             }
         }
         let _ = tx.send(Msg::ServerLost("no tmux server on the socket".into()));

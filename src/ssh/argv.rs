@@ -21,6 +21,16 @@ pub const OPTIONS: &[&str] = &[
 
 /// The arguments after `ssh` that run `remote` on `host` over the master at `control`.
 pub fn ssh_argv(host: &Host, control: &ControlPath, remote: &[&str]) -> Vec<String> {
+    // No remote terminal: output is read as text, and stdin is not a person.
+    argv_with(host, control, "-T", remote)
+}
+
+/// Like [`ssh_argv`], with a terminal on the host (`-t`): for a person's `tmux attach`.
+pub fn ssh_terminal_argv(host: &Host, control: &ControlPath, remote: &[&str]) -> Vec<String> {
+    argv_with(host, control, "-t", remote)
+}
+
+fn argv_with(host: &Host, control: &ControlPath, terminal: &str, remote: &[&str]) -> Vec<String> {
     let mut argv = Vec::with_capacity(OPTIONS.len() * 2 + host.options.len() + 6);
     for option in OPTIONS {
         argv.push("-o".to_owned());
@@ -29,8 +39,7 @@ pub fn ssh_argv(host: &Host, control: &ControlPath, remote: &[&str]) -> Vec<Stri
     argv.push("-o".to_owned());
     argv.push(format!("ControlPath={}", control.pattern()));
     argv.extend(host.options.iter().cloned());
-    // No remote terminal: output is read as text, and stdin is not a person.
-    argv.push("-T".to_owned());
+    argv.push(terminal.to_owned());
     argv.push("--".to_owned());
     argv.push(host.dest.clone());
     argv.push(remote_command(remote));
@@ -101,5 +110,11 @@ mod tests {
         assert!(cp < f, "{argv:?}");
         assert_eq!(&argv[argv.len() - 3..], ["--", "alice@gpu1", "tmux -V"]);
         assert!(!argv.iter().any(|a| a.contains("StrictHostKeyChecking")));
+        assert_eq!(argv[argv.len() - 4], "-T");
+        let attach = ssh_terminal_argv(&host, &control, &["tmux", "attach"]);
+        assert_eq!(
+            &attach[attach.len() - 4..],
+            ["-t", "--", "alice@gpu1", "tmux attach"]
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! ControlMaster, killed at the call's timeout, with the master closed after a timeout
 //! (a master whose network went silent would queue every later call for seconds).
 
-use super::argv::{master_argv, ssh_argv};
+use super::argv::{master_argv, ssh_argv, ssh_terminal_argv};
 use super::{Backoff, ControlPath, Host, Output, Remote, SshError};
 use crossbeam_channel::{Receiver, bounded};
 use std::collections::HashMap;
@@ -64,6 +64,29 @@ impl SystemSsh {
         }
     }
 
+    /// An `ssh` process that runs `remote` on `host` for as long as it likes (a control-mode
+    /// client, a watcher), with a terminal on the host when `terminal` (a person attaching).
+    /// The caller sets up its pipes; exit 255 means the host, not the command, failed.
+    pub fn command(&self, host: &Host, remote: &[&str], terminal: bool) -> Command {
+        let argv = if terminal {
+            ssh_terminal_argv(host, &self.control, remote)
+        } else {
+            ssh_argv(host, &self.control, remote)
+        };
+        let mut cmd = Command::new(&self.program);
+        cmd.args(argv);
+        cmd
+    }
+
+    /// How long `host` is still left alone after failing to answer; `None` when it may be
+    /// tried now.
+    pub fn backing_off(&self, host: &Host) -> Option<Duration> {
+        let backoffs = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
+        backoffs
+            .get(&host.name)
+            .and_then(|b| b.wait(Instant::now()))
+    }
+
     fn unreachable(&self, host: &Host, why: String) -> SshError {
         let mut backoffs = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
         backoffs
@@ -79,13 +102,7 @@ impl SystemSsh {
 
 impl Remote for SystemSsh {
     fn exec(&self, host: &Host, argv: &[&str], timeout: Duration) -> Result<Output, SshError> {
-        let waiting = {
-            let backoffs = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
-            backoffs
-                .get(&host.name)
-                .and_then(|b| b.wait(Instant::now()))
-        };
-        if let Some(left) = waiting {
+        if let Some(left) = self.backing_off(host) {
             return Err(SshError::HostUnreachable {
                 host: host.name.clone(),
                 why: format!(

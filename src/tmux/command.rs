@@ -1,7 +1,9 @@
 //! Running tmux commands on swarm's private server, each with a timeout.
 
 use super::TmuxError;
-use super::live::{Link, PaneNews};
+use super::live::{Answer, Link, PaneNews};
+use super::remote::Via;
+use crate::ssh::{Host, Remote, SshError, SystemSsh};
 use crossbeam_channel::{Receiver, Sender};
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
@@ -37,6 +39,8 @@ pub struct Tmux {
     link: Option<Arc<Link>>,
     /// Commands sent without waiting for them (`post`), in order, by one thread.
     poster: Option<Sender<Argv>>,
+    /// The host whose server this is, for a server on another host; `None` for this one.
+    via: Option<Arc<Via>>,
 }
 
 impl Tmux {
@@ -50,7 +54,25 @@ impl Tmux {
             timeout: Duration::from_secs(5),
             link: None,
             poster: None,
+            via: None,
         }
+    }
+
+    /// This handle, for the server of the same socket and session on `host`: every tmux
+    /// process becomes `ssh … -T -- host 'tmux -L socket …'` over the host's master,
+    /// the control link runs through ssh too, and pastes go over that link only.
+    pub fn over_ssh(mut self, ssh: Arc<SystemSsh>, host: Host) -> Tmux {
+        self.via = Some(Arc::new(Via::new(ssh, host)));
+        self
+    }
+
+    /// The host this handle reaches, when it is another one.
+    pub fn host(&self) -> Option<&Host> {
+        self.via.as_deref().map(Via::host)
+    }
+
+    pub(super) fn via(&self) -> Option<&Via> {
+        self.via.as_deref()
     }
 
     /// This handle, with its single commands carried by one control-mode client from now
@@ -87,13 +109,53 @@ impl Tmux {
         self
     }
 
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// `=SESSION`: the exact session, never a prefix match on another one.
     pub(super) fn target(&self) -> String {
         format!("={}", self.session)
     }
 
+    /// A process running tmux with `args` for our socket: here, or through ssh on the
+    /// host (with a terminal there when `terminal`, for a person attaching).
+    pub(super) fn process(&self, args: &[&str], terminal: bool) -> Command {
+        let Some(via) = &self.via else {
+            let mut cmd = self.command();
+            cmd.args(args);
+            return cmd;
+        };
+        let words = self.remote_words(args);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        via.ssh().command(via.host(), &words, terminal)
+    }
+
+    /// The words the host's shell runs for `tmux args` on our socket: what `command` does
+    /// here, with `TMUX_TMPDIR` passed through `env` (ssh carries no environment).
+    fn remote_words(&self, args: &[&str]) -> Vec<String> {
+        let mut words = Vec::with_capacity(args.len() + 6);
+        if let Some(dir) = &self.tmpdir {
+            words.push("env".to_owned());
+            words.push(format!("TMUX_TMPDIR={}", dir.display()));
+        }
+        // `-u`: ssh passes no locale, and a client that does not know UTF-8 prints
+        // tabs (list-panes' field separator) and non-ASCII as `_`.
+        words.extend(["tmux", "-u", "-L"].map(str::to_owned));
+        words.push(self.socket.clone());
+        match &self.conf {
+            TmuxConf::None => words.extend(["-f".to_owned(), "/dev/null".to_owned()]),
+            TmuxConf::Default => {}
+            TmuxConf::File(path) => {
+                words.extend(["-f".to_owned(), path.display().to_string()]);
+            }
+        }
+        words.extend(args.iter().map(|a| (*a).to_owned()));
+        words
+    }
+
     /// A `tmux` process for our socket, with the environment that decides which server it reaches.
-    pub(super) fn command(&self) -> Command {
+    fn command(&self) -> Command {
         let mut cmd = Command::new("tmux");
         cmd.arg("-L").arg(&self.socket);
         match &self.conf {
@@ -118,13 +180,31 @@ impl Tmux {
     pub(super) fn run(&self, argv: &Argv) -> Result<String, TmuxError> {
         if let (Some(link), Some(line)) = (&self.link, argv.control_line()) {
             match link.run(&line, self.timeout) {
-                Some(Ok(out)) => return Ok(out),
-                Some(Err(stderr)) => return Err(self.failure(argv, stderr)),
+                Answer::Out(out) => return Ok(out),
+                Answer::Failed(stderr) => return Err(self.failure(argv, stderr)),
+                Answer::NoReply(why) => return Err(self.no_reply(link, argv, why)),
                 // The client is (re)attaching: a process does the same.
-                None => {}
+                Answer::Down => {}
             }
         }
         self.run_with_input(argv, None)
+    }
+
+    /// The link did not answer in time. Here that is a failed command; for a host it
+    /// means the host went silent: the client is hung up (its keeper then finds out
+    /// whether the host is there) and the master closed, as a hung master would queue
+    /// every later call.
+    fn no_reply(&self, link: &Link, argv: &Argv, why: String) -> TmuxError {
+        let Some(via) = &self.via else {
+            return self.failure(argv, why);
+        };
+        // The master first: a keeper that probed while it was closing would fail on it.
+        via.ssh().exit_master(via.host());
+        link.hang_up();
+        TmuxError::HostUnreachable {
+            host: via.host().name.clone(),
+            why,
+        }
     }
 
     /// Sends one command without waiting for its reply, for what only people look at (a
@@ -142,12 +222,15 @@ impl Tmux {
         }
     }
 
-    /// Like `run`, with `input` on tmux's stdin (for `load-buffer -`).
+    /// Like `run`, with `input` on tmux's stdin (for `load-buffer -`; never on a host).
     pub(super) fn run_with_input(
         &self,
         argv: &Argv,
         input: Option<&[u8]>,
     ) -> Result<String, TmuxError> {
+        if let Some(via) = &self.via {
+            return self.run_remote(via, argv, input);
+        }
         let mut cmd = self.command();
         cmd.args(&argv.0);
         let out = run_with_timeout(cmd, input, self.timeout)
@@ -164,6 +247,36 @@ impl Tmux {
             return Err(self.failure(argv, stderr));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs one command line on the host, over its master. Never with input: an ssh drop
+    /// while tmux reads stdin was measured to paste the part that arrived
+    /// (docs/multihost.md), so payloads go over the control link.
+    fn run_remote(
+        &self,
+        via: &Via,
+        argv: &Argv,
+        input: Option<&[u8]>,
+    ) -> Result<String, TmuxError> {
+        if input.is_some() {
+            return Err(TmuxError::Invalid(
+                "no input is sent to tmux on another host over an exec channel".into(),
+            ));
+        }
+        let args: Vec<&str> = argv.0.iter().map(String::as_str).collect();
+        let words = self.remote_words(&args);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let out = via
+            .ssh()
+            .exec(via.host(), &words, self.timeout)
+            .map_err(|err| match err {
+                SshError::HostUnreachable { host, why } => TmuxError::HostUnreachable { host, why },
+                SshError::Spawn { source, .. } => TmuxError::Io(source),
+            })?;
+        if out.status != 0 {
+            return Err(self.failure(argv, out.stderr.trim().to_string()));
+        }
+        Ok(out.stdout)
     }
 
     fn failure(&self, argv: &Argv, stderr: String) -> TmuxError {
@@ -193,10 +306,10 @@ fn start_poster(tmux: Tmux, link: Weak<Link>) -> Sender<Argv> {
         for argv in rx {
             let over_link = match (link.upgrade(), argv.control_line()) {
                 (Some(link), Some(line)) => link.run(&line, tmux.timeout),
-                _ => None,
+                _ => Answer::Down,
             };
             // No reply means the client went away with the command: a process does it.
-            if over_link.is_none() {
+            if matches!(over_link, Answer::Down) {
                 let _ = tmux.run_with_input(&argv, None);
             }
         }
@@ -249,7 +362,7 @@ impl Argv {
     /// The line as a control client sends it, quoted for tmux's own parser; `None` for a
     /// chain (a parse error answers a chain with one reply instead of one per command,
     /// which would put replies out of step) or an argument with a line break.
-    fn control_line(&self) -> Option<String> {
+    pub(super) fn control_line(&self) -> Option<String> {
         let mut line = String::new();
         for arg in &self.0 {
             if arg == ";" || arg.contains(['\n', '\r']) {
@@ -395,6 +508,81 @@ mod tests {
             ]
         );
         assert_eq!(escape_time_format("/w/#%d%%"), "/w/##%%d%%%%");
+    }
+
+    fn args(cmd: &Command) -> Vec<String> {
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_remote_tmux_runs_through_ssh_with_each_word_quoted_for_the_host() {
+        let local = Tmux::new("swarm-x", "s");
+        let here = local.process(&["list-panes", "-F", "#{pane_id}\t#{pane_dead}"], false);
+        assert_eq!(here.get_program(), "tmux");
+        assert_eq!(
+            args(&here),
+            [
+                "-L",
+                "swarm-x",
+                "-f",
+                "/dev/null",
+                "list-panes",
+                "-F",
+                "#{pane_id}\t#{pane_dead}"
+            ]
+        );
+
+        let control = crate::ssh::ControlPath::at(std::path::Path::new("/run/swarm"));
+        let ssh = Arc::new(SystemSsh::with_program("my-ssh".into(), control));
+        let host = Host::new("gpu1", "alice@gpu1", vec!["-F".into(), "/cfg".into()]).unwrap();
+        let remote = Tmux::new("swarm-x", "s")
+            .with_tmpdir("/var/run/t x")
+            .over_ssh(ssh, host.clone());
+        assert_eq!(remote.host(), Some(&host));
+        let there = remote.process(&["list-panes", "-F", "#{pane_id}\t#{pane_dead}"], false);
+        assert_eq!(there.get_program(), "my-ssh");
+        let argv = args(&there);
+        assert_eq!(&argv[argv.len() - 3..argv.len() - 1], ["--", "alice@gpu1"]);
+        assert_eq!(argv[argv.len() - 4], "-T");
+        assert!(argv.contains(&"ControlPath=/run/swarm/cm-%C".to_owned()));
+        // What the host's shell splits the command back into.
+        assert_eq!(
+            shell_words::split(argv.last().unwrap()).unwrap(),
+            [
+                "env",
+                "TMUX_TMPDIR=/var/run/t x",
+                "tmux",
+                "-u",
+                "-L",
+                "swarm-x",
+                "-f",
+                "/dev/null",
+                "list-panes",
+                "-F",
+                "#{pane_id}\t#{pane_dead}"
+            ]
+        );
+        // A person attaching gets a terminal on the host.
+        let attach = args(&remote.process(&["attach-session"], true));
+        assert_eq!(attach[attach.len() - 4], "-t");
+    }
+
+    #[test]
+    fn a_remote_tmux_never_sends_input_over_an_exec_channel() {
+        let control = crate::ssh::ControlPath::at(std::path::Path::new("/nonexistent"));
+        let ssh = Arc::new(SystemSsh::with_program("/nonexistent/ssh".into(), control));
+        let host = Host::new("h1", "h1", vec![]).unwrap();
+        let remote = Tmux::new("swarm-x", "s").over_ssh(ssh, host);
+        let err = remote
+            .run_with_input(&Argv::new("load-buffer").arg("-"), Some(b"prompt"))
+            .unwrap_err();
+        assert!(matches!(err, TmuxError::Invalid(_)), "{err}");
+        // And a paste without the control link is refused rather than sent another way.
+        let err =
+            crate::tmux::Mux::paste(&remote, &crate::tmux::PaneId("%1".into()), "hi").unwrap_err();
+        assert!(matches!(err, TmuxError::Invalid(_)), "{err}");
     }
 
     #[test]

@@ -6,6 +6,11 @@ use super::{PaneId, Tmux, TmuxError};
 use crossbeam_channel::Receiver;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Stdio};
+use std::time::Duration;
+
+/// How long a client through ssh may take to attach: a new connection, within ssh's
+/// `ConnectTimeout` of 5 s, and the attach itself.
+const REMOTE_ATTACH: Duration = Duration::from_secs(10);
 
 /// Something the server pushed on its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,9 +181,9 @@ impl Control {
         output_bytes: bool,
         mut on_message: impl FnMut(Message) -> bool + Send + 'static,
     ) -> Result<Control, TmuxError> {
+        let args = ["-C", "attach-session", "-t", &tmux.target(), "-f", flags];
         let mut child = tmux
-            .command()
-            .args(["-C", "attach-session", "-t", &tmux.target(), "-f", flags])
+            .process(&args, false)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -206,19 +211,16 @@ impl Control {
             let line = String::from_utf8_lossy(&line);
             reader.feed(line.trim_end_matches('\r'))
         };
-        // Whatever comes before tmux's reply to the attach (nothing, on 3.3a) is not ours.
-        let attached = lines
-            .by_ref()
-            .any(|line| matches!(feed(line), Some(Message::Reply { .. })));
-        if !attached {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(TmuxError::Failed {
-                args: "-C attach-session".into(),
-                stderr: "the control client ended before it was attached".into(),
-            });
-        }
+        let (attached_tx, attached) = crossbeam_channel::bounded(1);
         std::thread::spawn(move || {
+            // Whatever comes before tmux's reply to the attach (nothing, on 3.3a) is not ours.
+            let ok = lines
+                .by_ref()
+                .any(|line| matches!(feed(line), Some(Message::Reply { .. })));
+            let _ = attached_tx.send(ok);
+            if !ok {
+                return;
+            }
             for line in lines {
                 if let Some(message) = feed(line)
                     && !on_message(message)
@@ -227,6 +229,20 @@ impl Control {
                 }
             }
         });
+        // Here tmux answers or fails at once. Through ssh a silent host or a hung master
+        // would keep the attach waiting, so it has a deadline.
+        let answered = match tmux.host() {
+            None => attached.recv().ok(),
+            Some(_) => attached.recv_timeout(REMOTE_ATTACH).ok(),
+        };
+        if answered != Some(true) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(TmuxError::Failed {
+                args: "-C attach-session".into(),
+                stderr: "the control client ended before it was attached".into(),
+            });
+        }
         Ok(Control {
             child,
             stdin,
@@ -236,12 +252,22 @@ impl Control {
 
     /// Sends one command line (tmux syntax; no newlines). Its reply comes as a message.
     pub fn send(&mut self, command: &str) -> Result<(), TmuxError> {
-        if command.contains('\n') {
+        self.send_lines(&[command])
+    }
+
+    /// Sends command lines in one write, each with its own reply.
+    pub fn send_lines(&mut self, commands: &[&str]) -> Result<(), TmuxError> {
+        if commands.iter().any(|c| c.contains('\n')) {
             return Err(TmuxError::Invalid(
                 "a control-mode command is one line".into(),
             ));
         }
-        self.stdin.write_all(format!("{command}\n").as_bytes())?;
+        let mut text = String::with_capacity(commands.iter().map(|c| c.len() + 1).sum());
+        for command in commands {
+            text.push_str(command);
+            text.push('\n');
+        }
+        self.stdin.write_all(text.as_bytes())?;
         Ok(self.stdin.flush()?)
     }
 }

@@ -2,9 +2,13 @@
 //! keys, labels, pane lists) go over it instead of a process each (about 0.2 ms instead of
 //! 2.5 ms and a fork: docs/tmux-facts.md §1–2), and its `%output` tells waiting threads
 //! when a pane has written something, so that nobody reads the screen of a quiet pane.
+//! For a server on another host the client runs through ssh, and the link tells a host
+//! that does not answer (it keeps trying, backing off) from a server that is gone.
 
+use super::command::Argv;
 use super::control::{Control, Message, Notification};
-use super::{PaneId, PaneInfo, Tmux};
+use super::{PaneId, PaneInfo, Tmux, TmuxError};
+use crate::ssh::Backoff;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -16,8 +20,17 @@ pub enum PaneNews {
     /// A pane's death or foreground command changed (a `refresh-client -B` subscription,
     /// which tmux checks about once a second).
     Changed(PaneInfo),
-    /// The server is gone; the link has stopped.
+    /// The server is gone. Here the link has stopped. For a host (ssh works, tmux says
+    /// there is no server or session) it keeps watching, and says `HostBack` once a
+    /// session is there again (after `start_host_session`).
     ServerGone,
+    /// The host does not answer over ssh (exit 255, or no reply in time): its panes may
+    /// still run. The link keeps trying, backing off; it never says `ServerGone` for this.
+    HostLost,
+    /// Attached again after `HostLost` or `ServerGone`. `incarnation` is the server's
+    /// `#{pid}:#{start_time}`: a different one than before means the host or its server
+    /// restarted, and every earlier pane there is gone.
+    HostBack { incarnation: String },
 }
 
 /// The subscription the pane watcher needs: death, exit status and what is in front.
@@ -26,9 +39,51 @@ const SUBSCRIPTION: &str = "refresh-client -B 'panes:%*:#{pane_dead} #{pane_dead
 /// How long to wait before attaching again after the client ended with the server alive.
 const REATTACH: Duration = Duration::from_millis(200);
 
+/// The format that tells one server from the next on the same socket.
+pub(super) const INCARNATION: &str = "#{pid}:#{start_time}";
+
 /// How a command's reply comes back to the thread that sent it.
 type Reply = Sender<Result<Vec<String>, String>>;
 
+/// One reply block: whether the command succeeded, and its lines.
+pub(super) type Block = (bool, Vec<String>);
+
+/// Who waits for the next reply blocks, in the order their lines went out.
+enum Waiter {
+    /// One command's block.
+    One(Reply),
+    /// Every block up to and including the one whose only line is `marker`: for lines
+    /// whose commands insert further commands (`if-shell`), each with a block of its own.
+    Until {
+        marker: String,
+        blocks: Vec<Block>,
+        reply: Sender<Vec<Block>>,
+    },
+}
+
+/// What became of a command sent over the link.
+#[derive(Debug)]
+pub(super) enum Answer {
+    /// Its output, as `tmux` prints it.
+    Out(String),
+    /// tmux's error message.
+    Failed(String),
+    /// No reply in time; says how long it waited.
+    NoReply(String),
+    /// The client was down, or went down before the reply: run a process instead.
+    Down,
+}
+
+/// What became of lines sent with [`Link::exchange`].
+#[derive(Debug)]
+pub(super) enum Exchange {
+    /// The client was down: nothing was sent.
+    Unsent,
+    /// Every reply block, the marker's last.
+    Replies(Vec<Block>),
+    /// Sent (perhaps in part), but the replies did not all come: what ran is unknown.
+    Lost,
+}
 /// The control client, shared by every handle cloned from the linked `Tmux`; it ends
 /// with the last of them.
 pub(super) struct Link {
@@ -42,9 +97,9 @@ pub(super) struct Link {
 struct Wire {
     /// `None` while the client is (re)attaching: callers then run a process instead.
     control: Option<Control>,
-    /// Senders of the replies still to come, in the order the commands went out (tmux
+    /// Who waits for the replies still to come, in the order the commands went out (tmux
     /// answers a client's commands in order).
-    waiting: VecDeque<Reply>,
+    waiting: VecDeque<Waiter>,
 }
 
 #[derive(Debug, Default)]
@@ -83,9 +138,24 @@ impl Link {
     fn dispatch(&self, message: Message, news: &Sender<PaneNews>) -> bool {
         match message {
             Message::Reply { ok, lines, .. } => {
-                let waiter = self.wire.lock().expect("not poisoned").waiting.pop_front();
-                if let Some(waiter) = waiter {
-                    let _ = waiter.send(if ok { Ok(lines) } else { Err(lines.join("\n")) });
+                let mut wire = self.wire.lock().expect("not poisoned");
+                match wire.waiting.front_mut() {
+                    Some(Waiter::Until { marker, blocks, .. }) => {
+                        let last = lines.len() == 1 && lines[0] == *marker;
+                        blocks.push((ok, lines));
+                        if last
+                            && let Some(Waiter::Until { blocks, reply, .. }) =
+                                wire.waiting.pop_front()
+                        {
+                            let _ = reply.send(blocks);
+                        }
+                    }
+                    Some(Waiter::One(_)) => {
+                        if let Some(Waiter::One(waiter)) = wire.waiting.pop_front() {
+                            let _ = waiter.send(if ok { Ok(lines) } else { Err(lines.join("\n")) });
+                        }
+                    }
+                    None => {}
                 }
             }
             Message::Notification(Notification::Output { pane, .. }) => self.bump(pane),
@@ -139,24 +209,82 @@ impl Link {
         if control.send(line).is_err() {
             return Err(());
         }
-        wire.waiting.push_back(reply);
+        wire.waiting.push_back(Waiter::One(reply));
         Ok(())
     }
 
-    /// Runs one command over the client and returns its output as `tmux` prints it, or
-    /// `None` when the client is down (the caller runs a process instead).
-    pub(super) fn run(&self, line: &str, timeout: Duration) -> Option<Result<String, String>> {
+    /// Runs one command over the client and returns what became of it.
+    pub(super) fn run(&self, line: &str, timeout: Duration) -> Answer {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.send(line, tx).ok()?;
+        if self.send(line, tx).is_err() {
+            return Answer::Down;
+        }
         match rx.recv_timeout(timeout) {
-            Ok(Ok(lines)) => Some(Ok(lines.iter().map(|l| format!("{l}\n")).collect())),
-            Ok(Err(stderr)) => Some(Err(stderr)),
+            Ok(Ok(lines)) => Answer::Out(lines.iter().map(|l| format!("{l}\n")).collect()),
+            Ok(Err(stderr)) => Answer::Failed(stderr),
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                Some(Err(format!("no reply within {}s", timeout.as_secs())))
+                Answer::NoReply(format!("no reply within {}s", timeout.as_secs()))
             }
             // The client went down before the reply came.
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => None,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Answer::Down,
         }
+    }
+
+    /// Sends `lines` in one write, then `display-message -p MARKER`, and returns every reply
+    /// block up to the marker's: a line such as `if-shell` answers with a varying number
+    /// of blocks, which a count could not follow.
+    pub(super) fn exchange(&self, lines: &[String], marker: &str, timeout: Duration) -> Exchange {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        {
+            let mut wire = self.wire.lock().expect("not poisoned");
+            let Some(control) = wire.control.as_mut() else {
+                return Exchange::Unsent;
+            };
+            let mut all: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let sync = format!("display-message -p {marker}");
+            all.push(&sync);
+            if control.send_lines(&all).is_err() {
+                // Whatever part went out may have run.
+                drop(wire);
+                self.hang_up();
+                return Exchange::Lost;
+            }
+            wire.waiting.push_back(Waiter::Until {
+                marker: marker.to_owned(),
+                blocks: Vec::new(),
+                reply: tx,
+            });
+        }
+        match rx.recv_timeout(timeout) {
+            Ok(blocks) => Exchange::Replies(blocks),
+            Err(_) => Exchange::Lost,
+        }
+    }
+
+    /// Detaches the other control clients of the server: after a partition, the client
+    /// of the link's last connection can stay registered on the host until its sshd
+    /// notices the dead connection. A person's terminal is not a control client.
+    fn detach_stale_clients(&self, timeout: Duration) {
+        let Answer::Out(me) = self.run("display-message -p '#{client_name}'", timeout) else {
+            return;
+        };
+        let format = "list-clients -F '#{client_control_mode} #{client_name}'";
+        let Answer::Out(clients) = self.run(format, timeout) else {
+            return;
+        };
+        for name in clients.lines().filter_map(|l| l.strip_prefix("1 ")) {
+            if name != me.trim()
+                && let Some(line) = Argv::new("detach-client").args(["-t", name]).control_line()
+            {
+                let _ = self.run(&line, timeout);
+            }
+        }
+    }
+
+    /// Ends the client now (a host that went silent); the keeper attaches again when it
+    /// can. Commands still waiting get no reply.
+    pub(super) fn hang_up(&self) {
+        self.go_down();
     }
 
     /// How many `%output` notifications `pane` has sent since the link started.
@@ -194,6 +322,11 @@ impl std::fmt::Debug for Link {
 /// The link's own thread: holds it only weakly, so that dropping the last handle ends
 /// the client, its reader, and then this loop.
 fn keep_attached(link: &Weak<Link>, tmux: &Tmux, news: &Sender<PaneNews>) {
+    // For a host: whether `HostLost` or `ServerGone` was said since the last attach, and
+    // the backoff between tries while it is not attached.
+    let mut lost = false;
+    let mut gone = false;
+    let mut backoff = Backoff::default();
     loop {
         // The handler owns `ended_tx`; the reader thread drops it when the client ends.
         let (ended_tx, ended) = crossbeam_channel::bounded::<()>(0);
@@ -210,20 +343,68 @@ fn keep_attached(link: &Weak<Link>, tmux: &Tmux, news: &Sender<PaneNews>) {
             strong.go_up(control);
             let (ignored, _) = crossbeam_channel::bounded(1);
             let _ = strong.send(SUBSCRIPTION, ignored);
-            drop(strong);
-            let _ = ended.recv();
+            // Back after a loss only once the incarnation is known: if it cannot be read,
+            // the client is dropped and tried again, so that `HostBack` is never missed.
+            let back = !(lost || gone) || {
+                let line = format!("display-message -p '{INCARNATION}'");
+                match strong.run(&line, tmux.timeout()) {
+                    Answer::Out(out) => {
+                        let incarnation = out.trim().to_owned();
+                        strong.detach_stale_clients(tmux.timeout());
+                        let _ = news.send(PaneNews::HostBack { incarnation });
+                        (lost, gone) = (false, false);
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if back {
+                backoff.succeeded();
+                drop(strong);
+                let _ = ended.recv();
+            } else {
+                drop(strong);
+            }
             match link.upgrade() {
                 Some(strong) => strong.go_down(),
                 None => return,
             }
         }
-        if !tmux.server_alive() {
-            let _ = news.send(PaneNews::ServerGone);
-            return;
+        let Some(via) = tmux.via() else {
+            if !tmux.server_alive() {
+                let _ = news.send(PaneNews::ServerGone);
+                return;
+            }
+            if link.strong_count() == 0 {
+                return;
+            }
+            std::thread::sleep(REATTACH);
+            continue;
+        };
+        match tmux.has_session() {
+            Ok(true) => {}
+            Ok(false) if !gone => {
+                gone = true;
+                let _ = news.send(PaneNews::ServerGone);
+            }
+            Err(TmuxError::HostUnreachable { .. }) if !lost => {
+                lost = true;
+                let _ = news.send(PaneNews::HostLost);
+            }
+            _ => {}
         }
-        if link.strong_count() == 0 {
-            return;
+        let now = Instant::now();
+        let wait = backoff
+            .failed(now)
+            .max(via.ssh().backing_off(via.host()).unwrap_or_default())
+            .max(REATTACH);
+        let until = now + wait;
+        // In slices, so that dropping the last handle ends this thread soon.
+        while Instant::now() < until {
+            if link.strong_count() == 0 {
+                return;
+            }
+            std::thread::sleep(REATTACH.min(until.saturating_duration_since(Instant::now())));
         }
-        std::thread::sleep(REATTACH);
     }
 }

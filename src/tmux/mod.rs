@@ -8,6 +8,7 @@ pub mod fake;
 mod live;
 mod mux;
 mod navigate;
+mod remote;
 mod session;
 mod version;
 mod workers;
@@ -112,6 +113,13 @@ pub enum TmuxError {
     Failed { args: String, stderr: String },
     #[error("the tmux server `{socket}` is gone")]
     ServerGone { socket: String },
+    /// A remote server's host did not answer (ssh exit 255, or no reply in time). Not
+    /// `ServerGone`: the host may come back with its panes still running, so the caller
+    /// tries again later.
+    #[error(
+        "{host}: unreachable over ssh: {why}\nhint: check that `ssh {host} true` works without a password prompt (swarm runs ssh with BatchMode=yes)"
+    )]
+    HostUnreachable { host: String, why: String },
     #[error("{0}")]
     Invalid(String),
     #[error("running tmux: {0}")]
@@ -127,6 +135,7 @@ impl crate::error::Classify for TmuxError {
             TmuxError::Timeout { .. }
             | TmuxError::Failed { .. }
             | TmuxError::ServerGone { .. }
+            | TmuxError::HostUnreachable { .. }
             | TmuxError::Invalid(_)
             | TmuxError::Io(_) => Exit::Failure,
         }

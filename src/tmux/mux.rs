@@ -1,6 +1,7 @@
 //! The `Mux` seam carried out with tmux commands: spawns, guarded pastes, keys, screens.
 
 use super::command::{Argv, escape_time_format};
+use super::remote::{self, PASTED_MARK};
 use super::session::{parse_spawned, with_spawn_args};
 use super::{Mux, PaneId, PaneInfo, PasteOutcome, SpawnSpec, Spawned, Tmux, TmuxError};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,29 +69,23 @@ impl Mux for Tmux {
             std::process::id(),
             NEXT_BUFFER.fetch_add(1, Ordering::Relaxed)
         );
-        let refused =
-            format!("delete-buffer -b {buffer} ; display-message -p -t {pane} 'REFUSED {REFUSAL}'");
-        let pasted =
-            format!("paste-buffer -p -d -b {buffer} -t {pane} ; display-message -p PASTED");
+        let text = strip_controls(text);
+        if let Some(via) = self.via() {
+            let guard = Argv::new("if-shell").args(guard_args(pane, &buffer, true));
+            return remote::paste(self, via, pane, &text, &buffer, &guard);
+        }
         // One invocation: if-shell -F runs in the server's queue, so the pane cannot die
         // between the guard and the paste. The text goes on stdin, so it has no size limit
         // and is never read as key names or tmux syntax (docs/tmux-facts.md §1).
         let line = Argv::new("load-buffer")
             .args(["-b", &buffer, "-"])
             .then("if-shell")
-            .args(["-F", "-t", &pane.0, PASTE_GUARD, &refused, &pasted]);
-        let out = self.run_with_input(&line, Some(strip_controls(text).as_bytes()))?;
-        let out = out.trim();
-        if out == "PASTED" {
-            Ok(PasteOutcome::Pasted)
-        } else if let Some(reason) = out.strip_prefix("REFUSED ") {
-            Ok(PasteOutcome::Refused(reason.to_string()))
-        } else {
-            Err(TmuxError::Failed {
-                args: line.to_string(),
-                stderr: format!("unexpected paste output {out:?}"),
-            })
-        }
+            .args(guard_args(pane, &buffer, false));
+        let out = self.run_with_input(&line, Some(text.as_bytes()))?;
+        paste_outcome(out.trim()).ok_or_else(|| TmuxError::Failed {
+            args: line.to_string(),
+            stderr: format!("unexpected paste output {:?}", out.trim()),
+        })
     }
 
     fn send_key(&self, pane: &PaneId, key: &str) -> Result<(), TmuxError> {
@@ -175,6 +170,40 @@ impl Mux for Tmux {
 
     fn await_output(&self, pane: &PaneId, seen: u64, timeout: Duration) -> Option<u64> {
         Some(self.link()?.await_output(pane, seen, timeout))
+    }
+}
+
+/// `if-shell`'s arguments for a guarded paste of `buffer` into `pane`: it either pastes
+/// (and deletes) the buffer and prints `PASTED`, or deletes it and prints `REFUSED <why>`.
+/// With `mark`, a paste also sets the pane's `@swarm-pasted` to the buffer's name, so
+/// that a paste whose answer a dropped ssh link lost can be told apart.
+fn guard_args(pane: &PaneId, buffer: &str, mark: bool) -> [String; 6] {
+    let refused =
+        format!("delete-buffer -b {buffer} ; display-message -p -t {pane} 'REFUSED {REFUSAL}'");
+    let mark = if mark {
+        format!(" ; set-option -p -t {pane} {PASTED_MARK} {buffer}")
+    } else {
+        String::new()
+    };
+    let pasted =
+        format!("paste-buffer -p -d -b {buffer} -t {pane}{mark} ; display-message -p PASTED");
+    [
+        "-F".into(),
+        "-t".into(),
+        pane.0.clone(),
+        PASTE_GUARD.into(),
+        refused,
+        pasted,
+    ]
+}
+
+/// What a guarded paste printed: `PASTED` or `REFUSED <why>`.
+pub(super) fn paste_outcome(line: &str) -> Option<PasteOutcome> {
+    if line == "PASTED" {
+        Some(PasteOutcome::Pasted)
+    } else {
+        line.strip_prefix("REFUSED ")
+            .map(|why| PasteOutcome::Refused(why.to_string()))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Starting, probing, attaching to and ending swarm's own tmux server and session.
 
 use super::command::{Argv, escape_time_format};
+use super::live::INCARNATION;
 use super::{PaneId, Spawned, Tmux, TmuxError};
 use std::collections::BTreeMap;
 use std::io;
@@ -108,38 +109,9 @@ impl Tmux {
         cwd: &Path,
         env: &BTreeMap<String, String>,
     ) -> Result<Spawned, TmuxError> {
-        // Global options go before new-session so that they already hold for its pane:
-        // remain-on-exit keeps even an instantly exiting program as a dead pane, and
-        // history-limit only applies to panes created after it is set. They come after the
-        // person's tmux config (`tmux_conf`), whatever it says: swarm addresses window 0
-        // and its pane by index, counts on dead panes staying, and a global
-        // `window-size manual` crashes tmux 3.3a (docs/tmux-facts.md).
-        let global = [
-            ("remain-on-exit", "on"),
-            ("base-index", "0"),
-            ("pane-base-index", "0"),
-            ("renumber-windows", "off"),
-            ("window-size", "latest"),
-            ("destroy-unattached", "off"),
-            ("automatic-rename", "off"),
-            ("allow-rename", "off"),
-            ("history-limit", "5000"),
-            ("pane-border-status", "top"),
-            ("pane-border-format", BORDER_FORMAT),
-            ("status-left", " swarm "),
-            ("status-right", " #{session_name} "),
-        ];
-        let mut line = Argv::new("start-server");
-        let plain = if crate::color_enabled() {
-            &[][..]
-        } else {
-            &MONOCHROME[..]
-        };
-        for (name, value) in global.iter().chain(plain) {
-            line = line.then("set-option").args(["-g", name, value]);
-        }
         let line = with_spawn_args(
-            line.then("new-session")
+            server_setup()
+                .then("new-session")
                 .args(["-d", "-s"])
                 .literal(&self.session)
                 .arg("-n")
@@ -148,19 +120,45 @@ impl Tmux {
             cwd,
             env,
             argv,
-        )
-        .then("set-hook")
-        .args(["-g", "client-attached[0]", ATTACH_HINT])
-        .then("set-hook")
-        .args(["-g", "client-attached[1]", FOLLOW])
-        .then("set-hook")
-        .args(["-g", "client-detached[0]", &restore(width, height)]);
+        );
         // `-x -y` is the size while nobody is attached (the session's `default-size`, which
         // later windows take too). Under `window-size latest` the windows follow a person's
         // terminal once they attach, so that all of the dashboard and the grid is on their
         // screen. (A global `window-size manual` would also segfault tmux 3.3a at the next
         // new-window while no client is attached: docs/tmux-facts.md.)
-        parse_spawned(&self.run(&line)?)
+        parse_spawned(&self.run(&with_hooks(line, width, height))?)
+    }
+
+    /// Makes sure the server on a host runs the session with swarm's options, and returns
+    /// the server's incarnation (`#{pid}:#{start_time}`). Idempotent: an existing session
+    /// is kept as it is. The session holds only workers' windows, added by `spawn`; its
+    /// window 0, `host`, idles (a session needs a window), since the orchestrator runs
+    /// on the coordinator.
+    pub fn start_host_session(&self, width: u16, height: u16) -> Result<String, TmuxError> {
+        if !self.has_session()? {
+            let line = server_setup()
+                .then("new-session")
+                .args(["-d", "-s"])
+                .literal(&self.session)
+                .args(["-n", HOST_WINDOW])
+                .args(["-x", &width.to_string(), "-y", &height.to_string()])
+                .arg("--")
+                .args(HOST_WINDOW_PROGRAM);
+            match self.run(&with_hooks(line, width, height)) {
+                Ok(_) => {}
+                // Someone else started it meanwhile: theirs is the same.
+                Err(TmuxError::Failed { stderr, .. }) if stderr.contains("duplicate session") => {}
+                Err(err) => return Err(err),
+            }
+        }
+        self.incarnation()
+    }
+
+    /// The server's incarnation, `#{pid}:#{start_time}`: it changes when the server (or
+    /// its host) restarts, and with it every pane is gone.
+    pub fn incarnation(&self) -> Result<String, TmuxError> {
+        let out = self.run(&Argv::new("display-message").args(["-p", INCARNATION]))?;
+        Ok(out.trim().to_owned())
     }
 
     /// Puts what `argv` prints (one line) at the right of tmux's status line, refreshed
@@ -208,9 +206,9 @@ impl Tmux {
     /// Attaches the user's terminal to the session until they detach.
     pub fn attach(&self) -> io::Result<ExitStatus> {
         // No timeout: a person stays attached as long as they like. TMUX is removed by
-        // `command`, so this works from inside another tmux too.
-        self.command()
-            .args(["attach-session", "-t", &self.target()])
+        // `command`, so this works from inside another tmux too; on a host, ssh gives
+        // tmux a terminal there.
+        self.process(&["attach-session", "-t", &self.target()], true)
             .status()
     }
 
@@ -235,6 +233,13 @@ impl Tmux {
     /// Rings the bell in window 0 as if its program had: tmux flags the window and hands
     /// the bell to attached terminals as `bell-action` says, the tmux way to get noticed.
     pub fn ring(&self) -> Result<(), TmuxError> {
+        // The pane's tty is a path on its host: opened here it could be someone else's
+        // terminal. People are alerted on the coordinator's own server.
+        if self.host().is_some() {
+            return Err(TmuxError::Invalid(
+                "a bell rings only on the coordinator's own tmux server".into(),
+            ));
+        }
         let tty = self.run(&Argv::new("display-message").args([
             "-p",
             "-t",
@@ -254,6 +259,56 @@ impl Tmux {
         let out = self.run(&line)?;
         Ok(out.strip_suffix('\n').unwrap_or(&out).to_string())
     }
+}
+
+/// The first window of a host's session: a program that waits without end and reads no
+/// input (`tail -f` of an empty file, which every Unix has).
+const HOST_WINDOW: &str = "host";
+const HOST_WINDOW_PROGRAM: [&str; 3] = ["tail", "-f", "/dev/null"];
+
+/// Starts the server with swarm's global options, before the session is made.
+fn server_setup() -> Argv {
+    // Global options go before new-session so that they already hold for its pane:
+    // remain-on-exit keeps even an instantly exiting program as a dead pane, and
+    // history-limit only applies to panes created after it is set. They come after the
+    // person's tmux config (`tmux_conf`), whatever it says: swarm addresses window 0
+    // and its pane by index, counts on dead panes staying, and a global
+    // `window-size manual` crashes tmux 3.3a (docs/tmux-facts.md).
+    let global = [
+        ("remain-on-exit", "on"),
+        ("base-index", "0"),
+        ("pane-base-index", "0"),
+        ("renumber-windows", "off"),
+        ("window-size", "latest"),
+        ("destroy-unattached", "off"),
+        ("automatic-rename", "off"),
+        ("allow-rename", "off"),
+        ("history-limit", "5000"),
+        ("pane-border-status", "top"),
+        ("pane-border-format", BORDER_FORMAT),
+        ("status-left", " swarm "),
+        ("status-right", " #{session_name} "),
+    ];
+    let mut line = Argv::new("start-server");
+    let plain = if crate::color_enabled() {
+        &[][..]
+    } else {
+        &MONOCHROME[..]
+    };
+    for (name, value) in global.iter().chain(plain) {
+        line = line.then("set-option").args(["-g", name, value]);
+    }
+    line
+}
+
+/// Appends the hooks for people attaching and detaching to a session-starting line.
+fn with_hooks(line: Argv, width: u16, height: u16) -> Argv {
+    line.then("set-hook")
+        .args(["-g", "client-attached[0]", ATTACH_HINT])
+        .then("set-hook")
+        .args(["-g", "client-attached[1]", FOLLOW])
+        .then("set-hook")
+        .args(["-g", "client-detached[0]", &restore(width, height)])
 }
 
 /// Appends `-P -F`, the working directory, the environment and the program to a

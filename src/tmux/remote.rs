@@ -1,0 +1,273 @@
+//! A tmux server on another host: the ssh and host a `Tmux` reaches it through, and the
+//! guarded paste over the control link, never over an exec channel (docs/multihost.md).
+
+use super::command::Argv;
+use super::live::{Block, Exchange, Link};
+use super::{PaneId, PasteOutcome, Tmux, TmuxError};
+use crate::ssh::{Host, SystemSsh};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The pane option a remote paste sets to its buffer's name when it went in: after a
+/// dropped link, the next paste reads it to know what became of the last one.
+pub(super) const PASTED_MARK: &str = "@swarm-pasted";
+
+/// How a `Tmux` reaches a server on another host.
+#[derive(Debug)]
+pub(super) struct Via {
+    ssh: Arc<SystemSsh>,
+    host: Host,
+    /// Pastes whose outcome a dropped link left unknown, by pane.
+    in_doubt: Mutex<HashMap<PaneId, Doubt>>,
+}
+
+/// A paste that was sent, at least in part, with no answer.
+#[derive(Debug)]
+struct Doubt {
+    buffer: String,
+    text: String,
+}
+
+impl Via {
+    pub(super) fn new(ssh: Arc<SystemSsh>, host: Host) -> Via {
+        Via {
+            ssh,
+            host,
+            in_doubt: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(super) fn ssh(&self) -> &SystemSsh {
+        &self.ssh
+    }
+
+    pub(super) fn host(&self) -> &Host {
+        &self.host
+    }
+
+    fn unreachable(&self, why: impl Into<String>) -> TmuxError {
+        TmuxError::HostUnreachable {
+            host: self.host.name.clone(),
+            why: why.into(),
+        }
+    }
+
+    fn doubts(&self) -> std::sync::MutexGuard<'_, HashMap<PaneId, Doubt>> {
+        self.in_doubt.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Pastes `text` (control characters already stripped) into `pane` through `buffer`:
+/// one `set-buffer` line carrying the text, then `guard` (the `if-shell` line), over the
+/// link. A line cut off by a dropped link is never run, so the pane gets all of the text
+/// or none of it. If the link is down, nothing is sent and the error is
+/// `HostUnreachable`: the caller tries again later. If it drops after sending, the
+/// outcome is unknown; the next paste into the pane finds out first, and reports the
+/// earlier paste as `Pasted` rather than pasting the same text twice.
+pub(super) fn paste(
+    tmux: &Tmux,
+    via: &Via,
+    pane: &PaneId,
+    text: &str,
+    buffer: &str,
+    guard: &Argv,
+) -> Result<PasteOutcome, TmuxError> {
+    let Some(link) = tmux.link() else {
+        return Err(TmuxError::Invalid(
+            "a paste on another host goes over the control link: use a linked handle".into(),
+        ));
+    };
+    if settle(tmux, via, link, pane, text)? {
+        return Ok(PasteOutcome::Pasted);
+    }
+    let guard = guard
+        .control_line()
+        .ok_or_else(|| TmuxError::Invalid("the paste guard is not one line".into()))?;
+    let lines = [format!("set-buffer -b {buffer} -- {}", quoted(text)), guard];
+    match link.exchange(&lines, &format!("swarm-done-{buffer}"), tmux.timeout()) {
+        Exchange::Unsent => Err(via.unreachable(
+            "the control link is down (nothing was pasted); try again once it is back",
+        )),
+        Exchange::Lost => {
+            via.doubts().insert(
+                pane.clone(),
+                Doubt {
+                    buffer: buffer.to_owned(),
+                    text: text.to_owned(),
+                },
+            );
+            hang_up(via, link);
+            Err(via.unreachable(format!(
+                "the control link dropped during a paste into {pane}; the next paste there \
+                 finds out whether it went in"
+            )))
+        }
+        Exchange::Replies(blocks) => outcome(&blocks).ok_or_else(|| TmuxError::Failed {
+            args: format!("set-buffer -b {buffer} … ; if-shell -F -t {pane} …"),
+            stderr: format!(
+                "unexpected paste replies {:?}",
+                blocks.iter().flat_map(|(_, l)| l).collect::<Vec<_>>()
+            ),
+        }),
+    }
+}
+
+/// Finds out what became of the last paste into `pane` if a dropped link left it
+/// unknown: true when it went in with this same `text` (so it must not go in again).
+/// A buffer it left loaded but not pasted is deleted.
+fn settle(
+    tmux: &Tmux,
+    via: &Via,
+    link: &Link,
+    pane: &PaneId,
+    text: &str,
+) -> Result<bool, TmuxError> {
+    let Some(doubt) = via.doubts().remove(pane) else {
+        return Ok(false);
+    };
+    let lines = [
+        format!("display-message -p -t {pane} '#{{{PASTED_MARK}}}'"),
+        "list-buffers -F '#{buffer_name}'".to_owned(),
+    ];
+    let blocks = match link.exchange(
+        &lines,
+        &format!("swarm-settle-{}", doubt.buffer),
+        tmux.timeout(),
+    ) {
+        Exchange::Replies(blocks) => blocks,
+        unanswered => {
+            if matches!(unanswered, Exchange::Lost) {
+                hang_up(via, link);
+            }
+            via.doubts().insert(pane.clone(), doubt);
+            return Err(via.unreachable(
+                "the control link is down (nothing was pasted); try again once it is back",
+            ));
+        }
+    };
+    let pasted = matches!(blocks.first(), Some((true, lines)) if lines.len() == 1 && lines[0] == doubt.buffer);
+    if pasted {
+        // The same prompt went in; a different one goes in after it.
+        return Ok(doubt.text == text);
+    }
+    let loaded = blocks
+        .get(1)
+        .is_some_and(|(_, names)| names.contains(&doubt.buffer));
+    if loaded {
+        let _ = link.run(
+            &format!("delete-buffer -b {}", doubt.buffer),
+            tmux.timeout(),
+        );
+    }
+    Ok(false)
+}
+
+/// The link went silent mid-paste: end its client, so that its keeper attaches again
+/// (or says `HostLost`), and close the master, which a silent network would hang.
+fn hang_up(via: &Via, link: &Link) {
+    // The master first: a keeper that probed while it was closing would fail on it.
+    via.ssh().exit_master(via.host());
+    link.hang_up();
+}
+
+/// `PASTED`, or `REFUSED <why>`, from the blocks of a guarded paste: one each for
+/// `set-buffer`, `if-shell`, each command it ran, and the marker.
+fn outcome(blocks: &[Block]) -> Option<PasteOutcome> {
+    blocks
+        .iter()
+        .flat_map(|(_, lines)| lines)
+        .find_map(|line| super::mux::paste_outcome(line))
+}
+
+/// `text` as one double-quoted string in tmux's command syntax, arriving as written:
+/// `\`, `"` and `$` (which would expand a variable) are escaped, newline and tab written
+/// as `\n` and `\t` so that the command stays one line, and a leading `~`, which tmux
+/// expands to a home directory even in double quotes (measured on 3.3a), as `\~`. A `#`
+/// or `;` needs nothing: inside quotes neither starts a comment or a new command, and
+/// `set-buffer` expands no formats.
+pub(super) fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16 + 2);
+    out.push('"');
+    for (i, c) in text.chars().enumerate() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '$' => out.push_str("\\$"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '~' if i == 0 => out.push_str("\\~"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    #[test]
+    fn quoting_escapes_what_tmux_would_read() {
+        assert_eq!(quoted(""), "\"\"");
+        assert_eq!(
+            quoted("it's \"q\" $HOME ; #{pane_id} \\ a\tb\nc ~/x é"),
+            "\"it's \\\"q\\\" \\$HOME ; #{pane_id} \\\\ a\\tb\\nc ~/x é\""
+        );
+        assert_eq!(quoted("~root"), "\"\\~root\"");
+        assert!(!quoted("a\nb\nc").contains('\n'));
+    }
+
+    /// What tmux's own parser makes of the quoted text: `set-buffer` then `save-buffer`
+    /// through a control client of a private server.
+    #[test]
+    fn tmux_reads_the_quoted_text_back_byte_exact() {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("skipped: no tmux");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let socket = format!("swarm-unit-quote-{}", std::process::id());
+        let tmux = |args: &[&str]| {
+            Command::new("tmux")
+                .env("TMUX_TMPDIR", dir.path())
+                .env_remove("TMUX")
+                .args(["-L", &socket, "-f", "/dev/null"])
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        assert!(
+            tmux(&["new-session", "-d", "-s", "s"])
+                .wait()
+                .unwrap()
+                .success()
+        );
+        let texts = [
+            "~".to_owned(),
+            "~root/x and ~ later".to_owned(),
+            "#{pane_id} #(touch /nonexistent/x) %d ; \\; '\"' $HOME ${HOME} \\n\\\\".to_owned(),
+            "tab\there\nline é 𝄞 {x} }".repeat(2000),
+        ];
+        for (i, text) in texts.iter().enumerate() {
+            let out = dir.path().join(format!("out{i}"));
+            let mut client = tmux(&["-C", "attach", "-t", "=s"]);
+            let script = format!(
+                "set-buffer -b q -- {}\nsave-buffer -b q {}\n",
+                quoted(text),
+                out.display()
+            );
+            let mut stdin = client.stdin.take().unwrap();
+            std::io::Write::write_all(&mut stdin, script.as_bytes()).unwrap();
+            drop(stdin);
+            client.wait().unwrap();
+            assert_eq!(std::fs::read_to_string(&out).unwrap(), *text, "text {i}");
+        }
+        let _ = tmux(&["kill-server"]).wait();
+    }
+}
