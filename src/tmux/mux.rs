@@ -49,9 +49,19 @@ impl Mux for Tmux {
             Some(window) => {
                 // Splitting the last pane in the grid puts the new one last in the window's
                 // list, so that the tiled grid reads in spawn order (w0 w1 / w2 w3); the
-                // active pane would put it second. Re-tiling keeps every agent usable.
+                // active pane would put it second. Re-tiling keeps every agent usable. A
+                // grid zoomed for a small terminal is unzoomed first, or its bottom right
+                // would be the zoomed pane; it is zoomed again as the layout changes.
                 let last = format!("{window}.{{bottom-right}}");
-                let line = with_program(Argv::new("split-window").args(["-d", "-t", &last]))
+                let unzoom = format!("resize-pane -Z -t {window}");
+                let line = Argv::new("if-shell").args([
+                    "-F",
+                    "-t",
+                    window,
+                    "#{window_zoomed_flag}",
+                    &unzoom,
+                ]);
+                let line = with_program(line.then("split-window").args(["-d", "-t", &last]))
                     .then("select-layout")
                     .args(["-t", window, "tiled"]);
                 let spawned = parse_spawned(&self.run(&line)?)?;
