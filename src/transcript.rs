@@ -124,7 +124,11 @@ fn next_piece(bytes: &[u8]) -> (&[u8], Piece) {
             let kind = match rest[at] {
                 b'K' | b'J' if rest[..at].iter().all(u8::is_ascii_digit) => Piece::Erase,
                 b'A'..=b'H' | b'd' | b'f' => Piece::Move,
-                b'S' | b'T' | b'L' | b'M' | b'r' | b'h' | b'l' => Piece::Reshape,
+                b'S' | b'T' | b'L' | b'M' | b'r' => Piece::Reshape,
+                // Switching to or from the alternate screen.
+                b'h' | b'l' if [&b"?1049"[..], b"?1047", b"?47"].contains(&&rest[..at]) => {
+                    Piece::Reshape
+                }
                 _ => Piece::Draw,
             };
             (end_of(at + 3), kind)
@@ -274,6 +278,18 @@ mod tests {
         assert_eq!(
             replay(&bytes, (30, 5)),
             ["welcome", "", "> fix the bug", "  ? esc to interrupt"]
+        );
+    }
+
+    #[test]
+    fn a_row_redrawn_from_its_start_is_kept_as_it_was_not_half_written_over() {
+        // The footer, then the cursor comes back to its row, writes a hint over its
+        // start and erases the rest.
+        let bytes = b"\x1b[2;1H  bypass permissions on (shift+tab to cycle)\x1b[1;1H\
+                      \x1b[1B\x1b[2Cpaste again\x1b[K";
+        assert_eq!(
+            replay(bytes, (60, 3)),
+            ["  bypass permissions on (shift+tab to cycle)", "", "  paste again"]
         );
     }
 
