@@ -289,7 +289,11 @@ mod tests {
                       \x1b[1B\x1b[2Cpaste again\x1b[K";
         assert_eq!(
             replay(bytes, (60, 3)),
-            ["  bypass permissions on (shift+tab to cycle)", "", "  paste again"]
+            [
+                "  bypass permissions on (shift+tab to cycle)",
+                "",
+                "  paste again"
+            ]
         );
     }
 
