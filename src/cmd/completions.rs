@@ -117,3 +117,12 @@ fn profiles() -> Vec<CompletionCandidate> {
         .map(CompletionCandidate::new)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_completing_command_line_is_still_a_valid_one() {
+        // clap's own checks: the arguments keep their places (`send WORKER TEXT`).
+        super::command().debug_assert();
+    }
+}
