@@ -65,7 +65,8 @@ pub enum Command {
     Mcp(Workspace),
     /// A live dashboard of the running swarm (tasks, workers, progress), with keys to steer it.
     Dashboard(Workspace),
-    /// Print a shell completion script (`swarm completions bash > ...`).
+    /// Print a shell completion script (`source <(swarm completions bash)`): it completes
+    /// task ids, workers and profiles from the workspace too.
     Completions(CompletionsArgs),
     /// Print the man page (roff) of swarm, or of one command, on stdout.
     #[command(hide = true)]
@@ -287,6 +288,10 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+    /// A script that completes commands and flags only, without calling swarm (task ids,
+    /// workers and profiles are completed by asking swarm at each Tab otherwise).
+    #[arg(long = "static")]
+    pub r#static: bool,
 }
 
 #[derive(Debug, Clone, Args)]

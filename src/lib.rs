@@ -51,6 +51,8 @@ pub enum Outcome {
 /// Exit code of `swarm wait` when its `--timeout` passes, as `timeout(1)` uses.
 pub const TIMED_OUT: u8 = 124;
 
+pub use cmd::completions::answer_shell;
+
 /// Runs one command line and maps its result to swarm's exit codes (0, 1, 2, 124, 130).
 pub fn run(cli: cli::Cli) -> ExitCode {
     match cmd::dispatch(cli) {

@@ -3,5 +3,6 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    swarm::answer_shell();
     swarm::run(swarm::cli::Cli::parse())
 }

@@ -2,7 +2,7 @@
 
 mod attach;
 pub(crate) mod capture;
-mod completions;
+pub(crate) mod completions;
 mod dashboard;
 mod demo;
 pub(crate) mod diff;

@@ -58,7 +58,7 @@ fn user_profiles(args: &ProfilesArgs) -> anyhow::Result<BTreeMap<String, Profile
 }
 
 /// Built-in names and the user's, sorted, each once.
-fn names(user: &BTreeMap<String, ProfileSpec>) -> Vec<String> {
+pub(super) fn names(user: &BTreeMap<String, ProfileSpec>) -> Vec<String> {
     let mut names: Vec<String> = agent::builtin_names()
         .into_iter()
         .map(String::from)

@@ -50,9 +50,19 @@ impl Mux for Tmux {
             Some(window) => {
                 // Splitting the last pane in the grid puts the new one last in the window's
                 // list, so that the tiled grid reads in spawn order (w0 w1 / w2 w3); the
-                // active pane would put it second. Re-tiling keeps every agent usable.
+                // active pane would put it second. Re-tiling keeps every agent usable. A
+                // grid zoomed for a small terminal is unzoomed first, or its bottom right
+                // would be the zoomed pane; it is zoomed again as the layout changes.
                 let last = format!("{window}.{{bottom-right}}");
-                let line = with_program(Argv::new("split-window").args(["-d", "-t", &last]))
+                let unzoom = format!("resize-pane -Z -t {window}");
+                let line = Argv::new("if-shell").args([
+                    "-F",
+                    "-t",
+                    window,
+                    "#{window_zoomed_flag}",
+                    &unzoom,
+                ]);
+                let line = with_program(line.then("split-window").args(["-d", "-t", &last]))
                     .then("select-layout")
                     .args(["-t", window, "tiled"]);
                 let spawned = parse_spawned(&self.run(&line)?)?;
@@ -145,20 +155,39 @@ impl Mux for Tmux {
     fn transcript(&self, pane: &PaneId, log: Option<&std::path::Path>) -> Result<(), TmuxError> {
         let mut line = Argv::new("pipe-pane").args(["-t", &pane.0]);
         if let Some(log) = log {
+            // First the pane's size and its screen as the recording starts: agents such as
+            // Claude Code redraw only what changes, so `swarm logs` replays their bytes onto
+            // that screen, at that size (src/transcript.rs).
+            let now = Argv::new("capture-pane")
+                .args(["-e", "-p", "-t", &pane.0])
+                .then("display-message")
+                .args(["-p", "-t", &pane.0, SCREEN_FORMAT]);
+            let now = self.run(&now)?;
+            let (screen, state) = now
+                .trim_end_matches('\n')
+                .rsplit_once('\n')
+                .unwrap_or(("", &now));
+            let opening = opening(screen, state).ok_or_else(|| TmuxError::Failed {
+                args: SCREEN_FORMAT.to_string(),
+                stderr: format!("unexpected pane state {state:?}"),
+            })?;
+            // What agents print can hold secrets: the file is the user's alone, as
+            // state.json is.
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(log)
+                .and_then(|mut file| file.write_all(opening.as_bytes()))?;
             // tmux runs this with /bin/sh, so the path is single-quoted for it; before that
             // tmux expands it as a format and through strftime, so `#` and `%` are escaped
-            // (docs/tmux-facts.md §7). The umask keeps what agents print, which can hold
-            // secrets, to the user, as state.json is.
+            // (docs/tmux-facts.md §7).
             let quoted = log.display().to_string().replace('\'', "'\\''");
-            // First the pane's size, which tmux fills in, in a marker terminals ignore:
-            // `swarm logs` replays the bytes at that size (src/transcript.rs).
-            let mark = crate::transcript::SIZE_MARK.replace('\x1b', "\\033");
-            let shell = format!(
-                "{}'#{{pane_width}}x#{{pane_height}}'{}",
-                escape_time_format(&format!("umask 077; printf '{mark}%s\\007' ")),
-                escape_time_format(&format!(" >> '{quoted}'; exec cat >> '{quoted}'")),
-            );
-            line = line.arg(shell);
+            line = line.arg(escape_time_format(&format!(
+                "umask 077; exec cat >> '{quoted}'"
+            )));
         }
         self.run(&line)?;
         Ok(())
@@ -204,6 +233,24 @@ pub(super) fn paste_outcome(line: &str) -> Option<PasteOutcome> {
     } else {
         line.strip_prefix("REFUSED ")
             .map(|why| PasteOutcome::Refused(why.to_string()))
+    }
+}
+
+/// What a transcript starts from besides the screen: the pane's size, its cursor, and
+/// whether the alternate screen is on.
+const SCREEN_FORMAT: &str = "#{pane_width} #{pane_height} #{cursor_x} #{cursor_y} #{alternate_on}";
+
+/// A transcript's opening (`crate::transcript::opening`) from the pane's `screen` and its
+/// `SCREEN_FORMAT` line.
+fn opening(screen: &str, state: &str) -> Option<String> {
+    let numbers: Vec<u16> = state
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    match numbers[..] {
+        [w, h, x, y, alt] => Some(crate::transcript::opening((w, h), screen, (x, y), alt == 1)),
+        _ => None,
     }
 }
 

@@ -8,10 +8,11 @@ impl Tmux {
     /// one, so that every attached client now shows it.
     pub fn jump_to(&self, pane: &PaneId) -> Result<(), TmuxError> {
         // A pane id is a valid window target too: tmux resolves it to the pane's window.
+        // `-Z`: a grid zoomed for a small terminal stays zoomed, on this pane.
         let line = Argv::new("select-window")
             .args(["-t", &pane.0])
             .then("select-pane")
-            .args(["-t", &pane.0]);
+            .args(["-Z", "-t", &pane.0]);
         self.run(&line)?;
         Ok(())
     }

@@ -33,9 +33,34 @@ const MONOCHROME: [(&str, &str); 7] = [
 /// and, when their terminal is itself a tmux (nested), that the prefix goes to the outer
 /// one first. A control client (a program) is told nothing.
 const ATTACH_HINT: &str = "if-shell -F '#{client_control_mode}' '' { display-message -d 8000 \
-    'swarm · #{prefix} d: detach · #{prefix} n/p: next/previous window · #{prefix} 0: \
-    overview#{?#{||:#{m:screen*,#{client_termname}},#{m:tmux*,#{client_termname}}}, · \
+    'swarm · #{prefix} d: detach · #{prefix} o: next worker · #{prefix} 0: overview\
+    #{?#{||:#{m:screen*,#{client_termname}},#{m:tmux*,#{client_termname}}}, · \
     nested tmux: #{prefix} #{prefix},}' }";
+
+/// Whenever a window's size or number of panes changes (a person attaches or resizes their
+/// terminal, an agent is added or replaced), a grid whose panes are smaller than an agent
+/// needs is zoomed to its active pane, and a zoomed grid that would now be readable is
+/// unzoomed: an agent's TUI wants about 80x24, and a 2x2 grid on a 200x50 terminal (99x23
+/// panes) reads well, where four 50x14 panes on 100x30 do not. `@fit` holds what was
+/// decided for, so that a person's own `prefix z` (a layout change too) is left alone. The
+/// other panes of a zoomed window keep their grid sizes (measured on 3.3a), so the check
+/// reads the same zoomed or not; the zoomed pane, the window's size, is never the small one.
+/// All of it runs in the server's queue, so that two changes cannot both toggle the zoom.
+const FIT: &str = "if-shell -F '#{!=:#{@fit},#{window_width}x#{window_height}/#{window_panes}}' \
+    { set-option -Fw @fit '#{window_width}x#{window_height}/#{window_panes}' ; \
+    if-shell -F '#{&&:#{e|>|:#{window_panes},1},#{P:#{?#{||:#{e|<|:#{pane_width},80},\
+    #{e|<|:#{pane_height},20}},small,}}}' \
+    { if-shell -F '#{window_zoomed_flag}' '' 'resize-pane -Z' } \
+    { if-shell -F '#{window_zoomed_flag}' 'resize-pane -Z' '' } }";
+
+/// The left of tmux's status line: on a zoomed grid, the key to the next worker.
+const STATUS_LEFT: &str = " swarm #{?window_zoomed_flag,· #{prefix} o: next worker ,}";
+
+/// `prefix o` keeps its meaning, the next pane, but keeps a zoomed window zoomed (on the
+/// next worker) and goes on to the next window after a window's last pane: it walks the
+/// dashboard and every worker in turn, on a small terminal one full-size screen at a time.
+const NEXT_WORKER: &str = "if-shell -F '#{e|>=|:#{e|+|:#{pane_index},1},#{window_panes}}' \
+    { next-window ; select-pane -Z -t :.0 } { select-pane -Z -t :.+ }";
 
 /// When a person attaches, every window drops the fixed size `restore` gave it and follows
 /// their terminal again (`window-size latest`). The scripts print nothing and succeed:
@@ -286,7 +311,8 @@ fn server_setup() -> Argv {
         ("history-limit", "5000"),
         ("pane-border-status", "top"),
         ("pane-border-format", BORDER_FORMAT),
-        ("status-left", " swarm "),
+        ("status-left", STATUS_LEFT),
+        ("status-left-length", "40"),
         ("status-right", " #{session_name} "),
     ];
     let mut line = Argv::new("start-server");
@@ -309,6 +335,10 @@ fn with_hooks(line: Argv, width: u16, height: u16) -> Argv {
         .args(["-g", "client-attached[1]", FOLLOW])
         .then("set-hook")
         .args(["-g", "client-detached[0]", &restore(width, height)])
+        .then("set-hook")
+        .args(["-g", "window-layout-changed[0]", FIT])
+        .then("bind-key")
+        .args(["-T", "prefix", "o", NEXT_WORKER])
 }
 
 /// Appends `-P -F`, the working directory, the environment and the program to a

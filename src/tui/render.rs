@@ -13,6 +13,8 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 const BAR: usize = 24;
 /// From this width on, the focused worker's screen shows beside the lists.
 const PREVIEW_FROM: u16 = 150;
+/// Rows the tasks must leave free for the preview to show under them, on a narrower one.
+const PREVIEW_BELOW_FROM: u16 = 14;
 /// Below this width the header leaves the bar out, so that the counts and the ETA fit.
 const BAR_FROM: u16 = 100;
 
@@ -37,8 +39,14 @@ impl Dashboard {
             Layout::horizontal([Constraint::Fill(1), Constraint::Length(preview_width)])
                 .areas(body);
         let (workers, events) = sections(area.height, self.workers().len());
-        let [tasks, workers, events] = Layout::vertical([
+        // A narrower one shows it under the tasks, when they leave room for it.
+        let below = match lists.height.saturating_sub(workers + events) {
+            left if preview_width == 0 && left >= PREVIEW_BELOW_FROM => left / 2,
+            _ => 0,
+        };
+        let [tasks, below, workers, events] = Layout::vertical([
             Constraint::Min(3),
+            Constraint::Length(below),
             Constraint::Length(workers),
             Constraint::Length(events),
         ])
@@ -54,14 +62,16 @@ impl Dashboard {
         self.render_workers(frame, workers);
         self.render_events(frame, events);
         if preview_width > 0 {
-            self.render_preview(frame, preview);
+            self.render_preview(frame, preview, Borders::TOP | Borders::LEFT);
+        } else if below.height > 0 {
+            self.render_preview(frame, below, Borders::TOP);
         }
         frame.render_widget(Paragraph::new(self.detail()), detail);
         frame.render_widget(Paragraph::new(self.footer(footer.width)), footer);
     }
 
     /// The focused worker's screen: its last lines that fit, blank tail dropped.
-    fn render_preview(&self, frame: &mut Frame, area: Rect) {
+    fn render_preview(&self, frame: &mut Frame, area: Rect, borders: Borders) {
         let (title, lines) = match &self.preview {
             Some(p) => {
                 let end = p
@@ -82,9 +92,7 @@ impl Dashboard {
                 vec![Line::styled(" select a worker, or a running task", dim())],
             ),
         };
-        let block = self
-            .block(&title, None)
-            .borders(Borders::TOP | Borders::LEFT);
+        let block = self.block(&title, None).borders(borders);
         frame.render_widget(Paragraph::new(lines).block(block), area);
     }
 

@@ -186,8 +186,13 @@ fn the_preview_follows_the_focus() {
         screen.contains("w1 · busy · window 1, pane 1 (%4)"),
         "{screen}"
     );
-    // Too narrow for it: the lists keep the width.
-    let screen = screen_at(&dashboard, 120, 30);
+    // Too narrow for it beside the lists: under the tasks, if they leave room.
+    let screen = screen_at(&dashboard, 120, 35);
+    let below = screen.lines().position(|l| l.contains("w1's screen"));
+    let workers = screen.lines().position(|l| l.contains(" Workers "));
+    assert!(below.is_some() && below < workers, "{screen}");
+    assert!(screen.contains("✻ Working… (esc to interrupt)"), "{screen}");
+    let screen = screen_at(&dashboard, 120, 24);
     assert!(!screen.contains("w1's screen"), "{screen}");
 }
 

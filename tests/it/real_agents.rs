@@ -1330,3 +1330,66 @@ fn a_hard_run_budget_interrupts_the_running_tasks_too() {
         started.elapsed().unwrap().as_secs_f64()
     );
 }
+
+/// `swarm logs` of a task Claude did: the header with the prompt as it was sent, then the
+/// pane as a person saw it, line by line, the sentinel's creation on a line of its own.
+/// Claude Code draws only the cells that change, onto the screen it had: replayed onto a
+/// blank one, rows came out half old, half new.
+#[test]
+fn claude_logs_read_as_the_pane_showed_them() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("claude", Some(&env.ws()));
+    let plan = "- [ ] Write notes/n1.md about topic 1 {out=notes/n1.md}\n  \
+                Keep it short.\n  \
+                SWARM-TEST: write notes/n1.md then done notes/n1.md.done\n";
+    env.write("PLAN.md", plan);
+    let out = swarm_run(&env, &api, "claude", 1, &["--task-timeout", "120"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let (id, prompt) = expected_prompts(plan).into_iter().next().unwrap();
+    let out = env.swarm().args(["logs", &id]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = crate::common::stdout(&out);
+    assert!(
+        text.starts_with(&format!(
+            "task:    {id} (Write notes/n1.md about topic 1)\nattempt: 1\n"
+        )),
+        "{text}"
+    );
+    let (head, pane) = text.split_once("── the pane, as it showed ──\n").unwrap();
+    assert!(
+        head.contains(&format!("prompt, as sent:\n{}", prompt.trim_end())),
+        "the prompt as sent:\n{head}\n--- want\n{prompt}"
+    );
+    let lines: Vec<&str> = pane.lines().collect();
+    assert!(lines.len() > 10, "{pane}");
+    // The paste as the box showed it, the file written, the sentinel made: each a line.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with('❯') && l.contains("[Pasted text #1")),
+        "{pane}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("Write(notes/n1.md)")),
+        "{pane}"
+    );
+    let sentinel =
+        regex::Regex::new(r"^\W*\$? ?mkdir -p '?notes'? && touch '?notes/n1\.md\.done'?$").unwrap();
+    assert!(
+        lines.iter().any(|l| sentinel.is_match(l.trim())),
+        "the sentinel's creation on a line of its own:\n{pane}"
+    );
+    // No row half redrawn: the footer once a line, never glued to the paste's hint.
+    for line in &lines {
+        assert!(
+            line.matches("for agents").count() <= 1
+                && !(line.contains("paste again") && line.contains("shift+tab")),
+            "a half-drawn row {line:?} in\n{pane}"
+        );
+    }
+}

@@ -301,11 +301,16 @@ fn a_tmux_conf_setting_names_the_config_and_none_reads_none() {
     assert!(stderr(&out).contains("swarm.toml:1"), "{}", stderr(&out));
 }
 
-/// `swarm run` in a terminal of `width`x`height` (a pane of a second private server):
-/// the windows follow that terminal, and the dashboard's key bar and the grid are on it.
-fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
+/// `swarm run` with four workers in a terminal of `width`x`height` (a pane of a second
+/// private server): the windows follow that terminal, the dashboard's key bar is on it, and
+/// so is a readable grid: every agent pane on screen at least 80 columns wide, the grid
+/// zoomed to one worker at a time (with `prefix o` to the next) where four would not fit.
+fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16, zoomed: bool) {
     let env = TestEnv::new();
-    env.write("PLAN.md", "- [ ] One\n- [ ] Two\n- [ ] Three\n");
+    env.write(
+        "PLAN.md",
+        "- [ ] One\n- [ ] Two\n- [ ] Three\n- [ ] Four\n- [ ] Five\n",
+    );
     let outer = Outer::new(&env);
     let (w, h) = (width.to_string(), height.to_string());
     let ws = env.ws().display().to_string();
@@ -325,7 +330,7 @@ fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
         "--socket",
         &env.socket,
         "--workers",
-        "2",
+        "4",
         "--agent",
         "sim",
         "--agent-cmd",
@@ -342,7 +347,7 @@ fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
     });
     // Then the dashboard, with tmux's status line back under it.
     wait_until(
-        "the dashboard with both workers busy",
+        "the dashboard with the workers busy",
         Duration::from_secs(60),
         || {
             screen = capture();
@@ -353,7 +358,7 @@ fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
                 .unwrap_or_default()
                 .to_string();
             screen.contains("q quit")
-                && screen.matches("busy").count() >= 2
+                && screen.matches("busy").count() >= 4
                 && last.contains("orchestrator")
         },
     );
@@ -380,13 +385,51 @@ fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
     };
     let want = format!("{width}x{}", height - 1);
     assert_eq!(size_of("=swarm:0"), want);
-    // The grid, in window 1: both agents' screens, readable.
+    // The grid, in window 1: the agents' screens, readable.
+    let shown = if zoomed { 1 } else { 4 };
     env.tmux_ok(&["select-window", "-t", "=swarm:1"]);
     wait_until("the grid on the terminal", Duration::from_secs(30), || {
         screen = capture();
-        screen.matches("simulating").count() >= 2 && size_of("=swarm:1") == want
+        screen.matches("simulating").count() == shown && size_of("=swarm:1") == want
     });
-    assert!(screen.contains(" w0") && screen.contains(" w1"), "{screen}");
+    let flag = env.tmux_ok(&["display", "-p", "-t", "=swarm:1", "#{window_zoomed_flag}"]);
+    assert_eq!(flag.trim() == "1", zoomed, "{screen}");
+    // Each agent's pane border runs the width of its pane on screen.
+    let widest_border = |screen: &str, name: &str| {
+        screen
+            .lines()
+            .flat_map(|l| l.split(['┬', '┼', '├', '┤', '│']))
+            .filter(|part| part.contains(&format!(" {name} sim")))
+            .map(|part| part.chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    if zoomed {
+        assert!(screen.contains(" swarm · C-b o: next worker"), "{screen}");
+        // `prefix o` goes through the workers, each on the whole terminal, and after the
+        // last back to the dashboard.
+        for name in ["w0", "w1", "w2", "w3"] {
+            wait_until(
+                &format!("{name} on the terminal"),
+                Duration::from_secs(30),
+                || {
+                    screen = capture();
+                    widest_border(&screen, name) >= 80
+                },
+            );
+            assert_eq!(screen.matches("simulating").count(), 1, "{screen}");
+            outer.tmux(&["send-keys", "C-b", "o"]);
+        }
+        wait_until(
+            "the dashboard after the last worker",
+            Duration::from_secs(30),
+            || capture().contains("q quit"),
+        );
+    } else {
+        for name in ["w0", "w1", "w2", "w3"] {
+            assert!(widest_border(&screen, name) >= 80, "{name}: {screen}");
+        }
+    }
     // Once the person detaches, the windows get the session's fixed size back.
     outer.tmux(&["send-keys", "C-b", "d"]);
     wait_until("the session's size again", Duration::from_secs(30), || {
@@ -398,12 +441,12 @@ fn attached_terminal_sees_the_key_bar_and_the_grid(width: u16, height: u16) {
 
 #[test]
 fn an_attached_100x30_terminal_sees_the_key_bar_and_the_grid() {
-    attached_terminal_sees_the_key_bar_and_the_grid(100, 30);
+    attached_terminal_sees_the_key_bar_and_the_grid(100, 30, true);
 }
 
 #[test]
 fn an_attached_200x50_terminal_sees_the_key_bar_and_the_grid() {
-    attached_terminal_sees_the_key_bar_and_the_grid(200, 50);
+    attached_terminal_sees_the_key_bar_and_the_grid(200, 50, false);
 }
 
 #[test]

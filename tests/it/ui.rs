@@ -401,6 +401,85 @@ fn completions_and_man_page_are_generated() {
     assert!(stderr(&out).contains("`run`"), "{}", stderr(&out));
 }
 
+/// What the shell's completion function gets back for `words` (the line so far, the word
+/// being completed last), asked as the script of `swarm completions bash` asks.
+fn complete(env: &TestEnv, words: &[&str]) -> Vec<String> {
+    let out = env
+        .swarm()
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", words.len().to_string())
+        .args(["--", "swarm"])
+        .args(words)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{words:?}: {}", stderr(&out));
+    stdout(&out).lines().map(String::from).collect()
+}
+
+#[test]
+fn completion_names_the_workspaces_tasks_workers_and_profiles() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", PLAN);
+    env.write("swarm.toml", "[profiles.mine]\nbase = \"claude\"\n");
+    write_state(
+        &env,
+        "running",
+        serde_json::json!([
+            worker(0, "%3", "busy", Some("docs")),
+            worker(1, "%4", "idle", None)
+        ]),
+    );
+    // The script calls this swarm back with the words typed so far.
+    let out = env.swarm().args(["completions", "bash"]).output().unwrap();
+    let script = stdout(&out);
+    assert!(
+        script.contains("COMPLETE=\"bash\"") && script.contains("complete -o nospace"),
+        "{script}"
+    );
+    for command in ["retry", "skip", "logs", "diff", "show"] {
+        let ids = complete(&env, &[command, ""]);
+        assert!(
+            ids.starts_with(&["docs".to_string(), "login".to_string()]),
+            "{command}: {ids:?}"
+        );
+        assert_eq!(complete(&env, &[command, "lo"]), ["login"], "{command}");
+    }
+    for command in ["pause", "resume", "send", "capture"] {
+        let names = complete(&env, &[command, "w"]);
+        assert_eq!(names, ["w0", "w1"], "{command}");
+    }
+    let profiles = complete(&env, &["run", "--agent", ""]);
+    for name in ["claude", "codex", "sim", "mine"] {
+        assert!(profiles.contains(&name.to_string()), "{profiles:?}");
+    }
+    assert_eq!(complete(&env, &["profiles", "show", "mi"]), ["mine"]);
+    // From a subdirectory, as every command finds the plan.
+    std::fs::create_dir_all(env.path("src")).unwrap();
+    let out = env
+        .swarm()
+        .current_dir(env.path("src"))
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .args(["--", "swarm", "logs", "d"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "docs");
+    // Subcommands and flags complete as before, and the script that needs no swarm at
+    // each Tab is still there.
+    assert!(complete(&env, &["ret"]).contains(&"retry".to_string()));
+    assert!(complete(&env, &["logs", "--ra"]).contains(&"--raw".to_string()));
+    let out = env
+        .swarm()
+        .args(["completions", "bash", "--static"])
+        .output()
+        .unwrap();
+    let script = stdout(&out);
+    assert!(
+        script.contains("_swarm()") && script.contains("--task-timeout"),
+        "{script}"
+    );
+}
+
 #[test]
 fn jump_to_makes_a_pane_and_its_window_current() {
     let env = TestEnv::new();
