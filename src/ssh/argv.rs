@@ -21,6 +21,15 @@ pub const OPTIONS: &[&str] = &[
 
 /// The arguments after `ssh` that run `remote` on `host` over the master at `control`.
 pub fn ssh_argv(host: &Host, control: &ControlPath, remote: &[&str]) -> Vec<String> {
+    let mut argv = option_argv(host, control);
+    argv.push("--".to_owned());
+    argv.push(host.dest.clone());
+    argv.push(remote_command(remote));
+    argv
+}
+
+/// swarm's options, the person's, and `-T`: everything before the destination.
+fn option_argv(host: &Host, control: &ControlPath) -> Vec<String> {
     let mut argv = Vec::with_capacity(OPTIONS.len() * 2 + host.options.len() + 6);
     for option in OPTIONS {
         argv.push("-o".to_owned());
@@ -31,10 +40,17 @@ pub fn ssh_argv(host: &Host, control: &ControlPath, remote: &[&str]) -> Vec<Stri
     argv.extend(host.options.iter().cloned());
     // No remote terminal: output is read as text, and stdin is not a person.
     argv.push("-T".to_owned());
-    argv.push("--".to_owned());
-    argv.push(host.dest.clone());
-    argv.push(remote_command(remote));
     argv
+}
+
+/// `program` and the options of [`ssh_argv`] as one shell line, for `GIT_SSH_COMMAND`: git
+/// adds the destination and its own command, so a push or fetch shares the host's master
+/// and is held to the same options (BatchMode, the person's host-key checking).
+pub fn git_ssh_command(program: &str, host: &Host, control: &ControlPath) -> String {
+    let argv = option_argv(host, control);
+    let mut words: Vec<&str> = vec![program];
+    words.extend(argv.iter().map(String::as_str));
+    shell_words::join(words)
 }
 
 /// The arguments after `ssh` that ask the master for `host` to do `op` (`exit`, `check`).
@@ -101,5 +117,20 @@ mod tests {
         assert!(cp < f, "{argv:?}");
         assert_eq!(&argv[argv.len() - 3..], ["--", "alice@gpu1", "tmux -V"]);
         assert!(!argv.iter().any(|a| a.contains("StrictHostKeyChecking")));
+    }
+
+    #[test]
+    fn gits_ssh_command_has_the_same_options_and_leaves_the_destination_to_git() {
+        let host = Host::new("gpu1", "gpu1", vec!["-F".into(), "/my cfg".into()]).unwrap();
+        let control = ControlPath::at(Path::new("/run/user/0/swarm"));
+        let line = git_ssh_command("/usr/bin/ssh", &host, &control);
+        let words = shell_words::split(&line).unwrap();
+        assert_eq!(words[0], "/usr/bin/ssh");
+        assert_eq!(
+            words[1..],
+            ssh_argv(&host, &control, &["x"])[..words.len() - 1]
+        );
+        assert_eq!(words.last().unwrap(), "-T");
+        assert!(words.contains(&"/my cfg".to_owned()), "{line}");
     }
 }

@@ -8,8 +8,8 @@ mod host;
 mod system;
 
 // The argv builders are for the remote `Tmux` of the next stage (docs/multihost.md).
-pub use argv::{remote_command, ssh_argv};
-use backoff::Backoff;
+pub use argv::{git_ssh_command, remote_command, ssh_argv};
+pub use backoff::Backoff;
 pub use control_path::ControlPath;
 pub use host::{Host, check_destination};
 pub use system::SystemSsh;

@@ -64,6 +64,21 @@ impl SystemSsh {
         }
     }
 
+    /// `GIT_SSH_COMMAND` for a `git push` or `git fetch` to `host`: this ssh, over the
+    /// host's master, with swarm's options and the person's.
+    pub fn git_ssh_command(&self, host: &Host) -> String {
+        super::git_ssh_command(&self.program.to_string_lossy(), host, &self.control)
+    }
+
+    /// An ssh process to spawn that runs `argv` on `host` over its master, for a command
+    /// that streams (a sentinel watcher) rather than answers once; the caller owns its
+    /// pipes and its end.
+    pub fn command(&self, host: &Host, argv: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(ssh_argv(host, &self.control, argv));
+        cmd
+    }
+
     fn unreachable(&self, host: &Host, why: String) -> SshError {
         let mut backoffs = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
         backoffs
