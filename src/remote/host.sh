@@ -16,6 +16,9 @@ esac
 [ -d "$dir" ] && dir=$(cd "$dir" && pwd -P)
 repo=$dir/repo.git
 wts=$dir/wt
+# A worktree that lost its `.git` must not be taken for a repository above it (a home
+# directory kept in git): git stops looking at the worktrees' directory.
+export GIT_CEILING_DIRECTORIES=$wts
 export LC_ALL=C GIT_TERMINAL_PROMPT=0 GIT_EDITOR=true
 unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_OBJECT_DIRECTORY GIT_COMMON_DIR \
   GIT_CONFIG_PARAMETERS GIT_ALTERNATE_OBJECT_DIRECTORIES
@@ -46,7 +49,7 @@ mirror)
   ;;
 start) # TASK ATTEMPT START: a worktree for the attempt, its branch reset to START
   branch=swarm/task/$1 wt=$wts/$1.$2 start=$3
-  if [ -d "$wt" ] && git -C "$wt" rev-parse -q --verify HEAD >/dev/null 2>&1; then
+  if [ -e "$wt/.git" ] && git -C "$wt" rev-parse -q --verify HEAD >/dev/null 2>&1; then
     # Made by an earlier call whose answer was lost: as it is, with the agent's work.
     echo "swarm-existing $wt $(git -C "$wt" rev-parse HEAD)"
     exit 0
@@ -126,6 +129,7 @@ remove) # NAME force|keep
       "refs/swarm/removed/$1" "$head" || exit 1
   fi
   git -C "$repo" worktree remove --force "$wt" >&2 || exit 1
+  git -C "$repo" update-ref -d "refs/swarm/start/$1" 2>/dev/null
   echo "swarm-removed"
   ;;
 prune)

@@ -2,6 +2,8 @@
 //! coordinator's repository, a worktree per attempt, the branch fetched back for the local
 //! merge queue, and one sentinel stream per host (docs/multihost.md, "Workspaces on hosts").
 
+#[cfg(test)]
+mod fake_host;
 mod paths;
 pub mod sentinels;
 pub mod workspace;

@@ -222,7 +222,12 @@ impl Runner {
                     } else if let Some(pid) = line.strip_prefix("swarm-watcher ") {
                         self.watcher = Some(pid.to_owned());
                     } else if line == "swarm-watcher-ended" {
-                        return End::Restart;
+                        // Before its watches were set up, it cannot watch this tree (the
+                        // host's inotify limit): polling finds the sentinels anyway.
+                        return match next_scan {
+                            Some(_) => End::Restart,
+                            None => End::NoInotify,
+                        };
                     } else if line == "swarm-no-inotify" {
                         return End::NoInotify;
                     } else if line == "Watches established." {
@@ -380,4 +385,104 @@ fn read_all(pipe: Option<impl Read + Send + 'static>) -> Receiver<String> {
 fn end_child(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::fake_host::FakeHost;
+    use std::path::Path;
+    use std::process::Command;
+
+    fn next(rx: &Receiver<SentinelEvent>, what: &str) -> SentinelEvent {
+        rx.recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no event in time: wanted {what}"))
+    }
+
+    fn done(task: &str, attempt: u32, path: &str) -> SentinelEvent {
+        SentinelEvent::Done {
+            host: "h1".into(),
+            sentinel: Sentinel {
+                task: crate::plan::TaskId(task.into()),
+                attempt,
+                path: path.into(),
+            },
+        }
+    }
+
+    fn touch(home: &Path, rel: &str) {
+        let path = home.join("ws/wt").join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "").unwrap();
+    }
+
+    #[test]
+    fn polling_reports_each_sentinel_once_and_again_after_the_host_comes_back() {
+        let host = FakeHost::new();
+        let home = host.home();
+        let mut watch = Watch::new(host.host(), "~/ws");
+        watch.inotify = false;
+        watch.poll_every = Duration::from_millis(50);
+        let (tx, rx) = unbounded();
+        let _stream = SentinelStream::start(host.ssh.clone(), watch, tx);
+        let up = SentinelEvent::HostUp {
+            host: "h1".into(),
+            watching: false,
+        };
+        assert_eq!(next(&rx, "up"), up);
+
+        touch(&home, "a.1/a.done");
+        assert_eq!(next(&rx, "a.1"), done("a", 1, "a.done"));
+        // Later polls see a.done again, and say nothing of it: the next event is b's.
+        touch(&home, "b.2/sub/b.done");
+        touch(&home, "b.2/notes.txt");
+        assert_eq!(next(&rx, "b.2"), done("b", 2, "sub/b.done"));
+        // Removed (a poll notices: c's event comes after it) and written again: reported
+        // again.
+        std::fs::remove_file(home.join("ws/wt/a.1/a.done")).unwrap();
+        touch(&home, "c.3/c.done");
+        assert_eq!(next(&rx, "c.3"), done("c", 3, "c.done"));
+        touch(&home, "a.1/a.done");
+        assert_eq!(next(&rx, "a.1 again"), done("a", 1, "a.done"));
+
+        host.down(true);
+        let SentinelEvent::HostLost { why, .. } = next(&rx, "lost") else {
+            panic!("want HostLost")
+        };
+        assert!(why.contains("Connection refused"), "{why}");
+        touch(&home, "d.1/d.done");
+        host.down(false);
+        assert_eq!(next(&rx, "back"), up);
+        assert_eq!(next(&rx, "d.1"), done("d", 1, "d.done"));
+    }
+
+    #[test]
+    fn a_watched_sentinel_is_reported_and_dropping_the_stream_ends_the_watcher() {
+        let host = FakeHost::new();
+        let home = host.home();
+        let (tx, rx) = unbounded();
+        let stream = SentinelStream::start(host.ssh.clone(), Watch::new(host.host(), "~/ws"), tx);
+        // inotifywait where this machine has it, else the 2 s poll: either reports.
+        let SentinelEvent::HostUp { watching, .. } = next(&rx, "up") else {
+            panic!("want HostUp")
+        };
+        touch(&home, "w.1/w.done");
+        assert_eq!(next(&rx, "w.1"), done("w", 1, "w.done"));
+        if !watching {
+            return;
+        }
+        let watcher = || {
+            Command::new("pgrep")
+                .args(["-f", &format!("inotifywait.*{}", home.display())])
+                .output()
+                .is_ok_and(|out| out.status.success())
+        };
+        assert!(watcher(), "the watcher runs");
+        drop(stream);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while watcher() {
+            assert!(Instant::now() < deadline, "the watcher outlived its stream");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }

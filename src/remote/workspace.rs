@@ -12,7 +12,7 @@ use std::io::{Read, Seek};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use wait_timeout::ChildExt;
 
@@ -106,6 +106,9 @@ pub struct Workspace {
     repo: PathBuf,
     local: Local,
     timeout: Duration,
+    /// Held while worktrees are added, removed or pruned: a prune must not forget a
+    /// worktree another thread is adding.
+    worktrees: Mutex<()>,
 }
 
 impl Workspace {
@@ -120,6 +123,7 @@ impl Workspace {
             repo: repo.to_owned(),
             local: Local::new(repo),
             timeout: DEFAULT_TIMEOUT,
+            worktrees: Mutex::new(()),
         }
     }
 
@@ -183,6 +187,7 @@ impl Workspace {
         let name = paths::attempt_name(task, attempt);
         self.sync(&start, &format!("refs/swarm/start/{name}"))?;
         let attempt = attempt.to_string();
+        let _held = self.worktrees.lock().unwrap_or_else(|e| e.into_inner());
         let out = self.call("start", &[&task.0, &attempt, &start])?;
         if let Some(rest) = answer(&out, "swarm-started") {
             let (path, _) = rest.rsplit_once(' ').unwrap_or((rest, ""));
@@ -314,6 +319,7 @@ impl Workspace {
         check_task(task)?;
         let name = paths::attempt_name(task, attempt);
         let how = if force { "force" } else { "keep" };
+        let _held = self.worktrees.lock().unwrap_or_else(|e| e.into_inner());
         let out = self.call("remove", &[&name, how])?;
         match (answer(&out, "swarm-removed"), answer(&out, "swarm-kept")) {
             (Some(_), _) => Ok(true),
@@ -324,6 +330,7 @@ impl Workspace {
 
     /// Makes the mirror forget worktrees whose directories are gone.
     pub fn prune(&self) -> Result<()> {
+        let _held = self.worktrees.lock().unwrap_or_else(|e| e.into_inner());
         let out = self.call("prune", &[])?;
         answer(&out, "swarm-pruned")
             .map(|_| ())
@@ -498,52 +505,8 @@ fn answer<'a>(out: &'a str, token: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
     use crate::git::fixture::Repo;
-    use crate::ssh::{ControlPath, Host};
-    use std::os::unix::fs::PermissionsExt;
-
-    /// A host that is this machine: a stand-in `ssh` runs the remote command with `sh` in
-    /// a home directory of its own (and git's own ssh calls alike), or fails as ssh does
-    /// when the file `down` exists.
-    struct FakeHost {
-        dir: tempfile::TempDir,
-        ssh: Arc<SystemSsh>,
-    }
-
-    impl FakeHost {
-        fn new() -> FakeHost {
-            let dir = tempfile::tempdir().unwrap();
-            let root = dir.path().canonicalize().unwrap();
-            std::fs::create_dir(root.join("home")).unwrap();
-            let path = root.join("ssh");
-            std::fs::write(
-                &path,
-                format!(
-                    "#!/bin/sh\ncase \"$*\" in *'-O exit'*) exit 0;; esac\n\
-                     if [ -e {root}/down ]; then echo 'ssh: connect to host h1: Connection refused' >&2; exit 255; fi\n\
-                     for a; do last=$a; done\n\
-                     cd {root}/home && HOME={root}/home GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 exec sh -c \"$last\"\n",
-                    root = root.display()
-                ),
-            )
-            .unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-            let ssh = SystemSsh::with_program(path.into(), ControlPath::at(&root));
-            FakeHost {
-                dir,
-                ssh: Arc::new(ssh),
-            }
-        }
-
-        fn workspace(&self, repo: &Repo) -> Workspace {
-            let host = Host::new("h1", "h1", vec![]).unwrap();
-            Workspace::new(self.ssh.clone(), host, "~/ws", &repo.path)
-                .with_timeout(Duration::from_secs(20))
-        }
-
-        fn home(&self) -> PathBuf {
-            self.dir.path().canonicalize().unwrap().join("home")
-        }
-    }
+    use crate::remote::fake_host::FakeHost;
+    use crate::ssh::Host;
 
     fn trailers(task: &str, attempt: u32) -> Trailers {
         Trailers {
@@ -588,7 +551,7 @@ mod tests {
     fn an_attempt_runs_on_the_host_and_its_branch_comes_back() {
         let repo = Repo::new();
         let host = FakeHost::new();
-        let ws = host.workspace(&repo);
+        let ws = host.workspace(&repo.path);
         let task = TaskId("t".into());
         let main = repo.rev("main");
 
@@ -681,7 +644,7 @@ mod tests {
     fn a_stale_attempt_lets_go_of_the_branch_and_keeps_its_files() {
         let repo = Repo::new();
         let host = FakeHost::new();
-        let ws = host.workspace(&repo);
+        let ws = host.workspace(&repo.path);
         let task = TaskId("t".into());
         let one = ws.start_attempt(&task, 1, "main").unwrap();
         std::fs::write(Path::new(&one.path).join("half.txt"), "stale\n").unwrap();
@@ -705,14 +668,14 @@ mod tests {
     fn an_unreachable_host_is_not_a_git_failure() {
         let repo = Repo::new();
         let host = FakeHost::new();
-        let ws = host.workspace(&repo);
+        let ws = host.workspace(&repo.path);
         let task = TaskId("t".into());
         ws.start_attempt(&task, 1, "main").unwrap();
-        std::fs::write(host.dir.path().join("down"), "").unwrap();
+        host.down(true);
         let err = ws.fetch_back(&task).unwrap_err();
         assert!(err.is_unreachable(), "{err}");
         // A git failure on a host that answers is git's.
-        std::fs::remove_file(host.dir.path().join("down")).unwrap();
+        host.down(false);
         let err = Workspace::new(
             host.ssh.clone(),
             Host::new("h1", "h1", vec![]).unwrap(),
