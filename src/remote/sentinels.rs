@@ -14,6 +14,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
 
 /// How often the whole tree is scanned while inotify watches it.
 pub const RESCAN_EVERY: Duration = Duration::from_secs(30);
@@ -31,8 +32,11 @@ pub struct Watch {
     pub host: Host,
     /// swarm.toml's `dir` for the host, as for [`super::Workspace`].
     pub dir: String,
+    /// The full scan while inotify watches ([`RESCAN_EVERY`]).
     pub rescan_every: Duration,
+    /// The scan where nothing watches ([`POLL_EVERY`]).
     pub poll_every: Duration,
+    /// The longest a scan, or setting up the watches, may take ([`CALL_TIMEOUT`]).
     pub call_timeout: Duration,
     /// False: poll even where inotifywait is installed.
     pub inotify: bool,
@@ -189,12 +193,19 @@ impl Runner {
         let end = self.session(&lines);
         let end = match end {
             End::Lost(why) if why.is_empty() => {
-                let _ = child.wait();
+                // Its output ended, so ssh is exiting; it is killed below if it is not.
+                let status = match child.wait_timeout(Duration::from_secs(2)) {
+                    Ok(Some(status)) => status.to_string(),
+                    _ => "still running".to_owned(),
+                };
                 let said = stderr
                     .recv_timeout(Duration::from_secs(2))
                     .unwrap_or_default();
                 let last = said.lines().rev().find(|l| !l.trim().is_empty());
-                End::Lost(last.unwrap_or("the watcher's ssh ended").to_owned())
+                End::Lost(last.map_or_else(
+                    || format!("the watcher's ssh ended ({status})"),
+                    str::to_owned,
+                ))
             }
             end => end,
         };
