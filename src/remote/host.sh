@@ -154,7 +154,7 @@ watch) # OLD_WATCHER_PID: one inotifywait for every worktree, until stdin closes
     echo "swarm-no-inotify"
     exit 0
   }
-  inotifywait -m -r -e close_write,moved_to,create --format '%w%f' "$wts" 2>&1 &
+  inotifywait -m -r -e close_write,moved_to,create --format 'ev %e %w%f' "$wts" 2>&1 &
   w=$!
   echo "swarm-watcher $w"
   # ssh closing the session ends the read, and the watcher with it. The watcher ending

@@ -22,6 +22,9 @@ pub const RESCAN_EVERY: Duration = Duration::from_secs(30);
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
 /// A scan, or setting up the watches, that takes longer means the host is not answering.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long after a new directory appears its scan waits, so that inotifywait has added
+/// its watch on it by then.
+const DIR_SETTLE: Duration = Duration::from_millis(200);
 /// After a scan that failed while the stream stayed up (ssh backing off from the host a
 /// moment ago), the next try.
 const RESCAN_RETRY: Duration = Duration::from_secs(1);
@@ -91,6 +94,7 @@ impl SentinelStream {
             watcher: None,
             backoff: Backoff::default(),
             up: None,
+            last_scan: Instant::now(),
             closed: false,
         };
         std::thread::Builder::new()
@@ -133,6 +137,8 @@ struct Runner {
     backoff: Backoff,
     /// None before the first connection.
     up: Option<bool>,
+    /// When the last scan started, to space those that new directories ask for.
+    last_scan: Instant,
     /// The receiver is gone.
     closed: bool,
 }
@@ -244,8 +250,20 @@ impl Runner {
                     } else if line == "Watches established." {
                         self.came_up(true);
                         next_scan = Some(self.rescan_now());
-                    } else if line.starts_with('/') {
-                        self.report(&line);
+                    } else if let Some((events, path)) =
+                        line.strip_prefix("ev ").and_then(|rest| rest.split_once(' '))
+                    {
+                        if events.contains("ISDIR") {
+                            // A file made in a new directory before inotifywait watched it
+                            // has no event of its own (`mkdir -p d && touch d/x.done`): a
+                            // scan once the watch is surely there finds it, at most one
+                            // per poll interval however many directories a build makes.
+                            let due = (Instant::now() + DIR_SETTLE)
+                                .max(self.last_scan + self.watch.poll_every);
+                            next_scan = next_scan.map(|at| at.min(due));
+                        } else {
+                            self.report(path);
+                        }
                     }
                 }
                 recv(timer) -> _ => match next_scan {
@@ -266,6 +284,7 @@ impl Runner {
 
     /// A rescan while the stream is up; when the next is due.
     fn rescan_now(&mut self) -> Instant {
+        self.last_scan = Instant::now();
         match self.scan() {
             Ok(found) => {
                 self.apply(found);
@@ -482,18 +501,35 @@ mod tests {
         if !watching {
             return;
         }
+        // This test's own watcher: its command line holds this test's directory.
         let watcher = || {
             Command::new("pgrep")
-                .args(["-f", &format!("inotifywait.*{}", home.display())])
+                .args(["-f", &format!("^inotifywait .*{}", home.display())])
                 .output()
-                .is_ok_and(|out| out.status.success())
+                .ok()
+                .filter(|out| out.status.success())
+                .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
         };
-        assert!(watcher(), "the watcher runs");
+        let wait = |what: &str, until: &dyn Fn() -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !until() {
+                assert!(Instant::now() < deadline, "timed out waiting for {what}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let first = watcher().expect("the watcher runs");
+
+        // The watcher dies alone: another takes its place, and the host is not lost.
+        Command::new("kill").arg(&first).status().unwrap();
+        wait("a new watcher", &|| {
+            watcher().is_some_and(|pid| pid != first)
+        });
+        touch(&home, "w.2/w.done");
+        assert_eq!(next(&rx, "w.2"), done("w", 2, "w.done"));
+
         drop(stream);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while watcher() {
-            assert!(Instant::now() < deadline, "the watcher outlived its stream");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait("the watcher to end with its stream", &|| {
+            watcher().is_none()
+        });
     }
 }
