@@ -254,6 +254,7 @@ fn a_cut_host_gives_host_unreachable_within_the_timeout() {
     let healed = Instant::now();
     wait_until("h1 to commit after heal", Duration::from_secs(60), || {
         h1.commit_attempt(&one.path, "m", &trailers(&task, 1), &main)
+            .inspect_err(|err| eprintln!("after heal: {err}"))
             .is_ok()
     });
     eprintln!("committing again {:?} after heal", healed.elapsed());
@@ -290,6 +291,20 @@ fn the_sentinel_stream_reports_done_through_a_cut_and_a_reboot() {
         done(e, "h1", "t1", 1)
     });
     assert!(seen < Duration::from_secs(5), "inotify is quick: {seen:?}");
+    // swarm's default sentinel, in a directory made just before it.
+    hosts.ssh(
+        1,
+        "mkdir -p ws/wt/t1.1/.swarm/done && touch ws/wt/t1.1/.swarm/done/t1.done",
+    );
+    expect(
+        &rx,
+        "t1.1's default sentinel",
+        Duration::from_secs(10),
+        |e| {
+            matches!(e, SentinelEvent::Done { host, sentinel }
+            if host == "h1" && sentinel.path == ".swarm/done/t1.done")
+        },
+    );
     // h2 has no watcher: its poll finds a sentinel in a worktree made after it started.
     hosts.ssh(2, "mkdir -p ws/wt/u.3/out && touch ws/wt/u.3/out/u.done");
     expect(
