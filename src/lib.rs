@@ -21,6 +21,7 @@ pub(crate) mod orchestrator;
 pub mod plan;
 pub mod prompt;
 pub mod receipt;
+pub mod remote;
 pub(crate) mod roster;
 pub mod scheduler;
 pub(crate) mod sentinel;

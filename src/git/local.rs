@@ -954,7 +954,7 @@ fn full_ref(name: &str) -> String {
 
 /// A commit message: the text, a blank line, and swarm's trailers (the last paragraph,
 /// so `git log --format=%(trailers)` finds them).
-fn with_trailers(message: &str, trailers: &Trailers) -> String {
+pub(crate) fn with_trailers(message: &str, trailers: &Trailers) -> String {
     let text = message.trim_end();
     let text = if text.trim().is_empty() {
         format!("swarm task {}", trailers.task)

@@ -10,7 +10,7 @@ pub mod exclude;
 #[cfg(test)]
 pub mod fake;
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 mod listing;
 mod local;
 #[cfg(test)]
@@ -18,6 +18,7 @@ mod tests;
 
 pub(crate) use call::scrub;
 pub use local::Local;
+pub(crate) use local::with_trailers;
 
 use crate::plan::TaskId;
 use std::path::{Path, PathBuf};

@@ -31,6 +31,16 @@ pub fn ssh_terminal_argv(host: &Host, control: &ControlPath, remote: &[&str]) ->
 }
 
 fn argv_with(host: &Host, control: &ControlPath, terminal: &str, remote: &[&str]) -> Vec<String> {
+    let mut argv = option_argv(host, control, terminal);
+    argv.push("--".to_owned());
+    argv.push(host.dest.clone());
+    argv.push(remote_command(remote));
+    argv
+}
+
+/// swarm's options, the person's, and `terminal` (`-T` or `-t`): everything before the
+/// destination.
+fn option_argv(host: &Host, control: &ControlPath, terminal: &str) -> Vec<String> {
     let mut argv = Vec::with_capacity(OPTIONS.len() * 2 + host.options.len() + 6);
     for option in OPTIONS {
         argv.push("-o".to_owned());
@@ -40,10 +50,18 @@ fn argv_with(host: &Host, control: &ControlPath, terminal: &str, remote: &[&str]
     argv.push(format!("ControlPath={}", control.pattern()));
     argv.extend(host.options.iter().cloned());
     argv.push(terminal.to_owned());
-    argv.push("--".to_owned());
-    argv.push(host.dest.clone());
-    argv.push(remote_command(remote));
     argv
+}
+
+/// `program` and the options of [`ssh_argv`] as one shell line, for `GIT_SSH_COMMAND`: git
+/// adds the destination and its own command, so a push or fetch shares the host's master
+/// and is held to the same options (BatchMode, the person's host-key checking).
+pub fn git_ssh_command(program: &str, host: &Host, control: &ControlPath) -> String {
+    // No remote terminal: git speaks its protocol over ssh's pipes.
+    let argv = option_argv(host, control, "-T");
+    let mut words: Vec<&str> = vec![program];
+    words.extend(argv.iter().map(String::as_str));
+    shell_words::join(words)
 }
 
 /// The arguments after `ssh` that ask the master for `host` to do `op` (`exit`, `check`).
@@ -116,5 +134,20 @@ mod tests {
             &attach[attach.len() - 4..],
             ["-t", "--", "alice@gpu1", "tmux attach"]
         );
+    }
+
+    #[test]
+    fn gits_ssh_command_has_the_same_options_and_leaves_the_destination_to_git() {
+        let host = Host::new("gpu1", "gpu1", vec!["-F".into(), "/my cfg".into()]).unwrap();
+        let control = ControlPath::at(Path::new("/run/user/0/swarm"));
+        let line = git_ssh_command("/usr/bin/ssh", &host, &control);
+        let words = shell_words::split(&line).unwrap();
+        assert_eq!(words[0], "/usr/bin/ssh");
+        assert_eq!(
+            words[1..],
+            ssh_argv(&host, &control, &["x"])[..words.len() - 1]
+        );
+        assert_eq!(words.last().unwrap(), "-T");
+        assert!(words.contains(&"/my cfg".to_owned()), "{line}");
     }
 }

@@ -7,7 +7,7 @@ mod control_path;
 mod host;
 mod system;
 
-pub use argv::{remote_command, ssh_argv, ssh_terminal_argv};
+pub use argv::{git_ssh_command, remote_command, ssh_argv, ssh_terminal_argv};
 pub use backoff::Backoff;
 pub use control_path::ControlPath;
 pub use host::{Host, check_destination};

@@ -87,6 +87,12 @@ impl SystemSsh {
             .and_then(|b| b.wait(Instant::now()))
     }
 
+    /// `GIT_SSH_COMMAND` for a `git push` or `git fetch` to `host`: this ssh, over the
+    /// host's master, with swarm's options and the person's.
+    pub fn git_ssh_command(&self, host: &Host) -> String {
+        super::git_ssh_command(&self.program.to_string_lossy(), host, &self.control)
+    }
+
     fn unreachable(&self, host: &Host, why: String) -> SshError {
         let mut backoffs = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
         backoffs

@@ -16,6 +16,7 @@ mod plan_graph;
 mod primitives;
 mod real_agents;
 mod remote_tmux;
+mod remote_ws;
 mod run;
 mod sim_agent;
 mod ui;

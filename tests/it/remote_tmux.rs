@@ -37,6 +37,7 @@ fn spec(argv: &[&str]) -> SpawnSpec {
         argv: argv.iter().map(|a| (*a).to_owned()).collect(),
         cwd: PathBuf::from("/root"),
         env: BTreeMap::new(),
+        host: None,
     }
 }
 
