@@ -761,6 +761,9 @@ impl Executor {
                     failure: match e {
                         DeliveryError::Refused(why) => DeliveryFailure::Refused(why),
                         DeliveryError::PaneDied => DeliveryFailure::PaneGone,
+                        DeliveryError::Tmux(e @ crate::tmux::TmuxError::HostUnreachable { .. }) => {
+                            DeliveryFailure::Unreachable(e.to_string())
+                        }
                         e => DeliveryFailure::NotSubmitted(e.to_string()),
                     },
                 },

@@ -3,6 +3,7 @@
 
 mod executor;
 mod fleet;
+mod hosts;
 mod joblog;
 mod jobs;
 mod landing;
@@ -133,9 +134,24 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         landing,
     } = run;
     let clock = Arc::new(SystemClock::new());
-    let (tmux, pane_news) = tmux.linked();
+    let (tmux, local_news) = tmux.linked();
     let socket = tmux.socket.clone();
-    let mux: Arc<dyn Mux> = Arc::new(tmux);
+    let local: Arc<dyn Mux> = Arc::new(tmux);
+    // Other hosts' panes join this machine's in one fleet, and their news in one stream.
+    let (news_tx, pane_news) = crossbeam_channel::unbounded();
+    forward(local_news, news_tx.clone());
+    let hosts = match settings.remote_pools.is_empty() {
+        true => None,
+        false => {
+            let ssh = Arc::new(crate::ssh::SystemSsh::new().context("preparing ssh")?);
+            Some(hosts::connect(&settings, &ws.root, &socket, ssh)?)
+        }
+    };
+    let mux: Arc<dyn Mux> = match &hosts {
+        Some(hosts) => Arc::new(fleet::Fleet::new(local, hosts.muxes.clone())),
+        None => local,
+    };
+    let seats = hosts.as_ref().map(|h| h.seats.clone());
     std::fs::create_dir_all(ws.done_dir())
         .with_context(|| format!("creating {}", ws.swarm_dir().display()))?;
     let _lock = match held {
@@ -176,13 +192,14 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         socket,
         plan_target,
         landing,
-        seats: None,
+        seats,
     };
     let watcher = (edges.mux.clone(), tx.clone());
     let mut lp = Loop::start(start, edges, tx.clone(), watch, progress)?;
     // Started once the executor knows the workers' profiles; what tmux says of the panes
     // meanwhile waits in `pane_news`.
     watch_panes(watcher.0, lp.profiles().clone(), pane_news, watcher.1);
+    let _streams = hosts.map(|hosts| hosts.watch(&tx, &news_tx));
     let _polling = poll_costs(lp.cost_sources(), tx);
     let ticker = crossbeam_channel::tick(TICK);
     let mut flow = lp.flow();
@@ -213,6 +230,19 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         lp.settle_agents();
     }
     Ok(lp.finish(flow == Flow::Interrupted))
+}
+
+/// Passes one link's news on to the stream the pane watcher reads.
+fn forward(news: Receiver<PaneNews>, to: Sender<PaneNews>) {
+    std::thread::spawn(move || {
+        for item in news {
+            if to.send(item).is_err() {
+                return;
+            }
+        }
+        // The link ended without a word: its server is as good as gone.
+        let _ = to.send(PaneNews::ServerGone);
+    });
 }
 
 fn already_running(ws: &Workspace, pid: Option<u32>) -> BadInput {

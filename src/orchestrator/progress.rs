@@ -161,6 +161,13 @@ impl Progress {
             Event::LandFailed { task, reason } => {
                 self.line(format!("! {task} did not land: {reason}"));
             }
+            Event::HostLost { host } => {
+                self.line(format!("! host {host} cannot be reached"));
+            }
+            Event::HostBack { host, rebooted } => {
+                let how = if *rebooted { " (restarted: its agents are new)" } else { "" };
+                self.line(format!("· host {host} is back{how}"));
+            }
             Event::Checked {
                 task,
                 outcome: crate::scheduler::Checked::Failed(reason),

@@ -1,0 +1,229 @@
+//! `swarm run` with its agents on fake ssh hosts (tests/multihost/fakehosts.sh): the sim
+//! agent in swarm's tmux session on each host, prompts over the control links, sentinels
+//! from each host's stream. Each test ends by checking that every task is checked exactly
+//! once in PLAN.md and that the journal has exactly one `done` per task. Only with
+//! `SWARM_MULTIHOST=1` (root and openssh-server).
+
+use crate::common::fakehosts::{FakeHosts, enabled};
+use crate::common::{TestEnv, read_jsonl, stderr, swarm_bin, wait_until};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A plan of `n` tasks, each writing `notes/tN.md`.
+fn plan(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("- [ ] Write note {i} {{#t{i}}} {{out=notes/t{i}.md}}\n"))
+        .collect()
+}
+
+/// A workspace whose agents run on `hosts`, `per_host` sim workers each (none here), the
+/// sim working `think_ms` on each task.
+fn workspace(hosts: &FakeHosts, tasks: usize, per_host: usize, think_ms: u64, grace: &str) -> TestEnv {
+    let env = TestEnv::new();
+    env.write("PLAN.md", &plan(tasks));
+    // The hosts see this machine's files (not its /tmp): the binary is at the same path.
+    let mut toml = format!(
+        "socket = \"{}\"\nworkers = 0\nagent = \"sim\"\nagent_cmd = \"{} sim-agent --think-ms {think_ms}\"\n\n[remote]\nlease_grace = \"{grace}\"\n",
+        env.socket,
+        swarm_bin()
+    );
+    for i in 1..=hosts.count {
+        toml.push_str(&format!(
+            "\n[[hosts]]\nname = \"h{i}\"\nworkers = {per_host}\ndir = \"~/work\"\nssh_options = [\"-F\", \"{}\"]\n",
+            hosts.ssh_config().display()
+        ));
+    }
+    env.write("swarm.toml", &toml);
+    env
+}
+
+fn run(env: &TestEnv) -> std::process::Child {
+    env.swarm()
+        .args(["run", "--headless", "--socket", &env.socket])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for the run to end, at most `within`; on a hang, says what the journal holds.
+fn ended(env: &TestEnv, mut child: std::process::Child, within: Duration) -> std::process::Output {
+    let deadline = std::time::Instant::now() + within;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            let journal: Vec<String> = journal(env).iter().map(|r| r.to_string()).collect();
+            panic!(
+                "the run did not end in {within:?}\n{}\njournal:\n{}",
+                stderr(&out),
+                journal.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn journal(env: &TestEnv) -> Vec<serde_json::Value> {
+    read_jsonl(&env.path(".swarm/journal.jsonl"))
+}
+
+/// The journal's records of kind `event`, by task.
+fn records(env: &TestEnv, event: &str) -> BTreeMap<String, Vec<serde_json::Value>> {
+    let mut by_task: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for record in journal(env) {
+        if record["event"] == event {
+            let task = record["task"].as_str().unwrap_or_default().to_owned();
+            by_task.entry(task).or_default().push(record);
+        }
+    }
+    by_task
+}
+
+/// Every task checked exactly once, and one `done` per task in the journal.
+fn assert_each_done_once(env: &TestEnv, tasks: usize) {
+    let plan = env.read("PLAN.md");
+    for i in 1..=tasks {
+        let line = format!("Write note {i} ");
+        let checked = plan
+            .lines()
+            .filter(|l| l.contains(&line) && l.starts_with("- [x]"))
+            .count();
+        assert_eq!(checked, 1, "t{i} checked once:\n{plan}");
+    }
+    let done = records(env, "done");
+    assert_eq!(done.len(), tasks, "{done:?}");
+    assert!(done.values().all(|d| d.len() == 1), "{done:?}");
+}
+
+/// The running tasks by host, from `swarm status --json`.
+fn running_on(env: &TestEnv) -> BTreeMap<String, Vec<String>> {
+    let status = crate::common::status(env);
+    let mut on: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let workers = status["state"]["workers"].as_array().cloned().unwrap_or_default();
+    for w in workers {
+        if let (Some(host), Some(task)) = (w["host"].as_str(), w["task"].as_str())
+            && w["state"] == "busy"
+        {
+            on.entry(host.to_owned()).or_default().push(task.to_owned());
+        }
+    }
+    on
+}
+
+#[test]
+fn tasks_run_on_two_hosts_and_each_is_checked_once() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(2);
+    let env = workspace(&hosts, 6, 2, 300, "2m");
+    let out = ended(&env, run(&env), Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_done_once(&env, 6);
+    // Each attempt's sentinel is on the host that ran it, in a folder of its own.
+    let assigned = records(&env, "assigned");
+    let mut per_host = [0; 2];
+    for i in 1..=6 {
+        let task = format!("t{i}");
+        let found: Vec<usize> = (1..=2)
+            .filter(|&h| {
+                let sentinel = format!("work/wt/{task}.1/notes/{task}.md.done");
+                hosts.disk(h, &sentinel).exists()
+            })
+            .collect();
+        let listing = std::process::Command::new("find")
+            .arg(hosts.base.path())
+            .args(["-path", "*home/work*"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            found.len(),
+            1,
+            "{task}'s sentinel on exactly one host:\n{}",
+            crate::common::stdout(&listing)
+        );
+        per_host[found[0] - 1] += 1;
+        assert_eq!(assigned[&task].len(), 1, "{task} assigned once");
+    }
+    assert!(per_host.iter().all(|&n| n > 0), "both hosts worked: {per_host:?}");
+}
+
+#[test]
+fn a_host_killed_mid_task_loses_it_to_the_other_after_the_grace() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(2);
+    let env = workspace(&hosts, 2, 1, 8_000, "4s");
+    let child = run(&env);
+    wait_until("a task busy on each host", Duration::from_secs(60), || {
+        running_on(&env).len() == 2
+    });
+    let lost = running_on(&env)["h1"][0].clone();
+    hosts.act("kill", 1);
+    let out = ended(&env, child, Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_done_once(&env, 2);
+    // The lost task's first attempt was fenced, not charged, and its second ran on h2.
+    let expired = records(&env, "lease-expired");
+    assert_eq!(expired[&lost].len(), 1, "{expired:?}");
+    let attempt = |h: usize| hosts.disk(h, &format!("work/wt/{lost}.2/notes/{lost}.md.done"));
+    assert!(attempt(2).exists(), "attempt 2 of {lost} on h2");
+}
+
+#[test]
+fn a_short_partition_keeps_the_task_where_it_runs() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(2);
+    let env = workspace(&hosts, 2, 1, 5_000, "60s");
+    let child = run(&env);
+    wait_until("a task busy on each host", Duration::from_secs(60), || {
+        running_on(&env).len() == 2
+    });
+    let kept = running_on(&env)["h1"][0].clone();
+    hosts.act("cut", 1);
+    // The sentinel is written during the cut; the rescan after the heal finds it.
+    let note = hosts.disk(1, &format!("work/wt/{kept}.1/notes/{kept}.md.done"));
+    wait_until("the sentinel written on h1 during the cut", Duration::from_secs(30), || {
+        note.exists()
+    });
+    hosts.act("heal", 1);
+    let out = ended(&env, child, Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_done_once(&env, 2);
+    assert!(records(&env, "lease-expired").is_empty());
+    assert_eq!(records(&env, "assigned")[&kept].len(), 1);
+}
+
+#[test]
+fn a_long_partition_fences_the_attempt_and_its_late_finish_is_stale() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(2);
+    let env = workspace(&hosts, 2, 1, 6_000, "3s");
+    let child = run(&env);
+    wait_until("a task busy on each host", Duration::from_secs(60), || {
+        running_on(&env).len() == 2
+    });
+    let fenced = running_on(&env)["h1"][0].clone();
+    hosts.act("cut", 1);
+    // Past the grace the task goes to h2 as attempt 2; attempt 1 finishes on h1 meanwhile.
+    let late = hosts.disk(1, &format!("work/wt/{fenced}.1/notes/{fenced}.md.done"));
+    wait_until("attempt 1 finishing during the cut", Duration::from_secs(30), || {
+        late.exists()
+    });
+    wait_until("the task fenced", Duration::from_secs(30), || {
+        records(&env, "lease-expired").contains_key(&fenced)
+    });
+    hosts.act("heal", 1);
+    let out = ended(&env, child, Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_done_once(&env, 2);
+    let attempt2 = hosts.disk(2, &format!("work/wt/{fenced}.2/notes/{fenced}.md.done"));
+    assert!(attempt2.exists(), "attempt 2 ran on h2");
+}
