@@ -177,6 +177,20 @@ fn prompts_reach_a_remote_pane_whole_through_a_partition_and_a_reboot() {
         Some(sha256(first.as_bytes()).as_str())
     );
 
+    // Screens over the link, for the record.
+    let mut took: Vec<Duration> = (0..50)
+        .map(|_| {
+            let started = Instant::now();
+            h1.capture(&pane).unwrap();
+            started.elapsed()
+        })
+        .collect();
+    took.sort();
+    eprintln!(
+        "capture-pane over the ssh control link: median {:?}, max {:?}",
+        took[25], took[49]
+    );
+
     // h1 partitioned: its calls fail as unreachable within their timeout, the link says
     // HostLost and never ServerGone, and h2 goes on.
     // A control client the link does not own, as the link's own client of before a
