@@ -178,6 +178,20 @@ fn prompts_reach_a_remote_pane_whole_through_a_partition_and_a_reboot() {
         Some(sha256(first.as_bytes()).as_str())
     );
 
+    // Screens over the link, for the record.
+    let mut took: Vec<Duration> = (0..50)
+        .map(|_| {
+            let started = Instant::now();
+            h1.capture(&pane).unwrap();
+            started.elapsed()
+        })
+        .collect();
+    took.sort();
+    eprintln!(
+        "capture-pane over the ssh control link: median {:?}, max {:?}",
+        took[25], took[49]
+    );
+
     // h1 partitioned: its calls fail as unreachable within their timeout, the link says
     // HostLost and never ServerGone, and h2 goes on.
     // A control client the link does not own, as the link's own client of before a
@@ -379,4 +393,92 @@ fn a_killed_remote_server_is_gone_not_lost_and_the_hosts_other_servers_live() {
     let started = Instant::now();
     assert!(unreachable(&h2.has_session()));
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Pastes `text` until one is answered: while the link reattaches, a paste is
+/// `HostUnreachable`, and a retry settles a paste whose answer was lost.
+fn paste_until_answered(tmux: &Tmux, pane: &PaneId, text: &str) -> PasteOutcome {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut errors = Vec::new();
+    loop {
+        match tmux.paste(pane, text) {
+            Ok(answer) => return answer,
+            Err(err @ TmuxError::HostUnreachable { .. }) => errors.push(err.to_string()),
+            Err(err) => panic!("{err}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no paste answered in 60 s: {} tries, the first and last: {:?} {:?}",
+            errors.len(),
+            errors.first(),
+            errors.last()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_paste_cut_off_by_a_dropped_ssh_goes_in_whole_and_once() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(2);
+    let sockets = tempfile::Builder::new()
+        .prefix("swarm-cm-")
+        .tempdir()
+        .unwrap();
+    let ssh = Arc::new(SystemSsh::with_program(
+        "ssh".into(),
+        ControlPath::at(sockets.path()),
+    ));
+    let socket = format!("swarm-it-rtmux-drop-{}", std::process::id());
+    let h1 = remote(&hosts, &ssh, 1, &socket);
+    h1.start_host_session(200, 50).unwrap();
+    let (h1, _news) = h1.linked();
+    let pane = receiver(&h1, "recv.txt");
+    let host = h1.host().unwrap().clone();
+    let text = prompt("dropped");
+    let mut expected = String::new();
+    let mut cut_off = 0;
+    // The master, which carries the link's session, is closed at different points of
+    // the paste: before, during, and after it.
+    for delay in [0, 1, 2, 5, 10, 20, 40, 80] {
+        let dropper = std::thread::spawn({
+            let (ssh, host) = (ssh.clone(), host.clone());
+            move || {
+                std::thread::sleep(Duration::from_millis(delay));
+                ssh.exit_master(&host);
+            }
+        });
+        let first = h1.paste(&pane, &text);
+        dropper.join().unwrap();
+        match first {
+            Ok(outcome) => assert_eq!(outcome, PasteOutcome::Pasted),
+            Err(TmuxError::HostUnreachable { .. }) => {
+                cut_off += 1;
+                assert_eq!(
+                    paste_until_answered(&h1, &pane, &text),
+                    PasteOutcome::Pasted
+                );
+            }
+            Err(err) => panic!("{err}"),
+        }
+        expected.push_str(&text);
+        // Pastes arrive in order: once this one is there, a part or a double would be too.
+        let end = format!("end {delay}\n");
+        assert_eq!(paste_until_answered(&h1, &pane, &end), PasteOutcome::Pasted);
+        expected.push_str(&end);
+        let recv = hosts.disk(1, "recv.txt");
+        wait_until("the end mark", Duration::from_secs(30), || {
+            std::fs::read_to_string(&recv).is_ok_and(|t| t.len() >= expected.len())
+        });
+        let got = std::fs::read_to_string(&recv).unwrap();
+        assert!(
+            got == expected,
+            "after a drop at {delay} ms: {} bytes, want {}",
+            got.len(),
+            expected.len()
+        );
+    }
+    eprintln!("pastes answered HostUnreachable by a dropped master: {cut_off} of 8");
 }
