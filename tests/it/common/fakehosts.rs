@@ -20,6 +20,10 @@ pub struct FakeHosts {
     /// every host replaces with a tmpfs of its own.
     pub base: tempfile::TempDir,
     pub count: usize,
+    /// Held while the hosts are up: their names and addresses are fixed (`swarm-hI`,
+    /// `10.99.I.2`), so two test processes (two worktrees' suites) would tear down each
+    /// other's. Released after the drop's teardown.
+    _machine: std::fs::File,
 }
 
 impl FakeHosts {
@@ -32,7 +36,14 @@ impl FakeHosts {
             .prefix("swarm-hosts-")
             .tempdir_in("/var/tmp")
             .expect("a scratch directory in /var/tmp");
-        let hosts = FakeHosts { base, count };
+        let machine = std::fs::File::create("/var/tmp/swarm-fakehosts.lock")
+            .expect("the fake hosts' lock file in /var/tmp");
+        machine.lock().expect("the fake hosts' lock");
+        let hosts = FakeHosts {
+            base,
+            count,
+            _machine: machine,
+        };
         // A run killed before its drop leaves namespaces of the same names behind.
         hosts.script(&["down", &count.to_string()]);
         let out = hosts.script(&["up", &count.to_string()]);
