@@ -178,7 +178,16 @@ mod tests {
             h1.world().panes.values().next().unwrap().prompts,
             vec!["for h1".to_string()]
         );
-        assert!(local.world().panes.values().next().unwrap().prompts.is_empty());
+        assert!(
+            local
+                .world()
+                .panes
+                .values()
+                .next()
+                .unwrap()
+                .prompts
+                .is_empty()
+        );
 
         // A split of a remote window goes to that host, named as that host knows it.
         let second = fleet

@@ -165,7 +165,11 @@ impl Progress {
                 self.line(format!("! host {host} cannot be reached"));
             }
             Event::HostBack { host, rebooted } => {
-                let how = if *rebooted { " (restarted: its agents are new)" } else { "" };
+                let how = if *rebooted {
+                    " (restarted: its agents are new)"
+                } else {
+                    ""
+                };
                 self.line(format!("· host {host} is back{how}"));
             }
             Event::Checked {

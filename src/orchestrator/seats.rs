@@ -14,7 +14,8 @@ use std::time::Duration;
 
 /// Turns a leading `~` of the script's `$1` into the remote user's home: ssh hands the
 /// words to the host's shell quoted, so it expands nothing.
-const EXPAND_HOME: &str = r#"case "$1" in "~") set -- "$HOME" ;; "~/"*) set -- "$HOME/${1#"~/"}" ;; esac; "#;
+const EXPAND_HOME: &str =
+    r#"case "$1" in "~") set -- "$HOME" ;; "~/"*) set -- "$HOME/${1#"~/"}" ;; esac; "#;
 
 /// How long preparing an attempt's folder on a host may take.
 const PREPARE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1258,7 +1258,11 @@ fn routed_tasks_reach_only_their_pools_agents_and_an_edit_with_no_pool_is_refuse
 /// The prompts the agents on host `h1` took, in order.
 fn h1_prompts(h: &Harness) -> Vec<String> {
     let world = h.h1.world();
-    world.panes.values().flat_map(|p| p.prompts.clone()).collect()
+    world
+        .panes
+        .values()
+        .flat_map(|p| p.prompts.clone())
+        .collect()
 }
 
 #[test]
@@ -1292,7 +1296,6 @@ fn a_remote_worker_is_told_a_sentinel_named_for_its_attempt_and_it_counts() {
     assert!(h.plan().contains(&done("There")), "{}", h.plan());
 }
 
-
 #[test]
 fn a_silent_hosts_task_goes_elsewhere_after_the_grace_and_its_late_finish_is_stale() {
     let mut h = Harness::new(Setup {
@@ -1307,7 +1310,9 @@ fn a_silent_hosts_task_goes_elsewhere_after_the_grace_and_its_late_finish_is_sta
     });
     let b = TaskId("b".into());
     h.ssh.cut.store(true, Ordering::SeqCst);
-    h.on(Input::Msg(Msg::Event(Event::HostLost { host: "h1".into() })));
+    h.on(Input::Msg(Msg::Event(Event::HostLost {
+        host: "h1".into(),
+    })));
     h.agent_done("a");
     h.advance(TURN);
     assert_eq!(h.status("a"), TaskStatus::Done);

@@ -98,7 +98,10 @@ fn a_host_back_within_its_lease_keeps_its_task_and_its_completion_counts() {
         reason: "unreadable".into(),
     });
     let ticked = tick(&mut state, 100);
-    assert!(!journaled(&ticked, |r| matches!(r, Record::LeaseExpired { .. })));
+    assert!(!journaled(&ticked, |r| matches!(
+        r,
+        Record::LeaseExpired { .. }
+    )));
     assert_eq!(state.task(&id("a")).unwrap().status, TaskStatus::Running);
 
     let back = state.handle(Event::HostBack {
@@ -106,7 +109,8 @@ fn a_host_back_within_its_lease_keeps_its_task_and_its_completion_counts() {
         rebooted: false,
     });
     assert!(
-        back.iter().any(|a| matches!(a, Action::Monitor { worker: 0, .. })),
+        back.iter()
+            .any(|a| matches!(a, Action::Monitor { worker: 0, .. })),
         "{back:?}"
     );
     assert!(!back.iter().any(|a| matches!(a, Action::Kill { .. })));
@@ -156,7 +160,10 @@ fn past_its_lease_a_task_goes_elsewhere_uncharged_and_the_fenced_attempt_never_c
         host: "h1".into(),
         rebooted: false,
     });
-    assert!(back.iter().any(|a| matches!(a, Action::Kill { pane: p } if *p == pane(0))));
+    assert!(
+        back.iter()
+            .any(|a| matches!(a, Action::Kill { pane: p } if *p == pane(0)))
+    );
     assert!(
         back.iter()
             .any(|a| matches!(a, Action::Spawn { worker: 0, .. }))
@@ -263,11 +270,7 @@ fn a_task_timeout_does_not_run_while_the_host_is_silent() {
     delivered(&mut state, 0, "a");
     state.handle(Event::HostLost { host: "h1".into() });
     let ticked = tick(&mut state, 90);
-    assert!(
-        !ticked
-            .iter()
-            .any(|a| matches!(a, Action::Interrupt { .. }))
-    );
+    assert!(!ticked.iter().any(|a| matches!(a, Action::Interrupt { .. })));
 }
 
 #[test]

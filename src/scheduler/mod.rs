@@ -737,9 +737,7 @@ impl State {
             Event::Landed { task, commit } => self.landed(&task, commit, &mut actions),
             Event::LandFailed { task, reason } => self.land_failed(&task, &reason, &mut actions),
             Event::Spent { task, micros } => self.spent_on(task, micros, &mut actions),
-            Event::AttemptDone { task, attempt } => {
-                self.attempt_done(&task, attempt, &mut actions)
-            }
+            Event::AttemptDone { task, attempt } => self.attempt_done(&task, attempt, &mut actions),
             Event::HostLost { host } => self.host_lost(&host, &mut actions),
             Event::HostBack { host, rebooted } => self.host_back(&host, rebooted, &mut actions),
         }
@@ -1843,10 +1841,10 @@ impl State {
 #[cfg(test)]
 mod graph_tests;
 #[cfg(test)]
+mod host_tests;
+#[cfg(test)]
 mod landing_tests;
 #[cfg(test)]
 mod pool_tests;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod host_tests;

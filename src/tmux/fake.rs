@@ -124,7 +124,7 @@ impl FakeMux {
             profile: "fake".into(),
             argv: vec![AGENT.into()],
             cwd: std::env::temp_dir(),
-                      host: None,
+            host: None,
             env: BTreeMap::new(),
         };
         self.spawn(&spec).expect("a fake spawn").pane

@@ -18,12 +18,18 @@ fn plan(n: usize) -> String {
 
 /// A workspace whose agents run on `hosts`, `per_host` sim workers each (none here), the
 /// sim working `think_ms` on each task.
-fn workspace(hosts: &FakeHosts, tasks: usize, per_host: usize, think_ms: u64, grace: &str) -> TestEnv {
+fn workspace(
+    hosts: &FakeHosts,
+    tasks: usize,
+    per_host: usize,
+    think_ms: u64,
+    grace: &str,
+) -> TestEnv {
     let env = TestEnv::new();
     env.write("PLAN.md", &plan(tasks));
     // The hosts see this machine's files (not its /tmp): the binary is at the same path.
     let mut toml = format!(
-        "socket = \"{}\"\nworkers = 0\nagent = \"sim\"\nagent_cmd = \"{} sim-agent --think-ms {think_ms}\"\n\n[remote]\nlease_grace = \"{grace}\"\n",
+        "socket = \"{}\"\nworkers = 0\nagent = \"sim\"\nagent_cmd = \"{} sim-agent --think-ms {think_ms} --log /root/sim.jsonl\"\n\n[remote]\nlease_grace = \"{grace}\"\n",
         env.socket,
         swarm_bin()
     );
@@ -101,7 +107,10 @@ fn assert_each_done_once(env: &TestEnv, tasks: usize) {
 fn running_on(env: &TestEnv) -> BTreeMap<String, Vec<String>> {
     let status = crate::common::status(env);
     let mut on: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let workers = status["state"]["workers"].as_array().cloned().unwrap_or_default();
+    let workers = status["state"]["workers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for w in workers {
         if let (Some(host), Some(task)) = (w["host"].as_str(), w["task"].as_str())
             && w["state"] == "busy"
@@ -147,7 +156,10 @@ fn tasks_run_on_two_hosts_and_each_is_checked_once() {
         per_host[found[0] - 1] += 1;
         assert_eq!(assigned[&task].len(), 1, "{task} assigned once");
     }
-    assert!(per_host.iter().all(|&n| n > 0), "both hosts worked: {per_host:?}");
+    assert!(
+        per_host.iter().all(|&n| n > 0),
+        "both hosts worked: {per_host:?}"
+    );
 }
 
 #[test]
@@ -188,9 +200,11 @@ fn a_short_partition_keeps_the_task_where_it_runs() {
     hosts.act("cut", 1);
     // The sentinel is written during the cut; the rescan after the heal finds it.
     let note = hosts.disk(1, &format!("work/wt/{kept}.1/notes/{kept}.md.done"));
-    wait_until("the sentinel written on h1 during the cut", Duration::from_secs(30), || {
-        note.exists()
-    });
+    wait_until(
+        "the sentinel written on h1 during the cut",
+        Duration::from_secs(30),
+        || note.exists(),
+    );
     hosts.act("heal", 1);
     let out = ended(&env, child, Duration::from_secs(120));
     assert!(out.status.success(), "{}", stderr(&out));
@@ -214,9 +228,11 @@ fn a_long_partition_fences_the_attempt_and_its_late_finish_is_stale() {
     hosts.act("cut", 1);
     // Past the grace the task goes to h2 as attempt 2; attempt 1 finishes on h1 meanwhile.
     let late = hosts.disk(1, &format!("work/wt/{fenced}.1/notes/{fenced}.md.done"));
-    wait_until("attempt 1 finishing during the cut", Duration::from_secs(30), || {
-        late.exists()
-    });
+    wait_until(
+        "attempt 1 finishing during the cut",
+        Duration::from_secs(30),
+        || late.exists(),
+    );
     wait_until("the task fenced", Duration::from_secs(30), || {
         records(&env, "lease-expired").contains_key(&fenced)
     });
@@ -226,4 +242,86 @@ fn a_long_partition_fences_the_attempt_and_its_late_finish_is_stale() {
     assert_each_done_once(&env, 2);
     let attempt2 = hosts.disk(2, &format!("work/wt/{fenced}.2/notes/{fenced}.md.done"));
     assert!(attempt2.exists(), "attempt 2 ran on h2");
+}
+
+#[test]
+fn the_coordinator_killed_with_hosts_busy_loses_nothing_and_does_nothing_twice() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(2);
+    let env = workspace(&hosts, 4, 1, 3_000, "2m");
+    let mut child = run(&env);
+    wait_until("a task busy on each host", Duration::from_secs(60), || {
+        running_on(&env).len() == 2
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The agents on the hosts work on; a new coordinator takes them over.
+    let out = ended(&env, run(&env), Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_done_once(&env, 4);
+    // Nothing was sent twice: each task's prompt reached one agent once, as attempt 1.
+    let prompts = prompts_on_hosts(&hosts);
+    for i in 1..=4 {
+        let task = format!("t{i}");
+        let sent: Vec<&String> = prompts
+            .iter()
+            .filter(|p| p.contains(&format!("wt/{task}.")))
+            .collect();
+        assert_eq!(sent.len(), 1, "{task}: {sent:?}");
+        assert!(sent[0].contains(&format!("wt/{task}.1/")), "{}", sent[0]);
+    }
+}
+
+/// Every prompt the sim agents on `hosts` took, from their logs on the hosts' disks.
+fn prompts_on_hosts(hosts: &FakeHosts) -> Vec<String> {
+    (1..=hosts.count)
+        .flat_map(|i| {
+            let log = hosts.disk(i, "sim.jsonl");
+            match log.exists() {
+                true => read_jsonl(&log),
+                false => Vec::new(),
+            }
+        })
+        .filter(|e| e["event"] == "prompt")
+        .map(|e| e["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_host_killed_and_booted_again_has_its_task_sent_again_at_once() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(2);
+    // A grace far longer than the test: only the new server's incarnation sends the
+    // task again.
+    let env = workspace(&hosts, 2, 1, 6_000, "10m");
+    let child = run(&env);
+    wait_until("a task busy on each host", Duration::from_secs(60), || {
+        running_on(&env).len() == 2
+    });
+    let lost = running_on(&env)["h1"][0].clone();
+    hosts.act("kill", 1);
+    wait_until("h1 seen unreachable", Duration::from_secs(60), || {
+        let status = crate::common::status(&env);
+        let hosts = status["state"]["hosts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        hosts
+            .iter()
+            .any(|h| h["name"] == "h1" && h["state"] == "unreachable")
+    });
+    hosts.act("boot", 1);
+    let out = ended(&env, child, Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_done_once(&env, 2);
+    let expired = records(&env, "lease-expired");
+    assert_eq!(expired[&lost].len(), 1, "{expired:?}");
+    let rebooted = journal(&env)
+        .into_iter()
+        .any(|r| r["event"] == "host-back" && r["rebooted"] == true);
+    assert!(rebooted, "the journal says h1 came back restarted");
 }
