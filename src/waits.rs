@@ -257,6 +257,79 @@ pub fn type_over(
     type_then_enter(mux, clock, pane, profile, command, &shows)
 }
 
+/// Puts a short command such as `/clear` in the queue of an agent that is still in its
+/// turn (a profile with `reset_queues`: Claude Code holds it and runs it as the turn
+/// ends), and says whether it did. It does not when the agent is not busy, when anything
+/// is in its box or queue, or when a person is using the pane; nor when the command never
+/// showed in the box or the agent did not take it. Then the caller goes the slow way:
+/// the turn's end first, where text swarm left in the box is its own to clear.
+pub fn queue_command(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    profile: &Profile,
+    command: &str,
+) -> Result<bool, String> {
+    let Some(input) = profile
+        .input_pending
+        .as_ref()
+        .filter(|_| profile.reset_queues)
+    else {
+        return Ok(false);
+    };
+    let info = listed(mux, pane)?;
+    if info.dead || info.in_mode || !profile.runs_as(&info.current_command, info.pid) {
+        return Ok(false);
+    }
+    let capture = || mux.capture(pane).map_err(|e| e.to_string());
+    let screen = capture()?;
+    if profile.classify(&screen) != ScreenState::Busy
+        || input.is_match(&screen)
+        || profile.is_queued(&screen)
+    {
+        return Ok(false);
+    }
+    mux.send_text(pane, command).map_err(|e| e.to_string())?;
+    // In the box: the box holds text now, and a line ends with the command (an earlier
+    // one may still show above, as Claude echoes it).
+    let in_box = |screen: &str| {
+        input.is_match(screen)
+            && screen
+                .lines()
+                .any(|line| line.trim_end().ends_with(command))
+    };
+    if !wait_on(mux, clock, pane, TYPING, &in_box, capture)? {
+        return Ok(false);
+    }
+    clock.sleep(profile.settle);
+    mux.send_key(pane, "Enter").map_err(|e| e.to_string())?;
+    // Taken: queued behind the turn, or run at once because the turn ended meanwhile.
+    let taken = |screen: &str| profile.is_queued(screen) || !input.is_match(screen);
+    wait_on(mux, clock, pane, TYPING, &taken, capture)
+}
+
+/// Whether the pane's screen comes to satisfy `wanted` within `within`.
+fn wait_on(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    within: Duration,
+    wanted: &dyn Fn(&str) -> bool,
+    capture: impl Fn() -> Result<String, String>,
+) -> Result<bool, String> {
+    let deadline = clock.now() + within;
+    loop {
+        let seen = mux.output_count(pane);
+        if wanted(&capture()?) {
+            return Ok(true);
+        }
+        if clock.now() >= deadline {
+            return Ok(false);
+        }
+        next_look(mux, clock, pane, seen);
+    }
+}
+
 /// Types `command`, waits (a little, at most) until `shows` sees it on screen, and
 /// presses Enter after the profile's settle time.
 fn type_then_enter(

@@ -337,6 +337,7 @@ pub fn profile(interrupt: Option<&str>) -> Profile {
         input_pending: Some(Regex::new(r"(?m)^> \S").expect("a regex")),
         busy: Some(Regex::new("esc to interrupt").expect("a regex")),
         reset: Reset::Command("/clear".into()),
+        reset_queues: false,
         settle: Duration::from_millis(10),
         enter_retries: 2,
         startup_timeout: Duration::from_secs(10),
