@@ -380,3 +380,69 @@ pub fn clear_own_leftover(
     }
     Err("text swarm typed in the input box would not clear".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::tmux::fake::{self, FakeMux};
+
+    /// The fake agent's profile, queueing its reset or not.
+    fn profile(reset_queues: bool) -> Profile {
+        Profile {
+            reset_queues,
+            ..fake::profile(None)
+        }
+    }
+
+    /// A fake agent in its turn (or not), with `input` in its box.
+    fn agent(busy: bool, input: &str) -> (FakeMux, PaneId) {
+        let mux = FakeMux::new();
+        let pane = mux.add_agent("w0");
+        mux.pane(&pane, |p| {
+            p.busy = busy;
+            p.input = input.into();
+        });
+        (mux, pane)
+    }
+
+    fn queue(mux: &FakeMux, pane: &PaneId, profile: &Profile) -> bool {
+        queue_command(mux, &SystemClock::new(), pane, profile, "/clear").unwrap()
+    }
+
+    #[test]
+    fn a_reset_goes_in_during_the_turn_of_an_agent_that_queues_it() {
+        let (mux, pane) = agent(true, "");
+        assert!(queue(&mux, &pane, &profile(true)));
+        assert_eq!(
+            mux.calls(&format!("text {pane}")),
+            [format!("text {pane} /clear")]
+        );
+        assert_eq!(
+            mux.calls(&format!("key {pane}")),
+            [format!("key {pane} Enter")]
+        );
+    }
+
+    #[test]
+    fn nothing_is_typed_unless_the_agent_queues_is_busy_and_its_box_is_empty() {
+        for (reset_queues, busy, input) in [
+            (false, true, ""),
+            (true, false, ""),
+            (true, true, "a person's half thought"),
+        ] {
+            let (mux, pane) = agent(busy, input);
+            assert!(!queue(&mux, &pane, &profile(reset_queues)));
+            assert!(mux.calls(&format!("text {pane}")).is_empty());
+            assert!(mux.calls(&format!("key {pane}")).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_pane_a_person_scrolls_gets_no_reset_during_the_turn() {
+        let (mux, pane) = agent(true, "");
+        mux.pane(&pane, |p| p.in_mode = true);
+        assert!(!queue(&mux, &pane, &profile(true)));
+        assert!(mux.calls(&format!("text {pane}")).is_empty());
+    }
+}

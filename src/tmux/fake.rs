@@ -86,7 +86,7 @@ impl FakePane {
         } else if let Some(what) = &self.api_error {
             format!("API Error: {what}\n> {}\n", self.input)
         } else if self.busy {
-            "✻ Working… (esc to interrupt)\n> \n".into()
+            format!("✻ Working… (esc to interrupt)\n> {}\n", self.input)
         } else {
             format!("> {}\n", self.input)
         }
