@@ -1075,9 +1075,9 @@ fn raw_spawn(opts: &Opts, n: usize) -> anyhow::Result<f64> {
     Ok(started.elapsed().as_secs_f64())
 }
 
-/// The real-agent harness (`../shared/real-agents`, or `$SWARM_REAL_AGENTS`) serving a
-/// fake Anthropic API on loopback for the real Claude Code CLI (`run_demo.sh --serve`);
-/// stopped, with its fake server, on drop.
+/// The real-agent harness of `tests/it/real_agents.rs` (found as there, or at
+/// `$SWARM_REAL_AGENTS`) serving a fake Anthropic API on loopback for the real Claude Code
+/// CLI (`run_demo.sh --serve`); stopped, with its fake server, on drop.
 struct ClaudeHarness {
     child: Child,
     /// The harness's launcher, passing on swarm's arguments (`--settings` with its hooks)
