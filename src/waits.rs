@@ -257,6 +257,79 @@ pub fn type_over(
     type_then_enter(mux, clock, pane, profile, command, &shows)
 }
 
+/// Puts a short command such as `/clear` in the queue of an agent that is still in its
+/// turn (a profile with `reset_queues`: Claude Code holds it and runs it as the turn
+/// ends), and says whether it did. It does not when the agent is not busy, when anything
+/// is in its box or queue, or when a person is using the pane; nor when the command never
+/// showed in the box or the agent did not take it. Then the caller goes the slow way:
+/// the turn's end first, where text swarm left in the box is its own to clear.
+pub fn queue_command(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    profile: &Profile,
+    command: &str,
+) -> Result<bool, String> {
+    let Some(input) = profile
+        .input_pending
+        .as_ref()
+        .filter(|_| profile.reset_queues)
+    else {
+        return Ok(false);
+    };
+    let info = listed(mux, pane)?;
+    if info.dead || info.in_mode || !profile.runs_as(&info.current_command, info.pid) {
+        return Ok(false);
+    }
+    let capture = || mux.capture(pane).map_err(|e| e.to_string());
+    let screen = capture()?;
+    if profile.classify(&screen) != ScreenState::Busy
+        || input.is_match(&screen)
+        || profile.is_queued(&screen)
+    {
+        return Ok(false);
+    }
+    mux.send_text(pane, command).map_err(|e| e.to_string())?;
+    // In the box: the box holds text now, and a line ends with the command (an earlier
+    // one may still show above, as Claude echoes it).
+    let in_box = |screen: &str| {
+        input.is_match(screen)
+            && screen
+                .lines()
+                .any(|line| line.trim_end().ends_with(command))
+    };
+    if !wait_on(mux, clock, pane, TYPING, &in_box, capture)? {
+        return Ok(false);
+    }
+    clock.sleep(profile.settle);
+    mux.send_key(pane, "Enter").map_err(|e| e.to_string())?;
+    // Taken: queued behind the turn, or run at once because the turn ended meanwhile.
+    let taken = |screen: &str| profile.is_queued(screen) || !input.is_match(screen);
+    wait_on(mux, clock, pane, TYPING, &taken, capture)
+}
+
+/// Whether the pane's screen comes to satisfy `wanted` within `within`.
+fn wait_on(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    within: Duration,
+    wanted: &dyn Fn(&str) -> bool,
+    capture: impl Fn() -> Result<String, String>,
+) -> Result<bool, String> {
+    let deadline = clock.now() + within;
+    loop {
+        let seen = mux.output_count(pane);
+        if wanted(&capture()?) {
+            return Ok(true);
+        }
+        if clock.now() >= deadline {
+            return Ok(false);
+        }
+        next_look(mux, clock, pane, seen);
+    }
+}
+
 /// Types `command`, waits (a little, at most) until `shows` sees it on screen, and
 /// presses Enter after the profile's settle time.
 fn type_then_enter(
@@ -306,4 +379,70 @@ pub fn clear_own_leftover(
         clock.sleep(POLL);
     }
     Err("text swarm typed in the input box would not clear".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::tmux::fake::{self, FakeMux};
+
+    /// The fake agent's profile, queueing its reset or not.
+    fn profile(reset_queues: bool) -> Profile {
+        Profile {
+            reset_queues,
+            ..fake::profile(None)
+        }
+    }
+
+    /// A fake agent in its turn (or not), with `input` in its box.
+    fn agent(busy: bool, input: &str) -> (FakeMux, PaneId) {
+        let mux = FakeMux::new();
+        let pane = mux.add_agent("w0");
+        mux.pane(&pane, |p| {
+            p.busy = busy;
+            p.input = input.into();
+        });
+        (mux, pane)
+    }
+
+    fn queue(mux: &FakeMux, pane: &PaneId, profile: &Profile) -> bool {
+        queue_command(mux, &SystemClock::new(), pane, profile, "/clear").unwrap()
+    }
+
+    #[test]
+    fn a_reset_goes_in_during_the_turn_of_an_agent_that_queues_it() {
+        let (mux, pane) = agent(true, "");
+        assert!(queue(&mux, &pane, &profile(true)));
+        assert_eq!(
+            mux.calls(&format!("text {pane}")),
+            [format!("text {pane} /clear")]
+        );
+        assert_eq!(
+            mux.calls(&format!("key {pane}")),
+            [format!("key {pane} Enter")]
+        );
+    }
+
+    #[test]
+    fn nothing_is_typed_unless_the_agent_queues_is_busy_and_its_box_is_empty() {
+        for (reset_queues, busy, input) in [
+            (false, true, ""),
+            (true, false, ""),
+            (true, true, "a person's half thought"),
+        ] {
+            let (mux, pane) = agent(busy, input);
+            assert!(!queue(&mux, &pane, &profile(reset_queues)));
+            assert!(mux.calls(&format!("text {pane}")).is_empty());
+            assert!(mux.calls(&format!("key {pane}")).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_pane_a_person_scrolls_gets_no_reset_during_the_turn() {
+        let (mux, pane) = agent(true, "");
+        mux.pane(&pane, |p| p.in_mode = true);
+        assert!(!queue(&mux, &pane, &profile(true)));
+        assert!(mux.calls(&format!("text {pane}")).is_empty());
+    }
 }

@@ -57,6 +57,9 @@ pub struct ProfileSpec {
     pub busy: Option<Spanned<String>>,
     /// `"restart"`, or a command typed into the agent (such as `"/clear"`).
     pub reset: Option<Spanned<String>>,
+    /// The agent holds a reset command typed during a turn and runs it as the turn ends
+    /// (default false): the reset goes in as soon as the sentinel is, not after the turn.
+    pub reset_queues: Option<bool>,
     /// The least time between a paste and its Enter (default 150).
     pub settle_ms: Option<u64>,
     /// Extra Enters for a paste that stays in the input box (default 3).
@@ -144,6 +147,7 @@ impl ProfileSpec {
             input_pending: self.input_pending.or(base.input_pending),
             busy: self.busy.or(base.busy),
             reset: self.reset.or(base.reset),
+            reset_queues: self.reset_queues.or(base.reset_queues),
             settle_ms: self.settle_ms.or(base.settle_ms),
             enter_retries: self.enter_retries.or(base.enter_retries),
             startup_timeout_ms: self.startup_timeout_ms.or(base.startup_timeout_ms),
@@ -258,6 +262,7 @@ impl ProfileSpec {
             input_pending: optional_regex("input_pending", self.input_pending)?,
             busy: optional_regex("busy", self.busy)?,
             reset,
+            reset_queues: self.reset_queues.unwrap_or(false),
             settle: Duration::from_millis(self.settle_ms.unwrap_or(DEFAULT_SETTLE_MS)),
             enter_retries: self.enter_retries.unwrap_or(DEFAULT_ENTER_RETRIES),
             startup_timeout: Duration::from_millis(
@@ -316,6 +321,9 @@ pub struct Profile {
     /// Matches a screen of an agent working on a turn.
     pub busy: Option<Regex>,
     pub reset: Reset,
+    /// Whether a reset command typed during a turn waits in the agent's queue and runs as
+    /// the turn ends (rather than going to the model as a message, or being refused).
+    pub reset_queues: bool,
     /// The least time between a paste and its Enter.
     pub settle: Duration,
     /// How many more times Enter is pressed when a paste stays in the input box.

@@ -43,6 +43,12 @@ fn claude_2_1_331_screens() {
             (fixture!("claude", "busy-hang"), Busy),
             (fixture!("claude", "busy-narrow"), Busy),
             (fixture!("claude", "queued"), Busy),
+            // `/clear` typed while the turn after a sentinel runs: its suggestion list
+            // hides the busy footer, and the box holds it; Enter queues it, and it runs
+            // as the turn ends.
+            (fixture!("claude", "reset-typed-during-turn"), InputPending),
+            (fixture!("claude", "reset-queued"), Busy),
+            (fixture!("claude", "reset-cleared"), Ready),
             (fixture!("claude", "dialog-trust"), Dialog),
             (fixture!("claude", "dialog-api-key"), Dialog),
             (fixture!("claude", "dialog-bypass-permissions"), Dialog),
@@ -116,6 +122,22 @@ fn queued_prompts_are_seen() {
         assert!(p.is_queued(queued.1), "{}", queued.0);
         assert!(!p.is_queued(busy.1), "{}", busy.0);
     }
+}
+
+/// Claude holds a `/clear` typed during a turn: the queue shows it, and the screen after
+/// it ran is ready with nothing queued.
+#[test]
+fn claude_queues_its_reset_during_a_turn() {
+    let p = builtin("claude").unwrap();
+    assert!(p.reset_queues);
+    let (name, queued) = fixture!("claude", "reset-queued");
+    assert!(p.is_queued(queued), "{name}");
+    let (name, cleared) = fixture!("claude", "reset-cleared");
+    assert!(!p.is_queued(cleared), "{name}");
+    assert!(
+        !builtin("codex").unwrap().reset_queues,
+        "not tried on Codex"
+    );
 }
 
 #[test]

@@ -1075,6 +1075,287 @@ fn raw_spawn(opts: &Opts, n: usize) -> anyhow::Result<f64> {
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// The real-agent harness of `tests/it/real_agents.rs` (found as there, or at
+/// `$SWARM_REAL_AGENTS`) serving a fake Anthropic API on loopback for the real Claude Code
+/// CLI (`run_demo.sh --serve`); stopped, with its fake server, on drop.
+struct ClaudeHarness {
+    child: Child,
+    /// The harness's launcher, passing on swarm's arguments (`--settings` with its hooks)
+    /// and `SWARM_*` variables, which its own `env -i` drops.
+    launcher: PathBuf,
+    /// The fake API's `requests.jsonl`.
+    requests: PathBuf,
+    /// Where the bench's own `UserPromptSubmit` hook notes when Claude took each prompt.
+    taken: PathBuf,
+}
+
+impl ClaudeHarness {
+    /// Starts the harness with the workspaces `trusted`, or says why it cannot
+    /// (`Ok(None)`): no harness, or no Claude Code installed by it.
+    fn start(trusted: &[PathBuf]) -> anyhow::Result<Option<ClaudeHarness>> {
+        let dir = std::env::var_os("SWARM_REAL_AGENTS").map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real-agents"),
+            PathBuf::from,
+        );
+        let prefix = std::env::var_os("REAL_AGENTS_NPM_PREFIX")
+            .map_or_else(|| PathBuf::from("/tmp/real-agents-npm"), PathBuf::from);
+        let claude = std::env::var_os("CLAUDE_BIN")
+            .map_or_else(|| prefix.join("node_modules/.bin/claude"), PathBuf::from);
+        if !dir.join("run_demo.sh").is_file() {
+            eprintln!(
+                "swarm-bench: P7 skipped: no real-agent harness at {} (set SWARM_REAL_AGENTS)",
+                dir.display()
+            );
+            return Ok(None);
+        }
+        if !claude.exists() {
+            eprintln!(
+                "swarm-bench: P7 skipped: Claude Code is not installed at {} (run `bash {}`)",
+                claude.display(),
+                dir.join("install.sh").display()
+            );
+            return Ok(None);
+        }
+        let mut child = Command::new("bash")
+            .arg(dir.join("run_demo.sh"))
+            .args(["--serve", "--rm", "--agent", "claude"])
+            .args(trusted.iter().flat_map(|ws| [Path::new("--trust-dir"), ws]))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        // It prints its usage block, then blocks until it is stopped.
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+            child.stdout.take().context("run_demo.sh stdout")?,
+        ));
+        let (mut launcher, mut requests) = (None, None);
+        while launcher.is_none() || requests.is_none() {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("run_demo.sh --serve ended before it was ready");
+            };
+            if let Some(rest) = line.strip_prefix("launcher   : ") {
+                launcher = rest.split_whitespace().next().map(PathBuf::from);
+            }
+            if let Some(log) = line.split("; log ").nth(1) {
+                requests = log.split(',').next().map(PathBuf::from);
+            }
+        }
+        // Drained, so that the script never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let (launcher, requests) = (launcher.unwrap_or_default(), requests.unwrap_or_default());
+        let mut harness = ClaudeHarness {
+            child,
+            taken: launcher.with_file_name("taken.log"),
+            launcher: launcher.clone(),
+            requests,
+        };
+        harness.launcher = harness.pass_through(&launcher)?;
+        harness.hook_taken(&launcher)?;
+        Ok(Some(harness))
+    }
+
+    /// A copy of the launcher that passes on what swarm adds.
+    fn pass_through(&self, launcher: &Path) -> anyhow::Result<PathBuf> {
+        let text = std::fs::read_to_string(launcher)?;
+        let passing = text.replacen(
+            "exec env -i \\\n",
+            "exec env -i SWARM_WORKER=\"$SWARM_WORKER\" SWARM_WORKSPACE=\"$SWARM_WORKSPACE\" \\\n",
+            1,
+        );
+        ensure!(passing != text, "the harness's launcher changed:\n{text}");
+        let path = launcher.with_file_name("launch_agent_swarm.sh");
+        std::fs::write(&path, passing.trim_end().to_string() + " \"${@:2}\"\n")?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        Ok(path)
+    }
+
+    /// A `UserPromptSubmit` hook in the agent's user settings (Claude merges it with
+    /// swarm's): the time Claude took a prompt, and the prompt, one line each.
+    fn hook_taken(&self, launcher: &Path) -> anyhow::Result<()> {
+        let path = launcher
+            .with_file_name("home")
+            .join(".claude/settings.json");
+        let mut settings: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+        let log = shell_words::quote(&self.taken.display().to_string()).into_owned();
+        let command =
+            format!("t=$(date +%s.%N); p=$(cat); printf '%s %s\\n' \"$t\" \"$p\" >> {log}");
+        settings["hooks"] = json!({
+            "UserPromptSubmit": [{ "hooks": [{ "type": "command", "command": command }] }]
+        });
+        std::fs::write(&path, settings.to_string())?;
+        Ok(())
+    }
+
+    /// How far its two logs have come: where the lines of a run to come begin.
+    fn marks(&self) -> (usize, usize) {
+        let len = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len() as usize);
+        (len(&self.taken), len(&self.requests))
+    }
+
+    /// When Claude took the prompt naming `sentinel` (first, past the mark).
+    fn taken_at(&self, sentinel: &str, mark: usize) -> Option<f64> {
+        std::fs::read_to_string(&self.taken)
+            .ok()?
+            .get(mark..)?
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .filter(|(_, payload)| {
+                serde_json::from_str::<Value>(payload)
+                    .is_ok_and(|v| v["prompt"].as_str().is_some_and(|p| p.contains(sentinel)))
+            })
+            .find_map(|(at, _)| at.parse().ok())
+    }
+
+    /// When the fake API first heard of `sentinel` (its log's `done_path`), past the mark.
+    fn requested_at(&self, sentinel: &str, mark: usize) -> Option<f64> {
+        std::fs::read_to_string(&self.requests)
+            .ok()?
+            .get(mark..)?
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|v| {
+                v["done_path"]
+                    .as_str()
+                    .is_some_and(|d| d.ends_with(sentinel))
+            })
+            .find_map(|v| v["ts"].as_f64())
+    }
+}
+
+impl Drop for ClaudeHarness {
+    fn drop(&mut self) {
+        // Its trap stops the fake server and removes its files.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = finish(&mut self.child, Duration::from_secs(10));
+    }
+}
+
+/// The gaps of one `swarm run` of `tasks` tasks on one Claude worker in `lab`, in ms:
+/// from each sentinel to Claude taking the next prompt, and to the next prompt's first
+/// API request. `config` is the workspace's swarm.toml.
+fn claude_run(
+    opts: &Opts,
+    lab: &Lab,
+    harness: &ClaudeHarness,
+    tasks: usize,
+    config: &str,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let mut plan = String::from("# Claude's dispatch gap\n\n");
+    for i in 0..tasks {
+        plan.push_str(&format!(
+            "- [ ] Write notes/t{i}.md about topic {i} {{out=notes/t{i}.md}}\n"
+        ));
+    }
+    std::fs::write(lab.ws().join("PLAN.md"), plan)?;
+    std::fs::write(lab.ws().join("swarm.toml"), config)?;
+    let agent_cmd = format!(
+        "{} {}",
+        shell_words::quote(&harness.launcher.display().to_string()),
+        shell_words::quote(&lab.ws().display().to_string())
+    );
+    let mut cmd = Command::new(&opts.swarm);
+    cmd.current_dir(lab.ws())
+        .args(["run", "--headless", "--agent", "claude", "--socket"])
+        .arg(&lab.socket)
+        .args(["--workers", "1", "--agent-cmd", &agent_cmd])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(lab.dir.path().join("swarm.err"))?);
+    lab.pin(&mut cmd);
+    let (taken_mark, requests_mark) = harness.marks();
+    let mut child = cmd.spawn()?;
+    let ok = finish(&mut child, Duration::from_secs(60 + 10 * tasks as u64))?;
+    ensure!(ok, "swarm run failed:\n{}", lab.swarm_stderr());
+    let sentinel = |i: usize| format!("t{i}.md.done");
+    let mut done: Vec<(f64, usize)> = (0..tasks)
+        .filter_map(|i| {
+            let path = lab.ws().join("notes").join(sentinel(i));
+            let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+            Some((modified.duration_since(UNIX_EPOCH).ok()?.as_secs_f64(), i))
+        })
+        .collect();
+    done.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut taken, mut requested) = (Vec::new(), Vec::new());
+    for pair in done.windows(2) {
+        let ((at, _), (_, next)) = (pair[0], pair[1]);
+        let next = format!("notes/{}", sentinel(next));
+        let took = harness.taken_at(&next, taken_mark);
+        taken.extend(took.map(|t| (t - at) * 1000.0));
+        let asked = harness.requested_at(&next, requests_mark);
+        requested.extend(asked.map(|t| (t - at) * 1000.0));
+    }
+    ensure!(
+        !taken.is_empty(),
+        "Claude's UserPromptSubmit hook noted no prompt in {}",
+        harness.taken.display()
+    );
+    Ok((taken, requested))
+}
+
+/// P7: the dispatch gap of the real Claude Code CLI, against the fake API of the
+/// real-agent harness: from a task's sentinel to Claude taking the next prompt (its own
+/// `UserPromptSubmit` hook says when), one worker, tasks that each write a file and then
+/// their sentinel. Beside it, in the same run: the same gap of the sim agent, and Claude's
+/// with its reset typed only after the turn's end and a 200 ms settle, as before.
+fn claude_gap(opts: &Opts) -> anyhow::Result<Vec<Figure>> {
+    let tasks = if opts.quick { 12 } else { 30 };
+    let (lab, before) = (Lab::new()?, Lab::new()?);
+    let Some(harness) = ClaudeHarness::start(&[lab.ws(), before.ws()])? else {
+        return Ok(Vec::new());
+    };
+    let (taken, requested) = claude_run(opts, &lab, &harness, tasks, "")?;
+    let old = "[profiles.claude]\nreset_queues = false\nsettle_ms = 200\n";
+    let (taken_before, _) = claude_run(opts, &before, &harness, tasks, old)?;
+    drop(harness);
+
+    // The sim agent, on as many tasks and one worker.
+    let sim = Lab::new()?;
+    write_plan(&sim.ws(), tasks)?;
+    let agent = sim.agent_cmd(&opts.swarm, "--think-ms 500");
+    let mut child = sim.swarm_run(&opts.swarm, 1, &agent)?;
+    let ok = finish(&mut child, Duration::from_secs(60 + tasks as u64))?;
+    ensure!(ok, "swarm run (sim) failed:\n{}", sim.swarm_stderr());
+    let sim_gaps = stats(dispatch_gaps(&read_logs(&sim.logs())));
+
+    let gap = stats(taken);
+    Ok(vec![
+        Figure {
+            id: "P7",
+            name: "Claude Code dispatch gap: sentinel → next prompt taken (its hook)".into(),
+            unit: "ms",
+            met: gap.map(|s| s.median <= 1000.0),
+            value: gap,
+            baseline: sim_gaps,
+            baseline_name: "sim agent, same gap".into(),
+            target: "≤ 1000 ms".into(),
+        },
+        Figure {
+            id: "P7",
+            name: "the same, reset after the turn's end, settle 200 ms (as before)".into(),
+            unit: "ms",
+            met: None,
+            value: stats(taken_before),
+            baseline: gap,
+            baseline_name: "as built".into(),
+            target: String::new(),
+        },
+        Figure {
+            id: "P7",
+            name: "Claude Code: sentinel → next prompt's first API request".into(),
+            unit: "ms",
+            met: None,
+            value: stats(requested),
+            baseline: None,
+            baseline_name: String::new(),
+            target: String::new(),
+        },
+    ])
+}
+
 fn print_table(figures: &[Figure]) {
     println!(
         "\n| # | figure | swarm (median) | p90 | n | baseline (median) | ratio | target | met |"
@@ -1123,12 +1404,13 @@ fn main() -> anyhow::Result<()> {
         if opts.quick { "quick" } else { "full" }
     );
     let mut figures = Vec::new();
-    let scenarios: [(&str, Scenario); 5] = [
+    let scenarios: [(&str, Scenario); 6] = [
         ("P3", |o| throughput(o, if o.quick { 64 } else { 200 })),
         ("P8", |o| landing(o, if o.quick { 64 } else { 200 })),
         ("P6", big_prompt),
         ("P4", quiet_overhead),
         ("P5", scale),
+        ("P7", claude_gap),
     ];
     for (id, scenario) in scenarios {
         let wanted = opts.wants(id) || (id == "P3" && (opts.wants("P1") || opts.wants("P2")));

@@ -945,7 +945,22 @@ impl Executor {
             Reset::Command(command) => {
                 self.then_ready(worker, pane, move |edges, pane, profile, blocked| {
                     let (mux, clock) = (&*edges.mux, &*edges.clock);
-                    // The turn ends first. Text left in the box is ours only if it is the
+                    // An agent that queues the command gets it now, while it ends its
+                    // turn (the reply after its sentinel), and runs it as the turn ends.
+                    if waits::queue_command(mux, clock, pane, profile, &command)? {
+                        let ready = [ScreenState::Ready];
+                        return waits::wait_for(
+                            mux,
+                            clock,
+                            pane,
+                            profile,
+                            TURN_END_TIMEOUT,
+                            &ready,
+                            blocked,
+                        )
+                        .map(drop);
+                    }
+                    // Otherwise the turn ends first. Text left in the box is ours only if it is the
                     // reset command (typed, then the orchestrator was killed before Enter);
                     // anything else a person typed, and stays.
                     let idle = [ScreenState::Ready, ScreenState::InputPending];

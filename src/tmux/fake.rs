@@ -86,7 +86,7 @@ impl FakePane {
         } else if let Some(what) = &self.api_error {
             format!("API Error: {what}\n> {}\n", self.input)
         } else if self.busy {
-            "✻ Working… (esc to interrupt)\n> \n".into()
+            format!("✻ Working… (esc to interrupt)\n> {}\n", self.input)
         } else {
             format!("> {}\n", self.input)
         }
@@ -338,6 +338,7 @@ pub fn profile(interrupt: Option<&str>) -> Profile {
         input_pending: Some(Regex::new(r"(?m)^> \S").expect("a regex")),
         busy: Some(Regex::new("esc to interrupt").expect("a regex")),
         reset: Reset::Command("/clear".into()),
+        reset_queues: false,
         settle: Duration::from_millis(10),
         enter_retries: 2,
         startup_timeout: Duration::from_secs(10),

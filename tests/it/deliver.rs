@@ -297,6 +297,7 @@ fn deliver_submits_a_prompt_with_one_enter() {
         input_pending: None,
         busy: None,
         reset: Reset::Restart,
+        reset_queues: false,
         settle: Duration::from_millis(150),
         enter_retries: 1,
         startup_timeout: Duration::from_secs(1),

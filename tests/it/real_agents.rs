@@ -104,6 +104,20 @@ impl FakeApi {
         format!("{} {}", asking.display(), dir.display())
     }
 
+    /// The `--agent-cmd` that starts the agent in `dir` with `vars` set in its (otherwise
+    /// scrubbed) environment, as a person would export them.
+    fn agent_cmd_with_env(&self, dir: &Path, vars: &[(&str, &str)]) -> String {
+        let text = std::fs::read_to_string(&self.launcher).unwrap();
+        let set: String = vars.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        let with = text.replacen("exec env -i ", &format!("exec env -i {set}"), 1);
+        assert_ne!(with, text, "the launcher changed:\n{text}");
+        let path = self.launcher.with_file_name("launch_agent_env.sh");
+        std::fs::write(&path, with).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        format!("{} {}", path.display(), dir.display())
+    }
+
     /// The `--agent-cmd` that starts the agent in `dir`.
     fn agent_cmd(&self, dir: &Path) -> String {
         format!("{} {}", self.launcher.display(), dir.display())
@@ -879,6 +893,74 @@ fn codex_api_error_past_its_retries_is_waited_out_and_the_task_sent_again() {
     assert_eq!(code, Some(0), "{needs}");
     assert_eq!(env.read("PLAN.md"), plan.replace("- [ ]", "- [x]"));
     assert!(env.path("notes/e1.md").exists());
+}
+
+/// An API error past Claude's own retries: `● API Error: 500 …` and the dimmed
+/// `❯ Resend your message to try again` in the box, with a `StopFailure` hook. Claude
+/// retries 10 times over about 3 minutes by default; `CLAUDE_CODE_MAX_RETRIES=1` (read by
+/// 2.1.331, as seen) makes it give up after one retry, the same screen in half a second.
+/// The worker shows the error and backs off, the agent gets a fresh context, and the task
+/// goes out again with no attempt charged and no note in PLAN.md; the task queued behind
+/// it is done by the same worker, which is never stranded.
+#[test]
+fn claude_api_error_past_its_retries_is_waited_out_and_the_task_sent_again() {
+    if !enabled() {
+        return;
+    }
+    let env = TestEnv::new();
+    let api = FakeApi::start("claude", Some(&env.ws()));
+    let plan = "# Errors\n\n- [ ] Write notes/e1.md about errors {out=notes/e1.md}\n\
+                - [ ] Write notes/e2.md afterwards {out=notes/e2.md}\n";
+    env.write("PLAN.md", plan);
+    // The first attempt and Claude's one retry fail; the task sent again goes through.
+    api.faults(serde_json::json!([{
+        "mode": "500", "scope": "main", "match": r"\be1\.md\.done", "times": 2
+    }]));
+    let child = env
+        .swarm()
+        .args(["run", "--headless", "--socket", &env.socket])
+        .args(["--agent", "claude", "--workers", "1", "--max-attempts", "1"])
+        .args([
+            "--agent-cmd",
+            &api.agent_cmd_with_env(&env.ws(), &[("CLAUDE_CODE_MAX_RETRIES", "1")]),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut needs = String::new();
+    wait_until(
+        "the worker shows the API error",
+        Duration::from_secs(60),
+        || {
+            needs = status(&env)["state"]["workers"][0]["needs"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            needs.starts_with("API error: ")
+        },
+    );
+    assert!(needs.contains("500 Internal server error"), "{needs}");
+    let code = finish(child, Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{needs}");
+    assert_eq!(env.read("PLAN.md"), plan.replace("- [ ]", "- [x]"));
+    assert!(env.path("notes/e1.md").exists() && env.path("notes/e2.md").exists());
+    let faulted = api
+        .requests()
+        .iter()
+        .filter(|r| r["action"] == "fault")
+        .count();
+    assert_eq!(faulted, 2, "the fault did not end Claude's turn as planned");
+    let journal = std::fs::read_to_string(env.path(".swarm/journal.jsonl")).unwrap_or_default();
+    let charged: Vec<&str> = journal
+        .lines()
+        .filter(|l| l.contains("\"assigned\"") && !l.contains("\"attempt\":1"))
+        .collect();
+    assert!(charged.is_empty(), "attempts charged: {charged:?}");
+    assert!(
+        journal.contains("API error: "),
+        "the journal does not say why the task went out again:\n{journal}"
+    );
 }
 
 /// A turn interrupted at its timeout is followed by a fresh context: the next task's
