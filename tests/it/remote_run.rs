@@ -290,7 +290,7 @@ fn prompts_on_hosts(hosts: &FakeHosts) -> Vec<String> {
 }
 
 #[test]
-fn a_host_killed_and_booted_again_has_its_task_sent_again_at_once() {
+fn a_host_that_loses_power_and_boots_again_has_its_task_sent_again_at_once() {
     if !enabled() {
         return;
     }
@@ -303,7 +303,7 @@ fn a_host_killed_and_booted_again_has_its_task_sent_again_at_once() {
         running_on(&env).len() == 2
     });
     let lost = running_on(&env)["h1"][0].clone();
-    hosts.act("kill", 1);
+    hosts.act("crash", 1);
     wait_until("h1 seen unreachable", Duration::from_secs(60), || {
         let status = crate::common::status(&env);
         let hosts = status["state"]["hosts"]
@@ -314,6 +314,7 @@ fn a_host_killed_and_booted_again_has_its_task_sent_again_at_once() {
             .iter()
             .any(|h| h["name"] == "h1" && h["state"] == "unreachable")
     });
+    hosts.act("heal", 1);
     hosts.act("boot", 1);
     let out = ended(&env, child, Duration::from_secs(120));
     assert!(out.status.success(), "{}", stderr(&out));
