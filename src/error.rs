@@ -13,6 +13,7 @@ use crate::git::check::CheckError;
 use crate::journal::JournalError;
 use crate::plan::PlanError;
 use crate::prompt::PromptError;
+use crate::remote::WorkspaceError;
 use crate::ssh::SshError;
 use crate::tmux::TmuxError;
 use std::error::Error;
@@ -83,6 +84,7 @@ kinds![
     GitError,
     CheckError,
     SshError,
+    WorkspaceError,
 ];
 
 /// Bad input: what happened and where, plus a hint on how to fix it (exit 2).

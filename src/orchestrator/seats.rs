@@ -56,7 +56,9 @@ impl Seats {
     /// The sentinel of `task`'s `attempt`, relative to the host's directory (the agent's
     /// working directory), for a task whose sentinel is `rel` in the workspace.
     pub fn sentinel(task: &TaskId, attempt: u32, rel: &Path) -> PathBuf {
-        Path::new("wt").join(format!("{task}.{attempt}")).join(rel)
+        Path::new("wt")
+            .join(crate::remote::attempt_name(task, attempt))
+            .join(rel)
     }
 
     /// Makes the folder of `task`'s `attempt` on `worker`'s host, with no sentinel in it:
