@@ -274,6 +274,8 @@ impl Dashboard {
             .workers()
             .iter()
             .any(|w| w.profile != self.workers()[0].profile);
+        // With workers on other hosts, where each runs is too.
+        let hosts = self.workers().iter().any(|w| w.host.is_some());
         let rows = self.workers().iter().map(|w| {
             let (label, color) = worker_state(w, paused_all);
             let doing = match (&w.needs, &w.task) {
@@ -288,6 +290,9 @@ impl Dashboard {
                     self.places.get(p).cloned().unwrap_or_else(|| p.clone())
                 })),
             ];
+            if hosts {
+                cells.push(Cell::from(w.host.clone().unwrap_or_else(|| "local".into())));
+            }
             if pools {
                 cells.push(Cell::from(w.profile.clone()));
             }
@@ -297,6 +302,10 @@ impl Dashboard {
         });
         let mut widths = vec![Constraint::Length(4), Constraint::Length(5)];
         let mut header = vec!["WKR", "PANE"];
+        if hosts {
+            widths.push(Constraint::Length(8));
+            header.push("HOST");
+        }
         if pools {
             widths.push(Constraint::Length(10));
             header.push("PROFILE");
@@ -500,6 +509,9 @@ fn worker_detail(w: &WorkerRow, places: &std::collections::HashMap<String, Strin
         "" => format!("w{} · {}", w.id, w.state),
         profile => format!("w{} · {profile} · {}", w.id, w.state),
     };
+    if let Some(host) = &w.host {
+        text.push_str(&format!(" · on {host}"));
+    }
     if w.restarts > 0 {
         text.push_str(&format!(" · restarted {}×", w.restarts));
     }

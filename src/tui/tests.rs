@@ -410,6 +410,25 @@ fn pools_of_several_profiles_get_a_profile_column() {
 }
 
 #[test]
+fn workers_on_other_hosts_get_a_host_column() {
+    let mut snapshot = mid_run();
+    snapshot.workers[2].host = Some("gpu1".into());
+    let drawn = screen(&plain(Some(snapshot)));
+    let header = drawn.lines().find(|l| l.contains("WKR  PANE")).unwrap();
+    assert!(header.contains("HOST"), "{drawn}");
+    // A worker's row is the one with its pane.
+    let row = |w: &str| {
+        let pane = if w == "w0" { "%3" } else { "%5" };
+        drawn.lines().find(|l| l.contains(w) && l.contains(pane)).unwrap()
+    };
+    assert!(row("w2").contains("gpu1"), "{drawn}");
+    assert!(row("w0").contains("local"), "{drawn}");
+    // All on this machine: no column.
+    let here = screen(&plain(Some(mid_run())));
+    assert!(!here.contains("HOST"), "{here}");
+}
+
+#[test]
 fn the_diff_tab_shows_the_selected_tasks_change_in_an_isolated_run() {
     // Not isolated: there is no change to show, and the dashboard says so.
     let mut dashboard = plain(Some(mid_run()));
