@@ -419,7 +419,10 @@ fn workers_on_other_hosts_get_a_host_column() {
     // A worker's row is the one with its pane.
     let row = |w: &str| {
         let pane = if w == "w0" { "%3" } else { "%5" };
-        drawn.lines().find(|l| l.contains(w) && l.contains(pane)).unwrap()
+        drawn
+            .lines()
+            .find(|l| l.contains(w) && l.contains(pane))
+            .unwrap()
     };
     assert!(row("w2").contains("gpu1"), "{drawn}");
     assert!(row("w0").contains("local"), "{drawn}");

@@ -326,3 +326,27 @@ fn a_host_that_loses_power_and_boots_again_has_its_task_sent_again_at_once() {
         .any(|r| r["event"] == "host-back" && r["rebooted"] == true);
     assert!(rebooted, "the journal says h1 came back restarted");
 }
+
+#[test]
+fn a_sentinel_watcher_that_dies_alone_is_replaced_and_nothing_is_missed() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(2);
+    let env = workspace(&hosts, 4, 1, 3_000, "2m");
+    let child = run(&env);
+    wait_until("a task busy on each host", Duration::from_secs(60), || {
+        running_on(&env).len() == 2
+    });
+    // The watcher on h1 ends on its own (the OOM killer, a person): its host is still up.
+    let killed = hosts.ssh(1, "pkill -x inotifywait && echo killed || echo none");
+    assert_eq!(killed, "killed", "h1's sentinel watcher ran");
+    let out = ended(&env, child, Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_done_once(&env, 4);
+    let lost = journal(&env)
+        .into_iter()
+        .filter(|r| r["event"] == "host-lost")
+        .count();
+    assert_eq!(lost, 0, "a dead watcher is not a lost host");
+}
