@@ -1157,6 +1157,38 @@ impl Settings {
         local.chain(remote).collect()
     }
 
+    /// Every open task with `{tags=…}` has a host with all of them (and workers of its
+    /// profile) to go to. Otherwise nothing would ever take it.
+    fn check_tags(&self, tasks: &[crate::plan::Task], plan: &Path) -> Result<(), BadInput> {
+        let served = |t: &crate::plan::Task| {
+            let profile = t.agent.as_deref().unwrap_or(&self.profile.name);
+            self.remote_pools.iter().any(|p| {
+                p.profile.name == profile && t.tags.iter().all(|tag| p.host.tags.contains(tag))
+            })
+        };
+        let stray = tasks
+            .iter()
+            .filter(|t| !t.checked && !t.tags.is_empty())
+            .find(|t| !served(t));
+        let Some(task) = stray else {
+            return Ok(());
+        };
+        let tags = task.tags.join(",");
+        Err(BadInput::new(format!(
+            "{}:{}: `{{tags={tags}}}`: no [[hosts]] in swarm.toml with workers of the task's profile has all of these tags",
+            plan.display(),
+            task.line
+        ))
+        .hint(format!(
+            "add `tags = [{}]` to a [[hosts]] table of swarm.toml, or drop the attribute",
+            task.tags
+                .iter()
+                .map(|t| format!("\"{t}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+
     /// How many workers run on this machine; the hosts' come after them.
     pub fn local_workers(&self) -> usize {
         self.pools.iter().map(|p| p.workers).sum()
@@ -1176,6 +1208,7 @@ impl Settings {
     /// Every open task goes to a profile some pool runs: the one it asks for with
     /// `{agent=…}`, or the default. Otherwise nothing would ever take it.
     pub fn check_agents(&self, tasks: &[crate::plan::Task], plan: &Path) -> Result<(), BadInput> {
+        self.check_tags(tasks, plan)?;
         let stray = tasks
             .iter()
             .filter(|t| !t.checked)

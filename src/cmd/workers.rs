@@ -45,7 +45,8 @@ struct WorkerJson {
     restarts: u32,
     /// The agent profile its agent runs; `null` in the snapshot of an older swarm.
     profile: Option<String>,
-    /// The host it runs on; `null` on this machine.
+    /// The host it runs on; absent on this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
     host: Option<String>,
 }
 

@@ -407,6 +407,31 @@ lease_grace = "90s"
     }
 
     #[test]
+    fn a_task_tagged_for_hosts_none_has_is_bad_input() {
+        let config =
+            parse("workers = 1\n[[hosts]]\nname = \"a\"\nworkers = 1\ntags = [\"gpu\"]\n").unwrap();
+        let settings = crate::config::resolve(
+            Some(config),
+            &crate::config::Overrides::default(),
+            Path::new("/w"),
+        )
+        .unwrap();
+        let plan = |text: &str| crate::plan::parse(text, Path::new("PLAN.md")).unwrap();
+        let ok = plan("- [ ] Train {tags=gpu}\n- [ ] Docs\n");
+        assert!(settings.check_agents(&ok, Path::new("PLAN.md")).is_ok());
+        let bad = plan("- [ ] Docs\n- [ ] Train {tags=gpu,big}\n");
+        let err = settings
+            .check_agents(&bad, Path::new("PLAN.md"))
+            .unwrap_err();
+        assert!(
+            err.message.starts_with("PLAN.md:2: `{tags=gpu,big}`"),
+            "{}",
+            err.message
+        );
+        assert!(err.hint.unwrap().contains("tags = [\"gpu\", \"big\"]"));
+    }
+
+    #[test]
     fn bad_hosts_exit_2() {
         let err =
             anyhow::Error::from(parse("[[hosts]]\nname = \"a\"\nssh = \"-x\"\n").unwrap_err());

@@ -154,7 +154,13 @@ impl<'p> Loop<'p> {
         let pools = settings.scheduler_pools();
         let mut state = State::with_pools(&plan_tasks, &pools, &settings.profile.name, limits);
         for pool in &settings.remote_pools {
-            state.add_remote_workers(&pool.host.host.name, &pool.profile.name, pool.workers);
+            let host = &pool.host;
+            state.add_remote_workers(
+                &host.host.name,
+                &host.tags,
+                &pool.profile.name,
+                pool.workers,
+            );
         }
         state.set_lease_grace(settings.lease_grace);
         let (clock, mux) = (edges.clock.clone(), edges.mux.clone());
@@ -624,6 +630,7 @@ fn plan_task(task: &Task, scopes: ScopeDefault) -> PlanTask {
         after: task.waits_for().cloned().collect(),
         scope: Scope::of(&task.files, scopes),
         agent: task.agent.clone(),
+        tags: task.tags.clone(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The attributes at the end of a task's first line: `{#id}`, `{out=PATH}`,
-//! `{after=ID,…}`, `{files=GLOB,…}` and `{agent=PROFILE}`, in one group or several, in
-//! any order.
+//! `{after=ID,…}`, `{files=GLOB,…}`, `{agent=PROFILE}` and `{tags=TAG,…}`, in one group
+//! or several, in any order.
 
 use super::TaskId;
 
@@ -13,13 +13,14 @@ pub(super) struct Attributes {
     pub after: Vec<TaskId>,
     pub files: Vec<String>,
     pub agent: Option<String>,
+    pub tags: Vec<String>,
 }
 
 /// The attribute names a `{…}` group may open with: a group that opens otherwise is text.
-const NAMES: [&str; 5] = ["#", "out=", "after=", "files=", "agent="];
+const NAMES: [&str; 6] = ["#", "out=", "after=", "files=", "agent=", "tags="];
 
 /// The message for an attribute that is not one of ours.
-const SYNTAX: &str = "a task may end with `{#some-id}`, `{out=path/to/file}`, `{after=other-id}`, `{files=src/**}` and `{agent=profile}`, in one group or several, like `{#auth out=docs/auth.md}`";
+const SYNTAX: &str = "a task may end with `{#some-id}`, `{out=path/to/file}`, `{after=other-id}`, `{files=src/**}`, `{agent=profile}` and `{tags=gpu}`, in one group or several, like `{#auth out=docs/auth.md}`";
 
 /// Splits the trailing `{…}` groups off a task's first line. The error is the message to
 /// give at the task's line.
@@ -96,6 +97,17 @@ impl Attributes {
                 ));
             }
             self.agent = Some(name.to_string());
+        } else if let Some(list) = token.strip_prefix("tags=") {
+            for tag in list.split(',') {
+                if id(tag).is_none() {
+                    return Err(format!(
+                        "bad tag `{tag}` in `{token}`\nhint: `tags=` takes words separated by commas, like `{{tags=gpu}}`; a task with tags goes only to [[hosts]] that have them all"
+                    ));
+                }
+                if !self.tags.iter().any(|t| t == tag) {
+                    self.tags.push(tag.to_string());
+                }
+            }
         } else {
             return Err(format!("unknown task attribute `{token}`\nhint: {SYNTAX}"));
         }
@@ -118,6 +130,16 @@ fn id(name: &str) -> Option<TaskId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_are_words_and_repeats_count_once() {
+        let attrs = split("Train the model {tags=gpu,big} {tags=gpu}").unwrap();
+        assert_eq!(attrs.tags, ["gpu", "big"]);
+        assert_eq!(attrs.text, "Train the model");
+        let err = split("x {tags=gpu,}").unwrap_err();
+        assert!(err.contains("bad tag ``"), "{err}");
+        assert!(split("x {tags=-x}").is_err());
+    }
 
     fn ids(names: &[&str]) -> Vec<TaskId> {
         names.iter().map(|n| TaskId(n.to_string())).collect()

@@ -65,6 +65,8 @@ pub struct Task {
     pub files: Vec<String>,
     /// The profile whose workers may take it, `{agent=PROFILE}`.
     pub agent: Option<String>,
+    /// Only workers on hosts with every one of these tags may take it, `{tags=TAG,…}`.
+    pub tags: Vec<String>,
 }
 
 impl Task {

@@ -104,6 +104,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Task>, PlanError> {
             children: Vec::new(),
             files: attrs.files,
             agent: attrs.agent,
+            tags: attrs.tags,
         });
         // The innermost task item still open around this one is its parent.
         while ancestors

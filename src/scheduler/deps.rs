@@ -243,9 +243,16 @@ impl State {
 
     /// The first ready task of `pool` whose scope overlaps no running task's; the ones
     /// before it that overlap are parked on the running task they overlap.
-    pub(super) fn next_ready(&mut self, pool: usize) -> Option<usize> {
+    pub(super) fn next_ready(
+        &mut self,
+        pool: usize,
+        takes: impl Fn(&super::TaskEntry) -> bool,
+    ) -> Option<usize> {
         loop {
-            let &next = self.graph.ready[pool].first()?;
+            let next = self.graph.ready[pool]
+                .iter()
+                .copied()
+                .find(|&i| takes(&self.tasks[i]))?;
             let scope = &self.graph.nodes[next].scope;
             let holder = self
                 .graph

@@ -22,6 +22,7 @@ pub(super) fn task(name: &str, after: &[&str], files: &[&str]) -> PlanTask {
             ScopeDefault::None,
         ),
         agent: None,
+        tags: Vec::new(),
     }
 }
 

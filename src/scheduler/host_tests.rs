@@ -28,7 +28,7 @@ fn remote_state(tasks: &[&str], max_attempts: u32) -> State {
         ..Limits::default()
     };
     let mut state = State::new(&plan, 0, limits);
-    state.add_remote_workers("h1", "", 1);
+    state.add_remote_workers("h1", &[], "", 1);
     state.set_lease_grace(GRACE);
     state
 }
@@ -125,7 +125,7 @@ fn a_host_back_within_its_lease_keeps_its_task_and_its_completion_counts() {
 #[test]
 fn past_its_lease_a_task_goes_elsewhere_uncharged_and_the_fenced_attempt_never_counts() {
     let mut state = remote_state(&["a"], 1);
-    let local = state.add_remote_workers("h2", "", 1)[0];
+    let local = state.add_remote_workers("h2", &[], "", 1)[0];
     state.start();
     up(&mut state, 0);
     delivered(&mut state, 0, "a");
@@ -180,7 +180,7 @@ fn past_its_lease_a_task_goes_elsewhere_uncharged_and_the_fenced_attempt_never_c
 #[test]
 fn a_fenced_attempt_finishing_after_the_current_one_is_stale_and_checks_nothing() {
     let mut state = remote_state(&["a"], 3);
-    let other = state.add_remote_workers("h2", "", 1)[0];
+    let other = state.add_remote_workers("h2", &[], "", 1)[0];
     state.start();
     up(&mut state, 0);
     delivered(&mut state, 0, "a");
@@ -307,4 +307,29 @@ fn replay_carries_the_fenced_attempts_so_they_stay_uncharged() {
         again.apply(record);
     }
     assert_eq!(again.tasks[&id("a")].forgiven, 1);
+}
+
+#[test]
+fn a_tagged_task_goes_only_to_a_host_with_its_tags_and_others_go_anywhere() {
+    let plan = vec![
+        PlanTask {
+            id: id("train"),
+            tags: vec!["gpu".into()],
+            ..PlanTask::default()
+        },
+        PlanTask {
+            id: id("docs"),
+            ..PlanTask::default()
+        },
+    ];
+    // Worker 0 here, worker 1 on a gpu host; the untagged task comes second in the plan.
+    let mut state = State::new(&plan, 1, Limits::default());
+    state.add_remote_workers("gpu1", &["gpu".into()], "", 1);
+    state.start();
+    let here = up(&mut state, 0);
+    // The first task in plan order is not this machine's to take: the next one is.
+    assert_eq!(deliver_of(&here), Some((0, 1)));
+    assert_eq!(state.holder(&id("docs")), Some(0));
+    up(&mut state, 1);
+    assert_eq!(state.holder(&id("train")), Some(1));
 }

@@ -12,19 +12,28 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub(super) struct HostEntry {
     pub(super) name: String,
+    /// What tasks may ask of it (`{tags=…}`).
+    pub(super) tags: Vec<String>,
     /// Run time its link went down, while it is down.
     pub(super) lost_since: Option<Duration>,
 }
 
 impl State {
-    /// Adds `count` workers of profile `profile` that run on host `host`, after the
-    /// workers there are; returns their ids.
-    pub fn add_remote_workers(&mut self, host: &str, profile: &str, count: usize) -> Vec<WorkerId> {
+    /// Adds `count` workers of profile `profile` that run on host `host` (which has
+    /// `tags`), after the workers there are; returns their ids.
+    pub fn add_remote_workers(
+        &mut self,
+        host: &str,
+        tags: &[String],
+        profile: &str,
+        count: usize,
+    ) -> Vec<WorkerId> {
         let h = match self.hosts.iter().position(|e| e.name == host) {
             Some(h) => h,
             None => {
                 self.hosts.push(HostEntry {
                     name: host.to_owned(),
+                    tags: tags.to_vec(),
                     lost_since: None,
                 });
                 self.hosts.len() - 1
@@ -64,6 +73,14 @@ impl State {
     /// Run time, as of the last tick.
     pub fn now(&self) -> Duration {
         self.now
+    }
+
+    /// The tags of the host `worker` runs on; none on this machine.
+    pub(super) fn worker_tags(&self, worker: WorkerId) -> Vec<String> {
+        match self.workers[worker].host {
+            Some(h) => self.hosts[h].tags.clone(),
+            None => Vec::new(),
+        }
     }
 
     /// Whether `worker` is on a host whose link is down: nothing it says is news until

@@ -255,6 +255,8 @@ pub struct PlanTask {
     /// The profile it asks for (`{agent=…}`): only a worker of that pool takes it. `None`:
     /// the run's default pool.
     pub agent: Option<String>,
+    /// Only a worker on a host with all of these tags takes it (`{tags=…}`).
+    pub tags: Vec<String>,
 }
 
 /// Workers that run one agent profile.
@@ -360,6 +362,8 @@ pub struct TaskEntry {
     queued: bool,
     /// Attempts that are not charged to it: fenced when their host went silent.
     forgiven: u32,
+    /// The host tags a worker must have to take it.
+    tags: Vec<String>,
 }
 
 impl TaskEntry {
@@ -1308,6 +1312,7 @@ impl State {
             last_worker: None,
             queued: false,
             forgiven: 0,
+            tags: task.tags.clone(),
         });
         self.track(self.tasks.len() - 1);
     }
@@ -1701,6 +1706,7 @@ impl State {
                 None => self.add_task(task),
                 Some(i) => {
                     self.tasks[i].in_plan = true;
+                    self.tasks[i].tags.clone_from(&task.tags);
                     match (&self.tasks[i].status, task.checked) {
                         // A person checked it off by hand: skip it. A running task keeps
                         // running; its sentinel will still be honoured.
@@ -1769,7 +1775,10 @@ impl State {
             let Some(pane) = w.pane.clone() else {
                 continue;
             };
-            let Some(next) = self.next_ready(w.pool) else {
+            let (pool, tags) = (w.pool, self.worker_tags(worker));
+            let Some(next) = self.next_ready(pool, |t: &TaskEntry| {
+                t.tags.iter().all(|tag| tags.contains(tag))
+            }) else {
                 continue;
             };
             self.set_status(next, TaskStatus::Running);

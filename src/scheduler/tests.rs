@@ -1628,6 +1628,7 @@ fn plan_tasks(picks: &[(usize, bool)], graph: Graph) -> Vec<PlanTask> {
                 after,
                 scope,
                 agent: None,
+                tags: Vec::new(),
             });
         }
     }

@@ -350,3 +350,33 @@ fn a_sentinel_watcher_that_dies_alone_is_replaced_and_nothing_is_missed() {
         .count();
     assert_eq!(lost, 0, "a dead watcher is not a lost host");
 }
+
+#[test]
+fn tasks_tagged_for_a_host_run_only_there() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(2);
+    let env = workspace(&hosts, 4, 2, 300, "2m");
+    let toml = env.read("swarm.toml");
+    env.write(
+        "swarm.toml",
+        &toml.replace("name = \"h2\"\n", "name = \"h2\"\ntags = [\"gpu\"]\n"),
+    );
+    let plan = env.read("PLAN.md");
+    let tagged = plan
+        .replace("{#t1}", "{#t1} {tags=gpu}")
+        .replace("{#t3}", "{#t3} {tags=gpu}");
+    env.write("PLAN.md", &tagged);
+    let out = ended(&env, run(&env), Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_done_once(&env, 4);
+    for task in ["t1", "t3"] {
+        let sentinel = format!("work/wt/{task}.1/notes/{task}.md.done");
+        assert!(
+            hosts.disk(2, &sentinel).exists(),
+            "{task} ran on the gpu host"
+        );
+        assert!(!hosts.disk(1, &sentinel).exists(), "{task} never ran on h1");
+    }
+}
