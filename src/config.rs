@@ -275,7 +275,7 @@ pub const SAMPLE: &str = r#"# swarm.toml: settings for `swarm run` on the plan i
 # startup_timeout_ms = 30000
 
 # Other machines agents run on, reached with your own ssh setup; `swarm hosts check`
-# checks them. Their tasks cannot be isolated in worktrees yet (docs/multihost.md).
+# checks them (docs/multihost.md).
 # [[hosts]]
 # name = "gpu1"
 # ssh = "alice@gpu1.lan"
@@ -1088,7 +1088,7 @@ pub fn resolve(
     let mut remote_pools = Vec::new();
     for host in remote.hosts.iter().filter(|h| h.workers > 0) {
         // A host runs the run's own profile if it may, else the first it lists.
-        let name = match host.agents.iter().any(|a| *a == profile.name) || host.agents.is_empty() {
+        let name = match host.agents.contains(&profile.name) || host.agents.is_empty() {
             true => profile.name.clone(),
             false => host.agents[0].clone(),
         };
@@ -1104,13 +1104,6 @@ pub fn resolve(
     }
 
     let isolation = config.isolation(overrides.isolate)?;
-    if isolation.is_some() && !remote_pools.is_empty() {
-        return Err(BadInput::new(
-            "isolation = \"worktree\" with workers on [[hosts]]: tasks on other hosts cannot be isolated yet",
-        )
-        .hint("run the hosts' workers without isolation, or set their workers to 0 (docs/multihost.md)")
-        .into());
-    }
     let (width, height, panes_per_window) = config.window()?;
     Ok(Settings {
         remote_pools,
@@ -1876,12 +1869,6 @@ panes = 6
             .collect()
     }
 
-    /// The sample without its `[[hosts]]`: their workers cannot be isolated yet, and the
-    /// sample shows isolation too.
-    fn without_hosts(text: &str) -> String {
-        text[..text.find("[[hosts]]").expect("the sample shows hosts")].to_owned()
-    }
-
     #[test]
     fn sample_with_its_keys_uncommented_parses() {
         for skip in ["# prompt_file", "# prompt ="] {
@@ -1899,7 +1886,7 @@ panes = 6
                 "alice@gpu1.lan"
             );
         }
-        let text = without_hosts(&uncommented("# prompt_file"));
+        let text = uncommented("# prompt_file");
         let settings = resolved(&text, &Overrides::default()).unwrap();
         assert_eq!(settings.profile.name, "claude");
         assert_eq!(
@@ -1910,7 +1897,7 @@ panes = 6
 
     #[test]
     fn sample_profile_matches_the_builtin() {
-        let text = without_hosts(&uncommented("# prompt_file"));
+        let text = uncommented("# prompt_file");
         let sample = resolved(&text, &Overrides::default()).unwrap().profile;
         let builtin = crate::agent::builtin("claude").unwrap();
         assert_eq!(sample.ready.as_str(), builtin.ready.as_str());

@@ -47,7 +47,7 @@ Write the result to `{{ output }}`.
 {%- endif %}
 {%- if branch %}
 
-You work in a git worktree of your own, on branch `{{ branch }}`. Commit your work if you like; swarm commits what you leave.
+You work in a git worktree of your own, on branch `{{ branch }}`{% if workdir %}: the folder `{{ workdir }}`, where every path here is{% endif %}. Commit your work if you like; swarm commits what you leave.
 {%- endif %}
 
 When you have finished, create the empty file `{{ sentinel }}` to signal that you are done. \
@@ -55,7 +55,7 @@ Do not create it before the work is complete.
 ";
 
 /// The variables a template may use, named in hints.
-pub const VARIABLES: &str = "task, id, context, output, after, sentinel, attempt, plan, branch, land_branch, conflicts, verify_command, verify_output";
+pub const VARIABLES: &str = "task, id, context, output, after, sentinel, attempt, plan, branch, land_branch, conflicts, verify_command, verify_output, workdir";
 
 /// What a prompt says about git in an isolated run: the task's branch, and why its last
 /// attempt did not land.
@@ -70,6 +70,9 @@ pub struct GitContext {
     pub conflicts: Vec<String>,
     /// The tail of what verify printed, if it failed the last attempt.
     pub verify_output: Option<String>,
+    /// The worktree's folder, relative to the agent's, when they differ (an agent on
+    /// another host works in the host's directory, each attempt in a worktree under it).
+    pub workdir: Option<String>,
 }
 
 /// What every prompt starts with when its own first character is one that agent CLIs
@@ -200,6 +203,7 @@ impl PromptTemplate {
             verify: Some("make check".into()),
             conflicts: vec!["src/a.rs".into()],
             verify_output: None,
+            workdir: Some("wt/sample.2".into()),
         };
         let sentinel = Path::new(".swarm/done/sample.done");
         template.render_with(&bare, &[], sentinel, 2, "PLAN.md", Some(&git))?;
@@ -287,6 +291,7 @@ impl PromptTemplate {
                 conflicts => git.map(|g| g.conflicts.clone()).unwrap_or_default(),
                 verify_command => git.and_then(|g| g.verify.as_deref()),
                 verify_output => git.and_then(|g| g.verify_output.as_deref()),
+                workdir => git.and_then(|g| g.workdir.as_deref()),
             })
             .map_err(|err| PromptError::render_failed(&err, &template))?;
         let text = sanitize(text.trim_end());

@@ -452,10 +452,6 @@ lease_grace = "90s"
         assert_eq!(settings.local_workers(), 0);
         assert_eq!(settings.worker_profiles().len(), 3);
         assert_eq!(settings.remote_pools[0].host.host.name, "a");
-        let isolated = "isolation = \"worktree\"\n[[hosts]]\nname = \"a\"\nworkers = 1\n";
-        let err = resolve(isolated).unwrap_err();
-        assert!(err.to_string().contains("cannot be isolated yet"), "{err}");
-        assert_eq!(crate::error::Exit::of(&err.into()).code(), 2);
     }
 
     #[test]

@@ -445,7 +445,30 @@ impl Executor {
                 };
                 let job =
                     lander.check(worker, landing::Job::of(t, attempt), &self.sentinels[&task]);
-                self.background(job);
+                match self.seats.clone().filter(|s| s.of(worker).is_some()) {
+                    None => self.background(job),
+                    // Work on another host comes back first: committed there, its branch
+                    // fetched here and checked out in a worktree here for verify.
+                    Some(seats) => {
+                        lander.ensure(worker)?;
+                        let prep = lander.prep(worker, &task);
+                        let (git, land) = (lander.git(), lander.land().to_string());
+                        let message = t.text.clone();
+                        self.background(move || {
+                            let back = seats
+                                .finish_attempt(worker, (&task, attempt, &message), (&*git, &land))
+                                .and_then(|()| prep.run());
+                            match back {
+                                Ok(()) => job(),
+                                Err(why) => Event::Checked {
+                                    worker,
+                                    task,
+                                    outcome: crate::scheduler::Checked::Failed(why),
+                                },
+                            }
+                        });
+                    }
+                }
             }
             Action::Land { task, attempt } => {
                 let (Some(lander), Some(t)) = (&self.lander, self.tasks.get(&task)) else {
@@ -601,8 +624,19 @@ impl Executor {
         watch: &mut Sentinels,
     ) -> anyhow::Result<Vec<Event>> {
         let task = self.tasks.get(&id).context("delivering an unknown task")?;
+        // On another host, the attempt has a folder of its own under the host's directory
+        // (in an isolated run, its worktree there), the sentinel is in it, and that host's
+        // watcher reports it (docs/multihost.md).
+        let remote = self.seats.clone().filter(|s| s.of(worker).is_some());
+        let attempt_dir = remote.as_ref().map(|_| {
+            let dir = Seats::attempt_dir(&id, attempt);
+            match &self.lander {
+                Some(lander) => dir.join(lander.prefix()),
+                None => dir,
+            }
+        });
         let worktree = self.ws.worktree(worker);
-        if self.lander.is_some() && !worktree.is_dir() {
+        if self.lander.is_some() && remote.is_none() && !worktree.is_dir() {
             // A person removed it: the agent's folder is gone under it. A new agent, in
             // a new worktree, takes the work on.
             let why = format!(
@@ -616,15 +650,12 @@ impl Executor {
                 failure: DeliveryFailure::Broken(why),
             }]);
         }
-        // On another host, the sentinel names the attempt, and that host's watcher
-        // reports it (docs/multihost.md).
-        let remote = self.seats.clone().filter(|s| s.of(worker).is_some());
-        let sentinel = match remote {
-            Some(_) => Seats::sentinel(&id, attempt, &self.sentinels[&id]),
+        let sentinel = match &attempt_dir {
+            Some(dir) => dir.join(&self.sentinels[&id]),
             None => self.sentinels[&id].clone(),
         };
         let watched = self.sentinel_at(&id, worker).unwrap_or(sentinel.clone());
-        if self.lander.is_some() {
+        if self.lander.is_some() && remote.is_none() {
             // In a worktree, a sentinel no attempt is running for is a stale one. Its
             // folder is made now, so that it is watched from the start.
             let path = self.ws.root.join(&watched);
@@ -649,7 +680,22 @@ impl Executor {
                 },
             ]);
         }
-        let deps: Vec<&Task> = task.waits_for().filter_map(|d| self.tasks.get(d)).collect();
+        // An isolated attempt on another host works in its worktree there: the paths the
+        // prompt names are in it.
+        let in_worktree = |t: &Task| -> Task {
+            let mut t = t.clone();
+            if let (Some(dir), Some(_)) = (&attempt_dir, &self.lander) {
+                t.output = t.output.map(|out| dir.join(out).display().to_string());
+            }
+            t
+        };
+        let deps: Vec<Task> = task
+            .waits_for()
+            .filter_map(|d| self.tasks.get(d))
+            .map(in_worktree)
+            .collect();
+        let deps: Vec<&Task> = deps.iter().collect();
+        let task = in_worktree(task);
         let git = self.lander.as_ref().map(|lander| {
             let retry = lander.retry(&id);
             crate::prompt::GitContext {
@@ -664,12 +710,13 @@ impl Executor {
                     Some(landing::Retry::Verify { output }) => Some(output),
                     _ => None,
                 },
+                workdir: attempt_dir.as_ref().map(|d| d.display().to_string()),
             }
         });
         let prompt = self
             .template
             .render_with(
-                task,
+                &task,
                 &deps,
                 &sentinel,
                 attempt,
@@ -681,7 +728,10 @@ impl Executor {
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let prep = self.lander.as_ref().map(|l| l.prep(worker, &id));
+        let prep = match &remote {
+            None => self.lander.as_ref().map(|l| l.prep(worker, &id)),
+            Some(_) => None,
+        };
         if remote.is_some() {
             self.named.insert(worker, (id.clone(), sentinel.clone()));
         }
@@ -689,7 +739,14 @@ impl Executor {
             n: attempt,
             log,
             prep,
-            remote: remote.map(|seats| (seats, sentinel)),
+            remote: remote.map(|seats| RemotePrep {
+                seats,
+                sentinel,
+                start: self
+                    .lander
+                    .as_ref()
+                    .map(|l| (l.git(), l.land().to_string())),
+            }),
         };
         self.deliver_text(worker, pane, id, prompt, Some(attempt));
         Ok(Vec::new())
@@ -721,14 +778,14 @@ impl Executor {
                     prep,
                     remote,
                 }) => {
-                    if let Some((seats, sentinel)) = remote
-                        && let Err(e) = seats.prepare(worker, &sentinel)
+                    if let Some(prep) = remote
+                        && let Err(failure) = prep.run(worker, &task, n)
                     {
                         return Event::DeliveryFailed {
                             worker,
                             pane,
                             task,
-                            failure: DeliveryFailure::Unreachable(e.to_string()),
+                            failure,
                         };
                     }
                     // A transcript is for people; a failure to start one must not stop work.
@@ -1085,7 +1142,34 @@ struct Attempt {
     /// The task's branch, checked out in the worker's worktree (isolated runs).
     prep: Option<landing::Prep>,
     /// On another host: the attempt's folder to make there, for its sentinel.
-    remote: Option<(Seats, PathBuf)>,
+    remote: Option<RemotePrep>,
+}
+
+/// What goes before a prompt to another host: in an isolated run, the attempt's worktree
+/// made there from the landing branch (`start`); then its sentinel's folder, empty.
+struct RemotePrep {
+    seats: Seats,
+    sentinel: PathBuf,
+    start: Option<(Arc<dyn crate::git::Git>, String)>,
+}
+
+impl RemotePrep {
+    /// Gets `task`'s `attempt` ready on `worker`'s host; nothing is typed if it fails.
+    fn run(self, worker: WorkerId, task: &TaskId, attempt: u32) -> Result<(), DeliveryFailure> {
+        if let Some((git, land)) = &self.start {
+            self.seats
+                .start_attempt(worker, task, attempt, (&**git, land))
+                .map_err(|e| match e {
+                    super::seats::Unready::Unreachable(why) => DeliveryFailure::Unreachable(why),
+                    super::seats::Unready::Broken(why) => DeliveryFailure::NotSubmitted(format!(
+                        "its worktree on its host could not be made ready: {why}"
+                    )),
+                })?;
+        }
+        self.seats
+            .prepare(worker, &self.sentinel)
+            .map_err(|e| DeliveryFailure::Unreachable(e.to_string()))
+    }
 }
 
 /// What the scheduler hears of a screen that waits for a person or for time.

@@ -42,11 +42,12 @@ pub struct Hosts {
 
 /// Connects to every host that runs workers: resolves its directory, starts swarm's
 /// session there and attaches a control link. Worker ids on hosts follow this machine's.
+/// In an isolated run, `repo` is the repository's top, whose branches go to the hosts.
 /// A host that cannot be reached is no error: it is lost from the start, and its
 /// session is started once it answers.
 pub fn connect(
     settings: &Settings,
-    root: &std::path::Path,
+    (root, repo): (&std::path::Path, Option<&std::path::Path>),
     socket: &str,
     ssh: Arc<SystemSsh>,
 ) -> anyhow::Result<Hosts> {
@@ -59,10 +60,20 @@ pub fn connect(
         let host = pool.host.host.clone();
         let wanted = pool.host.dir(root);
         let dir = resolve_dir(&*ssh, &host, &wanted).unwrap_or(wanted);
+        // In an isolated run, each attempt gets a worktree of the host's mirror.
+        let repo = repo.map(|top| {
+            Arc::new(crate::remote::Workspace::new(
+                ssh.clone(),
+                host.clone(),
+                &dir,
+                top,
+            ))
+        });
         for _ in 0..pool.workers {
             let place = Place {
                 host: host.clone(),
                 dir: dir.clone(),
+                repo: repo.clone(),
             };
             seats.seat(worker, place);
             worker += 1;

@@ -233,6 +233,16 @@ impl Lander {
         &self.land
     }
 
+    /// The repository, for work on other hosts that comes back as its branches.
+    pub fn git(&self) -> Arc<dyn Git> {
+        self.git.clone()
+    }
+
+    /// Where the workspace is inside the repository.
+    pub fn prefix(&self) -> &Path {
+        &self.prefix
+    }
+
     /// The branch every attempt at `task` works on.
     pub fn branch(task: &TaskId) -> String {
         format!("swarm/task/{task}")

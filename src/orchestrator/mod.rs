@@ -144,7 +144,20 @@ pub fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Summary> {
         true => None,
         false => {
             let ssh = Arc::new(crate::ssh::SystemSsh::new().context("preparing ssh")?);
-            Some(hosts::connect(&settings, &ws.root, &socket, ssh)?)
+            // The repository's top: the workspace, less its place inside the repository.
+            let top = landing.as_ref().map(|(_, spec)| {
+                let mut top = ws.root.clone();
+                for _ in spec.prefix.components() {
+                    top.pop();
+                }
+                top
+            });
+            Some(hosts::connect(
+                &settings,
+                (&ws.root, top.as_deref()),
+                &socket,
+                ssh,
+            )?)
         }
     };
     let mux: Arc<dyn Mux> = match &hosts {

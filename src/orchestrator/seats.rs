@@ -4,6 +4,7 @@
 //! its host was silent writes where no current attempt is waited for (docs/multihost.md).
 
 use crate::agent::Profile;
+use crate::git::{Git, Trailers};
 use crate::plan::TaskId;
 use crate::scheduler::WorkerId;
 use crate::ssh::{Host, Remote, SshError};
@@ -21,10 +22,12 @@ const EXPAND_HOME: &str =
 const PREPARE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A host as a run uses it: how to reach it, and its directory there (absolute).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Place {
     pub host: Host,
     pub dir: String,
+    /// In an isolated run: the repository's mirror there, with a worktree per attempt.
+    pub repo: Option<Arc<crate::remote::Workspace>>,
 }
 
 /// The workers on other hosts, and the ssh that reaches them.
@@ -53,12 +56,10 @@ impl Seats {
         self.by_worker.get(&worker)
     }
 
-    /// The sentinel of `task`'s `attempt`, relative to the host's directory (the agent's
-    /// working directory), for a task whose sentinel is `rel` in the workspace.
-    pub fn sentinel(task: &TaskId, attempt: u32, rel: &Path) -> PathBuf {
-        Path::new("wt")
-            .join(crate::remote::attempt_name(task, attempt))
-            .join(rel)
+    /// The folder of `task`'s `attempt`, relative to the host's directory (the agent's
+    /// working directory): in an isolated run, its worktree.
+    pub fn attempt_dir(task: &TaskId, attempt: u32) -> PathBuf {
+        Path::new("wt").join(crate::remote::attempt_name(task, attempt))
     }
 
     /// Makes the folder of `task`'s `attempt` on `worker`'s host, with no sentinel in it:
@@ -86,6 +87,66 @@ impl Seats {
         }
     }
 
+    /// Makes `task`'s `attempt` its worktree on `worker`'s host (isolated runs): new
+    /// from the landing tip `land`, or continuing the coordinator's copy of its branch.
+    pub fn start_attempt(
+        &self,
+        worker: WorkerId,
+        task: &TaskId,
+        attempt: u32,
+        (git, land): (&dyn Git, &str),
+    ) -> Result<(), Unready> {
+        let Some(repo) = self.of(worker).and_then(|p| p.repo.as_ref()) else {
+            return Ok(());
+        };
+        let base = git
+            .tip(land)
+            .map_err(|e| Unready::Broken(e.to_string()))?
+            .ok_or_else(|| Unready::Broken(format!("the landing branch `{land}` is gone")))?;
+        repo.start_attempt(task, attempt, &base)
+            .map(drop)
+            .map_err(Unready::of)
+    }
+
+    /// Brings `task`'s `attempt` back from `worker`'s host (isolated runs): what the agent
+    /// left is committed there, and the task's branch fetched into this repository.
+    pub fn finish_attempt(
+        &self,
+        worker: WorkerId,
+        job: (&TaskId, u32, &str),
+        (git, land): (&dyn Git, &str),
+    ) -> Result<(), String> {
+        let (task, attempt, message) = job;
+        let Some(place) = self.of(worker) else {
+            return Ok(());
+        };
+        let Some(repo) = &place.repo else {
+            return Ok(());
+        };
+        let base = git
+            .tip(land)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("the landing branch `{land}` is gone"))?;
+        let path = format!(
+            "{}/wt/{}",
+            place.dir,
+            crate::remote::attempt_name(task, attempt)
+        );
+        let trailers = Trailers {
+            task: task.clone(),
+            attempt,
+        };
+        let why = |e: crate::remote::WorkspaceError| {
+            format!(
+                "its work could not be brought back from {}: {e}",
+                place.host.name
+            )
+        };
+        repo.commit_attempt(&path, message, &trailers, &base)
+            .map_err(why)?;
+        repo.fetch_back(task).map(drop).map_err(why)
+    }
+
     /// The agent's argv on another host: as here, except that `swarm` stays `swarm` (the
     /// host's own, on its PATH) and Claude gets no hooks (they report to a folder on this
     /// machine).
@@ -104,6 +165,24 @@ impl Seats {
                 ("SWARM_WORKSPACE".to_string(), place.dir.clone()),
             ])
             .collect()
+    }
+}
+
+/// Why an attempt's worktree could not be made on its host.
+#[derive(Debug)]
+pub enum Unready {
+    /// The host could not be reached.
+    Unreachable(String),
+    /// It answered, and git failed there (or here).
+    Broken(String),
+}
+
+impl Unready {
+    fn of(e: crate::remote::WorkspaceError) -> Unready {
+        match e.is_unreachable() {
+            true => Unready::Unreachable(e.to_string()),
+            false => Unready::Broken(e.to_string()),
+        }
     }
 }
 
@@ -129,11 +208,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_remote_sentinel_carries_its_attempt() {
+    fn a_remote_attempt_has_a_folder_of_its_own() {
         let task = TaskId("write-docs".into());
-        let one = Seats::sentinel(&task, 1, Path::new("docs/a.md.done"));
-        let two = Seats::sentinel(&task, 2, Path::new("docs/a.md.done"));
-        assert_eq!(one, Path::new("wt/write-docs.1/docs/a.md.done"));
-        assert_ne!(one, two);
+        let one = Seats::attempt_dir(&task, 1);
+        assert_eq!(one, Path::new("wt/write-docs.1"));
+        assert_ne!(one, Seats::attempt_dir(&task, 2));
     }
 }

@@ -198,6 +198,7 @@ impl Harness {
                 let place = super::seats::Place {
                     host: host.clone(),
                     dir: "/srv/h1".into(),
+                    repo: None,
                 };
                 seated.seat(worker, place);
             }
@@ -1317,36 +1318,46 @@ fn a_silent_hosts_task_goes_elsewhere_after_the_grace_and_its_late_finish_is_sta
         },
         ..Setup::default()
     });
-    let b = TaskId("b".into());
+    // Which task went to h1, and which stayed here.
+    let on_h1 = |h: &mut Harness, t: &str| {
+        let worker = h.lp().state().holder(&TaskId(t.into())).unwrap();
+        h.lp().state().host_of(worker).is_some()
+    };
+    let (there, here) = match on_h1(&mut h, "b") {
+        true => ("b", "a"),
+        false => ("a", "b"),
+    };
+    let remote = TaskId(there.into());
+    let text = |t: &str| if t == "a" { "Here" } else { "There" };
     h.ssh.cut.store(true, Ordering::SeqCst);
     h.on(Input::Msg(Msg::Event(Event::HostLost {
         host: "h1".into(),
     })));
-    h.agent_done("a");
+    h.agent_done(here);
     h.advance(TURN);
-    assert_eq!(h.status("a"), TaskStatus::Done);
-    // Within the grace, b stays h1's.
-    assert_eq!(h.status("b"), TaskStatus::Running);
+    assert_eq!(h.status(here), TaskStatus::Done);
+    // Within the grace, the remote task stays h1's.
+    assert_eq!(h.status(there), TaskStatus::Running);
     h.advance(Duration::from_secs(2));
-    // Past it, b goes to the local worker as attempt 2, though 1 is its limit: the
+    // Past it, it goes to the local worker as attempt 2, though 1 is its limit: the
     // first attempt was lost with its host.
-    assert_eq!(h.attempts("b"), 2);
-    assert_eq!(h.prompts_for("b"), 1, "the local agent has it");
+    assert_eq!(h.attempts(there), 2);
+    assert_eq!(h.prompts_for(there), 1, "the local agent has it");
     let journal = h.journal();
     assert!(journal.contains("\"lease-expired\""), "{journal}");
 
     // Attempt 1 finishes on h1 after all: stale, nothing checked.
     let late = Event::AttemptDone {
-        task: b.clone(),
+        task: remote.clone(),
         attempt: 1,
     };
     h.on(Input::Msg(Msg::Event(late)));
     h.settle();
-    assert_eq!(h.status("b"), TaskStatus::Running);
-    assert!(!h.plan().contains(&done("There")));
+    assert_eq!(h.status(there), TaskStatus::Running);
+    assert!(!h.plan().contains(&done(text(there))));
     assert!(h.journal().contains("\"stale\""));
 
-    // h1 comes back: its pane, attempt 1's, is killed and a new agent starts there.
+    // h1 comes back: its pane, attempt 1's, is told to quit and a new agent starts there.
     h.ssh.cut.store(false, Ordering::SeqCst);
     let back = Event::HostBack {
         host: "h1".into(),
@@ -1358,10 +1369,10 @@ fn a_silent_hosts_task_goes_elsewhere_after_the_grace_and_its_late_finish_is_sta
     assert_eq!(h.h1.calls(&format!("text {old} /exit")).len(), 1);
     assert_eq!(h.h1.calls("spawn").len(), 2);
 
-    h.agent_done("b");
+    h.agent_done(there);
     h.advance(TURN);
     assert_eq!(h.flow, Flow::Finished);
-    assert_eq!(h.plan().matches(&done("There")).count(), 1);
+    assert_eq!(h.plan().matches(&done(text(there))).count(), 1);
     assert_eq!(h.journal().matches("\"done\"").count(), 2);
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 const RUN: Duration = Duration::from_secs(180);
 
 /// `git ARGS` in the workspace, as a person with an identity of their own.
-fn git(env: &TestEnv, args: &[&str]) -> Output {
+pub(crate) fn git(env: &TestEnv, args: &[&str]) -> Output {
     Command::new("git")
         .arg("-C")
         .arg(env.ws())
@@ -22,14 +22,14 @@ fn git(env: &TestEnv, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn git_ok(env: &TestEnv, args: &[&str]) -> String {
+pub(crate) fn git_ok(env: &TestEnv, args: &[&str]) -> String {
     let out = git(env, args);
     assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
     stdout(&out)
 }
 
 /// A repository on `main` holding `files` (PLAN.md among them), committed.
-fn repo(env: &TestEnv, files: &[(&str, &str)]) {
+pub(crate) fn repo(env: &TestEnv, files: &[(&str, &str)]) {
     git_ok(env, &["init", "-q", "-b", "main"]);
     for (path, text) in files {
         env.write(path, text);
@@ -74,7 +74,7 @@ fn assert_only_the_persons_worktree(env: &TestEnv) {
 }
 
 /// Each task id on the landing branch (past `main`), with how many commits name it.
-fn landed(env: &TestEnv, land: &str) -> BTreeMap<String, usize> {
+pub(crate) fn landed(env: &TestEnv, land: &str) -> BTreeMap<String, usize> {
     let mut count = BTreeMap::new();
     let log = git_ok(
         env,

@@ -87,7 +87,8 @@ fn records(env: &TestEnv, event: &str) -> BTreeMap<String, Vec<serde_json::Value
     by_task
 }
 
-/// Every task checked exactly once, and one `done` per task in the journal.
+/// Every task checked exactly once, and one `done` per task in the journal (`landed` in
+/// an isolated run).
 fn assert_each_done_once(env: &TestEnv, tasks: usize) {
     let plan = env.read("PLAN.md");
     for i in 1..=tasks {
@@ -98,7 +99,8 @@ fn assert_each_done_once(env: &TestEnv, tasks: usize) {
             .count();
         assert_eq!(checked, 1, "t{i} checked once:\n{plan}");
     }
-    let done = records(env, "done");
+    let mut done = records(env, "done");
+    done.extend(records(env, "landed"));
     assert_eq!(done.len(), tasks, "{done:?}");
     assert!(done.values().all(|d| d.len() == 1), "{done:?}");
 }
@@ -379,4 +381,35 @@ fn tasks_tagged_for_a_host_run_only_there() {
         );
         assert!(!hosts.disk(1, &sentinel).exists(), "{task} never ran on h1");
     }
+}
+
+#[test]
+fn isolated_tasks_on_hosts_come_back_as_branches_and_land_here() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(2);
+    let env = workspace(&hosts, 3, 1, 300, "2m");
+    let toml = env.read("swarm.toml");
+    env.write("swarm.toml", &format!("isolation = \"worktree\"\n{toml}"));
+    crate::land::repo(&env, &[]);
+    let out = ended(&env, run(&env), Duration::from_secs(180));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_done_once(&env, 3);
+    // Each task's work is one commit on the landing branch, with its trailers, made on
+    // the host that ran it and fetched back; no sentinel went into it.
+    let landed = crate::land::landed(&env, "swarm/main");
+    assert_eq!(landed.len(), 3, "{landed:?}");
+    assert!(landed.values().all(|&n| n == 1), "{landed:?}");
+    let files = crate::land::git_ok(&env, &["ls-tree", "-r", "--name-only", "swarm/main"]);
+    for i in 1..=3 {
+        assert!(files.contains(&format!("notes/t{i}.md")), "{files}");
+    }
+    assert!(
+        !files.contains(".done") && !files.contains(".swarm"),
+        "{files}"
+    );
+    // The person's own branch did not move.
+    let main = crate::land::git_ok(&env, &["log", "--format=%s", "main"]);
+    assert_eq!(main.trim(), "the start");
 }
