@@ -413,3 +413,24 @@ fn isolated_tasks_on_hosts_come_back_as_branches_and_land_here() {
     let main = crate::land::git_ok(&env, &["log", "--format=%s", "main"]);
     assert_eq!(main.trim(), "the start");
 }
+
+#[test]
+fn eight_workers_on_one_host_fit_a_default_sshd() {
+    if !enabled() {
+        return;
+    }
+    // sshd's default MaxSessions is 10: swarm keeps its link, its sentinel stream and its
+    // calls to a host within it however many workers run there.
+    let hosts = FakeHosts::up_with_sessions(1, 10);
+    let sshd = std::fs::read_to_string(hosts.base.path().join("h1/etc/sshd_config")).unwrap();
+    assert!(sshd.contains("MaxSessions 10\n"), "{sshd}");
+    let env = workspace(&hosts, 16, 8, 500, "2m");
+    let out = ended(&env, run(&env), Duration::from_secs(180));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_done_once(&env, 16);
+    let lost = journal(&env)
+        .into_iter()
+        .filter(|r| r["event"] == "host-lost")
+        .count();
+    assert_eq!(lost, 0, "the host was never lost");
+}

@@ -20,6 +20,8 @@ pub struct FakeHosts {
     /// every host replaces with a tmpfs of its own.
     pub base: tempfile::TempDir,
     pub count: usize,
+    /// sshd's `MaxSessions` on each host.
+    max_sessions: u32,
     /// Held while the hosts are up: their names and addresses are fixed (`swarm-hI`,
     /// `10.99.I.2`), so two test processes (two worktrees' suites) would tear down each
     /// other's. Released after the drop's teardown.
@@ -28,6 +30,12 @@ pub struct FakeHosts {
 
 impl FakeHosts {
     pub fn up(count: usize) -> FakeHosts {
+        FakeHosts::up_with_sessions(count, 64)
+    }
+
+    /// N hosts whose sshd allows `max_sessions` sessions per connection (sshd's own
+    /// default is 10).
+    pub fn up_with_sessions(count: usize, max_sessions: u32) -> FakeHosts {
         assert!(
             rustix::process::getuid().is_root(),
             "SWARM_MULTIHOST=1 needs root: fakehosts.sh makes network namespaces"
@@ -42,6 +50,7 @@ impl FakeHosts {
         let hosts = FakeHosts {
             base,
             count,
+            max_sessions,
             _machine: machine,
         };
         // A run killed before its drop leaves namespaces of the same names behind.
@@ -64,6 +73,7 @@ impl FakeHosts {
             .args(args)
             .env("BASE", self.base.path())
             .env("HIDE", "")
+            .env("MAX_SESSIONS", self.max_sessions.to_string())
             .output()
             .expect("run fakehosts.sh")
     }
