@@ -17,7 +17,7 @@ pub enum Command {
     /// Work through the plan: start the tmux session, dispatch tasks, check them off.
     Run(RunArgs),
     /// Attach to this workspace's running swarm (detaching leaves it running).
-    Attach(Workspace),
+    Attach(AttachArgs),
     /// Show the tasks and workers of this workspace's swarm.
     Status(StatusArgs),
     /// End this workspace's swarm (its own tmux server, nothing else).
@@ -92,6 +92,16 @@ pub struct Workspace {
     /// swarm's tmux server socket name (default: swarm-<hash of the workspace path>).
     #[arg(long, value_name = "NAME")]
     pub socket: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AttachArgs {
+    #[command(flatten)]
+    pub workspace: Workspace,
+    /// Attach to swarm's session on this `[[hosts]]` machine (over ssh), where its
+    /// workers' agents run, instead of this machine's.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

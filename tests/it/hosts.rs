@@ -273,3 +273,19 @@ fn hosts_check_refuses_bad_input_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("swarm.toml:4:"), "{}", stderr(&out));
 }
+
+#[test]
+fn attach_to_a_host_that_is_not_declared_is_exit_2() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] a task\n");
+    env.write("swarm.toml", "[[hosts]]\nname = \"gpu1\"\n");
+    let out = env
+        .swarm()
+        .args(["attach", "--host", "gpu9", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--host gpu9: no such host"), "{err}");
+    assert!(err.contains("gpu1"), "{err}");
+}
