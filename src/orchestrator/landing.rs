@@ -5,7 +5,7 @@
 
 use super::Msg;
 use crate::clock::Clock;
-use crate::git::{Committed, Git, Integrated, Oid, Strategy, Trailers};
+use crate::git::{Advanced, Committed, Git, Integrated, Oid, Strategy, Trailers};
 use crate::plan::{Task, TaskId};
 use crate::scheduler::{Checked, Event, WorkerId};
 use crate::verify::{self, Verdict};
@@ -310,10 +310,7 @@ impl Lander {
                 });
             };
             let outcome = (|| {
-                let tip = git
-                    .tip(&land)?
-                    .ok_or_else(|| anyhow::anyhow!("the landing branch `{land}` is gone"))?;
-                let committed = git.commit(&wt, &job.message, &job.trailers(), &exclude, &tip)?;
+                let committed = git.commit(&wt, &job.message, &job.trailers(), &exclude, &land)?;
                 // Swarm's own file: a later attempt in this worktree must not find it.
                 let _ = std::fs::remove_file(&sentinel);
                 let Committed::Changes { head } = committed else {
@@ -502,21 +499,6 @@ struct Hold<'a> {
     told: &'a dyn Fn(&Path),
 }
 
-impl Hold<'_> {
-    /// Waits until no working tree of a person's has `land` checked out.
-    fn wait(&self, git: &dyn Git, land: &str) -> anyhow::Result<()> {
-        let mut told = false;
-        while let Some(person) = git.checked_out(land)? {
-            if !told {
-                (self.told)(&person);
-                told = true;
-            }
-            self.clock.sleep(HOLD_POLL);
-        }
-        Ok(())
-    }
-}
-
 /// One turn of the merge queue for `job`.
 fn land_one(
     git: &dyn Git,
@@ -528,18 +510,9 @@ fn land_one(
     hold: &Hold,
 ) -> anyhow::Result<Landing> {
     let branch = Lander::branch(&job.task);
-    let Some(head) = git.tip(&branch)? else {
-        // The branch goes only once its work has landed: a crash came after that.
-        return Ok(Landing::Landed(None));
-    };
-    if git.contains(land, &head)? {
-        // Checked with changes, yet in the landing branch already: it landed before a
-        // crash, after the compare-and-swap and before the journal heard.
-        let _ = git.delete_branch(&branch, &head);
-        return Ok(Landing::Landed(Some(head)));
-    }
+    let mut told = false;
     for _ in 0..LAND_TRIES {
-        let (new, onto) =
+        let (new, onto, from) =
             match git.integrate(wt, &branch, land, strategy, &job.message, &job.trailers())? {
                 Integrated::Conflict { files } => {
                     let list: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
@@ -549,18 +522,30 @@ fn land_one(
                         retry: Retry::Conflict { files },
                     });
                 }
-                Integrated::Empty => {
-                    let _ = git.delete_branch(&branch, &head);
+                Integrated::Empty { from } => {
+                    let _ = git.delete_branch(&branch, &from);
                     return Ok(Landing::Landed(None));
                 }
-                Integrated::Ready { head, onto } => (head, onto),
+                // Checked with changes, yet in the landing branch already: it landed
+                // before a crash, after the compare-and-swap and before the journal heard.
+                Integrated::Contained { head } => {
+                    let _ = git.delete_branch(&branch, &head);
+                    return Ok(Landing::Landed(Some(head)));
+                }
+                // The branch goes only once its work has landed: a crash came after that.
+                Integrated::Gone => return Ok(Landing::Landed(None)),
+                Integrated::Ready { head, onto, from } => (head, onto, from),
             };
         // Verified where it was made; again, on the result checked out in the landing
         // worktree, unless it is that very commit (the landing tip had not moved). After
-        // a crash, what verify passed is not known: it runs again.
+        // a crash, what verify passed is not known: it runs again. The branch moves to
+        // the result first, so that a retry after a failure starts from it.
+        let mut branch_at = from;
         if let Some((verify, passed)) = &verify
             && passed.as_ref() != Some(&new)
         {
+            git.move_branch(&branch, &new, &branch_at)?;
+            branch_at = new.clone();
             anyhow::ensure!(
                 git.park(wt, &new)?,
                 "the landing worktree {} holds changes of its own",
@@ -574,10 +559,20 @@ fn land_one(
                 });
             }
         }
-        hold.wait(git, land)?;
-        if git.advance(land, &new, &onto)? {
-            let _ = git.delete_branch(&branch, &new);
-            return Ok(Landing::Landed(Some(new)));
+        // The landing branch moves and the task's branch goes in one transaction: a
+        // crash leaves both or neither.
+        loop {
+            match git.advance(land, &new, &onto, Some((&branch, &branch_at)))? {
+                Advanced::Moved => return Ok(Landing::Landed(Some(new))),
+                Advanced::Raced => break,
+                Advanced::Held(person) => {
+                    if !told {
+                        (hold.told)(&person);
+                        told = true;
+                    }
+                    hold.clock.sleep(HOLD_POLL);
+                }
+            }
         }
     }
     anyhow::bail!("`{land}` kept moving while the task was landed on it")
