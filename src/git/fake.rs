@@ -96,7 +96,7 @@ impl Git for FakeGit {
         &self,
         _wt: &Path,
         branch: &str,
-        land_ref: &str,
+        onto: &str,
         _strategy: Strategy,
         _message: &str,
         _trailers: &Trailers,
@@ -111,7 +111,12 @@ impl Git for FakeGit {
         let Some(from) = w.tips.get(branch).cloned() else {
             return Ok(Integrated::Gone);
         };
-        let onto = w.tips[short(land_ref)].clone();
+        // A branch's name, or a commit made earlier in the same turn.
+        let onto = w
+            .tips
+            .get(short(onto))
+            .cloned()
+            .unwrap_or_else(|| onto.to_string());
         let head = w.commit();
         Ok(Integrated::Ready { head, onto, from })
     }
@@ -128,15 +133,15 @@ impl Git for FakeGit {
         land_ref: &str,
         new: &Oid,
         old: &Oid,
-        landed: Option<(&str, &Oid)>,
+        landed: &[(&str, &Oid)],
     ) -> Result<Advanced> {
         let mut w = self.call(format!("advance {}", short(land_ref)));
         if w.tips.get(short(land_ref)) != Some(old) {
             return Ok(Advanced::Raced);
         }
         w.tips.insert(short(land_ref).to_string(), new.clone());
-        if let Some((branch, _)) = landed {
-            w.tips.remove(branch);
+        for (branch, _) in landed {
+            w.tips.remove(*branch);
         }
         Ok(Advanced::Moved)
     }

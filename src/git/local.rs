@@ -142,13 +142,10 @@ impl Local {
             .args(["cat-file", "--batch-check=%(objectname)"])
             .input(input.into_bytes())
             .ok()?;
-        // A missing one is answered `<rev> missing` (or `ambiguous`), never with hex alone.
+        // A missing one is answered `<rev> missing` (or `ambiguous`), never with an id.
         let found: Vec<Option<Oid>> = out
             .lines()
-            .map(|line| {
-                (!line.is_empty() && line.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .then(|| line.to_string())
-            })
+            .map(|line| is_oid(line).then(|| line.to_string()))
             .collect();
         found.try_into().map_err(|found| GitError {
             args: format!("cat-file --batch-check <<< {}", revs.join(" ")),
@@ -837,14 +834,18 @@ impl Git for Local {
         &self,
         wt: &Path,
         branch: &str,
-        land_ref: &str,
+        onto: &str,
         strategy: Strategy,
         message: &str,
         trailers: &Trailers,
     ) -> Result<Integrated> {
         let wt = self.at(wt);
-        // In full, so that a tag of the same name cannot be taken for it.
-        let land_ref = &full_ref(land_ref);
+        // A branch in full, so that a tag of the same name cannot be taken for it.
+        let land_ref = &if is_oid(onto) {
+            onto.to_string()
+        } else {
+            full_ref(onto)
+        };
         let message = with_trailers(message, trailers);
         let integrated = match strategy {
             Strategy::Rebase => self.rebase(&wt, branch, land_ref),
@@ -868,7 +869,7 @@ impl Git for Local {
         land_ref: &str,
         new: &Oid,
         old: &Oid,
-        landed: Option<(&str, &Oid)>,
+        landed: &[(&str, &Oid)],
     ) -> Result<Advanced> {
         let full = full_ref(land_ref);
         let listed = self.worktrees()?;
@@ -880,13 +881,15 @@ impl Git for Local {
             return Ok(Advanced::Held(person.path.clone()));
         }
         // A branch some working tree has checked out is kept, as `delete_branch` keeps it.
-        let landed = landed
-            .map(|(branch, at)| (full_ref(branch), at))
-            .filter(|(branch, _)| !listed.iter().any(|entry| has(entry, branch)));
-        // One transaction: the landing branch moves and the landed branch goes together,
-        // or neither does.
+        let landed: Vec<(String, &Oid)> = landed
+            .iter()
+            .map(|(branch, at)| (full_ref(branch), *at))
+            .filter(|(branch, _)| !listed.iter().any(|entry| has(entry, branch)))
+            .collect();
+        // One transaction: the landing branch moves and the landed branches go together,
+        // or nothing changes.
         let mut input = format!("update {full} {new} {old}\n");
-        if let Some((branch, at)) = &landed {
+        for (branch, at) in &landed {
             input.push_str(&format!("delete {branch} {at}\n"));
         }
         let moved = self
@@ -897,21 +900,16 @@ impl Git for Local {
         let Err(err) = moved else {
             return Ok(Advanced::Moved);
         };
-        let [now, branch_now] = self.lookup([
-            &format!("{full}^{{commit}}"),
-            &landed
-                .as_ref()
-                .map_or(full.clone(), |(branch, _)| format!("{branch}^{{commit}}")),
-        ])?;
-        let stayed = match &landed {
-            Some((_, at)) => branch_now.as_ref() == Some(*at),
-            None => true,
-        };
-        if now.as_ref() == Some(old) && stayed {
-            Err(err)
-        } else {
-            Ok(Advanced::Raced)
+        // Failed: an error, unless a ref had moved under it.
+        if self.tip(&full)?.as_ref() != Some(old) {
+            return Ok(Advanced::Raced);
         }
+        for (branch, at) in &landed {
+            if self.tip(branch)?.as_ref() != Some(*at) {
+                return Ok(Advanced::Raced);
+            }
+        }
+        Err(err)
     }
 
     fn tip(&self, refname: &str) -> Result<Option<Oid>> {
@@ -1039,6 +1037,11 @@ struct Head {
 struct Tip {
     commit: Oid,
     tree: Oid,
+}
+
+/// Whether `rev` is a full commit id rather than a name.
+fn is_oid(rev: &str) -> bool {
+    matches!(rev.len(), 40 | 64) && rev.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// `refs/heads/<name>` for a short branch name; a full ref as it is.

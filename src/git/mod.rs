@@ -139,14 +139,16 @@ pub trait Git: Send + Sync {
         base_ref: &str,
     ) -> Result<Committed>;
 
-    /// Puts `branch`'s work on `land_ref`'s tip with `strategy` (`message` and the
-    /// trailers name a merge or squash commit), in the landing worktree `wt` where it
-    /// needs one. The branch stays where it was. A conflict is aborted cleanly.
+    /// Puts `branch`'s work on `onto` with `strategy` (`message` and the trailers name a
+    /// merge or squash commit), in the landing worktree `wt` where it needs one. `onto` is
+    /// the landing branch, or a commit id: what a task landing before this one in the
+    /// same turn made on its tip. The branch stays where it was. A conflict is aborted
+    /// cleanly.
     fn integrate(
         &self,
         wt: &Path,
         branch: &str,
-        land_ref: &str,
+        onto: &str,
         strategy: Strategy,
         message: &str,
         trailers: &Trailers,
@@ -157,14 +159,14 @@ pub trait Git: Send + Sync {
 
     /// Moves `land_ref` from `old` to `new`, only if it still points at `old` (a person's
     /// commit to it is never overwritten) and no person's working tree has it checked
-    /// out. `landed`, a task's branch and the commit it must be at, goes in the same
-    /// transaction, unless some working tree has it checked out.
+    /// out. `landed`, tasks' branches and the commits each must be at, go in the same
+    /// transaction, but for any that some working tree has checked out.
     fn advance(
         &self,
         land_ref: &str,
         new: &Oid,
         old: &Oid,
-        landed: Option<(&str, &Oid)>,
+        landed: &[(&str, &Oid)],
     ) -> Result<Advanced>;
 
     /// The commit `refname` points at, if it exists.

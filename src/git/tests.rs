@@ -85,8 +85,8 @@ impl Run {
         let branch = format!("swarm/task/{id}");
         match self.integrate(id, strategy) {
             Integrated::Ready { head, onto, from } => {
-                let landed = Some((branch.as_str(), &from));
-                let advanced = self.git.advance(LAND, &head, &onto, landed).unwrap();
+                let landed = [(branch.as_str(), &from)];
+                let advanced = self.git.advance(LAND, &head, &onto, &landed).unwrap();
                 assert_eq!(advanced, Advanced::Moved);
                 head
             }
@@ -499,9 +499,9 @@ fn advance_refuses_when_the_landing_branch_moved() {
         &run.repo.path,
         &["update-ref", &format!("refs/heads/{LAND}"), &theirs],
     );
-    let landed = Some(("swarm/task/a", &from));
+    let landed = [("swarm/task/a", &from)];
     assert_eq!(
-        run.git.advance(LAND, &head, &onto, landed).unwrap(),
+        run.git.advance(LAND, &head, &onto, &landed).unwrap(),
         Advanced::Raced
     );
     assert_eq!(run.repo.rev(LAND), theirs, "their commit is kept");
@@ -541,12 +541,12 @@ fn advance_waits_for_a_person_with_the_landing_branch_checked_out_and_keeps_a_ch
         &run.repo.path,
         &["worktree", "add", "-q", mine.to_str().unwrap(), LAND],
     );
-    let landed = Some(("swarm/task/a", &from));
-    let held = run.git.advance(LAND, &head, &onto, landed).unwrap();
+    let landed = [("swarm/task/a", &from)];
+    let held = run.git.advance(LAND, &head, &onto, &landed).unwrap();
     assert!(matches!(held, Advanced::Held(ref at) if listing::real(at) == listing::real(&mine)));
     assert_eq!(run.repo.rev(LAND), onto, "not moved");
     run.repo.git(&mine, &["switch", "-q", "swarm/task/a"]);
-    let moved = run.git.advance(LAND, &head, &onto, landed).unwrap();
+    let moved = run.git.advance(LAND, &head, &onto, &landed).unwrap();
     assert_eq!(moved, Advanced::Moved);
     assert_eq!(run.repo.rev(LAND), head);
     assert_eq!(run.repo.rev("swarm/task/a"), from, "checked out, so kept");
