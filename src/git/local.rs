@@ -739,7 +739,10 @@ impl Git for Local {
     fn prepare(&self, wt: &Path, branch: &str, base_ref: &str) -> Result<Prepared> {
         let wt = self.at(wt);
         self.save_leftovers(&wt)?;
-        // The branch and the base in one command: most often the branch is new.
+        // The branch and the base in one command: most often the branch is new. The base
+        // goes to `switch` as an id: given a name, `switch -c` reads it twice, for the files
+        // and for the branch, and a landing in between leaves the branch ahead of the
+        // files, so that the task's commit would undo what had just landed.
         let [head, base] = self.lookup([
             &format!("{}^{{commit}}", full_ref(branch)),
             &format!("{base_ref}^{{commit}}"),
