@@ -45,7 +45,7 @@ pub fn prepare(
     let local = git::Local::new(&landing.repo);
     if !landing.exists {
         let branch = format!("refs/heads/{}", landing.branch);
-        local.advance(&branch, &landing.base, &NO_COMMIT.to_string())?;
+        local.advance(&branch, &landing.base, &NO_COMMIT.to_string(), &[])?;
     }
     let spec = LandSpec {
         prefix,

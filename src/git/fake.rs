@@ -1,8 +1,8 @@
 //! A git of refs in memory, for the run loop's tests: branches are counters, commits are
 //! numbers, and a branch can be told to conflict a few times before it lands.
 
-use super::{Committed, Git, Integrated, Oid, Prepared, Result, Strategy, Trailers};
-use std::collections::{HashMap, HashSet};
+use super::{Advanced, Committed, Git, Integrated, Oid, Prepared, Result, Strategy, Trailers};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -18,8 +18,6 @@ pub struct World {
     tips: HashMap<String, Oid>,
     /// What each worktree has checked out.
     checked_out: HashMap<PathBuf, String>,
-    /// Commits in the landing branch's history.
-    history: HashSet<Oid>,
     next: u64,
     /// Branches whose next landings conflict, and how many more times.
     pub conflicts: HashMap<String, u32>,
@@ -44,7 +42,6 @@ impl FakeGit {
         {
             let mut w = git.world();
             let base = w.commit();
-            w.history.insert(base.clone());
             w.tips.insert(land.to_string(), base);
         }
         git
@@ -86,7 +83,7 @@ impl Git for FakeGit {
         _message: &str,
         trailers: &Trailers,
         _exclude: &[PathBuf],
-        _base: &Oid,
+        _base_ref: &str,
     ) -> Result<Committed> {
         let mut w = self.call(format!("commit {}", trailers.task));
         let branch = w.checked_out.remove(wt).expect("a branch checked out");
@@ -99,7 +96,7 @@ impl Git for FakeGit {
         &self,
         _wt: &Path,
         branch: &str,
-        land_ref: &str,
+        onto: &str,
         _strategy: Strategy,
         _message: &str,
         _trailers: &Trailers,
@@ -111,28 +108,46 @@ impl Git for FakeGit {
                 files: vec!["shared.txt".into()],
             });
         }
-        let onto = w.tips[short(land_ref)].clone();
+        let Some(from) = w.tips.get(branch).cloned() else {
+            return Ok(Integrated::Gone);
+        };
+        // A branch's name, or a commit made earlier in the same turn.
+        let onto = w
+            .tips
+            .get(short(onto))
+            .cloned()
+            .unwrap_or_else(|| onto.to_string());
         let head = w.commit();
-        w.tips.insert(branch.to_string(), head.clone());
-        Ok(Integrated::Ready { head, onto })
+        Ok(Integrated::Ready { head, onto, from })
     }
 
-    fn advance(&self, land_ref: &str, new: &Oid, old: &Oid) -> Result<bool> {
+    fn move_branch(&self, branch: &str, new: &Oid, _old: &Oid) -> Result<()> {
+        self.call(format!("move {branch}"))
+            .tips
+            .insert(branch.to_string(), new.clone());
+        Ok(())
+    }
+
+    fn advance(
+        &self,
+        land_ref: &str,
+        new: &Oid,
+        old: &Oid,
+        landed: &[(&str, &Oid)],
+    ) -> Result<Advanced> {
         let mut w = self.call(format!("advance {}", short(land_ref)));
         if w.tips.get(short(land_ref)) != Some(old) {
-            return Ok(false);
+            return Ok(Advanced::Raced);
         }
         w.tips.insert(short(land_ref).to_string(), new.clone());
-        w.history.insert(new.clone());
-        Ok(true)
+        for (branch, _) in landed {
+            w.tips.remove(*branch);
+        }
+        Ok(Advanced::Moved)
     }
 
     fn tip(&self, refname: &str) -> Result<Option<Oid>> {
         Ok(self.world().tips.get(short(refname)).cloned())
-    }
-
-    fn contains(&self, _refname: &str, commit: &Oid) -> Result<bool> {
-        Ok(self.world().history.contains(commit))
     }
 
     fn delete_branch(&self, branch: &str, _expected: &Oid) -> Result<()> {
@@ -143,10 +158,6 @@ impl Git for FakeGit {
     fn park(&self, wt: &Path, rev: &str) -> Result<bool> {
         let _w = self.call(format!("park {} {rev}", wt.display()));
         Ok(true)
-    }
-
-    fn checked_out(&self, _branch: &str) -> Result<Option<PathBuf>> {
-        Ok(None)
     }
 
     fn remove_worktree(&self, wt: &Path) -> Result<bool> {

@@ -7,7 +7,9 @@
 
 use super::call::Call;
 use super::listing::{self, Listed};
-use super::{Committed, Git, GitError, Integrated, Oid, Prepared, Result, Strategy, Trailers};
+use super::{
+    Advanced, Committed, Git, GitError, Integrated, Oid, Prepared, Result, Strategy, Trailers,
+};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -131,6 +133,26 @@ impl Local {
         })
     }
 
+    /// Several revisions looked up in one command, where some may name nothing (a branch
+    /// that is gone): None for those.
+    fn lookup<const N: usize>(&self, revs: [&str; N]) -> Result<[Option<Oid>; N]> {
+        let input: String = revs.iter().map(|rev| format!("{rev}\n")).collect();
+        let out = self
+            .git(&self.repo)
+            .args(["cat-file", "--batch-check=%(objectname)"])
+            .input(input.into_bytes())
+            .ok()?;
+        // A missing one is answered `<rev> missing` (or `ambiguous`), never with an id.
+        let found: Vec<Option<Oid>> = out
+            .lines()
+            .map(|line| is_oid(line).then(|| line.to_string()))
+            .collect();
+        found.try_into().map_err(|found| GitError {
+            args: format!("cat-file --batch-check <<< {}", revs.join(" ")),
+            message: format!("expected {N} answers, got {found:?}"),
+        })
+    }
+
     /// Aborts whatever git operation a crash left half-done in `wt`.
     fn abort_interrupted(&self, wt: &Path) -> Result<()> {
         const STATES: [&str; 6] = [
@@ -229,24 +251,30 @@ impl Local {
         &self,
         wt: &Path,
         branch: &str,
-        head: &Oid,
+        head: &Head,
         message: &str,
         exclude: &[PathBuf],
     ) -> Result<Option<Oid>> {
         self.git(wt).args(["add", "-A", "--", "."]).ok()?;
         self.unstage(wt, exclude)?;
         let tree = self.git(wt).arg("write-tree").ok()?;
-        let [was] = self.resolve(wt, [&format!("{head}^{{tree}}")])?;
-        if tree.trim() == was {
+        if tree.trim() == head.tree {
             return Ok(None);
         }
         let new = self
             .git(wt)
-            .args(["commit-tree", tree.trim(), "-p", head, "-m", message])
+            .args([
+                "commit-tree",
+                tree.trim(),
+                "-p",
+                &head.commit,
+                "-m",
+                message,
+            ])
             .ok()?
             .trim()
             .to_string();
-        self.move_branch(wt, branch, &new, head)?;
+        self.set_branch(wt, branch, &new, &head.commit)?;
         Ok(Some(new))
     }
 
@@ -328,16 +356,24 @@ impl Local {
         Ok(name)
     }
 
-    /// The commit `wt` is at, and the branch it is on (None when detached).
-    fn head(&self, wt: &Path) -> Result<(Oid, Option<String>)> {
+    /// The commit `wt` is at, its tree, and the branch it is on.
+    fn head(&self, wt: &Path) -> Result<Head> {
         let out = self
             .git(wt)
-            .args(["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])
+            .args([
+                "rev-parse",
+                "HEAD",
+                "HEAD^{tree}",
+                "--symbolic-full-name",
+                "HEAD",
+            ])
             .ok()?;
-        let mut lines = out.lines();
-        let head = lines.next().unwrap_or_default().to_string();
-        let on = lines.next().filter(|on| *on != "HEAD").map(str::to_string);
-        Ok((head, on))
+        let mut lines = out.lines().map(str::to_string);
+        Ok(Head {
+            commit: lines.next().unwrap_or_default(),
+            tree: lines.next().unwrap_or_default(),
+            on: lines.next().filter(|on| on != "HEAD"),
+        })
     }
 
     /// The error for a worktree the agent left off its task's branch. Its work is not
@@ -357,7 +393,7 @@ impl Local {
         });
         let kept = (|| -> Result<Option<String>> {
             let dirty = self.stage(wt, exclude)?;
-            let (head, _) = self.head(wt)?;
+            let head = self.head(wt)?.commit;
             let on_a_branch = !self
                 .git(&self.repo)
                 .args([
@@ -468,7 +504,7 @@ impl Local {
     }
 
     /// Moves `refs/heads/branch` from `old` to `new`, or fails.
-    fn move_branch(&self, dir: &Path, branch: &str, new: &Oid, old: &Oid) -> Result<()> {
+    fn set_branch(&self, dir: &Path, branch: &str, new: &Oid, old: &Oid) -> Result<()> {
         self.git(dir)
             .args(["update-ref", "-m", "swarm: integrated"])
             .arg(full_ref(branch))
@@ -509,35 +545,41 @@ impl Local {
         }
     }
 
-    fn rebase(&self, wt: &Path, branch: &str, land_ref: &str) -> Result<Integrated> {
-        let [onto, onto_tree, old, old_tree] = self.resolve(
-            wt,
-            [
-                &format!("{land_ref}^{{commit}}"),
-                &format!("{land_ref}^{{tree}}"),
-                &format!("{}^{{commit}}", full_ref(branch)),
-                &format!("{}^{{tree}}", full_ref(branch)),
-            ],
-        )?;
-        let base = self.merge_base(wt, &onto, &old)?;
-        if base.as_ref() == Some(&old) {
-            return Ok(Integrated::Empty);
-        }
-        if base.as_ref() == Some(&onto) {
-            // Already on the tip: nothing to replay.
-            return Ok(if old_tree == onto_tree {
-                Integrated::Empty
-            } else {
-                Integrated::Ready { head: old, onto }
+    /// The landing tip and the branch's tip, each with its tree; the branch's None when
+    /// it is gone.
+    fn tips(&self, branch: &str, land_ref: &str) -> Result<(Tip, Option<Tip>)> {
+        let full = full_ref(branch);
+        let [onto, onto_tree, old, old_tree] = self.lookup([
+            &format!("{land_ref}^{{commit}}"),
+            &format!("{land_ref}^{{tree}}"),
+            &format!("{full}^{{commit}}"),
+            &format!("{full}^{{tree}}"),
+        ])?;
+        let (Some(commit), Some(tree)) = (onto, onto_tree) else {
+            return Err(GitError {
+                args: format!("cat-file --batch-check <<< {land_ref}^{{commit}}"),
+                message: format!("the landing branch `{land_ref}` is gone"),
             });
-        }
-        if let Some(base) = &base
-            && let Some(integrated) = self.replay(branch, base, &onto, &onto_tree, &old)?
-        {
+        };
+        let branch = old.zip(old_tree).map(|(commit, tree)| Tip { commit, tree });
+        Ok((Tip { commit, tree }, branch))
+    }
+
+    fn rebase(&self, wt: &Path, branch: &str, land_ref: &str) -> Result<Integrated> {
+        let (onto, Some(old)) = self.tips(branch, land_ref)? else {
+            return Ok(Integrated::Gone);
+        };
+        if let Some(integrated) = self.replay(branch, &onto, &old)? {
             return Ok(integrated);
         }
+        // What `replay` could not do: a branch in the landing branch already (nothing to
+        // replay), a conflict, a merge commit.
+        let base = self.merge_base(wt, &onto.commit, &old.commit)?;
+        if base.as_ref() == Some(&old.commit) {
+            return Ok(Integrated::Contained { head: old.commit });
+        }
         self.git(wt)
-            .args(["checkout", "-q", "--detach", &old])
+            .args(["checkout", "-q", "--detach", &old.commit])
             .ok()?;
         let rebased = self
             .git(wt)
@@ -549,36 +591,35 @@ impl Local {
                 "--no-autostash",
                 "--no-update-refs",
                 "--no-rerere-autoupdate",
-                &onto,
+                &onto.commit,
             ])
             .ok();
         if let Err(err) = rebased {
             return self.failed_landing(wt, err);
         }
         let [head, tree] = self.resolve(wt, ["HEAD", "HEAD^{tree}"])?;
-        if tree == onto_tree {
-            return Ok(Integrated::Empty);
-        }
-        self.move_branch(wt, branch, &head, &old)?;
-        Ok(Integrated::Ready { head, onto })
+        Ok(if tree == onto.tree {
+            Integrated::Empty { from: old.commit }
+        } else {
+            Integrated::Ready {
+                head,
+                onto: onto.commit,
+                from: old.commit,
+            }
+        })
     }
 
-    /// The fast way to rebase: `git replay` writes the branch's commits on the landing
-    /// tip in the object store, touching no worktree (3 ms where a rebase in the landing
-    /// worktree took 80). None when it cannot (a conflict, a merge commit to replay): the
+    /// The fast way to rebase: `git replay` writes the branch's commits that the landing
+    /// tip lacks on that tip, in the object store, touching no worktree (3 ms where a
+    /// rebase in the landing worktree took 80); commits already on the tip stay as they
+    /// are. None when it cannot (nothing to replay, a conflict, a merge commit): the
     /// rebase in the worktree then does it, or names the conflicting files.
-    fn replay(
-        &self,
-        branch: &str,
-        base: &Oid,
-        onto: &Oid,
-        onto_tree: &Oid,
-        old: &Oid,
-    ) -> Result<Option<Integrated>> {
+    fn replay(&self, branch: &str, onto: &Tip, old: &Tip) -> Result<Option<Integrated>> {
         let full = full_ref(branch);
         let out = self
             .git(&self.repo)
-            .args(["replay", "--onto", onto, &format!("{base}..{full}")])
+            .args(["replay", "--onto", &onto.commit])
+            .arg(format!("{}..{full}", onto.commit))
             .output()?;
         let update = out.stdout.lines().find_map(|line| {
             let mut words = line.strip_prefix("update ")?.split(' ');
@@ -587,14 +628,22 @@ impl Local {
         let (Some(0), Some(head)) = (out.code, update) else {
             return Ok(None);
         };
-        let [tree] = self.resolve(&self.repo, [&format!("{head}^{{tree}}")])?;
-        if tree == *onto_tree {
-            return Ok(Some(Integrated::Empty));
-        }
-        self.move_branch(&self.repo, branch, &head, old)?;
-        Ok(Some(Integrated::Ready {
-            head,
-            onto: onto.clone(),
+        let tree = if head == old.commit {
+            old.tree.clone()
+        } else {
+            let [tree] = self.resolve(&self.repo, [&format!("{head}^{{tree}}")])?;
+            tree
+        };
+        Ok(Some(if tree == onto.tree {
+            Integrated::Empty {
+                from: old.commit.clone(),
+            }
+        } else {
+            Integrated::Ready {
+                head,
+                onto: onto.commit.clone(),
+                from: old.commit.clone(),
+            }
         }))
     }
 
@@ -606,29 +655,24 @@ impl Local {
         squash: bool,
         message: &str,
     ) -> Result<Integrated> {
-        let [onto, onto_tree, old] = self.resolve(
-            wt,
-            [
-                &format!("{land_ref}^{{commit}}"),
-                &format!("{land_ref}^{{tree}}"),
-                &format!("{}^{{commit}}", full_ref(branch)),
-            ],
-        )?;
-        if self.merge_base(wt, &onto, &old)?.as_ref() == Some(&old) {
-            return Ok(Integrated::Empty);
+        let (onto, Some(old)) = self.tips(branch, land_ref)? else {
+            return Ok(Integrated::Gone);
+        };
+        if self.merge_base(wt, &onto.commit, &old.commit)?.as_ref() == Some(&old.commit) {
+            return Ok(Integrated::Contained { head: old.commit });
         }
         self.git(wt)
-            .args(["checkout", "-q", "--detach", &onto])
+            .args(["checkout", "-q", "--detach", &onto.commit])
             .ok()?;
         let merge = self.git(wt).args(["merge", "-q", "--no-rerere-autoupdate"]);
         let merged = if squash {
-            merge.arg("--squash").arg(&old).ok()
+            merge.arg("--squash").arg(&old.commit).ok()
         } else {
             merge
                 // --no-log: `merge.log` would append a shortlog after the trailers, where
                 // `%(trailers)` no longer finds them.
                 .args(["--no-ff", "--no-edit", "--no-verify", "--no-log"])
-                .args(["--cleanup=whitespace", "-m", message, &old])
+                .args(["--cleanup=whitespace", "-m", message, &old.commit])
                 .ok()
         };
         if let Err(err) = merged {
@@ -638,16 +682,20 @@ impl Local {
             let staged = !self.git(wt).args(["diff", "--cached", "--quiet"]).test()?;
             if !staged {
                 self.abandon(wt)?;
-                return Ok(Integrated::Empty);
+                return Ok(Integrated::Empty { from: old.commit });
             }
             self.commit_staged(wt, message)?;
         }
         let [head, tree] = self.resolve(wt, ["HEAD", "HEAD^{tree}"])?;
-        if tree == onto_tree {
-            return Ok(Integrated::Empty);
-        }
-        self.move_branch(wt, branch, &head, &old)?;
-        Ok(Integrated::Ready { head, onto })
+        Ok(if tree == onto.tree {
+            Integrated::Empty { from: old.commit }
+        } else {
+            Integrated::Ready {
+                head,
+                onto: onto.commit,
+                from: old.commit,
+            }
+        })
     }
 
     fn merge_base(&self, dir: &Path, a: &Oid, b: &Oid) -> Result<Option<Oid>> {
@@ -691,12 +739,23 @@ impl Git for Local {
     fn prepare(&self, wt: &Path, branch: &str, base_ref: &str) -> Result<Prepared> {
         let wt = self.at(wt);
         self.save_leftovers(&wt)?;
-        if let Some(head) = self.tip(&full_ref(branch))? {
+        // The branch and the base in one command: most often the branch is new. The base
+        // goes to `switch` as an id: given a name, `switch -c` reads it twice, for the files
+        // and for the branch, and a landing in between leaves the branch ahead of the
+        // files, so that the task's commit would undo what had just landed.
+        let [head, base] = self.lookup([
+            &format!("{}^{{commit}}", full_ref(branch)),
+            &format!("{base_ref}^{{commit}}"),
+        ])?;
+        if let Some(head) = head {
             self.release(&wt, branch)?;
             self.git(&wt).args(["switch", "-q", branch]).ok()?;
             return Ok(Prepared::Resumed { head });
         }
-        let [base] = self.resolve(&wt, [&format!("{base_ref}^{{commit}}")])?;
+        let base = base.ok_or_else(|| GitError {
+            args: format!("cat-file --batch-check <<< {base_ref}^{{commit}}"),
+            message: format!("`{base_ref}` names no commit"),
+        })?;
         self.git(&wt)
             .args(["switch", "-q", "-c", branch, &base])
             .ok()?;
@@ -709,13 +768,14 @@ impl Git for Local {
         message: &str,
         trailers: &Trailers,
         exclude: &[PathBuf],
-        base: &Oid,
+        base_ref: &str,
     ) -> Result<Committed> {
         let wt = self.at(wt);
-        let (head, on) = self.head(&wt)?;
+        let head = self.head(&wt)?;
+        let on = head.on.clone();
         let expected = format!("{TASK_BRANCHES}{}", trailers.task);
         let branch = expected.trim_start_matches("refs/heads/");
-        if on.is_none() && self.tip(&expected)?.as_ref() == Some(&head) {
+        if on.is_none() && self.tip(&expected)?.as_ref() == Some(&head.commit) {
             // Detached at the branch's tip: an earlier call committed and detached (the
             // run crashed before it heard). Back on the branch, this one repeats it.
             self.git(&wt).args(["switch", "-q", branch]).ok()?;
@@ -744,14 +804,16 @@ impl Git for Local {
             exclude,
         )?;
         let committed = made.is_some();
-        let head = made.unwrap_or(head);
-        let changed = committed
-            || (head != *base
+        let head = made.unwrap_or(head.commit);
+        let changed = committed || {
+            let [base] = self.resolve(&wt, [&format!("{base_ref}^{{commit}}")])?;
+            head != base
                 && !self
                     .git(&wt)
                     .args(["rev-list", "-n1", &format!("{base}..{head}")])
                     .ok()?
-                    .is_empty());
+                    .is_empty()
+        };
         // Detached where it is: HEAD alone changes, so `update-ref` does it without the
         // index refresh that `checkout --detach` pays for.
         self.git(&wt)
@@ -775,14 +837,18 @@ impl Git for Local {
         &self,
         wt: &Path,
         branch: &str,
-        land_ref: &str,
+        onto: &str,
         strategy: Strategy,
         message: &str,
         trailers: &Trailers,
     ) -> Result<Integrated> {
         let wt = self.at(wt);
-        // In full, so that a tag of the same name cannot be taken for it.
-        let land_ref = &full_ref(land_ref);
+        // A branch in full, so that a tag of the same name cannot be taken for it.
+        let land_ref = &if is_oid(onto) {
+            onto.to_string()
+        } else {
+            full_ref(onto)
+        };
         let message = with_trailers(message, trailers);
         let integrated = match strategy {
             Strategy::Rebase => self.rebase(&wt, branch, land_ref),
@@ -797,20 +863,56 @@ impl Git for Local {
         integrated
     }
 
-    fn advance(&self, land_ref: &str, new: &Oid, old: &Oid) -> Result<bool> {
+    fn move_branch(&self, branch: &str, new: &Oid, old: &Oid) -> Result<()> {
+        self.set_branch(&self.repo, branch, new, old)
+    }
+
+    fn advance(
+        &self,
+        land_ref: &str,
+        new: &Oid,
+        old: &Oid,
+        landed: &[(&str, &Oid)],
+    ) -> Result<Advanced> {
         let full = full_ref(land_ref);
+        let listed = self.worktrees()?;
+        let has = |entry: &Listed, branch: &str| entry.branch.as_deref() == Some(branch);
+        if let Some(person) = listed
+            .iter()
+            .find(|entry| has(entry, &full) && !listing::is_swarms(&entry.path))
+        {
+            return Ok(Advanced::Held(person.path.clone()));
+        }
+        // A branch some working tree has checked out is kept, as `delete_branch` keeps it.
+        let landed: Vec<(String, &Oid)> = landed
+            .iter()
+            .map(|(branch, at)| (full_ref(branch), *at))
+            .filter(|(branch, _)| !listed.iter().any(|entry| has(entry, branch)))
+            .collect();
+        // One transaction: the landing branch moves and the landed branches go together,
+        // or nothing changes.
+        let mut input = format!("update {full} {new} {old}\n");
+        for (branch, at) in &landed {
+            input.push_str(&format!("delete {branch} {at}\n"));
+        }
         let moved = self
             .git(&self.repo)
-            .args(["update-ref", "-m", "swarm: landed"])
-            .args([&full, new, old])
+            .args(["update-ref", "-m", "swarm: landed", "--stdin"])
+            .input(input.into_bytes())
             .ok();
-        match moved {
-            Ok(_) => Ok(true),
-            Err(err) => match self.tip(&full)? {
-                Some(now) if now == *old => Err(err),
-                _ => Ok(false),
-            },
+        let Err(err) = moved else {
+            return Ok(Advanced::Moved);
+        };
+        // Failed: an error, unless a ref had moved under it.
+        if self.tip(&full)?.as_ref() != Some(old) {
+            return Ok(Advanced::Raced);
         }
+        for (branch, at) in &landed {
+            if self.tip(branch)?.as_ref() != Some(*at) {
+                return Ok(Advanced::Raced);
+            }
+        }
+        Err(err)
     }
 
     fn tip(&self, refname: &str) -> Result<Option<Oid>> {
@@ -827,12 +929,6 @@ impl Git for Local {
                 message: out.stderr.trim().to_string(),
             }),
         }
-    }
-
-    fn contains(&self, refname: &str, commit: &Oid) -> Result<bool> {
-        self.git(&self.repo)
-            .args(["merge-base", "--is-ancestor", commit, refname])
-            .test()
     }
 
     fn delete_branch(&self, branch: &str, expected: &Oid) -> Result<()> {
@@ -876,17 +972,6 @@ impl Git for Local {
             .args(["switch", "-q", "--detach", &format!("{rev}^{{commit}}")])
             .ok()?;
         Ok(true)
-    }
-
-    fn checked_out(&self, branch: &str) -> Result<Option<PathBuf>> {
-        let full = full_ref(branch);
-        Ok(self
-            .worktrees()?
-            .into_iter()
-            .find(|entry| {
-                entry.branch.as_deref() == Some(&full) && !listing::is_swarms(&entry.path)
-            })
-            .map(|entry| entry.path))
     }
 
     fn remove_worktree(&self, wt: &Path) -> Result<bool> {
@@ -941,6 +1026,25 @@ impl Git for Local {
             .output()?;
         Ok(removed.code == Some(0))
     }
+}
+
+/// Where a worktree's HEAD is.
+struct Head {
+    commit: Oid,
+    tree: Oid,
+    /// The branch it is on (`refs/heads/…`); None when detached.
+    on: Option<String>,
+}
+
+/// A branch's commit and its tree.
+struct Tip {
+    commit: Oid,
+    tree: Oid,
+}
+
+/// Whether `rev` is a full commit id rather than a name.
+fn is_oid(rev: &str) -> bool {
+    matches!(rev.len(), 40 | 64) && rev.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// `refs/heads/<name>` for a short branch name; a full ref as it is.

@@ -63,17 +63,36 @@ pub enum Committed {
     Nothing,
 }
 
-/// What `integrate` made of a task's branch.
+/// What `integrate` made of a task's branch. The branch itself is not moved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Integrated {
-    /// `head` sits on the landing tip `onto` (the branch was moved to it); the landing
-    /// branch can be moved from `onto` to `head`.
-    Ready { head: Oid, onto: Oid },
+    /// `head` sits on the landing tip `onto`, made from the branch's tip `from`: the
+    /// landing branch can be moved from `onto` to `head`.
+    Ready { head: Oid, onto: Oid, from: Oid },
     /// The change conflicts with the landing tip in these files (paths relative to the
     /// repository). Nothing was left half-done.
     Conflict { files: Vec<String> },
-    /// On the landing tip, the change is already there: nothing to land.
-    Empty,
+    /// On the landing tip, the change is already there: nothing to land. `from` is the
+    /// branch's tip.
+    Empty { from: Oid },
+    /// The branch's tip `head` is in the landing branch's history already: it landed
+    /// (before a crash, say).
+    Contained { head: Oid },
+    /// The branch is not there: it goes only once its work has landed.
+    Gone,
+}
+
+/// What `advance` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Advanced {
+    /// The landing branch moved (and the landed branch, if one was given, went).
+    Moved,
+    /// It had moved meanwhile (a person committed to it), or the landed branch had:
+    /// nothing changed.
+    Raced,
+    /// A person's working tree has the landing branch checked out: moving it would leave
+    /// their index stale, so nothing changed.
+    Held(PathBuf),
 }
 
 /// A git command that failed, with what git said.
@@ -110,38 +129,49 @@ pub trait Git: Send + Sync {
     /// Commits what the agent left uncommitted in `wt` (all but `exclude`, paths relative
     /// to `wt`), with `message` and the trailers, keeping the agent's own commits. Then
     /// `wt` is detached, so that the branch is free for the landing worktree. Whether the
-    /// branch changed anything is judged against `base`.
+    /// branch changed anything is judged against `base_ref`'s tip, looked up only when
+    /// there was nothing to commit.
     fn commit(
         &self,
         wt: &Path,
         message: &str,
         trailers: &Trailers,
         exclude: &[PathBuf],
-        base: &Oid,
+        base_ref: &str,
     ) -> Result<Committed>;
 
-    /// In the landing worktree `wt`: puts `branch`'s work on `land_ref`'s tip with
-    /// `strategy` (`message` and the trailers name a merge or squash commit), and moves
-    /// `branch` to the result. A conflict is aborted cleanly.
+    /// Puts `branch`'s work on `onto` with `strategy` (`message` and the trailers name a
+    /// merge or squash commit), in the landing worktree `wt` where it needs one. `onto` is
+    /// the landing branch, or a commit id: what a task landing before this one in the
+    /// same turn made on its tip. The branch stays where it was. A conflict is aborted
+    /// cleanly.
     fn integrate(
         &self,
         wt: &Path,
         branch: &str,
-        land_ref: &str,
+        onto: &str,
         strategy: Strategy,
         message: &str,
         trailers: &Trailers,
     ) -> Result<Integrated>;
 
+    /// Moves `branch` from `old` to `new` (a compare-and-swap), or fails.
+    fn move_branch(&self, branch: &str, new: &Oid, old: &Oid) -> Result<()>;
+
     /// Moves `land_ref` from `old` to `new`, only if it still points at `old` (a person's
-    /// commit to it is never overwritten). False if it had moved.
-    fn advance(&self, land_ref: &str, new: &Oid, old: &Oid) -> Result<bool>;
+    /// commit to it is never overwritten) and no person's working tree has it checked
+    /// out. `landed`, tasks' branches and the commits each must be at, go in the same
+    /// transaction, but for any that some working tree has checked out.
+    fn advance(
+        &self,
+        land_ref: &str,
+        new: &Oid,
+        old: &Oid,
+        landed: &[(&str, &Oid)],
+    ) -> Result<Advanced>;
 
     /// The commit `refname` points at, if it exists.
     fn tip(&self, refname: &str) -> Result<Option<Oid>>;
-
-    /// Whether `commit` is in `refname`'s history.
-    fn contains(&self, refname: &str, commit: &Oid) -> Result<bool>;
 
     /// Deletes `branch` if it still points at `expected` (its work has landed).
     fn delete_branch(&self, branch: &str, expected: &Oid) -> Result<()>;
@@ -149,10 +179,6 @@ pub trait Git: Send + Sync {
     /// Moves worktree `wt`, if clean, off whatever it had (a task's commit, landed by now
     /// as a rebased copy) to `rev`, detached. False if it was not clean, and so left.
     fn park(&self, wt: &Path, rev: &str) -> Result<bool>;
-
-    /// The working tree of a person's (not swarm's own) that has `branch` checked out, if
-    /// one has: moving the branch would leave its index stale.
-    fn checked_out(&self, branch: &str) -> Result<Option<PathBuf>>;
 
     /// Removes worktree `wt` if nothing in it would be lost; false if it was kept.
     fn remove_worktree(&self, wt: &Path) -> Result<bool>;

@@ -55,14 +55,11 @@ impl Run {
     /// Runs task `id` in `wt`: prepare, `work`, commit; the branch's head.
     fn task(&self, wt: &Path, id: &str, work: impl FnOnce(&Path)) -> Oid {
         let branch = format!("swarm/task/{id}");
-        let base = match self.git.prepare(wt, &branch, LAND).unwrap() {
-            Prepared::Fresh { base } => base,
-            Prepared::Resumed { head } => head,
-        };
+        self.git.prepare(wt, &branch, LAND).unwrap();
         work(wt);
         match self
             .git
-            .commit(wt, id, &trailers(id, 1), &[], &base)
+            .commit(wt, id, &trailers(id, 1), &[], LAND)
             .unwrap()
         {
             Committed::Changes { head } => head,
@@ -83,11 +80,14 @@ impl Run {
             .unwrap()
     }
 
-    /// Integrates and advances; the new landing tip.
+    /// Integrates and advances, the task's branch going with it; the new landing tip.
     fn land(&self, id: &str, strategy: Strategy) -> Oid {
+        let branch = format!("swarm/task/{id}");
         match self.integrate(id, strategy) {
-            Integrated::Ready { head, onto } => {
-                assert!(self.git.advance(LAND, &head, &onto).unwrap());
+            Integrated::Ready { head, onto, from } => {
+                let landed = [(branch.as_str(), &from)];
+                let advanced = self.git.advance(LAND, &head, &onto, &landed).unwrap();
+                assert_eq!(advanced, Advanced::Moved);
                 head
             }
             other => panic!("{id}: {other:?}"),
@@ -125,7 +125,7 @@ fn prepare_makes_a_fresh_branch_from_the_base_then_resumes_it() {
     let prepared = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap();
     assert_eq!(prepared, Prepared::Fresh { base: tip.clone() });
     write(&run.w1, "a.txt", "a\n");
-    let head = match run.git.commit(&run.w1, "A", &trailers("a", 1), &[], &tip) {
+    let head = match run.git.commit(&run.w1, "A", &trailers("a", 1), &[], LAND) {
         Ok(Committed::Changes { head }) => head,
         other => panic!("{other:?}"),
     };
@@ -172,7 +172,7 @@ fn prepare_says_where_a_branch_is_checked_out_in_a_persons_worktree() {
     let run = Run::new();
     run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap();
     run.git
-        .commit(&run.w1, "A", &trailers("a", 1), &[], &run.repo.rev(LAND))
+        .commit(&run.w1, "A", &trailers("a", 1), &[], LAND)
         .unwrap();
     // A person checks the task's branch out in a worktree of their own to look at it.
     let mine = run.repo.path.parent().unwrap().join("mine");
@@ -244,7 +244,7 @@ fn commit_excludes_swarm_files_and_sentinels_and_keeps_the_agents_commits() {
             "Write the auth doc",
             &trailers("auth", 2),
             &[PathBuf::from("docs/auth.md.done")],
-            &base,
+            LAND,
         )
         .unwrap();
     let Committed::Changes { head } = committed else {
@@ -307,7 +307,7 @@ fn a_task_that_changed_nothing_commits_nothing() {
             "A",
             &trailers("a", 1),
             &[PathBuf::from("a.md.done")],
-            &base,
+            LAND,
         )
         .unwrap();
     assert_eq!(committed, Committed::Nothing);
@@ -317,17 +317,15 @@ fn a_task_that_changed_nothing_commits_nothing() {
 #[test]
 fn commit_repeated_after_a_crash_gives_the_same_answer() {
     let run = Run::new();
-    let Prepared::Fresh { base } = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap() else {
-        panic!("not fresh")
-    };
+    run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap();
     write(&run.w1, "a.txt", "a\n");
     let first = run
         .git
-        .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
+        .commit(&run.w1, "A", &trailers("a", 1), &[], LAND)
         .unwrap();
     let again = run
         .git
-        .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
+        .commit(&run.w1, "A", &trailers("a", 1), &[], LAND)
         .unwrap();
     assert_eq!(first, again);
 }
@@ -338,11 +336,11 @@ fn commit_works_without_any_git_identity() {
     let git = repo.local();
     let wt = repo.wt("w1");
     git.ensure_worktree(&wt, "main").unwrap();
-    let Prepared::Fresh { base } = git.prepare(&wt, "swarm/task/a", "main").unwrap() else {
-        panic!("not fresh")
-    };
+    git.prepare(&wt, "swarm/task/a", "main").unwrap();
     write(&wt, "a.txt", "a\n");
-    let Committed::Changes { head } = git.commit(&wt, "A", &trailers("a", 1), &[], &base).unwrap()
+    let Committed::Changes { head } = git
+        .commit(&wt, "A", &trailers("a", 1), &[], "main")
+        .unwrap()
     else {
         panic!("nothing committed")
     };
@@ -370,10 +368,13 @@ fn rebase_puts_a_branch_on_the_moved_tip_and_lands_it() {
     let a = run.land("a", Strategy::Rebase);
     let b = run.land("b", Strategy::Rebase);
     assert_eq!(run.repo.rev(LAND), b);
-    assert_eq!(run.repo.rev("swarm/task/b"), b, "the branch moved too");
+    assert_eq!(
+        run.git.tip("swarm/task/b").unwrap(),
+        None,
+        "the branch went"
+    );
     assert_eq!(run.repo.rev(&format!("{b}^")), a, "linear history");
     assert_eq!(run.show(LAND, "a.txt"), "a");
-    assert!(run.git.contains(LAND, &a).unwrap());
     assert!(run.is_detached(&run.land));
     assert_eq!(run.status(&run.land), "");
 }
@@ -408,13 +409,13 @@ fn a_change_already_on_the_tip_is_empty() {
     let w2 = run.repo.wt("w2");
     run.git.ensure_worktree(&w2, LAND).unwrap();
     run.task(&run.w1, "a", |wt| write(wt, "same.txt", "same\n"));
-    run.task(&w2, "b", |wt| write(wt, "same.txt", "same\n"));
+    let b = run.task(&w2, "b", |wt| write(wt, "same.txt", "same\n"));
     run.land("a", Strategy::Rebase);
-    assert_eq!(run.integrate("a", Strategy::Rebase), Integrated::Empty);
+    assert_eq!(run.integrate("a", Strategy::Rebase), Integrated::Gone);
     for strategy in [Strategy::Rebase, Strategy::Merge, Strategy::Squash] {
         assert_eq!(
             run.integrate("b", strategy),
-            Integrated::Empty,
+            Integrated::Empty { from: b.clone() },
             "{strategy:?}"
         );
         assert_eq!(run.status(&run.land), "");
@@ -478,7 +479,8 @@ fn squash_makes_one_commit_of_the_whole_change() {
 fn advance_refuses_when_the_landing_branch_moved() {
     let run = Run::new();
     run.task(&run.w1, "a", |wt| write(wt, "a.txt", "a\n"));
-    let Integrated::Ready { head, onto } = run.integrate("a", Strategy::Rebase) else {
+    let a = run.repo.rev("swarm/task/a");
+    let Integrated::Ready { head, onto, from } = run.integrate("a", Strategy::Rebase) else {
         panic!("not ready")
     };
     // A person commits to the landing branch meanwhile.
@@ -497,19 +499,57 @@ fn advance_refuses_when_the_landing_branch_moved() {
         &run.repo.path,
         &["update-ref", &format!("refs/heads/{LAND}"), &theirs],
     );
-    assert!(!run.git.advance(LAND, &head, &onto).unwrap());
+    let landed = [("swarm/task/a", &from)];
+    assert_eq!(
+        run.git.advance(LAND, &head, &onto, &landed).unwrap(),
+        Advanced::Raced
+    );
     assert_eq!(run.repo.rev(LAND), theirs, "their commit is kept");
+    assert_eq!(run.repo.rev("swarm/task/a"), a, "and the branch with it");
 }
 
 #[test]
-fn tip_and_contains() {
+fn tip_and_a_branch_in_the_landing_branch_already() {
     let run = Run::new();
     let main = run.repo.rev("main");
     assert_eq!(run.git.tip(LAND).unwrap(), Some(main.clone()));
     assert_eq!(run.git.tip("refs/heads/nothing").unwrap(), None);
     let a = run.task(&run.w1, "a", |wt| write(wt, "a.txt", "a\n"));
-    assert!(!run.git.contains(LAND, &a).unwrap());
-    assert!(run.git.contains("swarm/task/a", &main).unwrap());
+    // It landed as it is (a crash came before the journal heard).
+    run.repo.git(
+        &run.repo.path,
+        &["update-ref", &format!("refs/heads/{LAND}"), &a],
+    );
+    for strategy in [Strategy::Rebase, Strategy::Merge, Strategy::Squash] {
+        assert_eq!(
+            run.integrate("a", strategy),
+            Integrated::Contained { head: a.clone() },
+            "{strategy:?}"
+        );
+    }
+}
+
+#[test]
+fn advance_waits_for_a_person_with_the_landing_branch_checked_out_and_keeps_a_checked_out_branch() {
+    let run = Run::new();
+    run.task(&run.w1, "a", |wt| write(wt, "a.txt", "a\n"));
+    let Integrated::Ready { head, onto, from } = run.integrate("a", Strategy::Rebase) else {
+        panic!("not ready")
+    };
+    let mine = run.repo.path.with_file_name("mine");
+    run.repo.git(
+        &run.repo.path,
+        &["worktree", "add", "-q", mine.to_str().unwrap(), LAND],
+    );
+    let landed = [("swarm/task/a", &from)];
+    let held = run.git.advance(LAND, &head, &onto, &landed).unwrap();
+    assert!(matches!(held, Advanced::Held(ref at) if listing::real(at) == listing::real(&mine)));
+    assert_eq!(run.repo.rev(LAND), onto, "not moved");
+    run.repo.git(&mine, &["switch", "-q", "swarm/task/a"]);
+    let moved = run.git.advance(LAND, &head, &onto, &landed).unwrap();
+    assert_eq!(moved, Advanced::Moved);
+    assert_eq!(run.repo.rev(LAND), head);
+    assert_eq!(run.repo.rev("swarm/task/a"), from, "checked out, so kept");
 }
 
 #[test]
@@ -605,7 +645,7 @@ fn commit_never_commits_to_a_branch_the_agent_switched_to() {
     write(&run.w1, "a.txt", "a\n");
     let err = run
         .git
-        .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
+        .commit(&run.w1, "A", &trailers("a", 1), &[], LAND)
         .unwrap_err();
     assert!(
         err.message
@@ -621,9 +661,7 @@ fn commit_never_commits_to_a_branch_the_agent_switched_to() {
 #[test]
 fn commit_keeps_commits_an_agent_made_on_a_detached_head() {
     let run = Run::new();
-    let Prepared::Fresh { base } = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap() else {
-        panic!("not fresh")
-    };
+    run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap();
     run.repo.git(&run.w1, &["checkout", "-q", "--detach"]);
     write(&run.w1, "a.txt", "a\n");
     run.repo.git(&run.w1, &["add", "a.txt"]);
@@ -631,7 +669,7 @@ fn commit_keeps_commits_an_agent_made_on_a_detached_head() {
         .git(&run.w1, &["commit", "-q", "-m", "on no branch"]);
     let err = run
         .git
-        .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
+        .commit(&run.w1, "A", &trailers("a", 1), &[], LAND)
         .unwrap_err();
     assert!(err.message.contains("a detached HEAD"), "{err}");
     let salvage = run.salvage_branches();
@@ -642,14 +680,12 @@ fn commit_keeps_commits_an_agent_made_on_a_detached_head() {
 #[test]
 fn work_left_detached_at_the_branch_tip_is_committed_to_the_branch() {
     let run = Run::new();
-    let Prepared::Fresh { base } = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap() else {
-        panic!("not fresh")
-    };
+    run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap();
     run.repo.git(&run.w1, &["checkout", "-q", "--detach"]);
     write(&run.w1, "a.txt", "a\n");
     let committed = run
         .git
-        .commit(&run.w1, "A", &trailers("a", 1), &[], &base)
+        .commit(&run.w1, "A", &trailers("a", 1), &[], LAND)
         .unwrap();
     assert_eq!(
         committed,

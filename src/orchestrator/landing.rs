@@ -5,13 +5,13 @@
 
 use super::Msg;
 use crate::clock::Clock;
-use crate::git::{Committed, Git, Integrated, Oid, Strategy, Trailers};
+use crate::git::{Advanced, Committed, Git, Integrated, Oid, Strategy, Trailers};
 use crate::plan::{Task, TaskId};
 use crate::scheduler::{Checked, Event, WorkerId};
 use crate::verify::{self, Verdict};
 use crate::workspace::Workspace;
 use crossbeam_channel::Sender;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -67,39 +67,114 @@ pub enum Retry {
     Verify { output: String },
 }
 
-/// The merge queue's order: tasks land one at a time, in the order they were queued.
-/// Each landing takes a ticket on the loop thread and waits for its turn on its own.
+/// The merge queue's order: tasks land in the order they were queued, one turn at a
+/// time. Each landing takes a ticket on the loop thread and waits for its turn on its
+/// own; a turn may take the tickets waiting behind it along (see [`Lander::queue`]), and
+/// leaves what it made of each for its job.
 #[derive(Default)]
 struct Tickets {
-    next: Mutex<u64>,
-    serving: Mutex<u64>,
+    line: Mutex<Line>,
     turn: Condvar,
 }
 
+#[derive(Default)]
+struct Line {
+    next: u64,
+    serving: u64,
+    /// The tasks whose tickets wait for their turn.
+    waiting: BTreeMap<u64, Job>,
+    /// What a turn made of the tickets it took along.
+    done: HashMap<u64, anyhow::Result<Landing>>,
+}
+
+/// A ticket's turn: the tasks it lands (its own first), or what an earlier turn that took
+/// it along made of it.
+enum Turn {
+    Mine(Vec<Job>, Serving),
+    Done(anyhow::Result<Landing>),
+}
+
 impl Tickets {
-    fn take(&self) -> u64 {
-        let mut next = self.next.lock().unwrap();
-        *next += 1;
-        *next - 1
+    fn take(&self, job: Job) -> u64 {
+        let mut line = self.line.lock().unwrap();
+        let ticket = line.next;
+        line.next += 1;
+        line.waiting.insert(ticket, job);
+        ticket
     }
 
-    /// Waits for `ticket`'s turn; the turn passes on when the returned guard drops, even
-    /// if the landing panicked.
-    fn wait(self: &Arc<Self>, ticket: u64) -> Turn {
-        let mut serving = self.serving.lock().unwrap();
-        while *serving != ticket {
-            serving = self.turn.wait(serving).unwrap();
+    /// Waits for `ticket`'s turn. With `along`, the turn takes every ticket waiting
+    /// right behind it too.
+    fn wait(self: &Arc<Self>, ticket: u64, along: bool) -> Turn {
+        let mut line = self.line.lock().unwrap();
+        loop {
+            if let Some(outcome) = line.done.remove(&ticket) {
+                return Turn::Done(outcome);
+            }
+            if line.serving == ticket {
+                break;
+            }
+            line = self.turn.wait(line).unwrap();
         }
-        Turn(self.clone())
+        let mut tickets = vec![ticket];
+        while along && line.waiting.contains_key(&(tickets[tickets.len() - 1] + 1)) {
+            tickets.push(tickets[tickets.len() - 1] + 1);
+        }
+        let jobs = tickets
+            .iter()
+            .filter_map(|t| line.waiting.remove(t))
+            .collect();
+        Turn::Mine(
+            jobs,
+            Serving {
+                tickets: self.clone(),
+                taken: tickets,
+                finished: false,
+            },
+        )
     }
 }
 
-struct Turn(Arc<Tickets>);
+/// A turn being served. It passes on when this drops, even if the landing panicked: the
+/// tickets it took along are then told so.
+struct Serving {
+    tickets: Arc<Tickets>,
+    taken: Vec<u64>,
+    finished: bool,
+}
 
-impl Drop for Turn {
+impl Serving {
+    /// Leaves `outcomes` (in the order of the jobs) for the tickets taken along; the
+    /// first, the turn's own, is returned.
+    fn finish(mut self, outcomes: Vec<anyhow::Result<Landing>>) -> anyhow::Result<Landing> {
+        let mut outcomes = self.taken.iter().copied().zip(outcomes);
+        let (_, own) = outcomes.next().expect("a turn lands its own task");
+        self.tickets
+            .line
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .done
+            .extend(outcomes);
+        self.finished = true;
+        own
+    }
+}
+
+impl Drop for Serving {
     fn drop(&mut self) {
-        *self.0.serving.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.0.turn.notify_all();
+        let mut line = self.tickets.line.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.finished {
+            for ticket in self.taken.iter().skip(1) {
+                line.done.insert(
+                    *ticket,
+                    Err(anyhow::anyhow!(
+                        "the merge queue's turn that took it along failed"
+                    )),
+                );
+            }
+        }
+        line.serving = self.taken.last().map_or(line.serving, |last| last + 1);
+        self.tickets.turn.notify_all();
     }
 }
 
@@ -320,10 +395,7 @@ impl Lander {
                 });
             };
             let outcome = (|| {
-                let tip = git
-                    .tip(&land)?
-                    .ok_or_else(|| anyhow::anyhow!("the landing branch `{land}` is gone"))?;
-                let committed = git.commit(&wt, &job.message, &job.trailers(), &exclude, &tip)?;
+                let committed = git.commit(&wt, &job.message, &job.trailers(), &exclude, &land)?;
                 // Swarm's own file: a later attempt in this worktree must not find it.
                 let _ = std::fs::remove_file(&sentinel);
                 let Committed::Changes { head } = committed else {
@@ -359,9 +431,12 @@ impl Lander {
     }
 
     /// Queues `job` to land: the returned job waits for its turn, then rebases, verifies
-    /// again if the landing tip moved, and moves the landing branch.
+    /// again if the landing tip moved, and moves the landing branch. Without a verify
+    /// command, a turn takes along the tasks queued behind it that wait too, puts each
+    /// on the one before, and moves the landing branch once for all of them: at eight
+    /// landings a second, one at a time, the queue was what an agent's work waited for.
     pub fn queue(&self, job: Job) -> impl FnOnce() -> Event + Send + 'static {
-        let ticket = self.tickets.take();
+        let ticket = self.tickets.take(job.clone());
         let tickets = self.tickets.clone();
         let git = self.git.clone();
         let wt = self.ws.land_worktree();
@@ -383,21 +458,40 @@ impl Lander {
         };
         stage(&job.task, Stage::Queued, None);
         move || {
-            let _turn = tickets.wait(ticket);
-            stage(&job.task, Stage::Rebasing, None);
-            let passed = verified.lock().unwrap().remove(&job.task);
-            let verify = verify.as_ref().map(|run| (run, passed));
             let hold = Hold {
                 clock: &*clock,
-                told: &|person: &Path| {
-                    stage(&job.task, Stage::Held, None);
+                told: &|task: &TaskId, person: &Path| {
+                    stage(task, Stage::Held, None);
                     let _ = warn.send(Msg::Warn(format!(
                         "`{land}` is checked out in {}: nothing lands on it until that working tree is on another branch (moving it would leave its index stale)",
                         person.display()
                     )));
                 },
             };
-            let landed = land_one(&*git, &wt, &land, strategy, &job, verify, &hold);
+            let landed = match tickets.wait(ticket, verify.is_none()) {
+                Turn::Done(outcome) => outcome,
+                Turn::Mine(jobs, serving) => {
+                    for job in &jobs {
+                        stage(&job.task, Stage::Rebasing, None);
+                    }
+                    let outcomes = match &verify {
+                        None => land_all(&*git, &wt, &land, strategy, &jobs, &hold),
+                        Some(run) => {
+                            let passed = verified.lock().unwrap().remove(&job.task);
+                            vec![land_one(
+                                &*git,
+                                &wt,
+                                &land,
+                                strategy,
+                                &job,
+                                (run, passed),
+                                &hold,
+                            )]
+                        }
+                    };
+                    serving.finish(outcomes)
+                }
+            };
             let task = job.task.clone();
             match landed {
                 Ok(Landing::Landed(commit)) => {
@@ -508,71 +602,101 @@ enum Landing {
 /// it would leave their index stale, and a commit of theirs then would undo what landed.
 struct Hold<'a> {
     clock: &'a dyn Clock,
-    /// Tells the people watching, once, which working tree holds it.
-    told: &'a dyn Fn(&Path),
+    /// Tells the people watching, once, which working tree holds a task.
+    told: &'a dyn Fn(&TaskId, &Path),
 }
 
 impl Hold<'_> {
-    /// Waits until no working tree of a person's has `land` checked out.
-    fn wait(&self, git: &dyn Git, land: &str) -> anyhow::Result<()> {
+    /// Moves the landing branch from `onto` to `new` with the tasks' branches `landed`
+    /// going too, once no person's working tree has it checked out; false if it had moved.
+    fn advance(
+        &self,
+        git: &dyn Git,
+        land: &str,
+        (new, onto): (&Oid, &Oid),
+        landed: &[(String, Oid)],
+        tasks: &[&TaskId],
+    ) -> anyhow::Result<bool> {
+        let landed: Vec<(&str, &Oid)> = landed.iter().map(|(b, at)| (b.as_str(), at)).collect();
         let mut told = false;
-        while let Some(person) = git.checked_out(land)? {
-            if !told {
-                (self.told)(&person);
-                told = true;
+        loop {
+            match git.advance(land, new, onto, &landed)? {
+                Advanced::Moved => return Ok(true),
+                Advanced::Raced => return Ok(false),
+                Advanced::Held(person) => {
+                    if !told {
+                        for task in tasks {
+                            (self.told)(task, &person);
+                        }
+                        told = true;
+                    }
+                    self.clock.sleep(HOLD_POLL);
+                }
             }
-            self.clock.sleep(HOLD_POLL);
         }
-        Ok(())
     }
 }
 
-/// One turn of the merge queue for `job`.
+/// What `integrate` made of a task's branch when there is nothing to put on the landing
+/// branch for it; None when there is.
+fn settled(git: &dyn Git, land: &str, branch: &str, integrated: &Integrated) -> Option<Landing> {
+    Some(match integrated {
+        Integrated::Conflict { files } => {
+            let list: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
+            Landing::Failed {
+                stage: Stage::Conflict,
+                reason: format!("it conflicts with `{land}` in {}", list.join(", ")),
+                retry: Retry::Conflict {
+                    files: files.clone(),
+                },
+            }
+        }
+        Integrated::Empty { from } => {
+            let _ = git.delete_branch(branch, from);
+            Landing::Landed(None)
+        }
+        // Checked with changes, yet in the landing branch already: it landed before a
+        // crash, after the compare-and-swap and before the journal heard.
+        Integrated::Contained { head } => {
+            let _ = git.delete_branch(branch, head);
+            Landing::Landed(Some(head.clone()))
+        }
+        // The branch goes only once its work has landed: a crash came after that.
+        Integrated::Gone => Landing::Landed(None),
+        Integrated::Ready { .. } => return None,
+    })
+}
+
+/// One turn of the merge queue for `job`, with a verify to pass on the result.
 fn land_one(
     git: &dyn Git,
     wt: &Path,
     land: &str,
     strategy: Strategy,
     job: &Job,
-    verify: Option<(&VerifyRun, Option<Oid>)>,
+    (verify, passed): (&VerifyRun, Option<Oid>),
     hold: &Hold,
 ) -> anyhow::Result<Landing> {
     let branch = Lander::branch(&job.task);
-    let Some(head) = git.tip(&branch)? else {
-        // The branch goes only once its work has landed: a crash came after that.
-        return Ok(Landing::Landed(None));
-    };
-    if git.contains(land, &head)? {
-        // Checked with changes, yet in the landing branch already: it landed before a
-        // crash, after the compare-and-swap and before the journal heard.
-        let _ = git.delete_branch(&branch, &head);
-        return Ok(Landing::Landed(Some(head)));
-    }
     for _ in 0..LAND_TRIES {
-        let (new, onto) =
-            match git.integrate(wt, &branch, land, strategy, &job.message, &job.trailers())? {
-                Integrated::Conflict { files } => {
-                    let list: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
-                    return Ok(Landing::Failed {
-                        stage: Stage::Conflict,
-                        reason: format!("it conflicts with `{land}` in {}", list.join(", ")),
-                        retry: Retry::Conflict { files },
-                    });
-                }
-                Integrated::Empty => {
-                    let _ = git.delete_branch(&branch, &head);
-                    return Ok(Landing::Landed(None));
-                }
-                Integrated::Ready { head, onto } => (head, onto),
-            };
+        let integrated =
+            git.integrate(wt, &branch, land, strategy, &job.message, &job.trailers())?;
+        if let Some(landing) = settled(git, land, &branch, &integrated) {
+            return Ok(landing);
+        }
+        let Integrated::Ready { head, onto, from } = integrated else {
+            unreachable!("settled takes every other case")
+        };
         // Verified where it was made; again, on the result checked out in the landing
         // worktree, unless it is that very commit (the landing tip had not moved). After
-        // a crash, what verify passed is not known: it runs again.
-        if let Some((verify, passed)) = &verify
-            && passed.as_ref() != Some(&new)
-        {
+        // a crash, what verify passed is not known: it runs again. The branch moves to
+        // the result first, so that a retry after a failure starts from it.
+        let mut branch_at = from;
+        if passed.as_ref() != Some(&head) {
+            git.move_branch(&branch, &head, &branch_at)?;
+            branch_at = head.clone();
             anyhow::ensure!(
-                git.park(wt, &new)?,
+                git.park(wt, &head)?,
                 "the landing worktree {} holds changes of its own",
                 wt.display()
             );
@@ -584,11 +708,206 @@ fn land_one(
                 });
             }
         }
-        hold.wait(git, land)?;
-        if git.advance(land, &new, &onto)? {
-            let _ = git.delete_branch(&branch, &new);
-            return Ok(Landing::Landed(Some(new)));
+        // The landing branch moves and the task's branch goes in one transaction: a
+        // crash leaves both or neither.
+        let landed = [(branch.clone(), branch_at)];
+        if hold.advance(git, land, (&head, &onto), &landed, &[&job.task])? {
+            return Ok(Landing::Landed(Some(head)));
         }
     }
     anyhow::bail!("`{land}` kept moving while the task was landed on it")
+}
+
+/// One turn of the merge queue for `jobs`, in order, with no verify to run: each task's
+/// work goes on what the one before made, and the landing branch moves once, to the
+/// last, in the same transaction that deletes their branches. A task that conflicts or
+/// brings nothing is left out of the chain.
+fn land_all(
+    git: &dyn Git,
+    wt: &Path,
+    land: &str,
+    strategy: Strategy,
+    jobs: &[Job],
+    hold: &Hold,
+) -> Vec<anyhow::Result<Landing>> {
+    let mut outcomes: Vec<Option<anyhow::Result<Landing>>> = jobs.iter().map(|_| None).collect();
+    for _ in 0..LAND_TRIES {
+        // (job, its commit on the chain, its branch's tip)
+        let mut chain: Vec<(usize, Oid, Oid)> = Vec::new();
+        let mut base: Option<Oid> = None;
+        for (i, job) in jobs.iter().enumerate() {
+            if outcomes[i].is_some() {
+                continue;
+            }
+            let branch = Lander::branch(&job.task);
+            let onto = chain.last().map_or(land, |(_, head, _)| head.as_str());
+            let integrated =
+                git.integrate(wt, &branch, onto, strategy, &job.message, &job.trailers());
+            match integrated {
+                Err(e) => outcomes[i] = Some(Err(e.into())),
+                Ok(Integrated::Ready { head, onto, from }) => {
+                    base.get_or_insert(onto);
+                    chain.push((i, head, from));
+                }
+                Ok(integrated) => outcomes[i] = settled(git, land, &branch, &integrated).map(Ok),
+            }
+        }
+        let (Some(base), Some((_, new, _))) = (&base, chain.last()) else {
+            break;
+        };
+        let landed: Vec<(String, Oid)> = chain
+            .iter()
+            .map(|(i, _, from)| (Lander::branch(&jobs[*i].task), from.clone()))
+            .collect();
+        let tasks: Vec<&TaskId> = chain.iter().map(|(i, _, _)| &jobs[*i].task).collect();
+        match hold.advance(git, land, (new, base), &landed, &tasks) {
+            Ok(false) => continue,
+            Ok(true) => {
+                for (i, head, _) in chain {
+                    outcomes[i] = Some(Ok(Landing::Landed(Some(head))));
+                }
+            }
+            Err(e) => {
+                for (i, _, _) in chain {
+                    outcomes[i] = Some(Err(anyhow::anyhow!("{e:#}")));
+                }
+            }
+        }
+        break;
+    }
+    outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.unwrap_or_else(|| {
+                Err(anyhow::anyhow!(
+                    "`{land}` kept moving while the task was landed on it"
+                ))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::git::fake::FakeGit;
+
+    fn job(task: &str) -> Job {
+        Job {
+            task: TaskId(task.into()),
+            attempt: 1,
+            message: format!("task {task}"),
+        }
+    }
+
+    #[test]
+    fn a_turn_takes_the_tickets_waiting_behind_it_and_leaves_each_its_outcome() {
+        let tickets = Arc::new(Tickets::default());
+        let [a, b, c] = ["a", "b", "c"].map(|t| tickets.take(job(t)));
+        let Turn::Mine(jobs, serving) = tickets.wait(a, true) else {
+            panic!("the first ticket's turn is its own")
+        };
+        let tasks: Vec<String> = jobs.iter().map(|j| j.task.to_string()).collect();
+        assert_eq!(tasks, ["a", "b", "c"]);
+        let outcomes = vec![
+            Ok(Landing::Landed(Some("1".into()))),
+            Ok(Landing::Landed(None)),
+            Err(anyhow::anyhow!("c failed")),
+        ];
+        assert!(matches!(serving.finish(outcomes), Ok(Landing::Landed(Some(c))) if c == "1"));
+        assert!(matches!(
+            tickets.wait(b, true),
+            Turn::Done(Ok(Landing::Landed(None)))
+        ));
+        assert!(matches!(tickets.wait(c, true), Turn::Done(Err(_))));
+        // The next ticket has the turn, alone.
+        let d = tickets.take(job("d"));
+        assert!(matches!(tickets.wait(d, true), Turn::Mine(jobs, _) if jobs.len() == 1));
+    }
+
+    #[test]
+    fn a_turn_that_fails_tells_the_tickets_it_took_along() {
+        let tickets = Arc::new(Tickets::default());
+        let [a, b] = ["a", "b"].map(|t| tickets.take(job(t)));
+        let Turn::Mine(_, serving) = tickets.wait(a, true) else {
+            panic!("not mine")
+        };
+        drop(serving);
+        assert!(matches!(tickets.wait(b, true), Turn::Done(Err(_))));
+    }
+
+    #[test]
+    fn tasks_landed_together_go_in_order_with_one_move_of_the_landing_branch() {
+        let git = FakeGit::new("swarm/main");
+        let jobs = [job("a"), job("b"), job("c")];
+        for job in &jobs {
+            let wt = PathBuf::from(format!("/nowhere/{}", job.task));
+            git.prepare(&wt, &Lander::branch(&job.task), "swarm/main")
+                .unwrap();
+            git.commit(&wt, "", &job.trailers(), &[], "swarm/main")
+                .unwrap();
+        }
+        git.world().conflicts.insert("swarm/task/b".into(), 1);
+        let clock = SystemClock::new();
+        let hold = Hold {
+            clock: &clock,
+            told: &|_, _| panic!("nobody holds the landing branch"),
+        };
+        let outcomes = land_all(
+            &git,
+            Path::new("/nowhere/land"),
+            "swarm/main",
+            Strategy::Rebase,
+            &jobs,
+            &hold,
+        );
+        let heads: Vec<Option<Oid>> = outcomes
+            .iter()
+            .map(|o| match o {
+                Ok(Landing::Landed(head)) => head.clone(),
+                _ => None,
+            })
+            .collect();
+        assert!(heads[0].is_some() && heads[2].is_some());
+        assert!(matches!(
+            outcomes[1],
+            Ok(Landing::Failed {
+                stage: Stage::Conflict,
+                ..
+            })
+        ));
+        let w = git.world();
+        assert_eq!(
+            w.calls
+                .iter()
+                .filter(|c| *c == "advance swarm/main")
+                .count(),
+            1
+        );
+        let integrated: Vec<&String> = w
+            .calls
+            .iter()
+            .filter(|c| c.starts_with("integrate"))
+            .collect();
+        assert_eq!(
+            integrated,
+            [
+                "integrate swarm/task/a",
+                "integrate swarm/task/b",
+                "integrate swarm/task/c"
+            ]
+        );
+        drop(w);
+        assert_eq!(
+            git.tip("swarm/main").unwrap(),
+            heads[2],
+            "the last on the chain"
+        );
+        assert_eq!(git.tip("swarm/task/a").unwrap(), None, "landed branches go");
+        assert!(
+            git.tip("swarm/task/b").unwrap().is_some(),
+            "a conflict's stays"
+        );
+    }
 }
