@@ -5,7 +5,7 @@
 //! objects); nothing assumes a file system shared with the host.
 
 use super::{host_argv, paths};
-use crate::git::{Committed, Git, GitError, Local, Oid, Prepared, Trailers};
+use crate::git::{Advanced, Committed, Git, GitError, Local, Oid, Prepared, Trailers};
 use crate::plan::TaskId;
 use crate::ssh::{Remote, SshError, SystemSsh};
 use std::io::{Read, Seek};
@@ -258,12 +258,22 @@ impl Workspace {
                 message: "nothing was fetched".into(),
             })
         })?;
+        // The zero id as the old value: the branch is made only if it is still missing.
+        let missing = "0".repeat(fetched.len());
+        let moved = |old: &str| -> Result<bool> {
+            match local
+                .advance(&branch, &fetched, &old.to_owned(), &[])
+                .map_err(|e| self.git(e))?
+            {
+                Advanced::Moved => Ok(true),
+                // It moved meanwhile, or a working tree has it checked out: look again.
+                Advanced::Raced | Advanced::Held(_) => Ok(false),
+            }
+        };
         for _ in 0..CAS_TRIES {
-            let moved = match local.tip(&branch).map_err(|e| self.git(e))? {
+            let done = match local.tip(&branch).map_err(|e| self.git(e))? {
                 Some(now) if now == fetched => true,
-                Some(now) if local.contains(&kept, &now).map_err(|e| self.git(e))? => local
-                    .advance(&branch, &fetched, &now)
-                    .map_err(|e| self.git(e))?,
+                Some(now) if self.is_ancestor(&now, &kept)? => moved(&now)?,
                 Some(now) => {
                     return Err(WorkspaceError::Diverged {
                         host: self.host.name.clone(),
@@ -273,12 +283,9 @@ impl Workspace {
                         kept,
                     });
                 }
-                // `update-ref` with an empty old value: made only if still missing.
-                None => local
-                    .advance(&branch, &fetched, &String::new())
-                    .map_err(|e| self.git(e))?,
+                None => moved(&missing)?,
             };
-            if moved {
+            if done {
                 local
                     .delete_branch(&kept, &fetched)
                     .map_err(|e| self.git(e))?;
@@ -289,6 +296,30 @@ impl Workspace {
             args: format!("update-ref {branch}"),
             message: "the branch kept moving while it was fetched; try again".into(),
         }))
+    }
+
+    /// Whether `commit` is in `refname`'s history here: a fetched branch that holds the
+    /// local one fast-forwards it.
+    fn is_ancestor(&self, commit: &str, refname: &str) -> Result<bool> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&self.repo)
+            .args(["merge-base", "--is-ancestor", commit, refname])
+            .output()
+            .map_err(|e| {
+                self.git(GitError {
+                    args: "merge-base --is-ancestor".into(),
+                    message: e.to_string(),
+                })
+            })?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(self.git(GitError {
+                args: "merge-base --is-ancestor".into(),
+                message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            })),
+        }
     }
 
     /// The attempts' worktrees on the host, for cleaning up stale ones after a reconnect.
