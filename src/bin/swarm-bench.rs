@@ -20,7 +20,8 @@ usage: swarm-bench [--quick] [--json FILE] [--only P1,P3,...] [--swarm PATH]
 
   --quick       scaled-down runs that fit in a few minutes on 2 cores
   --json FILE   also write every figure as JSON
-  --only LIST   run only these scenarios (P1 and P2 come from the P3 run)
+  --only LIST   run only these scenarios (P1 and P2 come from the P3 run; P9 needs root
+                and GNU parallel, for its fake ssh hosts)
   --swarm PATH  the swarm binary to measure (default: the one beside this executable)";
 
 struct Opts {
@@ -1404,13 +1405,16 @@ fn main() -> anyhow::Result<()> {
         if opts.quick { "quick" } else { "full" }
     );
     let mut figures = Vec::new();
-    let scenarios: [(&str, Scenario); 6] = [
+    let scenarios: [(&str, Scenario); 7] = [
         ("P3", |o| throughput(o, if o.quick { 64 } else { 200 })),
         ("P8", |o| landing(o, if o.quick { 64 } else { 200 })),
         ("P6", big_prompt),
         ("P4", quiet_overhead),
         ("P5", scale),
         ("P7", claude_gap),
+        ("P9", |o| {
+            hosts_throughput(o, if o.quick { 48 } else { 120 })
+        }),
     ];
     for (id, scenario) in scenarios {
         let wanted = opts.wants(id) || (id == "P3" && (opts.wants("P1") || opts.wants("P2")));
@@ -1439,4 +1443,194 @@ fn main() -> anyhow::Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     }
     Ok(())
+}
+
+/// Fake ssh hosts for P9, made by tests/multihost/fakehosts.sh (network namespaces on this
+/// machine; root and openssh-server needed), torn down when dropped.
+struct FakeHosts {
+    base: tempfile::TempDir,
+    count: usize,
+    /// The hosts' names and addresses are fixed: held against a test suite's at once.
+    _machine: std::fs::File,
+}
+
+impl FakeHosts {
+    fn up(count: usize) -> anyhow::Result<FakeHosts> {
+        let base = tempfile::Builder::new()
+            .prefix("swarm-bench-hosts-")
+            .tempdir_in("/var/tmp")?;
+        let machine = std::fs::File::create("/var/tmp/swarm-fakehosts.lock")?;
+        machine.lock()?;
+        let hosts = FakeHosts {
+            base,
+            count,
+            _machine: machine,
+        };
+        hosts.script(&["down", &count.to_string()])?;
+        let out = hosts.script(&["up", &count.to_string()])?;
+        ensure!(
+            out.status.success(),
+            "fakehosts.sh up {count}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(hosts)
+    }
+
+    fn script(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/multihost/fakehosts.sh");
+        Ok(Command::new("bash")
+            .arg(script)
+            .args(args)
+            .env("BASE", self.base.path())
+            .env("HIDE", "")
+            .output()?)
+    }
+
+    fn ssh_config(&self) -> PathBuf {
+        self.base.path().join("client/config")
+    }
+
+    /// Host `i`'s home directory, as this machine sees it.
+    fn home(&self, i: usize) -> PathBuf {
+        self.base.path().join(format!("h{i}/home"))
+    }
+}
+
+impl Drop for FakeHosts {
+    fn drop(&mut self) {
+        let _ = self.script(&["down", &self.count.to_string()]);
+    }
+}
+
+/// P9: `tasks` tasks of 1 s on 3 fake ssh hosts with 4 sim workers each, against GNU
+/// `parallel --sshlogin` running the same sleeps on the same hosts (over ssh masters, as
+/// swarm's); and the dispatch gap and sentinel → checked on hosts against the same run
+/// on this machine with 12 workers. Skipped without root or GNU parallel.
+fn hosts_throughput(opts: &Opts, tasks: usize) -> anyhow::Result<Vec<Figure>> {
+    const HOSTS: usize = 3;
+    const PER_HOST: usize = 4;
+    if !rustix::process::getuid().is_root() || which::which("parallel").is_err() {
+        eprintln!("swarm-bench: P9 skipped: it needs root (fake hosts) and GNU parallel");
+        return Ok(Vec::new());
+    }
+    let hosts = FakeHosts::up(HOSTS)?;
+    let config = hosts.ssh_config();
+
+    let lab = Lab::new()?;
+    write_plan(&lab.ws(), tasks)?;
+    let inner = format!(
+        "exec {} sim-agent --think-ms 1000 --log /root/agent-$SWARM_WORKER.jsonl",
+        opts.swarm.display()
+    );
+    let mut toml = format!(
+        "workers = 0\nagent = \"sim\"\nagent_cmd = {}\n",
+        toml::Value::String(shell_words::join(["sh", "-c", &inner]))
+    );
+    for i in 1..=HOSTS {
+        toml.push_str(&format!(
+            "\n[[hosts]]\nname = \"h{i}\"\nworkers = {PER_HOST}\ndir = \"~/bench\"\nssh_options = [\"-F\", \"{}\"]\n",
+            config.display()
+        ));
+    }
+    std::fs::write(lab.ws().join("swarm.toml"), toml)?;
+    let watch = CheckOffWatch::start(&lab.ws())?;
+    let started = Instant::now();
+    let mut cmd = Command::new(&opts.swarm);
+    cmd.current_dir(lab.ws())
+        .args(["run", "--headless", "--socket", &lab.socket])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(lab.dir.path().join("swarm.err"))?);
+    lab.pin(&mut cmd);
+    let mut child = cmd.spawn()?;
+    let ok = finish(&mut child, Duration::from_secs(90 + tasks as u64))?;
+    let makespan = started.elapsed().as_secs_f64();
+    ensure!(ok, "swarm run on hosts failed:\n{}", lab.swarm_stderr());
+    wait_until("every check-off", Duration::from_secs(5), || {
+        Ok(watch.count() >= tasks)
+    })?;
+    let mut logs = BTreeMap::new();
+    for i in 1..=HOSTS {
+        logs.extend(read_logs(&hosts.home(i)));
+    }
+    let remote_gaps = dispatch_gaps(&logs);
+    let remote_latencies = watch.latencies(&sentinel_times(&logs));
+
+    // GNU parallel: the same sleeps, 4 at a time on each host, one ssh master per host.
+    let started = Instant::now();
+    let sshlogin: Vec<String> = (1..=HOSTS).map(|i| format!("{PER_HOST}/h{i}")).collect();
+    let mut parallel = Command::new("parallel")
+        .args(["--controlmaster", "--ssh"])
+        .arg(format!("ssh -F {}", config.display()))
+        .args(["--sshlogin", &sshlogin.join(","), "sleep 1; : {}"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let ids: String = (0..tasks).map(|i| format!("t{i:05}\n")).collect();
+    parallel
+        .stdin
+        .take()
+        .context("parallel stdin")?
+        .write_all(ids.as_bytes())?;
+    let out = parallel.wait_with_output()?;
+    ensure!(
+        out.status.success(),
+        "parallel failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parallel_makespan = started.elapsed().as_secs_f64();
+    drop(hosts);
+
+    // The same run on this machine, for the gap and the check-off side by side.
+    let local = Lab::new()?;
+    write_plan(&local.ws(), tasks)?;
+    let local_watch = CheckOffWatch::start(&local.ws())?;
+    let agent = local.agent_cmd(&opts.swarm, "--think-ms 1000");
+    let mut child = local.swarm_run(&opts.swarm, HOSTS * PER_HOST, &agent)?;
+    let ok = finish(&mut child, Duration::from_secs(60 + tasks as u64))?;
+    ensure!(ok, "the local run failed:\n{}", local.swarm_stderr());
+    wait_until("every local check-off", Duration::from_secs(5), || {
+        Ok(local_watch.count() >= tasks)
+    })?;
+    let local_logs = read_logs(&local.logs());
+    let one = |x: f64| {
+        Some(Stats {
+            median: x,
+            p90: x,
+            n: 1,
+        })
+    };
+    Ok(vec![
+        Figure {
+            id: "P9",
+            name: format!("makespan on 3 hosts × 4 workers, {tasks} tasks × 1 s"),
+            unit: "s",
+            value: one(makespan),
+            baseline: one(parallel_makespan),
+            baseline_name: "GNU parallel --sshlogin 4/h1,4/h2,4/h3, same sleeps".into(),
+            target: "ratio ≤ 1.10".into(),
+            met: Some(makespan / parallel_makespan <= 1.10),
+        },
+        Figure {
+            id: "P9",
+            name: "on hosts: dispatch gap, sentinel → next prompt".into(),
+            unit: "ms",
+            value: stats(remote_gaps),
+            baseline: stats(dispatch_gaps(&local_logs)),
+            baseline_name: "the same run on this machine, 12 workers".into(),
+            target: "side by side".into(),
+            met: None,
+        },
+        Figure {
+            id: "P9",
+            name: "on hosts: sentinel → PLAN.md checked".into(),
+            unit: "ms",
+            value: stats(remote_latencies),
+            baseline: stats(local_watch.latencies(&sentinel_times(&local_logs))),
+            baseline_name: "the same run on this machine, 12 workers".into(),
+            target: "side by side".into(),
+            met: None,
+        },
+    ])
 }
