@@ -62,14 +62,15 @@ impl Seats {
         Path::new("wt").join(crate::remote::attempt_name(task, attempt))
     }
 
-    /// Makes the folder of `task`'s `attempt` on `worker`'s host, with no sentinel in it:
-    /// one left there would be taken for this attempt's.
+    /// Makes the folder of `sentinel` on `worker`'s host. A sentinel already there can
+    /// only be this attempt's own (the attempt is in its path): a prompt sent again after
+    /// the host came back must not remove what the agent made of the first.
     pub fn prepare(&self, worker: WorkerId, sentinel: &Path) -> Result<(), SshError> {
         let Some(place) = self.of(worker) else {
             return Ok(());
         };
         let path = format!("{}/{}", place.dir, sentinel.display());
-        let script = format!(r#"{EXPAND_HOME}mkdir -p "$(dirname "$1")" && rm -f "$1""#);
+        let script = format!(r#"{EXPAND_HOME}mkdir -p "$(dirname "$1")""#);
         let out = self.ssh.exec(
             &place.host,
             &["sh", "-c", &script, "sh", &path],

@@ -250,15 +250,22 @@ fn a_delivery_that_cannot_reach_its_host_keeps_the_task_leased() {
     assert!(journaled(&failed, |r| matches!(r, Record::HostLost { .. })));
     assert_eq!(state.task(&id("a")).unwrap().status, TaskStatus::Running);
     assert_eq!(state.task(&id("a")).unwrap().attempts, 1);
-    // Back in time: the agent is watched as busy with it.
+    // Back in time: the same prompt goes to the same pane again, as the same attempt;
+    // the delivery finds out whether the first one went in.
     let back = state.handle(Event::HostBack {
         host: "h1".into(),
         rebooted: false,
     });
-    assert!(
-        back.iter()
-            .any(|a| matches!(a, Action::Monitor { worker: 0, .. }))
-    );
+    assert_eq!(deliver_of(&back), Some((0, 1)), "{back:?}");
+    delivered(&mut state, 0, "a");
+    assert_eq!(state.workers()[0].state().name(), "busy");
+    // Only once: a later loss and return of the host does not send it a third time.
+    state.handle(Event::HostLost { host: "h1".into() });
+    let again = state.handle(Event::HostBack {
+        host: "h1".into(),
+        rebooted: false,
+    });
+    assert_eq!(deliver_of(&again), None, "{again:?}");
 }
 
 #[test]

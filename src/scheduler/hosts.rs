@@ -92,6 +92,45 @@ impl State {
             .is_some_and(|h| self.hosts[h].lost_since.is_some())
     }
 
+    /// The prompt whose delivery the host's loss cut short goes out again, to the same
+    /// pane: a remote paste is idempotent (the same text, whose answer was lost, is not
+    /// pasted twice), and the delivery then sees whether it is in the input box (Enter),
+    /// taken (the agent is busy), or not there (pasted now).
+    fn redeliver(&mut self, worker: WorkerId, pane: crate::tmux::PaneId, actions: &mut Vec<Action>) {
+        let w = &mut self.workers[worker];
+        let inner = match std::mem::replace(&mut w.state, WorkerState::Starting) {
+            WorkerState::Paused { inner, .. } => *inner,
+            state => state,
+        };
+        let WorkerState::Delivering { task, since, nudges } = inner else {
+            w.state = inner;
+            return;
+        };
+        let attempt = self.position(&task).map_or(0, |i| self.tasks[i].attempts);
+        let w = &mut self.workers[worker];
+        if nudges > 0 {
+            // A reminder: the agent has the task in hand; watch it again.
+            w.state = WorkerState::Busy {
+                task,
+                since,
+                nudges: nudges - 1,
+            };
+            actions.push(Action::Monitor { worker, pane });
+            return;
+        }
+        w.state = WorkerState::Delivering {
+            task: task.clone(),
+            since,
+            nudges,
+        };
+        actions.push(Action::Deliver {
+            worker,
+            pane,
+            task,
+            attempt,
+        });
+    }
+
     /// The link to `host` went down: its workers are held, and keep their tasks for the
     /// lease's grace.
     pub(super) fn host_lost(&mut self, host: &str, actions: &mut Vec<Action>) {
@@ -239,7 +278,9 @@ impl State {
                 _ => continue,
             };
             let lost_agent = rebooted || matches!(inner, WorkerState::Starting);
+            let redeliver = std::mem::take(&mut w.redeliver);
             match (lost_agent, w.pane.clone()) {
+                (false, Some(pane)) if redeliver => self.redeliver(worker, pane, actions),
                 (false, Some(pane)) => self.resume(worker, pane, actions),
                 _ => self.respawn(worker, host, rebooted, actions),
             }
@@ -291,7 +332,7 @@ impl State {
 
     /// A prompt could not reach `worker` because its host could not: the host is lost,
     /// and whether the prompt went in is for the host to tell once it is back, so the
-    /// task stays the worker's, under the lease.
+    /// task stays the worker's, under the lease, and its delivery goes again then.
     pub(super) fn delivery_unreachable(
         &mut self,
         worker: WorkerId,
@@ -302,25 +343,15 @@ impl State {
             return;
         };
         self.host_lost(&host, actions);
+        // Delivered again once the host is back (`redeliver`): the delivery then finds
+        // out what came of this one.
         let w = &mut self.workers[worker];
-        let state = match &mut w.state {
-            WorkerState::Paused { inner, .. } => &mut **inner,
+        let delivering = match &w.state {
+            WorkerState::Paused { inner, .. } => &**inner,
             state => state,
         };
-        if let WorkerState::Delivering {
-            task: t,
-            since,
-            nudges,
-        } = state
-            && t == task
-        {
-            // Seen as busy once the host is back: the monitor then tells whether the
-            // agent works on it or stopped without its sentinel.
-            *state = WorkerState::Busy {
-                task: task.clone(),
-                since: *since,
-                nudges: *nudges,
-            };
+        if matches!(delivering, WorkerState::Delivering { task: t, .. } if t == task) {
+            w.redeliver = true;
         }
     }
 }

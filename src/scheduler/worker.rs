@@ -177,6 +177,8 @@ pub struct Worker {
     pub(super) checking: Option<TaskId>,
     /// The host it runs on (an index into the state's hosts); `None`: this machine.
     pub(super) host: Option<usize>,
+    /// Its delivery failed as its host went silent: it goes again once the host is back.
+    pub(super) redeliver: bool,
 }
 
 impl Worker {
@@ -191,6 +193,7 @@ impl Worker {
             api_errors: 0,
             checking: None,
             host: None,
+            redeliver: false,
         }
     }
 
