@@ -96,13 +96,23 @@ impl State {
     /// pane: a remote paste is idempotent (the same text, whose answer was lost, is not
     /// pasted twice), and the delivery then sees whether it is in the input box (Enter),
     /// taken (the agent is busy), or not there (pasted now).
-    fn redeliver(&mut self, worker: WorkerId, pane: crate::tmux::PaneId, actions: &mut Vec<Action>) {
+    fn redeliver(
+        &mut self,
+        worker: WorkerId,
+        pane: crate::tmux::PaneId,
+        actions: &mut Vec<Action>,
+    ) {
         let w = &mut self.workers[worker];
         let inner = match std::mem::replace(&mut w.state, WorkerState::Starting) {
             WorkerState::Paused { inner, .. } => *inner,
             state => state,
         };
-        let WorkerState::Delivering { task, since, nudges } = inner else {
+        let WorkerState::Delivering {
+            task,
+            since,
+            nudges,
+        } = inner
+        else {
             w.state = inner;
             return;
         };
