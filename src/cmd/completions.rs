@@ -1,5 +1,5 @@
 //! `swarm completions SHELL`: shell completion that also knows the workspace's task ids,
-//! workers and profiles (clap_complete's dynamic completion: the shell asks swarm itself
+//! workers, profiles and hosts (clap_complete's dynamic completion: the shell asks swarm itself
 //! at each Tab), or with `--static` a script that knows only the commands and flags.
 
 use crate::Outcome;
@@ -52,6 +52,7 @@ fn command() -> clap::Command {
     for name in ["run", "spawn"] {
         cli = cli.mut_subcommand(name, completing("agent", profiles));
     }
+    cli = cli.mut_subcommand("attach", completing("host", hosts));
     cli.mut_subcommand("profiles", |c| {
         c.mut_subcommand("show", completing("name", profiles))
     })
@@ -102,6 +103,21 @@ fn workers() -> Vec<CompletionCandidate> {
                 .unwrap_or(w.state);
             CompletionCandidate::new(format!("w{}", w.id)).help(Some(doing.into()))
         })
+        .collect()
+}
+
+/// The `[[hosts]]` of the workspace's swarm.toml, with where ssh reaches each.
+fn hosts() -> Vec<CompletionCandidate> {
+    let Some(Ok(Some(config))) = here().map(|ws| crate::config::load(&ws.config_path())) else {
+        return Vec::new();
+    };
+    let Ok(remote) = config.remote() else {
+        return Vec::new();
+    };
+    remote
+        .hosts
+        .into_iter()
+        .map(|h| CompletionCandidate::new(h.host.name).help(Some(h.host.dest.into())))
         .collect()
 }
 

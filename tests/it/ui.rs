@@ -420,7 +420,10 @@ fn complete(env: &TestEnv, words: &[&str]) -> Vec<String> {
 fn completion_names_the_workspaces_tasks_workers_and_profiles() {
     let env = TestEnv::new();
     env.write("PLAN.md", PLAN);
-    env.write("swarm.toml", "[profiles.mine]\nbase = \"claude\"\n");
+    env.write(
+        "swarm.toml",
+        "[profiles.mine]\nbase = \"claude\"\n\n[[hosts]]\nname = \"gpu1\"\n\n[[hosts]]\nname = \"gpu2\"\n",
+    );
     write_state(
         &env,
         "running",
@@ -453,6 +456,7 @@ fn completion_names_the_workspaces_tasks_workers_and_profiles() {
         assert!(profiles.contains(&name.to_string()), "{profiles:?}");
     }
     assert_eq!(complete(&env, &["profiles", "show", "mi"]), ["mine"]);
+    assert_eq!(complete(&env, &["attach", "--host", "g"]), ["gpu1", "gpu2"]);
     // From a subdirectory, as every command finds the plan.
     std::fs::create_dir_all(env.path("src")).unwrap();
     let out = env
