@@ -29,6 +29,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     }
     crate::tmux::check_version()?;
     crate::agent::preflight::check(&run.settings, &run.ws.root)?;
+    crate::orchestrator::preflight_hosts(&run.settings)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     // One orchestrator per plan. The lock comes before anything touches tmux, so that the
     // loser of a race between two starts leaves the winner's server alone.

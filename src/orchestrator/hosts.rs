@@ -40,6 +40,49 @@ pub struct Hosts {
     size: (u16, u16),
 }
 
+/// How long `preflight` waits for each host.
+const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Refuses a run none of whose workers could start: it has none on this machine and no
+/// host answers over ssh. Nothing is touched before. With workers here, or any host
+/// answering, a silent host is only lost (and its session started once it answers).
+pub fn preflight(settings: &Settings) -> anyhow::Result<()> {
+    if settings.remote_pools.is_empty() || settings.local_workers() > 0 {
+        return Ok(());
+    }
+    let ssh = crate::ssh::SystemSsh::new()?;
+    let hosts: Vec<&crate::ssh::Host> =
+        settings.remote_pools.iter().map(|p| &p.host.host).collect();
+    let answers: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let jobs: Vec<_> = hosts
+            .iter()
+            .map(|host| {
+                let ssh = &ssh;
+                scope.spawn(move || {
+                    use crate::ssh::Remote;
+                    match ssh.exec(host, &["true"], PREFLIGHT_TIMEOUT) {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(e.to_string().lines().next().unwrap_or_default().to_owned()),
+                    }
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .map(|j| j.join().unwrap_or_else(|_| Err("its check failed".into())))
+            .collect()
+    });
+    if answers.iter().any(Result::is_ok) {
+        return Ok(());
+    }
+    let why: Vec<String> = answers.into_iter().filter_map(Result::err).collect();
+    Err(crate::error::BadInput::new(format!(
+        "no worker can start: swarm.toml has `workers = 0` here, and none of its hosts answers over ssh:\n  {}",
+        why.join("\n  ")
+    ))
+    .hint("`swarm hosts check` says what each host lacks; fix ssh to one of them, or set `workers` in swarm.toml to run agents here")
+    .into())
+}
+
 /// Connects to every host that runs workers: resolves its directory, starts swarm's
 /// session there and attaches a control link. Worker ids on hosts follow this machine's.
 /// In an isolated run, `repo` is the repository's top, whose branches go to the hosts.

@@ -9,6 +9,8 @@ mod jobs;
 mod landing;
 pub use landing::LandSpec;
 
+pub use hosts::preflight as preflight_hosts;
+
 /// The branch every attempt at `task` works on, in an isolated run.
 pub fn task_branch(task: &TaskId) -> String {
     landing::Lander::branch(task)

@@ -289,3 +289,32 @@ fn attach_to_a_host_that_is_not_declared_is_exit_2() {
     assert!(err.contains("--host gpu9: no such host"), "{err}");
     assert!(err.contains("gpu1"), "{err}");
 }
+
+#[test]
+fn a_run_whose_only_workers_are_on_hosts_that_do_not_answer_is_refused_untouched() {
+    let env = TestEnv::new();
+    env.write("PLAN.md", "- [ ] a task\n");
+    let toml = format!(
+        "socket = \"{}\"\nworkers = 0\nagent = \"sim\"\n\n[[hosts]]\nname = \"ghost\"\nssh = \"ghost.invalid\"\n",
+        env.socket
+    );
+    env.write("swarm.toml", &toml);
+    let started = Instant::now();
+    let out = env
+        .swarm()
+        .args(["run", "--headless", "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no worker can start") && err.contains("ghost"),
+        "{err}"
+    );
+    assert!(err.contains("swarm hosts check"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // Nothing was touched: no tmux server, no journal, the plan as written.
+    assert!(!env.server_alive());
+    assert!(!env.path(".swarm/journal.jsonl").exists());
+    assert_eq!(env.read("PLAN.md"), "- [ ] a task\n");
+}
