@@ -35,13 +35,19 @@ pub fn argv(profile: &Profile, ws: &Workspace) -> anyhow::Result<Vec<String>> {
 
 /// The agent's environment: the profile's variables, then swarm's own, which win.
 pub fn env(profile: &Profile, ws: &Workspace, worker: usize) -> BTreeMap<String, String> {
+    env_in(profile, &ws.root.display().to_string(), worker)
+}
+
+/// The same, for an agent whose workspace is `workspace` (on another host, its folder
+/// there).
+pub fn env_in(profile: &Profile, workspace: &str, worker: usize) -> BTreeMap<String, String> {
     profile
         .env
         .clone()
         .into_iter()
         .chain([
             ("SWARM_WORKER".to_string(), worker.to_string()),
-            ("SWARM_WORKSPACE".to_string(), ws.root.display().to_string()),
+            ("SWARM_WORKSPACE".to_string(), workspace.to_string()),
         ])
         .collect()
 }

@@ -155,17 +155,9 @@ impl Seats {
         profile.command.clone()
     }
 
-    /// The agent's environment on another host.
+    /// The agent's environment on another host: its workspace is the host's directory.
     pub fn env(profile: &Profile, place: &Place, worker: WorkerId) -> BTreeMap<String, String> {
-        profile
-            .env
-            .clone()
-            .into_iter()
-            .chain([
-                ("SWARM_WORKER".to_string(), worker.to_string()),
-                ("SWARM_WORKSPACE".to_string(), place.dir.clone()),
-            ])
-            .collect()
+        crate::agent::launch::env_in(profile, &place.dir, worker)
     }
 }
 

@@ -105,6 +105,17 @@ fn assert_each_done_once(env: &TestEnv, tasks: usize) {
     assert!(done.values().all(|d| d.len() == 1), "{done:?}");
 }
 
+/// Starts the run and waits until each of the two hosts works on a task; returns the run
+/// and h1's task.
+fn started_on_both(env: &TestEnv) -> (std::process::Child, String) {
+    let child = run(env);
+    wait_until("a task busy on each host", Duration::from_secs(60), || {
+        running_on(env).len() == 2
+    });
+    let task = running_on(env)["h1"][0].clone();
+    (child, task)
+}
+
 /// The running tasks by host, from `swarm status --json`.
 fn running_on(env: &TestEnv) -> BTreeMap<String, Vec<String>> {
     let status = crate::common::status(env);
@@ -171,11 +182,7 @@ fn a_host_killed_mid_task_loses_it_to_the_other_after_the_grace() {
     }
     let hosts = FakeHosts::up(2);
     let env = workspace(&hosts, 2, 1, 8_000, "4s");
-    let child = run(&env);
-    wait_until("a task busy on each host", Duration::from_secs(60), || {
-        running_on(&env).len() == 2
-    });
-    let lost = running_on(&env)["h1"][0].clone();
+    let (child, lost) = started_on_both(&env);
     hosts.act("kill", 1);
     let out = ended(&env, child, Duration::from_secs(120));
     assert!(out.status.success(), "{}", stderr(&out));
@@ -194,11 +201,7 @@ fn a_short_partition_keeps_the_task_where_it_runs() {
     }
     let hosts = FakeHosts::up(2);
     let env = workspace(&hosts, 2, 1, 5_000, "60s");
-    let child = run(&env);
-    wait_until("a task busy on each host", Duration::from_secs(60), || {
-        running_on(&env).len() == 2
-    });
-    let kept = running_on(&env)["h1"][0].clone();
+    let (child, kept) = started_on_both(&env);
     hosts.act("cut", 1);
     // The sentinel is written during the cut; the rescan after the heal finds it.
     let note = hosts.disk(1, &format!("work/wt/{kept}.1/notes/{kept}.md.done"));
@@ -222,11 +225,7 @@ fn a_long_partition_fences_the_attempt_and_its_late_finish_is_stale() {
     }
     let hosts = FakeHosts::up(2);
     let env = workspace(&hosts, 2, 1, 6_000, "3s");
-    let child = run(&env);
-    wait_until("a task busy on each host", Duration::from_secs(60), || {
-        running_on(&env).len() == 2
-    });
-    let fenced = running_on(&env)["h1"][0].clone();
+    let (child, fenced) = started_on_both(&env);
     hosts.act("cut", 1);
     // Past the grace the task goes to h2 as attempt 2; attempt 1 finishes on h1 meanwhile.
     let late = hosts.disk(1, &format!("work/wt/{fenced}.1/notes/{fenced}.md.done"));
@@ -253,10 +252,7 @@ fn the_coordinator_killed_with_hosts_busy_loses_nothing_and_does_nothing_twice()
     }
     let hosts = FakeHosts::up(2);
     let env = workspace(&hosts, 4, 1, 3_000, "2m");
-    let mut child = run(&env);
-    wait_until("a task busy on each host", Duration::from_secs(60), || {
-        running_on(&env).len() == 2
-    });
+    let (mut child, _) = started_on_both(&env);
     child.kill().unwrap();
     child.wait().unwrap();
     // The agents on the hosts work on; a new coordinator takes them over.
@@ -300,11 +296,7 @@ fn a_host_that_loses_power_and_boots_again_has_its_task_sent_again_at_once() {
     // A grace far longer than the test: only the new server's incarnation sends the
     // task again.
     let env = workspace(&hosts, 2, 1, 6_000, "10m");
-    let child = run(&env);
-    wait_until("a task busy on each host", Duration::from_secs(60), || {
-        running_on(&env).len() == 2
-    });
-    let lost = running_on(&env)["h1"][0].clone();
+    let (child, lost) = started_on_both(&env);
     hosts.act("crash", 1);
     wait_until("h1 seen unreachable", Duration::from_secs(60), || {
         let status = crate::common::status(&env);
@@ -336,10 +328,7 @@ fn a_sentinel_watcher_that_dies_alone_is_replaced_and_nothing_is_missed() {
     }
     let hosts = FakeHosts::up(2);
     let env = workspace(&hosts, 4, 1, 3_000, "2m");
-    let child = run(&env);
-    wait_until("a task busy on each host", Duration::from_secs(60), || {
-        running_on(&env).len() == 2
-    });
+    let (child, _) = started_on_both(&env);
     // The watcher on h1 ends on its own (the OOM killer, a person): its host is still up.
     let killed = hosts.ssh(1, "pkill -x inotifywait && echo killed || echo none");
     assert_eq!(killed, "killed", "h1's sentinel watcher ran");
