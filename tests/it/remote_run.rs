@@ -27,11 +27,19 @@ fn workspace(
 ) -> TestEnv {
     let env = TestEnv::new();
     env.write("PLAN.md", &plan(tasks));
-    // The hosts see this machine's files (not its /tmp): the binary is at the same path.
+    // swarm installed on each host, as a person would: the hosts do not see this
+    // machine's /tmp, where a checkout (and so this binary) may well be.
+    for i in 1..=hosts.count {
+        let bin = hosts.disk(i, "bin/swarm");
+        std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        // A link where the file systems allow it: the debug binary is large.
+        if std::fs::hard_link(swarm_bin(), &bin).is_err() {
+            std::fs::copy(swarm_bin(), &bin).unwrap();
+        }
+    }
     let mut toml = format!(
-        "socket = \"{}\"\nworkers = 0\nagent = \"sim\"\nagent_cmd = \"{} sim-agent --think-ms {think_ms} --log /root/sim.jsonl\"\n\n[remote]\nlease_grace = \"{grace}\"\n",
-        env.socket,
-        swarm_bin()
+        "socket = \"{}\"\nworkers = 0\nagent = \"sim\"\nagent_cmd = \"/root/bin/swarm sim-agent --think-ms {think_ms} --log /root/sim.jsonl\"\n\n[remote]\nlease_grace = \"{grace}\"\n",
+        env.socket
     );
     for i in 1..=hosts.count {
         toml.push_str(&format!(
