@@ -19,7 +19,10 @@ const INSTALL: &[(&str, &str)] = &[
 /// Checks the agent's program and the `on_done`/`on_fail` programs of `settings`; they
 /// run in `workspace`, which a relative program path is taken from.
 pub fn check(settings: &Settings, workspace: &Path) -> Result<(), BadInput> {
-    for profile in settings.pools.iter().map(|pool| &pool.profile) {
+    // Only the agents that start here: those on other hosts are theirs to have (`swarm
+    // hosts check` asks them).
+    let here = settings.pools.iter().filter(|pool| pool.workers > 0);
+    for profile in here.map(|pool| &pool.profile) {
         let Some(program) = profile.command.first() else {
             continue;
         };
