@@ -1518,13 +1518,19 @@ fn hosts_throughput(opts: &Opts, tasks: usize) -> anyhow::Result<Vec<Figure>> {
 
     let lab = Lab::new()?;
     write_plan(&lab.ws(), tasks)?;
-    let inner = format!(
-        "exec {} sim-agent --think-ms 1000 --log /root/agent-$SWARM_WORKER.jsonl",
-        opts.swarm.display()
-    );
+    // swarm installed on each host: they do not see this machine's /tmp.
+    for i in 1..=HOSTS {
+        let bin = hosts.home(i).join("bin/swarm");
+        std::fs::create_dir_all(hosts.home(i).join("bin"))?;
+        if std::fs::hard_link(&opts.swarm, &bin).is_err() {
+            std::fs::copy(&opts.swarm, &bin)?;
+        }
+    }
+    let inner =
+        "exec /root/bin/swarm sim-agent --think-ms 1000 --log /root/agent-$SWARM_WORKER.jsonl";
     let mut toml = format!(
         "workers = 0\nagent = \"sim\"\nagent_cmd = {}\n",
-        toml::Value::String(shell_words::join(["sh", "-c", &inner]))
+        toml::Value::String(shell_words::join(["sh", "-c", inner]))
     );
     for i in 1..=HOSTS {
         toml.push_str(&format!(
