@@ -114,4 +114,24 @@ mod tests {
                 .starts_with("`./agent.sh` (s) is not an executable file")
         );
     }
+
+    #[test]
+    fn only_the_agents_that_start_here_are_looked_for_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = "workers = 0\nagent_cmd = \"/opt/only-on-the-host/agent\"\n\n[[hosts]]\nname = \"gpu1\"\n";
+        let config = toml::from_str(toml).unwrap();
+        let overrides = crate::config::Overrides::default();
+        let settings = crate::config::resolve(Some(config), &overrides, dir.path()).unwrap();
+        // Every agent runs on the host: its program is the host's to have.
+        assert!(check(&settings, dir.path()).is_ok());
+        // One here, and the same program is looked for here.
+        let toml = toml.replace("workers = 0", "workers = 1");
+        let config = toml::from_str(&toml).unwrap();
+        let settings = crate::config::resolve(Some(config), &overrides, dir.path()).unwrap();
+        let err = check(&settings, dir.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("/opt/only-on-the-host/agent"),
+            "{err}"
+        );
+    }
 }
