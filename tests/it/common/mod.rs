@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fakehosts;
+pub mod remote;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
