@@ -14,6 +14,7 @@ use crate::journal::JournalError;
 use crate::plan::PlanError;
 use crate::prompt::PromptError;
 use crate::remote::WorkspaceError;
+use crate::remote::transcripts::PullError;
 use crate::ssh::SshError;
 use crate::tmux::TmuxError;
 use std::error::Error;
@@ -85,6 +86,7 @@ kinds![
     CheckError,
     SshError,
     WorkspaceError,
+    PullError,
 ];
 
 /// Bad input: what happened and where, plus a hint on how to fix it (exit 2).

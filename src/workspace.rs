@@ -115,6 +115,13 @@ impl Workspace {
         self.logs_dir().join(format!("{task}.{attempt}.log"))
     }
 
+    /// Where the transcript of an attempt on another host comes from, beside it
+    /// (src/remote/transcripts.rs).
+    pub fn transcript_origin(&self, task: &crate::plan::TaskId, attempt: u32) -> PathBuf {
+        self.logs_dir()
+            .join(format!("{task}.{attempt}.origin.json"))
+    }
+
     /// What a task's verify printed, per attempt.
     pub fn verify_log(&self, task: &crate::plan::TaskId, attempt: u32) -> PathBuf {
         self.logs_dir().join(format!("{task}.{attempt}.verify.log"))

@@ -1,7 +1,9 @@
 //! `swarm logs TASK [--attempt N] [--follow] [--raw]`: a task's transcript, which the
 //! orchestrator records from the agent's pane (`tmux pipe-pane`). It prints a header (the
 //! task, the attempt, its time, the prompt as sent), then the pane's lines as a person saw
-//! them: the bytes replayed through a terminal emulator (src/transcript.rs).
+//! them: the bytes replayed through a terminal emulator (src/transcript.rs). A transcript
+//! recorded on another host is first brought up to date from there (src/remote/
+//! transcripts.rs), and, with `--follow`, again as it grows.
 
 use crate::Outcome;
 use crate::cli::LogsArgs;
@@ -19,6 +21,10 @@ use std::time::Duration;
 
 /// How often `--follow` looks for more output.
 const POLL: Duration = Duration::from_millis(200);
+/// How often `--follow` asks a transcript's host for more: each time is an ssh call.
+const REMOTE_POLL: Duration = Duration::from_secs(1);
+/// How long a transcript's host may take to answer before the copy here is shown as it is.
+const PULL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The pane size assumed for a transcript without a size marker (recorded before it had
 /// one): swarm's default window.
@@ -36,16 +42,23 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<Outcome> {
         task,
         attempt,
         path,
+        remote,
     } = find(args)?;
     let mut stdout = io::stdout().lock();
     let printed = if args.raw {
-        print(&ws, &task.id, attempt, &path, Box::new(stdout), args.follow)
+        print(
+            &ws,
+            (&task.id, attempt),
+            (&path, &remote),
+            Box::new(stdout),
+            args.follow,
+        )
     } else {
         stdout.write_all(header(&ws, &settings, &task, attempt, &path).as_bytes())?;
         // Stripping is stateful, so an escape sequence split across two reads is still
         // removed.
         let out = Box::new(strip_ansi_escapes::Writer::new(stdout));
-        print(&ws, &task.id, attempt, &path, out, true)
+        print(&ws, (&task.id, attempt), (&path, &remote), out, true)
     };
     printed.with_context(|| format!("reading {}", path.display()))?;
     Ok(Outcome::Success)
@@ -90,6 +103,8 @@ struct Found {
     task: Task,
     attempt: u32,
     path: PathBuf,
+    /// Where the transcript is recorded, when on another host.
+    remote: Option<Pull>,
 }
 
 fn find(args: &LogsArgs) -> anyhow::Result<Found> {
@@ -102,13 +117,72 @@ fn find(args: &LogsArgs) -> anyhow::Result<Found> {
         (asked, _) => return Err(missing(&task.id, asked, &attempts).into()),
     };
     let path = ws.transcript(&task.id, attempt);
+    let remote = Pull::of(&ws, &settings, &task.id, attempt);
+    if let Some(remote) = &remote {
+        remote.pull(&path);
+    }
     Ok(Found {
         ws,
         settings,
         task,
         attempt,
         path,
+        remote,
     })
+}
+
+/// A transcript recorded on another host, and the ssh that reaches it.
+struct Pull {
+    ssh: crate::ssh::SystemSsh,
+    host: crate::ssh::Host,
+    origin: crate::remote::transcripts::Origin,
+}
+
+impl Pull {
+    /// The host `task`'s `attempt` was recorded on, if another one; says so on stderr
+    /// when that host cannot be asked (no longer in swarm.toml, no ssh).
+    fn of(ws: &Workspace, settings: &Settings, task: &TaskId, attempt: u32) -> Option<Pull> {
+        let origin = crate::remote::transcripts::read_origin(&ws.transcript_origin(task, attempt))?;
+        let Some(pool) = settings
+            .remote_pools
+            .iter()
+            .find(|p| p.host.host.name == origin.host)
+        else {
+            eprintln!(
+                "swarm: the transcript was recorded on host `{}`, which swarm.toml no longer runs workers on: showing the copy here",
+                origin.host
+            );
+            return None;
+        };
+        match crate::ssh::SystemSsh::new() {
+            Ok(ssh) => Some(Pull {
+                ssh,
+                host: pool.host.host.clone(),
+                origin,
+            }),
+            Err(e) => {
+                eprintln!("swarm: cannot use ssh ({e}): showing the copy here");
+                None
+            }
+        }
+    }
+
+    /// Appends to `local` what the host has beyond it. A host that does not answer is
+    /// said on stderr, and the copy here is shown as it is.
+    fn pull(&self, local: &Path) {
+        let pulled = crate::remote::transcripts::pull(
+            &self.ssh,
+            &self.host,
+            local,
+            &self.origin,
+            PULL_TIMEOUT,
+        );
+        if let Err(e) = pulled {
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or_default();
+            eprintln!("swarm: {first}: showing the copy here");
+        }
+    }
 }
 
 /// Who, when and what was asked: the task, the attempt, when its transcript began, and the
@@ -151,20 +225,26 @@ fn replayed(path: &Path, out: &mut impl Write) -> io::Result<()> {
 }
 
 /// Copies the transcript to `out`; with `follow`, keeps copying what is appended while
-/// the attempt runs.
+/// the attempt runs (pulled from its host first, when recorded on another one).
 fn print(
     ws: &Workspace,
-    task: &TaskId,
-    attempt: u32,
-    path: &Path,
+    (task, attempt): (&TaskId, u32),
+    (path, remote): (&Path, &Option<Pull>),
     mut out: Box<dyn Write>,
     follow: bool,
 ) -> io::Result<()> {
     let mut file = File::open(path)?;
+    let mut pulled = std::time::Instant::now();
     loop {
         // Asked before reading, so that the last bytes written before the attempt ended
         // are still read after it ended.
         let running = follow && still_running(ws, task, attempt);
+        if let Some(remote) = remote.as_ref().filter(|_| follow)
+            && (!running || pulled.elapsed() >= REMOTE_POLL)
+        {
+            remote.pull(path);
+            pulled = std::time::Instant::now();
+        }
         io::copy(&mut file, &mut out)?;
         out.flush()?;
         if !running {

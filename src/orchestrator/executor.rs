@@ -9,6 +9,7 @@ use super::notify::Notifier;
 use super::profiles::Profiles;
 use super::receipts::Book;
 use super::seats::{Place, Seats};
+use super::transcripts::{RemoteLogs, Which};
 use crate::agent::{Profile, Reset, ScreenState, hooks, launch};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -90,6 +91,8 @@ pub struct Executor {
     book: Book,
     /// The workers on other hosts, and where they work there.
     seats: Option<Seats>,
+    /// The transcripts of attempts on other hosts.
+    remote_logs: Option<Arc<RemoteLogs>>,
     /// The sentinel each remote worker's prompt named last, with its task: reminders
     /// name the same.
     named: HashMap<WorkerId, (TaskId, PathBuf)>,
@@ -119,6 +122,7 @@ impl Executor {
             kept: HashMap::new(),
             book: Book::default(),
             seats: None,
+            remote_logs: None,
             named: HashMap::new(),
             plan,
             checkoffs: Vec::new(),
@@ -151,8 +155,33 @@ impl Executor {
 
     /// Runs some workers on other hosts, at `seats`.
     pub fn seated(mut self, seats: Seats) -> Executor {
+        self.remote_logs = Some(Arc::new(RemoteLogs::new(seats.ssh(), self.ws.clone())));
         self.seats = Some(seats);
         self
+    }
+
+    /// Brings `which` transcripts of attempts on other hosts up to date here, as a job:
+    /// a host may take seconds to answer.
+    pub fn pull_transcripts(&self, which: Which) {
+        let Some(logs) = self.remote_logs.clone() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        self.edges.jobs.spawn(Box::new(move || {
+            for problem in logs.pull(&which) {
+                let _ = tx.send(Msg::Warn(format!("a transcript: {problem}")));
+            }
+        }));
+    }
+
+    /// The same, for every transcript that may still grow, before the run ends; a host
+    /// that does not answer keeps the rest, for `swarm logs` to pull.
+    pub fn pull_transcripts_now(&self, progress: &super::Progress) {
+        if let Some(logs) = &self.remote_logs {
+            for problem in logs.pull(&Which::All) {
+                progress.warn(&format!("a transcript: {problem}"));
+            }
+        }
     }
 
     /// Where worker `worker` runs, if on another host.
@@ -741,6 +770,10 @@ impl Executor {
             prep,
             remote: remote.map(|seats| RemotePrep {
                 seats,
+                logs: self
+                    .remote_logs
+                    .clone()
+                    .expect("a seated executor keeps remote transcripts"),
                 sentinel,
                 start: self
                     .lander
@@ -778,7 +811,7 @@ impl Executor {
                     prep,
                     remote,
                 }) => {
-                    if let Some(prep) = remote
+                    if let Some(prep) = &remote
                         && let Err(failure) = prep.run(worker, &task, n)
                     {
                         return Event::DeliveryFailed {
@@ -789,7 +822,14 @@ impl Executor {
                         };
                     }
                     // A transcript is for people; a failure to start one must not stop work.
-                    let _ = edges.mux.transcript(&pane, Some(&log));
+                    match &remote {
+                        Some(prep) => {
+                            let _ = prep.transcript(&*edges.mux, &pane, worker, (&task, n));
+                        }
+                        None => {
+                            let _ = edges.mux.transcript(&pane, Some(&log));
+                        }
+                    }
                     (Some(n), prep)
                 }
                 None => (None, None),
@@ -1151,11 +1191,12 @@ struct RemotePrep {
     seats: Seats,
     sentinel: PathBuf,
     start: Option<(Arc<dyn crate::git::Git>, String)>,
+    logs: Arc<RemoteLogs>,
 }
 
 impl RemotePrep {
     /// Gets `task`'s `attempt` ready on `worker`'s host; nothing is typed if it fails.
-    fn run(self, worker: WorkerId, task: &TaskId, attempt: u32) -> Result<(), DeliveryFailure> {
+    fn run(&self, worker: WorkerId, task: &TaskId, attempt: u32) -> Result<(), DeliveryFailure> {
         if let Some((git, land)) = &self.start {
             self.seats
                 .start_attempt(worker, task, attempt, (&**git, land))
@@ -1169,6 +1210,20 @@ impl RemotePrep {
         self.seats
             .prepare(worker, &self.sentinel)
             .map_err(|e| DeliveryFailure::Unreachable(e.to_string()))
+    }
+
+    /// Starts the attempt's transcript: written on the host, read here.
+    fn transcript(
+        &self,
+        mux: &dyn Mux,
+        pane: &PaneId,
+        worker: WorkerId,
+        attempt: (&TaskId, u32),
+    ) -> Result<(), String> {
+        match self.seats.of(worker) {
+            Some(place) => self.logs.begin(mux, pane, place, attempt),
+            None => Ok(()),
+        }
     }
 }
 

@@ -19,6 +19,7 @@ impl Fleet {
     }
 
     /// The host part of a pane or window id (`h1:%3` → `h1`), if it has one.
+    #[cfg(test)]
     pub fn host_of(id: &str) -> Option<&str> {
         id.split_once(':').map(|(host, _)| host)
     }
@@ -121,13 +122,15 @@ impl Mux for Fleet {
         self.local.alert(text)
     }
 
-    /// A remote pane's transcript would be written on its host, where the coordinator's
-    /// path means nothing: remote panes keep none yet.
+    /// A remote pane's `log` is a path on its host (src/orchestrator/transcripts.rs).
     fn transcript(&self, pane: &PaneId, log: Option<&Path>) -> Result<(), TmuxError> {
-        match Fleet::host_of(&pane.0) {
-            None => self.local.transcript(pane, log),
-            Some(_) => Ok(()),
-        }
+        let (mux, pane) = self.pane(pane)?;
+        mux.transcript(&pane, log)
+    }
+
+    fn opening(&self, pane: &PaneId) -> Result<String, TmuxError> {
+        let (mux, pane) = self.pane(pane)?;
+        mux.opening(&pane)
     }
 
     fn output_count(&self, pane: &PaneId) -> Option<u64> {

@@ -27,6 +27,7 @@ mod step;
 pub mod stop;
 #[cfg(test)]
 mod tests;
+mod transcripts;
 
 use crate::clock::SystemClock;
 use crate::commands;

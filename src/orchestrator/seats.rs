@@ -51,6 +51,11 @@ impl Seats {
         self.by_worker.insert(worker, place);
     }
 
+    /// The ssh that reaches the hosts.
+    pub fn ssh(&self) -> Arc<dyn Remote> {
+        self.ssh.clone()
+    }
+
     /// Where `worker` runs, if on another host.
     pub fn of(&self, worker: WorkerId) -> Option<&Place> {
         self.by_worker.get(&worker)

@@ -7,6 +7,7 @@ use super::executor::{Edges, Executor};
 use super::landing::{LandSpec, Lander};
 use super::profiles::Profiles;
 use super::snapshot::{self, Header, Snapshot};
+use super::transcripts::Which;
 use super::{Msg, Progress, Summary, resume};
 use crate::clock::Clock;
 use crate::commands;
@@ -276,6 +277,17 @@ impl<'p> Loop<'p> {
                     // The sentinel may be there with its inotify event still queued.
                     self.rescan();
                 }
+                // A transcript on another host comes here as its attempt ends, and after
+                // its host was out of reach.
+                match &event {
+                    Event::AttemptDone { task, attempt } => self
+                        .exec
+                        .pull_transcripts(Which::Attempt(task.clone(), *attempt)),
+                    Event::HostBack { host, .. } => {
+                        self.exec.pull_transcripts(Which::Host(host.clone()))
+                    }
+                    _ => {}
+                }
                 self.handle(event);
             }
             Input::Msg(Msg::SpawnNow(worker)) => {
@@ -353,6 +365,8 @@ impl<'p> Loop<'p> {
     pub fn finish(mut self, interrupted: bool) -> Summary {
         // Check-offs still waiting for a plan a person is saving land before the run ends.
         self.exec.settle_plan(self.progress);
+        // What the agents on other hosts printed last comes here.
+        self.exec.pull_transcripts_now(self.progress);
         // The last word on what the run cost.
         let spends = self.sources.read();
         let names = self.exec.sentinel_names();

@@ -1395,3 +1395,54 @@ fn a_prompt_that_cannot_reach_its_host_keeps_the_task_leased_and_uncharged() {
     assert_eq!(h.attempts("b"), 1);
     assert!(h1_prompts(&h).is_empty(), "nothing was pasted");
 }
+
+#[test]
+fn a_remote_attempts_transcript_is_recorded_on_its_host_and_pulled_here() {
+    let mut h = Harness::new(Setup {
+        plan: "- [ ] There {#b}\n",
+        workers: 0,
+        remote: 1,
+        ..Setup::default()
+    });
+    let task = TaskId("b".into());
+    // The pane pipes into a file on h1; the copy here starts with the pane's opening
+    // and says where the rest comes from.
+    let pane = h.h1.live()[0].clone();
+    let piped = h.h1.world().panes[&pane].transcript.clone();
+    assert_eq!(piped, Some(PathBuf::from("/srv/h1/logs/b.1.log")));
+    let local = std::fs::read(h.ws.transcript(&task, 1)).unwrap();
+    assert_eq!(crate::transcript::recorded_size(&local), Some((80, 24)));
+    let origin = crate::remote::transcripts::read_origin(&h.ws.transcript_origin(&task, 1))
+        .expect("the transcript's origin");
+    assert_eq!(
+        (origin.host.as_str(), origin.path.as_str()),
+        ("h1", "/srv/h1/logs/b.1.log")
+    );
+    assert_eq!(origin.opening, local.len() as u64);
+    // The logs show the attempt while it runs.
+    assert_eq!(crate::cmd::logs::attempts(&h.ws.logs_dir(), &task), [1]);
+
+    let pulls = |h: &Harness| {
+        let calls = h.ssh.calls.lock().unwrap();
+        calls
+            .iter()
+            .filter(|c| c.contains("tail -c") && c.contains("/srv/h1/logs/b.1.log"))
+            .count()
+    };
+    assert_eq!(pulls(&h), 0);
+    // Its sentinel on h1 brings it here; so does h1 coming back after a silence.
+    let finished = Event::AttemptDone {
+        task: task.clone(),
+        attempt: 1,
+    };
+    h.on(Input::Msg(Msg::Event(finished)));
+    h.settle();
+    assert_eq!(pulls(&h), 1);
+    let back = Event::HostBack {
+        host: "h1".into(),
+        rebooted: false,
+    };
+    h.on(Input::Msg(Msg::Event(back)));
+    h.settle();
+    assert_eq!(pulls(&h), 2);
+}

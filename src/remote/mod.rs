@@ -6,6 +6,7 @@
 mod fake_host;
 mod paths;
 pub mod sentinels;
+pub mod transcripts;
 pub mod workspace;
 
 pub use paths::{Sentinel, attempt_name, parse_attempt_name, parse_sentinel};

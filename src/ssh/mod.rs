@@ -22,6 +22,19 @@ pub trait Remote: Send + Sync {
     /// `timeout`. A command that ran and failed is an `Ok` with its status; only a host
     /// that could not be reached (or did not answer in time) is an error.
     fn exec(&self, host: &Host, argv: &[&str], timeout: Duration) -> Result<Output, SshError>;
+
+    /// As `exec`, with the remote command's stdout as the bytes it wrote (a transcript
+    /// pulled from a host is not always UTF-8, and must arrive byte for byte). The
+    /// default is for stand-ins whose output is text.
+    fn exec_bytes(
+        &self,
+        host: &Host,
+        argv: &[&str],
+        timeout: Duration,
+    ) -> Result<(i32, Vec<u8>), SshError> {
+        self.exec(host, argv, timeout)
+            .map(|out| (out.status, out.stdout.into_bytes()))
+    }
 }
 
 /// What a remote command left.

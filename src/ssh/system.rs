@@ -108,6 +108,33 @@ impl SystemSsh {
 
 impl Remote for SystemSsh {
     fn exec(&self, host: &Host, argv: &[&str], timeout: Duration) -> Result<Output, SshError> {
+        let (status, stdout, stderr) = self.call(host, argv, timeout)?;
+        Ok(Output {
+            status,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr,
+        })
+    }
+
+    fn exec_bytes(
+        &self,
+        host: &Host,
+        argv: &[&str],
+        timeout: Duration,
+    ) -> Result<(i32, Vec<u8>), SshError> {
+        let (status, stdout, _) = self.call(host, argv, timeout)?;
+        Ok((status, stdout))
+    }
+}
+
+impl SystemSsh {
+    /// One call: the remote command's status, its stdout as it wrote it, and its stderr.
+    fn call(
+        &self,
+        host: &Host,
+        argv: &[&str],
+        timeout: Duration,
+    ) -> Result<(i32, Vec<u8>, String), SshError> {
         if let Some(left) = self.backing_off(host) {
             return Err(SshError::HostUnreachable {
                 host: host.name.clone(),
@@ -144,7 +171,7 @@ impl Remote for SystemSsh {
         let grace = timeout.saturating_sub(started.elapsed()).max(DRAIN_GRACE);
         let deadline = Instant::now() + grace;
         let stdout = collect(&stdout, deadline);
-        let stderr = collect(&stderr, deadline);
+        let stderr = String::from_utf8_lossy(&collect(&stderr, deadline)).into_owned();
         let code = status.code();
         if code == Some(SSH_FAILED) || code.is_none() {
             // Only stderr says why: the argv may hold a prompt that does not belong in a log.
@@ -163,11 +190,7 @@ impl Remote for SystemSsh {
         {
             backoff.succeeded();
         }
-        Ok(Output {
-            status: code.unwrap_or(SSH_FAILED),
-            stdout,
-            stderr,
-        })
+        Ok((code.unwrap_or(SSH_FAILED), stdout, stderr))
     }
 }
 
@@ -185,10 +208,8 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> Receiver<Vec<u8>> {
     rx
 }
 
-fn collect(rx: &Receiver<Vec<u8>>, deadline: Instant) -> String {
-    rx.recv_deadline(deadline)
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default()
+fn collect(rx: &Receiver<Vec<u8>>, deadline: Instant) -> Vec<u8> {
+    rx.recv_deadline(deadline).unwrap_or_default()
 }
 
 #[cfg(test)]

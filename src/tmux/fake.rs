@@ -326,6 +326,11 @@ impl Mux for FakeMux {
         p.transcript = log.map(std::path::Path::to_path_buf);
         Ok(())
     }
+
+    fn opening(&self, pane: &PaneId) -> Result<String, TmuxError> {
+        let screen = self.capture(pane)?;
+        Ok(crate::transcript::opening((80, 24), &screen, (0, 0), false))
+    }
 }
 
 /// The profile that reads the fake agent's screens, with `interrupt` as its interrupt key.

@@ -162,8 +162,14 @@ pub trait Mux: Send + Sync {
     fn kill_pane(&self, pane: &PaneId) -> Result<(), TmuxError>;
     /// Tells every person attached: `text` as a message, and a bell in window 0.
     fn alert(&self, text: &str) -> Result<(), TmuxError>;
-    /// Appends the pane's output to `log` from now on (`None` stops it).
+    /// Appends the pane's output to `log` from now on (`None` stops it). Here, `log`
+    /// starts with the pane's `opening`; on another host, `log` is a path there and gets
+    /// the output alone: the opening is written where the transcript is read
+    /// (src/remote/transcripts.rs).
     fn transcript(&self, pane: &PaneId, log: Option<&std::path::Path>) -> Result<(), TmuxError>;
+    /// The first bytes of a transcript of the pane as it is now: its size, screen and
+    /// cursor (`crate::transcript::opening`).
+    fn opening(&self, pane: &PaneId) -> Result<String, TmuxError>;
     /// A count of the pane's output that grows whenever it writes, or `None` without an
     /// event source (then callers must poll the screen).
     fn output_count(&self, _pane: &PaneId) -> Option<u64> {

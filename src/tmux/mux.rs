@@ -157,40 +157,53 @@ impl Mux for Tmux {
         if let Some(log) = log {
             // First the pane's size and its screen as the recording starts: agents such as
             // Claude Code redraw only what changes, so `swarm logs` replays their bytes onto
-            // that screen, at that size (src/transcript.rs).
-            let now = Argv::new("capture-pane")
-                .args(["-e", "-p", "-t", &pane.0])
-                .then("display-message")
-                .args(["-p", "-t", &pane.0, SCREEN_FORMAT]);
-            let now = self.run(&now)?;
-            let (screen, state) = now
-                .trim_end_matches('\n')
-                .rsplit_once('\n')
-                .unwrap_or(("", &now));
-            let opening = opening(screen, state).ok_or_else(|| TmuxError::Failed {
-                args: SCREEN_FORMAT.to_string(),
-                stderr: format!("unexpected pane state {state:?}"),
-            })?;
-            // What agents print can hold secrets: the file is the user's alone, as
-            // state.json is.
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(log)
-                .and_then(|mut file| file.write_all(opening.as_bytes()))?;
-            // tmux runs this with /bin/sh, so the path is single-quoted for it; before that
-            // tmux expands it as a format and through strftime, so `#` and `%` are escaped
-            // (docs/tmux-facts.md §7).
-            let quoted = log.display().to_string().replace('\'', "'\\''");
+            // that screen, at that size (src/transcript.rs). On another host the caller
+            // keeps the opening here, where the transcript is read.
+            if self.via().is_none() {
+                let opening = self.opening(pane)?;
+                // What agents print can hold secrets: the file is the user's alone, as
+                // state.json is.
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o600)
+                    .open(log)
+                    .and_then(|mut file| file.write_all(opening.as_bytes()))?;
+            }
+            // tmux runs this with /bin/sh (on the pane's host), so the path is
+            // single-quoted for it; before that tmux expands it as a format and through
+            // strftime, so `#` and `%` are escaped (docs/tmux-facts.md §7).
+            let quote = |path: &std::path::Path| path.display().to_string().replace('\'', "'\\''");
+            // A host's logs folder is made by the first transcript there.
+            let mkdir = match (self.via(), log.parent()) {
+                (Some(_), Some(dir)) => format!("mkdir -p '{}'; ", quote(dir)),
+                _ => String::new(),
+            };
             line = line.arg(escape_time_format(&format!(
-                "umask 077; exec cat >> '{quoted}'"
+                "umask 077; {mkdir}exec cat >> '{}'",
+                quote(log)
             )));
         }
         self.run(&line)?;
         Ok(())
+    }
+
+    fn opening(&self, pane: &PaneId) -> Result<String, TmuxError> {
+        let now = Argv::new("capture-pane")
+            .args(["-e", "-p", "-t", &pane.0])
+            .then("display-message")
+            .args(["-p", "-t", &pane.0, SCREEN_FORMAT]);
+        let now = self.run(&now)?;
+        let (screen, state) = now
+            .trim_end_matches('\n')
+            .rsplit_once('\n')
+            .unwrap_or(("", &now));
+        opening(screen, state).ok_or_else(|| TmuxError::Failed {
+            args: SCREEN_FORMAT.to_string(),
+            stderr: format!("unexpected pane state {state:?}"),
+        })
     }
 
     fn output_count(&self, pane: &PaneId) -> Option<u64> {

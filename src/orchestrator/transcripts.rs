@@ -1,0 +1,133 @@
+//! The transcripts of attempts on other hosts, as a run keeps them: each begun as its
+//! prompt goes out (the opening here, the pane piped into a file on its host), then
+//! pulled here when its attempt's sentinel comes, when its pane moves on to another
+//! attempt, when its host is back after a silence, and as the run ends. Pulls are
+//! idempotent (src/remote/transcripts.rs), so pulling more often than needed costs an
+//! ssh call and nothing else.
+
+use super::seats::Place;
+use crate::plan::TaskId;
+use crate::remote::transcripts::{self, Origin, PullError};
+use crate::ssh::{Host, Remote};
+use crate::tmux::{Mux, PaneId, TmuxError};
+use crate::workspace::Workspace;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long one pull may take.
+const PULL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which transcripts to pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Which {
+    /// One attempt's.
+    Attempt(TaskId, u32),
+    /// Those of one host's attempts.
+    Host(String),
+    /// Every one that may still grow.
+    All,
+}
+
+/// A transcript recorded on a host that may still grow: its pane still pipes into it.
+#[derive(Clone)]
+struct Open {
+    task: TaskId,
+    attempt: u32,
+    pane: PaneId,
+    host: Host,
+    origin: Origin,
+}
+
+/// The run's transcripts on other hosts.
+pub struct RemoteLogs {
+    ssh: Arc<dyn Remote>,
+    ws: Workspace,
+    open: Mutex<Vec<Open>>,
+}
+
+impl RemoteLogs {
+    pub fn new(ssh: Arc<dyn Remote>, ws: Workspace) -> RemoteLogs {
+        RemoteLogs {
+            ssh,
+            ws,
+            open: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn open(&self) -> std::sync::MutexGuard<'_, Vec<Open>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts recording `task`'s `attempt` in `pane`, at `place`: the opening here, the
+    /// pane's output into `<dir>/logs/<task>.<attempt>.log` there. The pane's transcript
+    /// before (an earlier attempt's) is closed by that, and pulled a last time.
+    pub fn begin(
+        &self,
+        mux: &dyn Mux,
+        pane: &PaneId,
+        place: &Place,
+        (task, attempt): (&TaskId, u32),
+    ) -> Result<(), String> {
+        let path = transcripts::host_path(&place.dir, task, attempt);
+        let (local, origin_path) = (
+            self.ws.transcript(task, attempt),
+            self.ws.transcript_origin(task, attempt),
+        );
+        let opening = mux.opening(pane).map_err(|e| e.to_string())?;
+        transcripts::begin(&local, &origin_path, (&place.host.name, &path), &opening)
+            .map_err(|e| format!("{}: {e}", local.display()))?;
+        let origin = transcripts::read_origin(&origin_path)
+            .ok_or_else(|| format!("{}: unreadable", origin_path.display()))?;
+        mux.transcript(pane, Some(Path::new(&path)))
+            .map_err(|e: TmuxError| e.to_string())?;
+        let closed: Vec<Open> = {
+            let mut open = self.open();
+            let (closed, kept): (Vec<Open>, Vec<Open>) = open
+                .drain(..)
+                .partition(|o| o.pane == *pane && (&o.task, o.attempt) != (task, attempt));
+            *open = kept;
+            if !open.iter().any(|o| (&o.task, o.attempt) == (task, attempt)) {
+                open.push(Open {
+                    task: task.clone(),
+                    attempt,
+                    pane: pane.clone(),
+                    host: place.host.clone(),
+                    origin,
+                });
+            }
+            closed
+        };
+        for earlier in &closed {
+            self.pull_one(earlier)?;
+        }
+        Ok(())
+    }
+
+    /// Pulls `which` transcripts; says what went wrong other than a host out of reach
+    /// (its transcripts are pulled again once it is back).
+    pub fn pull(&self, which: &Which) -> Vec<String> {
+        let chosen: Vec<Open> = self
+            .open()
+            .iter()
+            .filter(|o| match which {
+                Which::Attempt(task, attempt) => (&o.task, o.attempt) == (task, *attempt),
+                Which::Host(host) => o.host.name == *host,
+                Which::All => true,
+            })
+            .cloned()
+            .collect();
+        chosen
+            .iter()
+            .filter_map(|o| self.pull_one(o).err())
+            .collect()
+    }
+
+    fn pull_one(&self, open: &Open) -> Result<(), String> {
+        let local = self.ws.transcript(&open.task, open.attempt);
+        match transcripts::pull(&*self.ssh, &open.host, &local, &open.origin, PULL_TIMEOUT) {
+            Ok(_) | Err(PullError::Unreachable(_)) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
