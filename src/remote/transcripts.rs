@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// The most one ssh call brings back: a long transcript comes in several, each within
 /// its timeout.
-const CHUNK: u64 = 8 << 20;
+const CHUNK: u64 = 1 << 20;
 
 /// Where a local transcript's bytes come from, kept beside it (`Workspace::
 /// transcript_origin`): `swarm logs` pulls from there too, while the attempt runs or
