@@ -191,11 +191,20 @@ impl Mux for Tmux {
     }
 
     fn opening(&self, pane: &PaneId) -> Result<String, TmuxError> {
-        let now = Argv::new("capture-pane")
-            .args(["-e", "-p", "-t", &pane.0])
-            .then("display-message")
-            .args(["-p", "-t", &pane.0, SCREEN_FORMAT]);
-        let now = self.run(&now)?;
+        let capture = Argv::new("capture-pane").args(["-e", "-p", "-t", &pane.0]);
+        let state = Argv::new("display-message").args(["-p", "-t", &pane.0, SCREEN_FORMAT]);
+        let now = match (self.via(), self.link()) {
+            // On another host, two round trips over the link (well under a millisecond
+            // each) instead of one chained command, which would be an ssh call of its own.
+            (Some(_), Some(_)) => format!("{}{}", self.run(&capture)?, self.run(&state)?),
+            // Here, one round trip, so that the screen and the cursor agree.
+            _ => self.run(&capture.then("display-message").args([
+                "-p",
+                "-t",
+                &pane.0,
+                SCREEN_FORMAT,
+            ]))?,
+        };
         let (screen, state) = now
             .trim_end_matches('\n')
             .rsplit_once('\n')

@@ -84,6 +84,20 @@ fn swarm_logs_shows_what_the_agent_on_a_host_did() {
         assert_pulled_exactly(&env, &hosts, &task);
     }
     eprintln!("run of 4 tasks on 2 hosts: {run_took:?}");
+    // What starting each transcript adds to a dispatch shows in its receipts: from
+    // queued to pasted (the attempt's folder made, the transcript begun, the paste).
+    let receipts = records(&env, "receipt");
+    for (task, stages) in &receipts {
+        let at = |stage: &str| {
+            stages
+                .iter()
+                .find(|r| r["stage"] == stage)
+                .and_then(|r| r["at"].as_i64())
+        };
+        if let (Some(queued), Some(pasted)) = (at("queued"), at("pasted")) {
+            eprintln!("{task}: queued → pasted {} ms", pasted - queued);
+        }
+    }
     assert!(per_host.iter().all(|&n| n > 0), "both hosts ran tasks: {per_host:?}");
 }
 
