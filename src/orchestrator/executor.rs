@@ -823,9 +823,7 @@ impl Executor {
                     }
                     // A transcript is for people; a failure to start one must not stop work.
                     match &remote {
-                        Some(prep) => {
-                            let _ = prep.transcript(&*edges.mux, &pane, worker, (&task, n));
-                        }
+                        Some(prep) => prep.transcript(&edges, &pane, worker, (&task, n)),
                         None => {
                             let _ = edges.mux.transcript(&pane, Some(&log));
                         }
@@ -1212,18 +1210,22 @@ impl RemotePrep {
             .map_err(|e| DeliveryFailure::Unreachable(e.to_string()))
     }
 
-    /// Starts the attempt's transcript: written on the host, read here.
-    fn transcript(
-        &self,
-        mux: &dyn Mux,
-        pane: &PaneId,
-        worker: WorkerId,
-        attempt: (&TaskId, u32),
-    ) -> Result<(), String> {
-        match self.seats.of(worker) {
-            Some(place) => self.logs.begin(mux, pane, place, attempt),
-            None => Ok(()),
-        }
+    /// Starts the attempt's transcript, written on the host and read here; the pane's
+    /// transcript before it is pulled a last time by a job of its own, off the way of
+    /// the prompt.
+    fn transcript(&self, edges: &Edges, pane: &PaneId, worker: WorkerId, attempt: (&TaskId, u32)) {
+        let Some(place) = self.seats.of(worker) else {
+            return;
+        };
+        // A transcript is for people; a failure to start one must not stop work.
+        let Ok(closed) = self.logs.begin(&*edges.mux, pane, place, attempt) else {
+            return;
+        };
+        let logs = self.logs.clone();
+        // What goes wrong is for `swarm logs` to say, when a person asks.
+        edges
+            .jobs
+            .spawn(Box::new(move || drop(logs.pull_closed(closed))));
     }
 }
 

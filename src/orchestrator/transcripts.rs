@@ -39,6 +39,10 @@ struct Open {
     origin: Origin,
 }
 
+/// Transcripts whose panes moved on to another attempt: complete on their hosts.
+#[must_use = "a closed transcript is pulled a last time"]
+pub struct Closed(Vec<Open>);
+
 /// The run's transcripts on other hosts.
 pub struct RemoteLogs {
     ssh: Arc<dyn Remote>,
@@ -61,14 +65,15 @@ impl RemoteLogs {
 
     /// Starts recording `task`'s `attempt` in `pane`, at `place`: the opening here, the
     /// pane's output into `<dir>/logs/<task>.<attempt>.log` there. The pane's transcript
-    /// before (an earlier attempt's) is closed by that, and pulled a last time.
+    /// before (an earlier attempt's) is closed by that: it is returned, to be pulled a
+    /// last time once the prompt is in (`pull_closed`).
     pub fn begin(
         &self,
         mux: &dyn Mux,
         pane: &PaneId,
         place: &Place,
         (task, attempt): (&TaskId, u32),
-    ) -> Result<(), String> {
+    ) -> Result<Closed, String> {
         let path = transcripts::host_path(&place.dir, task, attempt);
         let (local, origin_path) = (
             self.ws.transcript(task, attempt),
@@ -98,10 +103,17 @@ impl RemoteLogs {
             }
             closed
         };
-        for earlier in &closed {
-            self.pull_one(earlier)?;
-        }
-        Ok(())
+        Ok(Closed(closed))
+    }
+
+    /// Pulls the transcripts `begin` closed; says what went wrong other than a host out
+    /// of reach.
+    pub fn pull_closed(&self, closed: Closed) -> Vec<String> {
+        closed
+            .0
+            .iter()
+            .filter_map(|o| self.pull_one(o).err())
+            .collect()
     }
 
     /// Pulls `which` transcripts; says what went wrong other than a host out of reach

@@ -19,7 +19,11 @@ fn host_copy(hosts: &FakeHosts, task: &str) -> (usize, std::path::PathBuf) {
     let on: Vec<usize> = (1..=hosts.count)
         .filter(|&i| hosts.disk(i, &format!("work/logs/{task}.1.log")).exists())
         .collect();
-    assert_eq!(on.len(), 1, "{task}'s transcript on exactly one host: {on:?}");
+    assert_eq!(
+        on.len(),
+        1,
+        "{task}'s transcript on exactly one host: {on:?}"
+    );
     (on[0], hosts.disk(on[0], &format!("work/logs/{task}.1.log")))
 }
 
@@ -98,7 +102,10 @@ fn swarm_logs_shows_what_the_agent_on_a_host_did() {
             eprintln!("{task}: queued → pasted {} ms", pasted - queued);
         }
     }
-    assert!(per_host.iter().all(|&n| n > 0), "both hosts ran tasks: {per_host:?}");
+    assert!(
+        per_host.iter().all(|&n| n > 0),
+        "both hosts ran tasks: {per_host:?}"
+    );
 }
 
 #[test]
@@ -167,7 +174,10 @@ fn swarm_logs_follows_a_task_running_on_a_host() {
         .args(["logs", "--follow", &task])
         .output()
         .unwrap();
-    eprintln!("swarm logs --follow ended {:?} after it began", started.elapsed());
+    eprintln!(
+        "swarm logs --follow ended {:?} after it began",
+        started.elapsed()
+    );
     assert!(follow.status.success(), "{}", stderr(&follow));
     let text = stdout(&follow);
     assert!(text.contains(&finished_line(&task)), "{text}");
