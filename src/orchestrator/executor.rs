@@ -155,7 +155,9 @@ impl Executor {
 
     /// Runs some workers on other hosts, at `seats`.
     pub fn seated(mut self, seats: Seats) -> Executor {
-        self.remote_logs = Some(Arc::new(RemoteLogs::new(seats.ssh(), self.ws.clone())));
+        let logs = Arc::new(RemoteLogs::new(seats.ssh(), self.ws.clone()));
+        self.notifier.with_remote_logs(logs.clone());
+        self.remote_logs = Some(logs);
         self.seats = Some(seats);
         self
     }
@@ -410,6 +412,11 @@ impl Executor {
                 reason,
                 attempt,
             } => {
+                // The failed attempt's transcript, if on another host, comes here for
+                // the note to point at.
+                if attempt > 0 {
+                    self.pull_transcripts(Which::Attempt(task.clone(), attempt));
+                }
                 let note = match attempt {
                     0 => format!("failed: {reason}"),
                     n => format!(

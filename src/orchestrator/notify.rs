@@ -3,6 +3,7 @@
 //! swarm.toml names for `on_done` and `on_fail`, run without a shell.
 
 use super::jobs::Jobs;
+use super::transcripts::{RemoteLogs, Which};
 use crate::config::Notify;
 use crate::plan::{Task, TaskId};
 use crate::scheduler::Notice;
@@ -33,6 +34,8 @@ pub struct Notifier {
     jobs: Arc<dyn Jobs>,
     settings: Notify,
     ws: Workspace,
+    /// The transcripts of attempts on other hosts, pulled before a program reads one.
+    remote_logs: Option<Arc<RemoteLogs>>,
 }
 
 impl Notifier {
@@ -47,7 +50,14 @@ impl Notifier {
             jobs,
             settings,
             ws,
+            remote_logs: None,
         }
+    }
+
+    /// Pulls a transcript recorded on another host before the program that
+    /// `SWARM_TRANSCRIPT` is for runs.
+    pub fn with_remote_logs(&mut self, logs: Arc<RemoteLogs>) {
+        self.remote_logs = Some(logs);
     }
 
     /// Passes `notice` on, naming tasks by their text and sentinel as the executor knows
@@ -125,7 +135,14 @@ impl Notifier {
             Ok(file) => env.push(("SWARM_TASK_FILE", file.display().to_string())),
             Err(e) => self.log(&format!("writing the text of {task} for {argv:?}: {e}")),
         }
-        self.run_hook(argv, &env);
+        let which = Which::Attempt(task.clone(), *attempt);
+        match self.remote_logs.clone().filter(|logs| logs.is_open(&which)) {
+            None => self.run_hook(argv, &env, None),
+            // Its transcript comes from its host first: a host may take seconds.
+            Some(logs) => {
+                self.run_hook(argv, &env, Some(Box::new(move || drop(logs.pull(&which)))))
+            }
+        }
     }
 
     /// Writes a task's whole text where `SWARM_TASK_FILE` points, readable by the user only.
@@ -139,8 +156,14 @@ impl Notifier {
     }
 
     /// Starts `argv` with `env` and lets a thread wait for it, so that a slow program never
-    /// holds up the run; its output goes to the notify log.
-    fn run_hook(&self, argv: &[String], env: &[(&str, String)]) {
+    /// holds up the run; its output goes to the notify log. With `first`, a job does that
+    /// first and then starts the program.
+    fn run_hook(
+        &self,
+        argv: &[String],
+        env: &[(&str, String)],
+        first: Option<Box<dyn FnOnce() + Send>>,
+    ) {
         let log = self.log_file();
         let mut command = Command::new(&argv[0]);
         command
@@ -154,7 +177,8 @@ impl Notifier {
         } else {
             command.stdout(Stdio::null()).stderr(Stdio::null());
         }
-        match command.spawn() {
+        let argv = argv.to_vec();
+        let start = move || match command.spawn() {
             Ok(mut child) => {
                 std::thread::spawn(move || {
                     if let Ok(None) = child.wait_timeout(HOOK_TIMEOUT) {
@@ -163,7 +187,18 @@ impl Notifier {
                     }
                 });
             }
-            Err(e) => self.log(&format!("running {argv:?}: {e}")),
+            Err(e) => {
+                if let Some(mut log) = log {
+                    let _ = writeln!(log, "swarm: running {argv:?}: {e}");
+                }
+            }
+        };
+        match first {
+            None => start(),
+            Some(first) => self.jobs.spawn(Box::new(move || {
+                first();
+                start();
+            })),
         }
     }
 

@@ -29,6 +29,16 @@ pub enum Which {
     All,
 }
 
+impl Which {
+    fn names(&self, open: &Open) -> bool {
+        match self {
+            Which::Attempt(task, attempt) => (&open.task, open.attempt) == (task, *attempt),
+            Which::Host(host) => open.host.name == *host,
+            Which::All => true,
+        }
+    }
+}
+
 /// A transcript recorded on a host that may still grow: its pane still pipes into it.
 #[derive(Clone)]
 struct Open {
@@ -116,17 +126,18 @@ impl RemoteLogs {
             .collect()
     }
 
+    /// Whether a transcript `which` names may still grow.
+    pub fn is_open(&self, which: &Which) -> bool {
+        self.open().iter().any(|o| which.names(o))
+    }
+
     /// Pulls `which` transcripts; says what went wrong other than a host out of reach
     /// (its transcripts are pulled again once it is back).
     pub fn pull(&self, which: &Which) -> Vec<String> {
         let chosen: Vec<Open> = self
             .open()
             .iter()
-            .filter(|o| match which {
-                Which::Attempt(task, attempt) => (&o.task, o.attempt) == (task, *attempt),
-                Which::Host(host) => o.host.name == *host,
-                Which::All => true,
-            })
+            .filter(|o| which.names(o))
             .cloned()
             .collect();
         chosen
