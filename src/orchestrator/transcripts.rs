@@ -154,3 +154,72 @@ impl RemoteLogs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::fake_host::FakeHost;
+    use crate::scheduler::Notice;
+    use crate::tmux::fake::FakeMux;
+    use std::collections::HashMap;
+    use std::time::Instant;
+
+    /// Waits for `cond`, failing the test after 20 s.
+    fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn an_on_fail_program_reads_the_transcript_pulled_from_the_host_first() {
+        let host = FakeHost::new();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("PLAN.md"), "- [ ] There {#b}\n").unwrap();
+        let ws = Workspace::locate(&dir.path().join("PLAN.md")).unwrap();
+        std::fs::create_dir_all(ws.logs_dir()).unwrap();
+        let logs = Arc::new(RemoteLogs::new(host.ssh.clone(), ws.clone()));
+        let mux = Arc::new(FakeMux::new());
+        let pane = mux.add_agent("w0");
+        let place = Place {
+            host: host.host(),
+            dir: host.home().join("ws").display().to_string(),
+            repo: None,
+        };
+        let task = TaskId("b".into());
+        let closed = logs.begin(&*mux, &pane, &place, (&task, 1)).unwrap();
+        assert!(logs.pull_closed(closed).is_empty());
+        // The pane printed on the host; nothing came here yet.
+        let there = host.home().join("ws/logs/b.1.log");
+        std::fs::create_dir_all(there.parent().unwrap()).unwrap();
+        std::fs::write(&there, "the agent gave up\r\n").unwrap();
+        let out = dir.path().join("seen");
+        let notify = crate::config::Notify {
+            tmux: false,
+            on_done: None,
+            on_fail: Some(vec![
+                "sh".into(),
+                "-c".into(),
+                format!("cat \"$SWARM_TRANSCRIPT\" > {}", out.display()),
+            ]),
+        };
+        let mut notifier = super::super::notify::Notifier::new(
+            mux,
+            Arc::new(super::super::jobs::Threads),
+            notify,
+            ws,
+        );
+        notifier.with_remote_logs(logs);
+        let failed = Notice::Failed {
+            task: task.clone(),
+            reason: "it gave up".into(),
+            attempt: 1,
+        };
+        notifier.notice(&failed, &HashMap::new(), &HashMap::new());
+        wait_for("the on_fail program", || {
+            std::fs::read_to_string(&out).is_ok_and(|s| s.ends_with("the agent gave up\r\n"))
+        });
+    }
+}

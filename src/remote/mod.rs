@@ -3,7 +3,7 @@
 //! merge queue, and one sentinel stream per host (docs/multihost.md, "Workspaces on hosts").
 
 #[cfg(test)]
-mod fake_host;
+pub(crate) mod fake_host;
 mod paths;
 pub mod sentinels;
 pub mod transcripts;
