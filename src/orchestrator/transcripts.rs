@@ -11,6 +11,7 @@ use crate::remote::transcripts::{self, Origin, PullError};
 use crate::ssh::{Host, Remote};
 use crate::tmux::{Mux, PaneId, TmuxError};
 use crate::workspace::Workspace;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,6 +59,9 @@ pub struct RemoteLogs {
     ssh: Arc<dyn Remote>,
     ws: Workspace,
     open: Mutex<Vec<Open>>,
+    /// One pull at a time per host: one ssh session of the host's budget
+    /// (docs/multihost.md, "Session budget"), however many attempts end at once.
+    pulling: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl RemoteLogs {
@@ -66,6 +70,7 @@ impl RemoteLogs {
             ssh,
             ws,
             open: Mutex::new(Vec::new()),
+            pulling: Mutex::new(HashMap::new()),
         }
     }
 
@@ -147,6 +152,14 @@ impl RemoteLogs {
     }
 
     fn pull_one(&self, open: &Open) -> Result<(), String> {
+        let host = self
+            .pulling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(open.host.name.clone())
+            .or_default()
+            .clone();
+        let _one = host.lock().unwrap_or_else(|e| e.into_inner());
         let local = self.ws.transcript(&open.task, open.attempt);
         match transcripts::pull(&*self.ssh, &open.host, &local, &open.origin, PULL_TIMEOUT) {
             Ok(_) | Err(PullError::Unreachable(_)) => Ok(()),
@@ -161,7 +174,6 @@ mod tests {
     use crate::remote::fake_host::FakeHost;
     use crate::scheduler::Notice;
     use crate::tmux::fake::FakeMux;
-    use std::collections::HashMap;
     use std::time::Instant;
 
     /// Waits for `cond`, failing the test after 20 s.

@@ -12,9 +12,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The most one ssh call brings back: a long transcript comes in several, each within
-/// its timeout.
-const CHUNK: u64 = 1 << 20;
+/// The most one ssh call brings back: a long transcript comes in several, each well
+/// within its timeout on a slow link (a call that times out closes the host's master,
+/// and with it the run's link there).
+const CHUNK: u64 = 256 << 10;
 
 /// Where a local transcript's bytes come from, kept beside it (`Workspace::
 /// transcript_origin`): `swarm logs` pulls from there too, while the attempt runs or
@@ -303,11 +304,12 @@ mod tests {
 
     #[test]
     fn pulls_at_once_never_double_a_byte() {
+        // More than one call brings back (`CHUNK`), four pulls at once.
         let s = setup();
         let path = s.remote.display().to_string();
         begin(&s.local, &s.origin, ("h1", &path), "").unwrap();
         let origin = read_origin(&s.origin).unwrap();
-        let body: Vec<u8> = (0..50_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let body: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
         append(&s.remote, &body);
         std::thread::scope(|scope| {
             for _ in 0..4 {
