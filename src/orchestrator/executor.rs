@@ -550,6 +550,18 @@ impl Executor {
         }
     }
 
+    /// Takes over the transcript of the attempt a pane on another host runs, taken over
+    /// from an earlier orchestrator.
+    pub fn adopt_transcript(&self, worker: WorkerId, pane: &PaneId, task: &TaskId) {
+        let (Some(logs), Some(place)) = (&self.remote_logs, self.place(worker)) else {
+            return;
+        };
+        let running = self.replay.tasks.get(task).and_then(|h| h.running.as_ref());
+        if let Some(flight) = running.filter(|f| f.worker == worker && &f.pane == pane) {
+            logs.adopt(pane, place, (task, flight.attempt));
+        }
+    }
+
     /// Remembers the window of a pane taken over from an earlier orchestrator.
     pub fn adopt_window(&mut self, worker: WorkerId, window: String) {
         let key = self.window_key(worker);

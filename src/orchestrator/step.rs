@@ -219,6 +219,9 @@ impl<'p> Loop<'p> {
         }
         for adoption in adoptions {
             exec.adopt_window(adoption.worker, adoption.window);
+            if let Some(task) = &adoption.task {
+                exec.adopt_transcript(adoption.worker, &adoption.pane, task);
+            }
             if let Some(task) = &adoption.task
                 && let Some(sentinel) = exec.sentinel_at(task, adoption.worker)
                 && let Some(done) = watch.expect(&sentinel, task.clone())

@@ -131,6 +131,26 @@ impl RemoteLogs {
             .collect()
     }
 
+    /// Takes over the transcript of `task`'s `attempt` that an earlier coordinator began
+    /// in `pane` at `place` (its agent lives on): the run pulls it as its own. Nothing, if
+    /// none was begun.
+    pub fn adopt(&self, pane: &PaneId, place: &Place, (task, attempt): (&TaskId, u32)) {
+        let origin_path = self.ws.transcript_origin(task, attempt);
+        let Some(origin) = transcripts::read_origin(&origin_path) else {
+            return;
+        };
+        let mut open = self.open();
+        if !open.iter().any(|o| (&o.task, o.attempt) == (task, attempt)) {
+            open.push(Open {
+                task: task.clone(),
+                attempt,
+                pane: pane.clone(),
+                host: place.host.clone(),
+                origin,
+            });
+        }
+    }
+
     /// Whether a transcript `which` names may still grow.
     pub fn is_open(&self, which: &Which) -> bool {
         self.open().iter().any(|o| which.names(o))

@@ -186,3 +186,29 @@ fn swarm_logs_follows_a_task_running_on_a_host() {
     assert_each_done_once(&env, 2);
     assert_pulled_exactly(&env, &hosts, &task);
 }
+
+#[test]
+fn a_new_coordinator_pulls_the_transcripts_the_killed_one_began() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(2);
+    let env = workspace(&hosts, 2, 1, 4_000, "2m");
+    let (mut child, _) = started_on_both(&env);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The agents work on; the next coordinator takes them, and their transcripts, over.
+    let out = ended(&env, run(&env), Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_done_once(&env, 2);
+    for task in ["t1", "t2"] {
+        // Pulled by the run, not by `swarm logs`: the attempts' last lines are here.
+        let here = pulled_bytes(&env, task);
+        let (_, there) = host_copy(&hosts, task);
+        assert!(
+            String::from_utf8_lossy(&here).contains(&finished_line(task)),
+            "{task}: the new run pulled the end of the attempt"
+        );
+        assert!(std::fs::read(&there).unwrap().starts_with(&here));
+    }
+}
