@@ -157,18 +157,33 @@ impl RemoteLogs {
     }
 
     /// Pulls `which` transcripts; says what went wrong other than a host out of reach
-    /// (its transcripts are pulled again once it is back).
+    /// (its transcripts are pulled again once it is back). Hosts are asked at once: one
+    /// that does not answer holds up only its own.
     pub fn pull(&self, which: &Which) -> Vec<String> {
-        let chosen: Vec<Open> = self
-            .open()
-            .iter()
-            .filter(|o| which.names(o))
-            .cloned()
-            .collect();
-        chosen
-            .iter()
-            .filter_map(|o| self.pull_one(o).err())
-            .collect()
+        let mut by_host: HashMap<String, Vec<Open>> = HashMap::new();
+        for open in self.open().iter().filter(|o| which.names(o)) {
+            by_host
+                .entry(open.host.name.clone())
+                .or_default()
+                .push(open.clone());
+        }
+        std::thread::scope(|scope| {
+            let pulls: Vec<_> = by_host
+                .values()
+                .map(|opens| {
+                    scope.spawn(move || {
+                        opens
+                            .iter()
+                            .filter_map(|o| self.pull_one(o).err())
+                            .collect::<Vec<String>>()
+                    })
+                })
+                .collect();
+            pulls
+                .into_iter()
+                .flat_map(|pull| pull.join().unwrap_or_default())
+                .collect()
+        })
     }
 
     fn pull_one(&self, open: &Open) -> Result<(), String> {
