@@ -781,6 +781,9 @@ impl Executor {
                     if let Some(prep) = remote
                         && let Err(failure) = prep.run(worker, &task, n)
                     {
+                        if matches!(failure, DeliveryFailure::Unreachable(_)) {
+                            edges.mux.host_silent(&pane);
+                        }
                         return Event::DeliveryFailed {
                             worker,
                             pane,
@@ -802,7 +805,13 @@ impl Executor {
                     failure: DeliveryFailure::NotSubmitted(why),
                 };
             }
-            match crate::deliver::deliver(&*edges.mux, &*edges.clock, &pane, &text, &profile) {
+            // A task's prompt names its attempt: the same text again is the same delivery,
+            // sent again after its host's loss, and is finished rather than pasted twice.
+            let deliver = match attempt {
+                Some(_) => crate::deliver::deliver_once,
+                None => crate::deliver::deliver,
+            };
+            match deliver(&*edges.mux, &*edges.clock, &pane, &text, &profile) {
                 Ok(delivered) => {
                     if let Some(attempt) = attempt {
                         for receipt in delivery_receipts(&task, attempt, &pane, &text, &delivered) {
@@ -811,19 +820,24 @@ impl Executor {
                     }
                     Event::Delivered { worker, pane, task }
                 }
-                Err(e) => Event::DeliveryFailed {
-                    worker,
-                    pane,
-                    task,
-                    failure: match e {
+                Err(e) => {
+                    let failure = match e {
                         DeliveryError::Refused(why) => DeliveryFailure::Refused(why),
                         DeliveryError::PaneDied => DeliveryFailure::PaneGone,
                         DeliveryError::Tmux(e @ crate::tmux::TmuxError::HostUnreachable { .. }) => {
+                            // The link says when the host is back, and the prompt goes again.
+                            edges.mux.host_silent(&pane);
                             DeliveryFailure::Unreachable(e.to_string())
                         }
                         e => DeliveryFailure::NotSubmitted(e.to_string()),
-                    },
-                },
+                    };
+                    Event::DeliveryFailed {
+                        worker,
+                        pane,
+                        task,
+                        failure,
+                    }
+                }
             }
         });
     }
