@@ -198,9 +198,13 @@ fn ssh_dropped_mid_paste_delivers_each_prompt_whole_and_once() {
     let hosts = FakeHosts::up(2);
     let env = workspace(&hosts, 6, 1, 300, "2m");
     big_prompts(&env);
+    // 2 Mbit/s to h1: a 200 KB prompt takes about 0.8 s over the link, a window the
+    // cuts below fall in.
+    let slow = hosts.script(&["slow", "1", "2mbit"]);
+    assert!(slow.status.success(), "{}", stderr(&slow));
     let child = run(&env);
-    // At each prompt for h1, a few ms after its assignment (while the 200 KB go over the
-    // link), the link's ssh is killed or the master closed, in turn.
+    // At each prompt for h1, while its 200 KB go over the link (0.15 to 0.6 s after its
+    // assignment), the link's ssh is killed or the master closed, in turn.
     let stop = Arc::new(AtomicBool::new(false));
     let cutter = {
         let (stop, pid) = (stop.clone(), child.id());
@@ -208,7 +212,7 @@ fn ssh_dropped_mid_paste_delivers_each_prompt_whole_and_once() {
         let control = env.dir.path().join("run/swarm");
         let config = hosts.ssh_config();
         std::thread::spawn(move || {
-            let delays = [5u64, 15, 30, 50, 10, 25, 40];
+            let delays = [150u64, 300, 450, 600];
             let mut seen = 0;
             let mut cuts = 0;
             while !stop.load(Ordering::Relaxed) {
@@ -252,12 +256,14 @@ fn ssh_dropped_mid_paste_delivers_each_prompt_whole_and_once() {
     let cuts = cutter.join().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(cuts >= 1, "h1 was cut during a delivery");
+    let lost = host_events(&env, "host-lost", "h1");
+    assert!(lost >= 1, "a cut took a delivery down with it");
     assert_each_done_once(&env, 6);
     assert_each_prompt_once(&hosts, 6, 1);
     for i in 1..=2 {
         assert_eq!(buffers_left(&hosts, &env, i), Vec::<String>::new(), "h{i}");
     }
-    eprintln!("{cuts} cuts during deliveries to h1");
+    eprintln!("{cuts} cuts during deliveries to h1, {lost} of them seen as a lost host");
 }
 
 #[test]
