@@ -347,6 +347,9 @@ fn a_hung_master_fails_calls_in_time_and_the_run_goes_on_elsewhere() {
         !master_up(&hosts, &env, "h1")
     });
     let closed = cut.elapsed();
+    // A call's timeout is 8 s; the master's own keepalive would end it only after 15 s
+    // (ServerAliveInterval 5 × 3).
+    assert!(closed < Duration::from_secs(14), "closed {closed:?} after the cut");
     wait_until("h1 lost", Duration::from_secs(40), || {
         host_events(&env, "host-lost", "h1") > 0
     });
@@ -478,6 +481,11 @@ fn a_quick_cut_and_heal_leaves_one_control_client_on_the_host() {
     }
     let hosts = FakeHosts::up(2);
     let env = workspace(&hosts, 2, 1, 6_000, "60s");
+    // h1's task outlasts the cut and the heal, so that the run sees h1 back.
+    agents(&hosts, &env, |i| {
+        let think = if i == 1 { 30_000 } else { 1_000 };
+        format!("--think-ms {think}")
+    });
     let (child, _) = started_on_both(&env);
     assert_eq!(control_clients(&hosts, &env, 1), 1, "one client before");
     hosts.act("cut", 1);
