@@ -73,10 +73,10 @@ pub fn deliver(
     deliver_with(mux, clock, pane, prompt, profile, &TIMING, Again::Paste)
 }
 
-/// Delivers a task's prompt, which names its attempt and so never goes to a pane twice
-/// on purpose. If this same text went in already (a delivery that its host's loss cut
-/// short, sent again once the host is back), it is not pasted again: still in the input
-/// box, it gets its Enter; gone from there, the agent took it.
+/// Delivers a prompt again whose first delivery its host's loss cut short, once the host
+/// is back. If the text went in then (`Mux::pasted_last`), it is not pasted again: still
+/// in the input box, it gets its Enter; gone from there, the agent took it. Otherwise it
+/// is delivered as by `deliver`.
 pub fn deliver_once(
     mux: &dyn Mux,
     clock: &dyn Clock,
@@ -446,6 +446,93 @@ mod tests {
             ..profile(0)
         };
         assert_eq!(deliver_fast(&agent, &profile).unwrap().enter_presses, 1);
+    }
+
+    /// A pane that took `prompt` in an earlier delivery whose end its host's loss hid.
+    fn pasted_before(prompt: &str, change: impl FnOnce(&mut FakePane)) -> (FakeMux, PaneId) {
+        agent(|p| {
+            p.last_paste = Some(prompt.to_owned());
+            change(p);
+        })
+    }
+
+    const PROMPT: &str = "fix the parser\nthen test it";
+
+    #[test]
+    fn a_prompt_pasted_before_and_still_in_the_box_gets_its_enter_and_no_second_paste() {
+        let (mux, pane) = pasted_before(PROMPT, |p| p.input = PROMPT.into());
+        let clock = SystemClock::new();
+        let delivered = deliver_with(
+            &mux,
+            &clock,
+            &pane,
+            PROMPT,
+            &profile(2),
+            &FAST,
+            Again::Finish,
+        )
+        .unwrap();
+        assert_eq!(delivered.enter_presses, 1);
+        assert_eq!(calls(&mux, &pane), ["Enter"]);
+        assert_eq!(mux.pane(&pane, |p| p.prompts.clone()), [PROMPT]);
+    }
+
+    #[test]
+    fn a_prompt_the_agent_took_before_is_not_sent_again() {
+        let (mux, pane) = pasted_before(PROMPT, |p| {
+            p.busy = true;
+            p.prompts.push(PROMPT.into());
+        });
+        let clock = SystemClock::new();
+        let delivered = deliver_with(
+            &mux,
+            &clock,
+            &pane,
+            PROMPT,
+            &profile(2),
+            &FAST,
+            Again::Finish,
+        )
+        .unwrap();
+        assert_eq!(delivered.enter_presses, 0);
+        assert_eq!(delivered.how, Submitted::Busy);
+        assert!(calls(&mux, &pane).is_empty());
+        assert_eq!(mux.pane(&pane, |p| p.prompts.len()), 1);
+    }
+
+    #[test]
+    fn a_reminder_that_says_the_same_again_is_pasted_again() {
+        let (mux, pane) = pasted_before(PROMPT, |_| {});
+        let clock = SystemClock::new();
+        deliver_with(
+            &mux,
+            &clock,
+            &pane,
+            PROMPT,
+            &profile(2),
+            &FAST,
+            Again::Paste,
+        )
+        .unwrap();
+        assert_eq!(calls(&mux, &pane), ["paste", "Enter"]);
+    }
+
+    #[test]
+    fn text_a_person_typed_is_no_earlier_paste() {
+        let (mux, pane) = pasted_before("an older prompt", |p| p.input = PROMPT.into());
+        let clock = SystemClock::new();
+        let err = deliver_with(
+            &mux,
+            &clock,
+            &pane,
+            PROMPT,
+            &profile(2),
+            &FAST,
+            Again::Finish,
+        )
+        .unwrap_err();
+        assert!(matches!(&err, DeliveryError::Refused(_)), "{err}");
+        assert!(calls(&mux, &pane).is_empty());
     }
 
     #[test]

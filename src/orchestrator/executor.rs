@@ -341,7 +341,8 @@ impl Executor {
                 pane,
                 task,
                 attempt,
-            } => return self.deliver(worker, pane, task, attempt, watch),
+                again,
+            } => return self.deliver(worker, pane, (task, attempt, again), watch),
             Action::Reset { worker, pane } => return self.reset(worker, pane),
             Action::AwaitReady { worker, pane } => {
                 self.then_ready(worker, pane, |_, _, _, _| Ok(()))
@@ -619,8 +620,7 @@ impl Executor {
         &mut self,
         worker: WorkerId,
         pane: PaneId,
-        id: TaskId,
-        attempt: u32,
+        (id, attempt, again): (TaskId, u32, bool),
         watch: &mut Sentinels,
     ) -> anyhow::Result<Vec<Event>> {
         let task = self.tasks.get(&id).context("delivering an unknown task")?;
@@ -737,6 +737,7 @@ impl Executor {
         }
         let attempt = Attempt {
             n: attempt,
+            again,
             log,
             prep,
             remote: remote.map(|seats| RemotePrep {
@@ -771,9 +772,10 @@ impl Executor {
         self.background(move || {
             // The task's branch is checked out in the worker's worktree before the prompt
             // names it; if it cannot be, nothing is typed.
-            let (attempt, prep) = match attempt {
+            let (attempt, prep, again) = match attempt {
                 Some(Attempt {
                     n,
+                    again,
                     log,
                     prep,
                     remote,
@@ -793,9 +795,9 @@ impl Executor {
                     }
                     // A transcript is for people; a failure to start one must not stop work.
                     let _ = edges.mux.transcript(&pane, Some(&log));
-                    (Some(n), prep)
+                    (Some(n), prep, again)
                 }
-                None => (None, None),
+                None => (None, None, false),
             };
             if let Some(Err(why)) = prep.map(landing::Prep::run) {
                 return Event::DeliveryFailed {
@@ -805,11 +807,10 @@ impl Executor {
                     failure: DeliveryFailure::NotSubmitted(why),
                 };
             }
-            // A task's prompt names its attempt: the same text again is the same delivery,
-            // sent again after its host's loss, and is finished rather than pasted twice.
-            let deliver = match attempt {
-                Some(_) => crate::deliver::deliver_once,
-                None => crate::deliver::deliver,
+            // A delivery its host's loss cut short is finished, not pasted twice.
+            let deliver = match again {
+                true => crate::deliver::deliver_once,
+                false => crate::deliver::deliver,
             };
             match deliver(&*edges.mux, &*edges.clock, &pane, &text, &profile) {
                 Ok(delivered) => {
@@ -1151,6 +1152,8 @@ fn delivery_receipts(
 /// What goes out with a task's prompt, and not with a reminder.
 struct Attempt {
     n: u32,
+    /// Sent again after its host's loss cut the delivery short (`deliver_once`).
+    again: bool,
     /// Where the pane's transcript of the attempt goes.
     log: PathBuf,
     /// The task's branch, checked out in the worker's worktree (isolated runs).

@@ -349,7 +349,10 @@ fn a_hung_master_fails_calls_in_time_and_the_run_goes_on_elsewhere() {
     let closed = cut.elapsed();
     // A call's timeout is 8 s; the master's own keepalive would end it only after 15 s
     // (ServerAliveInterval 5 × 3).
-    assert!(closed < Duration::from_secs(14), "closed {closed:?} after the cut");
+    assert!(
+        closed < Duration::from_secs(14),
+        "closed {closed:?} after the cut"
+    );
     wait_until("h1 lost", Duration::from_secs(40), || {
         host_events(&env, "host-lost", "h1") > 0
     });
