@@ -196,8 +196,19 @@ fn ssh_dropped_mid_paste_delivers_each_prompt_whole_and_once() {
         return;
     }
     let hosts = FakeHosts::up(2);
-    let env = workspace(&hosts, 6, 1, 300, "2m");
+    let env = workspace(&hosts, 8, 1, 300, "2m");
     big_prompts(&env);
+    // Half the tasks are h1's alone, so that it gets its share of cuts.
+    let toml = env.read("swarm.toml");
+    env.write(
+        "swarm.toml",
+        &toml.replace("name = \"h1\"\n", "name = \"h1\"\ntags = [\"a\"]\n"),
+    );
+    let mut plan = env.read("PLAN.md");
+    for i in 1..=4 {
+        plan = plan.replace(&format!("{{#t{i}}}"), &format!("{{#t{i}}} {{tags=a}}"));
+    }
+    env.write("PLAN.md", &plan);
     // 2 Mbit/s to h1: a 200 KB prompt takes about 0.8 s over the link, a window the
     // cuts below fall in.
     let slow = hosts.script(&["slow", "1", "2mbit"]);
@@ -255,11 +266,14 @@ fn ssh_dropped_mid_paste_delivers_each_prompt_whole_and_once() {
     stop.store(true, Ordering::Relaxed);
     let cuts = cutter.join().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(cuts >= 1, "h1 was cut during a delivery");
+    assert!(
+        cuts >= 4,
+        "h1 was cut during each of its deliveries: {cuts}"
+    );
     let lost = host_events(&env, "host-lost", "h1");
     assert!(lost >= 1, "a cut took a delivery down with it");
-    assert_each_done_once(&env, 6);
-    assert_each_prompt_once(&hosts, 6, 1);
+    assert_each_done_once(&env, 8);
+    assert_each_prompt_once(&hosts, 8, 1);
     for i in 1..=2 {
         assert_eq!(buffers_left(&hosts, &env, i), Vec::<String>::new(), "h{i}");
     }
