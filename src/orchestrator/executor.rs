@@ -1185,7 +1185,12 @@ impl RemotePrep {
         }
         self.seats
             .prepare(worker, &self.sentinel)
-            .map_err(|e| DeliveryFailure::Unreachable(e.to_string()))
+            .map_err(|e| match e {
+                super::seats::Unready::Unreachable(why) => DeliveryFailure::Unreachable(why),
+                super::seats::Unready::Broken(why) => DeliveryFailure::NotSubmitted(format!(
+                    "its folder on its host could not be made: {why}"
+                )),
+            })
     }
 }
 

@@ -259,6 +259,10 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("next try in"), "{err}");
         assert!(started.elapsed() < Duration::from_millis(100));
+        // Reached on another channel (a control link attached again): tried at once.
+        assert!(ssh.backing_off(&host()).is_some());
+        ssh.reached(&host());
+        assert_eq!(ssh.backing_off(&host()), None);
     }
 
     #[test]
