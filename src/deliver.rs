@@ -70,7 +70,38 @@ pub fn deliver(
     prompt: &str,
     profile: &Profile,
 ) -> Result<Delivered, DeliveryError> {
-    deliver_with(mux, clock, pane, prompt, profile, &TIMING)
+    deliver_with(mux, clock, pane, prompt, profile, &TIMING, Again::Paste)
+}
+
+/// Delivers a prompt again whose first delivery its host's loss cut short, once the host
+/// is back. If the text went in then (`Mux::pasted_last`), it is not pasted again: still
+/// in the input box, it gets its Enter; gone from there, the agent took it. Otherwise it
+/// is delivered as by `deliver`.
+pub fn deliver_once(
+    mux: &dyn Mux,
+    clock: &dyn Clock,
+    pane: &PaneId,
+    prompt: &str,
+    profile: &Profile,
+) -> Result<Delivered, DeliveryError> {
+    deliver_with(mux, clock, pane, prompt, profile, &TIMING, Again::Finish)
+}
+
+/// What a delivery does with a prompt that went into the pane before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Again {
+    /// Paste it again (a reminder may say the same twice).
+    Paste,
+    /// Finish that delivery instead.
+    Finish,
+}
+
+/// Where a delivery stands once the paste is in.
+enum Pasted {
+    /// Pasted now, over the screen from before.
+    Now(String),
+    /// Pasted by an earlier delivery; the screen now.
+    Earlier(String),
 }
 
 fn deliver_with(
@@ -80,17 +111,42 @@ fn deliver_with(
     prompt: &str,
     profile: &Profile,
     timing: &Timing,
+    again: Again,
 ) -> Result<Delivered, DeliveryError> {
     if prompt.trim().is_empty() {
         return Err(DeliveryError::EmptyPrompt);
     }
     // Until the paste is in, a pane that dies takes nothing with it: a tmux error about it
-    // is the pane dying before the prompt reached the agent.
-    let before = paste(mux, pane, prompt, profile).map_err(|e| match e {
+    // is the pane dying before the prompt reached it. A host out of reach is not a dead
+    // pane: its agent may well have the prompt, which the delivery sent again finds out.
+    let pasted = paste(mux, pane, prompt, profile, again).map_err(|e| match e {
+        DeliveryError::Tmux(ref t) if unreachable(t) => e,
         DeliveryError::Tmux(_) if pane_died(mux, pane) => DeliveryError::PaneDied,
         e => e,
     })?;
-    let submitted = submit(mux, clock, pane, &before, profile, timing);
+    let submitted = match pasted {
+        Pasted::Now(before) => submit(mux, clock, pane, Some(&before), profile, timing),
+        Pasted::Earlier(screen) => match profile.classify(&screen) {
+            ScreenState::InputPending => submit(mux, clock, pane, None, profile, timing),
+            // A profile that cannot see its input box cannot tell: Enter on an empty box
+            // does nothing, on the prompt submits it.
+            _ if profile.input_pending.is_none() => submit(mux, clock, pane, None, profile, timing),
+            seen => Ok(Delivered {
+                enter_presses: 0,
+                paste_to_enter: Duration::ZERO,
+                confirmed_in: Duration::ZERO,
+                how: match seen {
+                    ScreenState::Busy => Submitted::Busy,
+                    _ => Submitted::BoxCleared,
+                },
+            }),
+        },
+    };
+    if let Err(DeliveryError::Tmux(e)) = &submitted
+        && unreachable(e)
+    {
+        return submitted;
+    }
     // A dead pane's screen can look like anything; say what happened rather than
     // "not submitted" or a tmux error about a missing pane.
     if pane_died(mux, pane) {
@@ -99,13 +155,18 @@ fn deliver_with(
     submitted
 }
 
-/// Pastes `prompt` once the pane may take it, and returns its screen from before.
+fn unreachable(e: &TmuxError) -> bool {
+    matches!(e, TmuxError::HostUnreachable { .. })
+}
+
+/// Pastes `prompt` once the pane may take it, and says where the delivery stands.
 fn paste(
     mux: &dyn Mux,
     pane: &PaneId,
     prompt: &str,
     profile: &Profile,
-) -> Result<String, DeliveryError> {
+    again: Again,
+) -> Result<Pasted, DeliveryError> {
     // The paste guard refuses shells; this also refuses anything that is not the agent
     // the profile expects in front (a pager, an editor it spawned, a wrapper left behind).
     let info = mux
@@ -121,6 +182,9 @@ fn paste(
         )));
     }
     let before = mux.capture(pane)?;
+    if again == Again::Finish && mux.pasted_last(pane, prompt)? {
+        return Ok(Pasted::Earlier(before));
+    }
     // Text already in the input box was typed by someone else (a person, or a prompt the
     // agent put back after an interrupt): pasting would glue our prompt onto it.
     if profile.input_pending.is_some() && profile.classify(&before) == ScreenState::InputPending {
@@ -133,14 +197,16 @@ fn paste(
     if let PasteOutcome::Refused(reason) = mux.paste(pane, prompt)? {
         return Err(DeliveryError::Refused(reason));
     }
-    Ok(before)
+    Ok(Pasted::Now(before))
 }
 
+/// Presses Enter once the paste shows on the screen (it differs from `before`; with
+/// `None`, it showed before) and has settled, and confirms that the agent took it.
 fn submit(
     mux: &dyn Mux,
     clock: &dyn Clock,
     pane: &PaneId,
-    before: &str,
+    before: Option<&str>,
     profile: &Profile,
     timing: &Timing,
 ) -> Result<Delivered, DeliveryError> {
@@ -177,7 +243,7 @@ fn wait_for_landing(
     mux: &dyn Mux,
     clock: &dyn Clock,
     pane: &PaneId,
-    before: &str,
+    before: Option<&str>,
     settle: Duration,
     timing: &Timing,
 ) -> Result<String, DeliveryError> {
@@ -186,7 +252,7 @@ fn wait_for_landing(
     loop {
         clock.sleep(timing.poll);
         let screen = mux.capture(pane)?;
-        let stable = screen == last && screen != before;
+        let stable = screen == last && before.is_none_or(|b| screen != b);
         let waited = clock.now() - started;
         if (stable && waited >= settle) || waited >= timing.landing_cap {
             return Ok(screen);
@@ -229,12 +295,15 @@ fn took_prompt(
 
 /// Whether the pane is dead or gone; if tmux cannot tell, the caller's own result stands.
 fn pane_died(mux: &dyn Mux, pane: &PaneId) -> bool {
-    mux.panes().is_ok_and(|panes| {
-        panes
-            .iter()
-            .find(|info| &info.id == pane)
-            .is_none_or(|info| info.dead)
-    })
+    let Ok(panes) = mux.panes() else {
+        return false;
+    };
+    match panes.iter().find(|info| &info.id == pane) {
+        Some(info) => info.dead,
+        // Left out of the list: gone, unless its host is only out of reach (a silent
+        // host's panes are not listed).
+        None => mux.capture(pane).is_err_and(|e| !unreachable(&e)),
+    }
 }
 
 #[cfg(test)]
@@ -286,7 +355,15 @@ mod tests {
         profile: &Profile,
     ) -> Result<Delivered, DeliveryError> {
         let prompt = "fix the parser\nthen test it";
-        deliver_with(mux, &SystemClock::new(), pane, prompt, profile, &FAST)
+        deliver_with(
+            mux,
+            &SystemClock::new(),
+            pane,
+            prompt,
+            profile,
+            &FAST,
+            Again::Paste,
+        )
     }
 
     #[test]
@@ -371,11 +448,106 @@ mod tests {
         assert_eq!(deliver_fast(&agent, &profile).unwrap().enter_presses, 1);
     }
 
+    /// A pane that took `prompt` in an earlier delivery whose end its host's loss hid.
+    fn pasted_before(prompt: &str, change: impl FnOnce(&mut FakePane)) -> (FakeMux, PaneId) {
+        agent(|p| {
+            p.last_paste = Some(prompt.to_owned());
+            change(p);
+        })
+    }
+
+    const PROMPT: &str = "fix the parser\nthen test it";
+
+    #[test]
+    fn a_prompt_pasted_before_and_still_in_the_box_gets_its_enter_and_no_second_paste() {
+        let (mux, pane) = pasted_before(PROMPT, |p| p.input = PROMPT.into());
+        let clock = SystemClock::new();
+        let delivered = deliver_with(
+            &mux,
+            &clock,
+            &pane,
+            PROMPT,
+            &profile(2),
+            &FAST,
+            Again::Finish,
+        )
+        .unwrap();
+        assert_eq!(delivered.enter_presses, 1);
+        assert_eq!(calls(&mux, &pane), ["Enter"]);
+        assert_eq!(mux.pane(&pane, |p| p.prompts.clone()), [PROMPT]);
+    }
+
+    #[test]
+    fn a_prompt_the_agent_took_before_is_not_sent_again() {
+        let (mux, pane) = pasted_before(PROMPT, |p| {
+            p.busy = true;
+            p.prompts.push(PROMPT.into());
+        });
+        let clock = SystemClock::new();
+        let delivered = deliver_with(
+            &mux,
+            &clock,
+            &pane,
+            PROMPT,
+            &profile(2),
+            &FAST,
+            Again::Finish,
+        )
+        .unwrap();
+        assert_eq!(delivered.enter_presses, 0);
+        assert_eq!(delivered.how, Submitted::Busy);
+        assert!(calls(&mux, &pane).is_empty());
+        assert_eq!(mux.pane(&pane, |p| p.prompts.len()), 1);
+    }
+
+    #[test]
+    fn a_reminder_that_says_the_same_again_is_pasted_again() {
+        let (mux, pane) = pasted_before(PROMPT, |_| {});
+        let clock = SystemClock::new();
+        deliver_with(
+            &mux,
+            &clock,
+            &pane,
+            PROMPT,
+            &profile(2),
+            &FAST,
+            Again::Paste,
+        )
+        .unwrap();
+        assert_eq!(calls(&mux, &pane), ["paste", "Enter"]);
+    }
+
+    #[test]
+    fn text_a_person_typed_is_no_earlier_paste() {
+        let (mux, pane) = pasted_before("an older prompt", |p| p.input = PROMPT.into());
+        let clock = SystemClock::new();
+        let err = deliver_with(
+            &mux,
+            &clock,
+            &pane,
+            PROMPT,
+            &profile(2),
+            &FAST,
+            Again::Finish,
+        )
+        .unwrap_err();
+        assert!(matches!(&err, DeliveryError::Refused(_)), "{err}");
+        assert!(calls(&mux, &pane).is_empty());
+    }
+
     #[test]
     fn an_empty_prompt_is_not_pasted() {
         let (mux, pane) = agent(|_| {});
-        let err =
-            deliver_with(&mux, &SystemClock::new(), &pane, " \n", &profile(2), &FAST).unwrap_err();
+        let err = deliver_with(
+            &mux,
+            &SystemClock::new(),
+            &pane,
+            " \n",
+            &profile(2),
+            &FAST,
+            Again::Paste,
+        )
+        .unwrap_err();
         assert!(matches!(err, DeliveryError::EmptyPrompt), "{err}");
         assert!(calls(&mux, &pane).is_empty());
     }

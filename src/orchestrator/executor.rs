@@ -372,7 +372,8 @@ impl Executor {
                 pane,
                 task,
                 attempt,
-            } => return self.deliver(worker, pane, task, attempt, watch),
+                again,
+            } => return self.deliver(worker, pane, (task, attempt, again), watch),
             Action::Reset { worker, pane } => return self.reset(worker, pane),
             Action::AwaitReady { worker, pane } => {
                 self.then_ready(worker, pane, |_, _, _, _| Ok(()))
@@ -667,8 +668,7 @@ impl Executor {
         &mut self,
         worker: WorkerId,
         pane: PaneId,
-        id: TaskId,
-        attempt: u32,
+        (id, attempt, again): (TaskId, u32, bool),
         watch: &mut Sentinels,
     ) -> anyhow::Result<Vec<Event>> {
         let task = self.tasks.get(&id).context("delivering an unknown task")?;
@@ -785,6 +785,7 @@ impl Executor {
         }
         let attempt = Attempt {
             n: attempt,
+            again,
             log,
             prep,
             remote: remote.map(|seats| RemotePrep {
@@ -823,9 +824,10 @@ impl Executor {
         self.background(move || {
             // The task's branch is checked out in the worker's worktree before the prompt
             // names it; if it cannot be, nothing is typed.
-            let (attempt, prep) = match attempt {
+            let (attempt, prep, again) = match attempt {
                 Some(Attempt {
                     n,
+                    again,
                     log,
                     prep,
                     remote,
@@ -833,6 +835,9 @@ impl Executor {
                     if let Some(prep) = &remote
                         && let Err(failure) = prep.run(worker, &task, n)
                     {
+                        if matches!(failure, DeliveryFailure::Unreachable(_)) {
+                            edges.mux.host_silent(&pane);
+                        }
                         return Event::DeliveryFailed {
                             worker,
                             pane,
@@ -847,9 +852,9 @@ impl Executor {
                             let _ = edges.mux.transcript(&pane, Some(&log));
                         }
                     }
-                    (Some(n), prep)
+                    (Some(n), prep, again)
                 }
-                None => (None, None),
+                None => (None, None, false),
             };
             if let Some(Err(why)) = prep.map(landing::Prep::run) {
                 return Event::DeliveryFailed {
@@ -859,7 +864,12 @@ impl Executor {
                     failure: DeliveryFailure::NotSubmitted(why),
                 };
             }
-            match crate::deliver::deliver(&*edges.mux, &*edges.clock, &pane, &text, &profile) {
+            // A delivery its host's loss cut short is finished, not pasted twice.
+            let deliver = match again {
+                true => crate::deliver::deliver_once,
+                false => crate::deliver::deliver,
+            };
+            match deliver(&*edges.mux, &*edges.clock, &pane, &text, &profile) {
                 Ok(delivered) => {
                     if let Some(attempt) = attempt {
                         for receipt in delivery_receipts(&task, attempt, &pane, &text, &delivered) {
@@ -868,19 +878,24 @@ impl Executor {
                     }
                     Event::Delivered { worker, pane, task }
                 }
-                Err(e) => Event::DeliveryFailed {
-                    worker,
-                    pane,
-                    task,
-                    failure: match e {
+                Err(e) => {
+                    let failure = match e {
                         DeliveryError::Refused(why) => DeliveryFailure::Refused(why),
                         DeliveryError::PaneDied => DeliveryFailure::PaneGone,
                         DeliveryError::Tmux(e @ crate::tmux::TmuxError::HostUnreachable { .. }) => {
+                            // The link says when the host is back, and the prompt goes again.
+                            edges.mux.host_silent(&pane);
                             DeliveryFailure::Unreachable(e.to_string())
                         }
                         e => DeliveryFailure::NotSubmitted(e.to_string()),
-                    },
-                },
+                    };
+                    Event::DeliveryFailed {
+                        worker,
+                        pane,
+                        task,
+                        failure,
+                    }
+                }
             }
         });
     }
@@ -1194,6 +1209,8 @@ fn delivery_receipts(
 /// What goes out with a task's prompt, and not with a reminder.
 struct Attempt {
     n: u32,
+    /// Sent again after its host's loss cut the delivery short (`deliver_once`).
+    again: bool,
     /// Where the pane's transcript of the attempt goes.
     log: PathBuf,
     /// The task's branch, checked out in the worker's worktree (isolated runs).
@@ -1226,7 +1243,12 @@ impl RemotePrep {
         }
         self.seats
             .prepare(worker, &self.sentinel)
-            .map_err(|e| DeliveryFailure::Unreachable(e.to_string()))
+            .map_err(|e| match e {
+                super::seats::Unready::Unreachable(why) => DeliveryFailure::Unreachable(why),
+                super::seats::Unready::Broken(why) => DeliveryFailure::NotSubmitted(format!(
+                    "its folder on its host could not be made: {why}"
+                )),
+            })
     }
 
     /// Starts the attempt's transcript, written on the host and read here; the pane's

@@ -77,6 +77,17 @@ impl Mux for Fleet {
         mux.paste(&pane, text)
     }
 
+    fn pasted_last(&self, pane: &PaneId, text: &str) -> Result<bool, TmuxError> {
+        let (mux, pane) = self.pane(pane)?;
+        mux.pasted_last(&pane, text)
+    }
+
+    fn host_silent(&self, pane: &PaneId) {
+        if let Ok((mux, pane)) = self.pane(pane) {
+            mux.host_silent(&pane);
+        }
+    }
+
     fn send_key(&self, pane: &PaneId, key: &str) -> Result<(), TmuxError> {
         let (mux, pane) = self.pane(pane)?;
         mux.send_key(&pane, key)

@@ -70,26 +70,31 @@ impl Seats {
     /// Makes the folder of `sentinel` on `worker`'s host. A sentinel already there can
     /// only be this attempt's own (the attempt is in its path): a prompt sent again after
     /// the host came back must not remove what the agent made of the first.
-    pub fn prepare(&self, worker: WorkerId, sentinel: &Path) -> Result<(), SshError> {
+    /// A host that answers and fails is `Broken`, not `Unreachable`: the prompt would
+    /// go to it again at every return of the host, and fail again.
+    pub fn prepare(&self, worker: WorkerId, sentinel: &Path) -> Result<(), Unready> {
         let Some(place) = self.of(worker) else {
             return Ok(());
         };
         let path = format!("{}/{}", place.dir, sentinel.display());
         let script = format!(r#"{EXPAND_HOME}mkdir -p "$(dirname "$1")""#);
-        let out = self.ssh.exec(
-            &place.host,
-            &["sh", "-c", &script, "sh", &path],
-            PREPARE_TIMEOUT,
-        )?;
+        let out = self
+            .ssh
+            .exec(
+                &place.host,
+                &["sh", "-c", &script, "sh", &path],
+                PREPARE_TIMEOUT,
+            )
+            .map_err(|e| match e.is_unreachable() {
+                true => Unready::Unreachable(e.to_string()),
+                false => Unready::Broken(e.to_string()),
+            })?;
         match out.status {
             0 => Ok(()),
-            status => Err(SshError::HostUnreachable {
-                host: place.host.name.clone(),
-                why: format!(
-                    "preparing {path} failed with status {status}: {}",
-                    out.stderr.trim()
-                ),
-            }),
+            status => Err(Unready::Broken(format!(
+                "making the folder of {path} failed with status {status}: {}",
+                out.stderr.trim()
+            ))),
         }
     }
 
@@ -166,7 +171,7 @@ impl Seats {
     }
 }
 
-/// Why an attempt's worktree could not be made on its host.
+/// Why an attempt's worktree or folder could not be made on its host.
 #[derive(Debug)]
 pub enum Unready {
     /// The host could not be reached.

@@ -257,6 +257,10 @@ fn a_delivery_that_cannot_reach_its_host_keeps_the_task_leased() {
         rebooted: false,
     });
     assert_eq!(deliver_of(&back), Some((0, 1)), "{back:?}");
+    let sent_again = back
+        .iter()
+        .any(|a| matches!(a, Action::Deliver { again: true, .. }));
+    assert!(sent_again, "marked as sent again: {back:?}");
     delivered(&mut state, 0, "a");
     assert_eq!(state.workers()[0].state().name(), "busy");
     // Only once: a later loss and return of the host does not send it a third time.

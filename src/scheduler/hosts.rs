@@ -138,6 +138,7 @@ impl State {
             pane,
             task,
             attempt,
+            again: true,
         });
     }
 

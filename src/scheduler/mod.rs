@@ -279,6 +279,9 @@ pub enum Action {
         pane: PaneId,
         task: TaskId,
         attempt: u32,
+        /// Sent again: its host's loss cut the first delivery short. What went in of it
+        /// is finished, not pasted twice.
+        again: bool,
     },
     /// Give the agent a fresh context (reset command or restart); report `Ready`/`NotReady`.
     Reset { worker: WorkerId, pane: PaneId },
@@ -1806,6 +1809,7 @@ impl State {
                 pane,
                 task: id,
                 attempt,
+                again: false,
             });
         }
     }

@@ -44,6 +44,10 @@ pub struct SimArgs {
     /// Show a starting screen this long before becoming ready.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub startup_ms: u64,
+    /// Run CMD with `sh -c` at each paste, and wait for it, before the paste shows: a
+    /// test's hook into the moment between a paste and its Enter.
+    #[arg(long, value_name = "CMD")]
+    pub on_paste: Option<String>,
 }
 
 /// Runs the simulator on the current terminal until it quits.
@@ -223,7 +227,16 @@ impl<'a> Sim<'a> {
     fn key(&mut self, key: Key) -> anyhow::Result<Option<End>> {
         match key {
             Key::Text(text) => self.draft.type_text(&text),
-            Key::Paste(text) => self.draft.paste(text),
+            Key::Paste(text) => {
+                // Every paste whole, as it came: tests check that none is cut or doubled.
+                self.log.write("paste", json!({ "text": text.as_str() }))?;
+                if let Some(cmd) = &self.args.on_paste {
+                    std::process::Command::new("sh")
+                        .args(["-c", cmd])
+                        .status()?;
+                }
+                self.draft.paste(text);
+            }
             Key::Enter if !self.draft.is_empty() => {
                 let text = self.draft.take();
                 return self.submit(text);

@@ -87,6 +87,15 @@ impl SystemSsh {
             .and_then(|b| b.wait(Instant::now()))
     }
 
+    /// `host` answered on another channel (a control link attached again): calls to it
+    /// are no longer held back.
+    pub fn reached(&self, host: &Host) {
+        let mut backoffs = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(backoff) = backoffs.get_mut(&host.name) {
+            backoff.succeeded();
+        }
+    }
+
     /// `GIT_SSH_COMMAND` for a `git push` or `git fetch` to `host`: this ssh, over the
     /// host's master, with swarm's options and the person's.
     pub fn git_ssh_command(&self, host: &Host) -> String {
@@ -271,6 +280,10 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("next try in"), "{err}");
         assert!(started.elapsed() < Duration::from_millis(100));
+        // Reached on another channel (a control link attached again): tried at once.
+        assert!(ssh.backing_off(&host()).is_some());
+        ssh.reached(&host());
+        assert_eq!(ssh.backing_off(&host()), None);
     }
 
     #[test]

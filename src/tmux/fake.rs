@@ -47,6 +47,9 @@ pub struct FakePane {
     pub dies_on_enter: bool,
     /// The transcript file, while one is on.
     pub transcript: Option<std::path::PathBuf>,
+    /// The last text pasted in, as a pane on another host remembers it
+    /// (`Mux::pasted_last`).
+    pub last_paste: Option<String>,
 }
 
 impl FakePane {
@@ -70,6 +73,7 @@ impl FakePane {
             missed_enters: 0,
             dies_on_enter: false,
             transcript: None,
+            last_paste: None,
         }
     }
 
@@ -223,7 +227,14 @@ impl Mux for FakeMux {
             return Ok(PasteOutcome::Refused(reason));
         }
         p.input.push_str(text);
+        p.last_paste = Some(text.to_owned());
         Ok(PasteOutcome::Pasted)
+    }
+
+    fn pasted_last(&self, pane: &PaneId, text: &str) -> Result<bool, TmuxError> {
+        let world = self.world();
+        let p = world.panes.get(pane).ok_or_else(|| gone(pane))?;
+        Ok(p.last_paste.as_deref() == Some(text))
     }
 
     fn send_key(&self, pane: &PaneId, key: &str) -> Result<(), TmuxError> {

@@ -11,6 +11,7 @@ use super::{PaneId, PaneInfo, Tmux, TmuxError};
 use crate::ssh::Backoff;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -91,6 +92,10 @@ pub(super) struct Link {
     /// Each pane's output count, with its own condvar so that one chatty pane does not
     /// wake the threads waiting on the others.
     output: Mutex<HashMap<PaneId, Arc<Counter>>>,
+    /// A call found the host silent and hung the client up: until the link is attached
+    /// again, the host counts as lost, so that its return is said (`HostBack`) to those
+    /// who heard of the loss from that call.
+    suspect: AtomicBool,
 }
 
 #[derive(Default)]
@@ -115,6 +120,7 @@ impl Link {
         let link = Arc::new(Link {
             wire: Mutex::new(Wire::default()),
             output: Mutex::new(HashMap::new()),
+            suspect: AtomicBool::new(false),
         });
         let (news_tx, news) = crossbeam_channel::unbounded();
         let (keeper, tmux) = (Arc::downgrade(&link), tmux.clone());
@@ -282,9 +288,18 @@ impl Link {
     }
 
     /// Ends the client now (a host that went silent); the keeper attaches again when it
-    /// can. Commands still waiting get no reply.
+    /// can, and for a host says `HostLost`, then `HostBack`. Commands still waiting get no
+    /// reply.
     pub(super) fn hang_up(&self) {
+        self.suspect.store(true, Ordering::SeqCst);
         self.go_down();
+    }
+
+    /// Whether a call found `tmux`'s host silent and hung the client up since this was
+    /// last asked: its caller took the host for lost, so the keeper says `HostLost`, and
+    /// `HostBack` once attached again.
+    fn suspected(&self, tmux: &Tmux) -> bool {
+        self.suspect.swap(false, Ordering::SeqCst) && tmux.via().is_some()
     }
 
     /// How many `%output` notifications `pane` has sent since the link started.
@@ -343,6 +358,10 @@ fn keep_attached(link: &Weak<Link>, tmux: &Tmux, news: &Sender<PaneNews>) {
             strong.go_up(control);
             let (ignored, _) = crossbeam_channel::bounded(1);
             let _ = strong.send(SUBSCRIPTION, ignored);
+            if strong.suspected(tmux) && !(lost || gone) {
+                lost = true;
+                let _ = news.send(PaneNews::HostLost);
+            }
             // Back after a loss only once the incarnation is known: if it cannot be read,
             // the client is dropped and tried again, so that `HostBack` is never missed.
             let back = !(lost || gone) || {
@@ -350,6 +369,11 @@ fn keep_attached(link: &Weak<Link>, tmux: &Tmux, news: &Sender<PaneNews>) {
                 match strong.run(&line, tmux.timeout()) {
                     Answer::Out(out) => {
                         let incarnation = out.trim().to_owned();
+                        // ssh reaches the host again: its calls need not wait out the
+                        // backoff of the outage.
+                        if let Some(via) = tmux.via() {
+                            via.ssh().reached(via.host());
+                        }
                         strong.detach_stale_clients(tmux.timeout());
                         let _ = news.send(PaneNews::HostBack { incarnation });
                         (lost, gone) = (false, false);
@@ -369,6 +393,10 @@ fn keep_attached(link: &Weak<Link>, tmux: &Tmux, news: &Sender<PaneNews>) {
                 Some(strong) => strong.go_down(),
                 None => return,
             }
+        }
+        if link.upgrade().is_some_and(|l| l.suspected(tmux)) && !(lost || gone) {
+            lost = true;
+            let _ = news.send(PaneNews::HostLost);
         }
         let Some(via) = tmux.via() else {
             if !tmux.server_alive() {

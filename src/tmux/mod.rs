@@ -148,6 +148,17 @@ pub trait Mux: Send + Sync {
     fn spawn(&self, spec: &SpawnSpec) -> Result<Spawned, TmuxError>;
     /// Pastes `text` (bracketed) through a uniquely named buffer, guarded in the same call.
     fn paste(&self, pane: &PaneId, text: &str) -> Result<PasteOutcome, TmuxError>;
+    /// Whether the last paste into `pane` was `text`, and went in. Only a paste into a
+    /// pane on another host is remembered, whose answer a dropped link can lose: a
+    /// delivery that its host's loss cut short is finished, not pasted again, once the
+    /// host is back. Elsewhere, false.
+    fn pasted_last(&self, _pane: &PaneId, _text: &str) -> Result<bool, TmuxError> {
+        Ok(false)
+    }
+    /// A call about `pane` found its host silent (another channel than the link, such as
+    /// an ssh call): the host's link hangs up and attaches again, saying `HostLost`, then
+    /// `HostBack` once the host answers. Nothing for a local pane.
+    fn host_silent(&self, _pane: &PaneId) {}
     /// Sends one key by name, such as `Enter` or `Escape`.
     fn send_key(&self, pane: &PaneId, key: &str) -> Result<(), TmuxError>;
     /// Types a short literal text such as `/clear`; never prompts.

@@ -98,6 +98,19 @@ impl Mux for Tmux {
         })
     }
 
+    fn pasted_last(&self, pane: &PaneId, text: &str) -> Result<bool, TmuxError> {
+        match self.via() {
+            Some(via) => remote::pasted_last(self, via, pane, &strip_controls(text)),
+            None => Ok(false),
+        }
+    }
+
+    fn host_silent(&self, _pane: &PaneId) {
+        if let (Some(_), Some(link)) = (self.via(), self.link()) {
+            link.hang_up();
+        }
+    }
+
     fn send_key(&self, pane: &PaneId, key: &str) -> Result<(), TmuxError> {
         if key.is_empty() || key.chars().any(char::is_whitespace) {
             return Err(TmuxError::Invalid(format!("{key:?} is not a key name")));

@@ -2,7 +2,7 @@
 //! guarded paste over the control link, never over an exec channel (docs/multihost.md).
 
 use super::command::Argv;
-use super::live::{Block, Exchange, Link};
+use super::live::{Answer, Block, Exchange, Link};
 use super::{PaneId, PasteOutcome, Tmux, TmuxError};
 use crate::ssh::{Host, SystemSsh};
 use std::collections::HashMap;
@@ -18,12 +18,14 @@ pub(super) struct Via {
     ssh: Arc<SystemSsh>,
     host: Host,
     /// Pastes whose outcome a dropped link left unknown, by pane.
-    in_doubt: Mutex<HashMap<PaneId, Doubt>>,
+    in_doubt: Mutex<HashMap<PaneId, Sent>>,
+    /// The last paste known to have gone into each pane.
+    pasted: Mutex<HashMap<PaneId, Sent>>,
 }
 
-/// A paste that was sent, at least in part, with no answer.
+/// A paste that was sent: through which buffer, and what.
 #[derive(Debug)]
-struct Doubt {
+struct Sent {
     buffer: String,
     text: String,
 }
@@ -34,6 +36,7 @@ impl Via {
             ssh,
             host,
             in_doubt: Mutex::new(HashMap::new()),
+            pasted: Mutex::new(HashMap::new()),
         }
     }
 
@@ -52,8 +55,12 @@ impl Via {
         }
     }
 
-    fn doubts(&self) -> std::sync::MutexGuard<'_, HashMap<PaneId, Doubt>> {
+    fn doubts(&self) -> std::sync::MutexGuard<'_, HashMap<PaneId, Sent>> {
         self.in_doubt.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn pasted(&self) -> std::sync::MutexGuard<'_, HashMap<PaneId, Sent>> {
+        self.pasted.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -91,7 +98,7 @@ pub(super) fn paste(
         Exchange::Lost => {
             via.doubts().insert(
                 pane.clone(),
-                Doubt {
+                Sent {
                     buffer: buffer.to_owned(),
                     text: text.to_owned(),
                 },
@@ -102,13 +109,56 @@ pub(super) fn paste(
                  finds out whether it went in"
             )))
         }
-        Exchange::Replies(blocks) => outcome(&blocks).ok_or_else(|| TmuxError::Failed {
-            args: format!("set-buffer -b {buffer} … ; if-shell -F -t {pane} …"),
-            stderr: format!(
-                "unexpected paste replies {:?}",
-                blocks.iter().flat_map(|(_, l)| l).collect::<Vec<_>>()
-            ),
-        }),
+        Exchange::Replies(blocks) => {
+            let outcome = outcome(&blocks).ok_or_else(|| TmuxError::Failed {
+                args: format!("set-buffer -b {buffer} … ; if-shell -F -t {pane} …"),
+                stderr: format!(
+                    "unexpected paste replies {:?}",
+                    blocks.iter().flat_map(|(_, l)| l).collect::<Vec<_>>()
+                ),
+            })?;
+            if outcome == PasteOutcome::Pasted {
+                let sent = Sent {
+                    buffer: buffer.to_owned(),
+                    text: text.to_owned(),
+                };
+                via.pasted().insert(pane.clone(), sent);
+            }
+            Ok(outcome)
+        }
+    }
+}
+
+/// Whether the last paste into `pane` was `text` and went in: one whose answer a dropped
+/// link lost is settled first (`settle`); one that was answered is checked against the
+/// pane's `@swarm-pasted`, so that a pane of a restarted server, which may have the same
+/// id, does not pass for it.
+pub(super) fn pasted_last(
+    tmux: &Tmux,
+    via: &Via,
+    pane: &PaneId,
+    text: &str,
+) -> Result<bool, TmuxError> {
+    let Some(link) = tmux.link() else {
+        return Ok(false);
+    };
+    if via.doubts().get(pane).is_some_and(|d| d.text == text) {
+        return settle(tmux, via, link, pane, text);
+    }
+    let buffer = match via.pasted().get(pane) {
+        Some(sent) if sent.text == text => sent.buffer.clone(),
+        _ => return Ok(false),
+    };
+    let line = format!("display-message -p -t {pane} '#{{{PASTED_MARK}}}'");
+    match link.run(&line, tmux.timeout()) {
+        Answer::Out(out) => Ok(out.trim() == buffer),
+        // No such pane: nothing of it is left to finish.
+        Answer::Failed(_) => Ok(false),
+        Answer::NoReply(why) => {
+            hang_up(via, link);
+            Err(via.unreachable(why))
+        }
+        Answer::Down => Err(via.unreachable("the control link is down")),
     }
 }
 
@@ -148,7 +198,9 @@ fn settle(
     let pasted = matches!(blocks.first(), Some((true, lines)) if lines.len() == 1 && lines[0] == doubt.buffer);
     if pasted {
         // The same prompt went in; a different one goes in after it.
-        return Ok(doubt.text == text);
+        let same = doubt.text == text;
+        via.pasted().insert(pane.clone(), doubt);
+        return Ok(same);
     }
     let loaded = blocks
         .get(1)

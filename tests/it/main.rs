@@ -15,6 +15,7 @@ mod notify;
 mod plan_graph;
 mod primitives;
 mod real_agents;
+mod remote_faults;
 mod remote_logs;
 mod remote_run;
 mod remote_tmux;

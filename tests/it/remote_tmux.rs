@@ -482,3 +482,41 @@ fn a_paste_cut_off_by_a_dropped_ssh_goes_in_whole_and_once() {
     }
     eprintln!("pastes answered HostUnreachable by a dropped master: {cut_off} of 8");
 }
+
+#[test]
+fn a_host_found_silent_by_a_call_is_said_lost_then_back_and_its_paste_remembered() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(1);
+    let sockets = tempfile::Builder::new()
+        .prefix("swarm-cm-")
+        .tempdir()
+        .unwrap();
+    let ssh = Arc::new(SystemSsh::with_program(
+        "ssh".into(),
+        ControlPath::at(sockets.path()),
+    ));
+    let socket = format!("swarm-it-rtmux-silent-{}", std::process::id());
+    let h1 = remote(&hosts, &ssh, 1, &socket);
+    let first = h1.start_host_session(120, 40).unwrap();
+    let (h1, news) = h1.linked();
+    let pane = receiver(&h1, "silent.txt");
+    assert!(!h1.pasted_last(&pane, "one").unwrap(), "nothing pasted yet");
+    assert_eq!(h1.paste(&pane, "one").unwrap(), PasteOutcome::Pasted);
+    assert!(h1.pasted_last(&pane, "one").unwrap());
+    assert!(!h1.pasted_last(&pane, "two").unwrap(), "another text");
+    // A call of another channel found the host silent: the link, whose ssh is fine,
+    // says so and then that it is back, the same server.
+    h1.host_silent(&pane);
+    await_news(&news, "HostLost", Duration::from_secs(10), false, |n| {
+        matches!(n, PaneNews::HostLost)
+    });
+    let back = await_news(&news, "HostBack", Duration::from_secs(30), false, |n| {
+        matches!(n, PaneNews::HostBack { .. })
+    });
+    assert!(matches!(back, PaneNews::HostBack { incarnation } if incarnation == first));
+    // The paste is still known, and the pane's mark says it went in.
+    assert!(h1.pasted_last(&pane, "one").unwrap());
+    h1.kill_server().unwrap();
+}
