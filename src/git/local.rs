@@ -1161,22 +1161,20 @@ struct Tip {
     tree: Oid,
 }
 
-/// A glob pattern that matches `path` alone, its last character in brackets: `add`
-/// fails on a pathspec that names an ignored path outright, even to leave it out, and
-/// swarm's own files are ignored.
+/// A glob pattern that matches `path` alone, its first character in brackets: `add`
+/// fails on a pathspec whose literal part names an ignored path (or a path in an ignored
+/// folder) outright, even to leave it out, and swarm's own files are ignored.
 fn unnamed(path: &str) -> String {
     let mut out = String::new();
-    let mut chars = path.chars().peekable();
-    while let Some(c) = chars.next() {
-        let last = chars.peek().is_none();
-        if last {
+    for (i, c) in path.chars().enumerate() {
+        if i == 0 {
             out.push('[');
         }
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {
             out.push('\\');
         }
         out.push(c);
-        if last {
+        if i == 0 {
             out.push(']');
         }
     }
