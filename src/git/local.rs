@@ -1108,20 +1108,22 @@ impl Git for Local {
             // Not a worktree (any more): its files are nobody's to delete.
             return Ok(false);
         }
-        let status = self
-            .git(&wt)
-            .args(["status", "--porcelain", "-z", "--untracked-files=all"])
-            .ok()?;
-        if !status.is_empty() {
-            return Ok(false);
-        }
-        let out = self
-            .git(&wt)
-            .args(["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])
-            .ok()?;
-        let mut lines = out.lines();
-        let head = lines.next().unwrap_or_default();
-        if lines.next() == Some("HEAD") {
+        // Whether anything in it is not committed, `worktree remove` looks itself: it
+        // refuses then.
+        let detached = match files::git_dir(&wt).and_then(|dir| files::head(&dir)) {
+            Some(files::Head::Detached(head)) => Some(head),
+            Some(files::Head::Branch(_)) => None,
+            None => {
+                let out = self
+                    .git(&wt)
+                    .args(["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])
+                    .ok()?;
+                let mut lines = out.lines();
+                let head = lines.next().unwrap_or_default().to_string();
+                (lines.next() == Some("HEAD")).then_some(head)
+            }
+        };
+        if let Some(head) = &detached {
             // Detached: its commit must be on some ref, or removing the worktree would
             // leave it to be collected.
             let on_a_ref = self
