@@ -58,6 +58,31 @@ pub(crate) fn head(git_dir: &Path) -> Option<Head> {
     is_oid(text).then(|| Head::Detached(text.to_string()))
 }
 
+/// Detaches the worktree whose git directory is `git_dir` at `commit`, HEAD written the
+/// way git writes it: to `HEAD.lock`, taken only if no git holds it, then renamed into
+/// place. No reflog entry is added. False where git must do it (the reftable format, a
+/// HEAD locked or not of the files kind); HEAD is then as it was.
+pub(crate) fn detach(git_dir: &Path, commit: &str) -> bool {
+    use std::io::Write;
+    if !is_oid(commit) || common_dir(git_dir).join("reftable").exists() || head(git_dir).is_none() {
+        return false;
+    }
+    let lock = git_dir.join("HEAD.lock");
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&lock)
+    else {
+        return false;
+    };
+    let written = file.write_all(format!("{commit}\n").as_bytes()).is_ok()
+        && std::fs::rename(&lock, git_dir.join("HEAD")).is_ok();
+    if !written {
+        let _ = std::fs::remove_file(&lock);
+    }
+    written
+}
+
 /// What branch `full` (`refs/heads/…`) points at: Some(None) when there is no such
 /// branch, None when the files cannot tell.
 pub(crate) fn branch(common: &Path, full: &str) -> Option<Option<Oid>> {
@@ -197,6 +222,26 @@ mod tests {
             listed[1].path.canonicalize().unwrap(),
             wt.canonicalize().unwrap()
         );
+    }
+
+    #[test]
+    fn detach_writes_head_as_git_does_and_leaves_a_locked_head_to_git() {
+        let repo = Repo::new();
+        let wt = repo.wt("w1");
+        repo.git(
+            &repo.path,
+            &["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()],
+        );
+        let dir = git_dir(&wt).unwrap();
+        let main = repo.rev("main");
+        std::fs::write(dir.join("HEAD.lock"), "").unwrap();
+        assert!(!detach(&dir, &main), "a git holds HEAD");
+        assert_eq!(head(&dir), Some(Head::Branch("refs/heads/side".into())));
+        std::fs::remove_file(dir.join("HEAD.lock")).unwrap();
+        assert!(detach(&dir, &main));
+        assert_eq!(repo.git(&wt, &["rev-parse", "HEAD"]), main);
+        assert_eq!(repo.git_code(&wt, &["symbolic-ref", "-q", "HEAD"]), Some(1));
+        assert!(!dir.join("HEAD.lock").exists());
     }
 
     #[test]

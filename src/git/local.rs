@@ -924,21 +924,24 @@ impl Git for Local {
         };
         // The branch moves first (a compare-and-swap), then the worktree is detached
         // where it is: not in one transaction, which git refuses for HEAD and the branch
-        // it names. HEAD alone changes, so `update-ref` does it without the index refresh
-        // that `checkout --detach` pays for.
+        // it names. HEAD alone changes: written as git writes it where the files allow,
+        // else by `update-ref`, without the index refresh `checkout --detach` pays for.
         if let Some(new) = &made {
             self.set_branch(&wt, branch, new, &old)?;
         }
-        self.git(&wt)
-            .args([
-                "update-ref",
-                "--no-deref",
-                "-m",
-                "swarm: committed",
-                "HEAD",
-                &head,
-            ])
-            .ok()?;
+        let detached = files::git_dir(&wt).is_some_and(|dir| files::detach(&dir, &head));
+        if !detached {
+            self.git(&wt)
+                .args([
+                    "update-ref",
+                    "--no-deref",
+                    "-m",
+                    "swarm: committed",
+                    "HEAD",
+                    &head,
+                ])
+                .ok()?;
+        }
         Ok(if changed {
             Committed::Changes { head }
         } else {
