@@ -137,12 +137,15 @@ pub(crate) fn worktrees(common: &Path) -> Option<Vec<Listed>> {
     };
     for entry in linked {
         let admin = entry.ok()?.path();
-        // A worktree being added or removed has these half there: git is asked.
-        let gitdir = std::fs::read_to_string(admin.join("gitdir")).ok()?;
+        // As git lists them: a worktree being added or removed, its `gitdir` not (or no
+        // longer) there, is left out; one whose HEAD is not there has no branch.
+        let Ok(gitdir) = std::fs::read_to_string(admin.join("gitdir")) else {
+            continue;
+        };
         let dot_git = admin.join(gitdir.trim_end_matches(['\n', '\r']));
         all.push(Listed {
             path: dot_git.parent()?.to_path_buf(),
-            branch: branch_of(&admin)?,
+            branch: branch_of(&admin).flatten(),
         });
     }
     Some(all)
