@@ -304,6 +304,7 @@ impl Local {
             .collect();
         self.git(wt)
             .args(["add", "-A", "--", "."])
+            .arg(format!(":(exclude,glob){}", unnamed(SWARM_DIR)))
             .arg(format!(":(exclude,glob){}/**", unnamed(SWARM_DIR)))
             .args(
                 exclude
@@ -311,7 +312,7 @@ impl Local {
                     .map(|path| format!(":(exclude,glob){}", unnamed(path))),
             )
             .ok()?;
-        let mut own = vec![format!("{SWARM_DIR}/")];
+        let mut own = vec![format!("{SWARM_DIR}/"), SWARM_DIR.to_string()];
         own.extend(exclude.iter().cloned());
         let index = files::git_dir(wt).map(|dir| dir.join("index"));
         if index.is_none_or(|index| files::index_may_hold(&index, &own)) {
