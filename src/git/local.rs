@@ -6,13 +6,16 @@
 //! compare-and-swap.
 
 use super::call::Call;
+use super::files;
 use super::listing::{self, Listed};
 use super::{
     Advanced, Committed, Git, GitError, Integrated, Oid, Prepared, Result, Strategy, Trailers,
+    is_oid,
 };
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The identity swarm commits as where the user has none (a CI machine without a
@@ -30,6 +33,10 @@ const LOCK_GRACE: Duration = Duration::from_secs(2);
 /// The branches tasks run on: `swarm/task/<id>`.
 const TASK_BRANCHES: &str = "refs/heads/swarm/task/";
 
+/// How many commits' trees [`Local`] keeps in mind: a few per task, so that a long run's
+/// memory stays small; the oldest go all at once.
+const TREES_KEPT: usize = 4096;
+
 /// The git of the repository whose top-level directory is `repo`.
 pub struct Local {
     repo: PathBuf,
@@ -37,6 +44,12 @@ pub struct Local {
     env: Vec<(OsString, OsString)>,
     /// The author and committer variables, found on first use.
     identity: OnceLock<Vec<(OsString, OsString)>>,
+    /// The repository's common git directory, where its files can answer instead of a
+    /// git process (see [`files`]); found on first use.
+    common: OnceLock<Option<PathBuf>>,
+    /// Each commit's tree, as far as swarm has seen them: a commit's tree never changes,
+    /// and knowing it spares a `rev-parse` in every task's commit and landing.
+    trees: Mutex<HashMap<Oid, Oid>>,
 }
 
 impl Local {
@@ -46,6 +59,8 @@ impl Local {
             repo: repo.into(),
             env: Vec::new(),
             identity: OnceLock::new(),
+            common: OnceLock::new(),
+            trees: Mutex::default(),
         }
     }
 
@@ -99,6 +114,33 @@ impl Local {
         }
     }
 
+    fn common(&self) -> Option<&Path> {
+        self.common
+            .get_or_init(|| files::git_dir(&self.repo).map(|dir| files::common_dir(&dir)))
+            .as_deref()
+    }
+
+    /// The tree of `commit`, if swarm has seen it.
+    fn tree_of(&self, commit: &str) -> Option<Oid> {
+        self.trees.lock().unwrap().get(commit).cloned()
+    }
+
+    fn remember(&self, commit: &str, tree: &str) {
+        let mut trees = self.trees.lock().unwrap();
+        if trees.len() >= TREES_KEPT {
+            trees.clear();
+        }
+        trees.insert(commit.to_string(), tree.to_string());
+    }
+
+    /// The working trees and what each has checked out: from the files, else from git.
+    fn listed(&self) -> Result<Vec<Listed>> {
+        match self.common().and_then(files::worktrees) {
+            Some(listed) => Ok(listed),
+            None => self.worktrees(),
+        }
+    }
+
     fn worktrees(&self) -> Result<Vec<Listed>> {
         // A worktree another thread is adding or removing can be half there for a moment
         // (`failed to read .git/worktrees/w3/commondir`): that is asked again, not failed.
@@ -131,6 +173,30 @@ impl Local {
             args: format!("rev-parse {}", revs.join(" ")),
             message: format!("expected {N} ids, got {oids:?}"),
         })
+    }
+
+    /// Where several full branch refs or commit ids point, None for a branch that is not
+    /// there: from the files where they can tell, else in one git command.
+    fn refs<const N: usize>(&self, refs: [&str; N]) -> Result<[Option<Oid>; N]> {
+        let common = self.common();
+        let known: Option<Vec<Option<Oid>>> = refs
+            .iter()
+            .map(|r| {
+                if is_oid(r) {
+                    Some(Some(r.to_string()))
+                } else {
+                    files::branch(common?, r)
+                }
+            })
+            .collect();
+        if let Some(Ok(known)) = known.map(<[Option<Oid>; N]>::try_from) {
+            return Ok(known);
+        }
+        self.lookup(
+            refs.map(|r| format!("{r}^{{commit}}"))
+                .each_ref()
+                .map(String::as_str),
+        )
     }
 
     /// Several revisions looked up in one command, where some may name nothing (a branch
@@ -223,58 +289,66 @@ impl Local {
     /// Stages everything in `wt` except swarm's files and `exclude`; whether anything is
     /// staged.
     fn stage(&self, wt: &Path, exclude: &[PathBuf]) -> Result<bool> {
-        self.git(wt).args(["add", "-A", "--", "."]).ok()?;
-        self.unstage(wt, exclude)?;
+        self.add_all(wt, exclude)?;
         let clean = self.git(wt).args(["diff", "--cached", "--quiet"]).test()?;
         Ok(!clean)
     }
 
-    /// Takes swarm's folder and `exclude` (the sentinels) out of what `add` staged. Not
-    /// as `:(exclude)` pathspecs to `add`, which fails on a path that is ignored already
-    /// (swarm's exclude block ignores them); `reset` leaves a path as the commit has it,
-    /// tracked or not.
-    fn unstage(&self, wt: &Path, exclude: &[PathBuf]) -> Result<()> {
-        let mut reset = self.git(wt).args(["reset", "-q", "--", SWARM_DIR]);
-        for path in exclude {
-            let path = path.strip_prefix(wt).unwrap_or(path);
-            reset = reset.arg(format!(":(literal){}", path.display()));
+    /// Stages everything in `wt` but swarm's folder and `exclude` (the sentinels): they
+    /// are left out of the `add`, and only if the index may still hold them (staged by
+    /// hand before, or tracked) are they reset to what the commit has, tracked or not.
+    fn add_all(&self, wt: &Path, exclude: &[PathBuf]) -> Result<()> {
+        let exclude: Vec<String> = exclude
+            .iter()
+            .map(|path| path.strip_prefix(wt).unwrap_or(path).display().to_string())
+            .collect();
+        self.git(wt)
+            .args(["add", "-A", "--", "."])
+            .arg(format!(":(exclude,glob){}", unnamed(SWARM_DIR)))
+            .arg(format!(":(exclude,glob){}/**", unnamed(SWARM_DIR)))
+            .args(
+                exclude
+                    .iter()
+                    .map(|path| format!(":(exclude,glob){}", unnamed(path))),
+            )
+            .ok()?;
+        let mut own = vec![format!("{SWARM_DIR}/"), SWARM_DIR.to_string()];
+        own.extend(exclude.iter().cloned());
+        let index = files::git_dir(wt).map(|dir| dir.join("index"));
+        if index.is_none_or(|index| files::index_may_hold(&index, &own)) {
+            let mut reset = self.git(wt).args(["reset", "-q", "--", SWARM_DIR]);
+            for path in &exclude {
+                reset = reset.arg(format!(":(literal){path}"));
+            }
+            reset.ok()?;
         }
-        reset.ok()?;
         Ok(())
     }
 
-    /// Commits what `wt` holds beyond `head` (all but swarm's files and `exclude`) on
-    /// `branch`, which `wt` has checked out; the new commit, if there was anything. With
-    /// git's plumbing: `commit` would refresh the index and read the config again, and
-    /// was the slowest step between an agent's sentinel and its next task.
+    /// Makes a commit of what `wt` holds beyond `head` (all but swarm's files and
+    /// `exclude`), if there is anything; no ref moves. With git's plumbing: `commit`
+    /// would refresh the index and read the config again, and was the slowest step
+    /// between an agent's sentinel and its next task.
     fn commit_tree(
         &self,
         wt: &Path,
-        branch: &str,
         head: &Head,
         message: &str,
         exclude: &[PathBuf],
     ) -> Result<Option<Oid>> {
-        self.git(wt).args(["add", "-A", "--", "."]).ok()?;
-        self.unstage(wt, exclude)?;
+        self.add_all(wt, exclude)?;
         let tree = self.git(wt).arg("write-tree").ok()?;
-        if tree.trim() == head.tree {
+        let tree = tree.trim();
+        if tree == head.tree {
             return Ok(None);
         }
         let new = self
             .git(wt)
-            .args([
-                "commit-tree",
-                tree.trim(),
-                "-p",
-                &head.commit,
-                "-m",
-                message,
-            ])
+            .args(["commit-tree", tree, "-p", &head.commit, "-m", message])
             .ok()?
             .trim()
             .to_string();
-        self.set_branch(wt, branch, &new, &head.commit)?;
+        self.remember(&new, tree);
         Ok(Some(new))
     }
 
@@ -328,7 +402,7 @@ impl Local {
     fn release(&self, wt: &Path, branch: &str) -> Result<()> {
         let full = full_ref(branch);
         let here = listing::real(wt);
-        let holder = self.worktrees()?.into_iter().find(|entry| {
+        let holder = self.listed()?.into_iter().find(|entry| {
             entry.branch.as_deref() == Some(full.as_str()) && listing::real(&entry.path) != here
         });
         let Some(holder) = holder else {
@@ -356,8 +430,23 @@ impl Local {
         Ok(name)
     }
 
-    /// The commit `wt` is at, its tree, and the branch it is on.
+    /// The commit `wt` is at, its tree, and the branch it is on: from the files and the
+    /// trees known, else from git.
     fn head(&self, wt: &Path) -> Result<Head> {
+        let known = || -> Option<Head> {
+            let dir = files::git_dir(wt)?;
+            let (commit, on) = match files::head(&dir)? {
+                files::Head::Branch(on) => {
+                    (files::branch(&files::common_dir(&dir), &on)??, Some(on))
+                }
+                files::Head::Detached(commit) => (commit, None),
+            };
+            let tree = self.tree_of(&commit)?;
+            Some(Head { commit, tree, on })
+        };
+        if let Some(head) = known() {
+            return Ok(head);
+        }
         let out = self
             .git(wt)
             .args([
@@ -369,11 +458,13 @@ impl Local {
             ])
             .ok()?;
         let mut lines = out.lines().map(str::to_string);
-        Ok(Head {
+        let head = Head {
             commit: lines.next().unwrap_or_default(),
             tree: lines.next().unwrap_or_default(),
             on: lines.next().filter(|on| on != "HEAD"),
-        })
+        };
+        self.remember(&head.commit, &head.tree);
+        Ok(head)
     }
 
     /// The error for a worktree the agent left off its task's branch. Its work is not
@@ -549,6 +640,23 @@ impl Local {
     /// it is gone.
     fn tips(&self, branch: &str, land_ref: &str) -> Result<(Tip, Option<Tip>)> {
         let full = full_ref(branch);
+        // Mostly both tips and their trees are known: the landing tip from the last
+        // landing, the branch's from the task's commit.
+        if let [Some(onto), old] = self.refs([land_ref, &full])?
+            && let Some(onto_tree) = self.tree_of(&onto)
+        {
+            let old_tree = old.as_ref().map(|old| self.tree_of(old));
+            if old_tree.as_ref().is_none_or(Option::is_some) {
+                let branch = old
+                    .zip(old_tree.flatten())
+                    .map(|(commit, tree)| Tip { commit, tree });
+                let onto = Tip {
+                    commit: onto,
+                    tree: onto_tree,
+                };
+                return Ok((onto, branch));
+            }
+        }
         let [onto, onto_tree, old, old_tree] = self.lookup([
             &format!("{land_ref}^{{commit}}"),
             &format!("{land_ref}^{{tree}}"),
@@ -561,7 +669,11 @@ impl Local {
                 message: format!("the landing branch `{land_ref}` is gone"),
             });
         };
+        self.remember(&commit, &tree);
         let branch = old.zip(old_tree).map(|(commit, tree)| Tip { commit, tree });
+        if let Some(tip) = &branch {
+            self.remember(&tip.commit, &tip.tree);
+        }
         Ok((Tip { commit, tree }, branch))
     }
 
@@ -632,6 +744,7 @@ impl Local {
             old.tree.clone()
         } else {
             let [tree] = self.resolve(&self.repo, [&format!("{head}^{{tree}}")])?;
+            self.remember(&head, &tree);
             tree
         };
         Ok(Some(if tree == onto.tree {
@@ -709,7 +822,7 @@ impl Git for Local {
         let wt = self.at(wt);
         let here = listing::real(&wt);
         let listed = self
-            .worktrees()?
+            .listed()?
             .iter()
             .any(|entry| listing::real(&entry.path) == here);
         let exists = wt.symlink_metadata().is_ok();
@@ -726,7 +839,8 @@ impl Git for Local {
                 self.git(&self.repo).args(["worktree", "prune"]).ok()?;
                 self.add_worktree(&wt, base_ref, false)?;
             }
-            (false, false) => self.add_worktree(&wt, base_ref, false)?,
+            // Made just now, clean and detached: nothing below has anything to do.
+            (false, false) => return self.add_worktree(&wt, base_ref, false),
             (false, true) => self.adopt(&wt, base_ref)?,
         }
         self.clear_stale_lock(&wt)?;
@@ -743,17 +857,17 @@ impl Git for Local {
         // goes to `switch` as an id: given a name, `switch -c` reads it twice, for the files
         // and for the branch, and a landing in between leaves the branch ahead of the
         // files, so that the task's commit would undo what had just landed.
-        let [head, base] = self.lookup([
-            &format!("{}^{{commit}}", full_ref(branch)),
-            &format!("{base_ref}^{{commit}}"),
-        ])?;
+        let [head, base] = self.refs([&full_ref(branch), &full_ref(base_ref)])?;
         if let Some(head) = head {
             self.release(&wt, branch)?;
             self.git(&wt).args(["switch", "-q", branch]).ok()?;
             return Ok(Prepared::Resumed { head });
         }
         let base = base.ok_or_else(|| GitError {
-            args: format!("cat-file --batch-check <<< {base_ref}^{{commit}}"),
+            args: format!(
+                "cat-file --batch-check <<< {}^{{commit}}",
+                full_ref(base_ref)
+            ),
             message: format!("`{base_ref}` names no commit"),
         })?;
         self.git(&wt)
@@ -796,15 +910,10 @@ impl Git for Local {
         } else if on.as_deref() != Some(expected.as_str()) {
             return Err(self.astray(&wt, on, exclude, trailers));
         }
-        let made = self.commit_tree(
-            &wt,
-            branch,
-            &head,
-            &with_trailers(message, trailers),
-            exclude,
-        )?;
+        let made = self.commit_tree(&wt, &head, &with_trailers(message, trailers), exclude)?;
+        let old = head.commit;
         let committed = made.is_some();
-        let head = made.unwrap_or(head.commit);
+        let head = made.clone().unwrap_or_else(|| old.clone());
         let changed = committed || {
             let [base] = self.resolve(&wt, [&format!("{base_ref}^{{commit}}")])?;
             head != base
@@ -814,18 +923,26 @@ impl Git for Local {
                     .ok()?
                     .is_empty()
         };
-        // Detached where it is: HEAD alone changes, so `update-ref` does it without the
-        // index refresh that `checkout --detach` pays for.
-        self.git(&wt)
-            .args([
-                "update-ref",
-                "--no-deref",
-                "-m",
-                "swarm: committed",
-                "HEAD",
-                &head,
-            ])
-            .ok()?;
+        // The branch moves first (a compare-and-swap), then the worktree is detached
+        // where it is: not in one transaction, which git refuses for HEAD and the branch
+        // it names. HEAD alone changes: written as git writes it where the files allow,
+        // else by `update-ref`, without the index refresh `checkout --detach` pays for.
+        if let Some(new) = &made {
+            self.set_branch(&wt, branch, new, &old)?;
+        }
+        let detached = files::git_dir(&wt).is_some_and(|dir| files::detach(&dir, &head));
+        if !detached {
+            self.git(&wt)
+                .args([
+                    "update-ref",
+                    "--no-deref",
+                    "-m",
+                    "swarm: committed",
+                    "HEAD",
+                    &head,
+                ])
+                .ok()?;
+        }
         Ok(if changed {
             Committed::Changes { head }
         } else {
@@ -875,7 +992,7 @@ impl Git for Local {
         landed: &[(&str, &Oid)],
     ) -> Result<Advanced> {
         let full = full_ref(land_ref);
-        let listed = self.worktrees()?;
+        let listed = self.listed()?;
         let has = |entry: &Listed, branch: &str| entry.branch.as_deref() == Some(branch);
         if let Some(person) = listed
             .iter()
@@ -916,6 +1033,12 @@ impl Git for Local {
     }
 
     fn tip(&self, refname: &str) -> Result<Option<Oid>> {
+        if let Some(tip) = self
+            .common()
+            .and_then(|common| files::branch(common, refname))
+        {
+            return Ok(tip);
+        }
         let out = self
             .git(&self.repo)
             .args(["rev-parse", "--verify", "-q"])
@@ -934,7 +1057,7 @@ impl Git for Local {
     fn delete_branch(&self, branch: &str, expected: &Oid) -> Result<()> {
         let full = full_ref(branch);
         if let Some(entry) = self
-            .worktrees()?
+            .listed()?
             .into_iter()
             .find(|entry| entry.branch.as_deref() == Some(&full))
         {
@@ -982,27 +1105,29 @@ impl Git for Local {
         }
         let here = listing::real(&wt);
         if !self
-            .worktrees()?
+            .listed()?
             .iter()
             .any(|entry| listing::real(&entry.path) == here)
         {
             // Not a worktree (any more): its files are nobody's to delete.
             return Ok(false);
         }
-        let status = self
-            .git(&wt)
-            .args(["status", "--porcelain", "-z", "--untracked-files=all"])
-            .ok()?;
-        if !status.is_empty() {
-            return Ok(false);
-        }
-        let out = self
-            .git(&wt)
-            .args(["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])
-            .ok()?;
-        let mut lines = out.lines();
-        let head = lines.next().unwrap_or_default();
-        if lines.next() == Some("HEAD") {
+        // Whether anything in it is not committed, `worktree remove` looks itself: it
+        // refuses then.
+        let detached = match files::git_dir(&wt).and_then(|dir| files::head(&dir)) {
+            Some(files::Head::Detached(head)) => Some(head),
+            Some(files::Head::Branch(_)) => None,
+            None => {
+                let out = self
+                    .git(&wt)
+                    .args(["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])
+                    .ok()?;
+                let mut lines = out.lines();
+                let head = lines.next().unwrap_or_default().to_string();
+                (lines.next() == Some("HEAD")).then_some(head)
+            }
+        };
+        if let Some(head) = &detached {
             // Detached: its commit must be on some ref, or removing the worktree would
             // leave it to be collected.
             let on_a_ref = self
@@ -1042,9 +1167,24 @@ struct Tip {
     tree: Oid,
 }
 
-/// Whether `rev` is a full commit id rather than a name.
-fn is_oid(rev: &str) -> bool {
-    matches!(rev.len(), 40 | 64) && rev.bytes().all(|b| b.is_ascii_hexdigit())
+/// A glob pattern that matches `path` alone, its first character in brackets: `add`
+/// fails on a pathspec whose literal part names an ignored path (or a path in an ignored
+/// folder) outright, even to leave it out, and swarm's own files are ignored.
+fn unnamed(path: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in path.chars().enumerate() {
+        if i == 0 {
+            out.push('[');
+        }
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+        if i == 0 {
+            out.push(']');
+        }
+    }
+    out
 }
 
 /// `refs/heads/<name>` for a short branch name; a full ref as it is.

@@ -9,6 +9,7 @@ pub mod check;
 pub mod exclude;
 #[cfg(test)]
 pub mod fake;
+mod files;
 #[cfg(test)]
 pub(crate) mod fixture;
 mod listing;
@@ -25,6 +26,11 @@ use std::path::{Path, PathBuf};
 
 /// A full commit id (40 hex digits).
 pub type Oid = String;
+
+/// Whether `rev` is a full object id (SHA-1 or SHA-256) rather than a name.
+pub(crate) fn is_oid(rev: &str) -> bool {
+    matches!(rev.len(), 40 | 64) && rev.bytes().all(|b| b.is_ascii_hexdigit())
+}
 
 /// What identifies a task's commits: the trailers swarm adds to the commit message.
 #[derive(Debug, Clone, PartialEq, Eq)]

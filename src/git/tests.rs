@@ -695,3 +695,38 @@ fn work_left_detached_at_the_branch_tip_is_committed_to_the_branch() {
     );
     assert_eq!(run.show("swarm/task/a", "a.txt"), "a");
 }
+
+#[test]
+fn swarm_files_left_out_even_where_ignored_or_staged_by_hand() {
+    let run = Run::new();
+    crate::git::exclude::install(&run.repo.path, &[".swarm/".into(), "/a.md.done".into()]).unwrap();
+    let sentinels = [
+        PathBuf::from("a.md.done"),
+        PathBuf::from(".swarm/done/a.done"),
+        PathBuf::from("[x]*.done"),
+    ];
+    let Prepared::Fresh { base } = run.git.prepare(&run.w1, "swarm/task/a", LAND).unwrap() else {
+        panic!("not fresh")
+    };
+    write(&run.w1, "a.md", "a\n");
+    // What the sentinel `[x]*.done` would match as a pattern: the agent's, committed.
+    write(&run.w1, "xy.done", "");
+    write(&run.w1, ".swarm/state.json", "{}");
+    write(&run.w1, ".swarm/forced.json", "{}");
+    for sentinel in &sentinels {
+        write(&run.w1, sentinel.to_str().unwrap(), "");
+    }
+    run.repo.git(&run.w1, &["add", "-f", ".swarm/forced.json"]);
+    let committed = run
+        .git
+        .commit(&run.w1, "A", &trailers("a", 1), &sentinels, LAND)
+        .unwrap();
+    let Committed::Changes { head } = committed else {
+        panic!("{committed:?}")
+    };
+    let files = run.repo.git(
+        &run.repo.path,
+        &["diff", "--name-only", &format!("{base}..{head}")],
+    );
+    assert_eq!(files, "a.md\nxy.done");
+}
