@@ -521,6 +521,21 @@ mod tests {
     }
 
     #[test]
+    fn a_chain_is_one_control_line_with_its_own_semicolons_kept_as_text() {
+        let argv = Argv::new("set-option")
+            .args(["-p", "@label", "a;b;"])
+            .then("display-message")
+            .args(["-p", "it's"]);
+        assert_eq!(argv.control_line(), None);
+        assert_eq!(
+            argv.chain_line().as_deref(),
+            Some("set-option -p @label 'a;b;' ; display-message -p 'it'\"'\"'s'")
+        );
+        let broken = Argv::new("display-message").arg("a\nb").then("list-panes");
+        assert_eq!(broken.chain_line(), None);
+    }
+
+    #[test]
     fn literal_arguments_escape_format_characters() {
         let argv = Argv::new("new-window")
             .arg("-c")

@@ -345,6 +345,40 @@ mod tests {
         assert!(!quoted("a\nb\nc").contains('\n'));
     }
 
+    /// The shell a run sends each host when it starts: the session once, however often
+    /// it runs, and the same incarnation each time.
+    #[test]
+    fn the_host_session_shell_starts_the_session_once_and_says_its_incarnation() {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("skipped: no tmux");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let socket = format!("swarm-unit-hostsh-{}", std::process::id());
+        let tmux = Tmux::new(&socket, "s").with_tmpdir(dir.path());
+        let script = tmux.host_session_shell(80, 24);
+        let run = || {
+            Command::new("sh")
+                .args(["-c", &script])
+                .env_remove("TMUX")
+                .output()
+                .unwrap()
+        };
+        let first = run();
+        assert!(
+            first.status.success(),
+            "{}",
+            String::from_utf8_lossy(&first.stderr)
+        );
+        let incarnation = String::from_utf8(first.stdout).unwrap();
+        assert!(incarnation.trim().contains(':'), "{incarnation:?}");
+        let second = run();
+        assert!(second.status.success());
+        assert_eq!(String::from_utf8(second.stdout).unwrap(), incarnation);
+        assert!(tmux.has_session().unwrap());
+        let _ = tmux.kill_server();
+    }
+
     /// What tmux's own parser makes of the quoted text: `set-buffer` then `save-buffer`
     /// through a control client of a private server.
     #[test]
