@@ -4,7 +4,7 @@
 //! docs/multihost.md has the design.
 
 use super::Msg;
-use super::seats::{Place, Seats, resolve_dir};
+use super::seats::{Place, Seats, start_host};
 use crate::config::Settings;
 use crate::remote::sentinels::{SentinelEvent, SentinelStream, Watch};
 use crate::scheduler::Event;
@@ -16,6 +16,8 @@ use std::time::Duration;
 
 /// How long one tmux call on a host may take before the host counts as silent.
 const CALL_TIMEOUT: Duration = Duration::from_secs(8);
+/// How long connecting waits for a host's control link, once its session runs.
+const LINK_WAIT: Duration = Duration::from_secs(2);
 /// The first wait before starting a host's session again, doubling to `RESTART_MAX`.
 const RESTART_FIRST: Duration = Duration::from_millis(500);
 const RESTART_MAX: Duration = Duration::from_secs(15);
@@ -84,31 +86,64 @@ pub fn preflight(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// Connects to every host that runs workers: resolves its directory, starts swarm's
-/// session there and attaches a control link. Worker ids on hosts follow this machine's.
-/// In an isolated run, `repo` is the repository's top, whose branches go to the hosts.
-/// A host that cannot be reached is no error: it is lost from the start, and its
-/// session is started once it answers.
+/// session there and attaches a control link, each host on a thread of its own (the
+/// first prompts wait for the slowest host only). Worker ids on hosts follow this
+/// machine's. In an isolated run, `repo` is the repository's top, whose branches go to
+/// the hosts. A host that cannot be reached is no error: it is lost from the start, and
+/// its session is started once it answers.
 pub fn connect(
     settings: &Settings,
     (root, repo): (&std::path::Path, Option<&std::path::Path>),
     socket: &str,
     ssh: Arc<SystemSsh>,
 ) -> anyhow::Result<Hosts> {
+    let size = (settings.width, settings.height);
+    let started: Vec<(String, Linked)> = std::thread::scope(|scope| {
+        let jobs: Vec<_> = settings
+            .remote_pools
+            .iter()
+            .map(|pool| {
+                let host = pool.host.host.clone();
+                let wanted = pool.host.dir(root);
+                let tmux = Tmux::new(socket, settings.session.clone())
+                    .with_conf(settings.tmux_conf.clone())
+                    .with_timeout(CALL_TIMEOUT)
+                    .over_ssh(ssh.clone(), host.clone());
+                let ssh = &*ssh;
+                scope.spawn(move || {
+                    let started = start_host(ssh, &tmux, &wanted, size);
+                    let (tmux, news) = tmux.linked();
+                    // The agents' panes are made over the link, and their first screens
+                    // waited for by its output counts.
+                    if started.incarnation.is_some() {
+                        tmux.await_link(LINK_WAIT);
+                    }
+                    let linked = Linked {
+                        host,
+                        tmux,
+                        news,
+                        incarnation: started.incarnation,
+                    };
+                    (started.dir, linked)
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .map(|job| job.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     let mut seats = Seats::none(ssh.clone());
-    let mut linked = Vec::new();
     let mut dirs = Vec::new();
     let mut muxes: Vec<(String, Arc<dyn Mux>)> = Vec::new();
     let mut worker = settings.local_workers();
-    for pool in &settings.remote_pools {
-        let host = pool.host.host.clone();
-        let wanted = pool.host.dir(root);
-        let dir = resolve_dir(&*ssh, &host, &wanted).unwrap_or(wanted);
+    for (pool, (dir, linked)) in settings.remote_pools.iter().zip(&started) {
+        let host = &linked.host;
         // In an isolated run, each attempt gets a worktree of the host's mirror.
         let repo = repo.map(|top| {
             Arc::new(crate::remote::Workspace::new(
                 ssh.clone(),
                 host.clone(),
-                &dir,
+                dir,
                 top,
             ))
         });
@@ -121,30 +156,17 @@ pub fn connect(
             seats.seat(worker, place);
             worker += 1;
         }
-        let tmux = Tmux::new(socket, settings.session.clone())
-            .with_conf(settings.tmux_conf.clone())
-            .with_timeout(CALL_TIMEOUT)
-            .over_ssh(ssh.clone(), host.clone());
-        let incarnation = tmux
-            .start_host_session(settings.width, settings.height)
-            .ok();
-        let (tmux, news) = tmux.linked();
-        muxes.push((host.name.clone(), Arc::new(tmux.clone())));
-        dirs.push((host.clone(), dir));
-        linked.push(Linked {
-            host,
-            tmux,
-            news,
-            incarnation,
-        });
+        seats.link(&host.name, linked.tmux.clone());
+        muxes.push((host.name.clone(), Arc::new(linked.tmux.clone())));
+        dirs.push((host.clone(), dir.clone()));
     }
     Ok(Hosts {
         muxes,
         seats,
-        linked,
+        linked: started.into_iter().map(|(_, linked)| linked).collect(),
         ssh,
         dirs,
-        size: (settings.width, settings.height),
+        size,
     })
 }
 

@@ -8,6 +8,7 @@ use crate::git::{Git, Trailers};
 use crate::plan::TaskId;
 use crate::scheduler::WorkerId;
 use crate::ssh::{Host, Remote, SshError};
+use crate::tmux::Tmux;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,6 +36,9 @@ pub struct Place {
 pub struct Seats {
     ssh: Arc<dyn Remote>,
     by_worker: HashMap<WorkerId, Place>,
+    /// Each host's tmux, by host name, once linked: its control link runs small commands
+    /// there quicker than an ssh exec.
+    links: HashMap<String, Tmux>,
 }
 
 impl Seats {
@@ -43,7 +47,13 @@ impl Seats {
         Seats {
             ssh,
             by_worker: HashMap::new(),
+            links: HashMap::new(),
         }
+    }
+
+    /// Commands on `host` go over `tmux`'s control link while it is up.
+    pub fn link(&mut self, host: &str, tmux: Tmux) {
+        self.links.insert(host.to_owned(), tmux);
     }
 
     /// Worker `worker` runs at `place`.
@@ -78,13 +88,35 @@ impl Seats {
         };
         let path = format!("{}/{}", place.dir, sentinel.display());
         let script = format!(r#"{EXPAND_HOME}mkdir -p "$(dirname "$1")""#);
+        let argv = ["sh", "-c", &script, "sh", &path];
+        // A resolved directory needs no shell of its own to expand `~`: one process fewer
+        // before every prompt.
+        let folder = Path::new(&path).parent().map(|p| p.display().to_string());
+        let direct = match &folder {
+            Some(folder) if place.dir.starts_with('/') => vec!["mkdir", "-p", "--", folder],
+            _ => argv.to_vec(),
+        };
+        // Before every prompt: over the link, a few milliseconds where an exec costs 10
+        // or more.
+        if let Some(done) = self
+            .links
+            .get(&place.host.name)
+            .and_then(|tmux| tmux.run_over_link(&direct))
+        {
+            return match done {
+                Ok(true) => Ok(()),
+                // The host answered: a folder it cannot make is no lost host.
+                Ok(false) => Err(Unready::Broken(format!(
+                    "making the folder of {path} failed"
+                ))),
+                Err(e) => Err(Unready::Unreachable(format!(
+                    "preparing {path} failed: {e}"
+                ))),
+            };
+        }
         let out = self
             .ssh
-            .exec(
-                &place.host,
-                &["sh", "-c", &script, "sh", &path],
-                PREPARE_TIMEOUT,
-            )
+            .exec(&place.host, &argv, PREPARE_TIMEOUT)
             .map_err(|e| match e.is_unreachable() {
                 true => Unready::Unreachable(e.to_string()),
                 false => Unready::Broken(e.to_string()),
@@ -203,6 +235,42 @@ pub fn resolve_dir(ssh: &dyn Remote, host: &Host, dir: &str) -> Result<String, S
                 out.stderr.trim()
             ),
         }),
+    }
+}
+
+/// What a host said when a run started there: its directory (absolute when it could be
+/// made) and its server's incarnation (`None` when swarm's session could not be started).
+pub struct Started {
+    pub dir: String,
+    pub incarnation: Option<String>,
+}
+
+/// Makes `dir` on `tmux`'s host, and starts swarm's session there, in one ssh exec: each
+/// exec costs a session through the master, and a run starts every host this way before
+/// its first prompt. If that fails, each step is tried on its own, and says why.
+pub fn start_host(ssh: &dyn Remote, tmux: &Tmux, dir: &str, size: (u16, u16)) -> Started {
+    let Some(host) = tmux.host() else {
+        return Started {
+            dir: dir.to_owned(),
+            incarnation: tmux.start_host_session(size.0, size.1).ok(),
+        };
+    };
+    let session = tmux.host_session_shell(size.0, size.1);
+    let script = format!(r#"{EXPAND_HOME}mkdir -p "$1" && cd "$1" && pwd -P || exit 3; {session}"#);
+    let out = ssh.exec(host, &["sh", "-c", &script, "sh", dir], PREPARE_TIMEOUT);
+    if let Ok(out) = out
+        && out.status == 0
+        && let Some((path, incarnation)) = out.stdout.trim().split_once('\n')
+        && path.starts_with('/')
+    {
+        return Started {
+            dir: path.to_owned(),
+            incarnation: Some(incarnation.trim().to_owned()),
+        };
+    }
+    Started {
+        dir: resolve_dir(ssh, host, dir).unwrap_or_else(|_| dir.to_owned()),
+        incarnation: tmux.start_host_session(size.0, size.1).ok(),
     }
 }
 

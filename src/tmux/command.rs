@@ -133,7 +133,7 @@ impl Tmux {
 
     /// The words the host's shell runs for `tmux args` on our socket: what `command` does
     /// here, with `TMUX_TMPDIR` passed through `env` (ssh carries no environment).
-    fn remote_words(&self, args: &[&str]) -> Vec<String> {
+    pub(super) fn remote_words(&self, args: &[&str]) -> Vec<String> {
         let mut words = Vec::with_capacity(args.len() + 6);
         if let Some(dir) = &self.tmpdir {
             words.push("env".to_owned());
@@ -186,6 +186,12 @@ impl Tmux {
                 // The client is (re)attaching: a process does the same.
                 Answer::Down => {}
             }
+        }
+        // On another host a process is an ssh exec: a chain goes over the link too.
+        if let (Some(link), Some(via)) = (&self.link, &self.via)
+            && let Some(result) = super::remote::run_chain(self, via, link, argv)
+        {
+            return result;
         }
         self.run_with_input(argv, None)
     }
@@ -279,7 +285,7 @@ impl Tmux {
         Ok(out.stdout)
     }
 
-    fn failure(&self, argv: &Argv, stderr: String) -> TmuxError {
+    pub(super) fn failure(&self, argv: &Argv, stderr: String) -> TmuxError {
         let gone = [
             "no server running",
             "error connecting",
@@ -322,6 +328,11 @@ fn start_poster(tmux: Tmux, link: Weak<Link>) -> Sender<Argv> {
 pub(super) struct Argv(Vec<String>);
 
 impl Argv {
+    /// The words, `;` between chained commands.
+    pub(super) fn words(&self) -> &[String] {
+        &self.0
+    }
+
     /// Starts a command line with the command `name`.
     pub(super) fn new(name: &str) -> Argv {
         Argv(vec![name.to_string()])
@@ -363,24 +374,43 @@ impl Argv {
     /// chain (a parse error answers a chain with one reply instead of one per command,
     /// which would put replies out of step) or an argument with a line break.
     pub(super) fn control_line(&self) -> Option<String> {
-        let mut line = String::new();
-        for arg in &self.0 {
-            if arg == ";" || arg.contains(['\n', '\r']) {
-                return None;
-            }
-            // Inside quotes a `;` is plain text, so `arg`'s escape for the command line
-            // comes off again.
-            let raw = match arg.strip_suffix("\\;") {
-                Some(head) => format!("{head};"),
-                None => arg.clone(),
-            };
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(&quote(&raw));
+        match self.0.iter().any(|arg| arg == ";") {
+            true => None,
+            false => command_line(&self.0),
         }
-        Some(line)
     }
+
+    /// The whole chain as one control line, its commands separated by ` ; `, for a caller
+    /// that reads the replies up to a marker (one block per command that ran: tmux stops
+    /// a chain at a failed command, and answers a parse error with one block); `None` for
+    /// an argument with a line break.
+    pub(super) fn chain_line(&self) -> Option<String> {
+        let commands: Option<Vec<String>> =
+            self.0.split(|arg| arg == ";").map(command_line).collect();
+        Some(commands?.join(" ; "))
+    }
+}
+
+/// One command's words as a control client sends them, quoted for tmux's own parser;
+/// `None` for an argument with a line break.
+fn command_line(words: &[String]) -> Option<String> {
+    let mut line = String::new();
+    for arg in words {
+        if arg.contains(['\n', '\r']) {
+            return None;
+        }
+        // Inside quotes a `;` is plain text, so `arg`'s escape for the command line
+        // comes off again.
+        let raw = match arg.strip_suffix("\\;") {
+            Some(head) => format!("{head};"),
+            None => arg.clone(),
+        };
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&quote(&raw));
+    }
+    Some(line)
 }
 
 /// `text` escaped for tmux's format expander, which turns `##` back into `#`. A `%` needs
@@ -488,6 +518,21 @@ mod tests {
                 "display"
             ]
         );
+    }
+
+    #[test]
+    fn a_chain_is_one_control_line_with_its_own_semicolons_kept_as_text() {
+        let argv = Argv::new("set-option")
+            .args(["-p", "@label", "a;b;"])
+            .then("display-message")
+            .args(["-p", "it's"]);
+        assert_eq!(argv.control_line(), None);
+        assert_eq!(
+            argv.chain_line().as_deref(),
+            Some("set-option -p @label 'a;b;' ; display-message -p 'it'\"'\"'s'")
+        );
+        let broken = Argv::new("display-message").arg("a\nb").then("list-panes");
+        assert_eq!(broken.chain_line(), None);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! A tmux server on another host: the ssh and host a `Tmux` reaches it through, and the
 //! guarded paste over the control link, never over an exec channel (docs/multihost.md).
 
-use super::command::Argv;
-use super::live::{Answer, Block, Exchange, Link};
+use super::command::{Argv, escape_format};
+use super::live::{Answer, Block, Exchange, INCARNATION, Link};
 use super::{PaneId, PasteOutcome, Tmux, TmuxError};
 use crate::ssh::{Host, SystemSsh};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The pane option a remote paste sets to its buffer's name when it went in: after a
 /// dropped link, the next paste reads it to know what became of the last one.
@@ -222,6 +224,129 @@ fn hang_up(via: &Via, link: &Link) {
     link.hang_up();
 }
 
+/// Runs a chain of commands (`a ; b`) on the host as one line over the link, then a
+/// marker: one round trip, where an ssh exec costs about 15 ms (a new session through the
+/// master, and a tmux client there). As in a chain run by a process, tmux stops at the
+/// first command that fails. `None` when the link is down (nothing was sent) or the
+/// chain has a line break: the caller runs a process.
+pub(super) fn run_chain(
+    tmux: &Tmux,
+    via: &Via,
+    link: &Link,
+    argv: &Argv,
+) -> Option<Result<String, TmuxError>> {
+    let line = argv.chain_line()?;
+    let marker = format!(
+        "swarm-chain-{}-{}",
+        std::process::id(),
+        NEXT_MARKER.fetch_add(1, Ordering::Relaxed)
+    );
+    match link.exchange(&[line], &marker, tmux.timeout()) {
+        Exchange::Unsent => None,
+        // Whether it ran is unknown, as for a process that timed out.
+        Exchange::Lost => {
+            hang_up(via, link);
+            Some(Err(via.unreachable(format!(
+                "no reply over the control link to `{argv}`"
+            ))))
+        }
+        Exchange::Replies(mut blocks) => {
+            blocks.pop();
+            if let Some((_, lines)) = blocks.iter().find(|(ok, _)| !ok) {
+                return Some(Err(tmux.failure(argv, lines.join("\n"))));
+            }
+            let out = blocks.iter().flat_map(|(_, lines)| lines);
+            Some(Ok(out.map(|line| format!("{line}\n")).collect()))
+        }
+    }
+}
+
+impl Tmux {
+    /// Shell commands that start swarm's session on this handle's host unless it runs
+    /// there, then print the server's incarnation (`#{pid}:#{start_time}`); they exit 4
+    /// if the session could not be started. For a caller that does more in the same ssh
+    /// exec, each of which costs a session through the master: a run makes the host's
+    /// directory in it, and starts its session, in one round trip.
+    pub fn host_session_shell(&self, width: u16, height: u16) -> String {
+        let tmux = |args: &[&str]| shell_words::join(self.remote_words(args));
+        let target = self.target();
+        let has = tmux(&["has-session", "-t", &target]);
+        let line = self.host_session_line(width, height);
+        let start = tmux(&line.words().iter().map(String::as_str).collect::<Vec<_>>());
+        let incarnation = tmux(&["display-message", "-p", INCARNATION]);
+        // Started meanwhile by someone else is as good: the session is the same.
+        format!("{has} 2>/dev/null || {start} >/dev/null || {has} || exit 4; exec {incarnation}")
+    }
+
+    /// Waits until the control link is attached, or `within` passes; true once it is.
+    /// Commands before then are ssh execs, and a pane's output before then is not
+    /// counted, so that a wait for its first screen polls instead of being woken.
+    pub fn await_link(&self, within: Duration) -> bool {
+        let Some(link) = self.link() else {
+            return false;
+        };
+        let deadline = Instant::now() + within;
+        loop {
+            if !matches!(link.run("display-message -p ''", within), Answer::Down) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(LINK_POLL);
+        }
+    }
+
+    /// Runs `argv` on this handle's host over the control link (`if-shell`, which waits
+    /// for it): a round trip on a connection that is open anyway, where an ssh exec costs
+    /// a new session. True when it exited 0. `None` when there is no link or it is down:
+    /// nothing ran, and the caller may use ssh instead.
+    pub fn run_over_link(&self, argv: &[&str]) -> Option<Result<bool, TmuxError>> {
+        let (Some(via), Some(link)) = (self.via(), self.link()) else {
+            return None;
+        };
+        // The server's shell reads the words; tmux expands the line as a format first.
+        let line = Argv::new("if-shell")
+            .arg(escape_format(&shell_words::join(argv)))
+            .args(["display-message -p 0", "display-message -p 1"])
+            .control_line()?;
+        let marker = format!(
+            "swarm-sh-{}-{}",
+            std::process::id(),
+            NEXT_MARKER.fetch_add(1, Ordering::Relaxed)
+        );
+        match link.exchange(&[line], &marker, self.timeout()) {
+            Exchange::Unsent => None,
+            Exchange::Lost => {
+                hang_up(via, link);
+                Some(Err(via.unreachable(
+                    "no reply over the control link to a command run there",
+                )))
+            }
+            Exchange::Replies(blocks) => {
+                let said = |status: &str| blocks.iter().any(|(_, lines)| lines == &[status]);
+                Some(match (said("0"), said("1")) {
+                    (true, false) => Ok(true),
+                    (false, true) => Ok(false),
+                    _ => Err(TmuxError::Failed {
+                        args: format!("if-shell {}", shell_words::join(argv)),
+                        stderr: format!(
+                            "unexpected replies {:?}",
+                            blocks.iter().flat_map(|(_, l)| l).collect::<Vec<_>>()
+                        ),
+                    }),
+                })
+            }
+        }
+    }
+}
+
+/// How often `await_link` looks whether the link is attached.
+const LINK_POLL: Duration = Duration::from_millis(5);
+
+/// Numbers the markers of chains sent over a link.
+static NEXT_MARKER: AtomicU64 = AtomicU64::new(0);
+
 /// `PASTED`, or `REFUSED <why>`, from the blocks of a guarded paste: one each for
 /// `set-buffer`, `if-shell`, each command it ran, and the marker.
 fn outcome(blocks: &[Block]) -> Option<PasteOutcome> {
@@ -270,6 +395,40 @@ mod tests {
         );
         assert_eq!(quoted("~root"), "\"\\~root\"");
         assert!(!quoted("a\nb\nc").contains('\n'));
+    }
+
+    /// The shell a run sends each host when it starts: the session once, however often
+    /// it runs, and the same incarnation each time.
+    #[test]
+    fn the_host_session_shell_starts_the_session_once_and_says_its_incarnation() {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("skipped: no tmux");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let socket = format!("swarm-unit-hostsh-{}", std::process::id());
+        let tmux = Tmux::new(&socket, "s").with_tmpdir(dir.path());
+        let script = tmux.host_session_shell(80, 24);
+        let run = || {
+            Command::new("sh")
+                .args(["-c", &script])
+                .env_remove("TMUX")
+                .output()
+                .unwrap()
+        };
+        let first = run();
+        assert!(
+            first.status.success(),
+            "{}",
+            String::from_utf8_lossy(&first.stderr)
+        );
+        let incarnation = String::from_utf8(first.stdout).unwrap();
+        assert!(incarnation.trim().contains(':'), "{incarnation:?}");
+        let second = run();
+        assert!(second.status.success());
+        assert_eq!(String::from_utf8(second.stdout).unwrap(), incarnation);
+        assert!(tmux.has_session().unwrap());
+        let _ = tmux.kill_server();
     }
 
     /// What tmux's own parser makes of the quoted text: `set-buffer` then `save-buffer`

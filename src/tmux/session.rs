@@ -161,15 +161,7 @@ impl Tmux {
     /// on the coordinator.
     pub fn start_host_session(&self, width: u16, height: u16) -> Result<String, TmuxError> {
         if !self.has_session()? {
-            let line = server_setup()
-                .then("new-session")
-                .args(["-d", "-s"])
-                .literal(&self.session)
-                .args(["-n", HOST_WINDOW])
-                .args(["-x", &width.to_string(), "-y", &height.to_string()])
-                .arg("--")
-                .args(HOST_WINDOW_PROGRAM);
-            match self.run(&with_hooks(line, width, height)) {
+            match self.run(&self.host_session_line(width, height)) {
                 Ok(_) => {}
                 // Someone else started it meanwhile: theirs is the same.
                 Err(TmuxError::Failed { stderr, .. }) if stderr.contains("duplicate session") => {}
@@ -177,6 +169,20 @@ impl Tmux {
             }
         }
         self.incarnation()
+    }
+
+    /// The command line that starts the server on a host with swarm's options and the
+    /// session with its idle window 0.
+    pub(super) fn host_session_line(&self, width: u16, height: u16) -> Argv {
+        let line = server_setup()
+            .then("new-session")
+            .args(["-d", "-s"])
+            .literal(&self.session)
+            .args(["-n", HOST_WINDOW])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .arg("--")
+            .args(HOST_WINDOW_PROGRAM);
+        with_hooks(line, width, height)
     }
 
     /// The server's incarnation, `#{pid}:#{start_time}`: it changes when the server (or
