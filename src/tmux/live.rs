@@ -267,21 +267,39 @@ impl Link {
         }
     }
 
-    /// Detaches the other control clients of the server: after a partition, the client
+    /// Ends swarm's other control clients of the server: after a partition, the client
     /// of the link's last connection can stay registered on the host until its sshd
-    /// notices the dead connection. A person's terminal is not a control client.
+    /// notices the dead connection, and one whose sshd is already gone was seen to
+    /// outlive a `detach-client` (docs/multihost.md). swarm's are the control clients
+    /// attached with `ignore-size`; a person's terminal, or their own control client, is
+    /// left alone.
     fn detach_stale_clients(&self, timeout: Duration) {
         let Answer::Out(me) = self.run("display-message -p '#{client_name}'", timeout) else {
             return;
         };
-        let format = "list-clients -F '#{client_control_mode} #{client_name}'";
+        let format =
+            "list-clients -F '#{client_control_mode} #{client_name} #{client_pid} #{client_flags}'";
         let Answer::Out(clients) = self.run(format, timeout) else {
             return;
         };
-        for name in clients.lines().filter_map(|l| l.strip_prefix("1 ")) {
-            if name != me.trim()
-                && let Some(line) = Argv::new("detach-client").args(["-t", name]).control_line()
-            {
+        for client in clients.lines() {
+            let mut words = client.split(' ');
+            let (Some("1"), Some(name), Some(pid), Some(flags)) =
+                (words.next(), words.next(), words.next(), words.next())
+            else {
+                continue;
+            };
+            let ours = flags.split(',').any(|f| f == "ignore-size");
+            let Ok(pid) = pid.parse::<u32>() else {
+                continue;
+            };
+            if name == me.trim() || !ours {
+                continue;
+            }
+            // The client runs on the server's host, so the server's shell can end it; the
+            // server drops it as its socket closes.
+            let kill = Argv::new("run-shell").args(["-b", &format!("kill -KILL {pid}")]);
+            if let Some(line) = kill.control_line() {
                 let _ = self.run(&line, timeout);
             }
         }
