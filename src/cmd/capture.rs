@@ -32,6 +32,19 @@ pub(crate) fn capture(args: &CaptureArgs) -> anyhow::Result<Screen> {
     let tagged = Roster::load(&ws, &tmux, &settings.profile)?
         .get(id)
         .map(|w| w.pane.info.id.clone());
+    if tagged.is_none()
+        && let Some(remote) = super::on_host::worker(&ws, id)?
+    {
+        let session = super::on_host::session(&ws, &tmux, &settings, &remote.host)?;
+        let screen = session
+            .capture(&remote.pane)
+            .with_context(|| format!("reading w{id}'s pane {} on {}", remote.pane, remote.host))?;
+        return Ok(Screen {
+            worker: format!("w{id}"),
+            pane: format!("{}:{}", remote.host, remote.pane),
+            screen,
+        });
+    }
     let pane = match tagged {
         Some(pane) => pane,
         None => snapshot_pane(&ws, id)?,

@@ -11,6 +11,7 @@ mod init;
 pub(crate) mod logs;
 mod man;
 mod mcp;
+pub(crate) mod on_host;
 mod pause;
 mod profiles;
 mod resume;

@@ -4,6 +4,7 @@
 //! bounded number of times. Exit 0 delivered, 1 not delivered, 2 bad input.
 
 use crate::Outcome;
+use crate::agent::Profile;
 use crate::cli::SendArgs;
 use crate::config::Overrides;
 use crate::error::{BadInput, Failure};
@@ -35,46 +36,84 @@ pub(crate) struct Sent {
     pub enter_presses: u32,
 }
 
-/// Delivers the text to the worker, or says why not (nothing typed on bad input).
+/// Delivers the text to the worker, here or on one of the hosts, or says why not (nothing
+/// typed on bad input).
 pub(crate) fn send(args: &SendArgs) -> anyhow::Result<Sent> {
     let id = super::worker_id(&args.worker)?;
     let text = text(args)?;
     let (ws, tmux, settings) = super::target_with(&args.workspace, Overrides::default())?;
     let roster = Roster::load(&ws, &tmux, &settings.profile)?;
-    let Some(worker) = roster.get(id) else {
-        return Err(BadInput::new(format!("there is no worker w{id}"))
-            .hint("`swarm workers` lists them; `swarm spawn` starts some")
-            .into());
+    let target = match roster.get(id) {
+        Some(worker) => Target::Here(worker),
+        None => match super::on_host::worker(&ws, id)? {
+            Some(remote) => Target::OnHost(remote),
+            None => {
+                return Err(BadInput::new(format!("there is no worker w{id}"))
+                    .hint("`swarm workers` lists them; `swarm spawn` starts some")
+                    .into());
+            }
+        },
     };
     if crate::orchestrator::lock::holder(&ws).is_some() {
         not_the_orchestrators(&ws, id)?;
     }
     let _turn = take_turn(&ws, id)?;
-    let pane = &worker.pane.info.id;
-    // The paste guard refuses a dead pane anyway; this only says so more plainly.
-    if let Activity::Dead(why) = worker.activity(&tmux, &ws) {
-        return Err(Failure::new(format!(
-            "w{id} was not given the text: {why}; nothing was typed"
-        ))
-        .hint("`swarm spawn` starts a new worker")
-        .into());
-    }
+    let (mux, pane, profile, shown) = match target {
+        Target::Here(worker) => {
+            // The paste guard refuses a dead pane anyway; this only says so more plainly.
+            if let Activity::Dead(why) = worker.activity(&tmux, &ws) {
+                return Err(Failure::new(format!(
+                    "w{id} was not given the text: {why}; nothing was typed"
+                ))
+                .hint("`swarm spawn` starts a new worker")
+                .into());
+            }
+            let pane = worker.pane.info.id.clone();
+            let shown = pane.to_string();
+            (tmux, pane, worker.profile.clone(), shown)
+        }
+        Target::OnHost(remote) => {
+            let session = super::on_host::session(&ws, &tmux, &settings, &remote.host)?;
+            let linked = super::on_host::linked(session, &remote.host)?;
+            let profile = profile_named(&ws, &remote.profile, &settings.profile)?;
+            let shown = format!("{}:{}", remote.host, remote.pane);
+            (linked, remote.pane, profile, shown)
+        }
+    };
     match crate::deliver::deliver(
-        &tmux,
+        &mux,
         &crate::clock::SystemClock::new(),
-        pane,
+        &pane,
         &text,
-        &worker.profile,
+        &profile,
     ) {
         Ok(delivered) => Ok(Sent {
             worker: format!("w{id}"),
-            pane: pane.to_string(),
+            pane: shown,
             enter_presses: delivered.enter_presses,
         }),
         Err(err) => Err(Failure::new(format!("w{id} was not given the text: {err}"))
             .hint(format!("`swarm capture w{id}` shows its pane"))
             .into()),
     }
+}
+
+/// Where the worker's pane is.
+enum Target<'a> {
+    Here(&'a crate::roster::Worker),
+    OnHost(super::on_host::Remote),
+}
+
+/// The profile `name` (a remote worker's, from the snapshot), or `fallback` when the
+/// snapshot names none or the same.
+fn profile_named(ws: &Workspace, name: &str, fallback: &Profile) -> anyhow::Result<Profile> {
+    if name.is_empty() || name == fallback.name {
+        return Ok(fallback.clone());
+    }
+    let user_profiles = crate::config::load(&ws.config_path())?
+        .map(|config| config.profiles)
+        .unwrap_or_default();
+    Ok(crate::agent::resolve_profile(name, &user_profiles)?)
 }
 
 /// The text to deliver: the file (`-`: stdin) or the argument, never empty, without

@@ -6,7 +6,7 @@
 
 use crate::common::fakehosts::{FakeHosts, enabled};
 use crate::common::remote::*;
-use crate::common::{stderr, wait_until};
+use crate::common::{stderr, steer, wait_until};
 use std::time::Duration;
 
 #[test]
@@ -282,4 +282,83 @@ fn eight_workers_on_one_host_fit_a_default_sshd() {
         .filter(|r| r["event"] == "host-lost")
         .count();
     assert_eq!(lost, 0, "the host was never lost");
+}
+
+#[test]
+fn a_person_reads_and_types_into_a_paused_worker_on_a_host() {
+    if !enabled() {
+        return;
+    }
+    let hosts = FakeHosts::up(1);
+    let env = workspace(&hosts, 2, 1, 2_000, "2m");
+    let child = run(&env);
+    wait_until("a task busy on h1", Duration::from_secs(60), || {
+        running_on(&env).contains_key("h1")
+    });
+    let worker = worker_on(&env, "h1");
+    steer(&env, &["pause", &worker]);
+    wait_until("the paused worker idle", Duration::from_secs(60), || {
+        let status = crate::common::status(&env);
+        status["state"]["workers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|w| w["host"] == "h1" && w["state"] == "idle" && w["paused"] == true)
+    });
+    let shown = env
+        .swarm()
+        .args(["capture", &worker, "--socket", &env.socket])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    // The sim agent's idle screen, read from h1's server.
+    assert!(
+        crate::common::stdout(&shown).contains("ready"),
+        "{}",
+        crate::common::stdout(&shown)
+    );
+    let sent = env
+        .swarm()
+        .args([
+            "send",
+            &worker,
+            "a word from a person",
+            "--socket",
+            &env.socket,
+        ])
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    assert!(crate::common::stdout(&sent).contains("h1:%"));
+    wait_until(
+        "the sim on h1 took the text",
+        Duration::from_secs(30),
+        || {
+            prompts_on_hosts(&hosts)
+                .iter()
+                .any(|p| p == "a word from a person")
+        },
+    );
+    steer(&env, &["resume", &worker]);
+    let out = ended(&env, child, Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_done_once(&env, 2);
+    let typed = prompts_on_hosts(&hosts)
+        .iter()
+        .filter(|p| p.as_str() == "a word from a person")
+        .count();
+    assert_eq!(typed, 1, "the text went in once");
+}
+
+/// The name (`wN`) of a worker on `host`, from `swarm status --json`.
+fn worker_on(env: &crate::common::TestEnv, host: &str) -> String {
+    let status = crate::common::status(env);
+    let id = status["state"]["workers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|w| w["host"] == host)
+        .and_then(|w| w["id"].as_u64())
+        .expect("a worker on the host");
+    format!("w{id}")
 }
