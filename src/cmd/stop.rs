@@ -32,19 +32,11 @@ pub fn run(args: &WorkspaceArgs) -> anyhow::Result<Outcome> {
     }
     // The agents on other hosts run on in swarm's server there until it ends too.
     let ssh = Arc::new(crate::ssh::SystemSsh::new()?);
-    let ended: Vec<(String, Result<(), TmuxError>)> = std::thread::scope(|scope| {
-        let jobs: Vec<_> = hosts
-            .iter()
-            .map(|host| {
-                let remote = Tmux::new(&tmux.socket, &settings.session)
-                    .with_timeout(HOST_TIMEOUT)
-                    .over_ssh(ssh.clone(), (*host).clone());
-                scope.spawn(move || (host.name.clone(), remote.kill_server()))
-            })
-            .collect();
-        jobs.into_iter()
-            .map(|job| job.join().expect("a host's stop does not panic"))
-            .collect()
+    let ended: Vec<(String, Result<(), TmuxError>)> = crate::ssh::each_host(&hosts, |host| {
+        let remote = Tmux::new(&tmux.socket, &settings.session)
+            .with_timeout(HOST_TIMEOUT)
+            .over_ssh(ssh.clone(), (*host).clone());
+        (host.name.clone(), remote.kill_server())
     });
     let mut failed = Vec::new();
     for (host, result) in ended {

@@ -55,23 +55,12 @@ pub fn preflight(settings: &Settings) -> anyhow::Result<()> {
     let ssh = crate::ssh::SystemSsh::new()?;
     let hosts: Vec<&crate::ssh::Host> =
         settings.remote_pools.iter().map(|p| &p.host.host).collect();
-    let answers: Vec<Result<(), String>> = std::thread::scope(|scope| {
-        let jobs: Vec<_> = hosts
-            .iter()
-            .map(|host| {
-                let ssh = &ssh;
-                scope.spawn(move || {
-                    use crate::ssh::Remote;
-                    match ssh.exec(host, &["true"], PREFLIGHT_TIMEOUT) {
-                        Ok(_) => Ok(()),
-                        Err(e) => Err(e.to_string().lines().next().unwrap_or_default().to_owned()),
-                    }
-                })
-            })
-            .collect();
-        jobs.into_iter()
-            .map(|j| j.join().unwrap_or_else(|_| Err("its check failed".into())))
-            .collect()
+    let answers = crate::ssh::each_host(&hosts, |host| {
+        use crate::ssh::Remote;
+        match ssh.exec(host, &["true"], PREFLIGHT_TIMEOUT) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.to_string().lines().next().unwrap_or_default().to_owned()),
+        }
     });
     if answers.iter().any(Result::is_ok) {
         return Ok(());
@@ -98,39 +87,27 @@ pub fn connect(
     ssh: Arc<SystemSsh>,
 ) -> anyhow::Result<Hosts> {
     let size = (settings.width, settings.height);
-    let started: Vec<(String, Linked)> = std::thread::scope(|scope| {
-        let jobs: Vec<_> = settings
-            .remote_pools
-            .iter()
-            .map(|pool| {
-                let host = pool.host.host.clone();
-                let wanted = pool.host.dir(root);
-                let tmux = Tmux::new(socket, settings.session.clone())
-                    .with_conf(settings.tmux_conf.clone())
-                    .with_timeout(CALL_TIMEOUT)
-                    .over_ssh(ssh.clone(), host.clone());
-                let ssh = &*ssh;
-                scope.spawn(move || {
-                    let started = start_host(ssh, &tmux, &wanted, size);
-                    let (tmux, news) = tmux.linked();
-                    // The agents' panes are made over the link, and their first screens
-                    // waited for by its output counts.
-                    if started.incarnation.is_some() {
-                        tmux.await_link(LINK_WAIT);
-                    }
-                    let linked = Linked {
-                        host,
-                        tmux,
-                        news,
-                        incarnation: started.incarnation,
-                    };
-                    (started.dir, linked)
-                })
-            })
-            .collect();
-        jobs.into_iter()
-            .map(|job| job.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+    let started: Vec<(String, Linked)> = crate::ssh::each_host(&settings.remote_pools, |pool| {
+        let host = pool.host.host.clone();
+        let wanted = pool.host.dir(root);
+        let tmux = Tmux::new(socket, settings.session.clone())
+            .with_conf(settings.tmux_conf.clone())
+            .with_timeout(CALL_TIMEOUT)
+            .over_ssh(ssh.clone(), host.clone());
+        let started = start_host(&*ssh, &tmux, &wanted, size);
+        let (tmux, news) = tmux.linked();
+        // The agents' panes are made over the link, and their first screens waited for by
+        // its output counts.
+        if started.incarnation.is_some() {
+            tmux.await_link(LINK_WAIT);
+        }
+        let linked = Linked {
+            host,
+            tmux,
+            news,
+            incarnation: started.incarnation,
+        };
+        (started.dir, linked)
     });
     let mut seats = Seats::none(ssh.clone());
     let mut dirs = Vec::new();

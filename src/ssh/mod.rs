@@ -4,12 +4,14 @@
 mod argv;
 mod backoff;
 mod control_path;
+mod each;
 mod host;
 mod system;
 
 pub use argv::{git_ssh_command, remote_command, ssh_argv, ssh_terminal_argv};
 pub use backoff::Backoff;
 pub use control_path::ControlPath;
+pub use each::each_host;
 pub use host::{Host, check_destination};
 pub use system::SystemSsh;
 

@@ -50,19 +50,11 @@ fn run_check(args: &HostsCheckArgs) -> anyhow::Result<Outcome> {
     let ssh = SystemSsh::new()
         .map_err(|err| Failure::new(format!("cannot make swarm's ssh socket directory: {err}")))?;
     let started = Instant::now();
-    let reports: Vec<Report> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plans
-            .iter()
-            .map(|(host, agents)| {
-                let (ssh, socket, ws) = (&ssh, &socket, &ws);
-                scope.spawn(move || check_host(ssh, host, agents, socket, &ws.root))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a host check panicked"))
-            .collect::<Result<_, SshError>>()
-    })?;
+    let reports: Vec<Report> = crate::ssh::each_host(&plans, |(host, agents)| {
+        check_host(&ssh, host, agents, &socket, &ws.root)
+    })
+    .into_iter()
+    .collect::<Result<_, SshError>>()?;
     let report = Checked {
         socket: socket.clone(),
         session_budget: SESSION_BUDGET,
