@@ -37,6 +37,10 @@ pub enum PaneNews {
 /// The subscription the pane watcher needs: death, exit status and what is in front.
 const SUBSCRIPTION: &str = "refresh-client -B 'panes:%*:#{pane_dead} #{pane_dead_status} #{pane_dead_signal} #{pane_current_command}'";
 
+/// How long a link coming back waits for the server to let go of the stale clients it
+/// killed.
+const STALE_GONE: Duration = Duration::from_secs(2);
+
 /// How long to wait before attaching again after the client ended with the server alive.
 const REATTACH: Duration = Duration::from_millis(200);
 
@@ -277,32 +281,55 @@ impl Link {
         let Answer::Out(me) = self.run("display-message -p '#{client_name}'", timeout) else {
             return;
         };
+        let me = me.trim().to_owned();
+        let mut killed = Vec::new();
+        for (name, pid) in self.swarms_clients(timeout) {
+            if name == me {
+                continue;
+            }
+            // The client runs on the server's host, so the server's shell can end it (and
+            // `run-shell` answers once `kill` has); the server drops it as its socket
+            // closes.
+            let kill = Argv::new("run-shell").arg(format!("kill -KILL {pid}"));
+            if let Some(line) = kill.control_line() {
+                let _ = self.run(&line, timeout);
+                killed.push(name);
+            }
+        }
+        // Said back only once the server has let them go, so that whoever hears
+        // `HostBack` finds one client of swarm's: a few turns of the server's loop.
+        let deadline = std::time::Instant::now() + STALE_GONE;
+        while !killed.is_empty() && std::time::Instant::now() < deadline {
+            let left = self.swarms_clients(timeout);
+            if !left.iter().any(|(name, _)| killed.contains(name)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// swarm's control clients of the server (those attached with `ignore-size`): their
+    /// names and pids.
+    fn swarms_clients(&self, timeout: Duration) -> Vec<(String, u32)> {
         let format =
             "list-clients -F '#{client_control_mode} #{client_name} #{client_pid} #{client_flags}'";
         let Answer::Out(clients) = self.run(format, timeout) else {
-            return;
+            return Vec::new();
         };
-        for client in clients.lines() {
-            let mut words = client.split(' ');
-            let (Some("1"), Some(name), Some(pid), Some(flags)) =
-                (words.next(), words.next(), words.next(), words.next())
-            else {
-                continue;
-            };
-            let ours = flags.split(',').any(|f| f == "ignore-size");
-            let Ok(pid) = pid.parse::<u32>() else {
-                continue;
-            };
-            if name == me.trim() || !ours {
-                continue;
-            }
-            // The client runs on the server's host, so the server's shell can end it; the
-            // server drops it as its socket closes.
-            let kill = Argv::new("run-shell").args(["-b", &format!("kill -KILL {pid}")]);
-            if let Some(line) = kill.control_line() {
-                let _ = self.run(&line, timeout);
-            }
-        }
+        clients
+            .lines()
+            .filter_map(|client| {
+                let mut words = client.split(' ');
+                let (Some("1"), Some(name), Some(pid), Some(flags)) =
+                    (words.next(), words.next(), words.next(), words.next())
+                else {
+                    return None;
+                };
+                let ours = flags.split(',').any(|f| f == "ignore-size");
+                let pid = pid.parse::<u32>().ok()?;
+                ours.then(|| (name.to_owned(), pid))
+            })
+            .collect()
     }
 
     /// Ends the client now (a host that went silent); the keeper attaches again when it

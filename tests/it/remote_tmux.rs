@@ -194,18 +194,23 @@ fn prompts_reach_a_remote_pane_whole_through_a_partition_and_a_reboot() {
 
     // h1 partitioned: its calls fail as unreachable within their timeout, the link says
     // HostLost and never ServerGone, and h2 goes on.
-    // A control client the link does not own, as the link's own client of before a
-    // partition can linger on a host.
+    // A control client of swarm's (attached with `ignore-size`) that the link does not
+    // own, as the link's own client of before a partition can linger on a host; and a
+    // person's own control client, which must stay.
     on_host(
         &hosts,
         1,
         &format!(
-            "nohup sh -c 'sleep 600 | tmux -L {socket} -C attach -t =swarm' >/dev/null 2>&1 &"
+            "nohup sh -c 'sleep 600 | tmux -L {socket} -C attach -t =swarm -f ignore-size' \
+             >/dev/null 2>&1 &
+             nohup sh -c 'sleep 600 | tmux -L {socket} -C attach -t =swarm' >/dev/null 2>&1 &"
         ),
     );
-    let clients = format!("tmux -L {socket} list-clients -F '#{{client_control_mode}}'");
-    wait_until("the lingering client", Duration::from_secs(20), || {
-        on_host(&hosts, 1, &clients) == "1\n1"
+    let clients = format!(
+        "tmux -L {socket} list-clients -F '#{{client_control_mode}}#{{?#{{m:*ignore-size*,#{{client_flags}}}},s,p}}' | sort"
+    );
+    wait_until("the lingering clients", Duration::from_secs(20), || {
+        on_host(&hosts, 1, &clients) == "1p\n1s\n1s"
     });
 
     hosts.act("cut", 1);
@@ -247,8 +252,9 @@ fn prompts_reach_a_remote_pane_whole_through_a_partition_and_a_reboot() {
         unreachable!()
     };
     assert_eq!(again, incarnation);
-    // Back, the link detached the lingering client: its own is the only one.
-    assert_eq!(on_host(&hosts, 1, &clients), "1");
+    // Back, the link ended the lingering client of swarm's: its own is swarm's only one,
+    // and the person's stays.
+    assert_eq!(on_host(&hosts, 1, &clients), "1p\n1s");
     assert!(h1.panes().unwrap().iter().any(|p| p.id == pane && !p.dead));
     // The retry finds that the lost paste never ran, and pastes it once.
     assert_eq!(h1.paste(&pane, &second).unwrap(), PasteOutcome::Pasted);
